@@ -1,0 +1,236 @@
+//! The search for the next fire instant (README §4).
+//!
+//! The timeline of a zone is a sequence of segments with a constant UTC
+//! offset, separated by transitions. Within a segment, instants and
+//! wall-clock times map one to one, so the next fire instant in a segment is
+//! the next matching wall-clock time in the segment's local range, found by
+//! a pure calendar search. At each transition:
+//!
+//! * **gap** (offset grows): the local times `[T + before, T + after)` are
+//!   skipped. With [`GapRule::FireAtTransition`] the transition instant `T`
+//!   fires when any of them matches.
+//! * **fold** (offset shrinks): the local times `[T + after, T + before)` come
+//!   again. With [`FoldRule::FirstOnly`] the search jumps over that second
+//!   pass, instants `[T, T + (before - after))`.
+//!
+//! The result is a set of instants that does not depend on where the search
+//! starts, returned in increasing order.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::civil::{
+    SECONDS_PER_DAY, civil_from_days, days_from_civil, days_in_month, weekday_of_days,
+};
+use crate::dst::{FoldRule, GapRule};
+use crate::schedule::Schedule;
+use crate::spec::MonthShape;
+
+/// How far a search looks ahead. Weekdays and leap years repeat every 400
+/// years, so an expression that matches any day (checked at parse time)
+/// matches one in every 400-year window; the extra year covers a window
+/// that starts mid-year.
+const HORIZON_SECONDS: i64 = 401 * 366 * SECONDS_PER_DAY;
+
+/// The last year jiff can represent.
+const MAX_YEAR: i32 = 9999;
+
+impl Schedule {
+    /// The first fire instant strictly after `after`.
+    pub(crate) fn next_instant(&self, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        // Fire instants are whole seconds: start at the first one after `after`.
+        let floor = after.as_second() - i64::from(after.subsec_nanosecond() < 0);
+        let mut instant = floor.checked_add(1)?;
+        let mut offset = offset_at(tz, instant)?;
+        let horizon = instant.checked_add(i64::from(offset) + HORIZON_SECONDS)?;
+        let fold_rule = self.dst_rules().fold;
+        if fold_rule == FoldRule::FirstOnly
+            && let Some(end) = second_pass_end(tz, instant, offset)
+        {
+            instant = end;
+            offset = offset_at(tz, instant)?;
+        }
+        let mut memo = LocalMatch::default();
+        loop {
+            let next_transition = transition_after(tz, instant);
+            let local_end = next_transition.map_or(i64::MAX, |(at, _)| at + i64::from(offset));
+            let found = memo.first_at_or_after(self, instant + i64::from(offset), horizon)?;
+            if found < local_end {
+                return to_timestamp(found - i64::from(offset));
+            }
+            let (at, next_offset) = next_transition?;
+            if next_offset > offset
+                && self.dst_rules().gap == GapRule::FireAtTransition
+                && found < at + i64::from(next_offset)
+            {
+                // `found` is the first match at or after the gap's start
+                // (`local_end`) and lies inside the gap.
+                return to_timestamp(at);
+            }
+            instant = at;
+            if next_offset < offset && fold_rule == FoldRule::FirstOnly {
+                instant = at + i64::from(offset - next_offset);
+                offset = offset_at(tz, instant)?;
+            } else {
+                offset = next_offset;
+            }
+        }
+    }
+
+    /// The first matching wall-clock time (local seconds) at or after `from`
+    /// and before `horizon`.
+    pub(crate) fn first_local_match(&self, from: i64, horizon: i64) -> Option<i64> {
+        let months = self.spec.months;
+        let (mut year, mut month, mut day) = civil_from_days(from.div_euclid(SECONDS_PER_DAY));
+        let mut time = from.rem_euclid(SECONDS_PER_DAY) as u32;
+        loop {
+            if months & (1 << month) == 0 {
+                (year, month) = next_allowed_month(months, year, month);
+                (day, time) = (1, 0);
+                if past_horizon(year, month, horizon) {
+                    return None;
+                }
+            }
+            let days = self.days_in(month_shape(year, month)) & days_from(day);
+            if days == 0 {
+                (year, month) = if month == 12 {
+                    (year + 1, 1)
+                } else {
+                    (year, month + 1)
+                };
+                (day, time) = (1, 0);
+                if past_horizon(year, month, horizon) {
+                    return None;
+                }
+                continue;
+            }
+            let matching_day = days.trailing_zeros();
+            if matching_day != day {
+                (day, time) = (matching_day, 0);
+            }
+            match self.time_at_or_after(time) {
+                Some(second_of_day) => {
+                    let local = days_from_civil(year, month, day) * SECONDS_PER_DAY
+                        + i64::from(second_of_day);
+                    return (local < horizon).then_some(local);
+                }
+                None => (day, time) = (day + 1, 0),
+            }
+        }
+    }
+
+    /// The first matching time of day (seconds since midnight) at or after
+    /// `second_of_day`, if any.
+    fn time_at_or_after(&self, second_of_day: u32) -> Option<u32> {
+        let spec = &self.spec;
+        let (hour, minute, second) = (
+            second_of_day / 3600,
+            second_of_day / 60 % 60,
+            second_of_day % 60,
+        );
+        let seconds_of = |h: u32, m: u32, s: u32| h * 3600 + m * 60 + s;
+        let first_minute = spec.minutes.trailing_zeros();
+        let first_second = spec.seconds.trailing_zeros();
+        let matched_hour = next_bit(u64::from(spec.hours), hour)?;
+        if matched_hour > hour {
+            return Some(seconds_of(matched_hour, first_minute, first_second));
+        }
+        if let Some(matched_minute) = next_bit(spec.minutes, minute) {
+            if matched_minute > minute {
+                return Some(seconds_of(hour, matched_minute, first_second));
+            }
+            if let Some(matched_second) = next_bit(spec.seconds, second) {
+                return Some(seconds_of(hour, minute, matched_second));
+            }
+            if let Some(later_minute) = next_bit(spec.minutes, minute + 1) {
+                return Some(seconds_of(hour, later_minute, first_second));
+            }
+        }
+        let later_hour = next_bit(u64::from(spec.hours), hour + 1)?;
+        Some(seconds_of(later_hour, first_minute, first_second))
+    }
+}
+
+/// The smallest set bit at or above `from`.
+fn next_bit(bits: u64, from: u32) -> Option<u32> {
+    let remaining = bits & u64::MAX.checked_shl(from)?;
+    (remaining != 0).then(|| remaining.trailing_zeros())
+}
+
+/// Day bits `day..=31`.
+fn days_from(day: u32) -> u32 {
+    u32::MAX.checked_shl(day).unwrap_or(0)
+}
+
+/// Whether the month starts at or after the horizon, or beyond jiff's range.
+fn past_horizon(year: i32, month: u32, horizon: i64) -> bool {
+    year > MAX_YEAR || days_from_civil(year, month, 1) * SECONDS_PER_DAY >= horizon
+}
+
+/// The first allowed month after `month` (wrapping into the next year).
+fn next_allowed_month(months: u16, year: i32, month: u32) -> (i32, u32) {
+    let later = months & (u16::MAX << (month + 1).min(15));
+    if later != 0 {
+        (year, later.trailing_zeros())
+    } else {
+        (year + 1, months.trailing_zeros())
+    }
+}
+
+fn month_shape(year: i32, month: u32) -> MonthShape {
+    MonthShape {
+        first_weekday: weekday_of_days(days_from_civil(year, month, 1)),
+        length: days_in_month(year, month),
+    }
+}
+
+/// Remembers the last calendar search within one `next_instant` call: the
+/// first match at or after `from` is also the first match at or after any
+/// later point up to it, which saves repeating a long search across the
+/// transitions of a sparse schedule.
+#[derive(Default)]
+struct LocalMatch {
+    searched: Option<(i64, Option<i64>)>,
+}
+
+impl LocalMatch {
+    fn first_at_or_after(&mut self, schedule: &Schedule, from: i64, horizon: i64) -> Option<i64> {
+        if let Some((searched_from, found)) = self.searched
+            && searched_from <= from
+            && found.is_none_or(|local| from <= local)
+        {
+            return found;
+        }
+        let found = schedule.first_local_match(from, horizon);
+        self.searched = Some((from, found));
+        found
+    }
+}
+
+fn to_timestamp(second: i64) -> Option<Timestamp> {
+    Timestamp::from_second(second).ok()
+}
+
+fn offset_at(tz: &TimeZone, second: i64) -> Option<i32> {
+    Some(tz.to_offset(to_timestamp(second)?).seconds())
+}
+
+/// The first transition strictly after `second`: its instant and the offset
+/// from then on.
+fn transition_after(tz: &TimeZone, second: i64) -> Option<(i64, i32)> {
+    let transition = tz.following(to_timestamp(second)?).next()?;
+    Some((
+        transition.timestamp().as_second(),
+        transition.offset().seconds(),
+    ))
+}
+
+/// When `second` (with offset `offset`) lies in the second pass of a fold,
+/// the instant that pass ends.
+fn second_pass_end(tz: &TimeZone, second: i64, offset: i32) -> Option<i64> {
+    let transition = tz.preceding(to_timestamp(second.checked_add(1)?)?).next()?;
+    let at = transition.timestamp().as_second();
+    let before = offset_at(tz, at - 1)?;
+    let end = at + i64::from(before - offset);
+    (before > offset && second < end).then_some(end)
+}
