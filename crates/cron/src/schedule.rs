@@ -96,7 +96,11 @@ impl Schedule {
     /// let schedule = Schedule::parse("*/15 9-17 * * MON-FRI")?;
     /// assert_eq!(schedule.source(), "*/15 9-17 * * MON-FRI");
     ///
-    /// assert!(Schedule::parse("0 0 30 2 *").is_err(), "never fires");
+    /// let err = Schedule::parse("0 0 30 2 *").unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "the expression never fires: no day in February matches its day fields",
+    /// );
     /// # Ok::<(), cron::ParseError>(())
     /// ```
     pub fn parse(source: &str) -> Result<Schedule, ParseError> {
@@ -136,7 +140,15 @@ impl Schedule {
     }
 
     /// An English description, e.g. `At 02:30, Monday through Friday`.
-    /// DESCRIBE_DOC
+    ///
+    /// ```
+    /// use cron::Schedule;
+    ///
+    /// let describe = |text: &str| Schedule::parse(text).unwrap().describe();
+    /// assert_eq!(describe("30 2 * * 1-5"), "At 02:30, Monday through Friday");
+    /// assert_eq!(describe("*/15 * * * *"), "Every 15 minutes");
+    /// assert_eq!(describe("0 9 * * 5L"), "At 09:00 on the last Friday of the month");
+    /// ```
     pub fn describe(&self) -> String {
         describe::describe(&self.spec)
     }
