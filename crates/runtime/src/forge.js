@@ -1,0 +1,506 @@
+// The Forge API surface (FORGE-API.md §1–§4), written against the contract.
+// Evaluated once per run as a function of `host`, the run's native functions:
+//   host.info                     JSON: job, run, params, state, event, cloudId
+//   host.kv(json)                 → Promise<json>   storage calls (validated in Rust)
+//   host.queue(json)              → Promise<json>   queue calls
+//   host.http(json, bytes?)       → Promise<[json, ArrayBuffer]>
+//   host.remainingTimeMs()        → number
+//   host.continueWith(json, secs) → undefined
+// Returns the module namespaces, the script-style globals, the handler
+// arguments and `settle`, which turns the script's result into JSON.
+(function (host) {
+  'use strict';
+
+  const info = JSON.parse(host.info);
+  const freeze = Object.freeze;
+
+  // ---------------------------------------------------------------- route (§2)
+
+  const ROUTE_REQUIRED = "You must create your route using the 'route' export from '@forge/api'.";
+  const PATH_MANIPULATION =
+    'Disallowing path manipulation attempt. For more information see: https://go.atlassian.com/product-fetch-api-route';
+  const QUERY_START = /[?#]/;
+  const PATH_FORBIDDEN = /[/\\?#]|\.\.|\.%2e|%2e\.|%2e%2e/i;
+  const routes = new WeakSet();
+
+  function makeRoute(value) {
+    const r = freeze({ value });
+    routes.add(r);
+    return r;
+  }
+
+  function isRoute(value) {
+    return typeof value === 'object' && value !== null && routes.has(value);
+  }
+
+  function isSearchParams(value) {
+    return typeof URLSearchParams === 'function' && value instanceof URLSearchParams;
+  }
+
+  function pathPart(value) {
+    if (isRoute(value)) return value.value;
+    const text = String(value);
+    if (PATH_FORBIDDEN.test(text)) throw new Error(PATH_MANIPULATION);
+    return text;
+  }
+
+  function queryPart(value) {
+    if (isRoute(value)) return encodeURIComponent(value.value);
+    if (isSearchParams(value)) return value.toString();
+    return encodeURIComponent(value);
+  }
+
+  function route(strings, ...values) {
+    if (!Array.isArray(strings) || !Array.isArray(strings.raw)) {
+      throw new TypeError('route is a tagged template: write route`/rest/api/3/issue/${key}`');
+    }
+    let inQuery = QUERY_START.test(strings[0]);
+    let value = strings[0];
+    for (let i = 0; i < values.length; i++) {
+      value += inQuery ? queryPart(values[i]) : pathPart(values[i]);
+      value += strings[i + 1];
+      if (QUERY_START.test(strings[i + 1])) inQuery = true;
+    }
+    return makeRoute(value);
+  }
+
+  function assumeTrustedRoute(value) {
+    return makeRoute(String(value));
+  }
+
+  const ABSOLUTE_URL = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i;
+
+  function routeFromAbsolute(url) {
+    const match = ABSOLUTE_URL.exec(String(url));
+    if (!match) throw new TypeError(`routeFromAbsolute needs an absolute URL, not "${url}"`);
+    const rest = match[1];
+    return makeRoute(rest.startsWith('/') ? rest : '/' + rest);
+  }
+
+  // ------------------------------------------------------------ requests (§2)
+
+  function headerPairs(headers) {
+    const pairs = [];
+    if (headers === undefined || headers === null) return pairs;
+    if (typeof headers.forEach === 'function' && !Array.isArray(headers)) {
+      headers.forEach((value, name) => pairs.push([String(name), String(value)]));
+    } else if (Array.isArray(headers)) {
+      for (const pair of headers) {
+        if (!Array.isArray(pair) || pair.length !== 2) {
+          throw new TypeError('headers given as an array must hold [name, value] pairs');
+        }
+        pairs.push([String(pair[0]), String(pair[1])]);
+      }
+    } else if (typeof headers === 'object') {
+      for (const name of Object.keys(headers)) pairs.push([name, String(headers[name])]);
+    } else {
+      throw new TypeError('headers must be an object, an array of pairs or a Headers');
+    }
+    return pairs;
+  }
+
+  function hasHeader(pairs, wanted) {
+    wanted = wanted.toLowerCase();
+    return pairs.some(([name]) => name.toLowerCase() === wanted);
+  }
+
+  // A request body: string, ArrayBuffer, a typed array or DataView, or URLSearchParams.
+  function requestBody(body, pairs, isFetch) {
+    if (body === undefined || body === null) return undefined;
+    if (typeof body === 'string') {
+      if (isFetch && !hasHeader(pairs, 'content-type')) {
+        pairs.push(['Content-Type', 'text/plain;charset=UTF-8']);
+      }
+      return body;
+    }
+    if (body instanceof ArrayBuffer) return new Uint8Array(body);
+    if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    if (isSearchParams(body)) {
+      if (isFetch && !hasHeader(pairs, 'content-type')) {
+        pairs.push(['Content-Type', 'application/x-www-form-urlencoded;charset=UTF-8']);
+      }
+      return body.toString();
+    }
+    throw new TypeError(
+      'body must be a string, ArrayBuffer, typed array or URLSearchParams; ' +
+        'to send an object, pass JSON.stringify(object)',
+    );
+  }
+
+  function requestParts(init, isFetch) {
+    if (init !== undefined && init !== null && typeof init !== 'object') {
+      throw new TypeError('the request options must be an object');
+    }
+    init = init || {};
+    const method = String(init.method === undefined ? 'GET' : init.method).toUpperCase();
+    const headers = headerPairs(init.headers);
+    const body = requestBody(init.body, headers, isFetch);
+    if (body !== undefined && (method === 'GET' || method === 'HEAD')) {
+      throw new TypeError(`a ${method} request cannot have a body`);
+    }
+    return { method, headers, body };
+  }
+
+  function makeResponse(meta, buffer) {
+    const body = buffer.byteLength === 0 ? null : buffer;
+    const response = new Response(body, {
+      status: meta.status,
+      statusText: meta.statusText,
+      headers: meta.headers,
+    });
+    Object.defineProperty(response, 'url', { value: meta.url, enumerable: true });
+    return response;
+  }
+
+  async function send(request, body) {
+    const [meta, buffer] = await host.http(JSON.stringify(request), body);
+    return makeResponse(JSON.parse(meta), buffer);
+  }
+
+  function productRequester(product, as) {
+    return async function (path, init) {
+      if (!isRoute(path)) throw new Error(ROUTE_REQUIRED);
+      const { method, headers, body } = requestParts(init, false);
+      if (!hasHeader(headers, 'content-type')) headers.push(['Content-Type', 'application/json']);
+      return send({ kind: 'product', product, as, path: path.value, method, headers }, body);
+    };
+  }
+
+  async function fetch(resource, init) {
+    let url;
+    if (isRoute(resource)) url = resource.value;
+    else if (typeof resource === 'object' && resource !== null && typeof resource.url === 'string') {
+      url = resource.url;
+      if (init === undefined) init = { method: resource.method, headers: resource.headers };
+    } else url = String(resource);
+    const { method, headers, body } = requestParts(init, true);
+    return send({ kind: 'fetch', url, method, headers }, body);
+  }
+
+  function requester(as) {
+    return freeze({
+      fetch,
+      requestJira: productRequester('jira', as),
+      requestConfluence: productRequester('confluence', as),
+      requestBitbucket: productRequester('bitbucket', as),
+    });
+  }
+
+  const asApp = requester('app');
+  const asUser = requester('user');
+
+  function authorize() {
+    throw new Error(
+      'authorize() needs a user context; scheduled and queued runs have none (as on Forge)',
+    );
+  }
+
+  const api = freeze({
+    asApp: () => asApp,
+    asUser: () => asUser,
+    fetch,
+    requestJira: asApp.requestJira,
+    requestConfluence: asApp.requestConfluence,
+    requestBitbucket: asApp.requestBitbucket,
+  });
+
+  // ------------------------------------------------------------- storage (§3)
+
+  async function kv(request) {
+    return JSON.parse(await host.kv(JSON.stringify(request)));
+  }
+
+  function storable(key, value) {
+    let json;
+    try {
+      json = JSON.stringify(value);
+    } catch (error) {
+      throw new TypeError(`Value for key "${key}" cannot be stored: ${error.message}`);
+    }
+    if (json === undefined) {
+      throw new TypeError(`Value for key "${key}" cannot be stored: ${typeof value} is not JSON`);
+    }
+    return JSON.parse(json);
+  }
+
+  function keyOf(item) {
+    return typeof item === 'object' && item !== null ? item.key : item;
+  }
+
+  const ttlOf = (options) => (options && options.ttl !== undefined ? options.ttl : undefined);
+
+  function startsWith(prefix) {
+    return freeze({ condition: 'STARTS_WITH', value: String(prefix) });
+  }
+
+  const WhereConditions = freeze({
+    beginsWith: (prefix) => freeze({ condition: 'BEGINS_WITH', value: String(prefix) }),
+  });
+
+  class Query {
+    #prefix;
+    #limit;
+    #cursor;
+    constructor(prefix, limit, cursor) {
+      this.#prefix = prefix;
+      this.#limit = limit;
+      this.#cursor = cursor;
+    }
+    where(field, condition) {
+      if (field !== 'key') throw new TypeError(`queries filter on 'key' only, not '${field}'`);
+      if (
+        typeof condition !== 'object' || condition === null ||
+        (condition.condition !== 'STARTS_WITH' && condition.condition !== 'BEGINS_WITH')
+      ) {
+        throw new TypeError('where() takes startsWith(prefix) or WhereConditions.beginsWith(prefix)');
+      }
+      return new Query(condition.value, this.#limit, this.#cursor);
+    }
+    limit(n) {
+      return new Query(this.#prefix, n, this.#cursor);
+    }
+    cursor(c) {
+      return new Query(this.#prefix, this.#limit, c);
+    }
+    async getMany() {
+      const page = await kv({
+        op: 'query', prefix: this.#prefix, limit: this.#limit,
+        cursor: this.#cursor === undefined || this.#cursor === null ? undefined : String(this.#cursor),
+      });
+      const result = { results: page.results };
+      if (page.nextCursor !== null) result.nextCursor = page.nextCursor;
+      return result;
+    }
+    async getOne() {
+      const page = await new Query(this.#prefix, 1, this.#cursor).getMany();
+      return page.results[0];
+    }
+  }
+
+  const basicStorage = {
+    async get(key) {
+      const answer = await kv({ op: 'get', key });
+      return answer.found ? answer.value : undefined;
+    },
+    async delete(key) {
+      await kv({ op: 'delete', key });
+    },
+    async getSecret(key) {
+      const answer = await kv({ op: 'getSecret', key });
+      return answer.found ? answer.value : undefined;
+    },
+    async setSecret(key, value) {
+      await kv({ op: 'setSecret', key, value: storable(key, value) });
+    },
+    async deleteSecret(key) {
+      await kv({ op: 'deleteSecret', key });
+    },
+    query: () => new Query('', undefined, undefined),
+  };
+
+  const storage = freeze({
+    ...basicStorage,
+    async set(key, value) {
+      await kv({ op: 'set', key, value: storable(key, value) });
+    },
+  });
+
+  function keyPolicy(options) {
+    const policy = options && options.keyPolicy;
+    if (policy === undefined || policy === 'OVERRIDE') return false;
+    if (policy === 'FAIL_IF_EXISTS') return true;
+    throw new TypeError(`Invalid keyPolicy "${policy}": use 'OVERRIDE' or 'FAIL_IF_EXISTS'`);
+  }
+
+  class Transaction {
+    #ops = [];
+    set(key, value, options) {
+      this.#ops.push({
+        type: 'set', key, value: storable(key, value), ttl: ttlOf(options), ifAbsent: keyPolicy(options),
+      });
+      return this;
+    }
+    delete(key) {
+      this.#ops.push({ type: 'delete', key });
+      return this;
+    }
+    check(key, condition) {
+      if (typeof condition !== 'object' || condition === null) {
+        throw new TypeError('check(key, condition) takes { exists: true | false } or { equals: value }');
+      }
+      const op = { type: 'check', key };
+      if ('exists' in condition) op.exists = Boolean(condition.exists);
+      if ('equals' in condition) op.equals = storable(key, condition.equals);
+      this.#ops.push(op);
+      return this;
+    }
+    async execute() {
+      await kv({ op: 'transact', ops: this.#ops });
+    }
+  }
+
+  const kvs = freeze({
+    ...basicStorage,
+    async set(key, value, options) {
+      await kv({
+        op: 'set', key, value: storable(key, value), ttl: ttlOf(options), ifAbsent: keyPolicy(options),
+      });
+    },
+    async batchGet(items) {
+      return kv({ op: 'batchGet', keys: Array.from(items, keyOf) });
+    },
+    async batchSet(items) {
+      return kv({
+        op: 'batchSet',
+        items: Array.from(items, (item) => ({
+          key: item.key, value: storable(item.key, item.value), ttl: ttlOf(item.options),
+        })),
+      });
+    },
+    async batchDelete(items) {
+      return kv({ op: 'batchDelete', keys: Array.from(items, keyOf) });
+    },
+    transact: () => new Transaction(),
+  });
+
+  // -------------------------------------------------------------- queues (§4)
+
+  const QUEUE_KEY = /^[a-zA-Z0-9-_]+$/;
+
+  async function queueCall(request) {
+    return JSON.parse(await host.queue(JSON.stringify(request)));
+  }
+
+  function pushable(payload) {
+    let json;
+    try {
+      json = JSON.stringify(payload);
+    } catch (error) {
+      throw new TypeError(`an event body must be JSON: ${error.message}`);
+    }
+    if (json === undefined) throw new TypeError(`an event body must be JSON, not ${typeof payload}`);
+    return JSON.parse(json);
+  }
+
+  const isPushEvent = (value) =>
+    typeof value === 'object' && value !== null && !Array.isArray(value) && 'body' in value;
+
+  function pushEvent(event) {
+    if (typeof event.body !== 'object' || event.body === null || Array.isArray(event.body)) {
+      throw new TypeError('an event body must be an object');
+    }
+    return { body: pushable(event.body), delayInSeconds: event.delayInSeconds, concurrency: event.concurrency };
+  }
+
+  class JobProgress {
+    #queue;
+    #jobId;
+    constructor(queue, jobId) {
+      this.#queue = queue;
+      this.#jobId = jobId;
+    }
+    async getStats() {
+      return queueCall({ op: 'stats', queue: this.#queue, jobId: this.#jobId });
+    }
+    async cancel() {
+      await queueCall({ op: 'cancel', queue: this.#queue, jobId: this.#jobId });
+    }
+  }
+
+  class Queue {
+    #key;
+    constructor(options) {
+      const key = options && options.key;
+      if (typeof key !== 'string' || !QUEUE_KEY.test(key)) {
+        throw new TypeError(`Invalid queue key "${key}": it must match ^[a-zA-Z0-9-_]+$`);
+      }
+      this.#key = key;
+    }
+    get key() {
+      return this.#key;
+    }
+    // push(events) with { body, delayInSeconds?, concurrency? } or an array of
+    // them; or the 1.x form push(payload | payload[], { delayInSeconds }).
+    async push(events, options) {
+      const list = Array.isArray(events) ? events : [events];
+      let normalised;
+      if (options !== undefined || !list.every(isPushEvent)) {
+        const delayInSeconds = options ? options.delayInSeconds : undefined;
+        normalised = list.map((payload) => ({ body: pushable(payload), delayInSeconds }));
+      } else {
+        normalised = list.map(pushEvent);
+      }
+      return queueCall({ op: 'push', queue: this.#key, events: normalised });
+    }
+    getJob(jobId) {
+      const id = typeof jobId === 'object' && jobId !== null ? jobId.jobId : jobId;
+      return new JobProgress(this.#key, String(id));
+    }
+  }
+
+  const InvocationErrorCode = freeze({
+    FUNCTION_UPSTREAM_RATE_LIMITED: 'FUNCTION_UPSTREAM_RATE_LIMITED',
+    FUNCTION_RETRY_REQUEST: 'FUNCTION_RETRY_REQUEST',
+  });
+
+  class InvocationError {
+    constructor(options) {
+      this.retryOptions = freeze({ ...(options || {}) });
+    }
+  }
+
+  // ----------------------------------------------------- handler arguments (§1)
+
+  const context = {
+    principal: undefined,
+    installContext: info.cloudId === null ? undefined : `ari:cloud:jira::site/${info.cloudId}`,
+    job: freeze(info.job),
+    run: freeze(info.run),
+    params: info.params,
+    state: info.state === null ? undefined : info.state,
+    remainingTimeMs: () => host.remainingTimeMs(),
+    continueWith(state, options) {
+      let json;
+      try {
+        json = JSON.stringify(state);
+      } catch (error) {
+        throw new TypeError(`continueWith: the state must be JSON: ${error.message}`);
+      }
+      if (json === undefined) throw new TypeError(`continueWith: the state must be JSON, not ${typeof state}`);
+      const delaySeconds = options && options.delaySeconds !== undefined ? options.delaySeconds : 0;
+      host.continueWith(json, delaySeconds);
+    },
+  };
+
+  const event =
+    info.event !== null
+      ? info.event
+      : {
+          context: { cloudId: info.cloudId === null ? undefined : info.cloudId, moduleKey: info.job.name },
+          contextToken: '',
+        };
+
+  // The script's result as JSON text (or undefined), or a retry request.
+  function settle(value) {
+    if (value instanceof InvocationError) {
+      return { retry: JSON.stringify(value.retryOptions) };
+    }
+    return { json: JSON.stringify(value) };
+  }
+
+  return {
+    modules: {
+      '@forge/api': {
+        default: api, route, assumeTrustedRoute, routeFromAbsolute, fetch, authorize,
+        requestJira: api.requestJira, requestConfluence: api.requestConfluence,
+        requestBitbucket: api.requestBitbucket, storage, startsWith, WhereConditions,
+      },
+      '@forge/kvs': { kvs, WhereConditions },
+      '@forge/events': { Queue, InvocationError, InvocationErrorCode },
+    },
+    globals: { api, route, fetch, authorize, storage, kvs, Queue, InvocationError },
+    event,
+    context,
+    settle,
+  };
+});

@@ -1,0 +1,551 @@
+//! The run's side of the sandbox: per-run state the script's native functions
+//! share ([`Host`]), the Forge surface built from `forge.js` over those
+//! functions, and the loader of the built-in `@forge/*` modules.
+
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use rquickjs::context::EvalOptions;
+use rquickjs::loader::{ImportAttributes, Loader, Resolver};
+use rquickjs::module::{Declarations, Declared, Exports, ModuleDef};
+use rquickjs::prelude::Opt;
+use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Module, Object, Promise, Value};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::bytes::copy_bytes;
+use crate::http::{self, HttpContext, HttpFailure, RequestMeta};
+use crate::kv::{self, KvRequest, KvStore};
+use crate::limits::Guard;
+use crate::logs::LogSink;
+use crate::outcome::{Continuation, ErrorInfo};
+use crate::queue::{self, QueueBackend, QueueRequest};
+use crate::source::{BUILTIN_MODULES, Prepared, ScriptForm};
+use crate::spec::RunSpec;
+
+/// Native calls a run may have in flight; beyond it a call throws at once
+/// (each holds host memory outside the script's capped heap).
+const MAX_PENDING_CALLS: usize = 10_000;
+/// Largest chain state, as JSON.
+pub(crate) const MAX_STATE_BYTES: usize = 1024 * 1024;
+/// Longest pause between chunks of a chain: one week.
+pub(crate) const MAX_CHAIN_DELAY_SECONDS: u64 = 7 * 24 * 3600;
+
+/// What a run's native functions share.
+pub(crate) struct Host {
+    pub(crate) guard: Arc<Guard>,
+    pub(crate) logs: Arc<LogSink>,
+    pub(crate) prepared: Prepared,
+    pub(crate) http: HttpContext,
+    kv: Arc<dyn KvStore>,
+    queue: Arc<dyn QueueBackend>,
+    continuation: Mutex<Option<Continuation>>,
+    failures: Mutex<Failures>,
+    failed: Notify,
+    pending_calls: AtomicUsize,
+    result_bytes: usize,
+}
+
+/// Errors that end the run from outside the script's main flow.
+#[derive(Default)]
+struct Failures {
+    /// An exception thrown by a timer callback: final.
+    uncaught: Option<ErrorInfo>,
+    /// Rejected promises without a handler, by promise identity; a handler
+    /// attached before the jobs queue drains removes them again.
+    unhandled: Vec<(u64, ErrorInfo)>,
+}
+
+impl Host {
+    pub(crate) fn new(
+        spec: &RunSpec,
+        prepared: Prepared,
+        guard: Arc<Guard>,
+        logs: Arc<LogSink>,
+    ) -> Self {
+        Self {
+            http: HttpContext::new(spec.sites.clone()),
+            guard,
+            logs,
+            prepared,
+            kv: Arc::clone(&spec.services.kv),
+            queue: Arc::clone(&spec.services.queue),
+            continuation: Mutex::new(None),
+            failures: Mutex::new(Failures::default()),
+            failed: Notify::new(),
+            pending_calls: AtomicUsize::new(0),
+            result_bytes: spec.limits.result_bytes,
+        }
+    }
+
+    /// The largest result, in bytes of JSON.
+    pub(crate) fn result_limit(&self) -> usize {
+        self.result_bytes
+    }
+
+    fn failures(&self) -> MutexGuard<'_, Failures> {
+        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An uncaught exception (from a timer callback) ends the run.
+    pub(crate) fn fail(&self, error: ErrorInfo) {
+        self.failures().uncaught.get_or_insert(error);
+        self.failed.notify_one();
+    }
+
+    /// The rejection tracker: a promise rejected with no handler, or one that got a handler.
+    fn track_rejection(&self, promise: u64, reason: Option<ErrorInfo>) {
+        let mut failures = self.failures();
+        match reason {
+            Some(error) => {
+                failures.unhandled.push((promise, error));
+                drop(failures);
+                self.failed.notify_one();
+            }
+            None => failures.unhandled.retain(|(id, _)| *id != promise),
+        }
+    }
+
+    /// Resolves when an uncaught exception or unhandled rejection may have happened.
+    pub(crate) async fn failure_signalled(&self) {
+        self.failed.notified().await;
+    }
+
+    /// The error that ends the run, if any: an uncaught exception, else the
+    /// first rejection that is still unhandled.
+    pub(crate) fn take_failure(&self) -> Option<ErrorInfo> {
+        let mut failures = self.failures();
+        if let Some(error) = failures.uncaught.take() {
+            return Some(error);
+        }
+        if failures.unhandled.is_empty() {
+            return None;
+        }
+        Some(failures.unhandled.remove(0).1)
+    }
+
+    pub(crate) fn take_continuation(&self) -> Option<Continuation> {
+        self.continuation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Reserves a slot for a native call in flight.
+    fn reserve_call(self: &Arc<Self>) -> Option<CallSlot> {
+        let pending = self.pending_calls.fetch_add(1, Ordering::Relaxed);
+        let slot = CallSlot(Arc::clone(self));
+        (pending < MAX_PENDING_CALLS).then_some(slot)
+    }
+}
+
+struct CallSlot(Arc<Host>);
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        self.0.pending_calls.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The rejection tracker of a run's engine.
+pub(crate) fn rejection_tracker(host: &Arc<Host>) -> rquickjs::runtime::RejectionTracker {
+    let host = Arc::clone(host);
+    Box::new(move |ctx, promise, reason, is_handled| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        promise.hash(&mut hasher);
+        let id = hasher.finish();
+        let reason =
+            (!is_handled).then(|| crate::js_error::describe(&ctx, &reason, &host.prepared));
+        host.track_rejection(id, reason);
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Native calls returning promises
+
+/// Runs `call` as a promise of the script. Fails at once (a `RangeError`)
+/// when too many calls are in flight, so a loop that never awaits cannot
+/// pile up host memory.
+fn promise_call<'js, F>(ctx: &Ctx<'js>, host: &Arc<Host>, call: F) -> rquickjs::Result<Promise<'js>>
+where
+    F: Future<Output = rquickjs::Result<Value<'js>>> + 'js,
+{
+    let Some(slot) = host.reserve_call() else {
+        return Err(Exception::throw_range(
+            ctx,
+            &format!(
+                "too many storage, queue or HTTP calls in flight (the limit is {MAX_PENDING_CALLS})"
+            ),
+        ));
+    };
+    let (promise, resolve, reject) = ctx.promise()?;
+    let ctx = ctx.clone();
+    ctx.clone().spawn(async move {
+        let settled = match call.await {
+            Ok(value) => resolve.call::<_, ()>((value,)),
+            Err(rquickjs::Error::Exception) => reject.call::<_, ()>((ctx.catch(),)),
+            Err(other) => {
+                let error = Exception::from_message(ctx.clone(), &other.to_string());
+                match error {
+                    Ok(error) => reject.call::<_, ()>((error,)),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        drop(slot);
+        // Settling fails only when the engine refuses to allocate (a limit
+        // has tripped); the run is ending then.
+        let _ = settled;
+    });
+    Ok(promise)
+}
+
+fn kv_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Function<'js>> {
+    let host = Arc::clone(host);
+    Function::new(ctx.clone(), move |ctx: Ctx<'js>, request: String| {
+        let store = Arc::clone(&host.kv);
+        let call_ctx = ctx.clone();
+        promise_call(&ctx, &host, async move {
+            let request: KvRequest = serde_json::from_str(&request).map_err(|e| {
+                Exception::throw_type(&call_ctx, &format!("invalid storage call: {e}"))
+            })?;
+            match kv::call(&*store, request).await {
+                Ok(answer) => rquickjs::String::from_str(call_ctx.clone(), &answer.to_string())
+                    .map(Value::from),
+                Err(error) => Err(Exception::throw_message(&call_ctx, &error.0)),
+            }
+        })
+    })
+}
+
+fn queue_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Function<'js>> {
+    let host = Arc::clone(host);
+    Function::new(ctx.clone(), move |ctx: Ctx<'js>, request: String| {
+        let backend = Arc::clone(&host.queue);
+        let call_ctx = ctx.clone();
+        promise_call(&ctx, &host, async move {
+            let request: QueueRequest = serde_json::from_str(&request).map_err(|e| {
+                Exception::throw_type(&call_ctx, &format!("invalid queue call: {e}"))
+            })?;
+            match queue::call(&*backend, request).await {
+                Ok(answer) => rquickjs::String::from_str(call_ctx.clone(), &answer.to_string())
+                    .map(Value::from),
+                Err(message) => Err(Exception::throw_message(&call_ctx, &message)),
+            }
+        })
+    })
+}
+
+fn http_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Function<'js>> {
+    let host = Arc::clone(host);
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>,
+              meta: String,
+              body: Opt<Value<'js>>|
+              -> rquickjs::Result<Promise<'js>> {
+            let meta: RequestMeta = serde_json::from_str(&meta)
+                .map_err(|e| Exception::throw_type(&ctx, &format!("invalid request: {e}")))?;
+            let body = match body.0 {
+                None => None,
+                Some(value) if value.is_undefined() || value.is_null() => None,
+                Some(value) => match value.as_string() {
+                    Some(text) => Some(text.to_string()?.into_bytes()),
+                    None => Some(copy_bytes(&value).ok_or_else(|| {
+                        Exception::throw_type(&ctx, "the request body could not be read")
+                    })?),
+                },
+            };
+            let call_host = Arc::clone(&host);
+            let call_ctx = ctx.clone();
+            promise_call(&ctx, &host, async move {
+                match http::send(&call_host.http, meta, body).await {
+                    Ok((response, bytes)) => {
+                        let meta = serde_json::to_string(&response)
+                            .map_err(|e| Exception::throw_internal(&call_ctx, &e.to_string()))?;
+                        let answer = rquickjs::Array::new(call_ctx.clone())?;
+                        answer.set(0, meta)?;
+                        answer.set(1, ArrayBuffer::new(call_ctx.clone(), bytes)?)?;
+                        Ok(answer.into_value())
+                    }
+                    Err(HttpFailure::TypeError(message)) => {
+                        Err(Exception::throw_type(&call_ctx, &message))
+                    }
+                    Err(HttpFailure::Error(message)) => {
+                        Err(Exception::throw_message(&call_ctx, &message))
+                    }
+                }
+            })
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Synchronous natives
+
+fn remaining_time_function<'js>(
+    ctx: &Ctx<'js>,
+    host: &Arc<Host>,
+) -> rquickjs::Result<Function<'js>> {
+    let guard = Arc::clone(&host.guard);
+    Function::new(ctx.clone(), move || {
+        guard
+            .deadline()
+            .saturating_duration_since(Instant::now())
+            .as_millis() as f64
+    })
+}
+
+fn continue_with_function<'js>(
+    ctx: &Ctx<'js>,
+    host: &Arc<Host>,
+) -> rquickjs::Result<Function<'js>> {
+    let host = Arc::clone(host);
+    Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, state: String, delay: Value<'js>| {
+            let continuation = continuation(&state, &delay).map_err(|error| match error {
+                ContinueError::Type(message) => Exception::throw_type(&ctx, &message),
+                ContinueError::Range(message) => Exception::throw_range(&ctx, &message),
+            })?;
+            *host
+                .continuation
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(continuation);
+            Ok::<(), rquickjs::Error>(())
+        },
+    )
+}
+
+enum ContinueError {
+    Type(String),
+    Range(String),
+}
+
+fn continuation(state: &str, delay: &Value<'_>) -> Result<Continuation, ContinueError> {
+    if state.len() > MAX_STATE_BYTES {
+        return Err(ContinueError::Range(format!(
+            "continueWith: the state is {} bytes as JSON; the limit is {MAX_STATE_BYTES} bytes (1 MiB)",
+            state.len()
+        )));
+    }
+    let state = serde_json::from_str(state).map_err(|_| {
+        ContinueError::Range(String::from(
+            "continueWith: the state is nested too deeply (at most 128 levels)",
+        ))
+    })?;
+    let Some(seconds) = delay.as_number() else {
+        return Err(ContinueError::Type(String::from(
+            "continueWith: delaySeconds must be a number",
+        )));
+    };
+    if !(seconds.fract() == 0.0 && (0.0..=MAX_CHAIN_DELAY_SECONDS as f64).contains(&seconds)) {
+        return Err(ContinueError::Range(format!(
+            "continueWith: delaySeconds must be a whole number from 0 to {MAX_CHAIN_DELAY_SECONDS} (one week), not {seconds}"
+        )));
+    }
+    Ok(Continuation {
+        state,
+        delay_seconds: seconds as u64,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The Forge surface
+
+const FORGE_JS: &str = include_str!("forge.js");
+
+/// What the engine needs from the Forge surface of a run.
+pub(crate) struct Surface<'js> {
+    pub(crate) event: Value<'js>,
+    pub(crate) context: Value<'js>,
+    pub(crate) settle: Function<'js>,
+}
+
+#[allow(elided_lifetimes_in_paths)] // the derive's expansion elides a lifetime
+mod namespaces {
+    /// The `@forge/*` module namespaces of a context, for the module loader.
+    #[derive(rquickjs::JsLifetime)]
+    pub(super) struct Namespaces<'js>(pub(super) rquickjs::Object<'js>);
+}
+use namespaces::Namespaces;
+
+/// The handler arguments' data, as `forge.js` reads it from `host.info`.
+pub(crate) fn info_json(spec: &RunSpec) -> String {
+    json!({
+        "job": { "id": spec.job.id, "name": spec.job.name, "version": spec.job.version },
+        "run": {
+            "id": spec.run.id,
+            "attempt": spec.run.attempt,
+            "trigger": spec.run.trigger,
+            "scheduledFor": spec.run.scheduled_for.map(|at| at.to_string()),
+        },
+        "params": spec.params,
+        "state": spec.state,
+        "event": spec.event,
+        "cloudId": spec.sites.cloud_id,
+    })
+    .to_string()
+}
+
+/// Builds the Forge surface on `ctx`: the modules for `import`, `fetch` as a
+/// global, and in script style the other globals of FORGE-API §1.
+pub(crate) fn install_forge<'js>(
+    ctx: &Ctx<'js>,
+    host: &Arc<Host>,
+    info: String,
+    form: ScriptForm,
+) -> rquickjs::Result<Surface<'js>> {
+    let natives = Object::new(ctx.clone())?;
+    natives.set("info", info)?;
+    natives.set("kv", kv_function(ctx, host)?)?;
+    natives.set("queue", queue_function(ctx, host)?)?;
+    natives.set("http", http_function(ctx, host)?)?;
+    natives.set("remainingTimeMs", remaining_time_function(ctx, host)?)?;
+    natives.set("continueWith", continue_with_function(ctx, host)?)?;
+
+    let mut options = EvalOptions::default();
+    options.filename = Some(String::from("clockwork:forge.js"));
+    let define: Function<'js> = ctx.eval_with_options(FORGE_JS, options)?;
+    let surface: Object<'js> = define.call((natives,))?;
+
+    let modules: Object<'js> = surface.get("modules")?;
+    // A context stores one value per type: this type is ours alone.
+    let _ = ctx.store_userdata(Namespaces(modules));
+
+    let globals = ctx.globals();
+    let forge_globals: Object<'js> = surface.get("globals")?;
+    globals.set("fetch", forge_globals.get::<_, Value<'js>>("fetch")?)?;
+    let event: Value<'js> = surface.get("event")?;
+    let context: Value<'js> = surface.get("context")?;
+    if form == ScriptForm::Script {
+        for name in forge_globals.keys::<String>() {
+            let name = name?;
+            globals.set(
+                name.as_str(),
+                forge_globals.get::<_, Value<'js>>(name.as_str())?,
+            )?;
+        }
+        globals.set("event", event.clone())?;
+        globals.set("context", context.clone())?;
+    }
+    Ok(Surface {
+        event,
+        context,
+        settle: surface.get("settle")?,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The `@forge/*` modules
+
+/// Names each built-in module exports (kept equal to `forge.js`; a test checks).
+pub(crate) const MODULE_EXPORTS: [(&str, &[&str]); 3] = [
+    (
+        "@forge/api",
+        &[
+            "default",
+            "route",
+            "assumeTrustedRoute",
+            "routeFromAbsolute",
+            "fetch",
+            "authorize",
+            "requestJira",
+            "requestConfluence",
+            "requestBitbucket",
+            "storage",
+            "startsWith",
+            "WhereConditions",
+        ],
+    ),
+    ("@forge/kvs", &["kvs", "WhereConditions"]),
+    (
+        "@forge/events",
+        &["Queue", "InvocationError", "InvocationErrorCode"],
+    ),
+];
+
+trait BuiltinName {
+    const INDEX: usize;
+}
+struct ApiModule;
+struct KvsModule;
+struct EventsModule;
+impl BuiltinName for ApiModule {
+    const INDEX: usize = 0;
+}
+impl BuiltinName for KvsModule {
+    const INDEX: usize = 1;
+}
+impl BuiltinName for EventsModule {
+    const INDEX: usize = 2;
+}
+
+struct Builtin<M>(PhantomData<M>);
+
+impl<M: BuiltinName> ModuleDef for Builtin<M> {
+    fn declare(declarations: &Declarations<'_>) -> rquickjs::Result<()> {
+        for name in MODULE_EXPORTS[M::INDEX].1 {
+            declarations.declare(*name)?;
+        }
+        Ok(())
+    }
+
+    fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> rquickjs::Result<()> {
+        let (module_name, names) = MODULE_EXPORTS[M::INDEX];
+        let namespace: Object<'js> = {
+            let namespaces = ctx.userdata::<Namespaces<'js>>().ok_or_else(|| {
+                Exception::throw_internal(ctx, "the Forge modules are not installed")
+            })?;
+            namespaces.0.get(module_name)?
+        };
+        for name in names {
+            exports.export(*name, namespace.get::<_, Value<'js>>(*name)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Resolves and loads the built-in modules; nothing else can be imported.
+pub(crate) struct BuiltinModules;
+
+impl Resolver for BuiltinModules {
+    fn resolve<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        _base: &str,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
+        if BUILTIN_MODULES.contains(&name) {
+            return Ok(name.to_owned());
+        }
+        Err(Exception::throw_message(
+            ctx,
+            &format!(
+                "Cannot import '{name}': only {} can be imported",
+                BUILTIN_MODULES.join(", ")
+            ),
+        ))
+    }
+}
+
+impl Loader for BuiltinModules {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js, Declared>> {
+        match name {
+            "@forge/api" => Module::declare_def::<Builtin<ApiModule>, _>(ctx.clone(), name),
+            "@forge/kvs" => Module::declare_def::<Builtin<KvsModule>, _>(ctx.clone(), name),
+            "@forge/events" => Module::declare_def::<Builtin<EventsModule>, _>(ctx.clone(), name),
+            _ => Err(rquickjs::Error::new_loading(name)),
+        }
+    }
+}

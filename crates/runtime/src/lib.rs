@@ -1,0 +1,60 @@
+//! Runs one Forge-style script in a QuickJS sandbox, with hard limits, and
+//! returns its [`Outcome`].
+//!
+//! An [`Executor`] owns the threads scripts run on (a tokio runtime of its
+//! own, so a busy script never delays its caller) and a watchdog thread for
+//! deadlines. [`Executor::start`] takes a [`RunSpec`] — the script, its
+//! [`Limits`], parameters, chain state or queue event, job and run details,
+//! [`Sites`] and [`Services`] — and returns a [`RunHandle`] to cancel the
+//! run, follow its log live ([`LogStream`]) and await its [`Outcome`].
+//! [`check_syntax`] validates a script without running it.
+//!
+//! The crate owns the sandbox and everything a script sees: both script
+//! forms (see `source` for how the form is detected), error positions in
+//! the user's own text, console capture, timers, `event` and `context`, and
+//! the Forge API (`@forge/api`, `@forge/kvs`, `@forge/events`, also as
+//! script-style globals) over two traits other crates implement:
+//! [`KvStore`] and [`QueueBackend`] (in-memory versions included).
+//!
+//! Limits hold for every script: the wall-clock timeout and cancellation
+//! (even in native built-ins or a never-settling `await`), heap memory, log
+//! volume and result size. See `limits` for how.
+//!
+//! It must not know about databases, SQL, schedules, cron or the REST API:
+//! what it needs from them arrives in the [`RunSpec`].
+
+#![deny(missing_docs)]
+
+mod bytes;
+mod console;
+mod engine;
+mod error;
+mod executor;
+mod globals;
+mod globals_fallback;
+mod host;
+mod http;
+mod js_error;
+mod kv;
+mod limits;
+mod logs;
+mod outcome;
+mod queue;
+mod source;
+mod spec;
+mod syntax;
+mod timers;
+
+pub use crate::error::{RuntimeError, ScriptError};
+pub use crate::executor::{Executor, ExecutorConfig, RunControl, RunHandle, check_syntax};
+pub use crate::http::HttpCall;
+pub use crate::kv::{KvError, KvExpect, KvOp, KvPage, KvSetItem, KvStore, MemoryKvStore};
+pub use crate::logs::LogStream;
+pub use crate::outcome::{
+    Continuation, ErrorInfo, LogLevel, LogLine, Outcome, RetryRequest, RunStatus,
+};
+pub use crate::queue::{
+    EventState, MemoryQueue, QueueBackend, QueueError, QueueEvent, QueueJobStats,
+};
+pub use crate::source::ScriptForm;
+pub use crate::spec::{Credential, JobInfo, Limits, RunInfo, RunSpec, Services, Sites};

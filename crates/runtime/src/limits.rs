@@ -1,0 +1,420 @@
+//! Enforcing a run's time and memory limits, and cancellation.
+//!
+//! QuickJS polls its interrupt handler only every ~10,000 back-edges or calls,
+//! and native built-ins never poll: `while (true) new Array(1e6).fill(0)`
+//! would outlive its deadline by seconds. So every run's heap comes from a
+//! [`CappedAllocator`] that refuses every allocation once its [`Guard`] has
+//! tripped (deadline passed, run cancelled, or memory cap reached): each
+//! expensive iteration then fails at once, and the interrupt handler — which
+//! returns the same flag — ends the script with an exception it cannot catch.
+//!
+//! The allocator only reads a flag. The [`Watchdog`], one thread per
+//! executor, trips guards when their deadline passes, independently of the
+//! tokio workers (which a busy script occupies); the interrupt handler also
+//! reads the clock as a second line of defence.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use rquickjs::allocator::{Allocator, RustAllocator};
+use tokio::sync::Notify;
+
+/// Why a run was stopped from outside the script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Trip {
+    Timeout = 1,
+    Cancelled = 2,
+    Memory = 3,
+}
+
+/// The limits state of one run, shared by the allocator, the interrupt
+/// handler, the watchdog, the run task and its handle.
+#[derive(Debug)]
+pub(crate) struct Guard {
+    tripped: AtomicU8,
+    deadline: Instant,
+    memory_cap: usize,
+    /// Written only by the allocator, which QuickJS calls under its runtime
+    /// lock; so plain loads and stores suffice (no read-modify-write).
+    used: AtomicUsize,
+    peak: AtomicUsize,
+    wake: Notify,
+}
+
+impl Guard {
+    pub(crate) fn new(deadline: Instant, memory_cap: usize) -> Self {
+        Self {
+            tripped: AtomicU8::new(0),
+            deadline,
+            memory_cap,
+            used: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Stops the run; the first reason wins.
+    pub(crate) fn trip(&self, reason: Trip) {
+        if self
+            .tripped
+            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // `notify_one` keeps a permit when nobody waits yet, so the run task
+            // cannot miss it between checking the flag and waiting.
+            self.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn tripped(&self) -> Option<Trip> {
+        match self.tripped.load(Ordering::Acquire) {
+            1 => Some(Trip::Timeout),
+            2 => Some(Trip::Cancelled),
+            3 => Some(Trip::Memory),
+            _ => None,
+        }
+    }
+
+    /// The interrupt handler: stop when tripped or past the deadline.
+    pub(crate) fn should_interrupt(&self) -> bool {
+        if self.tripped.load(Ordering::Relaxed) != 0 {
+            return true;
+        }
+        if Instant::now() >= self.deadline {
+            self.trip(Trip::Timeout);
+            return true;
+        }
+        false
+    }
+
+    /// Resolves once the guard has tripped.
+    pub(crate) async fn wait_tripped(&self) -> Trip {
+        loop {
+            if let Some(reason) = self.tripped() {
+                return reason;
+            }
+            self.wake.notified().await;
+        }
+    }
+
+    pub(crate) fn peak_bytes(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    /// Whether `extra` more bytes may be allocated; trips on the memory cap.
+    fn admit(&self, extra: usize) -> bool {
+        if self.tripped.load(Ordering::Relaxed) != 0 {
+            return false;
+        }
+        let wanted = self.used.load(Ordering::Relaxed).saturating_add(extra);
+        if wanted > self.memory_cap {
+            self.trip(Trip::Memory);
+            return false;
+        }
+        true
+    }
+
+    fn add(&self, bytes: usize) {
+        let used = self.used.load(Ordering::Relaxed) + bytes;
+        self.used.store(used, Ordering::Relaxed);
+        if used > self.peak.load(Ordering::Relaxed) {
+            self.peak.store(used, Ordering::Relaxed);
+        }
+    }
+
+    fn sub(&self, bytes: usize) {
+        let used = self.used.load(Ordering::Relaxed).saturating_sub(bytes);
+        self.used.store(used, Ordering::Relaxed);
+    }
+}
+
+/// QuickJS's allocator for one run: Rust's global allocator, counted and
+/// capped, refusing everything once the guard has tripped. Frees and shrinking
+/// reallocations always succeed, so teardown never fails.
+pub(crate) struct CappedAllocator {
+    guard: Arc<Guard>,
+}
+
+impl CappedAllocator {
+    pub(crate) fn new(guard: Arc<Guard>) -> Self {
+        Self { guard }
+    }
+}
+
+// SAFETY: every block is obtained from, resized by and returned to
+// `RustAllocator`, which upholds the `Allocator` contract (size and `usize`
+// alignment, `usable_size` of its own blocks); this type only counts bytes and
+// returns null instead of allocating, which the contract allows.
+#[allow(unsafe_code)]
+unsafe impl Allocator for CappedAllocator {
+    fn alloc(&mut self, size: usize) -> *mut u8 {
+        if !self.guard.admit(size) {
+            return std::ptr::null_mut();
+        }
+        let block = RustAllocator.alloc(size);
+        if !block.is_null() {
+            // SAFETY: `block` was just allocated by `RustAllocator`.
+            self.guard.add(unsafe { RustAllocator::usable_size(block) });
+        }
+        block
+    }
+
+    fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
+        let Some(total) = count.checked_mul(size) else {
+            return std::ptr::null_mut();
+        };
+        if !self.guard.admit(total) {
+            return std::ptr::null_mut();
+        }
+        let block = RustAllocator.calloc(count, size);
+        if !block.is_null() {
+            // SAFETY: `block` was just allocated by `RustAllocator`.
+            self.guard.add(unsafe { RustAllocator::usable_size(block) });
+        }
+        block
+    }
+
+    unsafe fn dealloc(&mut self, ptr: *mut u8) {
+        // SAFETY: the caller passes a block of this allocator, i.e. of `RustAllocator`.
+        unsafe {
+            self.guard.sub(RustAllocator::usable_size(ptr));
+            RustAllocator.dealloc(ptr);
+        }
+    }
+
+    unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
+        if ptr.is_null() {
+            return self.alloc(new_size);
+        }
+        // SAFETY: the caller passes a block of this allocator, i.e. of `RustAllocator`;
+        // on failure the old block stays valid, as `realloc` requires.
+        unsafe {
+            let old = RustAllocator::usable_size(ptr);
+            if new_size > old && !self.guard.admit(new_size - old) {
+                return std::ptr::null_mut();
+            }
+            let block = RustAllocator.realloc(ptr, new_size);
+            if !block.is_null() {
+                self.guard.sub(old);
+                self.guard.add(RustAllocator::usable_size(block));
+            }
+            block
+        }
+    }
+
+    unsafe fn usable_size(ptr: *mut u8) -> usize {
+        // SAFETY: the caller passes a block of this allocator, i.e. of `RustAllocator`.
+        unsafe { RustAllocator::usable_size(ptr) }
+    }
+}
+
+/// One thread that trips guards at their deadline.
+pub(crate) struct Watchdog {
+    shared: Arc<WatchShared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct WatchShared {
+    state: Mutex<WatchState>,
+    changed: Condvar,
+}
+
+struct WatchState {
+    deadlines: BinaryHeap<Reverse<Watched>>,
+    /// Finished runs leave entries behind; purge them when the heap reaches this size.
+    purge_at: usize,
+    shutdown: bool,
+}
+
+struct Watched {
+    deadline: Instant,
+    guard: Weak<Guard>,
+}
+
+impl PartialEq for Watched {
+    fn eq(&self, other: &Self) -> bool {
+        self.deadline == other.deadline
+    }
+}
+impl Eq for Watched {}
+impl PartialOrd for Watched {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Watched {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.deadline.cmp(&other.deadline)
+    }
+}
+
+const MIN_PURGE_AT: usize = 1024;
+
+impl Watchdog {
+    pub(crate) fn start() -> std::io::Result<Self> {
+        let shared = Arc::new(WatchShared {
+            state: Mutex::new(WatchState {
+                deadlines: BinaryHeap::new(),
+                purge_at: MIN_PURGE_AT,
+                shutdown: false,
+            }),
+            changed: Condvar::new(),
+        });
+        let thread = std::thread::Builder::new()
+            .name(String::from("clockwork-js-watchdog"))
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || watch(&shared)
+            })?;
+        Ok(Self {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Trips `guard` with [`Trip::Timeout`] at its deadline (unless it is dropped first).
+    pub(crate) fn watch(&self, guard: &Arc<Guard>) {
+        let mut state = self.shared.lock();
+        if state.deadlines.len() >= state.purge_at {
+            state
+                .deadlines
+                .retain(|entry| entry.0.guard.strong_count() > 0);
+            state.purge_at = (state.deadlines.len() * 2).max(MIN_PURGE_AT);
+        }
+        let earliest = state
+            .deadlines
+            .peek()
+            .is_none_or(|first| guard.deadline() < first.0.deadline);
+        state.deadlines.push(Reverse(Watched {
+            deadline: guard.deadline(),
+            guard: Arc::downgrade(guard),
+        }));
+        drop(state);
+        if earliest {
+            self.shared.changed.notify_one();
+        }
+    }
+}
+
+impl WatchShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WatchState> {
+        // The state stays consistent even if a holder panicked: entries are plain data.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn watch(shared: &WatchShared) {
+    let mut state = shared.lock();
+    loop {
+        if state.shutdown {
+            return;
+        }
+        let now = Instant::now();
+        while state
+            .deadlines
+            .peek()
+            .is_some_and(|first| first.0.deadline <= now)
+        {
+            if let Some(Reverse(due)) = state.deadlines.pop()
+                && let Some(guard) = due.guard.upgrade()
+            {
+                guard.trip(Trip::Timeout);
+            }
+        }
+        state = match state.deadlines.peek().map(|first| first.0.deadline) {
+            Some(next) => {
+                let wait = next.saturating_duration_since(now);
+                shared
+                    .changed
+                    .wait_timeout(state, wait)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+            None => shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner),
+        };
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.shared.lock().shutdown = true;
+        self.shared.changed.notify_one();
+        if let Some(thread) = self.thread.take() {
+            // The thread wakes at once and returns; it cannot panic.
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn watchdog_trips_a_guard_at_its_deadline() {
+        let watchdog = Watchdog::start().unwrap();
+        let later = Arc::new(Guard::new(
+            Instant::now() + Duration::from_secs(3600),
+            1 << 20,
+        ));
+        let soon = Arc::new(Guard::new(
+            Instant::now() + Duration::from_millis(20),
+            1 << 20,
+        ));
+        watchdog.watch(&later);
+        watchdog.watch(&soon);
+        assert_eq!(soon.wait_tripped().await, Trip::Timeout);
+        assert!(Instant::now() >= soon.deadline());
+        assert_eq!(later.tripped(), None);
+    }
+
+    #[test]
+    fn first_trip_reason_wins() {
+        let guard = Guard::new(Instant::now() + Duration::from_secs(60), 100);
+        guard.trip(Trip::Cancelled);
+        guard.trip(Trip::Memory);
+        assert_eq!(guard.tripped(), Some(Trip::Cancelled));
+        assert!(guard.should_interrupt());
+    }
+
+    #[test]
+    fn allocator_refuses_beyond_the_cap_and_after_a_trip() {
+        let guard = Arc::new(Guard::new(Instant::now() + Duration::from_secs(60), 4096));
+        let mut allocator = CappedAllocator::new(Arc::clone(&guard));
+        let block = allocator.alloc(1000);
+        assert!(!block.is_null());
+        assert!(allocator.alloc(5000).is_null());
+        assert_eq!(guard.tripped(), Some(Trip::Memory));
+        assert!(
+            allocator.alloc(8).is_null(),
+            "refuses everything once tripped"
+        );
+        // SAFETY (test): `block` came from this allocator.
+        #[allow(unsafe_code)]
+        unsafe {
+            allocator.dealloc(block);
+        }
+        assert!(guard.peak_bytes() >= 1000);
+        assert_eq!(guard.used.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn interrupt_handler_trips_past_the_deadline() {
+        let guard = Guard::new(Instant::now(), 100);
+        assert!(guard.should_interrupt());
+        assert_eq!(guard.tripped(), Some(Trip::Timeout));
+    }
+}
