@@ -44,13 +44,25 @@ impl Schedule {
         let mut offset = offset_at(tz, instant)?;
         let horizon = instant.checked_add(i64::from(offset) + HORIZON_SECONDS)?;
         let fold_rule = self.dst_rules().fold;
-        if fold_rule == FoldRule::FirstOnly
-            && let Some(end) = second_pass_end(tz, instant, offset)
-        {
-            instant = end;
-            offset = offset_at(tz, instant)?;
-        }
         let mut memo = LocalMatch::default();
+        if let Some((at, before)) = transition_at_or_before(tz, instant) {
+            if at == instant
+                && before < offset
+                && self.dst_rules().gap == GapRule::FireAtTransition
+                && memo
+                    .first_at_or_after(self, at + i64::from(before), horizon)
+                    .is_some_and(|local| local < at + i64::from(offset))
+            {
+                // The search starts exactly at a transition whose skipped
+                // times match: the transition instant itself fires.
+                return to_timestamp(at);
+            }
+            let pass_end = at + i64::from(before - offset);
+            if fold_rule == FoldRule::FirstOnly && before > offset && instant < pass_end {
+                instant = pass_end;
+                offset = offset_at(tz, instant)?;
+            }
+        }
         loop {
             let next_transition = transition_after(tz, instant);
             let local_end = next_transition.map_or(i64::MAX, |(at, _)| at + i64::from(offset));
@@ -225,12 +237,10 @@ fn transition_after(tz: &TimeZone, second: i64) -> Option<(i64, i32)> {
     ))
 }
 
-/// When `second` (with offset `offset`) lies in the second pass of a fold,
-/// the instant that pass ends.
-fn second_pass_end(tz: &TimeZone, second: i64, offset: i32) -> Option<i64> {
+/// The last transition at or before `second`: its instant and the offset
+/// before it.
+fn transition_at_or_before(tz: &TimeZone, second: i64) -> Option<(i64, i32)> {
     let transition = tz.preceding(to_timestamp(second.checked_add(1)?)?).next()?;
     let at = transition.timestamp().as_second();
-    let before = offset_at(tz, at - 1)?;
-    let end = at + i64::from(before - offset);
-    (before > offset && second < end).then_some(end)
+    Some((at, offset_at(tz, at.checked_sub(1)?)?))
 }
