@@ -1,0 +1,233 @@
+//! The store's error types, one per area, all built with `thiserror`.
+
+use std::{io, path::PathBuf};
+
+use crate::kv::Expect;
+
+/// A failure inside the database engine or driver: connection lost, disk
+/// full, constraint violated, migration refused.
+///
+/// Opaque on purpose: callers decide by the error that wraps it
+/// ([`KvError`], [`SecretError`], [`OpenError`]), not by driver details.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct DatabaseError(Inner);
+
+#[derive(Debug, thiserror::Error)]
+enum Inner {
+    #[error(transparent)]
+    Sqlx(sqlx::Error),
+    #[error(transparent)]
+    Migrate(sqlx::migrate::MigrateError),
+}
+
+impl DatabaseError {
+    pub(crate) fn migrate(error: sqlx::migrate::MigrateError) -> Self {
+        Self(Inner::Migrate(error))
+    }
+}
+
+/// Converts driver results into [`DatabaseError`] without making the driver's
+/// error type part of this crate's public conversions.
+pub(crate) trait DbResultExt<T> {
+    fn db(self) -> Result<T, DatabaseError>;
+}
+
+impl<T> DbResultExt<T> for Result<T, sqlx::Error> {
+    fn db(self) -> Result<T, DatabaseError> {
+        self.map_err(|error| DatabaseError(Inner::Sqlx(error)))
+    }
+}
+
+/// Why [`Store::open`](crate::Store::open) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL names no engine this store supports, or a form it refuses.
+    #[error("unsupported database URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given, with any password replaced by `***`.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The directory for the SQLite file could not be created.
+    #[error("cannot create the database directory {}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: io::Error,
+    },
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the {engine} database at {url}")]
+    Connect {
+        /// `SQLite` or `PostgreSQL`.
+        engine: &'static str,
+        /// The URL or path, with any password replaced by `***`.
+        url: String,
+        /// The driver's reason.
+        #[source]
+        source: DatabaseError,
+    },
+    /// The schema migrations could not be applied.
+    #[error("cannot apply the database migrations")]
+    Migrate(#[source] DatabaseError),
+}
+
+/// Why a key-value operation failed. Nothing was written when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    /// `if_absent` was asked for and the key holds a live value.
+    #[error("key {key:?} already exists")]
+    KeyExists {
+        /// The key.
+        key: String,
+    },
+    /// An expectation of [`Store::kv_transact`](crate::Store::kv_transact)
+    /// did not hold; the whole transaction was abandoned.
+    #[error("transaction aborted: key {key:?} was expected to be {expected}")]
+    ExpectationFailed {
+        /// The key whose expectation failed (the first in operation order).
+        key: String,
+        /// What was expected of it.
+        expected: Expect,
+    },
+    /// The key is empty, too long, or contains a NUL character.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key (NUL characters shown escaped).
+        key: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The value's JSON text is larger than the store accepts.
+    #[error("value of key {key:?} is {size} bytes as JSON, more than the store's limit of {max}")]
+    ValueTooLarge {
+        /// The key.
+        key: String,
+        /// The JSON text's size in bytes.
+        size: usize,
+        /// [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES).
+        max: usize,
+    },
+    /// A list cursor that this store did not hand out.
+    #[error("invalid list cursor")]
+    InvalidCursor,
+    /// More keys or operations in one call than the store accepts.
+    #[error("{len} entries in one call, more than the store's limit of {max}")]
+    TooMany {
+        /// How many were given.
+        len: usize,
+        /// [`MAX_BATCH`](crate::MAX_BATCH).
+        max: usize,
+    },
+    /// A stored value is not JSON any more (the database was edited by hand).
+    #[error("stored value of key {key:?} is not valid JSON")]
+    CorruptValue {
+        /// The key.
+        key: String,
+        /// The parser's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The database failed.
+    #[error("key-value store failure")]
+    Database(#[from] DatabaseError),
+}
+
+/// Why a secret operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The store was opened without [`Store::with_secret_key`](crate::Store::with_secret_key).
+    #[error("secrets are unavailable: no secret key is configured")]
+    NoKey,
+    /// The secret's name is empty, too long, or contains a NUL character.
+    #[error("invalid secret key {key:?}: {reason}")]
+    InvalidKey {
+        /// The secret's name (NUL characters shown escaped).
+        key: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The secret's JSON text is larger than the store accepts.
+    #[error("secret {key:?} is {size} bytes as JSON, more than the store's limit of {max}")]
+    ValueTooLarge {
+        /// The secret's name.
+        key: String,
+        /// The JSON text's size in bytes.
+        size: usize,
+        /// [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES).
+        max: usize,
+    },
+    /// The secret was encrypted under a key version this process does not have.
+    #[error(
+        "secret {key:?} was encrypted with secret key version {stored}, but the configured key is version {configured}"
+    )]
+    KeyVersionMismatch {
+        /// The secret's name.
+        key: String,
+        /// The version recorded with the secret.
+        stored: i32,
+        /// The configured key's version.
+        configured: i32,
+    },
+    /// Authenticated decryption failed: the configured key is not the one the
+    /// secret was written with, or the stored bytes were altered.
+    #[error(
+        "cannot decrypt secret {key:?}: the configured secret key is not the one it was written with, or the stored data was altered"
+    )]
+    Decrypt {
+        /// The secret's name.
+        key: String,
+    },
+    /// The database failed.
+    #[error("secret store failure")]
+    Database(#[from] DatabaseError),
+}
+
+/// Why a [`SecretKey`](crate::SecretKey) could not be loaded or created.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretKeyError {
+    /// The environment variable is set but does not hold a key.
+    #[error(
+        "{var} is not a valid secret key: {reason}; expected 32 bytes as base64 (44 characters) or hex (64 characters)"
+    )]
+    InvalidEnv {
+        /// The variable's name.
+        var: &'static str,
+        /// What is wrong with its value (never the value itself).
+        reason: &'static str,
+    },
+    /// The key file exists but does not hold a key.
+    #[error(
+        "secret key file {} is not valid: {reason}; expected 32 bytes as base64 or hex",
+        path.display()
+    )]
+    InvalidFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with its contents (never the contents themselves).
+        reason: &'static str,
+    },
+    /// The key file can be read by other users; it is refused rather than used.
+    #[error(
+        "secret key file {} is accessible by group or others (mode {mode:03o}); restrict it with `chmod 600`",
+        path.display()
+    )]
+    InsecureFile {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key file or its directory could not be read or created.
+    #[error("cannot read or create the secret key file {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: io::Error,
+    },
+}

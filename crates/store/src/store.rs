@@ -1,0 +1,388 @@
+//! The [`Store`] handle: which engine, how it is opened, and the clock and
+//! secret key it works with.
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::{
+    clock::{Clock, SystemClock},
+    error::{DatabaseError, DbResultExt, OpenError},
+    migrate,
+    secret::SecretKey,
+};
+
+/// How long a SQLite writer waits for another writer before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// SQLite allows one writer at a time; a few connections serve concurrent readers.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
+const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+/// How long an operation waits for a free pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The database engine behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL database, possibly shared by several nodes.
+    Postgres,
+}
+
+impl Engine {
+    /// The engine's usual name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "SQLite",
+            Engine::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A handle on Clockwork's database. Cheap to clone; clones share one pool.
+///
+/// Open it with [`Store::open`]; then optionally give it a clock
+/// ([`Store::with_clock`]) and the key for secrets ([`Store::with_secret_key`]).
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) secret_key: Option<Arc<SecretKey>>,
+}
+
+/// Runs `$body` once per engine with `$pool` bound to that engine's pool and
+/// `$sql` to its [`Dialect`](crate::sql::Dialect): the same Rust, type-checked
+/// against each driver.
+macro_rules! with_backend {
+    ($store:expr, |$pool:ident, $sql:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => {
+                let $sql = &$crate::sql::SQLITE;
+                $body
+            }
+            $crate::store::Backend::Postgres($pool) => {
+                let $sql = &$crate::sql::POSTGRES;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_backend;
+
+impl Store {
+    /// Opens the database `url` names and brings its schema up to date.
+    ///
+    /// Accepted forms: `postgres://…` or `postgresql://…` (libpq-style URL;
+    /// `?options=-c%20search_path%3Dname` selects a schema),
+    /// `sqlite:///absolute/path.db`, `sqlite://relative/path.db`,
+    /// `sqlite:path.db`, or a plain file path. A SQLite file and its
+    /// directory are created when missing. In-memory SQLite is refused:
+    /// each pooled connection would see a different database.
+    pub async fn open(url: &str) -> Result<Store, OpenError> {
+        match Location::parse(url)? {
+            Location::Postgres => Self::open_postgres(url).await,
+            Location::SqliteFile(path) => Self::open_sqlite(path).await,
+        }
+    }
+
+    /// Opens (creating if missing) the SQLite database file at `path`, in WAL
+    /// mode with foreign keys enforced, and brings its schema up to date.
+    pub async fn open_sqlite(path: impl AsRef<Path>) -> Result<Store, OpenError> {
+        let path = path.as_ref();
+        create_parent_dir(path)?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SQLITE_MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .db()
+            .map_err(|source| OpenError::Connect {
+                engine: Engine::Sqlite.name(),
+                url: path.display().to_string(),
+                source,
+            })?;
+        migrate::sqlite()
+            .run(&pool)
+            .await
+            .map_err(|error| OpenError::Migrate(DatabaseError::migrate(error)))?;
+        Ok(Self::new(Backend::Sqlite(pool)))
+    }
+
+    async fn open_postgres(url: &str) -> Result<Store, OpenError> {
+        let connect_error = |source| OpenError::Connect {
+            engine: Engine::Postgres.name(),
+            url: redact_password(url),
+            source,
+        };
+        let options = PgConnectOptions::from_str(url)
+            .db()
+            .map_err(connect_error)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POSTGRES_MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .db()
+            .map_err(connect_error)?;
+        migrate::postgres()
+            .run(&pool)
+            .await
+            .map_err(|error| OpenError::Migrate(DatabaseError::migrate(error)))?;
+        Ok(Self::new(Backend::Postgres(pool)))
+    }
+
+    fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            clock: Arc::new(SystemClock),
+            secret_key: None,
+        }
+    }
+
+    /// Uses `clock` for every time-dependent decision (expiry) from now on.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// Enables the `secret_*` methods, encrypting and decrypting with `key`.
+    pub fn with_secret_key(mut self, key: SecretKey) -> Store {
+        self.secret_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The engine behind this store.
+    pub fn engine(&self) -> Engine {
+        match self.backend {
+            Backend::Sqlite(_) => Engine::Sqlite,
+            Backend::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Closes every pooled connection, waiting for those in use to be returned.
+    /// Operations after this fail.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// The clock's current instant in Unix milliseconds, as stored.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now().as_millisecond()
+    }
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.engine())
+            .field("clock", &self.clock)
+            .field("secret_key", &self.secret_key.is_some())
+            .finish()
+    }
+}
+
+/// Where a database URL points.
+#[derive(Debug, PartialEq, Eq)]
+enum Location {
+    Postgres,
+    SqliteFile(PathBuf),
+}
+
+impl Location {
+    fn parse(url: &str) -> Result<Location, OpenError> {
+        let invalid = |reason| OpenError::InvalidUrl {
+            url: redact_password(url),
+            reason,
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Location::Postgres);
+        }
+        let path = match url.strip_prefix("sqlite:") {
+            Some(rest) => rest.strip_prefix("//").unwrap_or(rest),
+            None if url.contains("://") => {
+                return Err(invalid("only postgres:// and sqlite: URLs are supported"));
+            }
+            None => url,
+        };
+        if path.is_empty() {
+            return Err(invalid("no database file given"));
+        }
+        if path == ":memory:" || path.starts_with(":memory:?") || path.contains("mode=memory") {
+            return Err(invalid(
+                "in-memory SQLite is not supported; each pooled connection would see another database",
+            ));
+        }
+        Ok(Location::SqliteFile(PathBuf::from(path)))
+    }
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), OpenError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `url` with its password (user-info part or `password=` parameter)
+/// replaced by `***`, so errors can show where a database is without its secret.
+fn redact_password(url: &str) -> String {
+    redact_password_parameter(&redact_user_info_password(url))
+}
+
+fn redact_user_info_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    let authority = &url[authority_start..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return url.to_string();
+    };
+    format!(
+        "{}***{}",
+        &url[..authority_start + colon + 1],
+        &url[authority_start + at..]
+    )
+}
+
+fn redact_password_parameter(url: &str) -> String {
+    let Some(query_start) = url.find('?') else {
+        return url.to_string();
+    };
+    let (base, query) = url.split_at(query_start + 1);
+    let parameters: Vec<String> = query
+        .split('&')
+        .map(|parameter| match parameter.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+            _ => parameter.to_string(),
+        })
+        .collect();
+    format!("{base}{}", parameters.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_are_recognised() {
+        for url in [
+            "postgres://u@h/db",
+            "postgresql://h:5432/db?sslmode=disable",
+        ] {
+            assert_eq!(Location::parse(url).unwrap(), Location::Postgres);
+        }
+    }
+
+    #[test]
+    fn sqlite_urls_and_plain_paths_name_a_file() {
+        let cases = [
+            (
+                "sqlite:///var/lib/clockwork/clockwork.db",
+                "/var/lib/clockwork/clockwork.db",
+            ),
+            ("sqlite://data/clockwork.db", "data/clockwork.db"),
+            ("sqlite:clockwork.db", "clockwork.db"),
+            ("/srv/clockwork.db", "/srv/clockwork.db"),
+            ("relative/clockwork.db", "relative/clockwork.db"),
+        ];
+        for (url, path) in cases {
+            assert_eq!(
+                Location::parse(url).unwrap(),
+                Location::SqliteFile(PathBuf::from(path)),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_urls_are_refused_with_a_reason() {
+        for url in [
+            "mysql://root@localhost/db",
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite:file:x?mode=memory",
+            "sqlite://",
+            "",
+        ] {
+            let error = Location::parse(url).unwrap_err();
+            assert!(
+                matches!(error, OpenError::InvalidUrl { .. }),
+                "{url}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        let cases = [
+            (
+                "postgres://alice:s3cr%40t@db:5432/cw",
+                "postgres://alice:***@db:5432/cw",
+            ),
+            (
+                "postgres://alice:p@ss@db/cw?x=y",
+                "postgres://alice:***@db/cw?x=y",
+            ),
+            ("postgres://alice@db/cw", "postgres://alice@db/cw"),
+            ("postgres://db/cw?user=a", "postgres://db/cw?user=a"),
+            (
+                "postgres://db/cw?user=a&password=x&y=1",
+                "postgres://db/cw?user=a&password=***&y=1",
+            ),
+            ("/plain/path", "/plain/path"),
+        ];
+        for (url, redacted) in cases {
+            assert_eq!(redact_password(url), redacted, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_refused_url_does_not_show_its_password() {
+        let error = Location::parse("mysql://root:hunter2@localhost/db").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}

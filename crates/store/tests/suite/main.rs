@@ -1,0 +1,17 @@
+//! The store's behaviour, written once and run against every engine (see
+//! `harness`): each test gets a fresh SQLite file and a fresh PostgreSQL
+//! schema.
+
+// clippy allows unwrap in test functions only; the harness is test code too.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod harness;
+
+mod kv;
+mod kv_batch;
+mod kv_list;
+mod kv_transact;
+mod kv_ttl;
+mod lifecycle;
+mod secrets;
