@@ -6,6 +6,20 @@
 //!   sweeps the rest;
 //! - keys sort by Unicode code point on both engines;
 //! - an operation that returns an error has written nothing.
+//!
+//! How concurrent writers are kept apart, on both engines:
+//! - a single write is one statement, atomic by itself; an only-if-absent
+//!   write is an upsert whose update applies only over an expired row, so of
+//!   two racing writers the database lets exactly one insert or update;
+//! - batch writes run in one transaction;
+//! - [`Store::kv_transact`] reads its expectations and writes in one
+//!   transaction that no other writer can interleave with: SQLite's
+//!   `BEGIN IMMEDIATE` takes the database's single write lock up front;
+//!   PostgreSQL takes `LOCK TABLE kv IN SHARE ROW EXCLUSIVE MODE`, which
+//!   conflicts with every other writer's lock on the table (including other
+//!   nodes') but never with readers, for the few milliseconds the
+//!   transaction lasts. Per-key locks would allow more parallel writers,
+//!   but cannot lock keys that do not exist yet (`Expect::Absent`).
 
 use std::{
     collections::{HashMap, HashSet},
