@@ -148,6 +148,9 @@ pub(crate) fn human_duration(duration: Duration) -> String {
 }
 
 async fn execute(spec: &RunSpec, host: &Arc<Host>) -> Ended {
+    if let Some(trip) = host.guard.tripped() {
+        return Ended::Tripped(trip);
+    }
     let runtime = match AsyncRuntime::new_with_alloc(CappedAllocator::new(Arc::clone(&host.guard)))
     {
         Ok(runtime) => runtime,
@@ -166,6 +169,7 @@ async fn execute(spec: &RunSpec, host: &Arc<Host>) -> Ended {
         Ok(context) => context,
         Err(error) => return engine_failure(&error),
     };
+    host.guard.arm();
     let info = host::info_json(spec);
     let ended = tokio::select! {
         biased;

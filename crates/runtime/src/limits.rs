@@ -8,6 +8,10 @@
 //! expensive iteration then fails at once, and the interrupt handler — which
 //! returns the same flag — ends the script with an exception it cannot catch.
 //!
+//! Creating a QuickJS runtime and context does not survive a failing
+//! allocation, so the allocator only refuses once the engine is set up and
+//! the guard [armed](Guard::arm); until then it only counts.
+//!
 //! The allocator only reads a flag. The [`Watchdog`], one thread per
 //! executor, trips guards when their deadline passes, independently of the
 //! tokio workers (which a busy script occupies); the interrupt handler also
@@ -15,7 +19,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -37,6 +41,7 @@ pub(crate) enum Trip {
 #[derive(Debug)]
 pub(crate) struct Guard {
     tripped: AtomicU8,
+    armed: AtomicBool,
     deadline: Instant,
     memory_cap: usize,
     /// Written only by the allocator, which QuickJS calls under its runtime
@@ -50,6 +55,7 @@ impl Guard {
     pub(crate) fn new(deadline: Instant, memory_cap: usize) -> Self {
         Self {
             tripped: AtomicU8::new(0),
+            armed: AtomicBool::new(false),
             deadline,
             memory_cap,
             used: AtomicUsize::new(0),
@@ -60,6 +66,11 @@ impl Guard {
 
     pub(crate) fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// From now on the allocator refuses beyond the cap or after a trip.
+    pub(crate) fn arm(&self) {
+        self.armed.store(true, Ordering::Release);
     }
 
     /// Stops the run; the first reason wins.
@@ -112,6 +123,9 @@ impl Guard {
 
     /// Whether `extra` more bytes may be allocated; trips on the memory cap.
     fn admit(&self, extra: usize) -> bool {
+        if !self.armed.load(Ordering::Relaxed) {
+            return true;
+        }
         if self.tripped.load(Ordering::Relaxed) != 0 {
             return false;
         }
@@ -394,6 +408,14 @@ mod tests {
     fn allocator_refuses_beyond_the_cap_and_after_a_trip() {
         let guard = Arc::new(Guard::new(Instant::now() + Duration::from_secs(60), 4096));
         let mut allocator = CappedAllocator::new(Arc::clone(&guard));
+        let setup = allocator.alloc(8192);
+        assert!(!setup.is_null(), "an unarmed guard only counts");
+        // SAFETY (test): `setup` came from this allocator.
+        #[allow(unsafe_code)]
+        unsafe {
+            allocator.dealloc(setup);
+        }
+        guard.arm();
         let block = allocator.alloc(1000);
         assert!(!block.is_null());
         assert!(allocator.alloc(5000).is_null());

@@ -1,0 +1,335 @@
+//! Every limit, adversarially: time, cancellation, memory, logs, result size,
+//! stack depth. Timing is asserted only generously (overruns are measured by
+//! `examples/overrun.rs`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{executor, messages, run_spec};
+use runtime::{Limits, LogLevel, Outcome, RunSpec, RunStatus};
+use serde_json::json;
+
+const SHORT: Duration = Duration::from_millis(300);
+/// Far above any expected overrun; only a limit that does not hold fails it.
+const GENEROUS: Duration = Duration::from_secs(2);
+
+fn with_timeout(script: &str, timeout: Duration) -> RunSpec {
+    let mut spec = RunSpec::new(script);
+    spec.limits.timeout = timeout;
+    spec
+}
+
+fn with_memory(script: &str, memory_bytes: usize) -> RunSpec {
+    let mut spec = RunSpec::new(script);
+    spec.limits.memory_bytes = memory_bytes;
+    spec
+}
+
+async fn assert_times_out(script: &str) -> Outcome {
+    let outcome = run_spec(with_timeout(script, SHORT)).await;
+    assert_eq!(
+        outcome.status,
+        RunStatus::TimedOut,
+        "{script}: {:?}",
+        outcome.error
+    );
+    assert_eq!(
+        outcome.error.as_ref().expect("an error").message,
+        "timed out after 300 ms"
+    );
+    assert!(
+        outcome.duration >= SHORT,
+        "{script}: ended early, {:?}",
+        outcome.duration
+    );
+    assert!(
+        outcome.duration < SHORT + GENEROUS,
+        "{script}: overran, {:?}",
+        outcome.duration
+    );
+    outcome
+}
+
+#[tokio::test]
+async fn busy_loop_times_out() {
+    assert_times_out("while (true) {}").await;
+}
+
+#[tokio::test]
+async fn allocating_native_loop_times_out() {
+    assert_times_out("while (true) new Array(1e6).fill(0)").await;
+}
+
+#[tokio::test]
+async fn catastrophic_regex_times_out() {
+    assert_times_out("/(a+)+$/.test('a'.repeat(40) + '!')").await;
+}
+
+#[tokio::test]
+async fn string_doubling_times_out() {
+    assert_times_out("let s = 'x';\nwhile (true) { s += s; if (s.length > 1 << 20) s = 'x'; }")
+        .await;
+}
+
+#[tokio::test]
+async fn never_settling_await_times_out() {
+    assert_times_out("await new Promise(() => {})").await;
+}
+
+#[tokio::test]
+async fn catching_the_interrupt_does_not_help() {
+    assert_times_out("for (;;) { try { while (true) {} } catch (e) {} }").await;
+    assert_times_out("for (;;) { try { while (true) new Array(1e5).fill(1) } catch (e) {} }").await;
+}
+
+#[tokio::test]
+async fn busy_timer_callbacks_time_out() {
+    assert_times_out(
+        "setInterval(() => { for (let i = 0; i < 1e6; i++); }, 0);\nawait new Promise(() => {})",
+    )
+    .await;
+    assert_times_out("setTimeout(() => { while (true) {} }, 10);\nawait new Promise(() => {})")
+        .await;
+}
+
+#[tokio::test]
+async fn timeout_keeps_the_logs_written_so_far() {
+    let outcome =
+        assert_times_out("console.log('before');\nconsole.warn('still here');\nwhile (true) {}")
+            .await;
+    assert_eq!(messages(&outcome), ["before", "still here"]);
+    assert_eq!(outcome.logs[1].level, LogLevel::Warn);
+}
+
+#[tokio::test]
+async fn timeout_while_storage_calls_are_pending() {
+    assert_times_out("for (let i = 0; ; i++) { await kvs.set('k' + (i % 100), { i }); }").await;
+}
+
+#[tokio::test]
+async fn cancel_stops_a_busy_script() {
+    let executor = executor();
+    let handle = executor.start(RunSpec::new("console.log('started');\nwhile (true) {}"));
+    let mut logs = handle.logs();
+    assert_eq!(logs.next().await.unwrap().message, "started");
+    handle.cancel();
+    let outcome = handle.outcome().await;
+    assert_eq!(outcome.status, RunStatus::Cancelled);
+    assert_eq!(outcome.error.as_ref().unwrap().message, "cancelled");
+    assert_eq!(messages(&outcome), ["started"]);
+}
+
+#[tokio::test]
+async fn cancel_stops_a_waiting_script() {
+    let executor = executor();
+    let handle = executor.start(RunSpec::new(
+        "console.log('waiting');\nawait new Promise(r => setTimeout(r, 60000));\nreturn 'woke'",
+    ));
+    let control = handle.control();
+    let mut logs = control.logs();
+    assert_eq!(logs.next().await.unwrap().message, "waiting");
+    control.cancel();
+    let outcome = handle.outcome().await;
+    assert_eq!(outcome.status, RunStatus::Cancelled);
+    assert!(
+        logs.next().await.is_none(),
+        "the live log ends with the run"
+    );
+}
+
+#[tokio::test]
+async fn cancel_before_the_run_starts() {
+    let executor = executor();
+    let handle = executor.start(RunSpec::new("return 1"));
+    handle.cancel();
+    let outcome = handle.outcome().await;
+    assert_eq!(outcome.status, RunStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn memory_limit_fails_the_run() {
+    let outcome = run_spec(with_memory(
+        "const a = [];\nwhile (true) a.push(new Array(1e5).fill(1.5));",
+        32 << 20,
+    ))
+    .await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        outcome.error.unwrap().message,
+        "memory limit exceeded (32 MiB)"
+    );
+    assert!(
+        outcome.peak_memory_bytes > 24 << 20,
+        "peak {}",
+        outcome.peak_memory_bytes
+    );
+    assert!(
+        outcome.peak_memory_bytes <= 32 << 20,
+        "peak {}",
+        outcome.peak_memory_bytes
+    );
+}
+
+#[tokio::test]
+async fn caught_out_of_memory_still_fails_the_run() {
+    let script = "let caught = false;\ntry { const a = []; while (true) a.push('x'.repeat(1 << 20) + a.length); }\n\
+                  catch (e) { caught = true; }\nconsole.log('survived', caught);\nreturn 'recovered';";
+    let outcome = run_spec(with_memory(script, 32 << 20)).await;
+    assert_eq!(
+        outcome.status,
+        RunStatus::Failed,
+        "result {}",
+        outcome.result
+    );
+    assert_eq!(
+        outcome.error.unwrap().message,
+        "memory limit exceeded (32 MiB)"
+    );
+    assert_eq!(outcome.result, json!(null));
+}
+
+#[tokio::test]
+async fn one_huge_allocation_fails_at_the_default_limit() {
+    let outcome = common::run("const s = 'x'.repeat(300 * 1024 * 1024); return s.length").await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        outcome.error.unwrap().message,
+        "memory limit exceeded (256 MiB)"
+    );
+}
+
+#[tokio::test]
+async fn peak_memory_is_reported() {
+    let outcome = common::run("const big = new Array(2e6).fill(0.5);\nreturn big.length").await;
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    assert!(
+        outcome.peak_memory_bytes > 16_000_000,
+        "peak {}",
+        outcome.peak_memory_bytes
+    );
+    let small = common::run("return 1").await;
+    assert!(small.peak_memory_bytes < outcome.peak_memory_bytes);
+    assert!(small.peak_memory_bytes > 0);
+}
+
+#[tokio::test]
+async fn logs_beyond_the_limit_become_one_marker() {
+    let mut spec = RunSpec::new(
+        "for (let i = 0; i < 1000; i++) console.log('line ' + String(i).padStart(4, '0'));\nreturn 'done'",
+    );
+    spec.limits.log_bytes = 900; // 100 lines of 9 bytes
+    let outcome = run_spec(spec).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded);
+    assert_eq!(outcome.logs.len(), 101);
+    assert_eq!(outcome.logs[99].message, "line 0099");
+    let marker = outcome.logs.last().unwrap();
+    assert_eq!(
+        marker.message,
+        "… 900 log lines (8100 bytes) dropped: the log limit is 900 bytes"
+    );
+    assert_eq!(marker.level, LogLevel::Warn);
+}
+
+#[tokio::test]
+async fn logging_forever_still_times_out_within_the_limit() {
+    let outcome = assert_times_out("while (true) console.log('x'.repeat(1000));").await;
+    let kept: usize = outcome.logs.iter().map(|line| line.message.len()).sum();
+    let marker = outcome.logs.last().unwrap();
+    assert!(marker.message.starts_with("… "), "{}", marker.message);
+    assert!(kept <= Limits::default().log_bytes + marker.message.len());
+}
+
+#[tokio::test]
+async fn result_over_the_limit_fails_clearly() {
+    let mut spec = RunSpec::new("return 'x'.repeat(2 * 1024 * 1024)");
+    spec.limits.result_bytes = 1024 * 1024;
+    let outcome = run_spec(spec).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        outcome.error.unwrap().message,
+        "the result is 2097154 bytes as JSON; the limit is 1 MiB"
+    );
+    assert_eq!(outcome.result, json!(null));
+    assert_eq!(
+        common::result("return 'x'.repeat(1000)").await,
+        json!("x".repeat(1000))
+    );
+}
+
+#[tokio::test]
+async fn results_that_are_not_json_fail_clearly() {
+    let message = common::failure("const a = {}; a.self = a; return a").await;
+    assert!(
+        message.starts_with("the result cannot be converted to JSON: TypeError"),
+        "{message}"
+    );
+    let message = common::failure("return 10n").await;
+    assert!(
+        message.starts_with("the result cannot be converted to JSON: TypeError"),
+        "{message}"
+    );
+    assert_eq!(common::result("return () => 1").await, json!(null));
+}
+
+#[tokio::test]
+async fn deep_recursion_is_a_catchable_range_error() {
+    let message = common::failure("function f() { return f() + 1 }\nf()").await;
+    assert_eq!(message, "RangeError: Maximum call stack size exceeded");
+    let caught = common::result("function f(n) { return f(n + 1) + 1 }\ntry { f(0) } catch (e) { return e instanceof RangeError }").await;
+    assert_eq!(caught, json!(true));
+}
+
+#[tokio::test]
+async fn deeply_nested_values_do_not_crash_the_host() {
+    let nested = "let o = {};\nfor (let i = 0; i < 1e5; i++) o = { o };\n";
+    let message = common::failure(&format!("{nested}return o")).await;
+    assert!(
+        message.starts_with("the result cannot be converted to JSON: RangeError"),
+        "{message}"
+    );
+    let outcome = common::run(&format!("{nested}console.log(o);\ntry {{ JSON.parse('['.repeat(1e5)) }} catch (e) {{ return e.name }}")).await;
+    assert_eq!(outcome.result, json!("RangeError"), "{:?}", outcome.error);
+    let message =
+        common::failure("let o = {}; for (let i = 0; i < 200; i++) o = { o }; return o").await;
+    assert_eq!(
+        message,
+        "the result is nested too deeply (at most 128 levels)"
+    );
+}
+
+#[tokio::test]
+async fn many_runs_with_trips_in_every_state_leave_the_host_intact() {
+    let executor = executor();
+    let scripts = [
+        "while (true) {}",
+        "setTimeout(() => {}, 100000); while (true) {}",
+        "const p = kvs.get('x'); while (true) {}",
+        "Promise.reject(new Error('x')); while (true) {}",
+        "const a = []; while (true) a.push({ a });",
+        "await new Promise(() => {})",
+        "setInterval(() => { new Array(1e4).fill({}) }, 0); await new Promise(() => {})",
+        "return 1",
+    ];
+    let mut handles = Vec::new();
+    for round in 0..4 {
+        for script in scripts {
+            let mut spec = RunSpec::new(script);
+            spec.limits.timeout = Duration::from_millis(100);
+            spec.limits.memory_bytes = 16 << 20;
+            let handle = executor.start(spec);
+            if round % 2 == 1 {
+                handle.cancel();
+            }
+            handles.push(handle);
+        }
+    }
+    for handle in handles {
+        let outcome = handle.outcome().await;
+        assert!(
+            outcome.duration < Duration::from_millis(100) + GENEROUS * 4,
+            "{:?}",
+            outcome.duration
+        );
+    }
+}
