@@ -94,22 +94,29 @@ impl TestDb {
     /// Runs SQL outside the store, e.g. to tamper with rows or to install a
     /// trigger that makes the database refuse a write.
     pub(crate) async fn execute_raw(&self, sqlite: &str, postgres: &str) {
+        self.try_execute_raw(sqlite, postgres).await.unwrap();
+    }
+
+    /// As `execute_raw`, returning the database's error instead of failing.
+    pub(crate) async fn try_execute_raw(
+        &self,
+        sqlite: &str,
+        postgres: &str,
+    ) -> Result<(), sqlx::Error> {
         match &self.target {
             Target::Sqlite { path, .. } => {
-                let mut conn = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                    .await
-                    .unwrap();
+                let mut conn =
+                    SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
                 conn.execute(sqlx::raw_sql(AssertSqlSafe(sqlite.to_string())))
-                    .await
-                    .unwrap();
+                    .await?;
             }
             Target::Postgres { url } => {
-                let mut conn = PgConnection::connect(url).await.unwrap();
+                let mut conn = PgConnection::connect(url).await?;
                 conn.execute(sqlx::raw_sql(AssertSqlSafe(postgres.to_string())))
-                    .await
-                    .unwrap();
+                    .await?;
             }
         }
+        Ok(())
     }
 
     /// Makes the database itself fail any write (insert, update or delete)

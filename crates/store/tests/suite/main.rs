@@ -14,4 +14,5 @@ mod kv_list;
 mod kv_transact;
 mod kv_ttl;
 mod lifecycle;
+mod schema;
 mod secrets;
