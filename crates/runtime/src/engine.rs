@@ -217,6 +217,8 @@ async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
         Ok(value) => value,
         Err(error) => return Ended::Error(error),
     };
+    // Jobs queued by the script's last turn still run, and may reject.
+    tokio::task::yield_now().await;
     if let Some(error) = host.take_failure() {
         return Ended::Error(error);
     }

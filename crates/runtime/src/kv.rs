@@ -238,6 +238,7 @@ pub(crate) enum KvRequest {
     Get {
         key: String,
     },
+    #[serde(rename_all = "camelCase")]
     Set {
         key: String,
         value: Value,
@@ -288,6 +289,7 @@ pub(crate) struct BatchSetItem {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub(crate) enum TransactOp {
+    #[serde(rename_all = "camelCase")]
     Set {
         key: String,
         value: Value,
