@@ -119,10 +119,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(SQLITE_BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(SQLITE_MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+        let pool = connect_sqlite(options)
             .await
             .db()
             .map_err(|source| OpenError::Connect {
@@ -130,10 +127,7 @@ impl Store {
                 url: path.display().to_string(),
                 source,
             })?;
-        migrate::sqlite()
-            .run(&pool)
-            .await
-            .map_err(|error| OpenError::Migrate(DatabaseError::migrate(error)))?;
+        migrate_sqlite(&pool).await?;
         Ok(Self::new(Backend::Sqlite(pool)))
     }
 
@@ -246,6 +240,56 @@ impl Location {
         }
         Ok(Location::SqliteFile(PathBuf::from(path)))
     }
+}
+
+/// Connects, retrying briefly while another process converts a brand-new
+/// file to WAL mode: SQLite refuses that race with `SQLITE_BUSY` at once
+/// rather than through the busy timeout (it would deadlock otherwise).
+async fn connect_sqlite(options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+    let mut pause = Duration::from_millis(10);
+    let mut attempts_left = 6;
+    loop {
+        let outcome = SqlitePoolOptions::new()
+            .max_connections(SQLITE_MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await;
+        attempts_left -= 1;
+        match outcome {
+            Err(error) if attempts_left > 0 && is_sqlite_busy(&error) => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn is_sqlite_busy(error: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: &str = "5";
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some(SQLITE_BUSY))
+}
+
+/// Applies pending migrations while holding SQLite's write lock from the
+/// first read of the migration table to the last write. sqlx's migrator
+/// locks PostgreSQL (an advisory lock) but not SQLite, where two processes
+/// opening a new file together would otherwise both apply the first
+/// migration. Each migration runs in a savepoint inside this transaction.
+async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), OpenError> {
+    let migrate_error = |error| OpenError::Migrate(DatabaseError::migrate(error));
+    let mut tx = pool
+        .begin_with(crate::sql::SQLITE.begin_write)
+        .await
+        .db()
+        .map_err(OpenError::Migrate)?;
+    // `run_direct` is what `Migrator::run` calls after acquiring a
+    // connection; `run` itself on a borrowed connection makes this future
+    // lose `Send` (sqlx's `Acquire` is not general enough over lifetimes).
+    migrate::sqlite()
+        .run_direct(None, &mut *tx, false)
+        .await
+        .map_err(migrate_error)?;
+    tx.commit().await.db().map_err(OpenError::Migrate)
 }
 
 fn create_parent_dir(path: &Path) -> Result<(), OpenError> {

@@ -249,3 +249,17 @@ async fn racing_creators_agree_on_one_key() {
         assert_eq!(reader.secret_get("s").await.unwrap(), Some(json!("v")));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_opens_of_a_new_sqlite_file_all_succeed() {
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clockwork.db");
+        let opens: Vec<_> = (0..3)
+            .map(|_| tokio::spawn(Store::open_sqlite(path.clone())))
+            .collect();
+        for open in opens {
+            open.await.unwrap().unwrap();
+        }
+    }
+}
