@@ -61,7 +61,9 @@ pub(crate) async fn run(
         }
     };
     // A limit that tripped explains whatever the script did afterwards, even
-    // a caught out-of-memory error or a result computed just too late.
+    // a caught out-of-memory error or a result computed just too late (the
+    // deadline may have passed a moment before the watchdog noticed).
+    guard.should_interrupt();
     let ended = guard.tripped().map_or(ended, Ended::Tripped);
     let continuation = host.as_ref().and_then(|host| host.take_continuation());
     let http_calls = host

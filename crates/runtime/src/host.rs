@@ -68,7 +68,12 @@ impl Host {
         logs: Arc<LogSink>,
     ) -> Self {
         Self {
-            http: HttpContext::new(spec.sites.clone()),
+            http: HttpContext::new(
+                spec.sites.clone(),
+                spec.services.http.clone(),
+                guard.deadline(),
+                Arc::clone(&logs),
+            ),
             guard,
             logs,
             prepared,

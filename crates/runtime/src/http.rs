@@ -3,30 +3,24 @@
 //!
 //! Here a product request becomes an absolute URL (the site's base URL plus
 //! the route's path) with the credential `asApp()` or `asUser()` selects; a
-//! missing site or credential fails the call before anything is sent.
+//! missing site or credential fails the call before anything is sent. Then
+//! the egress client sends it: allow-list, redirects, size and time limits,
+//! and rate-limit retries for product requests, never past the run's
+//! deadline. Each retry becomes a `warn` line of the run's log, each call a
+//! [`CallRecord`] of the outcome.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
+use egress::{Auth, CallRecord, HeaderName, HeaderValue, Method, Observer, RetryNotice};
 use serde::{Deserialize, Serialize};
 
+use crate::logs::LogSink;
+use crate::outcome::LogLevel;
 use crate::spec::{Credential, Sites};
 
-/// One outbound call, as recorded in [`Outcome::http_calls`](crate::Outcome::http_calls).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HttpCall {
-    /// The request method.
-    pub method: String,
-    /// The request URL (credentials removed).
-    pub url: String,
-    /// The final status, when a response arrived.
-    pub status: Option<u16>,
-    /// Time from the first attempt to the final answer.
-    pub duration_ms: u64,
-    /// Rate-limit retries made.
-    pub retries: u32,
-    /// Why no response arrived, when none did.
-    pub error: Option<String>,
-}
+/// Calls a run records; later ones are counted in one log line.
+const MAX_RECORDED_CALLS: usize = 10_000;
 
 /// Which product a product request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -96,19 +90,73 @@ pub(crate) struct Resolved {
 /// What every call of one run shares.
 pub(crate) struct HttpContext {
     pub(crate) sites: Sites,
-    calls: Mutex<Vec<HttpCall>>,
+    client: Option<egress::Client>,
+    deadline: Instant,
+    observer: Arc<RunObserver>,
 }
 
 impl HttpContext {
-    pub(crate) fn new(sites: Sites) -> Self {
+    pub(crate) fn new(
+        sites: Sites,
+        client: Option<egress::Client>,
+        deadline: Instant,
+        logs: Arc<LogSink>,
+    ) -> Self {
         Self {
             sites,
-            calls: Mutex::new(Vec::new()),
+            client,
+            deadline,
+            observer: Arc::new(RunObserver {
+                logs,
+                calls: Mutex::new(Calls::default()),
+            }),
         }
     }
 
-    pub(crate) fn take_calls(&self) -> Vec<HttpCall> {
-        std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner))
+    /// The calls made so far; a log line tells how many more were not recorded.
+    pub(crate) fn take_calls(&self) -> Vec<CallRecord> {
+        let mut calls = self
+            .observer
+            .calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if calls.unrecorded > 0 {
+            self.observer.logs.push(
+                LogLevel::Warn,
+                format!(
+                    "… {} more HTTP calls were made; only the first {MAX_RECORDED_CALLS} are recorded",
+                    calls.unrecorded
+                ),
+            );
+        }
+        std::mem::take(&mut calls.records)
+    }
+}
+
+#[derive(Default)]
+struct Calls {
+    records: Vec<CallRecord>,
+    unrecorded: u64,
+}
+
+/// Turns the egress client's reports into the run's log lines and call records.
+struct RunObserver {
+    logs: Arc<LogSink>,
+    calls: Mutex<Calls>,
+}
+
+impl Observer for RunObserver {
+    fn on_retry(&self, retry: &RetryNotice) {
+        self.logs.push(LogLevel::Warn, retry.to_string());
+    }
+
+    fn on_complete(&self, record: &CallRecord) {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        if calls.records.len() < MAX_RECORDED_CALLS {
+            calls.records.push(record.clone());
+        } else {
+            calls.unrecorded += 1;
+        }
     }
 }
 
@@ -122,17 +170,70 @@ pub(crate) async fn send(
     transport(http, resolved, body).await
 }
 
-/// The one place bytes leave the process. The egress client is not wired
-/// into the runtime yet, so every call fails clearly, after the checks above.
+/// The one place bytes leave the process.
 async fn transport(
-    _http: &HttpContext,
+    http: &HttpContext,
     resolved: Resolved,
-    _body: Option<Vec<u8>>,
+    body: Option<Vec<u8>>,
 ) -> Result<(ResponseMeta, Vec<u8>), HttpFailure> {
-    Err(HttpFailure::Error(format!(
-        "{} {}: outbound HTTP is not available in this build of the runtime (the egress client is not wired in yet)",
-        resolved.method, resolved.url
-    )))
+    let failure = |message: String| {
+        if resolved.product {
+            HttpFailure::Error(message)
+        } else {
+            HttpFailure::TypeError(message)
+        }
+    };
+    let Some(client) = &http.client else {
+        return Err(failure(format!(
+            "{} {}: no HTTP client is configured for this run",
+            resolved.method,
+            egress::redact_url(&resolved.url)
+        )));
+    };
+    let method = Method::from_bytes(resolved.method.as_bytes()).map_err(|_| {
+        HttpFailure::TypeError(format!("invalid HTTP method \"{}\"", resolved.method))
+    })?;
+    let mut request = egress::Request::new(method, resolved.url.as_str())
+        .retry_rate_limited(resolved.product)
+        .deadline(http.deadline)
+        .observer(Arc::clone(&http.observer) as Arc<dyn Observer>);
+    for (name, value) in &resolved.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| HttpFailure::TypeError(format!("invalid header name \"{name}\"")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| HttpFailure::TypeError(format!("invalid value for header \"{name}\"")))?;
+        request = request.header(name, value);
+    }
+    if let Some(credential) = resolved.credential {
+        request = request.auth(match credential {
+            Credential::Basic { email, api_token } => Auth::Basic { email, api_token },
+            Credential::Bearer { token } => Auth::Bearer(token),
+        });
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    let response = client
+        .send(request)
+        .await
+        .map_err(|error| failure(error.to_string()))?;
+    let headers = response
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let meta = ResponseMeta {
+        status: response.status.as_u16(),
+        status_text: response.status_text,
+        headers,
+        url: response.url.to_string(),
+    };
+    Ok((meta, response.body.to_vec()))
 }
 
 pub(crate) fn resolve(sites: &Sites, meta: RequestMeta) -> Result<Resolved, HttpFailure> {

@@ -47,7 +47,6 @@ mod timers;
 
 pub use crate::error::{RuntimeError, ScriptError};
 pub use crate::executor::{Executor, ExecutorConfig, RunControl, RunHandle, check_syntax};
-pub use crate::http::HttpCall;
 pub use crate::kv::{KvError, KvExpect, KvOp, KvPage, KvSetItem, KvStore, MemoryKvStore};
 pub use crate::logs::LogStream;
 pub use crate::outcome::{
@@ -58,3 +57,5 @@ pub use crate::queue::{
 };
 pub use crate::source::ScriptForm;
 pub use crate::spec::{Credential, JobInfo, Limits, RunInfo, RunSpec, Services, Sites};
+/// One outbound HTTP call of a run, as [`Outcome::http_calls`] lists it.
+pub use egress::CallRecord;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::http::HttpCall;
+use egress::CallRecord;
 
 /// How a run ended. Every field serialises; statuses in `snake_case`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,7 +19,7 @@ pub struct Outcome {
     /// Console output and runtime notices, in order, capped by the log limit.
     pub logs: Vec<LogLine>,
     /// Every outbound HTTP call, in order.
-    pub http_calls: Vec<HttpCall>,
+    pub http_calls: Vec<CallRecord>,
     /// Wall-clock time from start to end.
     #[serde(rename = "duration_ms", with = "duration_ms")]
     pub duration: Duration,

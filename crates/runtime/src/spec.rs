@@ -173,14 +173,18 @@ pub struct Services {
     pub kv: Arc<dyn KvStore>,
     /// `@forge/events` queues.
     pub queue: Arc<dyn QueueBackend>,
+    /// The outbound HTTP client (its policy is the run's egress allow-list).
+    /// Without one, every `fetch` and product request fails clearly.
+    pub http: Option<egress::Client>,
 }
 
 impl Services {
-    /// Fresh in-memory storage and queues (tests, one-off runs).
+    /// Fresh in-memory storage and queues, and no HTTP client (tests, one-off runs).
     pub fn in_memory() -> Self {
         Self {
             kv: Arc::new(MemoryKvStore::new()),
             queue: Arc::new(MemoryQueue::new()),
+            http: None,
         }
     }
 }
