@@ -32,60 +32,94 @@ use crate::spec::MonthShape;
 /// that starts mid-year.
 const HORIZON_SECONDS: i64 = 401 * 366 * SECONDS_PER_DAY;
 
+/// Larger than any UTC offset jiff can represent (±25:59:59): a wall-clock
+/// time `w` occurs no earlier than the instant `w - MAX_OFFSET`.
+const MAX_OFFSET: i64 = 26 * 3600;
+
+/// Jumping costs two zone lookups, walking one per transition: jump only
+/// over spans long enough to hold several transitions.
+const MIN_JUMP: i64 = 366 * SECONDS_PER_DAY;
+
 /// The last year jiff can represent.
 const MAX_YEAR: i32 = 9999;
 
 impl Schedule {
     /// The first fire instant strictly after `after`.
     pub(crate) fn next_instant(&self, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        let rules = self.dst_rules();
         // Fire instants are whole seconds: start at the first one after `after`.
         let floor = after.as_second() - i64::from(after.subsec_nanosecond() < 0);
         let mut instant = floor.checked_add(1)?;
-        let mut offset = offset_at(tz, instant)?;
-        let horizon = instant.checked_add(i64::from(offset) + HORIZON_SECONDS)?;
-        let fold_rule = self.dst_rules().fold;
+        let mut offset = i64::from(offset_at(tz, instant)?);
+        let horizon = instant.checked_add(offset + HORIZON_SECONDS)?;
         let mut memo = LocalMatch::default();
-        if let Some((at, before)) = transition_at_or_before(tz, instant) {
+        // Local times below this were already passed: used to jump over the
+        // second pass of a fold under `FoldRule::FirstOnly`.
+        let mut resume_local = i64::MIN;
+        // One lookup tells whether a transition happened within the last
+        // day (then the start may sit right at a gap or inside a fold's
+        // second pass) and otherwise is the next transition.
+        let mut known_next = match to_timestamp(instant - MAX_OFFSET) {
+            Some(day_before) => match first_transition_after(tz, day_before) {
+                Some((at, _)) if at <= instant => None,
+                known => Some(known),
+            },
+            None => None,
+        };
+        if known_next.is_none()
+            && let Some((at, before)) = transition_at_or_before(tz, instant)
+        {
+            let before = i64::from(before);
             if at == instant
                 && before < offset
-                && self.dst_rules().gap == GapRule::FireAtTransition
+                && rules.gap == GapRule::FireAtTransition
                 && memo
-                    .first_at_or_after(self, at + i64::from(before), horizon)
-                    .is_some_and(|local| local < at + i64::from(offset))
+                    .first_at_or_after(self, at + before, horizon)
+                    .is_some_and(|local| local < at + offset)
             {
                 // The search starts exactly at a transition whose skipped
                 // times match: the transition instant itself fires.
                 return to_timestamp(at);
             }
-            let pass_end = at + i64::from(before - offset);
-            if fold_rule == FoldRule::FirstOnly && before > offset && instant < pass_end {
-                instant = pass_end;
-                offset = offset_at(tz, instant)?;
+            if rules.fold == FoldRule::FirstOnly && before > offset {
+                resume_local = at + before;
             }
         }
         loop {
-            let next_transition = transition_after(tz, instant);
-            let local_end = next_transition.map_or(i64::MAX, |(at, _)| at + i64::from(offset));
-            let found = memo.first_at_or_after(self, instant + i64::from(offset), horizon)?;
+            let local_from = (instant + offset).max(resume_local);
+            let found = memo.first_at_or_after(self, local_from, horizon)?;
+            if instant >= memo.settled_after() && found - MAX_OFFSET > instant + MIN_JUMP {
+                // Nothing can fire before `found`'s earliest possible
+                // instant: skip the transitions in between.
+                instant = found - MAX_OFFSET;
+                offset = i64::from(offset_at(tz, instant)?);
+                resume_local = i64::MIN;
+                known_next = None;
+                continue;
+            }
+            let next_transition = known_next
+                .take()
+                .unwrap_or_else(|| transition_after(tz, instant));
+            let local_end = next_transition.map_or(i64::MAX, |(at, _)| at + offset);
             if found < local_end {
-                return to_timestamp(found - i64::from(offset));
+                return to_timestamp(found - offset);
             }
             let (at, next_offset) = next_transition?;
+            let next_offset = i64::from(next_offset);
             if next_offset > offset
-                && self.dst_rules().gap == GapRule::FireAtTransition
-                && found < at + i64::from(next_offset)
+                && rules.gap == GapRule::FireAtTransition
+                && found < at + next_offset
             {
                 // `found` is the first match at or after the gap's start
                 // (`local_end`) and lies inside the gap.
                 return to_timestamp(at);
             }
-            instant = at;
-            if next_offset < offset && fold_rule == FoldRule::FirstOnly {
-                instant = at + i64::from(offset - next_offset);
-                offset = offset_at(tz, instant)?;
+            resume_local = if next_offset < offset && rules.fold == FoldRule::FirstOnly {
+                local_end
             } else {
-                offset = next_offset;
-            }
+                i64::MIN
+            };
+            (instant, offset) = (at, next_offset);
         }
     }
 
@@ -217,6 +251,15 @@ impl LocalMatch {
         self.searched = Some((from, found));
         found
     }
+
+    /// From this instant on, every local time is at or after the start of
+    /// the remembered search (offsets are below [`MAX_OFFSET`]), so no
+    /// instant before the remembered match can fire: not its wall-clock
+    /// time, not a gap holding it, not a fold repeating it.
+    fn settled_after(&self) -> i64 {
+        self.searched
+            .map_or(i64::MAX, |(from, _)| from.saturating_add(MAX_OFFSET))
+    }
 }
 
 fn to_timestamp(second: i64) -> Option<Timestamp> {
@@ -230,7 +273,11 @@ fn offset_at(tz: &TimeZone, second: i64) -> Option<i32> {
 /// The first transition strictly after `second`: its instant and the offset
 /// from then on.
 fn transition_after(tz: &TimeZone, second: i64) -> Option<(i64, i32)> {
-    let transition = tz.following(to_timestamp(second)?).next()?;
+    first_transition_after(tz, to_timestamp(second)?)
+}
+
+fn first_transition_after(tz: &TimeZone, instant: Timestamp) -> Option<(i64, i32)> {
+    let transition = tz.following(instant).next()?;
     Some((
         transition.timestamp().as_second(),
         transition.offset().seconds(),

@@ -241,6 +241,38 @@ fn chatham_quarter_hour_offsets() {
 }
 
 #[test]
+fn sparse_schedules_skip_decades_of_transitions_exactly() {
+    // Five Mondays in February: 2072, then 2112 (2100 is not a leap year).
+    assert_eq!(
+        next("0 0 * 2 MON#5", NY, "2072-03-01T00:00:00Z", 2),
+        ["2112-02-29T00:00:00-05:00", "2140-02-29T00:00:00-05:00"]
+    );
+    // A sparse schedule whose next wall-clock match is a year away, started
+    // just before a fold that repeats an earlier match: the repeat fires.
+    assert_eq!(
+        next("50 0-1/1 1 11 *", NY, "2026-11-01T05:55:00Z", 2),
+        ["2026-11-01T01:50:00-05:00", "2027-11-01T00:50:00-04:00"]
+    );
+    // A yearly gap time, years apart, still fires at each transition.
+    assert_eq!(
+        next("30 2 8-14 3 SUN", NY, "2026-03-09T00:00:00Z", 3),
+        [
+            "2026-03-09T02:30:00-04:00",
+            "2026-03-10T02:30:00-04:00",
+            "2026-03-11T02:30:00-04:00"
+        ]
+    );
+    assert_eq!(
+        next("30 2 ? 3 SUN#2", NY, "2026-03-09T00:00:00Z", 3),
+        [
+            "2027-03-14T03:00:00-04:00",
+            "2028-03-12T03:00:00-04:00",
+            "2029-03-11T03:00:00-04:00"
+        ]
+    );
+}
+
+#[test]
 fn dst_rules_are_decided_by_minute_and_hour_text_only() {
     let rules = |expression: &str| Schedule::parse(expression).unwrap().dst_rules();
     assert_eq!(rules("30 2 * * *").gap, GapRule::FireAtTransition);

@@ -358,7 +358,7 @@ proptest! {
         zone_index in 0..ZONES.len(),
         seconds in 0i64..4_102_444_800,
         near_transition in any::<bool>(),
-        jitter in -10_800i64..7_200,
+        jitter in -108_000i64..108_000,
         picks in prop::collection::vec(0.0f64..1.0, 6),
     ) {
         let text = expr.text();
