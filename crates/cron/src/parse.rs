@@ -154,19 +154,13 @@ fn parse_macro(first: Word<'_>, rest: &[Word<'_>]) -> Result<Spec, ParseError> {
 }
 
 fn parse_fields(words: &[Word<'_>]) -> Result<Spec, ParseError> {
-    let (second, rest) = match words.len() {
-        5 => (None, words),
-        6 => (Some(words[0]), &words[1..]),
-        found => {
-            let error = ParseError::new(ParseErrorKind::FieldCount { found });
-            return Err(match words.get(6) {
-                Some(extra) => error.at(extra.column),
-                None => error,
-            });
-        }
+    let (second, rest) = match words {
+        [second, rest @ ..] if words.len() == 6 => (Some(*second), rest),
+        _ => (None, words),
     };
-    let [minute, hour, day_of_month, month, day_of_week] = rest else {
-        unreachable!("rest has exactly five words");
+    let Ok([minute, hour, day_of_month, month, day_of_week]) = <&[Word<'_>; 5]>::try_from(rest)
+    else {
+        return Err(field_count_error(words));
     };
     Ok(Spec {
         seconds: match second {
@@ -182,6 +176,15 @@ fn parse_fields(words: &[Word<'_>]) -> Result<Spec, ParseError> {
         minute_interval_like: is_interval_like(minute.text),
         hour_interval_like: is_interval_like(hour.text),
     })
+}
+
+/// Not 5 or 6 fields; points at the first extra field when there are more.
+fn field_count_error(words: &[Word<'_>]) -> ParseError {
+    let error = ParseError::new(ParseErrorKind::FieldCount { found: words.len() });
+    match words.get(6) {
+        Some(extra) => error.at(extra.column),
+        None => error,
+    }
 }
 
 /// README §4: a field is interval-like when its text contains `*` or `/`.

@@ -90,6 +90,18 @@ pub struct Schedule {
 impl Schedule {
     /// Parses an expression (README §2) and rejects one that can never fire.
     ///
+    /// Where the test vectors leave a choice open, this parser:
+    /// * rejects a step larger than the field's span (`*/90` in minutes
+    ///   would silently mean "minute 0", not "every 90 minutes");
+    /// * accepts `l`, `w` and `lw` like `L`, `W` and `LW`, since names are
+    ///   case-insensitive too;
+    /// * accepts macros in lower case only (`@DAILY` is an unknown macro).
+    ///
+    /// "Never fires" is decided exactly at parse time: every combination of
+    /// month, month length and weekday of the 1st occurs in the 400-year
+    /// Gregorian cycle, so an expression fires iff one of its months has a
+    /// matching day in one of its shapes.
+    ///
     /// ```
     /// use cron::Schedule;
     ///
