@@ -66,6 +66,10 @@ const INITIAL_BODY_CAPACITY: u64 = 1 << 20;
 /// once that runtime shuts down, calls fail with [`Error::Shutdown`]. Keeping
 /// HTTP off threads that run long CPU-bound work (a JavaScript engine) keeps
 /// connections responsive.
+///
+/// Proxies come from the environment (`HTTPS_PROXY`, `HTTP_PROXY`,
+/// `ALL_PROXY`, `NO_PROXY`); the allow-list always applies to the target
+/// host, never to the proxy.
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
