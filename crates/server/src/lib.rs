@@ -1,0 +1,33 @@
+//! Clockwork's HTTP surface: the REST API under `/api/v1`, its problem
+//! documents and OpenAPI document, `/healthz`.
+//!
+//! [`app`] builds the axum [`Router`](axum::Router) over an [`AppState`]
+//! (the store and a clock); [`serve`] runs it on a listener until a
+//! shutdown future completes, so tests bind port 0 and stop it at will.
+//! Every error is an [`ApiError`], which becomes an RFC 9457 [`Problem`]
+//! (`application/problem+json`) naming each invalid field with its path
+//! ([`FieldError`]); internal failures are logged and never shown. Request
+//! bodies and query strings go through [`ApiJson`] and [`ApiQuery`], which
+//! reject unknown fields and oversized bodies with problem documents.
+//!
+//! Handlers are thin: parse, call the store (reads) or the scheduler
+//! (commands), map to JSON. The crate must not know about SQL, the
+//! JavaScript engine's internals or how the scheduler fires: it speaks to
+//! `store` and `scheduler` through their public APIs only.
+
+#![deny(missing_docs)]
+
+mod app;
+mod cron_preview;
+mod extract;
+mod health;
+mod openapi;
+mod problem;
+mod validate;
+
+pub use crate::{
+    app::{AppState, app, serve},
+    cron_preview::CronPreview,
+    extract::{ApiJson, ApiQuery, MAX_BODY_BYTES},
+    problem::{ApiError, FieldError, PROBLEM_JSON, Problem},
+};

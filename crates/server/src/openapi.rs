@@ -1,0 +1,58 @@
+//! The OpenAPI document's fixed parts; the paths and schemas come from the
+//! handlers' `#[utoipa::path]` annotations as they are routed.
+
+use utoipa::{
+    Modify, OpenApi,
+    openapi::{
+        self,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
+};
+
+use crate::problem::{FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Clockwork API",
+        description = "Jobs, runs, live logs and cron previews of a Clockwork server. \
+            Every request needs `Authorization: Bearer <token>`; errors are RFC 9457 \
+            problem documents (`application/problem+json`).",
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+/// Declares the `bearer` security scheme the operations refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, document: &mut openapi::OpenApi) {
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token created by `clockwork serve` or an admin",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document before any path is added.
+pub(crate) fn base() -> openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document
+}
+
+/// The document as JSON text.
+pub(crate) fn to_json(document: &openapi::OpenApi) -> String {
+    // The document is plain data built by our own code; serialising it cannot fail.
+    document.to_json().unwrap_or_else(|_| "{}".to_owned())
+}
