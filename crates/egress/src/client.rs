@@ -446,23 +446,19 @@ impl Exchange<'_> {
             let response = self
                 .send_once(&method, &url, &headers, body.as_ref())
                 .await?;
-            let Some(location) = redirect_location(&response) else {
-                return read_response(response, url, hops > 0, self.policy.max_response_bytes)
-                    .await;
-            };
-            match self.mode {
-                RedirectMode::Manual => {
-                    return read_response(response, url, hops > 0, self.policy.max_response_bytes)
-                        .await;
+            let location = match (redirect_location(&response), self.mode) {
+                (None, _) | (Some(_), RedirectMode::Manual) => {
+                    let limit = self.policy.max_response_bytes;
+                    return read_response(response, url, hops > 0, limit).await;
                 }
-                RedirectMode::Error => {
+                (Some(location), RedirectMode::Error) => {
                     return Err(Error::RedirectRejected {
                         url: redact_parsed(&url),
                         location: redact_url(&location),
                     });
                 }
-                RedirectMode::Follow => {}
-            }
+                (Some(location), RedirectMode::Follow) => location,
+            };
             if hops >= self.policy.max_redirects {
                 return Err(Error::TooManyRedirects {
                     url: redact_parsed(&self.url),
