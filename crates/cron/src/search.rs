@@ -17,7 +17,7 @@
 //! starts, returned in increasing order.
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
+use jiff::tz::{TimeZone, TimeZoneFollowingTransitions};
 
 use crate::civil::{
     SECONDS_PER_DAY, civil_from_days, days_from_civil, days_in_month, weekday_of_days,
@@ -58,14 +58,17 @@ impl Schedule {
         let mut resume_local = i64::MIN;
         // One lookup tells whether a transition happened within the last
         // day (then the start may sit right at a gap or inside a fold's
-        // second pass) and otherwise is the next transition.
-        let mut known_next = match to_timestamp(instant - MAX_OFFSET) {
-            Some(day_before) => match first_transition_after(tz, day_before) {
-                Some((at, _)) if at <= instant => None,
-                known => Some(known),
-            },
-            None => None,
+        // second pass) and otherwise is the next transition. The iterator
+        // then walks on from there.
+        let mut transitions = Transitions::after(tz, instant - MAX_OFFSET);
+        let mut known_next = match transitions.next() {
+            Some((at, _)) if at <= instant => None,
+            None if transitions.out_of_range() => None,
+            known => Some(known),
         };
+        if known_next.is_none() {
+            transitions = Transitions::after(tz, instant);
+        }
         if known_next.is_none()
             && let Some((at, before)) = transition_at_or_before(tz, instant)
         {
@@ -95,17 +98,15 @@ impl Schedule {
                 offset = i64::from(offset_at(tz, instant)?);
                 resume_local = i64::MIN;
                 known_next = None;
+                transitions = Transitions::after(tz, instant);
                 continue;
             }
-            let next_transition = known_next
-                .take()
-                .unwrap_or_else(|| transition_after(tz, instant));
+            let next_transition = known_next.take().unwrap_or_else(|| transitions.next());
             let local_end = next_transition.map_or(i64::MAX, |(at, _)| at + offset);
             if found < local_end {
                 return to_timestamp(found - offset);
             }
             let (at, next_offset) = next_transition?;
-            let next_offset = i64::from(next_offset);
             if next_offset > offset
                 && rules.gap == GapRule::FireAtTransition
                 && found < at + next_offset
@@ -270,18 +271,32 @@ fn offset_at(tz: &TimeZone, second: i64) -> Option<i32> {
     Some(tz.to_offset(to_timestamp(second)?).seconds())
 }
 
-/// The first transition strictly after `second`: its instant and the offset
-/// from then on.
-fn transition_after(tz: &TimeZone, second: i64) -> Option<(i64, i32)> {
-    first_transition_after(tz, to_timestamp(second)?)
+/// The transitions of a zone strictly after an instant, in order: each as
+/// its instant and the offset from then on. Walking one iterator is cheaper
+/// than looking up each next transition afresh.
+struct Transitions<'t> {
+    following: Option<TimeZoneFollowingTransitions<'t>>,
 }
 
-fn first_transition_after(tz: &TimeZone, instant: Timestamp) -> Option<(i64, i32)> {
-    let transition = tz.following(instant).next()?;
-    Some((
-        transition.timestamp().as_second(),
-        transition.offset().seconds(),
-    ))
+impl<'t> Transitions<'t> {
+    fn after(tz: &'t TimeZone, second: i64) -> Self {
+        Transitions {
+            following: to_timestamp(second).map(|instant| tz.following(instant)),
+        }
+    }
+
+    /// The start instant was outside jiff's range: nothing is known.
+    fn out_of_range(&self) -> bool {
+        self.following.is_none()
+    }
+
+    fn next(&mut self) -> Option<(i64, i64)> {
+        let transition = self.following.as_mut()?.next()?;
+        Some((
+            transition.timestamp().as_second(),
+            i64::from(transition.offset().seconds()),
+        ))
+    }
 }
 
 /// The last transition at or before `second`: its instant and the offset
