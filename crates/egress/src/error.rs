@@ -132,9 +132,8 @@ pub enum BuildError {
     #[error("invalid root certificate: {0}")]
     InvalidCertificate(String),
 
-    /// The TLS configuration could not be built (for example the system has no
-    /// CA certificates: install them, point `SSL_CERT_FILE` at a bundle, or
-    /// add roots with `ClientBuilder::add_root_certificates_pem`).
+    /// The TLS configuration could not be built, typically because the system
+    /// has no CA certificates (the message says how to provide them).
     #[error("TLS setup failed: {0}")]
     Tls(String),
 

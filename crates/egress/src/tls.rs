@@ -34,8 +34,15 @@ pub(crate) fn client_config(
     extra_roots: Vec<CertificateDer<'static>>,
 ) -> Result<ClientConfig, BuildError> {
     let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Verifier::new_with_extra_roots(extra_roots, provider.clone())
-        .map_err(|error| BuildError::Tls(error.to_string()))?;
+    // Fails only over trust roots: none found, or an extra root rejected.
+    let verifier =
+        Verifier::new_with_extra_roots(extra_roots, provider.clone()).map_err(|error| {
+            BuildError::Tls(format!(
+                "cannot load trust roots ({error}); install the system CA bundle \
+                 (ca-certificates), point SSL_CERT_FILE at a PEM bundle, or add roots \
+                 with ClientBuilder::add_root_certificates_pem"
+            ))
+        })?;
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| BuildError::Tls(error.to_string()))?

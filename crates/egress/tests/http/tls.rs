@@ -125,3 +125,60 @@ fn garbage_root_certificates_are_rejected() {
         "{error:?}"
     );
 }
+
+/// Runs `child_builds_clients` in a child process whose environment points
+/// the platform trust store at an empty file: no CA certificate at all.
+#[test]
+fn without_any_ca_certificate_building_fails_clearly_unless_roots_are_added() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tls::child_builds_clients",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SSL_CERT_FILE", "/dev/null")
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "platform roots only: TLS setup failed: cannot load trust roots (unexpected error: \
+             No CA certificates were loaded from the system); install the system CA bundle \
+             (ca-certificates), point SSL_CERT_FILE at a PEM bundle, or add roots with \
+             ClientBuilder::add_root_certificates_pem"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("with the test CA: 200 sealed"), "{stdout}");
+}
+
+#[tokio::test]
+#[ignore = "run in a child process by the test above, with SSL_CERT_FILE=/dev/null"]
+async fn child_builds_clients() {
+    match Client::new(Policy::default()) {
+        Ok(_) => println!("platform roots only: built"),
+        Err(error) => println!("platform roots only: {error}"),
+    }
+    let server = tls_server().await;
+    let client = Client::builder()
+        .add_root_certificates_pem(CA)
+        .unwrap()
+        .build()
+        .unwrap();
+    let response = client
+        .send(Request::get(https_url(&server, "localhost")))
+        .await
+        .unwrap();
+    println!(
+        "with the test CA: {} {}",
+        response.status.as_u16(),
+        String::from_utf8_lossy(&response.body)
+    );
+}
