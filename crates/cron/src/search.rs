@@ -15,6 +15,13 @@
 //!
 //! The result is a set of instants that does not depend on where the search
 //! starts, returned in increasing order.
+//!
+//! Sparse schedules (a fifth Monday in February) would make this walk visit
+//! every transition for decades. Once every later wall-clock time is at or
+//! after the start of the current calendar search (a bit over a day after
+//! it, as offsets stay below 26 hours), nothing can fire before the match
+//! that search found, so the walk jumps to just before the match's earliest
+//! possible instant. Every search ends at a horizon of 401 years.
 
 use jiff::Timestamp;
 use jiff::tz::{TimeZone, TimeZoneFollowingTransitions};
@@ -22,7 +29,7 @@ use jiff::tz::{TimeZone, TimeZoneFollowingTransitions};
 use crate::civil::{
     SECONDS_PER_DAY, civil_from_days, days_from_civil, days_in_month, weekday_of_days,
 };
-use crate::dst::{FoldRule, GapRule};
+use crate::dst::{DstRules, FoldRule, GapRule};
 use crate::schedule::Schedule;
 use crate::spec::MonthShape;
 
@@ -46,82 +53,9 @@ const MAX_YEAR: i32 = 9999;
 impl Schedule {
     /// The first fire instant strictly after `after`.
     pub(crate) fn next_instant(&self, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
-        let rules = self.dst_rules();
         // Fire instants are whole seconds: start at the first one after `after`.
         let floor = after.as_second() - i64::from(after.subsec_nanosecond() < 0);
-        let mut instant = floor.checked_add(1)?;
-        let mut offset = i64::from(offset_at(tz, instant)?);
-        let horizon = instant.checked_add(offset + HORIZON_SECONDS)?;
-        let mut memo = LocalMatch::default();
-        // Local times below this were already passed: used to jump over the
-        // second pass of a fold under `FoldRule::FirstOnly`.
-        let mut resume_local = i64::MIN;
-        // One lookup tells whether a transition happened within the last
-        // day (then the start may sit right at a gap or inside a fold's
-        // second pass) and otherwise is the next transition. The iterator
-        // then walks on from there.
-        let mut transitions = Transitions::after(tz, instant - MAX_OFFSET);
-        let mut known_next = match transitions.next() {
-            Some((at, _)) if at <= instant => None,
-            None if transitions.out_of_range() => None,
-            known => Some(known),
-        };
-        if known_next.is_none() {
-            transitions = Transitions::after(tz, instant);
-        }
-        if known_next.is_none()
-            && let Some((at, before)) = transition_at_or_before(tz, instant)
-        {
-            let before = i64::from(before);
-            if at == instant
-                && before < offset
-                && rules.gap == GapRule::FireAtTransition
-                && memo
-                    .first_at_or_after(self, at + before, horizon)
-                    .is_some_and(|local| local < at + offset)
-            {
-                // The search starts exactly at a transition whose skipped
-                // times match: the transition instant itself fires.
-                return to_timestamp(at);
-            }
-            if rules.fold == FoldRule::FirstOnly && before > offset {
-                resume_local = at + before;
-            }
-        }
-        loop {
-            let local_from = (instant + offset).max(resume_local);
-            let found = memo.first_at_or_after(self, local_from, horizon)?;
-            if instant >= memo.settled_after() && found - MAX_OFFSET > instant + MIN_JUMP {
-                // Nothing can fire before `found`'s earliest possible
-                // instant: skip the transitions in between.
-                instant = found - MAX_OFFSET;
-                offset = i64::from(offset_at(tz, instant)?);
-                resume_local = i64::MIN;
-                known_next = None;
-                transitions = Transitions::after(tz, instant);
-                continue;
-            }
-            let next_transition = known_next.take().unwrap_or_else(|| transitions.next());
-            let local_end = next_transition.map_or(i64::MAX, |(at, _)| at + offset);
-            if found < local_end {
-                return to_timestamp(found - offset);
-            }
-            let (at, next_offset) = next_transition?;
-            if next_offset > offset
-                && rules.gap == GapRule::FireAtTransition
-                && found < at + next_offset
-            {
-                // `found` is the first match at or after the gap's start
-                // (`local_end`) and lies inside the gap.
-                return to_timestamp(at);
-            }
-            resume_local = if next_offset < offset && rules.fold == FoldRule::FirstOnly {
-                local_end
-            } else {
-                i64::MIN
-            };
-            (instant, offset) = (at, next_offset);
-        }
+        Search::start(self, tz, floor.checked_add(1)?)?.run()
     }
 
     /// The first matching wall-clock time (local seconds) at or after `from`
@@ -195,6 +129,150 @@ impl Schedule {
         }
         let later_hour = next_bit(u64::from(spec.hours), hour + 1)?;
         Some(seconds_of(later_hour, first_minute, first_second))
+    }
+}
+
+/// The state of one `next_instant` call: where on the timeline it is and
+/// what it knows about the calendar and the zone.
+struct Search<'a> {
+    schedule: &'a Schedule,
+    tz: &'a TimeZone,
+    rules: DstRules,
+    /// The first instant not yet ruled out, and the UTC offset there.
+    instant: i64,
+    offset: i64,
+    /// Local times below this were already passed: skips the second pass
+    /// of a fold under `FoldRule::FirstOnly`.
+    resume_local: i64,
+    /// The search gives up at this local time.
+    horizon: i64,
+    memo: LocalMatch,
+    /// The next transition after `instant`, when already looked up.
+    known_next: Option<Option<(i64, i64)>>,
+    transitions: Transitions<'a>,
+}
+
+impl<'a> Search<'a> {
+    /// Starts at `instant` (inclusive). Returns `None` only at the edge of
+    /// jiff's range.
+    fn start(schedule: &'a Schedule, tz: &'a TimeZone, instant: i64) -> Option<Self> {
+        let offset = i64::from(offset_at(tz, instant)?);
+        // One lookup tells whether a transition happened within the last
+        // day (then the start may sit right at a gap or inside a fold's
+        // second pass) and otherwise is the next transition; the iterator
+        // walks on from there.
+        let mut transitions = Transitions::after(tz, instant - MAX_OFFSET);
+        let known_next = match transitions.next() {
+            Some((at, _)) if at <= instant => None,
+            None if transitions.out_of_range() => None,
+            known => Some(known),
+        };
+        if known_next.is_none() {
+            transitions = Transitions::after(tz, instant);
+        }
+        Some(Search {
+            schedule,
+            tz,
+            rules: schedule.dst_rules(),
+            instant,
+            offset,
+            resume_local: i64::MIN,
+            horizon: instant.checked_add(offset + HORIZON_SECONDS)?,
+            memo: LocalMatch::default(),
+            known_next,
+            transitions,
+        })
+    }
+
+    fn run(mut self) -> Option<Timestamp> {
+        if self.known_next.is_none()
+            && let Some(fires) = self.start_after_recent_transition()
+        {
+            return Some(fires);
+        }
+        loop {
+            let local_from = (self.instant + self.offset).max(self.resume_local);
+            let found = self.first_match(local_from)?;
+            if self.instant >= self.memo.settled_after()
+                && found - MAX_OFFSET > self.instant + MIN_JUMP
+            {
+                // Nothing can fire before `found`'s earliest possible
+                // instant: skip the transitions in between.
+                self.jump_to(found - MAX_OFFSET)?;
+                continue;
+            }
+            let next_transition = self.next_transition();
+            let local_end = next_transition.map_or(i64::MAX, |(at, _)| at + self.offset);
+            if found < local_end {
+                return to_timestamp(found - self.offset);
+            }
+            let (at, next_offset) = next_transition?;
+            if let Some(fires) = self.cross(at, next_offset, found) {
+                return Some(fires);
+            }
+        }
+    }
+
+    /// A transition happened at or shortly before the start: the start may
+    /// be exactly at a gap whose skipped times match (then it fires), or in
+    /// the second pass of a fold.
+    fn start_after_recent_transition(&mut self) -> Option<Timestamp> {
+        let (at, before) = transition_at_or_before(self.tz, self.instant)?;
+        let before = i64::from(before);
+        if at == self.instant
+            && before < self.offset
+            && self.rules.gap == GapRule::FireAtTransition
+            && self
+                .first_match(at + before)
+                .is_some_and(|local| local < at + self.offset)
+        {
+            return to_timestamp(at);
+        }
+        if self.rules.fold == FoldRule::FirstOnly && before > self.offset {
+            self.resume_local = at + before;
+        }
+        None
+    }
+
+    /// Moves past the transition at `at`; `found` is the first matching
+    /// local time at or after the end of the segment before it. Returns the
+    /// transition instant when it fires for a gap.
+    fn cross(&mut self, at: i64, next_offset: i64, found: i64) -> Option<Timestamp> {
+        let local_end = at + self.offset;
+        if next_offset > self.offset
+            && self.rules.gap == GapRule::FireAtTransition
+            && found < at + next_offset
+        {
+            // `found` lies inside the skipped local times.
+            return to_timestamp(at);
+        }
+        self.resume_local = if next_offset < self.offset && self.rules.fold == FoldRule::FirstOnly {
+            local_end
+        } else {
+            i64::MIN
+        };
+        (self.instant, self.offset) = (at, next_offset);
+        None
+    }
+
+    fn jump_to(&mut self, instant: i64) -> Option<()> {
+        self.instant = instant;
+        self.offset = i64::from(offset_at(self.tz, instant)?);
+        self.resume_local = i64::MIN;
+        self.known_next = None;
+        self.transitions = Transitions::after(self.tz, instant);
+        Some(())
+    }
+
+    fn first_match(&mut self, local_from: i64) -> Option<i64> {
+        self.memo
+            .first_at_or_after(self.schedule, local_from, self.horizon)
+    }
+
+    fn next_transition(&mut self) -> Option<(i64, i64)> {
+        self.known_next
+            .take()
+            .unwrap_or_else(|| self.transitions.next())
     }
 }
 
