@@ -307,6 +307,23 @@ async fn connection_failure_is_typed_recorded_and_free_of_secrets() {
 }
 
 #[tokio::test]
+async fn a_body_cut_short_by_the_server_is_a_connection_error() {
+    let server = RawServer::start(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly twenty bytes...".to_vec(),
+    )
+    .await;
+    let error = client()
+        .send(Request::get(server.url("/")))
+        .await
+        .unwrap_err();
+    let Error::Connection { url, message } = &error else {
+        panic!("expected a connection error, got {error:?}");
+    };
+    assert_eq!(url, &server.url("/"));
+    assert!(message.contains("body"), "{message}");
+}
+
+#[tokio::test]
 async fn a_credential_that_cannot_be_a_header_fails_before_sending() {
     let server = Server::start(ok_router()).await;
     let error = client()

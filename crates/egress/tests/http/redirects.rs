@@ -291,27 +291,28 @@ async fn manual_mode_returns_the_redirect_and_error_mode_refuses_it() {
 }
 
 #[tokio::test]
-async fn a_redirect_to_another_scheme_is_invalid() {
+async fn a_redirect_to_another_scheme_or_a_broken_url_is_invalid() {
     let server = Server::start(redirecting_router()).await;
-    let error = client()
-        .send(Request::get(redirect_to(
-            &server,
-            301,
+    for (target, expected_reason) in [
+        (
             "ftp://files.example/x",
-        )))
-        .await
-        .unwrap_err();
-    let Error::InvalidRedirect {
-        location, reason, ..
-    } = &error
-    else {
-        panic!("expected InvalidRedirect, got {error:?}");
-    };
-    assert_eq!(location, "ftp://files.example/x");
-    assert_eq!(
-        reason,
-        "only http and https URLs can be fetched, not `ftp:`"
-    );
+            "only http and https URLs can be fetched, not `ftp:`",
+        ),
+        ("http://exa mple.com/", "invalid international domain name"),
+    ] {
+        let error = client()
+            .send(Request::get(redirect_to(&server, 301, target)))
+            .await
+            .unwrap_err();
+        let Error::InvalidRedirect {
+            location, reason, ..
+        } = &error
+        else {
+            panic!("expected InvalidRedirect, got {error:?}");
+        };
+        assert_eq!(location, target);
+        assert_eq!(reason, expected_reason);
+    }
 }
 
 #[tokio::test]
