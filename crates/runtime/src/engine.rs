@@ -11,7 +11,7 @@ use rquickjs::context::EvalOptions;
 use rquickjs::{AsyncContext, AsyncRuntime, Ctx, Function, Module, Object, Promise, Value};
 use serde_json::Value as Json;
 
-use crate::host::{self, BuiltinModules, Host, Surface};
+use crate::host::{self, BuiltinModules, Host};
 use crate::js_error::describe;
 use crate::limits::{CappedAllocator, Guard, Trip};
 use crate::logs::LogSink;
@@ -195,11 +195,11 @@ fn engine_failure(error: &rquickjs::Error) -> Ended {
 async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
     let form = host.prepared.form;
     // `_timers` owns the pending callbacks until this future ends, however it ends.
-    let (surface, _timers) = match install(&ctx, host, info, form) {
+    let _timers = match install(&ctx, host, info, form) {
         Ok(installed) => installed,
         Err(error) => return Ended::Error(caught(&ctx, error, &host.prepared)),
     };
-    let main = start(&ctx, &host.prepared, &surface);
+    let main = start(&ctx, &host.prepared);
     tokio::pin!(main);
     let settled = loop {
         tokio::select! {
@@ -224,7 +224,7 @@ async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
     if let Some(error) = host.take_failure() {
         return Ended::Error(error);
     }
-    settle(&ctx, host, &surface, value)
+    settle(&ctx, host, value)
 }
 
 fn install<'js>(
@@ -232,11 +232,12 @@ fn install<'js>(
     host: &Arc<Host>,
     info: String,
     form: ScriptForm,
-) -> rquickjs::Result<(Surface<'js>, TimerQueue<'js>)> {
+) -> rquickjs::Result<TimerQueue<'js>> {
     globals::install_web_globals(ctx)?;
     console::install(ctx, &host.logs)?;
     let timers = timers::install(ctx, host)?;
-    Ok((host::install_forge(ctx, host, info, form)?, timers))
+    host::install_forge(ctx, host, info, form)?;
+    Ok(timers)
 }
 
 /// An engine error as the script's error; `Exception` carries the thrown value.
@@ -249,14 +250,10 @@ fn caught(ctx: &Ctx<'_>, error: rquickjs::Error, prepared: &Prepared) -> ErrorIn
 
 /// Evaluates the script and calls it: the body function (script style) or
 /// the exported handler (module style). Resolves to its result.
-async fn start<'js>(
-    ctx: &Ctx<'js>,
-    prepared: &Prepared,
-    surface: &Surface<'js>,
-) -> Result<Value<'js>, ErrorInfo> {
+async fn start<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> Result<Value<'js>, ErrorInfo> {
     let outcome = match prepared.form {
         ScriptForm::Script => start_script(ctx, prepared).await,
-        ScriptForm::Module => start_module(ctx, prepared, surface).await,
+        ScriptForm::Module => start_module(ctx, prepared).await,
     };
     outcome.map_err(|error| caught(ctx, error, prepared))
 }
@@ -275,17 +272,16 @@ async fn start_script<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> rquickjs::Res
     promise.into_future::<Value<'js>>().await
 }
 
-async fn start_module<'js>(
-    ctx: &Ctx<'js>,
-    prepared: &Prepared,
-    surface: &Surface<'js>,
-) -> rquickjs::Result<Value<'js>> {
+async fn start_module<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> rquickjs::Result<Value<'js>> {
     let module = Module::declare(ctx.clone(), SCRIPT_FILE, prepared.code.as_str())?;
     let (module, evaluated) = module.eval()?;
     evaluated.into_future::<Value<'js>>().await?;
     let namespace = module.namespace()?;
     let handler = handler_of(ctx, &namespace)?;
-    let result: Value<'js> = handler.call((surface.event.clone(), surface.context.clone()))?;
+    let surface = host::surface(ctx)?;
+    let event: Value<'js> = surface.get("event")?;
+    let context: Value<'js> = surface.get("context")?;
+    let result: Value<'js> = handler.call((event, context))?;
     match result.as_promise() {
         Some(promise) => promise.clone().into_future::<Value<'js>>().await,
         None => Ok(result),
@@ -307,13 +303,8 @@ fn handler_of<'js>(ctx: &Ctx<'js>, namespace: &Object<'js>) -> rquickjs::Result<
 }
 
 /// The script's result as JSON within the result limit, or its retry request.
-fn settle<'js>(
-    ctx: &Ctx<'js>,
-    host: &Arc<Host>,
-    surface: &Surface<'js>,
-    value: Value<'js>,
-) -> Ended {
-    let settled: Object<'js> = match surface.settle.call((value,)) {
+fn settle<'js>(ctx: &Ctx<'js>, host: &Arc<Host>, value: Value<'js>) -> Ended {
+    let settled = match settled_json(ctx, value) {
         Ok(settled) => settled,
         Err(error) => {
             let mut error = caught(ctx, error, &host.prepared);
@@ -321,15 +312,10 @@ fn settle<'js>(
             return Ended::Error(error);
         }
     };
-    if let Ok(Some(retry)) = settled.get::<_, Option<String>>("retry") {
-        return Ended::Retry(retry_request(&retry));
-    }
-    let json = match settled.get::<_, Option<String>>("json") {
-        Ok(json) => json,
-        Err(error) => return Ended::Error(caught(ctx, error, &host.prepared)),
-    };
-    let Some(json) = json else {
-        return Ended::Value(Json::Null);
+    let json = match settled {
+        Settled::Retry(options) => return Ended::Retry(retry_request(&options)),
+        Settled::Json(None) => return Ended::Value(Json::Null),
+        Settled::Json(Some(json)) => json,
     };
     let limit = host.result_limit();
     if json.len() > limit {
@@ -345,6 +331,30 @@ fn settle<'js>(
             "the result is nested too deeply (at most 128 levels)",
         )),
     }
+}
+
+enum Settled {
+    /// The result as JSON; `None` for `undefined` and other values JSON omits.
+    Json(Option<String>),
+    /// The options of a returned `InvocationError`, as JSON.
+    Retry(String),
+}
+
+/// The result as JSON text. Only a script that used the Forge API can have
+/// returned an `InvocationError`, so the surface's `settle` is asked then only.
+fn settled_json<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<Settled> {
+    let Some(surface) = host::built_surface(ctx) else {
+        let json = ctx.json_stringify(value)?;
+        return Ok(Settled::Json(
+            json.map(|json| json.to_string()).transpose()?,
+        ));
+    };
+    let settle: Function<'js> = surface.get("settle")?;
+    let settled: Object<'js> = settle.call((value,))?;
+    if let Some(retry) = settled.get::<_, Option<String>>("retry")? {
+        return Ok(Settled::Retry(retry));
+    }
+    Ok(Settled::Json(settled.get("json")?))
 }
 
 /// `new InvocationError({ retryAfter, retryReason, retryData })` as a request.

@@ -1,5 +1,6 @@
 // The Forge API surface (FORGE-API.md §1–§4), written against the contract.
-// Evaluated once per run as a function of `host`, the run's native functions:
+// A module, compiled to bytecode once per process; each run calls its default
+// export with `host`, the run's native functions:
 //   host.info                     JSON: job, run, params, state, event, cloudId
 //   host.kv(json)                 → Promise<json>   storage calls (validated in Rust)
 //   host.queue(json)              → Promise<json>   queue calls
@@ -8,9 +9,7 @@
 //   host.continueWith(json, secs) → undefined
 // Returns the module namespaces, the script-style globals, the handler
 // arguments and `settle`, which turns the script's result into JSON.
-(function (host) {
-  'use strict';
-
+export default function forge(host) {
   const info = JSON.parse(host.info);
   const freeze = Object.freeze;
 
@@ -498,9 +497,9 @@
       '@forge/kvs': { kvs, WhereConditions },
       '@forge/events': { Queue, InvocationError, InvocationErrorCode },
     },
-    globals: { api, route, fetch, authorize, storage, kvs, Queue, InvocationError },
+    globals: { api, route, fetch, authorize, storage, kvs, Queue, InvocationError, event, context },
     event,
     context,
     settle,
   };
-});
+}

@@ -6,8 +6,7 @@ use rquickjs::{ArrayBuffer, Ctx, FromJs, Function, Value};
 
 use crate::bytes::copy_bytes;
 
-const FALLBACK_JS: &str = r#"(function (encode, decode) {
-  'use strict';
+pub(crate) const FALLBACK_JS: &str = r#"export default function install(encode, decode) {
   class Headers {
     #map = new Map();
     constructor(init) {
@@ -61,7 +60,7 @@ const FALLBACK_JS: &str = r#"(function (encode, decode) {
   }
   globalThis.Headers = Headers;
   globalThis.Response = Response;
-})"#;
+}"#;
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
     let encode = Function::new(ctx.clone(), |ctx: Ctx<'js>, text: String| {
@@ -72,7 +71,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
             .unwrap_or_default()
     })?;
-    let define: Function<'js> = ctx.eval(FALLBACK_JS)?;
+    let define = crate::precompiled::default_export(ctx, crate::precompiled::Script::WebFallback)?;
     define.call::<_, ()>((encode, decode))
 }
 

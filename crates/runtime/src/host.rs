@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use rquickjs::context::EvalOptions;
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::{Declarations, Declared, Exports, ModuleDef};
+use rquickjs::object::{Accessor, Property};
 use rquickjs::prelude::Opt;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Module, Object, Promise, Value};
 use serde_json::json;
@@ -361,23 +361,42 @@ fn continuation(state: &str, delay: &Value<'_>) -> Result<Continuation, Continue
 
 // ---------------------------------------------------------------------------
 // The Forge surface
+//
+// Built on first use: loading `forge.js` and building its objects is most of
+// a trivial run's cost, and a script that never touches the API should not
+// pay it. The script-style globals are accessors that build the surface when
+// first read (or become plain values when first assigned); `import` of a
+// `@forge/*` module builds it too. The built surface lives in the context's
+// user data, a root QuickJS releases at teardown; the accessors hold no
+// script value, so nothing can form a cycle through Rust that QuickJS's
+// collector cannot see.
 
-const FORGE_JS: &str = include_str!("forge.js");
-
-/// What the engine needs from the Forge surface of a run.
-pub(crate) struct Surface<'js> {
-    pub(crate) event: Value<'js>,
-    pub(crate) context: Value<'js>,
-    pub(crate) settle: Function<'js>,
-}
+/// Script-style globals (FORGE-API §1); `fetch` is a global in both forms.
+const SCRIPT_GLOBALS: [&str; 10] = [
+    "api",
+    "route",
+    "fetch",
+    "authorize",
+    "storage",
+    "kvs",
+    "Queue",
+    "InvocationError",
+    "event",
+    "context",
+];
 
 #[allow(elided_lifetimes_in_paths)] // the derive's expansion elides a lifetime
-mod namespaces {
-    /// The `@forge/*` module namespaces of a context, for the module loader.
+mod lazy {
+    use std::cell::RefCell;
+
+    /// A context's Forge surface, built on first use by `build`.
     #[derive(rquickjs::JsLifetime)]
-    pub(super) struct Namespaces<'js>(pub(super) rquickjs::Object<'js>);
+    pub(super) struct Forge<'js> {
+        pub(super) surface: RefCell<Option<rquickjs::Object<'js>>>,
+        pub(super) build: rquickjs::Function<'js>,
+    }
 }
-use namespaces::Namespaces;
+use lazy::Forge;
 
 /// The handler arguments' data, as `forge.js` reads it from `host.info`.
 pub(crate) fn info_json(spec: &RunSpec) -> String {
@@ -397,14 +416,47 @@ pub(crate) fn info_json(spec: &RunSpec) -> String {
     .to_string()
 }
 
-/// Builds the Forge surface on `ctx`: the modules for `import`, `fetch` as a
-/// global, and in script style the other globals of FORGE-API §1.
+/// Makes the Forge surface available on `ctx`: the `@forge/*` modules,
+/// `fetch` as a global, and in script style the other globals of FORGE-API §1.
 pub(crate) fn install_forge<'js>(
     ctx: &Ctx<'js>,
     host: &Arc<Host>,
     info: String,
     form: ScriptForm,
-) -> rquickjs::Result<Surface<'js>> {
+) -> rquickjs::Result<()> {
+    let host = Arc::clone(host);
+    let build = Function::new(ctx.clone(), move |ctx: Ctx<'js>| {
+        build_surface(&ctx, &host, &info)
+    })?;
+    // A context stores one value per type: this type is ours alone.
+    if ctx
+        .store_userdata(Forge {
+            surface: std::cell::RefCell::new(None),
+            build,
+        })
+        .is_err()
+    {
+        return Err(Exception::throw_internal(
+            ctx,
+            "the Forge surface is in use",
+        ));
+    }
+    let names: &[&str] = match form {
+        ScriptForm::Script => &SCRIPT_GLOBALS,
+        ScriptForm::Module => &["fetch"],
+    };
+    let globals = ctx.globals();
+    for name in names {
+        globals.prop(*name, lazy_global(name))?;
+    }
+    Ok(())
+}
+
+fn build_surface<'js>(
+    ctx: &Ctx<'js>,
+    host: &Arc<Host>,
+    info: &str,
+) -> rquickjs::Result<Object<'js>> {
     let natives = Object::new(ctx.clone())?;
     natives.set("info", info)?;
     natives.set("kv", kv_function(ctx, host)?)?;
@@ -412,37 +464,65 @@ pub(crate) fn install_forge<'js>(
     natives.set("http", http_function(ctx, host)?)?;
     natives.set("remainingTimeMs", remaining_time_function(ctx, host)?)?;
     natives.set("continueWith", continue_with_function(ctx, host)?)?;
+    let define = crate::precompiled::default_export(ctx, crate::precompiled::Script::Forge)?;
+    define.call((natives,))
+}
 
-    let mut options = EvalOptions::default();
-    options.filename = Some(String::from("clockwork:forge.js"));
-    let define: Function<'js> = ctx.eval_with_options(FORGE_JS, options)?;
-    let surface: Object<'js> = define.call((natives,))?;
+/// A global that builds the surface when first read, and is then a plain,
+/// writable value like any global; assigning it first just sets the value.
+fn lazy_global<'js>(
+    name: &'static str,
+) -> Accessor<
+    impl Fn(Ctx<'js>) -> rquickjs::Result<Value<'js>> + 'js,
+    impl Fn(Ctx<'js>, Value<'js>) -> rquickjs::Result<()> + 'js,
+> {
+    let get = move |ctx: Ctx<'js>| {
+        let globals: Object<'js> = surface(&ctx)?.get("globals")?;
+        let value: Value<'js> = globals.get(name)?;
+        define_plain(&ctx, name, value.clone())?;
+        Ok(value)
+    };
+    let set = move |ctx: Ctx<'js>, value: Value<'js>| define_plain(&ctx, name, value);
+    Accessor::new(get, set).configurable().enumerable()
+}
 
-    let modules: Object<'js> = surface.get("modules")?;
-    // A context stores one value per type: this type is ours alone.
-    let _ = ctx.store_userdata(Namespaces(modules));
+fn define_plain<'js>(ctx: &Ctx<'js>, name: &str, value: Value<'js>) -> rquickjs::Result<()> {
+    ctx.globals().prop(
+        name,
+        Property::from(value).writable().configurable().enumerable(),
+    )
+}
 
-    let globals = ctx.globals();
-    let forge_globals: Object<'js> = surface.get("globals")?;
-    globals.set("fetch", forge_globals.get::<_, Value<'js>>("fetch")?)?;
-    let event: Value<'js> = surface.get("event")?;
-    let context: Value<'js> = surface.get("context")?;
-    if form == ScriptForm::Script {
-        for name in forge_globals.keys::<String>() {
-            let name = name?;
-            globals.set(
-                name.as_str(),
-                forge_globals.get::<_, Value<'js>>(name.as_str())?,
-            )?;
+/// The run's Forge surface, built now if it was not yet.
+pub(crate) fn surface<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    let build = {
+        let forge = ctx
+            .userdata::<Forge<'js>>()
+            .ok_or_else(|| Exception::throw_internal(ctx, "the Forge surface is not installed"))?;
+        if let Some(surface) = forge.surface.borrow().as_ref() {
+            return Ok(surface.clone());
         }
-        globals.set("event", event.clone())?;
-        globals.set("context", context.clone())?;
-    }
-    Ok(Surface {
-        event,
-        context,
-        settle: surface.get("settle")?,
-    })
+        forge.build.clone()
+    };
+    let built: Object<'js> = build.call(())?;
+    let forge = ctx
+        .userdata::<Forge<'js>>()
+        .ok_or_else(|| Exception::throw_internal(ctx, "the Forge surface is not installed"))?;
+    let mut slot = forge
+        .surface
+        .try_borrow_mut()
+        .map_err(|_| Exception::throw_internal(ctx, "the Forge surface is in use"))?;
+    // A script may have reached the surface again while it was being built: the first one stays.
+    Ok(slot.get_or_insert(built).clone())
+}
+
+/// The run's Forge surface if the script has used it.
+pub(crate) fn built_surface<'js>(ctx: &Ctx<'js>) -> Option<Object<'js>> {
+    ctx.userdata::<Forge<'js>>()?
+        .surface
+        .try_borrow()
+        .ok()?
+        .clone()
 }
 
 // ---------------------------------------------------------------------------
@@ -502,12 +582,8 @@ impl<M: BuiltinName> ModuleDef for Builtin<M> {
 
     fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> rquickjs::Result<()> {
         let (module_name, names) = MODULE_EXPORTS[M::INDEX];
-        let namespace: Object<'js> = {
-            let namespaces = ctx.userdata::<Namespaces<'js>>().ok_or_else(|| {
-                Exception::throw_internal(ctx, "the Forge modules are not installed")
-            })?;
-            namespaces.0.get(module_name)?
-        };
+        let modules: Object<'js> = surface(ctx)?.get("modules")?;
+        let namespace: Object<'js> = modules.get(module_name)?;
         for name in names {
             exports.export(*name, namespace.get::<_, Value<'js>>(*name)?)?;
         }

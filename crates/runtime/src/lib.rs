@@ -39,6 +39,7 @@ mod kv;
 mod limits;
 mod logs;
 mod outcome;
+mod precompiled;
 mod queue;
 mod source;
 mod spec;

@@ -269,3 +269,47 @@ async fn script_style_globals_and_module_style_scope() {
         ])
     );
 }
+
+#[tokio::test]
+async fn forge_globals_behave_like_plain_globals() {
+    assert_eq!(result("api = 'mine';\nreturn api").await, json!("mine"));
+    assert_eq!(
+        result("const kvs = 'shadowed';\nreturn kvs").await,
+        json!("shadowed")
+    );
+    assert_eq!(
+        result("const a = route;\nreturn [a === route, globalThis.route === route, typeof globalThis.api, 'event' in globalThis]").await,
+        json!([true, true, "object", true])
+    );
+    assert_eq!(
+        result("route = null;\nreturn [route, typeof api.asApp]").await,
+        json!([null, "function"])
+    );
+    assert_eq!(
+        failure("delete globalThis.api;\nreturn api").await,
+        "ReferenceError: api is not defined"
+    );
+}
+
+#[tokio::test]
+async fn the_forge_api_is_built_only_when_used() {
+    let untouched = run("return 1 + 1").await;
+    let used = run("return typeof route").await;
+    assert_eq!(used.result, json!("function"));
+    assert!(
+        untouched.peak_memory_bytes < used.peak_memory_bytes,
+        "{} < {}",
+        untouched.peak_memory_bytes,
+        used.peak_memory_bytes
+    );
+}
+
+#[tokio::test]
+async fn forge_accessors_stored_in_forge_objects_do_not_leak_at_teardown() {
+    let script = "const get = Object.getOwnPropertyDescriptor(globalThis, 'kvs').get;\n\
+                  route.keep = get;\n\
+                  Queue.keep = Object.getOwnPropertyDescriptor(globalThis, 'event');\n\
+                  context.cycle = context;\n\
+                  return [typeof get, typeof kvs.get]";
+    assert_eq!(result(script).await, json!(["function", "function"]));
+}

@@ -140,11 +140,17 @@ async fn cancel_stops_a_waiting_script() {
 
 #[tokio::test]
 async fn cancel_before_the_run_starts() {
-    let executor = executor();
-    let handle = executor.start(RunSpec::new("return 1"));
-    handle.cancel();
-    let outcome = handle.outcome().await;
+    // One worker, kept busy, so the second run cannot start before it is cancelled.
+    let executor = runtime::Executor::new(runtime::ExecutorConfig { worker_threads: 1 }).unwrap();
+    let blocker = executor.start(RunSpec::new("console.log('busy');\nwhile (true) {}"));
+    assert_eq!(blocker.logs().next().await.unwrap().message, "busy");
+    let queued = executor.start(RunSpec::new("console.log('ran');\nreturn 1"));
+    queued.cancel();
+    blocker.cancel();
+    assert_eq!(blocker.outcome().await.status, RunStatus::Cancelled);
+    let outcome = queued.outcome().await;
     assert_eq!(outcome.status, RunStatus::Cancelled);
+    assert!(outcome.logs.is_empty(), "it never ran: {:?}", outcome.logs);
 }
 
 #[tokio::test]

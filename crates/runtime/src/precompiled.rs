@@ -1,0 +1,101 @@
+//! The runtime's own JavaScript, compiled once per process to QuickJS
+//! bytecode: parsing it costs about ten times more than loading it, and every
+//! run needs it.
+
+use std::sync::OnceLock;
+
+use rquickjs::{Context, Ctx, Function, Module, Runtime, WriteOptions};
+
+/// A module of the runtime's own JavaScript.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Script {
+    /// `forge.js`: the Forge API surface.
+    Forge,
+    /// The stand-in web globals of `globals_fallback`.
+    WebFallback,
+}
+
+impl Script {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Forge => "clockwork:forge",
+            Self::WebFallback => "clockwork:web",
+        }
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            Self::Forge => include_str!("forge.js"),
+            Self::WebFallback => crate::globals_fallback::FALLBACK_JS,
+        }
+    }
+
+    fn slot(self) -> &'static OnceLock<Result<Vec<u8>, String>> {
+        static FORGE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+        static WEB_FALLBACK: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+        match self {
+            Self::Forge => &FORGE,
+            Self::WebFallback => &WEB_FALLBACK,
+        }
+    }
+
+    /// The module's bytecode, compiled on first use.
+    fn bytecode(self) -> Result<&'static [u8], &'static str> {
+        self.slot()
+            .get_or_init(|| compile(self.name(), self.source()).map_err(|error| error.to_string()))
+            .as_deref()
+            .map_err(String::as_str)
+    }
+}
+
+fn compile(name: &str, source: &str) -> rquickjs::Result<Vec<u8>> {
+    let runtime = Runtime::new()?;
+    let context = Context::full(&runtime)?;
+    context.with(|ctx| {
+        Module::declare(ctx, name, source)?.write(WriteOptions {
+            strip_source: true,
+            ..WriteOptions::default()
+        })
+    })
+}
+
+/// Loads and evaluates `script` in `ctx` and returns its default export.
+pub(crate) fn default_export<'js>(
+    ctx: &Ctx<'js>,
+    script: Script,
+) -> rquickjs::Result<Function<'js>> {
+    let bytecode = script.bytecode().map_err(|message| {
+        rquickjs::Exception::throw_internal(
+            ctx,
+            &format!("{} does not compile: {message}", script.name()),
+        )
+    })?;
+    let module = load(ctx, bytecode)?;
+    let (module, _evaluated) = module.eval()?;
+    module.get("default")
+}
+
+// SAFETY: `bytecode` was written by `JS_WriteObject` of this very QuickJS
+// build, in this process, from our own source, and is never changed after;
+// it is `'static`, so it outlives every runtime that reads it (QuickJS may
+// keep pointing into it: `Module::load` reads with `JS_READ_OBJ_ROM_DATA`).
+#[allow(unsafe_code)]
+fn load<'js>(ctx: &Ctx<'js>, bytecode: &'static [u8]) -> rquickjs::Result<Module<'js>> {
+    unsafe { Module::load(ctx.clone(), bytecode) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtimes_own_scripts_compile() {
+        for script in [Script::Forge, Script::WebFallback] {
+            assert!(
+                script.bytecode().is_ok(),
+                "{script:?}: {:?}",
+                script.bytecode()
+            );
+        }
+    }
+}
