@@ -2,7 +2,7 @@
 
 use std::{io, path::PathBuf};
 
-use crate::kv::Expect;
+use crate::{kv::Expect, types::SpecProblem};
 
 /// A failure inside the database engine or driver: connection lost, disk
 /// full, constraint violated, migration refused.
@@ -230,4 +230,73 @@ pub enum SecretKeyError {
         #[source]
         source: io::Error,
     },
+}
+
+/// Why an operation on jobs, runs, tokens, the audit log or notification
+/// channels failed. Nothing was written when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another job already has this name.
+    #[error("a job named {name:?} already exists")]
+    NameTaken {
+        /// The name.
+        name: String,
+    },
+    /// The job changed since the caller read it.
+    #[error("job {id} is at version {actual}, not the expected version {expected}")]
+    VersionConflict {
+        /// The job.
+        id: i64,
+        /// The version the caller based its change on.
+        expected: i64,
+        /// The job's current version.
+        actual: i64,
+    },
+    /// No job has this id or name.
+    #[error("no job {job}")]
+    JobNotFound {
+        /// The id or name asked for.
+        job: String,
+    },
+    /// A spec breaks a bound the store enforces.
+    #[error("invalid job spec: {0}")]
+    InvalidSpec(#[from] SpecProblem),
+    /// An argument the store refuses (with what is wrong with it).
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// The argument.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A list cursor that this store did not hand out.
+    #[error("invalid list cursor")]
+    InvalidCursor,
+    /// A stored row no longer decodes (the database was edited by hand).
+    #[error("stored {what} is corrupt: {reason}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Why it does not decode.
+        reason: String,
+    },
+    /// The database failed.
+    #[error("database failure")]
+    Database(#[from] DatabaseError),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: &'static str, reason: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            what,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl DatabaseError {
+    /// Whether the database refused a write that would duplicate a unique key.
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(&self.0, Inner::Sqlx(sqlx::Error::Database(error)) if error.is_unique_violation())
+    }
 }

@@ -2,42 +2,90 @@
 //!
 //! The main type is [`Store`], a handle on one database — an embedded SQLite
 //! file (the default) or a shared PostgreSQL database — opened with
-//! [`Store::open`], which applies the embedded migrations. Today it owns the
-//! key-value entries scripts keep with Forge `storage` / `@forge/kvs`
-//! (`kv_*` methods: get, set with TTL or only-if-absent, prefix listing with
-//! opaque cursors, batches and all-or-nothing transactions with
-//! expectations) and the scripts' secrets (`secret_*` methods), encrypted at
-//! rest with a [`SecretKey`]. It is built to grow into the rest of the
-//! design's store: jobs with versions, runs, run logs, HTTP call summaries,
-//! tokens and the audit log, each with the same two engines.
+//! [`Store::open`], which applies the embedded migrations. It owns:
+//! - jobs with every version kept (`job_*`, `jobs_*`: [`JobSpec`], [`Job`],
+//!   [`JobVersion`]), each change audited in its own transaction;
+//! - runs, their logs and HTTP call summaries (`run_*`, `runs_*`: [`Run`],
+//!   [`RunStatus`], [`Trigger`]). Every status change is one guarded SQL
+//!   statement in `runs/transition.rs` named for its guard
+//!   (`runs_claim_queued`, `runs_write_if_running`,
+//!   `runs_interrupt_if_lease_expired`, …) and [`RunStatus::can_become`]
+//!   documents the graph; occurrences are claimed exactly once by
+//!   [`Store::occurrences_claim`] (a compare-and-set on the job's next fire
+//!   instant and the run insert in one transaction, backed by a partial
+//!   unique index);
+//! - API tokens (`token_*`, stored as SHA-256 hashes), the audit log
+//!   (`audit_*`), notification channels and deliveries (`channel_*`,
+//!   `deliveries_*`);
+//! - the key-value entries scripts keep with Forge `storage` / `@forge/kvs`
+//!   (`kv_*`) and the scripts' secrets (`secret_*`), encrypted at rest with
+//!   a [`SecretKey`];
+//! - on PostgreSQL, a [`ChangeFeed`] of other nodes' changes (`LISTEN/NOTIFY`).
 //!
-//! Both engines behave identically, including under concurrency: keys sort
-//! by code point, JSON values round-trip byte for byte, and guarded writes
-//! are atomic. Invariants are CHECK constraints in both SQL dialects; time
-//! comes from an injectable [`Clock`] so expiry is testable without waiting.
+//! Both engines behave identically, including under concurrency (claims
+//! use `FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single writer lock
+//! otherwise). Invariants are CHECK constraints in both SQL dialects.
+//! Instants are stored as Unix milliseconds. Bookkeeping stamps (created,
+//! updated, audit) come from the store's injectable [`Clock`]; scheduling
+//! methods take `now` from their caller, whose clock decides.
 //!
 //! The crate sits below `scheduler` and `server` and beside `runtime`, which
 //! reaches storage through a thin adapter the binary wires up. It must know
-//! nothing about JavaScript, HTTP, cron or the Forge API's key rules (the
-//! runtime validates those); it only stores, with sane database limits.
+//! nothing about JavaScript, HTTP, cron, scheduling policies or the Forge
+//! API's key rules: callers compute fire instants and decide which rows an
+//! occurrence gets; the store only stores them atomically, with sane limits.
 
 #![deny(missing_docs)]
 
+mod audit;
 mod clock;
+mod codec;
 mod error;
+mod feed;
+mod jobs;
 mod kv;
 mod migrate;
+mod notify;
+mod runs;
 mod secret;
 mod sql;
 mod store;
+mod tokens;
+mod types;
 
 pub use crate::{
+    audit::{AuditEntry, AuditRecord},
     clock::{Clock, ManualClock, SystemClock},
-    error::{DatabaseError, KvError, OpenError, SecretError, SecretKeyError},
+    codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
+    error::{DatabaseError, KvError, OpenError, SecretError, SecretKeyError, StoreError},
+    feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL},
+    jobs::{JobEnable, JobFilter, JobRef, JobUpdate, NewJob},
     kv::{
         DEFAULT_PAGE_SIZE, Expect, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,
         MAX_PAGE_SIZE, MAX_VALUE_BYTES, SetOptions, TxOp,
     },
+    notify::{
+        AlertEvent, ChannelKind, ChannelSpec, Delivery, DeliveryOutcome, DeliveryStatus,
+        NewDelivery, NotificationChannel,
+    },
+    runs::{
+        ActiveRuns, LogQuery, NewRun, PruneRuns, RunFilter,
+        claim::{
+            ClaimedJob, ClaimedOccurrences, OccurrenceClaim, OccurrenceKind, OccurrencePlan,
+            OccurrenceRow,
+        },
+        transition::{
+            ClaimedRun, Heartbeat, LeaseState, LogAppend, RunClaim, RunFinish, RunWrites,
+            RunWritesApplied,
+        },
+    },
     secret::{SECRET_KEY_ENV, SECRET_KEY_FILE, SecretKey},
     store::{Engine, Store},
+    tokens::{ApiToken, NewToken, Role, TOKEN_PREFIX},
+    types::{
+        HttpCall, Job, JobSchedule, JobSpec, JobVersion, LogLevel, LogLine, MAX_ATTEMPTS_RANGE,
+        MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, Page,
+        RetentionPolicy, RetryPolicy, Run, RunError, RunLogLine, RunStatus, RunSummary,
+        ScheduledJob, SpecProblem, TIMEOUT_SECONDS_RANGE, Trigger, UnknownValue,
+    },
 };

@@ -8,6 +8,11 @@
 #[macro_use]
 mod harness;
 
+mod claims;
+mod fixtures;
+mod jobs;
+mod runs;
+
 mod kv;
 mod kv_batch;
 mod kv_list;
@@ -16,3 +21,4 @@ mod kv_ttl;
 mod lifecycle;
 mod schema;
 mod secrets;
+mod tokens_audit_notify;

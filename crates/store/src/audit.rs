@@ -1,0 +1,117 @@
+//! The audit log: who changed what, when. Job changes append to it in their
+//! own transaction; other layers append with [`Store::audit_append`].
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{
+    codec::{decode_id_cursor, encode_cursor, from_json, instant, list_limit, to_json},
+    error::{DbResultExt, StoreError},
+    sql::common,
+    store::{Store, with_backend},
+    types::Page,
+};
+
+/// An entry to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// Who: a token name, `system`, …
+    pub actor: String,
+    /// What, dotted: `job.create`, `token.revoke`, …
+    pub action: String,
+    /// On what: `job:42`, `token:3`, …
+    pub target: String,
+    /// Details as JSON.
+    pub detail: Value,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    /// Its id (entries are numbered in order).
+    pub id: i64,
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// Details.
+    pub detail: Value,
+}
+
+const AUDIT_CURSOR: &str = "audit";
+
+impl Store {
+    /// Appends an entry, stamped with the store clock's now.
+    pub async fn audit_append(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
+        let now = self.now_ms();
+        let detail = to_json("audit detail", &entry.detail)?;
+        let (id,): (i64,) = with_backend!(self, |pool, _sql| {
+            sqlx::query_as(common::AUDIT_INSERT)
+                .bind(now)
+                .bind(&entry.actor)
+                .bind(&entry.action)
+                .bind(&entry.target)
+                .bind(&detail)
+                .fetch_one(pool)
+                .await
+                .db()?
+        });
+        Ok(AuditRecord {
+            id,
+            at: instant(now)?,
+            actor: entry.actor.clone(),
+            action: entry.action.clone(),
+            target: entry.target.clone(),
+            detail: entry.detail.clone(),
+        })
+    }
+
+    /// One page of the audit log, newest first.
+    pub async fn audit_list(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        let before = match cursor {
+            Some(cursor) => decode_id_cursor(AUDIT_CURSOR, cursor)?,
+            None => i64::MAX,
+        };
+        let limit = list_limit(limit);
+        let rows: Vec<(i64, i64, String, String, String, String)> =
+            with_backend!(self, |pool, _sql| {
+                sqlx::query_as(common::AUDIT_LIST)
+                    .bind(before)
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(pool)
+                    .await
+                    .db()?
+            });
+        let mut items = rows
+            .into_iter()
+            .map(|(id, at, actor, action, target, detail)| {
+                Ok(AuditRecord {
+                    id,
+                    at: instant(at)?,
+                    actor,
+                    action,
+                    target,
+                    detail: from_json("audit detail", &detail)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items
+                .last()
+                .map(|record| encode_cursor(AUDIT_CURSOR, &record.id.to_string()))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}

@@ -1,0 +1,118 @@
+//! Changes other nodes made, as PostgreSQL `LISTEN/NOTIFY` carries them.
+//!
+//! Writes that another node must react to send a notification inside their
+//! transaction, so it is delivered exactly when the change is visible:
+//! job writes on [`JOBS_CHANNEL`] (payload: the job id), and new queued
+//! runs, finished runs and cancel requests on [`RUNS_CHANNEL`]. A
+//! notification is a hint to look at the database, never the data itself:
+//! one lost while a listener reconnects is reported as [`Change::Resync`],
+//! and schedulers also poll slowly as a backstop. SQLite has one node, so
+//! there is no feed.
+
+use sqlx::postgres::PgListener;
+
+use crate::{
+    error::{DbResultExt, StoreError},
+    store::{Backend, Store},
+};
+
+/// The channel on which job changes are announced (payload: the job id).
+pub const JOBS_CHANNEL: &str = "clockwork_jobs";
+/// The channel on which run events are announced (`queued`, `finished`,
+/// `cancel:<run id>`).
+pub const RUNS_CHANNEL: &str = "clockwork_runs";
+
+pub(crate) const RUNS_QUEUED: &str = "queued";
+pub(crate) const RUNS_FINISHED: &str = "finished";
+pub(crate) const CANCEL_PREFIX: &str = "cancel:";
+
+/// Something another node (or this one) changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A job was created, edited, paused, resumed or deleted.
+    JobChanged(i64),
+    /// Runs were queued: workers may have something to claim.
+    RunsQueued,
+    /// Runs ended: queued runs waiting behind them may start now.
+    RunsFinished,
+    /// Someone asked for this running run to be cancelled.
+    CancelRequested(i64),
+    /// The connection was re-established; notifications may have been lost,
+    /// so re-read what matters.
+    Resync,
+}
+
+/// A subscription to [`Change`]s, from [`Store::change_feed`].
+pub struct ChangeFeed {
+    listener: PgListener,
+}
+
+impl std::fmt::Debug for ChangeFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeFeed").finish_non_exhaustive()
+    }
+}
+
+impl ChangeFeed {
+    /// The next change; waits for one. Reconnects by itself after a lost
+    /// connection (and then says [`Change::Resync`]); an error means the
+    /// database cannot be reached right now.
+    pub async fn next(&mut self) -> Result<Change, StoreError> {
+        loop {
+            let Some(notification) = self.listener.try_recv().await.db()? else {
+                return Ok(Change::Resync);
+            };
+            if let Some(change) = parse(notification.channel(), notification.payload()) {
+                return Ok(change);
+            }
+        }
+    }
+}
+
+fn parse(channel: &str, payload: &str) -> Option<Change> {
+    match channel {
+        JOBS_CHANNEL => payload.parse().ok().map(Change::JobChanged),
+        RUNS_CHANNEL if payload == RUNS_QUEUED => Some(Change::RunsQueued),
+        RUNS_CHANNEL if payload == RUNS_FINISHED => Some(Change::RunsFinished),
+        RUNS_CHANNEL => payload
+            .strip_prefix(CANCEL_PREFIX)
+            .and_then(|id| id.parse().ok())
+            .map(Change::CancelRequested),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// Subscribes to changes made by any node, on PostgreSQL; `None` on
+    /// SQLite, where this process is the only node.
+    pub async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        let Backend::Postgres(pool) = &self.backend else {
+            return Ok(None);
+        };
+        let mut listener = PgListener::connect_with(pool).await.db()?;
+        listener
+            .listen_all([JOBS_CHANNEL, RUNS_CHANNEL])
+            .await
+            .db()?;
+        Ok(Some(ChangeFeed { listener }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_parse_into_changes() {
+        assert_eq!(parse(JOBS_CHANNEL, "42"), Some(Change::JobChanged(42)));
+        assert_eq!(parse(RUNS_CHANNEL, "queued"), Some(Change::RunsQueued));
+        assert_eq!(parse(RUNS_CHANNEL, "finished"), Some(Change::RunsFinished));
+        assert_eq!(
+            parse(RUNS_CHANNEL, "cancel:7"),
+            Some(Change::CancelRequested(7))
+        );
+        assert_eq!(parse(RUNS_CHANNEL, "cancel:x"), None);
+        assert_eq!(parse(JOBS_CHANNEL, "x"), None);
+        assert_eq!(parse("other", "1"), None);
+    }
+}

@@ -1,0 +1,396 @@
+//! Failure alerts: notification channels and the deliveries to them.
+//!
+//! A delivery is written once per (channel, run, event) — however many
+//! nodes see the run end — and handed to one sender at a time: claiming a
+//! due delivery pushes its next attempt past a claim window, so other
+//! nodes skip it unless the sender dies.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    codec::{
+        Columns, count, decode_id_cursor, encode_cursor, from_json, instant, list_limit, ms,
+        opt_instant, parse_enum, to_json,
+    },
+    error::{DbResultExt, StoreError},
+    sql::common,
+    store::{Store, with_backend},
+    types::Page,
+};
+
+/// Where a channel posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// A generic JSON webhook.
+    Webhook,
+    /// A Slack incoming webhook.
+    Slack,
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertEvent {
+    /// A run failed.
+    Failed,
+    /// A run timed out.
+    TimedOut,
+    /// A run was interrupted.
+    Interrupted,
+    /// Occurrences were missed.
+    Missed,
+    /// A run succeeded after failures.
+    Recovered,
+}
+
+macro_rules! text_enum_impls {
+    ($ty:ident { $($variant:ident => $text:literal),+ }) => {
+        impl $ty {
+            /// The value as stored.
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = crate::types::UnknownValue;
+            fn from_str(text: &str) -> Result<$ty, Self::Err> {
+                match text {
+                    $($text => Ok($ty::$variant),)+
+                    _ => Err(crate::types::UnknownValue { kind: stringify!($ty), value: text.to_string() }),
+                }
+            }
+        }
+    };
+}
+text_enum_impls!(ChannelKind { Webhook => "webhook", Slack => "slack" });
+text_enum_impls!(AlertEvent {
+    Failed => "failed",
+    TimedOut => "timed_out",
+    Interrupted => "interrupted",
+    Missed => "missed",
+    Recovered => "recovered"
+});
+
+/// A channel as configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSpec {
+    /// Unique name.
+    pub name: String,
+    /// Webhook or Slack.
+    pub kind: ChannelKind,
+    /// Where to post.
+    pub url: String,
+    /// Which events it wants.
+    pub events: Vec<AlertEvent>,
+    /// Whether it receives anything.
+    pub enabled: bool,
+}
+
+/// A stored channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotificationChannel {
+    /// Its id.
+    pub id: i64,
+    /// What it is.
+    pub spec: ChannelSpec,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A delivery to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    /// The channel.
+    pub channel_id: i64,
+    /// The job.
+    pub job_id: i64,
+    /// The run the alert is about.
+    pub run_id: i64,
+    /// What happened.
+    pub event: AlertEvent,
+    /// The body to post.
+    pub payload: Value,
+}
+
+/// Where a delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not yet delivered; will be tried (again).
+    Pending,
+    /// Delivered.
+    Delivered,
+    /// Given up.
+    Failed,
+}
+text_enum_impls!(DeliveryStatus { Pending => "pending", Delivered => "delivered", Failed => "failed" });
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    /// Its id.
+    pub id: i64,
+    /// The channel.
+    pub channel_id: i64,
+    /// The job.
+    pub job_id: i64,
+    /// The run.
+    pub run_id: i64,
+    /// What happened.
+    pub event: AlertEvent,
+    /// The body.
+    pub payload: Value,
+    /// Where it is.
+    pub status: DeliveryStatus,
+    /// Attempts made (claims count as attempts).
+    pub attempts: u64,
+    /// When it is next due (pending only).
+    pub next_attempt_at: Option<Timestamp>,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// When it was enqueued.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// How an attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The channel accepted it.
+    Delivered,
+    /// Try again at `next_attempt_at`.
+    Retry {
+        /// When.
+        next_attempt_at: Timestamp,
+        /// Why this attempt failed.
+        error: String,
+    },
+    /// Give up.
+    GaveUp {
+        /// Why the last attempt failed.
+        error: String,
+    },
+}
+
+const DELIVERY_CURSOR: &str = "delivery";
+
+impl Store {
+    /// Creates or replaces (by name) a channel.
+    pub async fn channel_upsert(
+        &self,
+        spec: &ChannelSpec,
+    ) -> Result<NotificationChannel, StoreError> {
+        if spec.name.is_empty() || spec.name.chars().count() > 200 {
+            return Err(StoreError::Invalid {
+                what: "channel name",
+                reason: "must be 1 to 200 characters".into(),
+            });
+        }
+        let events = to_json("channel events", &spec.events)?;
+        let now = self.now_ms();
+        with_backend!(self, |pool, _sql| {
+            let row = sqlx::query(common::CHANNEL_UPSERT)
+                .bind(&spec.name)
+                .bind(spec.kind.as_str())
+                .bind(&spec.url)
+                .bind(&events)
+                .bind(spec.enabled)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+                .db()?;
+            decode_channel(&row)
+        })
+    }
+
+    /// Every channel, by name.
+    pub async fn channel_list(&self) -> Result<Vec<NotificationChannel>, StoreError> {
+        with_backend!(self, |pool, _sql| {
+            let rows = sqlx::query(common::CHANNEL_LIST)
+                .fetch_all(pool)
+                .await
+                .db()?;
+            rows.iter().map(decode_channel).collect()
+        })
+    }
+
+    /// Deletes a channel and its deliveries; returns whether it existed.
+    pub async fn channel_delete(&self, name: &str) -> Result<bool, StoreError> {
+        let deleted = with_backend!(self, |pool, _sql| {
+            sqlx::query(common::CHANNEL_DELETE)
+                .bind(name)
+                .execute(pool)
+                .await
+                .db()?
+                .rows_affected()
+        });
+        Ok(deleted == 1)
+    }
+
+    /// Enqueues deliveries due at `now`, in one transaction; a delivery
+    /// already enqueued for the same channel, run and event is not added
+    /// again. Returns how many were added.
+    pub async fn deliveries_enqueue(
+        &self,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let encoded = deliveries
+            .iter()
+            .map(|d| Ok((d, to_json("delivery payload", &d.payload)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        with_backend!(self, |pool, sql| {
+            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let mut added = 0;
+            for (delivery, payload) in &encoded {
+                added += sqlx::query(common::DELIVERY_INSERT)
+                    .bind(delivery.channel_id)
+                    .bind(delivery.job_id)
+                    .bind(delivery.run_id)
+                    .bind(delivery.event.as_str())
+                    .bind(payload)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await
+                    .db()?
+                    .rows_affected();
+            }
+            tx.commit().await.db()?;
+            Ok(added)
+        })
+    }
+
+    /// Claims up to `limit` pending deliveries due at `now` for one sender:
+    /// each counts an attempt and stays invisible to other claimers until
+    /// `claimed_until`, by which the sender records its outcome.
+    pub async fn deliveries_claim_due(
+        &self,
+        now: Timestamp,
+        claimed_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        with_backend!(self, |pool, sql| {
+            let rows = sqlx::query(sql.deliveries_claim_due)
+                .bind(ms(now))
+                .bind(ms(claimed_until))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .db()?;
+            let mut deliveries = rows
+                .iter()
+                .map(decode_delivery)
+                .collect::<Result<Vec<_>, _>>()?;
+            deliveries.sort_by_key(|d| d.id);
+            Ok(deliveries)
+        })
+    }
+
+    /// Records an attempt's outcome on a pending delivery; returns whether
+    /// it was still pending.
+    pub async fn delivery_record_if_pending(
+        &self,
+        id: i64,
+        outcome: &DeliveryOutcome,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (status, next, error) = match outcome {
+            DeliveryOutcome::Delivered => (DeliveryStatus::Delivered, None, None),
+            DeliveryOutcome::Retry {
+                next_attempt_at,
+                error,
+            } => (
+                DeliveryStatus::Pending,
+                Some(ms(*next_attempt_at)),
+                Some(error.as_str()),
+            ),
+            DeliveryOutcome::GaveUp { error } => {
+                (DeliveryStatus::Failed, None, Some(error.as_str()))
+            }
+        };
+        let updated = with_backend!(self, |pool, _sql| {
+            sqlx::query(common::DELIVERY_RECORD_IF_PENDING)
+                .bind(id)
+                .bind(status.as_str())
+                .bind(next)
+                .bind(error)
+                .bind(ms(now))
+                .execute(pool)
+                .await
+                .db()?
+                .rows_affected()
+        });
+        Ok(updated == 1)
+    }
+
+    /// One page of deliveries, newest first.
+    pub async fn deliveries_list(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let before = match cursor {
+            Some(cursor) => decode_id_cursor(DELIVERY_CURSOR, cursor)?,
+            None => i64::MAX,
+        };
+        let limit = list_limit(limit);
+        let mut items = with_backend!(self, |pool, _sql| {
+            let rows = sqlx::query(common::DELIVERY_LIST)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+                .db()?;
+            rows.iter()
+                .map(decode_delivery)
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items
+                .last()
+                .map(|d| encode_cursor(DELIVERY_CURSOR, &d.id.to_string()))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+fn decode_channel(row: &impl Columns) -> Result<NotificationChannel, StoreError> {
+    Ok(NotificationChannel {
+        id: row.i64(0)?,
+        spec: ChannelSpec {
+            name: row.text(1)?,
+            kind: parse_enum("channel kind", &row.text(2)?)?,
+            url: row.text(3)?,
+            events: from_json("channel events", &row.text(4)?)?,
+            enabled: row.bool(5)?,
+        },
+        created_at: instant(row.i64(6)?)?,
+        updated_at: instant(row.i64(7)?)?,
+    })
+}
+
+fn decode_delivery(row: &impl Columns) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: row.i64(0)?,
+        channel_id: row.i64(1)?,
+        job_id: row.i64(2)?,
+        run_id: row.i64(3)?,
+        event: parse_enum("alert event", &row.text(4)?)?,
+        payload: from_json("delivery payload", &row.text(5)?)?,
+        status: parse_enum("delivery status", &row.text(6)?)?,
+        attempts: count(row.i64(7)?),
+        next_attempt_at: opt_instant(row.opt_i64(8)?)?,
+        last_error: row.opt_text(9)?,
+        created_at: instant(row.i64(10)?)?,
+        updated_at: instant(row.i64(11)?)?,
+    })
+}

@@ -1,0 +1,464 @@
+//! The run state machine: every change of a run's status, each one guarded
+//! SQL statement whose condition is in its name, reporting whether it
+//! applied. [`RunStatus::can_become`] documents the same graph; the store's
+//! tests check each arrow against these statements, and that every other
+//! transition does not apply.
+//!
+//! ```text
+//! queued ──runs_claim_queued──────────────► running
+//! queued ──run_cancel_if_queued───────────► cancelled
+//! running ─runs_write_if_running (finish)─► succeeded | failed | timed_out | cancelled | interrupted
+//! running ─runs_interrupt_if_lease_expired► interrupted
+//! ```
+//! Inserts (`run_insert` → queued; `occurrences_claim` → queued, running,
+//! skipped, missed) live beside them in `runs` and `claim`. Leases
+//! (`runs_heartbeat_if_running`) and cancel requests
+//! (`run_request_cancel_if_running`) change no status but are guarded the
+//! same way: only the node holding a running run may touch it.
+
+use jiff::Timestamp;
+use serde_json::json;
+
+use crate::{
+    codec::{Columns, commit_or_rollback, from_json, id_array, ms, opt_to_json, to_json},
+    error::{DbResultExt, StoreError},
+    feed::{CANCEL_PREFIX, RUNS_CHANNEL, RUNS_FINISHED},
+    runs::{decode_run, log_lines_json},
+    sql::common,
+    store::{Store, with_backend},
+    types::{HttpCall, JobSpec, LogLine, Run, RunError, RunStatus},
+};
+
+/// A claim of queued runs by one node's workers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunClaim {
+    /// The claiming node.
+    pub node: String,
+    /// The current instant: only runs whose `not_before` has come.
+    pub now: Timestamp,
+    /// The lease the node takes on each claimed run.
+    pub lease_until: Timestamp,
+    /// At most this many runs.
+    pub limit: u32,
+}
+
+/// A run a node claimed, with what it needs to execute it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedRun {
+    /// The run, now `running` on the claiming node.
+    pub run: Run,
+    /// The spec of the run's job version.
+    pub spec: JobSpec,
+}
+
+/// The end of a running run, as its node reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFinish {
+    /// The run.
+    pub id: i64,
+    /// The node that ran it: only that node's finish applies.
+    pub node: String,
+    /// `succeeded`, `failed`, `timed_out`, `cancelled` or `interrupted`.
+    pub status: RunStatus,
+    /// When it ended (never stored before its start).
+    pub finished_at: Timestamp,
+    /// The script's result.
+    pub result: Option<serde_json::Value>,
+    /// Why it did not succeed.
+    pub error: Option<RunError>,
+    /// Its outbound HTTP calls.
+    pub http_calls: Vec<HttpCall>,
+    /// Log lines not yet stored by [`LogAppend`]s.
+    pub logs: Vec<LogLine>,
+}
+
+/// Log lines of a running run, stored while it runs so a crash keeps them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogAppend {
+    /// The run.
+    pub run_id: i64,
+    /// The node running it: only that node's lines are stored.
+    pub node: String,
+    /// The new lines, in order.
+    pub lines: Vec<LogLine>,
+}
+
+/// What one node writes about its runs in one transaction (group commit).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunWrites {
+    /// Log lines of runs still going; applied first.
+    pub appends: Vec<LogAppend>,
+    /// Ends of runs.
+    pub finishes: Vec<RunFinish>,
+}
+
+/// Which writes of a [`RunWrites`] applied (the run was still running on
+/// that node), in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunWritesApplied {
+    /// One per append.
+    pub appended: Vec<bool>,
+    /// One per finish.
+    pub finished: Vec<bool>,
+}
+
+/// A renewal of the leases a node holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// The node.
+    pub node: String,
+    /// Its running runs.
+    pub run_ids: Vec<i64>,
+    /// The new end of their leases.
+    pub lease_until: Timestamp,
+}
+
+/// What a heartbeat learnt of one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseState {
+    /// The run.
+    pub run_id: i64,
+    /// The node still holds it (its lease is renewed). When `false` the run
+    /// is no longer this node's (interrupted, deleted): stop executing it.
+    pub held: bool,
+    /// Someone asked for it to be cancelled.
+    pub cancel_requested: bool,
+}
+
+/// The error recorded on runs whose lease expired.
+const LEASE_EXPIRED: &str =
+    "the node running it stopped renewing its lease (it crashed, hung or lost the database)";
+
+impl Store {
+    /// queued → running: claims up to `limit` queued runs whose time has
+    /// come for `node`, oldest first, and returns them with their specs.
+    /// A job that does not allow overlap has at most one running run, and
+    /// its queued runs start in the order they were queued. On PostgreSQL,
+    /// rows other nodes are claiming are skipped (`FOR UPDATE SKIP
+    /// LOCKED`), so concurrent claimers get disjoint sets without waiting.
+    pub async fn runs_claim_queued(&self, claim: &RunClaim) -> Result<Vec<ClaimedRun>, StoreError> {
+        with_backend!(self, |pool, sql| {
+            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let outcome = async {
+                let rows = sqlx::query(sql.runs_claim_queued)
+                    .bind(&claim.node)
+                    .bind(ms(claim.now))
+                    .bind(ms(claim.lease_until))
+                    .bind(i64::from(claim.limit))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
+                runs.sort_by_key(|run| (run.not_before, run.id));
+                let wanted = runs
+                    .iter()
+                    .map(|run| json!({"job_id": run.job_id, "version": run.job_version}))
+                    .collect::<Vec<_>>();
+                let specs = sqlx::query(sql.job_versions_get_many)
+                    .bind(to_json("job versions", &wanted)?)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                let specs = decode_specs(&specs)?;
+                runs.into_iter()
+                    .map(|run| {
+                        let spec = specs
+                            .get(&(run.job_id, run.job_version))
+                            .cloned()
+                            .ok_or_else(|| {
+                                StoreError::corrupt("job version", "a run's job version is missing")
+                            })?;
+                        Ok(ClaimedRun { run, spec })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            }
+            .await;
+            commit_or_rollback(tx, outcome).await
+        })
+    }
+
+    /// queued → cancelled. Returns the cancelled run, or `None` when the run
+    /// was not queued (already started, ended, or unknown).
+    pub async fn run_cancel_if_queued(
+        &self,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Option<Run>, StoreError> {
+        with_backend!(self, |pool, _sql| {
+            let row = sqlx::query(common::RUN_CANCEL_IF_QUEUED)
+                .bind(id)
+                .bind(ms(now))
+                .fetch_optional(pool)
+                .await
+                .db()?;
+            row.as_ref().map(decode_run).transpose()
+        })
+    }
+
+    /// Marks a running run cancel-requested and tells its node (PostgreSQL:
+    /// a notification; every node: its next heartbeat). Returns the node
+    /// running it, or `None` when the run is not running. The run's status
+    /// changes only when its node finishes it as `cancelled`.
+    pub async fn run_request_cancel_if_running(
+        &self,
+        id: i64,
+    ) -> Result<Option<String>, StoreError> {
+        with_backend!(self, |pool, sql| {
+            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let outcome = async {
+                let node: Option<(String,)> = sqlx::query_as(common::RUN_REQUEST_CANCEL_IF_RUNNING)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .db()?;
+                if let (Some(notify), Some(_)) = (sql.notify, &node) {
+                    sqlx::query(notify)
+                        .bind(RUNS_CHANNEL)
+                        .bind(format!("{CANCEL_PREFIX}{id}"))
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
+                Ok(node.map(|(node,)| node))
+            }
+            .await;
+            commit_or_rollback(tx, outcome).await
+        })
+    }
+
+    /// running → its final status, for each finish whose run is still
+    /// running on the finishing node; all in one transaction. Returns which
+    /// applied.
+    pub async fn runs_finish_if_running(
+        &self,
+        finishes: &[RunFinish],
+    ) -> Result<Vec<bool>, StoreError> {
+        let writes = RunWrites {
+            appends: Vec::new(),
+            finishes: finishes.to_vec(),
+        };
+        Ok(self.runs_write_if_running(&writes).await?.finished)
+    }
+
+    /// Stores log lines of running runs (only for the node running each);
+    /// all in one transaction. Returns which applied.
+    pub async fn run_logs_append_if_running(
+        &self,
+        appends: &[LogAppend],
+    ) -> Result<Vec<bool>, StoreError> {
+        let writes = RunWrites {
+            appends: appends.to_vec(),
+            finishes: Vec::new(),
+        };
+        Ok(self.runs_write_if_running(&writes).await?.appended)
+    }
+
+    /// Group commit: log appends, then finishes (running → final status,
+    /// with the remaining log lines), all in one transaction, each guarded
+    /// by "still running on this node". On PostgreSQL, other nodes hear
+    /// that runs finished (runs queued behind them may start).
+    pub async fn runs_write_if_running(
+        &self,
+        writes: &RunWrites,
+    ) -> Result<RunWritesApplied, StoreError> {
+        let appends = writes
+            .appends
+            .iter()
+            .map(|append| Ok((append, log_lines_json(&append.lines)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let finishes = writes
+            .finishes
+            .iter()
+            .map(EncodedFinish::of)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if appends.is_empty() && finishes.is_empty() {
+            return Ok(RunWritesApplied::default());
+        }
+        with_backend!(self, |pool, sql| {
+            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let outcome = async {
+                let mut applied = RunWritesApplied::default();
+                for (append, lines_json) in &appends {
+                    let lines = i64::try_from(append.lines.len()).unwrap_or(i64::MAX);
+                    let counted: Option<(i64,)> = sqlx::query_as(common::RUN_COUNT_LOGS_IF_RUNNING)
+                        .bind(append.run_id)
+                        .bind(&append.node)
+                        .bind(lines)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .db()?;
+                    if let Some((total,)) = counted
+                        && lines > 0
+                    {
+                        sqlx::query(sql.run_logs_insert)
+                            .bind(append.run_id)
+                            .bind(total - lines + 1)
+                            .bind(lines_json)
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                    }
+                    applied.appended.push(counted.is_some());
+                }
+                for finish in &finishes {
+                    let counted: Option<(i64,)> = sqlx::query_as(sql.run_finish_if_running)
+                        .bind(finish.id)
+                        .bind(finish.node)
+                        .bind(finish.status)
+                        .bind(finish.finished_at_ms)
+                        .bind(&finish.result)
+                        .bind(&finish.error)
+                        .bind(&finish.http_calls)
+                        .bind(finish.lines)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .db()?;
+                    if let Some((total,)) = counted
+                        && finish.lines > 0
+                    {
+                        sqlx::query(sql.run_logs_insert)
+                            .bind(finish.id)
+                            .bind(total - finish.lines + 1)
+                            .bind(&finish.lines_json)
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                    }
+                    applied.finished.push(counted.is_some());
+                }
+                if let Some(notify) = sql.notify
+                    && applied.finished.contains(&true)
+                {
+                    sqlx::query(notify)
+                        .bind(RUNS_CHANNEL)
+                        .bind(RUNS_FINISHED)
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
+                Ok(applied)
+            }
+            .await;
+            commit_or_rollback(tx, outcome).await
+        })
+    }
+
+    /// running → interrupted, for up to `limit` runs whose lease expired
+    /// before `now` (their node died, hung or lost the database). Returns
+    /// them, so the caller can apply the retry policy.
+    pub async fn runs_interrupt_if_lease_expired(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Run>, StoreError> {
+        let error = to_json("run error", &RunError::message(LEASE_EXPIRED))?;
+        with_backend!(self, |pool, sql| {
+            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let outcome = async {
+                let rows = sqlx::query(sql.runs_interrupt_if_lease_expired)
+                    .bind(ms(now))
+                    .bind(&error)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
+                runs.sort_by_key(|run| run.id);
+                if let Some(notify) = sql.notify
+                    && !runs.is_empty()
+                {
+                    sqlx::query(notify)
+                        .bind(RUNS_CHANNEL)
+                        .bind(RUNS_FINISHED)
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
+                Ok(runs)
+            }
+            .await;
+            commit_or_rollback(tx, outcome).await
+        })
+    }
+
+    /// Renews the leases of a node's running runs; reports, per run in the
+    /// order given, whether the node still holds it and whether someone
+    /// asked for it to be cancelled.
+    pub async fn runs_heartbeat_if_running(
+        &self,
+        heartbeat: &Heartbeat,
+    ) -> Result<Vec<LeaseState>, StoreError> {
+        if heartbeat.run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = id_array(heartbeat.run_ids.iter().copied());
+        let held: Vec<(i64, bool)> = with_backend!(self, |pool, sql| {
+            sqlx::query_as(sql.runs_heartbeat_if_running)
+                .bind(&ids)
+                .bind(&heartbeat.node)
+                .bind(ms(heartbeat.lease_until))
+                .fetch_all(pool)
+                .await
+                .db()?
+        });
+        let held: std::collections::HashMap<i64, bool> = held.into_iter().collect();
+        Ok(heartbeat
+            .run_ids
+            .iter()
+            .map(|&run_id| LeaseState {
+                run_id,
+                held: held.contains_key(&run_id),
+                cancel_requested: held.get(&run_id).copied().unwrap_or(false),
+            })
+            .collect())
+    }
+}
+
+/// A finish with its values encoded for binding.
+struct EncodedFinish<'a> {
+    id: i64,
+    node: &'a str,
+    status: &'static str,
+    finished_at_ms: i64,
+    result: Option<String>,
+    error: Option<String>,
+    http_calls: String,
+    lines: i64,
+    lines_json: String,
+}
+
+impl<'a> EncodedFinish<'a> {
+    fn of(finish: &'a RunFinish) -> Result<Self, StoreError> {
+        if !RunStatus::Running.can_become(finish.status) {
+            return Err(StoreError::Invalid {
+                what: "finish status",
+                reason: format!("a running run cannot become {}", finish.status),
+            });
+        }
+        Ok(EncodedFinish {
+            id: finish.id,
+            node: &finish.node,
+            status: finish.status.as_str(),
+            finished_at_ms: ms(finish.finished_at),
+            result: opt_to_json("run result", finish.result.as_ref())?,
+            error: opt_to_json("run error", finish.error.as_ref())?,
+            http_calls: to_json("run http calls", &finish.http_calls)?,
+            lines: i64::try_from(finish.logs.len()).unwrap_or(i64::MAX),
+            lines_json: log_lines_json(&finish.logs)?,
+        })
+    }
+}
+
+/// Rows of `job_versions_get_many`, by (job, version).
+pub(crate) fn decode_specs(
+    rows: &[impl Columns],
+) -> Result<std::collections::HashMap<(i64, i64), JobSpec>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            Ok((
+                (row.i64(0)?, row.i64(1)?),
+                from_json("job spec", &row.text(2)?)?,
+            ))
+        })
+        .collect()
+}

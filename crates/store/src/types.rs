@@ -1,0 +1,779 @@
+//! The persisted domain types: jobs and their specs, runs and their
+//! statuses, log lines, HTTP call summaries. Serialisable with serde in
+//! `snake_case`; instants are [`Timestamp`]s (stored as Unix milliseconds, so
+//! sub-millisecond precision is not kept).
+
+use std::{fmt, str::FromStr};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The largest script, in bytes of UTF-8.
+pub const MAX_SCRIPT_BYTES: usize = 1024 * 1024;
+/// The longest job name, in characters.
+pub const MAX_JOB_NAME_CHARS: usize = 200;
+/// The shortest and longest allowed run timeout, in seconds (1 s, 24 h).
+pub const TIMEOUT_SECONDS_RANGE: std::ops::RangeInclusive<u32> = 1..=86_400;
+/// The allowed memory limits, in MiB.
+pub const MEMORY_LIMIT_MB_RANGE: std::ops::RangeInclusive<u32> = 1..=16_384;
+/// The allowed total attempts of a run (1 = no retries).
+pub const MAX_ATTEMPTS_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
+
+/// One version of a job: what its author writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// Unique name: letters, digits, `.`, `_`, `-`; not only digits (so a
+    /// path segment is either an id or a name).
+    pub name: String,
+    /// Free text for people.
+    #[serde(default)]
+    pub description: String,
+    /// The script, in either form; at most [`MAX_SCRIPT_BYTES`].
+    pub script: String,
+    /// When it fires; `None` for a job that only runs on demand.
+    #[serde(default)]
+    pub schedule: Option<JobSchedule>,
+    /// Whether the schedule fires. [`Job::spec`] shows the live flag, which
+    /// pause and resume change without a new version.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Wall-clock limit of one run, within [`TIMEOUT_SECONDS_RANGE`].
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u32,
+    /// Heap limit of one run, within [`MEMORY_LIMIT_MB_RANGE`].
+    #[serde(default = "default_memory_limit_mb")]
+    pub memory_limit_mb: u32,
+    /// What happens when an occurrence comes while a run is active.
+    #[serde(default)]
+    pub overlap: Overlap,
+    /// What happens to occurrences that passed while nothing was running.
+    #[serde(default)]
+    pub misfire: Misfire,
+    /// Retries of failed, timed-out and interrupted runs.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// `context.params` of every run (a manual run may pass its own).
+    #[serde(default = "empty_object")]
+    pub params: Value,
+    /// The named user credential `asUser()` uses, if any.
+    #[serde(default)]
+    pub run_as: Option<String>,
+    /// How much of this job's history is kept.
+    #[serde(default)]
+    pub retention: RetentionPolicy,
+}
+
+impl JobSpec {
+    /// A spec with every default: enabled, no schedule.
+    pub fn new(name: impl Into<String>, script: impl Into<String>) -> JobSpec {
+        JobSpec {
+            name: name.into(),
+            description: String::new(),
+            script: script.into(),
+            schedule: None,
+            enabled: true,
+            timeout_seconds: default_timeout_seconds(),
+            memory_limit_mb: default_memory_limit_mb(),
+            overlap: Overlap::default(),
+            misfire: Misfire::default(),
+            retry: RetryPolicy::default(),
+            params: empty_object(),
+            run_as: None,
+            retention: RetentionPolicy::default(),
+        }
+    }
+
+    /// Checks every bound the store knows (names, sizes, ranges). Cron
+    /// syntax, zones and script syntax are checked by the layers that know
+    /// them. Returns the first problem with the field path it concerns.
+    pub fn check(&self) -> Result<(), SpecProblem> {
+        check_job_name(&self.name)?;
+        let problem = |field: &'static str, reason: String| Err(SpecProblem { field, reason });
+        if self.script.len() > MAX_SCRIPT_BYTES {
+            return problem(
+                "script",
+                format!(
+                    "is {} bytes, more than the limit of {MAX_SCRIPT_BYTES}",
+                    self.script.len()
+                ),
+            );
+        }
+        if let Some(schedule) = &self.schedule {
+            if schedule.cron.trim().is_empty() || schedule.cron.len() > 1000 {
+                return problem("schedule.cron", "must be 1 to 1000 characters".into());
+            }
+            if schedule.timezone.is_empty() || schedule.timezone.len() > 100 {
+                return problem("schedule.timezone", "must be 1 to 100 characters".into());
+            }
+        }
+        if !TIMEOUT_SECONDS_RANGE.contains(&self.timeout_seconds) {
+            return problem(
+                "timeout_seconds",
+                "must be between 1 and 86400 (24 hours)".into(),
+            );
+        }
+        if !MEMORY_LIMIT_MB_RANGE.contains(&self.memory_limit_mb) {
+            return problem("memory_limit_mb", "must be between 1 and 16384".into());
+        }
+        if !MAX_ATTEMPTS_RANGE.contains(&self.retry.max_attempts) {
+            return problem("retry.max_attempts", "must be between 1 and 100".into());
+        }
+        if self.retry.backoff_seconds > 86_400 {
+            return problem(
+                "retry.backoff_seconds",
+                "must be at most 86400 (24 hours)".into(),
+            );
+        }
+        if self.retention.keep_runs == 0 || self.retention.keep_runs > 1_000_000 {
+            return problem(
+                "retention.keep_runs",
+                "must be between 1 and 1000000".into(),
+            );
+        }
+        if self.retention.keep_days == 0 || self.retention.keep_days > 36_500 {
+            return problem("retention.keep_days", "must be between 1 and 36500".into());
+        }
+        if !self.params.is_object() {
+            return problem("params", "must be a JSON object".into());
+        }
+        if self.description.len() > 10_000 {
+            return problem("description", "must be at most 10000 bytes".into());
+        }
+        Ok(())
+    }
+}
+
+/// A job name that breaks the rules of [`JobSpec::name`], and why.
+fn check_job_name(name: &str) -> Result<(), SpecProblem> {
+    let problem = |reason: &str| {
+        Err(SpecProblem {
+            field: "name",
+            reason: reason.to_string(),
+        })
+    };
+    if name.is_empty() || name.chars().count() > MAX_JOB_NAME_CHARS {
+        return problem("must be 1 to 200 characters");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return problem("may contain only letters, digits, '.', '_' and '-'");
+    }
+    if name.chars().all(|c| c.is_ascii_digit()) {
+        return problem("must not be only digits (that would read as a job id)");
+    }
+    Ok(())
+}
+
+/// A bound a [`JobSpec`] breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {reason}")]
+pub struct SpecProblem {
+    /// The field's path, e.g. `retry.max_attempts`.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_timeout_seconds() -> u32 {
+    900
+}
+fn default_memory_limit_mb() -> u32 {
+    256
+}
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+fn default_timezone() -> String {
+    "UTC".to_string()
+}
+
+/// A cron expression and the IANA zone it is read in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSchedule {
+    /// 5 or 6 fields, or a macro.
+    pub cron: String,
+    /// IANA zone name; `UTC` when not given.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+/// Declares a string-valued enum: serde names, `as_str`, `FromStr`, `Display`.
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as stored and serialised.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(text: &str) -> Result<Self, UnknownValue> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownValue { kind: stringify!($name), value: text.to_string() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// A text that names no value of an enum.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownValue {
+    /// The enum's name.
+    pub kind: &'static str,
+    /// The text.
+    pub value: String,
+}
+
+string_enum! {
+    /// What happens when an occurrence comes while a run of the job is
+    /// queued or running.
+    #[derive(Default)]
+    pub enum Overlap {
+        /// Record a `skipped` run for the occurrence (the default).
+        #[default]
+        Skip => "skip",
+        /// Queue it behind the running one, unless one is already queued.
+        QueueOne => "queue_one",
+        /// Run it alongside.
+        Allow => "allow",
+        /// Cancel the running one, then run it.
+        Replace => "replace",
+    }
+}
+
+string_enum! {
+    /// What happens to occurrences that passed while nothing was firing
+    /// (downtime, a paused process).
+    #[derive(Default)]
+    pub enum Misfire {
+        /// One `missed` row counting them, and one catch-up run (the default).
+        #[default]
+        RunOnce => "run_once",
+        /// Only the `missed` row.
+        Skip => "skip",
+        /// A catch-up run for each, at most 100; older ones are counted missed.
+        RunAll => "run_all",
+    }
+}
+
+/// Retries of runs that ended `failed`, `timed_out` or `interrupted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included: 1 (the default) never retries.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The wait before the first retry; each later one doubles it (with jitter).
+    #[serde(default = "default_backoff_seconds")]
+    pub backoff_seconds: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_max_attempts(),
+            backoff_seconds: default_backoff_seconds(),
+        }
+    }
+}
+
+fn default_max_attempts() -> u32 {
+    1
+}
+fn default_backoff_seconds() -> u32 {
+    30
+}
+
+/// How much history of a job is kept: runs beyond either bound are pruned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionPolicy {
+    /// The newest runs kept (default 1,000).
+    #[serde(default = "default_keep_runs")]
+    pub keep_runs: u32,
+    /// Days a finished run is kept (default 30).
+    #[serde(default = "default_keep_days")]
+    pub keep_days: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            keep_runs: default_keep_runs(),
+            keep_days: default_keep_days(),
+        }
+    }
+}
+
+fn default_keep_runs() -> u32 {
+    1000
+}
+fn default_keep_days() -> u32 {
+    30
+}
+
+/// A job as it is now: its current version's spec and its scheduling state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    /// Its id.
+    pub id: i64,
+    /// Its current version, from 1.
+    pub version: i64,
+    /// The current version's spec; `enabled` is the live flag.
+    pub spec: JobSpec,
+    /// The next occurrence not yet claimed; `None` when it does not fire.
+    pub next_fire_at: Option<Timestamp>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed (edit, pause, resume).
+    pub updated_at: Timestamp,
+    /// Its newest run, if any.
+    pub last_run: Option<RunSummary>,
+}
+
+/// One saved version of a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobVersion {
+    /// The job.
+    pub job_id: i64,
+    /// The version, from 1.
+    pub version: i64,
+    /// The spec as saved.
+    pub spec: JobSpec,
+    /// Who saved it.
+    pub actor: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// What the scheduler needs of an enabled job with a schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledJob {
+    /// The job.
+    pub id: i64,
+    /// Its current version.
+    pub version: i64,
+    /// Its schedule.
+    pub schedule: JobSchedule,
+    /// The next occurrence not yet claimed.
+    pub next_fire_at: Option<Timestamp>,
+    /// Its overlap policy.
+    pub overlap: Overlap,
+    /// Its misfire policy.
+    pub misfire: Misfire,
+}
+
+string_enum! {
+    /// The status of a run. See [`RunStatus::can_become`] for the graph.
+    pub enum RunStatus {
+        /// Waiting for a worker (and for `not_before`).
+        Queued => "queued",
+        /// A node is executing it and holds its lease.
+        Running => "running",
+        /// The script completed.
+        Succeeded => "succeeded",
+        /// The script threw, or broke a limit other than time.
+        Failed => "failed",
+        /// Its timeout passed.
+        TimedOut => "timed_out",
+        /// Cancelled before or while running.
+        Cancelled => "cancelled",
+        /// Its node stopped (lease expired, or shut down before it ended).
+        Interrupted => "interrupted",
+        /// Its occurrence came while another run was active (overlap `skip`).
+        Skipped => "skipped",
+        /// Occurrences passed while the scheduler was down; `missed_count` says how many.
+        Missed => "missed",
+    }
+}
+
+impl RunStatus {
+    /// Whether the run has ended: every status but `queued` and `running`.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, RunStatus::Queued | RunStatus::Running)
+    }
+
+    /// The run state machine: whether a run in `self` may move to `to`.
+    ///
+    /// ```text
+    /// (insert) ──► queued ──claim──► running ──finish──► succeeded | failed | timed_out | cancelled
+    ///                │                  └──lease expired / shutdown──► interrupted
+    ///                └──cancel──► cancelled
+    /// (insert) ──► skipped | missed            (terminal from birth)
+    /// ```
+    /// Each arrow is one guarded statement in `runs/transition.rs`; the
+    /// store's tests check that exactly these arrows apply.
+    pub fn can_become(self, to: RunStatus) -> bool {
+        use RunStatus::*;
+        matches!(
+            (self, to),
+            (Queued, Running | Cancelled)
+                | (
+                    Running,
+                    Succeeded | Failed | TimedOut | Cancelled | Interrupted
+                )
+        )
+    }
+
+    /// The final statuses the retry policy applies to.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted
+        )
+    }
+}
+
+string_enum! {
+    /// What created a run.
+    pub enum Trigger {
+        /// An occurrence of its schedule.
+        Schedule => "schedule",
+        /// A person, through the UI or CLI.
+        Manual => "manual",
+        /// A program, through the REST API.
+        Api => "api",
+        /// The retry policy, after a failed attempt.
+        Retry => "retry",
+        /// The misfire policy, for an occurrence that passed during downtime.
+        CatchUp => "catch_up",
+        /// The previous chunk of a chain called `continueWith`.
+        Continuation => "continuation",
+        /// A queue event for the job's key.
+        Event => "event",
+    }
+}
+
+string_enum! {
+    /// The level of a log line.
+    pub enum LogLevel {
+        /// `console.debug`.
+        Debug => "debug",
+        /// `console.log`, `console.info`.
+        Info => "info",
+        /// `console.warn` and runtime notices.
+        Warn => "warn",
+        /// `console.error`.
+        Error => "error",
+    }
+}
+
+/// Why a run did not succeed. Positions are 1-based in the user's script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    /// What went wrong.
+    pub message: String,
+    /// The JavaScript stack, when there is one.
+    #[serde(default)]
+    pub stack: Option<String>,
+    /// The line, when known.
+    #[serde(default)]
+    pub line: Option<u32>,
+    /// The column, when known.
+    #[serde(default)]
+    pub column: Option<u32>,
+}
+
+impl RunError {
+    /// An error with only a message.
+    pub fn message(message: impl Into<String>) -> RunError {
+        RunError {
+            message: message.into(),
+            stack: None,
+            line: None,
+            column: None,
+        }
+    }
+}
+
+/// One outbound HTTP call of a run, as history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpCall {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The URL without credentials.
+    pub url: String,
+    /// The final status, if a response arrived.
+    pub status: Option<u16>,
+    /// From the call's start to its end, retries included.
+    pub duration_ms: u64,
+    /// Rate-limit retries made.
+    pub retries: u32,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// The response body's size, if a response arrived.
+    pub response_size: Option<u64>,
+}
+
+/// One run: one execution attempt of one job version, or one occurrence
+/// that did not run (`skipped`, `missed`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    /// Its id.
+    pub id: i64,
+    /// The job.
+    pub job_id: i64,
+    /// The job version it executes.
+    pub job_version: i64,
+    /// What created it.
+    pub trigger: Trigger,
+    /// Where it is in its life.
+    pub status: RunStatus,
+    /// 1 for the first attempt, then 2, 3, … for retries.
+    pub attempt: u32,
+    /// The occurrence it is for, when it has one (retries keep it).
+    pub scheduled_for: Option<Timestamp>,
+    /// When the row was written.
+    pub queued_at: Timestamp,
+    /// The earliest instant a worker may start it (retry backoff, chain delay).
+    pub not_before: Timestamp,
+    /// When a node started it.
+    pub started_at: Option<Timestamp>,
+    /// When it ended (for `skipped`/`missed`: when it was recorded).
+    pub finished_at: Option<Timestamp>,
+    /// `finished_at − started_at`, when both are known.
+    pub duration_ms: Option<i64>,
+    /// The node that ran or runs it.
+    pub node: Option<String>,
+    /// Until when its node's lease holds (running runs only).
+    pub lease_expires_at: Option<Timestamp>,
+    /// Someone asked for it to be cancelled while it was running.
+    pub cancel_requested: bool,
+    /// For a `missed` row: how many occurrences it stands for.
+    pub missed_count: Option<u64>,
+    /// The run this one retries or continues.
+    pub parent_run_id: Option<i64>,
+    /// Parameters of this run, overriding the job's (manual runs).
+    pub params: Option<Value>,
+    /// A chain's saved state (`context.state`).
+    pub state: Option<Value>,
+    /// The queue event it consumes.
+    pub event: Option<Value>,
+    /// The script's result.
+    pub result: Option<Value>,
+    /// Why it did not succeed.
+    pub error: Option<RunError>,
+    /// Its outbound HTTP calls.
+    pub http_calls: Vec<HttpCall>,
+    /// How many log lines it has stored.
+    pub log_lines: u64,
+}
+
+/// The newest run of a job, as job lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    /// Its id.
+    pub id: i64,
+    /// Its status.
+    pub status: RunStatus,
+    /// Its trigger.
+    pub trigger: Trigger,
+    /// Its occurrence.
+    pub scheduled_for: Option<Timestamp>,
+    /// When it started.
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    pub finished_at: Option<Timestamp>,
+}
+
+/// A log line to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// When it was written.
+    pub ts: Timestamp,
+    /// Its level.
+    pub level: LogLevel,
+    /// The message. NUL characters are stored as U+FFFD (PostgreSQL text
+    /// cannot hold them).
+    pub message: String,
+}
+
+/// A stored log line with its position in the run's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunLogLine {
+    /// 1 for the run's first line, then 2, 3, …
+    pub seq: u64,
+    /// When it was written.
+    pub ts: Timestamp,
+    /// Its level.
+    pub level: LogLevel,
+    /// The message.
+    pub message: String,
+}
+
+/// One page of a list, with the cursor of the next page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Present when more items follow; opaque, pass it back to continue.
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_with_only_the_required_fields_gets_every_default() {
+        let spec: JobSpec =
+            serde_json::from_str(r#"{"name": "nightly", "script": "return 1"}"#).unwrap();
+        assert_eq!(spec, JobSpec::new("nightly", "return 1"));
+        assert_eq!(spec.timeout_seconds, 900);
+        assert_eq!(spec.overlap, Overlap::Skip);
+        assert_eq!(spec.misfire, Misfire::RunOnce);
+        assert_eq!(spec.retry.max_attempts, 1);
+        assert_eq!(spec.retention.keep_runs, 1000);
+        assert_eq!(spec.retention.keep_days, 30);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let error = serde_json::from_str::<JobSpec>(r#"{"name": "a", "script": "", "colour": 1}"#)
+            .unwrap_err();
+        assert!(error.to_string().contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn spec_bounds_name_the_field() {
+        let base = JobSpec::new("ok-name_1.x", "");
+        assert_eq!(base.check(), Ok(()));
+        let cases: Vec<(JobSpec, &str)> = vec![
+            (JobSpec::new("", ""), "name"),
+            (JobSpec::new("12345", ""), "name"),
+            (JobSpec::new("with space", ""), "name"),
+            (JobSpec::new("x".repeat(201), ""), "name"),
+            (
+                JobSpec::new("a", "x".repeat(MAX_SCRIPT_BYTES + 1)),
+                "script",
+            ),
+            (
+                JobSpec {
+                    timeout_seconds: 86_401,
+                    ..base.clone()
+                },
+                "timeout_seconds",
+            ),
+            (
+                JobSpec {
+                    timeout_seconds: 0,
+                    ..base.clone()
+                },
+                "timeout_seconds",
+            ),
+            (
+                JobSpec {
+                    retry: RetryPolicy {
+                        max_attempts: 0,
+                        backoff_seconds: 1,
+                    },
+                    ..base.clone()
+                },
+                "retry.max_attempts",
+            ),
+            (
+                JobSpec {
+                    retention: RetentionPolicy {
+                        keep_runs: 0,
+                        keep_days: 1,
+                    },
+                    ..base.clone()
+                },
+                "retention.keep_runs",
+            ),
+            (
+                JobSpec {
+                    params: Value::Bool(true),
+                    ..base.clone()
+                },
+                "params",
+            ),
+            (
+                JobSpec {
+                    schedule: Some(JobSchedule {
+                        cron: " ".into(),
+                        timezone: "UTC".into(),
+                    }),
+                    ..base.clone()
+                },
+                "schedule.cron",
+            ),
+        ];
+        for (spec, field) in cases {
+            assert_eq!(spec.check().unwrap_err().field, field, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn the_state_graph_has_exactly_the_documented_arrows() {
+        let arrows: Vec<(RunStatus, RunStatus)> = RunStatus::ALL
+            .iter()
+            .flat_map(|&from| RunStatus::ALL.iter().map(move |&to| (from, to)))
+            .filter(|&(from, to)| from.can_become(to))
+            .collect();
+        use RunStatus::*;
+        assert_eq!(
+            arrows,
+            [
+                (Queued, Running),
+                (Queued, Cancelled),
+                (Running, Succeeded),
+                (Running, Failed),
+                (Running, TimedOut),
+                (Running, Cancelled),
+                (Running, Interrupted),
+            ]
+        );
+        for status in RunStatus::ALL {
+            if status.is_terminal() {
+                assert!(RunStatus::ALL.iter().all(|&to| !status.can_become(to)));
+            }
+        }
+    }
+
+    #[test]
+    fn enums_round_trip_through_their_text() {
+        for status in RunStatus::ALL {
+            assert_eq!(status.as_str().parse::<RunStatus>().unwrap(), *status);
+            assert_eq!(
+                serde_json::to_string(status).unwrap(),
+                format!("\"{status}\"")
+            );
+        }
+        for trigger in Trigger::ALL {
+            assert_eq!(trigger.as_str().parse::<Trigger>().unwrap(), *trigger);
+        }
+        assert!("Queued".parse::<RunStatus>().is_err());
+    }
+}

@@ -1,0 +1,876 @@
+//! Runs: the state machine's guards, logs, leases, history pages, pruning.
+
+use std::time::Duration;
+
+use store::{
+    Heartbeat, HttpCall, LogAppend, LogQuery, NewRun, OccurrenceKind, PruneRuns, Run, RunError,
+    RunFilter, RunFinish, RunStatus, RunWrites, Store, StoreError, Trigger,
+};
+
+use crate::{
+    fixtures::{
+        NODE, assert_status, at, claim_all, claim_occurrence, create_job, line, queue_run,
+        running_run,
+    },
+    harness::TestDb,
+};
+
+store_tests! {
+    a_queued_run_is_of_the_current_version_unless_one_is_named,
+    run_inserts_are_checked,
+    every_transition_applies_exactly_where_the_state_graph_allows,
+    only_the_node_running_a_run_may_finish_it,
+    a_finish_stores_result_error_http_calls_and_duration,
+    queued_runs_wait_for_not_before,
+    a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order,
+    a_job_allowing_overlap_starts_all_its_queued_runs,
+    heartbeats_renew_held_leases_and_report_cancel_requests,
+    expired_leases_become_interrupted_runs,
+    logs_are_stored_during_and_at_the_end_of_a_run,
+    run_lists_page_newest_first_with_filters,
+    pruning_keeps_the_newest_runs_and_recent_days_and_never_live_runs,
+    live_counts_and_the_next_queued_instant,
+    the_previous_outcome_ignores_skips_and_cancels,
+}
+
+async fn a_queued_run_is_of_the_current_version_unless_one_is_named(db: TestDb) {
+    let job = create_job(&db.store, "v").await;
+    db.store
+        .job_update(&store::JobUpdate {
+            id: job.id,
+            spec: crate::fixtures::scheduled_spec("v"),
+            expected_version: None,
+            next_fire_at: None,
+            actor: "x".into(),
+        })
+        .await
+        .unwrap();
+    let run = db
+        .store
+        .run_insert(&NewRun {
+            params: Some(serde_json::json!({"k": 1})),
+            state: Some(serde_json::json!([1, 2])),
+            event: Some(serde_json::json!({"body": "x"})),
+            parent_run_id: Some(77),
+            not_before: at(5),
+            scheduled_for: Some(at(3)),
+            attempt: 2,
+            ..NewRun::new(job.id, Trigger::Retry, at(1))
+        })
+        .await
+        .unwrap();
+    assert_status(&run, RunStatus::Queued);
+    assert_eq!(run.job_version, 2);
+    assert_eq!(run.attempt, 2);
+    assert_eq!(run.queued_at, at(1));
+    assert_eq!(run.not_before, at(5));
+    assert_eq!(run.scheduled_for, Some(at(3)));
+    assert_eq!(run.params, Some(serde_json::json!({"k": 1})));
+    assert_eq!(run.state, Some(serde_json::json!([1, 2])));
+    assert_eq!(run.parent_run_id, Some(77));
+    assert_eq!(run.started_at, None);
+    assert_eq!(run.log_lines, 0);
+    assert_eq!(db.store.run_get(run.id).await.unwrap(), Some(run));
+    let old = db
+        .store
+        .run_insert(&NewRun {
+            job_version: Some(1),
+            ..NewRun::new(job.id, Trigger::Api, at(1))
+        })
+        .await
+        .unwrap();
+    assert_eq!(old.job_version, 1);
+}
+
+async fn run_inserts_are_checked(db: TestDb) {
+    let error = db
+        .store
+        .run_insert(&NewRun::new(12345, Trigger::Manual, at(0)))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::JobNotFound { .. }), "{error}");
+    let job = create_job(&db.store, "checked").await;
+    for bad in [
+        NewRun {
+            attempt: 0,
+            ..NewRun::new(job.id, Trigger::Manual, at(0))
+        },
+        NewRun::new(job.id, Trigger::Schedule, at(0)),
+        NewRun::new(job.id, Trigger::CatchUp, at(0)),
+    ] {
+        let error = db.store.run_insert(&bad).await.unwrap_err();
+        assert!(matches!(error, StoreError::Invalid { .. }), "{error}");
+    }
+    assert_eq!(db.store.runs_active_count(job.id).await.unwrap().queued, 0);
+}
+
+/// Puts a fresh job's only run into `status` through the store's own methods.
+async fn run_in(db: &TestDb, name: &str, status: RunStatus) -> Run {
+    let finish_as = |run: &Run, status| RunFinish {
+        id: run.id,
+        node: NODE.into(),
+        status,
+        finished_at: at(2),
+        result: None,
+        error: None,
+        http_calls: Vec::new(),
+        logs: Vec::new(),
+    };
+    match status {
+        RunStatus::Queued => {
+            let job = create_job(&db.store, name).await;
+            queue_run(&db.store, job.id).await
+        }
+        RunStatus::Running => running_run(db, name).await,
+        RunStatus::Succeeded | RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted => {
+            let run = running_run(db, name).await;
+            let applied = db
+                .store
+                .runs_finish_if_running(&[finish_as(&run, status)])
+                .await
+                .unwrap();
+            assert_eq!(applied, [true]);
+            db.store.run_get(run.id).await.unwrap().unwrap()
+        }
+        RunStatus::Cancelled => {
+            let job = create_job(&db.store, name).await;
+            let run = queue_run(&db.store, job.id).await;
+            db.store
+                .run_cancel_if_queued(run.id, at(1))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+        RunStatus::Skipped => {
+            let job = create_job(&db.store, name).await;
+            claim_occurrence(&db.store, job.id, OccurrenceKind::Skipped)
+                .await
+                .remove(0)
+        }
+        RunStatus::Missed => {
+            let job = create_job(&db.store, name).await;
+            claim_occurrence(&db.store, job.id, OccurrenceKind::Missed { count: 3 })
+                .await
+                .remove(0)
+        }
+    }
+}
+
+/// Tries the one transition method that leads to `to`; returns whether it applied.
+async fn try_transition(store: &Store, run: &Run, to: RunStatus) -> bool {
+    let far_future = at(1_000_000);
+    match to {
+        RunStatus::Running => {
+            let claimed = store
+                .runs_claim_queued(&claim_all("node-b", far_future))
+                .await
+                .unwrap();
+            assert!(claimed.iter().all(|c| c.run.id == run.id));
+            !claimed.is_empty()
+        }
+        RunStatus::Cancelled if run.status == RunStatus::Queued => store
+            .run_cancel_if_queued(run.id, at(3))
+            .await
+            .unwrap()
+            .is_some(),
+        RunStatus::Interrupted => {
+            let interrupted = store
+                .runs_interrupt_if_lease_expired(far_future, 10)
+                .await
+                .unwrap();
+            !interrupted.is_empty()
+        }
+        RunStatus::Queued | RunStatus::Skipped | RunStatus::Missed => false,
+        _ => {
+            let finish = RunFinish {
+                id: run.id,
+                node: run.node.clone().unwrap_or_else(|| NODE.into()),
+                status: to,
+                finished_at: at(4),
+                result: None,
+                error: None,
+                http_calls: Vec::new(),
+                logs: Vec::new(),
+            };
+            store.runs_finish_if_running(&[finish]).await.unwrap()[0]
+        }
+    }
+}
+
+async fn every_transition_applies_exactly_where_the_state_graph_allows(db: TestDb) {
+    let mut case = 0;
+    for &from in RunStatus::ALL {
+        for &to in RunStatus::ALL {
+            // Each case on its own job, so no other run can be claimed or
+            // interrupted; earlier cases' runs are ended or deleted.
+            case += 1;
+            let run = run_in(&db, &format!("case-{case}"), from).await;
+            assert_status(&run, from);
+            // Cancelling a running run is its node's finish as cancelled.
+            let applied = try_transition(&db.store, &run, to).await;
+            assert_eq!(
+                applied,
+                from.can_become(to),
+                "{from} → {to}: the store and the state graph disagree"
+            );
+            let after = db.store.run_get(run.id).await.unwrap().unwrap();
+            let expected = if applied { to } else { from };
+            assert_status(&after, expected);
+            db.store.job_delete(run.job_id, "x").await.unwrap();
+        }
+    }
+    assert_eq!(case, 81);
+}
+
+async fn only_the_node_running_a_run_may_finish_it(db: TestDb) {
+    let run = running_run(&db, "owned").await;
+    let finish = |node: &str| RunFinish {
+        id: run.id,
+        node: node.into(),
+        status: RunStatus::Succeeded,
+        finished_at: at(3),
+        result: Some(serde_json::json!(1)),
+        error: None,
+        http_calls: Vec::new(),
+        logs: vec![line("x")],
+    };
+    assert_eq!(
+        db.store
+            .runs_finish_if_running(&[finish("node-b")])
+            .await
+            .unwrap(),
+        [false]
+    );
+    let still = db.store.run_get(run.id).await.unwrap().unwrap();
+    assert_status(&still, RunStatus::Running);
+    assert_eq!(still.log_lines, 0);
+    assert_eq!(
+        db.store
+            .runs_finish_if_running(&[finish(NODE)])
+            .await
+            .unwrap(),
+        [true]
+    );
+    // A second finish (a duplicate report) does not apply either.
+    assert_eq!(
+        db.store
+            .runs_finish_if_running(&[finish(NODE)])
+            .await
+            .unwrap(),
+        [false]
+    );
+    let error = db
+        .store
+        .runs_finish_if_running(&[RunFinish {
+            status: RunStatus::Queued,
+            ..finish(NODE)
+        }])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Invalid { .. }), "{error}");
+}
+
+async fn a_finish_stores_result_error_http_calls_and_duration(db: TestDb) {
+    let run = running_run(&db, "detailed").await;
+    let call = HttpCall {
+        method: "GET".into(),
+        url: "https://example.atlassian.net/rest/api/3/myself".into(),
+        status: Some(200),
+        duration_ms: 42,
+        retries: 1,
+        error: None,
+        response_size: Some(512),
+    };
+    let error = RunError {
+        message: "TypeError: x is not a function".into(),
+        stack: Some("at job (script.js:3:5)".into()),
+        line: Some(3),
+        column: Some(5),
+    };
+    let finished_at = at(0) + Duration::from_millis(1234);
+    db.store
+        .runs_finish_if_running(&[RunFinish {
+            id: run.id,
+            node: NODE.into(),
+            status: RunStatus::Failed,
+            finished_at,
+            result: Some(serde_json::json!({"partial": [1, "two"]})),
+            error: Some(error.clone()),
+            http_calls: vec![call.clone()],
+            logs: Vec::new(),
+        }])
+        .await
+        .unwrap();
+    let run = db.store.run_get(run.id).await.unwrap().unwrap();
+    assert_status(&run, RunStatus::Failed);
+    assert_eq!(run.finished_at, Some(finished_at));
+    assert_eq!(run.duration_ms, Some(1234));
+    assert_eq!(run.error, Some(error));
+    assert_eq!(run.http_calls, [call]);
+    assert_eq!(run.result, Some(serde_json::json!({"partial": [1, "two"]})));
+    assert_eq!(run.lease_expires_at, None);
+    assert_eq!(run.node.as_deref(), Some(NODE));
+
+    // A finish stamped before the start (a clock step) never precedes it.
+    let early = running_run(&db, "clock-step").await;
+    db.store
+        .runs_finish_if_running(&[RunFinish {
+            id: early.id,
+            node: NODE.into(),
+            status: RunStatus::Succeeded,
+            finished_at: at(0) - Duration::from_secs(5),
+            result: None,
+            error: None,
+            http_calls: Vec::new(),
+            logs: Vec::new(),
+        }])
+        .await
+        .unwrap();
+    let early = db.store.run_get(early.id).await.unwrap().unwrap();
+    assert_eq!(early.finished_at, early.started_at);
+}
+
+async fn queued_runs_wait_for_not_before(db: TestDb) {
+    let job = create_job(&db.store, "later").await;
+    let run = db
+        .store
+        .run_insert(&NewRun {
+            not_before: at(30),
+            ..NewRun::new(job.id, Trigger::Retry, at(0))
+        })
+        .await
+        .unwrap();
+    assert!(
+        db.store
+            .runs_claim_queued(&claim_all(NODE, at(29)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let claimed = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(30)))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let claimed = &claimed[0];
+    assert_eq!(claimed.run.id, run.id);
+    assert_status(&claimed.run, RunStatus::Running);
+    assert_eq!(claimed.run.started_at, Some(at(30)));
+    assert_eq!(claimed.run.lease_expires_at, Some(at(60)));
+    assert_eq!(claimed.run.node.as_deref(), Some(NODE));
+    assert_eq!(claimed.spec.name, "later");
+    assert_eq!(claimed.spec.script, "return 1");
+}
+
+async fn a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order(db: TestDb) {
+    let job = create_job(&db.store, "serial").await;
+    let first = queue_run(&db.store, job.id).await;
+    let second = queue_run(&db.store, job.id).await;
+    let claimed = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.run.id).collect::<Vec<_>>(),
+        [first.id]
+    );
+    assert!(
+        db.store
+            .runs_claim_queued(&claim_all("node-b", at(1)))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the second waits while the first runs"
+    );
+    db.store
+        .runs_finish_if_running(&[RunFinish {
+            id: first.id,
+            node: NODE.into(),
+            status: RunStatus::Succeeded,
+            finished_at: at(2),
+            result: None,
+            error: None,
+            http_calls: Vec::new(),
+            logs: Vec::new(),
+        }])
+        .await
+        .unwrap();
+    let claimed = db
+        .store
+        .runs_claim_queued(&claim_all("node-b", at(2)))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.run.id).collect::<Vec<_>>(),
+        [second.id]
+    );
+}
+
+async fn a_job_allowing_overlap_starts_all_its_queued_runs(db: TestDb) {
+    let mut spec = crate::fixtures::scheduled_spec("parallel");
+    spec.overlap = store::Overlap::Allow;
+    let job = db
+        .store
+        .job_create(&store::NewJob {
+            spec,
+            next_fire_at: None,
+            actor: "x".into(),
+        })
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        queue_run(&db.store, job.id).await;
+    }
+    let claimed = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(1)))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let limited = {
+        for _ in 0..3 {
+            queue_run(&db.store, job.id).await;
+        }
+        db.store
+            .runs_claim_queued(&store::RunClaim {
+                limit: 2,
+                ..claim_all(NODE, at(1))
+            })
+            .await
+            .unwrap()
+    };
+    assert_eq!(limited.len(), 2);
+}
+
+async fn heartbeats_renew_held_leases_and_report_cancel_requests(db: TestDb) {
+    let mine = running_run(&db, "mine").await;
+    let other = running_run(&db, "other").await;
+    // `other` belongs to another node from here on: finish and re-claim it there.
+    db.store
+        .runs_finish_if_running(&[RunFinish {
+            id: other.id,
+            node: NODE.into(),
+            status: RunStatus::Succeeded,
+            finished_at: at(1),
+            result: None,
+            error: None,
+            http_calls: Vec::new(),
+            logs: Vec::new(),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store
+            .run_request_cancel_if_running(mine.id)
+            .await
+            .unwrap(),
+        Some(NODE.to_string())
+    );
+    assert_eq!(
+        db.store
+            .run_request_cancel_if_running(other.id)
+            .await
+            .unwrap(),
+        None,
+        "an ended run cannot be asked to cancel"
+    );
+    let states = db
+        .store
+        .runs_heartbeat_if_running(&Heartbeat {
+            node: NODE.into(),
+            run_ids: vec![mine.id, other.id, 999],
+            lease_until: at(100),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        states
+            .iter()
+            .map(|s| (s.run_id, s.held, s.cancel_requested))
+            .collect::<Vec<_>>(),
+        [
+            (mine.id, true, true),
+            (other.id, false, false),
+            (999, false, false)
+        ]
+    );
+    let renewed = db.store.run_get(mine.id).await.unwrap().unwrap();
+    assert_eq!(renewed.lease_expires_at, Some(at(100)));
+    assert!(renewed.cancel_requested);
+    // Another node's heartbeat holds nothing of ours.
+    let foreign = db
+        .store
+        .runs_heartbeat_if_running(&Heartbeat {
+            node: "node-b".into(),
+            run_ids: vec![mine.id],
+            lease_until: at(200),
+        })
+        .await
+        .unwrap();
+    assert!(!foreign[0].held);
+    assert_eq!(
+        db.store
+            .run_get(mine.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .lease_expires_at,
+        Some(at(100))
+    );
+    assert!(
+        db.store
+            .runs_heartbeat_if_running(&Heartbeat {
+                node: NODE.into(),
+                run_ids: Vec::new(),
+                lease_until: at(1),
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn expired_leases_become_interrupted_runs(db: TestDb) {
+    let expiring = running_run(&db, "expiring").await; // lease until at(30)
+    let renewed = running_run(&db, "renewed").await;
+    db.store
+        .runs_heartbeat_if_running(&Heartbeat {
+            node: NODE.into(),
+            run_ids: vec![renewed.id],
+            lease_until: at(90),
+        })
+        .await
+        .unwrap();
+    assert!(
+        db.store
+            .runs_interrupt_if_lease_expired(at(30), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a lease that ends now has not expired yet"
+    );
+    let interrupted = db
+        .store
+        .runs_interrupt_if_lease_expired(at(31), 10)
+        .await
+        .unwrap();
+    assert_eq!(interrupted.len(), 1);
+    let run = &interrupted[0];
+    assert_eq!(run.id, expiring.id);
+    assert_status(run, RunStatus::Interrupted);
+    assert_eq!(run.finished_at, Some(at(31)));
+    assert_eq!(run.lease_expires_at, None);
+    assert!(run.error.as_ref().unwrap().message.contains("lease"));
+    // The node that lost it can no longer write to it.
+    let late = db
+        .store
+        .runs_write_if_running(&RunWrites {
+            appends: vec![LogAppend {
+                run_id: expiring.id,
+                node: NODE.into(),
+                lines: vec![line("late")],
+            }],
+            finishes: vec![RunFinish {
+                id: expiring.id,
+                node: NODE.into(),
+                status: RunStatus::Succeeded,
+                finished_at: at(32),
+                result: None,
+                error: None,
+                http_calls: Vec::new(),
+                logs: Vec::new(),
+            }],
+        })
+        .await
+        .unwrap();
+    assert_eq!(late.appended, [false]);
+    assert_eq!(late.finished, [false]);
+    assert_status(
+        &db.store.run_get(expiring.id).await.unwrap().unwrap(),
+        RunStatus::Interrupted,
+    );
+    assert_status(
+        &db.store.run_get(renewed.id).await.unwrap().unwrap(),
+        RunStatus::Running,
+    );
+    // The batch limit holds.
+    for i in 0..3 {
+        running_run(&db, &format!("batch-{i}")).await;
+    }
+    assert_eq!(
+        db.store
+            .runs_interrupt_if_lease_expired(at(1000), 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+async fn logs_are_stored_during_and_at_the_end_of_a_run(db: TestDb) {
+    let run = running_run(&db, "chatty").await;
+    let applied = db
+        .store
+        .run_logs_append_if_running(&[
+            LogAppend {
+                run_id: run.id,
+                node: NODE.into(),
+                lines: vec![line("one"), line("two")],
+            },
+            LogAppend {
+                run_id: run.id,
+                node: NODE.into(),
+                lines: vec![line("three\0nul")],
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(applied, [true, true]);
+    assert_eq!(
+        db.store.run_get(run.id).await.unwrap().unwrap().log_lines,
+        3
+    );
+    let mut warn = line("four");
+    warn.level = store::LogLevel::Warn;
+    db.store
+        .runs_finish_if_running(&[RunFinish {
+            id: run.id,
+            node: NODE.into(),
+            status: RunStatus::Succeeded,
+            finished_at: at(5),
+            result: None,
+            error: None,
+            http_calls: Vec::new(),
+            logs: vec![warn, line("five")],
+        }])
+        .await
+        .unwrap();
+    let all = db
+        .store
+        .run_logs(&LogQuery {
+            run_id: run.id,
+            after_seq: 0,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|l| (l.seq, l.message.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (1, "one"),
+            (2, "two"),
+            (3, "three\u{FFFD}nul"),
+            (4, "four"),
+            (5, "five")
+        ]
+    );
+    assert_eq!(all[3].level, store::LogLevel::Warn);
+    assert_eq!(all[0].ts, at(0));
+    let tail = db
+        .store
+        .run_logs(&LogQuery {
+            run_id: run.id,
+            after_seq: 3,
+            limit: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(tail.len(), 1);
+    assert_eq!(tail[0].seq, 4);
+    assert_eq!(
+        db.store.run_get(run.id).await.unwrap().unwrap().log_lines,
+        5
+    );
+    // After the end nothing more is appended.
+    assert_eq!(
+        db.store
+            .run_logs_append_if_running(&[LogAppend {
+                run_id: run.id,
+                node: NODE.into(),
+                lines: vec![line("late")],
+            }])
+            .await
+            .unwrap(),
+        [false]
+    );
+}
+
+async fn run_lists_page_newest_first_with_filters(db: TestDb) {
+    let a = create_job(&db.store, "a").await;
+    let b = create_job(&db.store, "b").await;
+    let mut ids_a = Vec::new();
+    for _ in 0..7 {
+        ids_a.push(queue_run(&db.store, a.id).await.id);
+        queue_run(&db.store, b.id).await;
+    }
+    db.store
+        .run_cancel_if_queued(ids_a[2], at(1))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = db
+            .store
+            .runs_list(&RunFilter {
+                job_id: Some(a.id),
+                status: None,
+                cursor,
+                limit: 3,
+            })
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|r| r.id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let mut newest_first = ids_a.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    let cancelled = db
+        .store
+        .runs_list(&RunFilter {
+            job_id: Some(a.id),
+            status: Some(RunStatus::Cancelled),
+            cursor: None,
+            limit: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        cancelled.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [ids_a[2]]
+    );
+    let all = db.store.runs_list(&RunFilter::default()).await.unwrap();
+    assert_eq!(all.items.len(), 14);
+    let queued = db
+        .store
+        .runs_list(&RunFilter {
+            status: Some(RunStatus::Queued),
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(queued.items.len(), 13);
+    let error = db
+        .store
+        .runs_list(&RunFilter {
+            cursor: Some(
+                store::JobFilter::default()
+                    .search
+                    .unwrap_or_else(|| "eA".into()),
+            ),
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::InvalidCursor), "{error}");
+}
+
+async fn pruning_keeps_the_newest_runs_and_recent_days_and_never_live_runs(db: TestDb) {
+    let job = create_job(&db.store, "pruned").await;
+    let other = create_job(&db.store, "untouched").await;
+    let other_run = queue_run(&db.store, other.id).await;
+    let live = queue_run(&db.store, job.id).await; // oldest, but queued
+    let mut ended = Vec::new();
+    for day in 0..6 {
+        let run = queue_run(&db.store, job.id).await;
+        db.store
+            .run_cancel_if_queued(run.id, at(day * 86_400))
+            .await
+            .unwrap();
+        ended.push(run.id);
+    }
+    let now = at(6 * 86_400);
+    let prune = |keep_runs, keep_days, batch| PruneRuns {
+        job_id: job.id,
+        keep_runs,
+        keep_days,
+        now,
+        batch,
+    };
+    // Keep 10 runs and 30 days: nothing to do.
+    assert_eq!(db.store.runs_prune(&prune(10, 30, 100)).await.unwrap(), 0);
+    // Keep 4 runs: of the job's 7 (live + 6 ended), the 3 oldest are
+    // beyond; the live one stays, so 2 go, one batch at a time.
+    assert_eq!(db.store.runs_prune(&prune(4, 30, 1)).await.unwrap(), 1);
+    assert_eq!(db.store.runs_prune(&prune(4, 30, 1)).await.unwrap(), 1);
+    assert_eq!(db.store.runs_prune(&prune(4, 30, 1)).await.unwrap(), 0);
+    for id in &ended[..2] {
+        assert_eq!(db.store.run_get(*id).await.unwrap(), None);
+    }
+    assert!(db.store.run_get(ended[2]).await.unwrap().is_some());
+    // Keep 2 days: runs that ended before day 4 go (days 2 and 3).
+    assert_eq!(db.store.runs_prune(&prune(100, 2, 100)).await.unwrap(), 2);
+    assert_eq!(db.store.run_get(ended[3]).await.unwrap(), None);
+    assert!(db.store.run_get(ended[4]).await.unwrap().is_some());
+    assert!(
+        db.store.run_get(live.id).await.unwrap().is_some(),
+        "live runs stay"
+    );
+    assert!(db.store.run_get(other_run.id).await.unwrap().is_some());
+}
+
+async fn live_counts_and_the_next_queued_instant(db: TestDb) {
+    let job = create_job(&db.store, "counted").await;
+    running_run(&db, "other").await;
+    queue_run(&db.store, job.id).await;
+    db.store
+        .run_insert(&NewRun {
+            not_before: at(50),
+            ..NewRun::new(job.id, Trigger::Retry, at(0))
+        })
+        .await
+        .unwrap();
+    db.store
+        .run_insert(&NewRun {
+            not_before: at(40),
+            ..NewRun::new(job.id, Trigger::Retry, at(0))
+        })
+        .await
+        .unwrap();
+    let active = db.store.runs_active_count(job.id).await.unwrap();
+    assert_eq!((active.queued, active.running), (3, 0));
+    let live = db.store.runs_live_counts().await.unwrap();
+    assert_eq!((live.queued, live.running), (3, 1));
+    assert_eq!(
+        db.store.runs_next_queued_after(at(0)).await.unwrap(),
+        Some(at(40))
+    );
+    assert_eq!(
+        db.store.runs_next_queued_after(at(40)).await.unwrap(),
+        Some(at(50))
+    );
+    assert_eq!(db.store.runs_next_queued_after(at(50)).await.unwrap(), None);
+}
+
+async fn the_previous_outcome_ignores_skips_and_cancels(db: TestDb) {
+    let failed = run_in(&db, "health", RunStatus::Failed).await;
+    let job_id = failed.job_id;
+    let cancelled = queue_run(&db.store, job_id).await;
+    db.store
+        .run_cancel_if_queued(cancelled.id, at(3))
+        .await
+        .unwrap();
+    let latest = queue_run(&db.store, job_id).await;
+    assert_eq!(
+        db.store
+            .run_previous_outcome(job_id, latest.id)
+            .await
+            .unwrap(),
+        Some(RunStatus::Failed)
+    );
+    assert_eq!(
+        db.store
+            .run_previous_outcome(job_id, failed.id)
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -1,0 +1,358 @@
+//! API tokens, the audit log and notification channels and deliveries.
+
+use std::time::Duration;
+
+use store::{
+    AlertEvent, AuditEntry, ChannelKind, ChannelSpec, DeliveryOutcome, DeliveryStatus, NewDelivery,
+    NewToken, Role, StoreError,
+};
+
+use crate::{fixtures::at, harness::TestDb};
+
+store_tests! {
+    a_token_verifies_by_its_secret_which_is_never_stored,
+    a_given_secret_becomes_the_token_and_short_ones_are_refused,
+    revoked_tokens_verify_as_nothing,
+    token_use_is_recorded_at_most_once_a_minute,
+    the_audit_log_pages_newest_first,
+    channels_are_upserted_by_name,
+    deliveries_are_enqueued_once_and_claimed_by_one_sender,
+    delivery_outcomes_are_recorded_once,
+}
+
+async fn a_token_verifies_by_its_secret_which_is_never_stored(db: TestDb) {
+    assert_eq!(db.store.tokens_live_count().await.unwrap(), 0);
+    let (token, secret) = db
+        .store
+        .token_create(&NewToken {
+            name: "ci".into(),
+            role: Role::Editor,
+            secret: None,
+        })
+        .await
+        .unwrap();
+    assert!(secret.starts_with(store::TOKEN_PREFIX));
+    assert_eq!(token.role, Role::Editor);
+    assert_eq!(token.created_at, at(0));
+    let verified = db
+        .store
+        .token_verify(&secret, at(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(verified.id, token.id);
+    assert_eq!(verified.role, Role::Editor);
+    assert_eq!(
+        db.store.token_verify("cw_wrong", at(1)).await.unwrap(),
+        None
+    );
+    assert_eq!(db.store.tokens_live_count().await.unwrap(), 1);
+    // The schema holds nothing but a 32-byte hash.
+    let check = "INSERT INTO api_tokens (name, role, token_hash, created_at_ms) VALUES ('x', 'viewer', X'00', 0)";
+    let check_pg = "INSERT INTO api_tokens (name, role, token_hash, created_at_ms) VALUES ('x', 'viewer', '\\x00', 0)";
+    let error = db.try_execute_raw(check, check_pg).await.unwrap_err();
+    assert!(
+        error.to_string().contains("api_tokens_hash_is_sha256"),
+        "{error}"
+    );
+}
+
+async fn a_given_secret_becomes_the_token_and_short_ones_are_refused(db: TestDb) {
+    let secret = "a-bootstrap-admin-token-from-env";
+    let (token, returned) = db
+        .store
+        .token_create(&NewToken {
+            name: "admin".into(),
+            role: Role::Admin,
+            secret: Some(secret.into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(returned, secret);
+    assert_eq!(
+        db.store
+            .token_verify(secret, at(0))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        token.id
+    );
+    let error = db
+        .store
+        .token_create(&NewToken {
+            name: "short".into(),
+            role: Role::Viewer,
+            secret: Some("short".into()),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Invalid { .. }), "{error}");
+    let error = db
+        .store
+        .token_create(&NewToken {
+            name: "again".into(),
+            role: Role::Viewer,
+            secret: Some(secret.into()),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Invalid { .. }), "{error}");
+}
+
+async fn revoked_tokens_verify_as_nothing(db: TestDb) {
+    let (token, secret) = db
+        .store
+        .token_create(&NewToken {
+            name: "old".into(),
+            role: Role::Viewer,
+            secret: None,
+        })
+        .await
+        .unwrap();
+    db.clock.set(at(9));
+    assert!(db.store.token_revoke(token.id).await.unwrap());
+    assert!(!db.store.token_revoke(token.id).await.unwrap());
+    assert_eq!(db.store.token_verify(&secret, at(10)).await.unwrap(), None);
+    let listed = db.store.token_list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].revoked_at, Some(at(9)));
+    assert_eq!(db.store.tokens_live_count().await.unwrap(), 0);
+}
+
+async fn token_use_is_recorded_at_most_once_a_minute(db: TestDb) {
+    let (_, secret) = db
+        .store
+        .token_create(&NewToken {
+            name: "busy".into(),
+            role: Role::Viewer,
+            secret: None,
+        })
+        .await
+        .unwrap();
+    let last_used = |db: &TestDb| {
+        let store = db.store.clone();
+        async move { store.token_list().await.unwrap()[0].last_used_at }
+    };
+    assert_eq!(last_used(&db).await, None);
+    db.store.token_verify(&secret, at(10)).await.unwrap();
+    assert_eq!(last_used(&db).await, Some(at(10)));
+    db.store.token_verify(&secret, at(30)).await.unwrap();
+    assert_eq!(last_used(&db).await, Some(at(10)));
+    db.store.token_verify(&secret, at(70)).await.unwrap();
+    assert_eq!(last_used(&db).await, Some(at(70)));
+}
+
+async fn the_audit_log_pages_newest_first(db: TestDb) {
+    for i in 0..5 {
+        db.clock.set(at(i));
+        let record = db
+            .store
+            .audit_append(&AuditEntry {
+                actor: format!("user-{i}"),
+                action: "token.create".into(),
+                target: format!("token:{i}"),
+                detail: serde_json::json!({"i": i}),
+            })
+            .await
+            .unwrap();
+        assert_eq!(record.at, at(i));
+    }
+    let first = db.store.audit_list(None, 2).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    assert_eq!(first.items[0].actor, "user-4");
+    let second = db
+        .store
+        .audit_list(first.next_cursor.as_deref(), 2)
+        .await
+        .unwrap();
+    assert_eq!(second.items[0].actor, "user-2");
+    assert_eq!(second.items[1].detail, serde_json::json!({"i": 1}));
+    let third = db
+        .store
+        .audit_list(second.next_cursor.as_deref(), 2)
+        .await
+        .unwrap();
+    assert_eq!(third.items.len(), 1);
+    assert_eq!(third.next_cursor, None);
+    assert!(matches!(
+        db.store.audit_list(Some("bogus"), 2).await,
+        Err(StoreError::InvalidCursor)
+    ));
+}
+
+fn slack() -> ChannelSpec {
+    ChannelSpec {
+        name: "ops-slack".into(),
+        kind: ChannelKind::Slack,
+        url: "https://hooks.slack.example/T000/B000/XXX".into(),
+        events: vec![AlertEvent::Failed, AlertEvent::Recovered],
+        enabled: true,
+    }
+}
+
+async fn channels_are_upserted_by_name(db: TestDb) {
+    let created = db.store.channel_upsert(&slack()).await.unwrap();
+    assert_eq!(created.spec, slack());
+    db.clock.set(at(5));
+    let mut changed = slack();
+    changed.events = vec![AlertEvent::TimedOut];
+    changed.enabled = false;
+    let updated = db.store.channel_upsert(&changed).await.unwrap();
+    assert_eq!(updated.id, created.id);
+    assert_eq!(updated.spec, changed);
+    assert_eq!(updated.created_at, at(0));
+    assert_eq!(updated.updated_at, at(5));
+    let mut webhook = slack();
+    webhook.name = "a-webhook".into();
+    webhook.kind = ChannelKind::Webhook;
+    db.store.channel_upsert(&webhook).await.unwrap();
+    let names: Vec<String> = db
+        .store
+        .channel_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.spec.name)
+        .collect();
+    assert_eq!(names, ["a-webhook", "ops-slack"]);
+    assert!(db.store.channel_delete("a-webhook").await.unwrap());
+    assert!(!db.store.channel_delete("a-webhook").await.unwrap());
+    let mut unnamed = slack();
+    unnamed.name = String::new();
+    assert!(matches!(
+        db.store.channel_upsert(&unnamed).await,
+        Err(StoreError::Invalid { .. })
+    ));
+}
+
+async fn deliveries_are_enqueued_once_and_claimed_by_one_sender(db: TestDb) {
+    let channel = db.store.channel_upsert(&slack()).await.unwrap();
+    let delivery = |run_id| NewDelivery {
+        channel_id: channel.id,
+        job_id: 1,
+        run_id,
+        event: AlertEvent::Failed,
+        payload: serde_json::json!({"text": format!("run {run_id} failed")}),
+    };
+    assert_eq!(
+        db.store
+            .deliveries_enqueue(&[delivery(1), delivery(2)], at(0))
+            .await
+            .unwrap(),
+        2
+    );
+    // Another node seeing run 1 end adds nothing.
+    assert_eq!(
+        db.store
+            .deliveries_enqueue(&[delivery(1)], at(0))
+            .await
+            .unwrap(),
+        0
+    );
+    let other_node = db.reopen().await;
+    let claimed = db
+        .store
+        .deliveries_claim_due(at(1), at(61), 1)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].attempts, 1);
+    assert_eq!(claimed[0].payload["text"], "run 1 failed");
+    let rest = other_node
+        .deliveries_claim_due(at(1), at(61), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0].id, claimed[0].id);
+    assert!(
+        db.store
+            .deliveries_claim_due(at(60), at(120), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "claimed deliveries are invisible until the claim window ends"
+    );
+    // A sender that died: its deliveries come back after the window.
+    let again = db
+        .store
+        .deliveries_claim_due(at(61), at(121), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().all(|d| d.attempts == 2));
+}
+
+async fn delivery_outcomes_are_recorded_once(db: TestDb) {
+    let channel = db.store.channel_upsert(&slack()).await.unwrap();
+    db.store
+        .deliveries_enqueue(
+            &[NewDelivery {
+                channel_id: channel.id,
+                job_id: 1,
+                run_id: 9,
+                event: AlertEvent::Missed,
+                payload: serde_json::json!({}),
+            }],
+            at(0),
+        )
+        .await
+        .unwrap();
+    let id = db
+        .store
+        .deliveries_claim_due(at(0), at(60), 10)
+        .await
+        .unwrap()[0]
+        .id;
+    let retry = DeliveryOutcome::Retry {
+        next_attempt_at: at(0) + Duration::from_secs(5),
+        error: "HTTP 503".into(),
+    };
+    assert!(
+        db.store
+            .delivery_record_if_pending(id, &retry, at(1))
+            .await
+            .unwrap()
+    );
+    let listed = db.store.deliveries_list(None, 10).await.unwrap().items;
+    assert_eq!(listed[0].status, DeliveryStatus::Pending);
+    assert_eq!(listed[0].last_error.as_deref(), Some("HTTP 503"));
+    assert_eq!(listed[0].next_attempt_at, Some(at(5)));
+    assert_eq!(
+        db.store
+            .deliveries_claim_due(at(5), at(65), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        db.store
+            .delivery_record_if_pending(id, &DeliveryOutcome::Delivered, at(6))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .delivery_record_if_pending(
+                id,
+                &DeliveryOutcome::GaveUp {
+                    error: "late".into()
+                },
+                at(7)
+            )
+            .await
+            .unwrap()
+    );
+    let listed = db.store.deliveries_list(None, 10).await.unwrap().items;
+    assert_eq!(listed[0].status, DeliveryStatus::Delivered);
+    assert_eq!(listed[0].next_attempt_at, None);
+    assert_eq!(listed[0].attempts, 2);
+    assert!(
+        db.store
+            .deliveries_claim_due(at(1000), at(1060), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
