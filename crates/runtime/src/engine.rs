@@ -104,6 +104,7 @@ fn tripped(trip: Trip, spec: &RunSpec) -> (RunStatus, String) {
             format!("timed out after {}", human_duration(spec.limits.timeout)),
         ),
         Trip::Cancelled => (RunStatus::Cancelled, String::from("cancelled")),
+        Trip::Shutdown => (RunStatus::Cancelled, String::from("the executor shut down")),
         Trip::Memory => (
             RunStatus::Failed,
             format!(

@@ -18,6 +18,9 @@ use crate::spec::RunSpec;
 /// ([`engine::JS_STACK_BYTES`]) plus ample room for the host code around it.
 const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
 
+/// Stands in for a timeout beyond what the clock can represent.
+const FOREVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// How an [`Executor`] is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutorConfig {
@@ -35,8 +38,8 @@ impl Default for ExecutorConfig {
 
 /// Runs scripts, each in its own sandbox, on threads of its own.
 ///
-/// Dropping the executor abandons runs still going: their handles then
-/// report `cancelled` ("the executor shut down").
+/// Dropping the executor stops runs still going: their handles then report
+/// `cancelled` ("the executor shut down").
 pub struct Executor {
     runtime: Option<tokio::runtime::Runtime>,
     watchdog: Watchdog,
@@ -60,10 +63,12 @@ impl Executor {
     /// Starts one run. Its clock starts now; the handle follows it.
     pub fn start(&self, spec: RunSpec) -> RunHandle {
         let started = Instant::now();
-        let guard = Arc::new(Guard::new(
-            started + spec.limits.timeout,
-            spec.limits.memory_bytes,
-        ));
+        // A timeout too large for the clock is as good as none.
+        let deadline = started
+            .checked_add(spec.limits.timeout)
+            .or_else(|| started.checked_add(FOREVER))
+            .unwrap_or(started);
+        let guard = Arc::new(Guard::new(deadline, spec.limits.memory_bytes));
         self.watchdog.watch(&guard);
         let logs = Arc::new(LogSink::new(spec.limits.log_bytes));
         let control = RunControl {
@@ -89,6 +94,9 @@ impl Executor {
 
 impl Drop for Executor {
     fn drop(&mut self) {
+        // Fields drop after this body: stop the scripts first (the watchdog
+        // trips every live guard), so no worker stays busy in one.
+        self.watchdog.stop_all();
         if let Some(runtime) = self.runtime.take() {
             // Never blocks, so an executor may be dropped inside async code.
             runtime.shutdown_background();

@@ -64,7 +64,8 @@ pub(crate) const FALLBACK_JS: &str = r#"export default function install(encode, 
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
     let encode = Function::new(ctx.clone(), |ctx: Ctx<'js>, text: String| {
-        ArrayBuffer::new(ctx, text.into_bytes())
+        // A copy in the script's heap, so it counts against the memory limit.
+        ArrayBuffer::new_copy(ctx, text.as_bytes())
     })?;
     let decode = Function::new(ctx.clone(), |bytes: Value<'js>| {
         copy_bytes(&bytes)

@@ -274,7 +274,8 @@ fn http_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Func
                             .map_err(|e| Exception::throw_internal(&call_ctx, &e.to_string()))?;
                         let answer = rquickjs::Array::new(call_ctx.clone())?;
                         answer.set(0, meta)?;
-                        answer.set(1, ArrayBuffer::new(call_ctx.clone(), bytes)?)?;
+                        // A copy in the script's heap, so it counts against the memory limit.
+                        answer.set(1, ArrayBuffer::new_copy(call_ctx.clone(), &bytes)?)?;
                         Ok(answer.into_value())
                     }
                     Err(HttpFailure::TypeError(message)) => {

@@ -34,6 +34,8 @@ pub(crate) enum Trip {
     Timeout = 1,
     Cancelled = 2,
     Memory = 3,
+    /// The executor is being dropped.
+    Shutdown = 4,
 }
 
 /// The limits state of one run, shared by the allocator, the interrupt
@@ -91,6 +93,7 @@ impl Guard {
             1 => Some(Trip::Timeout),
             2 => Some(Trip::Cancelled),
             3 => Some(Trip::Memory),
+            4 => Some(Trip::Shutdown),
             _ => None,
         }
     }
@@ -315,6 +318,18 @@ impl Watchdog {
         drop(state);
         if earliest {
             self.shared.changed.notify_one();
+        }
+    }
+}
+
+impl Watchdog {
+    /// Stops every run still going, with [`Trip::Shutdown`].
+    pub(crate) fn stop_all(&self) {
+        let mut state = self.shared.lock();
+        for entry in state.deadlines.drain() {
+            if let Some(guard) = entry.0.guard.upgrade() {
+                guard.trip(Trip::Shutdown);
+            }
         }
     }
 }

@@ -62,6 +62,7 @@ async fn answer(State(server): State<Server>, request: Request) -> Response {
             .header("x-multi", "two")
             .body(Body::from(vec![0u8, 1, 2, 255])),
         "/empty" => builder.status(StatusCode::NO_CONTENT).body(Body::empty()),
+        "/big" => builder.body(Body::from(vec![b'x'; 4 << 20])),
         "/busy" if server.rate_limited.fetch_sub(1, Ordering::SeqCst) > 0 => builder
             .status(StatusCode::TOO_MANY_REQUESTS)
             .header("retry-after", "0")
@@ -423,4 +424,23 @@ async fn a_slow_answer_does_not_outlive_the_deadline() {
     );
     assert_eq!(messages(&outcome), ["asking"]);
     assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_bodies_count_against_the_memory_limit() {
+    let (base, _server) = serve().await;
+    let script = "const kept = [];\nwhile (true) {\n  const r = await api.requestJira(route`/big`);\n  kept.push(await r.arrayBuffer());\n}";
+    let mut spec = spec(script, &base);
+    spec.limits.memory_bytes = 16 << 20;
+    let outcome = run_spec(spec).await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert_eq!(
+        outcome.error.unwrap().message,
+        "memory limit exceeded (16 MiB)"
+    );
+    assert!(
+        outcome.http_calls.len() <= 5,
+        "{} calls",
+        outcome.http_calls.len()
+    );
 }

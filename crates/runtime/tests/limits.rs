@@ -339,3 +339,27 @@ async fn many_runs_with_trips_in_every_state_leave_the_host_intact() {
         );
     }
 }
+
+#[tokio::test]
+async fn dropping_the_executor_stops_its_runs() {
+    let executor = executor();
+    let busy = executor.start(RunSpec::new("console.log('busy');\nwhile (true) {}"));
+    let waiting = executor.start(RunSpec::new(
+        "console.log('waiting');\nawait new Promise(() => {})",
+    ));
+    assert_eq!(busy.logs().next().await.unwrap().message, "busy");
+    assert_eq!(waiting.logs().next().await.unwrap().message, "waiting");
+    drop(executor);
+    for handle in [busy, waiting] {
+        let outcome = handle.outcome().await;
+        assert_eq!(outcome.status, RunStatus::Cancelled);
+        assert_eq!(outcome.error.unwrap().message, "the executor shut down");
+    }
+}
+
+#[tokio::test]
+async fn an_enormous_timeout_is_no_timeout() {
+    let mut spec = RunSpec::new("return 'fine'");
+    spec.limits.timeout = Duration::MAX;
+    assert_eq!(run_spec(spec).await.result, json!("fine"));
+}
