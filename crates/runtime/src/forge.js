@@ -151,8 +151,22 @@ export default function forge(host) {
     return response;
   }
 
+  // Host calls settle after the script's frame is gone; a failure carries
+  // the stack of the call site instead, so it points into the script.
+  async function hostCall(native, ...args) {
+    const site = new Error();
+    try {
+      return await native(...args);
+    } catch (error) {
+      if (error instanceof Error) {
+        Object.defineProperty(error, 'stack', { value: site.stack, writable: true, configurable: true });
+      }
+      throw error;
+    }
+  }
+
   async function send(request, body) {
-    const [meta, buffer] = await host.http(JSON.stringify(request), body);
+    const [meta, buffer] = await hostCall(host.http, JSON.stringify(request), body);
     return makeResponse(JSON.parse(meta), buffer);
   }
 
@@ -206,7 +220,7 @@ export default function forge(host) {
   // ------------------------------------------------------------- storage (§3)
 
   async function kv(request) {
-    return JSON.parse(await host.kv(JSON.stringify(request)));
+    return JSON.parse(await hostCall(host.kv, JSON.stringify(request)));
   }
 
   function storable(key, value) {
@@ -367,7 +381,7 @@ export default function forge(host) {
   const QUEUE_KEY = /^[a-zA-Z0-9-_]+$/;
 
   async function queueCall(request) {
-    return JSON.parse(await host.queue(JSON.stringify(request)));
+    return JSON.parse(await hostCall(host.queue, JSON.stringify(request)));
   }
 
   function pushable(payload) {

@@ -809,4 +809,29 @@ mod tests {
         assert_eq!(prepared.user_position(2, 5), (1, 5));
         assert_eq!(prepared.code, "\nexport default 1;\n  x");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_prepared_without_panicking(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "import", "export", "from", "'@forge/api'", "\"x\"", "`", "${", "}", "{", "(", ")",
+                    "/", "*", "//", "/*", "*/", "\\", "\n", " ", ";", ",", "as", "api", "é", "1", ".", "[", "]",
+                ]),
+                0..40,
+            )
+        ) {
+            let text: String = pieces.concat();
+            if let Ok(prepared) = prepare(&text) {
+                let lines = u32::try_from(text.split('\n').count()).unwrap();
+                for line in 0..lines + 3 {
+                    for column in [0, 1, 2, 40] {
+                        let (mapped_line, mapped_column) = prepared.user_position(line, column);
+                        proptest::prop_assert!((1..=lines.max(1)).contains(&mapped_line));
+                        proptest::prop_assert!(mapped_column >= 1);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -333,3 +333,35 @@ fn check_syntax_does_not_run_the_script() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(check_syntax("while (true) {}"), Ok(ScriptForm::Script));
 }
+
+#[tokio::test]
+async fn failed_host_calls_point_at_the_call_in_the_script() {
+    let error = run("const a = 1;\n  await kvs.get('a/b');")
+        .await
+        .error
+        .unwrap();
+    assert!(
+        error.message.starts_with("Error: Invalid key \"a/b\""),
+        "{}",
+        error.message
+    );
+    assert_eq!(error.line, Some(2));
+    let error = run("const q = new Queue({ key: 'q' });\n\nawait q.getJob('none').getStats();")
+        .await
+        .error
+        .unwrap();
+    assert_eq!(error.line, Some(3));
+    let error = run("await fetch('https://example.test/');")
+        .await
+        .error
+        .unwrap();
+    assert!(
+        error.message.contains("no HTTP client is configured"),
+        "{}",
+        error.message
+    );
+    assert_eq!(error.line, Some(1));
+    let error = run("const r = route`/a/${'..'}`;").await.error.unwrap();
+    assert_eq!((error.line, error.column), (Some(1), Some(11)));
+    assert!(error.stack.unwrap().contains("clockwork:forge"));
+}
