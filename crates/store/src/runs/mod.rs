@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::{
     codec::{
         Columns, decode_id_cursor, encode_cursor, instant, list_limit, ms, opt_from_json,
-        opt_instant, opt_ms, opt_to_json, parse_enum, small,
+        opt_instant, opt_to_json, parse_enum, small,
     },
     error::{DbResultExt, StoreError},
     feed::{RUNS_CHANNEL, RUNS_QUEUED},
@@ -67,6 +67,66 @@ impl NewRun {
         }
     }
 }
+
+/// A [`NewRun`] checked and encoded for binding.
+pub(crate) struct EncodedNewRun<'a> {
+    pub(crate) new: &'a NewRun,
+    pub(crate) params: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) event: Option<String>,
+}
+
+impl<'a> EncodedNewRun<'a> {
+    pub(crate) fn of(new: &'a NewRun) -> Result<Self, StoreError> {
+        if new.attempt == 0 {
+            return Err(StoreError::Invalid {
+                what: "attempt",
+                reason: "attempts count from 1".into(),
+            });
+        }
+        if matches!(new.trigger, Trigger::Schedule | Trigger::CatchUp) {
+            return Err(StoreError::Invalid {
+                what: "trigger",
+                reason: "occurrences are inserted by occurrences_claim".into(),
+            });
+        }
+        Ok(EncodedNewRun {
+            new,
+            params: opt_to_json("params", new.params.as_ref())?,
+            state: opt_to_json("state", new.state.as_ref())?,
+            event: opt_to_json("event", new.event.as_ref())?,
+        })
+    }
+}
+
+/// Inserts the queued run `$encoded` ([`EncodedNewRun`]) on `$conn`;
+/// evaluates to `Result<Row, StoreError>` ([`StoreError::JobNotFound`]
+/// when the job does not exist).
+macro_rules! insert_queued {
+    ($encoded:expr, $conn:expr) => {{
+        let encoded: &$crate::runs::EncodedNewRun<'_> = $encoded;
+        let new = encoded.new;
+        let row = sqlx::query($crate::sql::common::RUN_INSERT_QUEUED)
+            .bind(new.job_id)
+            .bind(new.job_version)
+            .bind(new.trigger.as_str())
+            .bind(i64::from(new.attempt))
+            .bind($crate::codec::opt_ms(new.scheduled_for))
+            .bind($crate::codec::ms(new.now))
+            .bind($crate::codec::ms(new.not_before))
+            .bind(new.parent_run_id)
+            .bind(encoded.params.as_deref())
+            .bind(encoded.state.as_deref())
+            .bind(encoded.event.as_deref())
+            .fetch_optional($conn)
+            .await
+            .db()?;
+        row.ok_or_else(|| $crate::error::StoreError::JobNotFound {
+            job: new.job_id.to_string(),
+        })
+    }};
+}
+pub(crate) use insert_queued;
 
 /// One page request of [`Store::runs_list`]: runs newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,54 +183,24 @@ impl Store {
     /// tells every node's workers. [`StoreError::JobNotFound`] when the job
     /// does not exist.
     pub async fn run_insert(&self, new: &NewRun) -> Result<Run, StoreError> {
-        if new.attempt == 0 {
-            return Err(StoreError::Invalid {
-                what: "attempt",
-                reason: "attempts count from 1".into(),
-            });
-        }
-        if matches!(new.trigger, Trigger::Schedule | Trigger::CatchUp) {
-            return Err(StoreError::Invalid {
-                what: "trigger",
-                reason: "occurrences are inserted by occurrences_claim".into(),
-            });
-        }
-        let params = opt_to_json("params", new.params.as_ref())?;
-        let state = opt_to_json("state", new.state.as_ref())?;
-        let event = opt_to_json("event", new.event.as_ref())?;
+        let encoded = EncodedNewRun::of(new)?;
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
-            let row = sqlx::query(common::RUN_INSERT_QUEUED)
-                .bind(new.job_id)
-                .bind(new.job_version)
-                .bind(new.trigger.as_str())
-                .bind(i64::from(new.attempt))
-                .bind(opt_ms(new.scheduled_for))
-                .bind(ms(new.now))
-                .bind(ms(new.not_before))
-                .bind(new.parent_run_id)
-                .bind(params)
-                .bind(state)
-                .bind(event)
-                .fetch_optional(&mut *tx)
-                .await
-                .db()?;
-            let Some(row) = row else {
-                return Err(StoreError::JobNotFound {
-                    job: new.job_id.to_string(),
-                });
-            };
-            let run = decode_run(&row)?;
-            if let Some(notify) = sql.notify {
-                sqlx::query(notify)
-                    .bind(RUNS_CHANNEL)
-                    .bind(RUNS_QUEUED)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
+            let outcome = async {
+                let row = insert_queued!(&encoded, &mut *tx)?;
+                let run = decode_run(&row)?;
+                if let Some(notify) = sql.notify {
+                    sqlx::query(notify)
+                        .bind(RUNS_CHANNEL)
+                        .bind(RUNS_QUEUED)
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
+                Ok(run)
             }
-            tx.commit().await.db()?;
-            Ok(run)
+            .await;
+            crate::codec::commit_or_rollback(tx, outcome).await
         })
     }
 

@@ -23,7 +23,7 @@ use crate::{
     codec::{Columns, commit_or_rollback, from_json, id_array, ms, opt_to_json, to_json},
     error::{DbResultExt, StoreError},
     feed::{CANCEL_PREFIX, RUNS_CHANNEL, RUNS_FINISHED},
-    runs::{decode_run, log_lines_json},
+    runs::{NewRun, decode_run, log_lines_json},
     sql::common,
     store::{Store, with_backend},
     types::{HttpCall, JobSpec, LogLine, Run, RunError, RunStatus},
@@ -70,6 +70,10 @@ pub struct RunFinish {
     pub http_calls: Vec<HttpCall>,
     /// Log lines not yet stored by [`LogAppend`]s.
     pub logs: Vec<LogLine>,
+    /// A run to queue in the same transaction if (and only if) this finish
+    /// applies: the retry of a failed attempt or a chain's next chunk. A
+    /// crash can then never lose it, nor can two reports create it twice.
+    pub follow_up: Option<NewRun>,
 }
 
 /// Log lines of a running run, stored while it runs so a crash keeps them.
@@ -94,12 +98,14 @@ pub struct RunWrites {
 
 /// Which writes of a [`RunWrites`] applied (the run was still running on
 /// that node), in the order given.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunWritesApplied {
     /// One per append.
     pub appended: Vec<bool>,
     /// One per finish.
     pub finished: Vec<bool>,
+    /// One per finish: the follow-up run queued with it, if any.
+    pub follow_ups: Vec<Option<Run>>,
 }
 
 /// A renewal of the leases a node holds.
@@ -324,7 +330,15 @@ impl Store {
                             .await
                             .db()?;
                     }
+                    let follow_up = match (&counted, &finish.follow_up) {
+                        (Some(_), Some(new)) => {
+                            let row = crate::runs::insert_queued!(new, &mut *tx)?;
+                            Some(decode_run(&row)?)
+                        }
+                        _ => None,
+                    };
                     applied.finished.push(counted.is_some());
+                    applied.follow_ups.push(follow_up);
                 }
                 if let Some(notify) = sql.notify
                     && applied.finished.contains(&true)
@@ -335,6 +349,14 @@ impl Store {
                         .execute(&mut *tx)
                         .await
                         .db()?;
+                    if applied.follow_ups.iter().any(Option::is_some) {
+                        sqlx::query(notify)
+                            .bind(RUNS_CHANNEL)
+                            .bind(crate::feed::RUNS_QUEUED)
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                    }
                 }
                 Ok(applied)
             }
@@ -416,6 +438,7 @@ impl Store {
 
 /// A finish with its values encoded for binding.
 struct EncodedFinish<'a> {
+    follow_up: Option<crate::runs::EncodedNewRun<'a>>,
     id: i64,
     node: &'a str,
     status: &'static str,
@@ -436,6 +459,11 @@ impl<'a> EncodedFinish<'a> {
             });
         }
         Ok(EncodedFinish {
+            follow_up: finish
+                .follow_up
+                .as_ref()
+                .map(crate::runs::EncodedNewRun::of)
+                .transpose()?,
             id: finish.id,
             node: &finish.node,
             status: finish.status.as_str(),

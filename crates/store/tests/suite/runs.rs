@@ -20,6 +20,7 @@ store_tests! {
     run_inserts_are_checked,
     every_transition_applies_exactly_where_the_state_graph_allows,
     only_the_node_running_a_run_may_finish_it,
+    a_follow_up_is_queued_with_its_finish_and_only_if_it_applies,
     a_finish_stores_result_error_http_calls_and_duration,
     queued_runs_wait_for_not_before,
     a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order,
@@ -115,6 +116,7 @@ async fn run_in(db: &TestDb, name: &str, status: RunStatus) -> Run {
         error: None,
         http_calls: Vec::new(),
         logs: Vec::new(),
+        follow_up: None,
     };
     match status {
         RunStatus::Queued => {
@@ -191,6 +193,7 @@ async fn try_transition(store: &Store, run: &Run, to: RunStatus) -> bool {
                 error: None,
                 http_calls: Vec::new(),
                 logs: Vec::new(),
+                follow_up: None,
             };
             store.runs_finish_if_running(&[finish]).await.unwrap()[0]
         }
@@ -233,6 +236,7 @@ async fn only_the_node_running_a_run_may_finish_it(db: TestDb) {
         error: None,
         http_calls: Vec::new(),
         logs: vec![line("x")],
+        follow_up: None,
     };
     assert_eq!(
         db.store
@@ -298,6 +302,7 @@ async fn a_finish_stores_result_error_http_calls_and_duration(db: TestDb) {
             error: Some(error.clone()),
             http_calls: vec![call.clone()],
             logs: Vec::new(),
+            follow_up: None,
         }])
         .await
         .unwrap();
@@ -323,6 +328,7 @@ async fn a_finish_stores_result_error_http_calls_and_duration(db: TestDb) {
             error: None,
             http_calls: Vec::new(),
             logs: Vec::new(),
+            follow_up: None,
         }])
         .await
         .unwrap();
@@ -394,6 +400,7 @@ async fn a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order(db:
             error: None,
             http_calls: Vec::new(),
             logs: Vec::new(),
+            follow_up: None,
         }])
         .await
         .unwrap();
@@ -458,6 +465,7 @@ async fn heartbeats_renew_held_leases_and_report_cancel_requests(db: TestDb) {
             error: None,
             http_calls: Vec::new(),
             logs: Vec::new(),
+            follow_up: None,
         }])
         .await
         .unwrap();
@@ -581,6 +589,7 @@ async fn expired_leases_become_interrupted_runs(db: TestDb) {
                 error: None,
                 http_calls: Vec::new(),
                 logs: Vec::new(),
+                follow_up: None,
             }],
         })
         .await
@@ -644,6 +653,7 @@ async fn logs_are_stored_during_and_at_the_end_of_a_run(db: TestDb) {
             error: None,
             http_calls: Vec::new(),
             logs: vec![warn, line("five")],
+            follow_up: None,
         }])
         .await
         .unwrap();
@@ -872,5 +882,73 @@ async fn the_previous_outcome_ignores_skips_and_cancels(db: TestDb) {
             .await
             .unwrap(),
         None
+    );
+}
+
+async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb) {
+    let run = running_run(&db, "retried").await;
+    let retry = NewRun {
+        attempt: 2,
+        parent_run_id: Some(run.id),
+        not_before: at(60),
+        ..NewRun::new(run.job_id, Trigger::Retry, at(3))
+    };
+    let finish = |node: &str| RunFinish {
+        id: run.id,
+        node: node.into(),
+        status: RunStatus::Failed,
+        finished_at: at(3),
+        result: None,
+        error: Some(RunError::message("boom")),
+        http_calls: Vec::new(),
+        logs: Vec::new(),
+        follow_up: Some(retry.clone()),
+    };
+    let lost = db
+        .store
+        .runs_write_if_running(&RunWrites {
+            appends: Vec::new(),
+            finishes: vec![finish("node-b")],
+        })
+        .await
+        .unwrap();
+    assert_eq!(lost.finished, [false]);
+    assert_eq!(lost.follow_ups, [None]);
+    assert_eq!(
+        db.store.runs_active_count(run.job_id).await.unwrap().queued,
+        0
+    );
+    let applied = db
+        .store
+        .runs_write_if_running(&RunWrites {
+            appends: Vec::new(),
+            finishes: vec![finish(NODE)],
+        })
+        .await
+        .unwrap();
+    let follow_up = applied.follow_ups[0].clone().unwrap();
+    assert_status(&follow_up, RunStatus::Queued);
+    assert_eq!(follow_up.trigger, Trigger::Retry);
+    assert_eq!(follow_up.attempt, 2);
+    assert_eq!(follow_up.parent_run_id, Some(run.id));
+    assert_eq!(follow_up.not_before, at(60));
+    // An invalid follow-up refuses the whole write before the database.
+    let other = running_run(&db, "refused").await;
+    let error = db
+        .store
+        .runs_finish_if_running(&[RunFinish {
+            id: other.id,
+            follow_up: Some(NewRun {
+                attempt: 0,
+                ..retry.clone()
+            }),
+            ..finish(NODE)
+        }])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Invalid { .. }), "{error}");
+    assert_status(
+        &db.store.run_get(other.id).await.unwrap().unwrap(),
+        RunStatus::Running,
     );
 }
