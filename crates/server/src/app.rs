@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{cron_preview, extract::MAX_BODY_BYTES, health, openapi, problem};
+use crate::{cron_preview, extract::MAX_BODY_BYTES, health, jobs, openapi, problem, runs};
 
 /// What every handler shares: the store, the clock. Cheap to clone.
 #[derive(Clone)]
@@ -29,7 +29,11 @@ pub struct AppState {
 struct Inner {
     store: Store,
     clock: Arc<dyn Clock>,
+    job_listener: Option<JobListener>,
 }
+
+/// Called with a job's id after this server created, changed or deleted it.
+pub type JobListener = Arc<dyn Fn(i64) + Send + Sync>;
 
 impl AppState {
     /// State over `store`, reading time from the system clock.
@@ -38,17 +42,43 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 clock: Arc::new(SystemClock),
+                job_listener: None,
             }),
         }
     }
 
     /// The same state reading time from `clock` (tests pin "now").
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.rebuild(|inner| inner.clock = clock)
+    }
+
+    /// The same state, calling `listener` after every job change it makes
+    /// (so a scheduler in this process re-reads the job at once).
+    pub fn with_job_listener(self, listener: JobListener) -> Self {
+        self.rebuild(|inner| inner.job_listener = Some(listener))
+    }
+
+    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Inner {
+            store: self.inner.store.clone(),
+            clock: Arc::clone(&self.inner.clock),
+            job_listener: self.inner.job_listener.clone(),
+        };
+        change(&mut inner);
         Self {
-            inner: Arc::new(Inner {
-                store: self.inner.store.clone(),
-                clock,
-            }),
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The store handlers read and write.
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Tells the listener, if any, that job `id` changed.
+    pub(crate) fn job_changed(&self, id: i64) {
+        if let Some(listener) = &self.inner.job_listener {
+            listener(id);
         }
     }
 
@@ -68,7 +98,16 @@ impl std::fmt::Debug for AppState {
 
 /// The API routes under `/api/v1`, each registered with its OpenAPI operation.
 fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(cron_preview::preview))
+    OpenApiRouter::new()
+        .routes(routes!(cron_preview::preview))
+        .routes(routes!(jobs::list, jobs::create))
+        .routes(routes!(jobs::get, jobs::replace, jobs::patch, jobs::delete))
+        .routes(routes!(jobs::versions))
+        .routes(routes!(jobs::pause))
+        .routes(routes!(jobs::resume))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::get))
+        .routes(routes!(runs::logs))
 }
 
 /// Builds the whole application: `/api/v1/…`, `/api/v1/openapi.json`,

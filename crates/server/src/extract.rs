@@ -92,6 +92,16 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     Ok(value)
 }
 
+/// Reads a JSON value (e.g. a merged patch) as `T`, reporting shape
+/// errors with the field's path like a request body.
+pub(crate) fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        json_error(path, &inner)
+    })
+}
+
 fn json_error(path: String, error: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match error.classify() {
@@ -162,6 +172,26 @@ fn named_field_path(parent: String, message: &str) -> String {
     }
 }
 
+/// The path's parameters as `T`; a value that does not fit (a run id that
+/// is not a number) is a 404, as no such resource can exist.
+#[derive(Debug, Clone)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::NotFound(format!("nothing at {}", parts.uri.path())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::{Json, Router, extract::DefaultBodyLimit, middleware, routing};
@@ -200,13 +230,16 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let response = reqwest::Client::new()
-            .post(format!("http://{addr}/echo"))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+        }
+        .post(format!("http://{addr}/echo"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
         let status = response.status().as_u16();
         let kind = response.headers()["content-type"]
             .to_str()

@@ -18,16 +18,27 @@
 #![deny(missing_docs)]
 
 mod app;
+mod auth;
 mod cron_preview;
 mod extract;
 mod health;
+mod jobs;
+mod model;
 mod openapi;
 mod problem;
+mod runs;
+mod schedule;
 mod validate;
 
 pub use crate::{
-    app::{AppState, app, serve},
+    app::{AppState, JobListener, app, serve},
+    auth::{Editor, Viewer},
     cron_preview::CronPreview,
-    extract::{ApiJson, ApiQuery, MAX_BODY_BYTES},
+    extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},
+    model::{
+        HttpCallView, JobInput, JobVersionView, JobView, LogLineView, Page, RetentionInput,
+        RetentionView, RetryInput, RetryView, RunErrorView, RunSummaryView, RunView, ScheduleInput,
+    },
     problem::{ApiError, FieldError, PROBLEM_JSON, Problem},
+    runs::LogPage,
 };

@@ -243,6 +243,20 @@ fn problem_response(problem: &Problem) -> Response {
         .into_response()
 }
 
+impl From<store::StoreError> for ApiError {
+    fn from(error: store::StoreError) -> Self {
+        use store::StoreError as E;
+        match error {
+            E::NameTaken { .. } | E::VersionConflict { .. } => Self::Conflict(error.to_string()),
+            E::JobNotFound { .. } => Self::NotFound(error.to_string()),
+            E::InvalidSpec(problem) => Self::invalid(problem.field, problem.reason),
+            E::Invalid { what, reason } => Self::invalid(what, reason),
+            E::InvalidCursor => Self::invalid("cursor", "is not a cursor this server handed out"),
+            other @ (E::Corrupt { .. } | E::Database(_)) => Self::internal(other),
+        }
+    }
+}
+
 /// Middleware: writes the request path as the `instance` of every problem
 /// document an inner handler or extractor returned.
 pub(crate) async fn fill_instance(request: Request, next: Next) -> Response {

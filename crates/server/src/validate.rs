@@ -3,8 +3,9 @@
 
 use cron::Schedule;
 use jiff::tz::TimeZone;
+use store::{JobSpec, MAX_SCRIPT_BYTES};
 
-use crate::problem::FieldError;
+use crate::problem::{ApiError, FieldError};
 
 /// Parses a cron expression, or records why not (with its column).
 pub(crate) fn cron(expr: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<Schedule> {
@@ -26,5 +27,64 @@ pub(crate) fn time_zone(name: &str, field: &str, errors: &mut Vec<FieldError>) -
             errors.push(FieldError::new(field, error.to_string()));
             None
         }
+    }
+}
+
+/// Checks a job spec as a save must: the store's bounds (name, sizes,
+/// ranges), the cron expression and zone, and the script's syntax. Every
+/// problem found is reported at once, each with its field path; the script's
+/// with the line and column in the user's text.
+pub(crate) async fn job(spec: &JobSpec) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    if let Err(problem) = spec.check() {
+        errors.push(FieldError::new(problem.field, problem.reason));
+    }
+    if let Some(schedule) = &spec.schedule {
+        if !has_error(&errors, "schedule.cron") {
+            cron(&schedule.cron, "schedule.cron", &mut errors);
+        }
+        if !has_error(&errors, "schedule.timezone") {
+            time_zone(&schedule.timezone, "schedule.timezone", &mut errors);
+        }
+    }
+    // An oversized script is already reported and is not worth compiling.
+    if spec.script.len() <= MAX_SCRIPT_BYTES
+        && let Some(error) = script_syntax(&spec.script).await?
+    {
+        errors.push(error);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn has_error(errors: &[FieldError], field: &str) -> bool {
+    errors.iter().any(|error| error.field == field)
+}
+
+/// Compiles the script without running it, on a blocking thread (it can
+/// take up to a second of CPU for a large script).
+async fn script_syntax(script: &str) -> Result<Option<FieldError>, ApiError> {
+    let script = script.to_owned();
+    let checked = tokio::task::spawn_blocking(move || runtime::check_syntax(&script))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(checked
+        .err()
+        .map(|error| FieldError::new("script", error.message).at(error.line, error.column)))
+}
+
+/// A page size from a query: absent means the store's default; otherwise
+/// 1 to [`store::MAX_LIST_LIMIT`].
+pub(crate) fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(0),
+        Some(limit) if (1..=store::MAX_LIST_LIMIT).contains(&limit) => Ok(limit),
+        Some(_) => Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {}", store::MAX_LIST_LIMIT),
+        )),
     }
 }

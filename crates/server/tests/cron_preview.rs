@@ -9,7 +9,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn a_six_field_expression_lists_its_next_instants_and_description() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server
         .get("/api/v1/cron/preview?expr=*/20%20*%20*%20*%20*%20*&count=3&from=2026-03-07T12:00:00Z")
         .await;
@@ -33,7 +33,7 @@ async fn a_six_field_expression_lists_its_next_instants_and_description() {
 
 #[tokio::test]
 async fn instants_follow_the_zone_and_its_dst_rules() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server
         .get("/api/v1/cron/preview?expr=30+2+*+*+*&tz=America/New_York&count=2&from=2026-03-07T12:00:00Z")
         .await;
@@ -47,7 +47,7 @@ async fn instants_follow_the_zone_and_its_dst_rules() {
 
 #[tokio::test]
 async fn count_defaults_to_five() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server.get("/api/v1/cron/preview?expr=@hourly").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.body["next"].as_array().unwrap().len(), 5);
@@ -55,7 +55,7 @@ async fn count_defaults_to_five() {
 
 #[tokio::test]
 async fn a_bad_expression_is_a_problem_naming_expr_and_its_column() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server.get("/api/v1/cron/preview?expr=0+60+*+*+*+*").await;
     let problem = reply.problem(422);
     assert_eq!(problem["type"], "urn:clockwork:problem:validation");
@@ -76,7 +76,7 @@ async fn a_bad_expression_is_a_problem_naming_expr_and_its_column() {
 
 #[tokio::test]
 async fn every_invalid_parameter_is_reported_at_once() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server
         .get("/api/v1/cron/preview?expr=*+*+*+*+*&tz=Mars/Base&count=0&from=yesterday")
         .await;
@@ -90,7 +90,7 @@ async fn every_invalid_parameter_is_reported_at_once() {
 
 #[tokio::test]
 async fn a_count_above_the_cap_is_refused() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server
         .get("/api/v1/cron/preview?expr=@daily&count=101")
         .await;
@@ -99,7 +99,7 @@ async fn a_count_above_the_cap_is_refused() {
 
 #[tokio::test]
 async fn a_missing_expression_is_named() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server.get("/api/v1/cron/preview?tz=UTC").await;
     assert_eq!(reply.error_fields(), ["expr"]);
     assert!(
@@ -112,7 +112,7 @@ async fn a_missing_expression_is_named() {
 
 #[tokio::test]
 async fn a_count_that_is_not_a_number_is_named() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server
         .get("/api/v1/cron/preview?expr=@daily&count=ten")
         .await;
@@ -121,7 +121,7 @@ async fn a_count_that_is_not_a_number_is_named() {
 
 #[tokio::test]
 async fn an_unknown_parameter_is_refused_not_ignored() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server.get("/api/v1/cron/preview?expr=@daily&cnt=3").await;
     assert_eq!(reply.error_fields(), ["cnt"]);
 }

@@ -9,7 +9,7 @@ use common::TestServer;
 
 #[tokio::test]
 async fn healthz_answers_ok() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server.get("/healthz").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["status"], "ok");
@@ -18,7 +18,7 @@ async fn healthz_answers_ok() {
 
 #[tokio::test]
 async fn an_unknown_path_is_a_not_found_problem() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server.get("/api/v1/nothing-here").await;
     let problem = reply.problem(404);
     assert_eq!(problem["type"], "urn:clockwork:problem:not-found");
@@ -27,7 +27,7 @@ async fn an_unknown_path_is_a_not_found_problem() {
 
 #[tokio::test]
 async fn a_wrong_method_is_a_method_not_allowed_problem() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server
         .send(server.client.delete(server.url("/api/v1/cron/preview")))
         .await;
@@ -36,7 +36,7 @@ async fn a_wrong_method_is_a_method_not_allowed_problem() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_the_routes_and_problem_documents() {
-    let server = TestServer::start().await;
+    let server = TestServer::sqlite().await;
     let reply = server.get("/api/v1/openapi.json").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.content_type, "application/json");

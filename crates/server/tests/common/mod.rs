@@ -1,20 +1,128 @@
-//! A real server on a real port over a real SQLite store, and a small
-//! HTTP client that returns status, content type and JSON body.
+//! A real server on a real port over a real store — a SQLite file of its
+//! own, or a PostgreSQL schema of its own — with a manual clock, one token
+//! per role, and a small HTTP client that returns status, content type and
+//! JSON body.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::net::SocketAddr;
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
+use jiff::Timestamp;
 use serde_json::Value;
 use server::AppState;
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use store::{ManualClock, NewToken, Role, Store};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+/// Declares each listed `async fn(TestServer)` as one test per engine:
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! engine_tests {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    $crate::common::run($crate::common::Engine::Sqlite, super::$test).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    $crate::common::run($crate::common::Engine::Postgres, super::$test).await;
+                }
+            )+
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The instant every test clock starts at.
+pub fn start_instant() -> Timestamp {
+    "2026-03-07T12:00:00Z".parse().unwrap()
+}
+
+/// The database that holds the test schemas (trust authentication).
+pub fn postgres_url() -> String {
+    std::env::var("CLOCKWORK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Runs `test` against a fresh server on `engine`; a PostgreSQL schema is
+/// dropped afterwards even when the test fails.
+pub async fn run<F, Fut>(engine: Engine, test: F)
+where
+    F: FnOnce(TestServer) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match engine {
+        Engine::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open_sqlite(dir.path().join("clockwork.db"))
+                .await
+                .unwrap();
+            let server = TestServer::start(store, Some(dir)).await;
+            test(server).await;
+        }
+        Engine::Postgres => {
+            let schema = unique_schema_name();
+            let mut admin = PgConnection::connect(&postgres_url())
+                .await
+                .expect("PostgreSQL must be reachable at 127.0.0.1:5432");
+            admin
+                .execute(sqlx::raw_sql(AssertSqlSafe(format!(
+                    "CREATE SCHEMA {schema}"
+                ))))
+                .await
+                .unwrap();
+            let url = format!("{}?options=-c%20search_path%3D{schema}", postgres_url());
+            let outcome = async {
+                let store = Store::open(&url).await.unwrap();
+                let server = TestServer::start(store, None).await;
+                tokio::spawn(test(server)).await
+            }
+            .await;
+            admin
+                .execute(sqlx::raw_sql(AssertSqlSafe(format!(
+                    "SET lock_timeout = '10s'; DROP SCHEMA {schema} CASCADE"
+                ))))
+                .await
+                .unwrap();
+            if let Err(failure) = outcome {
+                std::panic::resume_unwind(failure.into_panic());
+            }
+        }
+    }
+}
+
+fn unique_schema_name() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "server_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    pub store: Store,
+    pub clock: Arc<ManualClock>,
+    pub admin: String,
+    pub editor: String,
+    pub viewer: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub struct Reply {
@@ -26,24 +134,52 @@ pub struct Reply {
 }
 
 impl TestServer {
-    pub async fn start() -> TestServer {
+    /// A server over a fresh SQLite file.
+    pub async fn sqlite() -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let store = store::Store::open_sqlite(dir.path().join("clockwork.db"))
+        let store = Store::open_sqlite(dir.path().join("clockwork.db"))
             .await
             .unwrap();
-        Self::start_with(AppState::new(store), dir).await
+        Self::start(store, Some(dir)).await
     }
 
-    pub async fn start_with(state: AppState, dir: tempfile::TempDir) -> TestServer {
+    pub async fn start(store: Store, dir: Option<tempfile::TempDir>) -> TestServer {
+        let clock = Arc::new(ManualClock::new(start_instant()));
+        let store = store.with_clock(clock.clone());
+        let mut secrets = Vec::new();
+        for (name, role) in [
+            ("admin", Role::Admin),
+            ("editor", Role::Editor),
+            ("viewer", Role::Viewer),
+        ] {
+            let (_, secret) = store
+                .token_create(&NewToken {
+                    name: name.to_owned(),
+                    role,
+                    secret: None,
+                })
+                .await
+                .unwrap();
+            secrets.push(secret);
+        }
+        let state = AppState::new(store.clone()).with_clock(clock.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, state, async {
             let _ = stopped.await;
         }));
+        let viewer = secrets.pop().unwrap();
+        let editor = secrets.pop().unwrap();
+        let admin = secrets.pop().unwrap();
         TestServer {
             addr,
-            client: reqwest::Client::new(),
+            client: http_client(),
+            store,
+            clock,
+            admin,
+            editor,
+            viewer,
             stop: Some(stop),
             task: Some(task),
             _dir: dir,
@@ -54,12 +190,38 @@ impl TestServer {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// An unauthenticated GET.
     pub async fn get(&self, path: &str) -> Reply {
         Reply::from(self.client.get(self.url(path)).send().await.unwrap()).await
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         Reply::from(request.send().await.unwrap()).await
+    }
+
+    /// `method path` with `token`, and `body` as JSON when given.
+    pub async fn call(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        self.send(request).await
+    }
+
+    /// GET as the viewer.
+    pub async fn read(&self, path: &str) -> Reply {
+        self.call(&self.viewer, "GET", path, None).await
+    }
+
+    /// A write as the editor.
+    pub async fn write(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        self.call(&self.editor, method, path, body).await
     }
 
     /// Stops the server and waits for it to finish.
@@ -71,6 +233,13 @@ impl TestServer {
             task.await.unwrap().unwrap();
         }
     }
+}
+
+/// A plain HTTP client (the TLS provider is installed only because reqwest
+/// insists on one).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
 
 impl Reply {
@@ -90,6 +259,12 @@ impl Reply {
             body,
             text,
         }
+    }
+
+    /// Asserts the status, and returns the body.
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "{}", self.text);
+        &self.body
     }
 
     /// Asserts this is a problem document with `status`, and returns it.

@@ -1,0 +1,404 @@
+//! `/api/v1/jobs…`: create, read, replace, patch, delete, list, versions,
+//! pause and resume. Each handler parses, validates, calls the store once
+//! and maps the result; the store audits every change in its transaction.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::Value;
+use store::{Job, JobEnable, JobFilter, JobRef, JobSpec, JobUpdate, NewJob};
+use utoipa::IntoParams;
+
+use crate::{
+    app::AppState,
+    auth::{Editor, Viewer},
+    extract::{ApiJson, ApiPath, ApiQuery, parse_value},
+    model::{JobInput, JobVersionView, JobView, Page},
+    problem::ApiError,
+    schedule, validate,
+};
+
+/// Query of `GET /jobs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only jobs whose name contains this text (case-insensitive).
+    search: Option<String>,
+    /// Only enabled (`true`) or paused (`false`) jobs.
+    enabled: Option<bool>,
+    /// Jobs per page, 1-500 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The job path parameter: an id, or a name.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct JobPath {
+    /// The job's id, or its name.
+    job: String,
+}
+
+impl JobPath {
+    /// The id or name as written.
+    pub(crate) fn job(&self) -> &str {
+        &self.job
+    }
+}
+
+/// Lists jobs in name order, a page at a time.
+#[utoipa::path(get, path = "/jobs", tag = "jobs", params(ListQuery),
+    responses(
+        (status = 200, body = Page<JobView>),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _caller: Viewer,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<JobView>>, ApiError> {
+    let filter = JobFilter {
+        search: query.search,
+        enabled: query.enabled,
+        cursor: query.cursor,
+        limit: validate::limit(query.limit)?,
+    };
+    let page = state.store().job_list(&filter).await?;
+    Ok(Json(page.into()))
+}
+
+/// Creates a job (version 1).
+#[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobInput,
+    responses(
+        (status = 201, body = JobView, description = "Created; `Location` names it"),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::Problem, content_type = "application/problem+json", description = "The name is taken"),
+        (status = 413, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 415, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::Problem, content_type = "application/problem+json", description = "Invalid fields, each with its path"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Editor,
+    ApiJson(input): ApiJson<JobInput>,
+) -> Result<Response, ApiError> {
+    let spec = input.to_spec();
+    validate::job(&spec).await?;
+    create_job(&state, spec, caller.actor()).await
+}
+
+async fn create_job(state: &AppState, spec: JobSpec, actor: &str) -> Result<Response, ApiError> {
+    let next_fire_at = schedule::first_fire(&spec, state.now());
+    let job = state
+        .store()
+        .job_create(&NewJob {
+            spec,
+            next_fire_at,
+            actor: actor.to_owned(),
+        })
+        .await?;
+    state.job_changed(job.id);
+    let location = format!("/api/v1/jobs/{}", job.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(JobView::from(job)),
+    )
+        .into_response())
+}
+
+/// One job, by id or name.
+#[utoipa::path(get, path = "/jobs/{job}", tag = "jobs", params(JobPath),
+    responses(
+        (status = 200, body = JobView),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    _caller: Viewer,
+    ApiPath(path): ApiPath<JobPath>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(find(&state, &path.job).await?.into()))
+}
+
+/// Replaces a job with a new version; creates it when the path names a
+/// job that does not exist yet by the body's name (declarative upsert).
+/// A body identical to the current version changes nothing.
+#[utoipa::path(put, path = "/jobs/{job}", tag = "jobs", params(JobPath), request_body = JobInput,
+    responses(
+        (status = 200, body = JobView, description = "Replaced (or unchanged)"),
+        (status = 201, body = JobView, description = "Created"),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::Problem, content_type = "application/problem+json", description = "Stale `version`, or the new name is taken"),
+        (status = 422, body = crate::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn replace(
+    State(state): State<AppState>,
+    caller: Editor,
+    ApiPath(path): ApiPath<JobPath>,
+    ApiJson(input): ApiJson<JobInput>,
+) -> Result<Response, ApiError> {
+    let spec = input.to_spec();
+    validate::job(&spec).await?;
+    let job_ref = JobRef::parse(&path.job);
+    match state.store().job_get(&job_ref).await? {
+        Some(current) => {
+            let job = update_job(&state, current, spec, input.version, caller.actor()).await?;
+            Ok(Json(JobView::from(job)).into_response())
+        }
+        None => match job_ref {
+            JobRef::Name(name) if name == spec.name => {
+                create_job(&state, spec, caller.actor()).await
+            }
+            JobRef::Name(name) => Err(ApiError::invalid(
+                "name",
+                format!("must be {name:?}, the name in the path, to create that job"),
+            )),
+            JobRef::Id(_) => Err(not_found(&path.job)),
+        },
+    }
+}
+
+/// Changes some fields of a job: the body is a JSON merge patch (RFC 7396)
+/// of its [`JobInput`] form (`null` resets a field to its default). A
+/// `version` in the patch is the version the change is based on.
+#[utoipa::path(patch, path = "/jobs/{job}", tag = "jobs", params(JobPath),
+    request_body(content = Object, content_type = "application/merge-patch+json",
+        description = "A JSON merge patch of the job's writable fields"),
+    responses(
+        (status = 200, body = JobView),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn patch(
+    State(state): State<AppState>,
+    caller: Editor,
+    ApiPath(path): ApiPath<JobPath>,
+    ApiJson(patch): ApiJson<Value>,
+) -> Result<Json<JobView>, ApiError> {
+    if !patch.is_object() {
+        return Err(ApiError::invalid(
+            ".",
+            "a merge patch must be a JSON object",
+        ));
+    }
+    let current = find(&state, &path.job).await?;
+    let mut document =
+        serde_json::to_value(JobInput::from(&current.spec)).map_err(ApiError::internal)?;
+    merge_patch(&mut document, patch);
+    let input: JobInput = parse_value(document)?;
+    let spec = input.to_spec();
+    validate::job(&spec).await?;
+    let job = update_job(&state, current, spec, input.version, caller.actor()).await?;
+    Ok(Json(job.into()))
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(target) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                target.remove(&key);
+            } else {
+                merge_patch(target.entry(key).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+async fn update_job(
+    state: &AppState,
+    current: Job,
+    spec: JobSpec,
+    expected_version: Option<i64>,
+    actor: &str,
+) -> Result<Job, ApiError> {
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(ApiError::Conflict(format!(
+            "job {} is at version {}, not the expected version {expected}",
+            current.id, current.version
+        )));
+    }
+    if current.spec == spec {
+        return Ok(current);
+    }
+    let next_fire_at = schedule::next_fire_after_edit(&current, &spec, state.now());
+    let job = state
+        .store()
+        .job_update(&JobUpdate {
+            id: current.id,
+            spec,
+            expected_version: Some(current.version),
+            next_fire_at,
+            actor: actor.to_owned(),
+        })
+        .await?;
+    state.job_changed(job.id);
+    Ok(job)
+}
+
+/// Deletes a job with its versions, runs and logs.
+#[utoipa::path(delete, path = "/jobs/{job}", tag = "jobs", params(JobPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Editor,
+    ApiPath(path): ApiPath<JobPath>,
+) -> Result<StatusCode, ApiError> {
+    let job = find(&state, &path.job).await?;
+    if !state.store().job_delete(job.id, caller.actor()).await? {
+        return Err(not_found(&path.job));
+    }
+    state.job_changed(job.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every saved version of a job, newest first.
+#[utoipa::path(get, path = "/jobs/{job}/versions", tag = "jobs", params(JobPath),
+    responses(
+        (status = 200, body = Page<JobVersionView>),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn versions(
+    State(state): State<AppState>,
+    _caller: Viewer,
+    ApiPath(path): ApiPath<JobPath>,
+) -> Result<Json<Page<JobVersionView>>, ApiError> {
+    let job = find(&state, &path.job).await?;
+    let versions = state.store().job_versions(job.id).await?;
+    Ok(Json(Page {
+        items: versions.into_iter().map(JobVersionView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Stops the schedule from firing (no new version; audited).
+#[utoipa::path(post, path = "/jobs/{job}/pause", tag = "jobs", params(JobPath),
+    responses(
+        (status = 200, body = JobView),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn pause(
+    State(state): State<AppState>,
+    caller: Editor,
+    ApiPath(path): ApiPath<JobPath>,
+) -> Result<Json<JobView>, ApiError> {
+    set_enabled(&state, &path.job, false, caller.actor()).await
+}
+
+/// Lets the schedule fire again from now on (occurrences passed while
+/// paused are not caught up).
+#[utoipa::path(post, path = "/jobs/{job}/resume", tag = "jobs", params(JobPath),
+    responses(
+        (status = 200, body = JobView),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    caller: Editor,
+    ApiPath(path): ApiPath<JobPath>,
+) -> Result<Json<JobView>, ApiError> {
+    set_enabled(&state, &path.job, true, caller.actor()).await
+}
+
+async fn set_enabled(
+    state: &AppState,
+    job: &str,
+    enabled: bool,
+    actor: &str,
+) -> Result<Json<JobView>, ApiError> {
+    let current = find(state, job).await?;
+    if current.spec.enabled == enabled {
+        return Ok(Json(current.into()));
+    }
+    let spec = JobSpec {
+        enabled,
+        ..current.spec.clone()
+    };
+    let job = state
+        .store()
+        .job_set_enabled(&JobEnable {
+            id: current.id,
+            enabled,
+            next_fire_at: schedule::first_fire(&spec, state.now()),
+            actor: actor.to_owned(),
+        })
+        .await?;
+    state.job_changed(job.id);
+    Ok(Json(job.into()))
+}
+
+/// The job a path names, or a 404.
+pub(crate) async fn find(state: &AppState, job: &str) -> Result<Job, ApiError> {
+    state
+        .store()
+        .job_get(&JobRef::parse(job))
+        .await?
+        .ok_or_else(|| not_found(job))
+}
+
+fn not_found(job: &str) -> ApiError {
+    ApiError::NotFound(format!("no job with id or name {job:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::merge_patch;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut target = json!({"a": "b", "c": {"d": "e", "f": "g"}, "keep": 1});
+        merge_patch(&mut target, json!({"a": "z", "c": {"f": null}, "new": [1]}));
+        assert_eq!(
+            target,
+            json!({"a": "z", "c": {"d": "e"}, "keep": 1, "new": [1]})
+        );
+        let mut target = json!({"schedule": null});
+        merge_patch(&mut target, json!({"schedule": {"cron": "@daily"}}));
+        assert_eq!(target, json!({"schedule": {"cron": "@daily"}}));
+    }
+}

@@ -1,0 +1,644 @@
+//! The API's JSON: what clients send ([`JobInput`]) and what they get back
+//! ([`JobView`], [`RunView`], …), with their OpenAPI schemas.
+//!
+//! These are the HTTP representation, kept apart from the store's
+//! persisted types so either can change without the other; the `From`
+//! impls are the one place they meet. Enums are serialised by the store's
+//! own types; the `*Doc` enums below only describe them in the schema (a
+//! test checks they list every value).
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use store::{
+    HttpCall, Job, JobSchedule, JobSpec, JobVersion, LogLevel, Misfire, Overlap, RetentionPolicy,
+    RetryPolicy, Run, RunError, RunLogLine, RunStatus, RunSummary, Trigger,
+};
+use utoipa::ToSchema;
+
+/// A job as clients write it (`POST /jobs`, `PUT /jobs/{job}`, and the
+/// result of a merge patch). Omitted fields take their defaults.
+///
+/// The read-only fields of [`JobView`] are accepted so a client can send
+/// back what it read: `version`, when present, is the version the change is
+/// based on (a mismatch is a 409 conflict); the others are ignored. Any
+/// other unknown field is an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobInput {
+    /// Unique name: letters, digits, `.`, `_`, `-`, not only digits.
+    pub name: String,
+    /// Free text for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// When it fires; `null` or absent for a job that only runs on demand.
+    #[serde(default)]
+    pub schedule: Option<ScheduleInput>,
+    /// The JavaScript, in script or module form; at most 1 MiB.
+    pub script: String,
+    /// Whether the schedule fires (default `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Wall-clock limit of one run, 1-86400 (default 900).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    /// Heap limit of one run in MiB (default 256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_mb: Option<u32>,
+    /// What happens when an occurrence comes while a run is active (default `skip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<OverlapDoc>)]
+    pub overlap: Option<Overlap>,
+    /// What happens to occurrences missed while the scheduler was down (default `run_once`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<MisfireDoc>)]
+    pub misfire: Option<Misfire>,
+    /// Retries of failed, timed-out and interrupted runs (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryInput>,
+    /// `context.params` of every run, a JSON object (default `{}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Value>,
+    /// The named user credential `asUser()` uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<String>,
+    /// How much history is kept (default 1000 runs and 30 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionInput>,
+    /// Read-only in [`JobView`]; when sent, the version this change is based on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// Read-only; ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
+    pub id: Option<Value>,
+    /// Read-only; ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
+    pub next_fire_at: Option<Value>,
+    /// Read-only; ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
+    pub last_run: Option<Value>,
+    /// Read-only; ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
+    pub created_at: Option<Value>,
+    /// Read-only; ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
+    pub updated_at: Option<Value>,
+}
+
+/// A cron expression and its zone, as clients write them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleInput {
+    /// 5 fields, or 6 with leading seconds, or a macro such as `@hourly`.
+    pub cron: String,
+    /// The IANA zone its wall-clock times are in (default `UTC`).
+    #[serde(default = "utc")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "UTC".to_owned()
+}
+
+/// A retry policy, as clients write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryInput {
+    /// Attempts in total, the first included, 1-100 (default 1: no retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Wait before the first retry; doubled for each later one, with jitter (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_seconds: Option<u32>,
+}
+
+/// A retention policy, as clients write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionInput {
+    /// The newest runs kept (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_runs: Option<u32>,
+    /// Days an ended run is kept (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_days: Option<u32>,
+}
+
+impl JobInput {
+    /// The spec this input describes, with every omitted field at its default.
+    pub fn to_spec(&self) -> JobSpec {
+        let mut spec = JobSpec::new(&self.name, &self.script);
+        if let Some(description) = &self.description {
+            spec.description.clone_from(description);
+        }
+        spec.schedule = self.schedule.as_ref().map(|s| JobSchedule {
+            cron: s.cron.clone(),
+            timezone: s.timezone.clone(),
+        });
+        spec.enabled = self.enabled.unwrap_or(spec.enabled);
+        spec.timeout_seconds = self.timeout_seconds.unwrap_or(spec.timeout_seconds);
+        spec.memory_limit_mb = self.memory_limit_mb.unwrap_or(spec.memory_limit_mb);
+        spec.overlap = self.overlap.unwrap_or(spec.overlap);
+        spec.misfire = self.misfire.unwrap_or(spec.misfire);
+        if let Some(retry) = self.retry {
+            spec.retry = RetryPolicy {
+                max_attempts: retry.max_attempts.unwrap_or(spec.retry.max_attempts),
+                backoff_seconds: retry.backoff_seconds.unwrap_or(spec.retry.backoff_seconds),
+            };
+        }
+        if let Some(params) = &self.params {
+            spec.params = params.clone();
+        }
+        spec.run_as.clone_from(&self.run_as);
+        if let Some(retention) = self.retention {
+            spec.retention = RetentionPolicy {
+                keep_runs: retention.keep_runs.unwrap_or(spec.retention.keep_runs),
+                keep_days: retention.keep_days.unwrap_or(spec.retention.keep_days),
+            };
+        }
+        spec
+    }
+}
+
+impl From<&JobSpec> for JobInput {
+    /// Every field spelled out: what a merge patch is applied to.
+    fn from(spec: &JobSpec) -> Self {
+        Self {
+            name: spec.name.clone(),
+            description: Some(spec.description.clone()),
+            schedule: spec.schedule.as_ref().map(ScheduleInput::from),
+            script: spec.script.clone(),
+            enabled: Some(spec.enabled),
+            timeout_seconds: Some(spec.timeout_seconds),
+            memory_limit_mb: Some(spec.memory_limit_mb),
+            overlap: Some(spec.overlap),
+            misfire: Some(spec.misfire),
+            retry: Some(RetryInput {
+                max_attempts: Some(spec.retry.max_attempts),
+                backoff_seconds: Some(spec.retry.backoff_seconds),
+            }),
+            params: Some(spec.params.clone()),
+            run_as: spec.run_as.clone(),
+            retention: Some(RetentionInput {
+                keep_runs: Some(spec.retention.keep_runs),
+                keep_days: Some(spec.retention.keep_days),
+            }),
+            version: None,
+            id: None,
+            next_fire_at: None,
+            last_run: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+}
+
+impl From<&JobSchedule> for ScheduleInput {
+    fn from(schedule: &JobSchedule) -> Self {
+        Self {
+            cron: schedule.cron.clone(),
+            timezone: schedule.timezone.clone(),
+        }
+    }
+}
+
+/// A job as the API shows it: its current version's spec and its state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    /// Its id.
+    pub id: i64,
+    /// Its unique name.
+    pub name: String,
+    /// Free text for people.
+    pub description: String,
+    /// When it fires; `null` for a job that only runs on demand.
+    pub schedule: Option<ScheduleInput>,
+    /// The script.
+    pub script: String,
+    /// Whether the schedule fires (pause and resume change it without a new version).
+    pub enabled: bool,
+    /// Wall-clock limit of one run.
+    pub timeout_seconds: u32,
+    /// Heap limit of one run in MiB.
+    pub memory_limit_mb: u32,
+    /// Overlap policy.
+    #[schema(value_type = OverlapDoc)]
+    pub overlap: Overlap,
+    /// Misfire policy.
+    #[schema(value_type = MisfireDoc)]
+    pub misfire: Misfire,
+    /// Retry policy.
+    pub retry: RetryView,
+    /// `context.params` of every run.
+    pub params: Value,
+    /// The user credential `asUser()` uses.
+    pub run_as: Option<String>,
+    /// How much history is kept.
+    pub retention: RetentionView,
+    /// The current version, from 1; every edit adds one.
+    pub version: i64,
+    /// The next occurrence not yet fired; `null` when it does not fire.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_fire_at: Option<Timestamp>,
+    /// Its newest run.
+    pub last_run: Option<RunSummaryView>,
+    /// When it was created.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// When it last changed.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+/// A retry policy as the API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RetryView {
+    /// Attempts in total, the first included.
+    pub max_attempts: u32,
+    /// Wait before the first retry, in seconds.
+    pub backoff_seconds: u32,
+}
+
+/// A retention policy as the API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RetentionView {
+    /// The newest runs kept.
+    pub keep_runs: u32,
+    /// Days an ended run is kept.
+    pub keep_days: u32,
+}
+
+impl From<Job> for JobView {
+    fn from(job: Job) -> Self {
+        let spec = job.spec;
+        Self {
+            id: job.id,
+            name: spec.name,
+            description: spec.description,
+            schedule: spec.schedule.as_ref().map(ScheduleInput::from),
+            script: spec.script,
+            enabled: spec.enabled,
+            timeout_seconds: spec.timeout_seconds,
+            memory_limit_mb: spec.memory_limit_mb,
+            overlap: spec.overlap,
+            misfire: spec.misfire,
+            retry: RetryView {
+                max_attempts: spec.retry.max_attempts,
+                backoff_seconds: spec.retry.backoff_seconds,
+            },
+            params: spec.params,
+            run_as: spec.run_as,
+            retention: RetentionView {
+                keep_runs: spec.retention.keep_runs,
+                keep_days: spec.retention.keep_days,
+            },
+            version: job.version,
+            next_fire_at: job.next_fire_at,
+            last_run: job.last_run.map(RunSummaryView::from),
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+        }
+    }
+}
+
+/// A job's newest run, as job views show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunSummaryView {
+    /// Its id.
+    pub id: i64,
+    /// Its status.
+    #[schema(value_type = RunStatusDoc)]
+    pub status: RunStatus,
+    /// What created it.
+    #[schema(value_type = TriggerDoc)]
+    pub trigger: Trigger,
+    /// The occurrence it is for.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_for: Option<Timestamp>,
+    /// When it started.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<Timestamp>,
+}
+
+impl From<RunSummary> for RunSummaryView {
+    fn from(run: RunSummary) -> Self {
+        Self {
+            id: run.id,
+            status: run.status,
+            trigger: run.trigger,
+            scheduled_for: run.scheduled_for,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+        }
+    }
+}
+
+/// One saved version of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobVersionView {
+    /// The version, from 1.
+    pub version: i64,
+    /// Who saved it (the token's name).
+    pub actor: String,
+    /// When.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// The job as saved, every field spelled out.
+    pub spec: JobInput,
+}
+
+impl From<JobVersion> for JobVersionView {
+    fn from(version: JobVersion) -> Self {
+        Self {
+            version: version.version,
+            actor: version.actor,
+            created_at: version.created_at,
+            spec: JobInput::from(&version.spec),
+        }
+    }
+}
+
+/// One run of a job: an execution attempt, or an occurrence that did not
+/// run (`skipped`, `missed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunView {
+    /// Its id.
+    pub id: i64,
+    /// The job.
+    pub job_id: i64,
+    /// The job version it executes.
+    pub job_version: i64,
+    /// What created it.
+    #[schema(value_type = TriggerDoc)]
+    pub trigger: Trigger,
+    /// Where it is in its life.
+    #[schema(value_type = RunStatusDoc)]
+    pub status: RunStatus,
+    /// The occurrence it is for (retries keep it).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_for: Option<Timestamp>,
+    /// When it was queued (for `skipped`/`missed`: recorded).
+    #[schema(value_type = String, format = DateTime)]
+    pub queued_at: Timestamp,
+    /// When a node started it.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<Timestamp>,
+    /// From start to end, in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// 1 for the first attempt, then 2, 3, … for retries.
+    pub attempt: u32,
+    /// The script's result.
+    pub result: Option<Value>,
+    /// Why it did not succeed.
+    pub error: Option<RunErrorView>,
+    /// How many log lines it has stored.
+    pub log_lines: u64,
+    /// Its outbound HTTP calls.
+    pub http_calls: Vec<HttpCallView>,
+    /// The node that ran or runs it.
+    pub node: Option<String>,
+    /// For a `missed` run: how many occurrences it stands for.
+    pub missed_count: Option<u64>,
+}
+
+impl From<Run> for RunView {
+    fn from(run: Run) -> Self {
+        Self {
+            id: run.id,
+            job_id: run.job_id,
+            job_version: run.job_version,
+            trigger: run.trigger,
+            status: run.status,
+            scheduled_for: run.scheduled_for,
+            queued_at: run.queued_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            duration_ms: run.duration_ms,
+            attempt: run.attempt,
+            result: run.result,
+            error: run.error.map(RunErrorView::from),
+            log_lines: run.log_lines,
+            http_calls: run.http_calls.into_iter().map(HttpCallView::from).collect(),
+            node: run.node,
+            missed_count: run.missed_count,
+        }
+    }
+}
+
+/// Why a run did not succeed; positions are 1-based in the script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunErrorView {
+    /// What went wrong.
+    pub message: String,
+    /// The JavaScript stack, when there is one.
+    pub stack: Option<String>,
+    /// The line, when known.
+    pub line: Option<u32>,
+    /// The column, when known.
+    pub column: Option<u32>,
+}
+
+impl From<RunError> for RunErrorView {
+    fn from(error: RunError) -> Self {
+        Self {
+            message: error.message,
+            stack: error.stack,
+            line: error.line,
+            column: error.column,
+        }
+    }
+}
+
+/// One outbound HTTP call of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HttpCallView {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The URL, without credentials.
+    pub url: String,
+    /// The final status, if a response arrived.
+    pub status: Option<u16>,
+    /// From the call's start to its end, retries included.
+    pub duration_ms: u64,
+    /// Rate-limit retries made.
+    pub retries: u32,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// The response body's size in bytes, if a response arrived.
+    pub response_size: Option<u64>,
+}
+
+impl From<HttpCall> for HttpCallView {
+    fn from(call: HttpCall) -> Self {
+        Self {
+            method: call.method,
+            url: call.url,
+            status: call.status,
+            duration_ms: call.duration_ms,
+            retries: call.retries,
+            error: call.error,
+            response_size: call.response_size,
+        }
+    }
+}
+
+/// One stored log line of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogLineView {
+    /// 1 for the run's first line, then 2, 3, …; pass the last one as `after`.
+    pub seq: u64,
+    /// When it was written.
+    #[schema(value_type = String, format = DateTime)]
+    pub ts: Timestamp,
+    /// Its level.
+    #[schema(value_type = LogLevelDoc)]
+    pub level: LogLevel,
+    /// The message.
+    pub message: String,
+}
+
+impl From<RunLogLine> for LogLineView {
+    fn from(line: RunLogLine) -> Self {
+        Self {
+            seq: line.seq,
+            ts: line.ts,
+            level: line.level,
+            message: line.message,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Present when more items follow: pass it as `cursor` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+impl<S, T: From<S>> From<store::Page<S>> for Page<T> {
+    fn from(page: store::Page<S>) -> Self {
+        Self {
+            items: page.items.into_iter().map(T::from).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// Schema-only descriptions of the store's enums (serialised by the store's types).
+macro_rules! doc_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        #[allow(dead_code)]
+        pub(crate) enum $name { $($variant),+ }
+    };
+}
+
+doc_enum!(
+    /// What happens when an occurrence comes while a run is active.
+    OverlapDoc { Skip, QueueOne, Allow, Replace }
+);
+doc_enum!(
+    /// What happens to occurrences that passed while nothing was firing.
+    MisfireDoc { RunOnce, Skip, RunAll }
+);
+doc_enum!(
+    /// The status of a run.
+    RunStatusDoc { Queued, Running, Succeeded, Failed, TimedOut, Cancelled, Interrupted, Skipped, Missed }
+);
+doc_enum!(
+    /// What created a run.
+    TriggerDoc { Schedule, Manual, Api, Retry, CatchUp, Continuation, Event }
+);
+doc_enum!(
+    /// The level of a log line.
+    LogLevelDoc { Debug, Info, Warn, Error }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::PartialSchema;
+
+    fn enum_values<T: PartialSchema>() -> Vec<String> {
+        let schema = serde_json::to_value(T::schema()).unwrap();
+        schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_schema_enums_list_every_value_the_store_has() {
+        let names = |all: &[&str]| all.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            enum_values::<RunStatusDoc>(),
+            names(
+                &RunStatus::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+            )
+        );
+        assert_eq!(
+            enum_values::<TriggerDoc>(),
+            names(&Trigger::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+        );
+        assert_eq!(
+            enum_values::<OverlapDoc>(),
+            names(&Overlap::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+        );
+        assert_eq!(
+            enum_values::<MisfireDoc>(),
+            names(&Misfire::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+        );
+        assert_eq!(
+            enum_values::<LogLevelDoc>(),
+            names(&LogLevel::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+        );
+    }
+
+    #[test]
+    fn a_spec_round_trips_through_its_input_form() {
+        let mut spec = JobSpec::new("nightly", "return 1");
+        spec.schedule = Some(JobSchedule {
+            cron: "0 2 * * *".into(),
+            timezone: "Europe/Berlin".into(),
+        });
+        spec.overlap = Overlap::QueueOne;
+        spec.retry.max_attempts = 3;
+        spec.run_as = Some("ops".into());
+        assert_eq!(JobInput::from(&spec).to_spec(), spec);
+    }
+
+    #[test]
+    fn omitted_fields_take_the_store_defaults() {
+        let input: JobInput =
+            serde_json::from_str(r#"{"name": "a", "script": "return 1"}"#).unwrap();
+        assert_eq!(input.to_spec(), JobSpec::new("a", "return 1"));
+        let input: JobInput = serde_json::from_str(
+            r#"{"name": "a", "script": "", "retry": {"max_attempts": 4}, "schedule": {"cron": "@daily"}}"#,
+        )
+        .unwrap();
+        let spec = input.to_spec();
+        assert_eq!(spec.retry.max_attempts, 4);
+        assert_eq!(spec.retry.backoff_seconds, 30);
+        assert_eq!(spec.schedule.unwrap().timezone, "UTC");
+    }
+}
