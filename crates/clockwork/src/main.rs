@@ -13,7 +13,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod client_cmd;
+mod config;
 mod cron_cmd;
+mod job_file;
+mod serve_cmd;
 
 /// Exit code for input the user can correct; clap uses it for usage errors.
 const EXIT_INVALID_INPUT: u8 = 2;
@@ -34,6 +38,14 @@ enum Command {
     /// Work with cron expressions: next fire instants, descriptions, checks.
     #[command(subcommand)]
     Cron(cron_cmd::CronCommand),
+    /// Run the server: scheduler, workers and REST API, until SIGTERM/SIGINT.
+    Serve(serve_cmd::ServeArgs),
+    /// Manage jobs on a running server: list, get, apply, run, pause, resume, delete.
+    Job(client_cmd::JobArgs),
+    /// List a job's runs on a running server, newest first.
+    Runs(client_cmd::RunsArgs),
+    /// Print a run's log from a running server; --follow streams it live.
+    Logs(client_cmd::LogsArgs),
 }
 
 /// An error caused by what the user typed (exit code 2), carrying the
@@ -54,6 +66,10 @@ fn main() -> ExitCode {
     let mut stdout = io::stdout().lock();
     let result = match cli.command {
         Command::Cron(command) => cron_cmd::run(command, &mut stdout),
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Job(args) => client_cmd::job(args, &mut stdout),
+        Command::Runs(args) => client_cmd::runs(args, &mut stdout),
+        Command::Logs(args) => client_cmd::logs(args, &mut stdout),
     };
     let result = result.and_then(|()| stdout.flush().map_err(anyhow::Error::from));
     match result {

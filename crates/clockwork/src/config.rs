@@ -1,0 +1,453 @@
+//! `clockwork.toml`: the site and its credentials, user credentials jobs may
+//! run as, the egress allow-list, default limits, retention, scheduler
+//! sizing and notification channels.
+//!
+//! Secret values may be written as `env:NAME` to read them from the
+//! environment at start-up (so the file can live in git). Unknown keys are
+//! errors that name the file, line and column, so a typo never silently
+//! falls back to a default.
+//!
+//! ```toml
+//! [site]
+//! jira_url = "https://example.atlassian.net"
+//! [site.app]
+//! email = "automation@example.com"
+//! api_token = "env:JIRA_API_TOKEN"
+//!
+//! [credentials.ops]          # `run_as = "ops"` in a job
+//! email = "ops@example.com"
+//! api_token = "env:OPS_API_TOKEN"
+//!
+//! [egress]
+//! allow = ["example.atlassian.net", "*.example.com"]
+//!
+//! [limits]
+//! log_bytes = 5000000
+//! result_bytes = 1048576
+//!
+//! [retention]
+//! keep_runs = 1000
+//! keep_days = 30
+//!
+//! [scheduler]
+//! workers = 8
+//! grace_seconds = 30
+//!
+//! [[notifications]]
+//! name = "ops-slack"
+//! kind = "slack"             # or "webhook"
+//! url = "env:SLACK_WEBHOOK_URL"
+//! events = ["failed", "timed_out", "interrupted", "missed", "recovered"]
+//! ```
+
+use std::{collections::BTreeMap, path::Path};
+
+use serde::Deserialize;
+use store::{AlertEvent, ChannelKind, ChannelSpec, RetentionPolicy};
+
+/// Why the configuration cannot be used. The message names the file and,
+/// where there is one, the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub(crate) struct ConfigError {
+    file: String,
+    message: String,
+}
+
+/// The configuration, resolved: every `env:` value read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Settings {
+    /// Product requests' site and app credential.
+    pub(crate) sites: runtime::Sites,
+    /// Named user credentials, for jobs' `run_as`.
+    pub(crate) users: BTreeMap<String, runtime::Credential>,
+    /// Hosts scripts may call; `None` allows every host.
+    pub(crate) egress_allow: Option<Vec<String>>,
+    /// Log volume and result size of each run.
+    pub(crate) log_bytes: Option<usize>,
+    pub(crate) result_bytes: Option<usize>,
+    /// The history kept per job unless the job says otherwise.
+    pub(crate) retention: Option<RetentionPolicy>,
+    /// Concurrent runs on this node.
+    pub(crate) workers: Option<u32>,
+    /// How long running runs may finish after SIGTERM/SIGINT.
+    pub(crate) grace_seconds: Option<u64>,
+    /// Alert channels.
+    pub(crate) channels: Vec<ChannelSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    site: Option<SiteFile>,
+    #[serde(default)]
+    credentials: BTreeMap<String, CredentialFile>,
+    #[serde(default)]
+    egress: Option<EgressFile>,
+    #[serde(default)]
+    limits: Option<LimitsFile>,
+    #[serde(default)]
+    retention: Option<RetentionFile>,
+    #[serde(default)]
+    scheduler: Option<SchedulerFile>,
+    #[serde(default)]
+    notifications: Vec<ChannelFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteFile {
+    jira_url: Option<String>,
+    confluence_url: Option<String>,
+    cloud_id: Option<String>,
+    app: Option<CredentialFile>,
+}
+
+/// `{email, api_token}` (Atlassian basic auth) or `{token}` (bearer).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialFile {
+    email: Option<String>,
+    api_token: Option<String>,
+    token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EgressFile {
+    allow: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    log_bytes: Option<usize>,
+    result_bytes: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionFile {
+    keep_runs: Option<u32>,
+    keep_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchedulerFile {
+    workers: Option<u32>,
+    grace_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelFile {
+    name: String,
+    kind: ChannelKind,
+    url: String,
+    #[serde(default = "all_events")]
+    events: Vec<AlertEvent>,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn all_events() -> Vec<AlertEvent> {
+    vec![
+        AlertEvent::Failed,
+        AlertEvent::TimedOut,
+        AlertEvent::Interrupted,
+        AlertEvent::Missed,
+        AlertEvent::Recovered,
+    ]
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Reads and resolves the configuration file at `path`, looking `env:`
+/// values up with `env`.
+pub(crate) fn load(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+        file: file.clone(),
+        message: format!("cannot read the configuration file: {error}"),
+    })?;
+    parse(&text, env).map_err(|message| ConfigError { file, message })
+}
+
+fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, String> {
+    let raw: File = toml::from_str(text).map_err(|error| toml_message(text, &error))?;
+    Resolver { env }.settings(raw)
+}
+
+/// `line L, column C: message` from toml's multi-line report.
+fn toml_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
+struct Resolver<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Resolver<'_> {
+    fn settings(&self, raw: File) -> Result<Settings, String> {
+        let mut settings = Settings::default();
+        if let Some(site) = raw.site {
+            settings.sites = runtime::Sites {
+                jira_url: site
+                    .jira_url
+                    .map(|url| self.value("site.jira_url", url))
+                    .transpose()?,
+                confluence_url: site
+                    .confluence_url
+                    .map(|url| self.value("site.confluence_url", url))
+                    .transpose()?,
+                cloud_id: site.cloud_id,
+                app: site
+                    .app
+                    .map(|app| self.credential("site.app", app))
+                    .transpose()?,
+                user: None,
+            };
+        }
+        for (name, credential) in raw.credentials {
+            let key = format!("credentials.{name}");
+            let credential = self.credential(&key, credential)?;
+            settings.users.insert(name, credential);
+        }
+        if let Some(egress) = raw.egress {
+            egress::AllowList::new(&egress.allow)
+                .map_err(|error| format!("egress.allow: {error}"))?;
+            settings.egress_allow = Some(egress.allow);
+        }
+        if let Some(limits) = raw.limits {
+            settings.log_bytes = limits.log_bytes;
+            settings.result_bytes = limits.result_bytes;
+        }
+        if let Some(retention) = raw.retention {
+            let defaults = RetentionPolicy::default();
+            settings.retention = Some(RetentionPolicy {
+                keep_runs: retention.keep_runs.unwrap_or(defaults.keep_runs),
+                keep_days: retention.keep_days.unwrap_or(defaults.keep_days),
+            });
+        }
+        if let Some(scheduler) = raw.scheduler {
+            if scheduler.workers == Some(0) {
+                return Err("scheduler.workers: must be at least 1".to_owned());
+            }
+            settings.workers = scheduler.workers;
+            settings.grace_seconds = scheduler.grace_seconds;
+        }
+        for (index, channel) in raw.notifications.into_iter().enumerate() {
+            let key = format!("notifications[{index}]");
+            let url = self.value(&format!("{key}.url"), channel.url)?;
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!("{key}.url: must be an http:// or https:// URL"));
+            }
+            settings.channels.push(ChannelSpec {
+                name: channel.name,
+                kind: channel.kind,
+                url,
+                events: channel.events,
+                enabled: channel.enabled,
+            });
+        }
+        Ok(settings)
+    }
+
+    fn credential(&self, key: &str, raw: CredentialFile) -> Result<runtime::Credential, String> {
+        match raw {
+            CredentialFile {
+                email: Some(email),
+                api_token: Some(api_token),
+                token: None,
+            } => Ok(runtime::Credential::Basic {
+                email,
+                api_token: self.value(&format!("{key}.api_token"), api_token)?,
+            }),
+            CredentialFile {
+                email: None,
+                api_token: None,
+                token: Some(token),
+            } => Ok(runtime::Credential::Bearer {
+                token: self.value(&format!("{key}.token"), token)?,
+            }),
+            _ => Err(format!(
+                "{key}: give either `email` and `api_token` (Atlassian API token) or `token` (bearer)"
+            )),
+        }
+    }
+
+    /// The value itself, or for `env:NAME` the variable's value.
+    fn value(&self, key: &str, raw: String) -> Result<String, String> {
+        let Some(name) = raw.strip_prefix("env:") else {
+            return Ok(raw);
+        };
+        match (self.env)(name) {
+            Some(value) if !value.is_empty() => Ok(value),
+            _ => Err(format!(
+                "{key}: the environment variable {name} (named by \"env:{name}\") is not set"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "JIRA_API_TOKEN" => Some("secret-1".into()),
+            "SLACK_URL" => Some("https://hooks.slack.test/T1".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_full_file_resolves_env_values() {
+        let text = r#"
+[site]
+jira_url = "https://example.atlassian.net"
+cloud_id = "abc"
+[site.app]
+email = "bot@example.com"
+api_token = "env:JIRA_API_TOKEN"
+
+[credentials.ops]
+token = "literal-token"
+
+[egress]
+allow = ["example.atlassian.net", "*.example.com"]
+
+[limits]
+log_bytes = 1000
+
+[retention]
+keep_days = 7
+
+[scheduler]
+workers = 3
+grace_seconds = 5
+
+[[notifications]]
+name = "ops"
+kind = "slack"
+url = "env:SLACK_URL"
+events = ["failed"]
+"#;
+        let settings = parse(text, &env).unwrap();
+        assert_eq!(
+            settings.sites.jira_url.as_deref(),
+            Some("https://example.atlassian.net")
+        );
+        assert_eq!(
+            settings.sites.app,
+            Some(runtime::Credential::Basic {
+                email: "bot@example.com".into(),
+                api_token: "secret-1".into()
+            })
+        );
+        assert_eq!(
+            settings.users["ops"],
+            runtime::Credential::Bearer {
+                token: "literal-token".into()
+            }
+        );
+        assert_eq!(settings.egress_allow.as_ref().unwrap().len(), 2);
+        assert_eq!(settings.log_bytes, Some(1000));
+        assert_eq!(
+            settings.retention,
+            Some(RetentionPolicy {
+                keep_runs: 1000,
+                keep_days: 7
+            })
+        );
+        assert_eq!(settings.workers, Some(3));
+        assert_eq!(settings.channels[0].url, "https://hooks.slack.test/T1");
+        assert_eq!(settings.channels[0].events, [AlertEvent::Failed]);
+        assert!(settings.channels[0].enabled);
+    }
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        let settings = parse("", &env).unwrap();
+        assert_eq!(settings.sites, runtime::Sites::default());
+        assert!(settings.egress_allow.is_none());
+        assert!(settings.channels.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line_and_column() {
+        let error =
+            parse("[site]\njira_url = \"https://x\"\njira_ulr = \"y\"\n", &env).unwrap_err();
+        assert!(
+            error.starts_with("line 3, column 1: unknown field `jira_ulr`"),
+            "{error}"
+        );
+        let error = parse("[sheduler]\nworkers = 2\n", &env).unwrap_err();
+        assert!(error.contains("unknown field `sheduler`"), "{error}");
+    }
+
+    #[test]
+    fn problems_name_their_key() {
+        let cases = [
+            (
+                "[site.app]\nemail = \"a\"\napi_token = \"env:MISSING\"",
+                "site.app.api_token: the environment variable MISSING",
+            ),
+            (
+                "[credentials.x]\nemail = \"a\"",
+                "credentials.x: give either",
+            ),
+            ("[egress]\nallow = [\"http://x/\"]", "egress.allow:"),
+            ("[scheduler]\nworkers = 0", "scheduler.workers"),
+            (
+                "[[notifications]]\nname = \"n\"\nkind = \"email\"\nurl = \"x\"",
+                "unknown variant `email`",
+            ),
+            (
+                "[[notifications]]\nname = \"n\"\nkind = \"webhook\"\nurl = \"ftp://x\"",
+                "notifications[0].url",
+            ),
+            ("[retention]\nkeep_runs = -1", "line 2"),
+        ];
+        for (text, expected) in cases {
+            let error = parse(text, &env).unwrap_err();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clockwork.toml");
+        std::fs::write(&path, "bogus = 1\n").unwrap();
+        let error = load(&path, &env).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("{}: line 1, column 1", path.display())),
+            "{error}"
+        );
+        let missing = load(&dir.path().join("nope.toml"), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("cannot read the configuration file"),
+            "{missing}"
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! `clockwork serve`: the store, the REST API and (once wired) the
+//! scheduler in one process, until SIGTERM or SIGINT.
+//!
+//! Start-up: logs (human or JSON), the configuration file, the data
+//! directory, the database (SQLite in the data directory unless
+//! `--database` names PostgreSQL), the secret key, the first admin token on
+//! an empty database, then the listener. The line `clockwork listening on
+//! http://ADDR` on stdout tells scripts (and the end-to-end tests) the port.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use store::{NewToken, Role, SecretKey, Store};
+use tracing_subscriber::{EnvFilter, fmt};
+
+use crate::{InvalidInput, config};
+
+/// The environment variable that sets the first admin token's secret.
+const ADMIN_TOKEN_ENV: &str = "CLOCKWORK_ADMIN_TOKEN";
+
+/// Arguments of `clockwork serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where the SQLite database and the secret key file live.
+    #[arg(long, default_value = "./clockwork-data")]
+    data_dir: PathBuf,
+    /// `postgres://…` for a shared PostgreSQL database; default: the SQLite
+    /// file `clockwork.db` in the data directory.
+    #[arg(long, env = "CLOCKWORK_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+    /// The configuration file (sites, credentials, egress, limits, alerts).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// How logs are written to stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Runs the server until a shutdown signal.
+pub(crate) fn run(args: ServeArgs) -> Result<()> {
+    init_logs(args.log_format);
+    let settings = match &args.config {
+        Some(path) => config::load(path, &|name| std::env::var(name).ok())
+            .map_err(|error| InvalidInput(error.to_string()))?,
+        None => config::Settings::default(),
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(serve(args, settings))
+}
+
+fn init_logs(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_env("CLOCKWORK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+async fn serve(args: ServeArgs, _settings: config::Settings) -> Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let store = open_store(&args).await?;
+    bootstrap_admin_token(&store).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener
+        .local_addr()
+        .context("the listener has no address")?;
+    tracing::info!(%address, engine = %store.engine(), "serving");
+    println!("clockwork listening on http://{address}");
+    let state = server::AppState::new(store.clone());
+    server::serve(listener, state, shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("shutting down");
+    store.close().await;
+    Ok(())
+}
+
+async fn open_store(args: &ServeArgs) -> Result<Store> {
+    let url = match &args.database {
+        Some(url) => url.clone(),
+        None => sqlite_url(&args.data_dir),
+    };
+    let key = SecretKey::from_env_or_file(&args.data_dir).context("cannot load the secret key")?;
+    let store = Store::open(&url).await?;
+    Ok(store.with_secret_key(key))
+}
+
+fn sqlite_url(data_dir: &Path) -> String {
+    data_dir.join("clockwork.db").display().to_string()
+}
+
+/// On a database without live tokens, creates the `admin` token: its
+/// secret from `CLOCKWORK_ADMIN_TOKEN`, or generated and printed once.
+async fn bootstrap_admin_token(store: &Store) -> Result<()> {
+    if store.tokens_live_count().await? > 0 {
+        return Ok(());
+    }
+    let given = std::env::var(ADMIN_TOKEN_ENV)
+        .ok()
+        .filter(|s| !s.is_empty());
+    let from_env = given.is_some();
+    let (token, secret) = store
+        .token_create(&NewToken {
+            name: "admin".to_owned(),
+            role: Role::Admin,
+            secret: given,
+        })
+        .await
+        .with_context(|| {
+            format!("cannot create the first admin token (from {ADMIN_TOKEN_ENV}?)")
+        })?;
+    if from_env {
+        tracing::info!(
+            token = token.id,
+            "created the admin token from {ADMIN_TOKEN_ENV}"
+        );
+    } else {
+        // Shown once: only its hash is stored.
+        eprintln!(
+            "\nCreated the first admin API token (shown only now, store it safely):\n\n    {secret}\n\n\
+             Use it as `Authorization: Bearer <token>`, or `export CLOCKWORK_TOKEN=<token>` for the CLI.\n"
+        );
+    }
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,198 @@
+//! `clockwork serve` as a real process and the client commands against
+//! it: start-up, token bootstrap, declarative apply, listing, pause,
+//! problem documents for bad input, graceful shutdown.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod support;
+
+use support::{ADMIN_TOKEN, Serve, ok, stderr, stdout};
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn apply_list_get_pause_and_delete_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Serve::start(&dir.path().join("data"), &[]);
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).unwrap();
+    write(&jobs, "sync.js", "console.log('syncing');\nreturn 1;\n");
+    write(
+        &jobs,
+        "sync.toml",
+        "name = \"sync\"\nscript_file = \"sync.js\"\n[schedule]\ncron = \"0 2 * * *\"\ntimezone = \"Europe/Berlin\"\n",
+    );
+    write(&jobs, "report.yaml", "name: report\nscript: return 2;\n");
+    let jobs_dir = jobs.display().to_string();
+
+    let applied = ok(&server.client(&["job", "apply", "-f", &jobs_dir]));
+    assert_eq!(
+        applied,
+        "created report (version 1)\ncreated sync (version 1)\n"
+    );
+    let again = ok(&server.client(&["job", "apply", "-f", &jobs_dir]));
+    assert_eq!(
+        again,
+        "unchanged report (version 1)\nunchanged sync (version 1)\n"
+    );
+    write(&jobs, "report.yaml", "name: report\nscript: return 3;\n");
+    let changed = ok(&server.client(&["job", "apply", "-f", &jobs_dir]));
+    assert_eq!(
+        changed,
+        "updated report (version 2)\nunchanged sync (version 1)\n"
+    );
+
+    let list = ok(&server.client(&["job", "list"]));
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{list}");
+    assert!(lines[1].starts_with("report  enabled  -"), "{list}");
+    assert!(lines[2].contains("0 2 * * * (Europe/Berlin)"), "{list}");
+
+    let job: serde_json::Value =
+        serde_json::from_str(&ok(&server.client(&["job", "get", "sync"]))).unwrap();
+    assert_eq!(job["script"], "console.log('syncing');\nreturn 1;\n");
+    assert!(job["next_fire_at"].is_string());
+
+    assert_eq!(
+        ok(&server.client(&["job", "pause", "sync"])),
+        "sync is paused\n"
+    );
+    assert_eq!(
+        ok(&server.client(&["job", "resume", "sync"])),
+        "sync is enabled\n"
+    );
+    assert_eq!(ok(&server.client(&["runs", "sync"])).lines().count(), 1);
+    assert_eq!(
+        ok(&server.client(&["job", "delete", "report"])),
+        "deleted report\n"
+    );
+    let output = server.client(&["job", "get", "report"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn bad_input_is_a_one_line_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Serve::start(&dir.path().join("data"), &[]);
+    let good = write(
+        dir.path(),
+        "good.toml",
+        "name = \"good\"\nscript = \"return 1\"\n",
+    );
+    ok(&server.client(&["job", "apply", "-f", &good]));
+    let before = ok(&server.client(&["job", "list", "--json"]));
+
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "name = \"good\"\nscript = \"const a = ;\"\ncolour = \"red\"\n[schedule]\ncron = \"0 60 * * *\"\n",
+    );
+    let output = server.client(&["job", "apply", "-f", &bad]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(error.contains("colour"), "{error}");
+
+    let fixed = write(
+        dir.path(),
+        "fixed.toml",
+        "name = \"good\"\nscript = \"const a = ;\"\n[schedule]\ncron = \"0 60 * * *\"\n",
+    );
+    let error = stderr(&server.client(&["job", "apply", "-f", &fixed]));
+    assert!(
+        error.contains("schedule.cron: hour field: 60 is out of range 0-23 (column 3)"),
+        "{error}"
+    );
+    assert!(error.contains("script: SyntaxError"), "{error}");
+    assert!(error.contains("(line 1, column"), "{error}");
+
+    let output = server.client_with_token(None, &["job", "list"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("pass --token or set CLOCKWORK_TOKEN"),
+        "{}",
+        stderr(&output)
+    );
+    let output = server.client_with_token(Some("cw_wrong-token-000000000"), &["job", "list"]);
+    assert_eq!(output.status.code(), Some(1));
+
+    assert_eq!(ok(&server.client(&["job", "list", "--json"])), before);
+    drop(server);
+}
+
+#[test]
+fn the_admin_token_is_generated_once_and_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clockwork"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env_remove("CLOCKWORK_ADMIN_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut token = None;
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0 {
+        if let Some(found) = line.trim().strip_prefix("cw_") {
+            token = Some(format!("cw_{found}"));
+            break;
+        }
+        line.clear();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let token = token.expect("the generated token is printed");
+    // Only its hash is stored: the secret does not appear in the database file.
+    let database = std::fs::read(data.join("clockwork.db")).unwrap_or_default();
+    let wal = std::fs::read(data.join("clockwork.db-wal")).unwrap_or_default();
+    for bytes in [&database, &wal] {
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
+    // A second start finds a live token and creates none.
+    let server = Serve::start(&data, &[]);
+    assert!(
+        !server
+            .stderr()
+            .contains("Created the first admin API token")
+    );
+    let output = server.client_with_token(Some(&token), &["job", "list"]);
+    ok(&output);
+    let output = server.client_with_token(Some(ADMIN_TOKEN), &["job", "list"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+}
+
+#[test]
+fn an_unknown_config_key_stops_start_up_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "clockwork.toml",
+        "[egress]\nallow = []\nalow = [\"x\"]\n",
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_clockwork"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            &config,
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert!(
+        error.contains("clockwork.toml: line 3, column 1: unknown field `alow`"),
+        "{error}"
+    );
+}
