@@ -29,8 +29,9 @@
 //! updated, audit) come from the store's injectable [`Clock`]; scheduling
 //! methods take `now` from their caller, whose clock decides.
 //!
-//! The crate sits below `scheduler` and `server` and beside `runtime`, which
-//! reaches storage through a thin adapter the binary wires up. It must know
+//! [`ScriptStorage`] is the runtime's `KvStore` over a [`Store`]: the
+//! crate sits below `scheduler` and `server` and above `runtime`, whose
+//! storage trait it implements (and nothing else of it). It must know
 //! nothing about JavaScript, HTTP, cron, scheduling policies or the Forge
 //! API's key rules: callers compute fire instants and decide which rows an
 //! occurrence gets; the store only stores them atomically, with sane limits.
@@ -47,6 +48,7 @@ mod kv;
 mod migrate;
 mod notify;
 mod runs;
+mod script_storage;
 mod secret;
 mod sql;
 mod store;
@@ -79,6 +81,7 @@ pub use crate::{
             RunWritesApplied,
         },
     },
+    script_storage::ScriptStorage,
     secret::{SECRET_KEY_ENV, SECRET_KEY_FILE, SecretKey},
     store::{Engine, Store},
     tokens::{ApiToken, NewToken, Role, TOKEN_PREFIX},
