@@ -76,6 +76,7 @@ async fn finished_run(server: &TestServer, job_id: i64, status: RunStatus, lines
             error: None,
             http_calls: Vec::new(),
             logs: Vec::new(),
+            follow_up: None,
         }])
         .await
         .unwrap();
