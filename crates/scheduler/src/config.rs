@@ -1,0 +1,109 @@
+//! How a scheduler is set up: its node identity, capacity, timings and the
+//! environment runs execute in.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use runtime::{Services, Sites};
+use store::{JobSpec, Run};
+
+/// What a run reaches outside its sandbox: product sites with credentials,
+/// storage, queues and the HTTP client. The binary provides the real one
+/// (the store's key-value adapter, the egress client, configured sites);
+/// the scheduler only asks for it when a run starts.
+pub trait RunEnvironment: Send + Sync {
+    /// The sites and services of one run of `job`.
+    fn prepare(&self, job: &JobSpec, run: &Run) -> (Sites, Services);
+}
+
+/// No sites, fresh in-memory storage and queues, no HTTP: for tests and
+/// for scripts that only compute.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IsolatedEnvironment;
+
+impl RunEnvironment for IsolatedEnvironment {
+    fn prepare(&self, _job: &JobSpec, _run: &Run) -> (Sites, Services) {
+        (Sites::default(), Services::in_memory())
+    }
+}
+
+/// A scheduler's settings. [`SchedulerConfig::new`] gives the defaults.
+#[derive(Clone)]
+pub struct SchedulerConfig {
+    /// This node's name in the database (`runs.node`): unique among the
+    /// nodes sharing a database.
+    pub node_id: String,
+    /// Runs executing at once on this node.
+    pub workers: usize,
+    /// How long a claimed run stays this node's without a heartbeat;
+    /// heartbeats renew it every third of it.
+    pub lease: Duration,
+    /// An occurrence found later than this after its instant counts as
+    /// misfired (downtime, a paused process) and follows the misfire policy.
+    pub misfire_threshold: Duration,
+    /// Catch-up runs per job at most under misfire `run_all`.
+    pub max_catch_up: usize,
+    /// Occurrences claimed per transaction; runs of a claim start before the
+    /// next claim is made.
+    pub claim_batch: usize,
+    /// How often a running run's new log lines are stored.
+    pub log_flush_interval: Duration,
+    /// How long the writer waits to gather more writes into one commit.
+    pub commit_window: Duration,
+    /// How often everything is re-read from the database as a backstop for
+    /// lost notifications (PostgreSQL only; SQLite has one node).
+    pub backstop_poll: Duration,
+    /// How often runs whose lease expired are looked for.
+    pub sweep_interval: Duration,
+    /// How often history is pruned to each job's retention.
+    pub retention_interval: Duration,
+    /// Runs deleted per statement while pruning.
+    pub retention_batch: u32,
+    /// What runs reach outside their sandbox.
+    pub environment: Arc<dyn RunEnvironment>,
+}
+
+impl SchedulerConfig {
+    /// The defaults for node `node_id`: 64 workers, a 30 s lease, a 5 s
+    /// misfire threshold, 100 catch-up runs, logs stored every second.
+    pub fn new(node_id: impl Into<String>) -> SchedulerConfig {
+        SchedulerConfig {
+            node_id: node_id.into(),
+            workers: 64,
+            lease: Duration::from_secs(30),
+            misfire_threshold: Duration::from_secs(5),
+            max_catch_up: 100,
+            claim_batch: 256,
+            log_flush_interval: Duration::from_secs(1),
+            commit_window: Duration::from_millis(1),
+            backstop_poll: Duration::from_secs(30),
+            sweep_interval: Duration::from_secs(10),
+            retention_interval: Duration::from_secs(300),
+            retention_batch: 500,
+            environment: Arc::new(IsolatedEnvironment),
+        }
+    }
+
+    /// The heartbeat period: a third of the lease, so two may be missed.
+    pub(crate) fn heartbeat_every(&self) -> Duration {
+        (self.lease / 3).max(Duration::from_millis(10))
+    }
+}
+
+impl fmt::Debug for SchedulerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchedulerConfig")
+            .field("node_id", &self.node_id)
+            .field("workers", &self.workers)
+            .field("lease", &self.lease)
+            .field("misfire_threshold", &self.misfire_threshold)
+            .field("max_catch_up", &self.max_catch_up)
+            .field("claim_batch", &self.claim_batch)
+            .field("log_flush_interval", &self.log_flush_interval)
+            .field("commit_window", &self.commit_window)
+            .field("backstop_poll", &self.backstop_poll)
+            .field("sweep_interval", &self.sweep_interval)
+            .field("retention_interval", &self.retention_interval)
+            .field("retention_batch", &self.retention_batch)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,103 @@
+//! How nodes coordinate — only through the database.
+//!
+//! No node is special: there is no leader, no membership, no messages
+//! between nodes. Every decision that two nodes could both make is a
+//! guarded write that only one of them can win.
+//!
+//! ```text
+//!                 job.next_fire_at = T
+//!                          │  claim: UPDATE jobs SET next_fire_at = T'
+//!                          │         WHERE id = J AND next_fire_at = T   (CAS)
+//!              ┌───────────┴────────────┐
+//!          won (1 row)               lost (0 rows): another node claimed T,
+//!              │                     or the job changed → re-read the job
+//!   same transaction: insert the occurrence's rows
+//!   (unique (job, scheduled_for) makes a second row impossible)
+//!              │
+//!   ┌──────────┼───────────────┬───────────────────┐
+//! running    queued          skipped            missed
+//! (this node, (any node:      (overlap)          (downtime)
+//!  free worker) claim with
+//!     │        SKIP LOCKED)
+//!     │           │
+//!     └─────┬─────┘
+//!        running on node N, lease until L (heartbeat every L/3 renews it)
+//!           │
+//!   ┌───────┴──────────────────────────┬──────────────────────────────┐
+//! N finishes it:                     N dies / hangs / loses the DB:    N shuts down:
+//! UPDATE … WHERE status='running'    any node's sweeper:               finish as interrupted
+//!   AND node = N                     UPDATE … WHERE status='running'   after the grace period
+//! (group commit, with its retry        AND lease < now → interrupted
+//!  or next chunk in the same tx)     then queue its retry
+//! ```
+//!
+//! Failure rules:
+//! - A node that crashes loses nothing: its running runs keep their rows;
+//!   when their leases expire, any node's sweeper marks them `interrupted`
+//!   and queues retries per policy. Occurrences it had not claimed are
+//!   still pending in `jobs.next_fire_at` and any node fires them (late
+//!   ones by the misfire policy).
+//! - A node that loses its lease (a pause longer than the lease) learns it
+//!   at its next heartbeat and stops the run without recording anything:
+//!   the row already says `interrupted`, and its finish would not apply.
+//! - Notifications (`LISTEN/NOTIFY` on PostgreSQL) only wake nodes early;
+//!   correctness never depends on them. A lost one is covered by the
+//!   backstop poll, and a reconnect triggers a full re-read.
+//! - Cancelling a run on another node is a flag on its row: the owner
+//!   sees it through a notification or, at the latest, its next heartbeat.
+//! - Two nodes' clocks may disagree: a lease is judged by the sweeping
+//!   node's clock, so leases must be much longer than the clock skew.
+
+use std::{sync::Arc, time::Duration};
+
+use store::Change;
+use tokio::sync::mpsc;
+
+use crate::{core::Core, fire::FireCommand, live::StopReason};
+
+/// Wait before re-subscribing after the feed failed.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+/// Follows other nodes' changes (PostgreSQL); returns at once on SQLite.
+pub(crate) async fn follow_changes(core: Arc<Core>, fire: mpsc::UnboundedSender<FireCommand>) {
+    let mut stop = core.stopping.subscribe();
+    loop {
+        let mut feed = match core.store.change_feed().await {
+            Ok(Some(feed)) => feed,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for other nodes' changes; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(RESUBSCRIBE_AFTER) => continue,
+                    _ = stop.changed() => return,
+                }
+            }
+        };
+        // Whatever happened while not listening.
+        let _ = fire.send(FireCommand::ReloadAll);
+        core.wake_feeder.notify_one();
+        loop {
+            let change = tokio::select! {
+                change = feed.next() => change,
+                _ = stop.changed() => return,
+            };
+            match change {
+                Ok(Change::JobChanged(id)) => {
+                    let _ = fire.send(FireCommand::JobChanged(id));
+                }
+                Ok(Change::RunsQueued | Change::RunsFinished) => core.wake_feeder.notify_one(),
+                Ok(Change::CancelRequested(run_id)) => {
+                    core.live.stop(run_id, StopReason::Cancelled);
+                }
+                Ok(Change::Resync) => {
+                    let _ = fire.send(FireCommand::ReloadAll);
+                    core.wake_feeder.notify_one();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "lost the change feed; re-subscribing");
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Exact firing: an in-memory min-heap of each scheduled job's pending
+//! occurrence, built from the database; the loop sleeps until the earliest
+//! instant (no polling tick), then claims everything due — in batches, one
+//! transaction each — and starts the claimed runs at once on free workers.
+//! Job changes wake it; a lost claim means another node fired the
+//! occurrence (or the job changed), so the job is re-read.
+
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use jiff::{Timestamp, tz::TimeZone};
+use store::{
+    ClaimedOccurrences, Engine, Misfire, OccurrenceClaim, RunStatus, ScheduledJob, StoreError,
+};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+use crate::{
+    core::{Core, far_future},
+    events::RunEvent,
+    live::StopReason,
+    policy::{self, Due, PlanRules},
+    workers::start_run,
+};
+
+/// Wait before retrying occurrences whose claim failed (database error).
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+
+/// What the loop is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FireCommand {
+    /// Re-read one job (created, edited, paused, resumed, deleted).
+    JobChanged(i64),
+    /// Re-read every job (notifications may have been lost).
+    ReloadAll,
+    /// Look at the clock again (it may have jumped).
+    Poke,
+}
+
+/// A scheduled job as the loop keeps it.
+struct Entry {
+    /// The job's `next_fire_at` in the database: what a claim expects.
+    expected: Timestamp,
+    schedule: Arc<cron::Schedule>,
+    zone: TimeZone,
+    misfire: Misfire,
+    /// Heap items of older generations are stale.
+    generation: u64,
+}
+
+pub(crate) struct FireLoop {
+    core: Arc<Core>,
+    jobs: HashMap<i64, Entry>,
+    /// (wake-up instant in ms, job, generation), earliest first.
+    heap: BinaryHeap<Reverse<(i64, i64, u64)>>,
+    generation: u64,
+    schedules: HashMap<String, Arc<cron::Schedule>>,
+    zones: HashMap<String, TimeZone>,
+}
+
+impl FireLoop {
+    /// Builds the heap from every enabled scheduled job.
+    pub(crate) async fn load(core: Arc<Core>) -> Result<FireLoop, StoreError> {
+        let mut fire = FireLoop {
+            core,
+            jobs: HashMap::new(),
+            heap: BinaryHeap::new(),
+            generation: 0,
+            schedules: HashMap::new(),
+            zones: HashMap::new(),
+        };
+        fire.reload_all().await?;
+        Ok(fire)
+    }
+
+    /// How many jobs the loop is waiting on.
+    pub(crate) fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    async fn reload_all(&mut self) -> Result<(), StoreError> {
+        let jobs = self.core.store.jobs_scheduled().await?;
+        self.jobs.clear();
+        self.heap.clear();
+        self.heap.reserve(jobs.len());
+        self.jobs.reserve(jobs.len());
+        for job in jobs {
+            self.upsert(job);
+        }
+        Ok(())
+    }
+
+    async fn reload_job(&mut self, id: i64) {
+        match self.core.store.job_scheduled(id).await {
+            Ok(Some(job)) => self.upsert(job),
+            Ok(None) => {
+                self.jobs.remove(&id);
+            }
+            Err(error) => {
+                tracing::warn!(%error, job = id, "cannot re-read a changed job; retrying");
+                if let Some(entry) = self.jobs.get(&id) {
+                    let retry = self.core.now() + RETRY_AFTER_ERROR;
+                    let expected = entry.expected;
+                    self.push(id, retry.max(expected));
+                }
+            }
+        }
+    }
+
+    fn upsert(&mut self, job: ScheduledJob) {
+        let Some(next) = job.next_fire_at else {
+            self.jobs.remove(&job.id);
+            return;
+        };
+        let (schedule, zone) = match self.parse(&job.schedule.cron, &job.schedule.timezone) {
+            Ok(parsed) => parsed,
+            Err(reason) => {
+                tracing::warn!(job = job.id, %reason, "job has an invalid schedule; it will not fire");
+                self.jobs.remove(&job.id);
+                return;
+            }
+        };
+        self.jobs.insert(
+            job.id,
+            Entry {
+                expected: next,
+                schedule,
+                zone,
+                misfire: job.misfire,
+                generation: 0,
+            },
+        );
+        self.push(job.id, next);
+    }
+
+    /// Parses (once per distinct text) an expression and a zone.
+    fn parse(&mut self, cron: &str, zone: &str) -> Result<(Arc<cron::Schedule>, TimeZone), String> {
+        let schedule = match self.schedules.get(cron) {
+            Some(schedule) => schedule.clone(),
+            None => {
+                let parsed = Arc::new(cron::Schedule::parse(cron).map_err(|e| e.to_string())?);
+                self.schedules.insert(cron.to_string(), parsed.clone());
+                parsed
+            }
+        };
+        let zone = match self.zones.get(zone) {
+            Some(zone) => zone.clone(),
+            None => {
+                let parsed = cron::time_zone(zone).map_err(|e| e.to_string())?;
+                self.zones.insert(zone.to_string(), parsed.clone());
+                parsed
+            }
+        };
+        Ok((schedule, zone))
+    }
+
+    /// Makes `wake` the job's one live heap item.
+    fn push(&mut self, id: i64, wake: Timestamp) {
+        self.generation += 1;
+        if let Some(entry) = self.jobs.get_mut(&id) {
+            entry.generation = self.generation;
+            self.heap
+                .push(Reverse((wake.as_millisecond(), id, self.generation)));
+        }
+    }
+
+    /// The earliest live wake-up, dropping stale items.
+    fn peek(&mut self) -> Option<i64> {
+        while let Some(&Reverse((wake, id, generation))) = self.heap.peek() {
+            match self.jobs.get(&id) {
+                Some(entry) if entry.generation == generation => return Some(wake),
+                _ => {
+                    self.heap.pop();
+                }
+            }
+        }
+        None
+    }
+
+    pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<FireCommand>) {
+        let mut stopping = self.core.stopping.subscribe();
+        let backstop = match self.core.store.engine() {
+            Engine::Postgres => self.core.config.backstop_poll,
+            Engine::Sqlite => Duration::from_secs(86_400 * 365),
+        };
+        let mut next_backstop = tokio::time::Instant::now() + backstop;
+        loop {
+            if self.core.is_stopping() {
+                return;
+            }
+            let wake = self
+                .peek()
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                .map_or_else(far_future, |at| self.core.deadline(at));
+            tokio::select! {
+                biased;
+                _ = stopping.changed() => {}
+                command = commands.recv() => match command {
+                    None => return,
+                    Some(FireCommand::JobChanged(id)) => self.reload_job(id).await,
+                    Some(FireCommand::ReloadAll) => self.backstop().await,
+                    Some(FireCommand::Poke) => {}
+                },
+                _ = tokio::time::sleep_until(wake) => self.fire_due().await,
+                _ = tokio::time::sleep_until(next_backstop) => {
+                    next_backstop = tokio::time::Instant::now() + backstop;
+                    self.backstop().await;
+                }
+            }
+        }
+    }
+
+    async fn backstop(&mut self) {
+        if let Err(error) = self.reload_all().await {
+            tracing::warn!(%error, "cannot re-read the scheduled jobs");
+        }
+    }
+
+    /// Claims every occurrence due now, one batch per transaction.
+    async fn fire_due(&mut self) {
+        loop {
+            let now = self.core.now();
+            let batch = self.take_due(now);
+            if batch.is_empty() {
+                return;
+            }
+            let full = batch.len() == self.core.config.claim_batch;
+            self.claim(batch, now).await;
+            if !full || self.core.is_stopping() {
+                return;
+            }
+        }
+    }
+
+    /// Pops up to a batch of due jobs and the occurrences each has due.
+    fn take_due(&mut self, now: Timestamp) -> Vec<(i64, Due)> {
+        let mut batch = Vec::new();
+        while batch.len() < self.core.config.claim_batch {
+            let Some(wake) = self.peek() else { break };
+            if wake > now.as_millisecond() {
+                break;
+            }
+            let Some(Reverse((_, id, _))) = self.heap.pop() else {
+                break;
+            };
+            let Some(entry) = self.jobs.get(&id) else {
+                continue;
+            };
+            let due = policy::due_occurrences(&entry.schedule, &entry.zone, entry.expected, now);
+            batch.push((id, due));
+        }
+        batch
+    }
+
+    async fn claim(&mut self, batch: Vec<(i64, Due)>, now: Timestamp) {
+        let core = self.core.clone();
+        let claims: Vec<OccurrenceClaim> = batch
+            .iter()
+            .filter_map(|(id, due)| {
+                self.jobs.get(id).map(|entry| OccurrenceClaim {
+                    job_id: *id,
+                    expected_next_fire_at: entry.expected,
+                    new_next_fire_at: due.next,
+                })
+            })
+            .collect();
+        let plans: HashMap<i64, (&Due, PlanRules)> = batch
+            .iter()
+            .filter_map(|(id, due)| {
+                let misfire = self.jobs.get(id)?.misfire;
+                Some((*id, (due, self.rules(misfire, now))))
+            })
+            .collect();
+        let mut permits: Vec<OwnedSemaphorePermit> = Vec::new();
+        let claimed = core
+            .store
+            .occurrences_claim(&claims, now, |claim, job| {
+                let Some((due, rules)) = plans.get(&claim.job_id) else {
+                    return store::OccurrencePlan::default();
+                };
+                let mut take_worker = || match core.permits.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        permits.push(permit);
+                        true
+                    }
+                    Err(_) => false,
+                };
+                policy::plan(due, job, rules, &mut take_worker)
+            })
+            .await;
+        let claimed = match claimed {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, jobs = claims.len(), "cannot claim due occurrences; retrying");
+                for claim in &claims {
+                    self.push(claim.job_id, now + RETRY_AFTER_ERROR);
+                }
+                return;
+            }
+        };
+        let won: HashSet<i64> = claimed.iter().map(|c| c.job_id).collect();
+        let next_by_job: HashMap<i64, Option<Timestamp>> =
+            batch.iter().map(|(id, due)| (*id, due.next)).collect();
+        let mut permits = permits.into_iter();
+        let mut queued_any = false;
+        for occurrences in claimed {
+            match next_by_job.get(&occurrences.job_id).copied().flatten() {
+                Some(next) => {
+                    if let Some(entry) = self.jobs.get_mut(&occurrences.job_id) {
+                        entry.expected = next;
+                    }
+                    self.push(occurrences.job_id, next);
+                }
+                None => {
+                    self.jobs.remove(&occurrences.job_id);
+                }
+            }
+            queued_any |= self.dispatch(occurrences, &mut permits, now).await;
+        }
+        for claim in claims.iter().filter(|c| !won.contains(&c.job_id)) {
+            self.reload_job(claim.job_id).await;
+        }
+        if queued_any {
+            self.core.wake_feeder.notify_one();
+        }
+    }
+
+    fn rules(&self, misfire: Misfire, now: Timestamp) -> PlanRules {
+        let config = &self.core.config;
+        PlanRules {
+            misfire,
+            misfire_threshold: config.misfire_threshold,
+            max_catch_up: config.max_catch_up,
+            now,
+            node: config.node_id.clone(),
+            lease_until: self.core.lease_until(now),
+        }
+    }
+
+    /// Starts the rows inserted running here, reports the others, and
+    /// stops the runs a `replace` cancelled on this node. Returns whether
+    /// any row was queued.
+    async fn dispatch(
+        &self,
+        occurrences: ClaimedOccurrences,
+        permits: &mut impl Iterator<Item = OwnedSemaphorePermit>,
+        now: Timestamp,
+    ) -> bool {
+        let core = &self.core;
+        let mut queued = false;
+        let mut spec = occurrences.spec;
+        for run in occurrences.runs {
+            match run.status {
+                RunStatus::Running => {
+                    let Some(permit) = permits.next() else {
+                        // Cannot happen: each running row took one permit.
+                        tracing::error!(run = run.id, "a run claimed to start here has no worker");
+                        continue;
+                    };
+                    if spec.is_none() {
+                        spec = core
+                            .store
+                            .job_version(run.job_id, run.job_version)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map(|version| version.spec);
+                    }
+                    match &spec {
+                        Some(spec) => start_run(core, run, spec.clone(), permit),
+                        // Its lease will expire and the sweeper interrupts it.
+                        None => {
+                            tracing::error!(run = run.id, "cannot read the spec of a claimed run")
+                        }
+                    }
+                }
+                status => {
+                    queued |= status == RunStatus::Queued;
+                    if status.is_terminal() {
+                        core.metrics.count_run(run.job_id, status);
+                    }
+                    core.events.send(RunEvent::of(&run, status, now));
+                }
+            }
+        }
+        for (run_id, node) in occurrences.cancel_requested {
+            if node == core.config.node_id {
+                core.live.stop(run_id, StopReason::Cancelled);
+            }
+        }
+        queued
+    }
+}

@@ -1,0 +1,133 @@
+//! Leases: the heartbeat that keeps this node's running runs its own, and
+//! the sweeper that turns runs whose lease expired — their node died, hung
+//! or lost the database — into `interrupted` runs and retries them.
+
+use std::sync::Arc;
+
+use store::{Heartbeat, NewRun, Run, RunStatus};
+
+use crate::{core::Core, events::RunEvent, live::StopReason, policy};
+
+/// Runs interrupted per statement.
+const SWEEP_BATCH: u32 = 100;
+
+/// Renews the leases of this node's live runs every third of the lease;
+/// stops runs the node no longer holds and runs someone asked to cancel.
+pub(crate) async fn heartbeat(core: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(core.config.heartbeat_every());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => beat(&core).await,
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn beat(core: &Core) {
+    let run_ids = core.live.ids();
+    if run_ids.is_empty() {
+        return;
+    }
+    let now = core.now();
+    let heartbeat = Heartbeat {
+        node: core.config.node_id.clone(),
+        run_ids,
+        lease_until: core.lease_until(now),
+    };
+    match core.store.runs_heartbeat_if_running(&heartbeat).await {
+        Ok(states) => {
+            for state in states {
+                if !state.held {
+                    core.live.stop(state.run_id, StopReason::LeaseLost);
+                } else if state.cancel_requested {
+                    core.live.stop(state.run_id, StopReason::Cancelled);
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot renew run leases"),
+    }
+}
+
+/// Sweeps at start and then every sweep interval.
+pub(crate) async fn sweeper(core: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(core.config.sweep_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                sweep(&core).await;
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Interrupts every run whose lease has expired and queues its retry per
+/// its job's policy. Returns how many runs it interrupted.
+pub(crate) async fn sweep(core: &Core) -> usize {
+    let mut swept = 0;
+    loop {
+        let now = core.now();
+        let interrupted = match core
+            .store
+            .runs_interrupt_if_lease_expired(now, SWEEP_BATCH)
+            .await
+        {
+            Ok(runs) => runs,
+            Err(error) => {
+                tracing::warn!(%error, "cannot interrupt runs whose lease expired");
+                return swept;
+            }
+        };
+        let count = interrupted.len();
+        swept += count;
+        for run in interrupted {
+            tracing::info!(run = run.id, job = run.job_id, node = ?run.node, "run interrupted: its lease expired");
+            core.metrics.count_run(run.job_id, RunStatus::Interrupted);
+            core.events
+                .send(RunEvent::of(&run, RunStatus::Interrupted, now));
+            retry_interrupted(core, &run).await;
+        }
+        if count < SWEEP_BATCH as usize {
+            if swept > 0 {
+                core.wake_feeder.notify_one();
+            }
+            return swept;
+        }
+    }
+}
+
+/// Queues the retry of an interrupted run. Unlike a finish, this is a
+/// second transaction: a crash between the two loses the retry (the
+/// interrupted row remains, so nothing is lost silently).
+async fn retry_interrupted(core: &Core, run: &Run) {
+    let spec = match core.store.job_version(run.job_id, run.job_version).await {
+        Ok(Some(version)) => version.spec,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, run = run.id, "cannot read the retry policy of an interrupted run");
+            return;
+        }
+    };
+    let now = core.now();
+    let Some(retry): Option<NewRun> = policy::follow_up(
+        &spec,
+        run,
+        RunStatus::Interrupted,
+        None,
+        now,
+        fastrand::f64(),
+    ) else {
+        return;
+    };
+    match core.store.run_insert(&retry).await {
+        Ok(queued) => core
+            .events
+            .send(RunEvent::of(&queued, RunStatus::Queued, now)),
+        Err(error) => {
+            tracing::warn!(%error, run = run.id, "cannot queue the retry of an interrupted run")
+        }
+    }
+}

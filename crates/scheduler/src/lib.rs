@@ -1,0 +1,45 @@
+//! Clockwork's scheduler: turns cron occurrences into runs, exactly once,
+//! on time, and executes them.
+//!
+//! [`Scheduler::start`] takes a [`SchedulerConfig`], a [`store::Store`], a
+//! [`runtime::Executor`] and a clock, and returns a [`SchedulerHandle`] —
+//! the only thing other layers touch: [`SchedulerHandle::job_changed`],
+//! `run_now`, `cancel`, `subscribe_logs` (live logs for SSE), `events`
+//! ([`RunEvent`]s), `metrics` ([`SchedulerMetrics`]) and `shutdown`.
+//!
+//! It owns time and policies: exact firing (a heap of next instants and a
+//! sleep until the earliest — no polling tick), atomic occurrence claims,
+//! workers with a concurrency limit, the overlap, misfire and retry
+//! policies, leases with heartbeats and the sweeper that interrupts runs of
+//! dead nodes, graceful shutdown, history retention, live log fan-out and
+//! metrics. Nodes coordinate only through the database; `coordination`
+//! documents how, as a state diagram with its failure rules.
+//!
+//! It must not know about HTTP, axum, the REST API or SQL: it speaks to the
+//! database only through `store` methods, and what runs reach outside their
+//! sandbox (sites, storage, egress) arrives through [`RunEnvironment`].
+
+#![deny(missing_docs)]
+
+mod config;
+mod coordination;
+mod core;
+mod error;
+mod events;
+mod fire;
+mod handle;
+mod lease;
+mod live;
+mod metrics;
+mod policy;
+mod retention;
+mod workers;
+mod writer;
+
+pub use crate::{
+    config::{IsolatedEnvironment, RunEnvironment, SchedulerConfig},
+    error::SchedulerError,
+    events::RunEvent,
+    handle::{Scheduler, SchedulerHandle, next_fire_after},
+    metrics::{DURATION_BUCKETS, HistogramSnapshot, LATENESS_BUCKETS, RunCount, SchedulerMetrics},
+};

@@ -1,0 +1,139 @@
+//! The runs executing on this node: how to stop each one (and why), and
+//! how to follow its log. Live log fan-out is the runtime's: every
+//! subscriber gets the lines so far, then each new one.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicU8, Ordering},
+    },
+};
+
+use runtime::{LogStream, RunControl};
+use tokio::sync::Notify;
+
+/// Why this node stopped a run; decides how its end is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum StopReason {
+    /// Not stopped.
+    None = 0,
+    /// Someone cancelled it, or a newer occurrence replaced it: `cancelled`.
+    Cancelled = 1,
+    /// The node shuts down: `interrupted` (and retried per policy).
+    Shutdown = 2,
+    /// The node lost its lease (another node interrupted it): record nothing.
+    LeaseLost = 3,
+}
+
+impl StopReason {
+    fn from_u8(value: u8) -> StopReason {
+        match value {
+            1 => StopReason::Cancelled,
+            2 => StopReason::Shutdown,
+            3 => StopReason::LeaseLost,
+            _ => StopReason::None,
+        }
+    }
+}
+
+struct LiveRun {
+    control: RunControl,
+    reason: Arc<AtomicU8>,
+}
+
+/// The registry, shared by the workers, the heartbeat and the handle.
+#[derive(Clone, Default)]
+pub(crate) struct Live {
+    inner: Arc<LiveInner>,
+}
+
+#[derive(Default)]
+struct LiveInner {
+    runs: Mutex<HashMap<i64, LiveRun>>,
+    changed: Notify,
+}
+
+/// A registered run's view of why it was stopped.
+#[derive(Clone)]
+pub(crate) struct StopFlag(Arc<AtomicU8>);
+
+impl StopFlag {
+    pub(crate) fn reason(&self) -> StopReason {
+        StopReason::from_u8(self.0.load(Ordering::Acquire))
+    }
+}
+
+impl Live {
+    fn lock(&self) -> MutexGuard<'_, HashMap<i64, LiveRun>> {
+        self.inner
+            .runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn register(&self, run_id: i64, control: RunControl) -> StopFlag {
+        let reason = Arc::new(AtomicU8::new(StopReason::None as u8));
+        self.lock().insert(
+            run_id,
+            LiveRun {
+                control,
+                reason: reason.clone(),
+            },
+        );
+        StopFlag(reason)
+    }
+
+    pub(crate) fn remove(&self, run_id: i64) {
+        self.lock().remove(&run_id);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Stops a live run for `reason` (the first reason given wins).
+    /// Returns whether the run is live here.
+    pub(crate) fn stop(&self, run_id: i64, reason: StopReason) -> bool {
+        let runs = self.lock();
+        let Some(run) = runs.get(&run_id) else {
+            return false;
+        };
+        let _ = run.reason.compare_exchange(
+            StopReason::None as u8,
+            reason as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        run.control.cancel();
+        true
+    }
+
+    pub(crate) fn stop_all(&self, reason: StopReason) {
+        let ids = self.ids();
+        for id in ids {
+            self.stop(id, reason);
+        }
+    }
+
+    pub(crate) fn ids(&self) -> Vec<i64> {
+        self.lock().keys().copied().collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub(crate) fn logs(&self, run_id: i64) -> Option<LogStream> {
+        self.lock().get(&run_id).map(|run| run.control.logs())
+    }
+
+    /// Waits until no run is live here.
+    pub(crate) async fn wait_empty(&self) {
+        loop {
+            let changed = self.inner.changed.notified();
+            if self.len() == 0 {
+                return;
+            }
+            changed.await;
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Workers: executing claimed runs through the runtime, following their
+//! logs, reporting their ends; and the feeder that claims queued runs
+//! whenever a worker is free.
+
+use std::{sync::Arc, time::Duration};
+
+use runtime::{JobInfo, Limits, LogStream, Outcome, RunInfo, RunSpec};
+use store::{
+    HttpCall, JobSpec, LogAppend, LogLevel, LogLine, Run, RunClaim, RunError, RunFinish, RunStatus,
+    Trigger,
+};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::{
+    core::{Core, far_future},
+    events::RunEvent,
+    live::StopReason,
+    policy,
+};
+
+/// How long the feeder waits before retrying after a database error.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+
+/// Starts executing `run` (already `running` for this node) on a worker.
+pub(crate) fn start_run(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermit) {
+    let core = core.clone();
+    tokio::spawn(async move { execute(core, run, spec, permit).await });
+}
+
+async fn execute(core: Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermit) {
+    let started = core.now();
+    if run.trigger == Trigger::Schedule
+        && let Some(scheduled_for) = run.scheduled_for
+    {
+        let late = started.duration_since(scheduled_for);
+        core.metrics
+            .fire_lateness
+            .observe(Duration::try_from(late).unwrap_or(Duration::ZERO));
+    }
+    let handle = core.executor.start(run_spec(&core, &run, &spec));
+    let stop = core.live.register(run.id, handle.control());
+    core.events
+        .send(RunEvent::of(&run, RunStatus::Running, started));
+    let pump = tokio::spawn(pump_logs(core.clone(), run.id, handle.logs()));
+    let outcome = handle.outcome().await;
+    drop(permit);
+    let flushed = pump.await.unwrap_or(0);
+    let reason = stop.reason();
+    if reason == StopReason::LeaseLost {
+        // Another node has interrupted it already; it is not ours to end.
+        core.live.remove(run.id);
+        core.wake_feeder.notify_one();
+        return;
+    }
+    let status = final_status(outcome.status, reason);
+    let finished_at = core.now();
+    let follow_up = policy::follow_up(
+        &spec,
+        &run,
+        status,
+        Some(&outcome),
+        finished_at,
+        fastrand::f64(),
+    );
+    let finish = RunFinish {
+        id: run.id,
+        node: core.config.node_id.clone(),
+        status,
+        finished_at,
+        result: (status == RunStatus::Succeeded).then(|| outcome.result.clone()),
+        error: run_error(&outcome, status),
+        http_calls: outcome.http_calls.iter().map(http_call).collect(),
+        logs: outcome
+            .logs
+            .get(flushed..)
+            .unwrap_or_default()
+            .iter()
+            .map(log_line)
+            .collect(),
+        follow_up,
+    };
+    let written = core.writer.finish(finish).await;
+    core.live.remove(run.id);
+    if written.applied {
+        core.metrics.count_run(run.job_id, status);
+        core.metrics.run_duration.observe(outcome.duration);
+        core.events.send(RunEvent::of(&run, status, finished_at));
+        if let Some(next) = written.follow_up {
+            core.events
+                .send(RunEvent::of(&next, RunStatus::Queued, finished_at));
+        }
+    }
+    core.wake_feeder.notify_one();
+}
+
+fn run_spec(core: &Core, run: &Run, spec: &JobSpec) -> RunSpec {
+    let (sites, services) = core.config.environment.prepare(spec, run);
+    let limits = Limits {
+        timeout: Duration::from_secs(u64::from(spec.timeout_seconds)),
+        memory_bytes: usize::try_from(spec.memory_limit_mb)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(1024 * 1024),
+        ..Limits::default()
+    };
+    RunSpec {
+        script: spec.script.clone(),
+        limits,
+        params: run.params.clone().unwrap_or_else(|| spec.params.clone()),
+        state: run.state.clone(),
+        event: run.event.clone(),
+        job: JobInfo {
+            id: run.job_id.to_string(),
+            name: spec.name.clone(),
+            version: u32::try_from(run.job_version).unwrap_or(u32::MAX),
+        },
+        run: RunInfo {
+            id: run.id.to_string(),
+            attempt: run.attempt,
+            trigger: run.trigger.as_str().to_string(),
+            scheduled_for: run.scheduled_for,
+        },
+        sites,
+        services,
+    }
+}
+
+/// How the run's end is recorded: a cancellation is `cancelled` only when
+/// someone asked for it; the node stopping makes it `interrupted`.
+fn final_status(status: runtime::RunStatus, reason: StopReason) -> RunStatus {
+    match status {
+        runtime::RunStatus::Succeeded => RunStatus::Succeeded,
+        runtime::RunStatus::Failed => RunStatus::Failed,
+        runtime::RunStatus::TimedOut => RunStatus::TimedOut,
+        runtime::RunStatus::Cancelled if reason == StopReason::Cancelled => RunStatus::Cancelled,
+        runtime::RunStatus::Cancelled => RunStatus::Interrupted,
+    }
+}
+
+fn run_error(outcome: &Outcome, status: RunStatus) -> Option<RunError> {
+    if status == RunStatus::Interrupted {
+        return Some(RunError::message(
+            "interrupted: the node shut down before the run ended",
+        ));
+    }
+    outcome.error.as_ref().map(|error| RunError {
+        message: error.message.clone(),
+        stack: error.stack.clone(),
+        line: error.line,
+        column: error.column,
+    })
+}
+
+fn http_call(call: &runtime::CallRecord) -> HttpCall {
+    HttpCall {
+        method: call.method.clone(),
+        url: call.url.clone(),
+        status: call.status,
+        duration_ms: call.duration_ms,
+        retries: call.retries,
+        error: call.error.clone(),
+        response_size: call.response_size,
+    }
+}
+
+fn log_line(line: &runtime::LogLine) -> LogLine {
+    LogLine {
+        ts: line.ts,
+        level: match line.level {
+            runtime::LogLevel::Debug => LogLevel::Debug,
+            runtime::LogLevel::Info => LogLevel::Info,
+            runtime::LogLevel::Warn => LogLevel::Warn,
+            runtime::LogLevel::Error => LogLevel::Error,
+        },
+        message: line.message.clone(),
+    }
+}
+
+/// How many log lines a "reader fell behind" line stands for, if `line`
+/// is one (the runtime writes it when a live reader lags).
+fn skipped_lines(line: &runtime::LogLine) -> Option<usize> {
+    if line.level != runtime::LogLevel::Warn {
+        return None;
+    }
+    line.message
+        .strip_prefix("… ")?
+        .strip_suffix(" log lines skipped: this reader fell behind")?
+        .parse()
+        .ok()
+}
+
+/// Follows a run's live log and stores its lines every flush interval, so
+/// a crash keeps what was logged. Returns how many of the run's lines (in
+/// `Outcome::logs` numbering) are stored; its finish stores the rest.
+async fn pump_logs(core: Arc<Core>, run_id: i64, mut stream: LogStream) -> usize {
+    let mut position = 0;
+    let mut flushed = 0;
+    let mut pending = Vec::new();
+    let mut tick = tokio::time::interval(core.config.log_flush_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            line = stream.next() => match line {
+                Some(line) => {
+                    // A lag notice stands in for the lines it skipped.
+                    position += skipped_lines(&line).unwrap_or(1);
+                    pending.push(log_line(&line));
+                }
+                None => return flushed,
+            },
+            _ = tick.tick(), if !pending.is_empty() => {
+                core.writer
+                    .append(LogAppend {
+                        run_id,
+                        node: core.config.node_id.clone(),
+                        lines: std::mem::take(&mut pending),
+                    })
+                    .await;
+                flushed = position;
+            }
+        }
+    }
+}
+
+/// Claims queued runs whenever workers are free: when woken (a run was
+/// queued or ended here or, on PostgreSQL, on another node), when the next
+/// retry or delayed chunk becomes due, and every backstop period.
+pub(crate) async fn feed(core: Arc<Core>) {
+    let mut stopping = core.stopping.subscribe();
+    loop {
+        if core.is_stopping() {
+            return;
+        }
+        let next_due = claim_available(&core).await;
+        let wake_at = next_due
+            .map(|at| core.deadline(at))
+            .unwrap_or_else(far_future)
+            .min(tokio::time::Instant::now() + core.config.backstop_poll);
+        tokio::select! {
+            _ = core.wake_feeder.notified() => {}
+            _ = tokio::time::sleep_until(wake_at) => {}
+            _ = stopping.changed() => {}
+        }
+    }
+}
+
+/// Claims as many queued runs as there are free workers and starts them.
+/// Returns when the next queued run becomes due, if known.
+async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
+    loop {
+        let free = core
+            .permits
+            .available_permits()
+            .min(core.config.claim_batch);
+        if free == 0 || core.is_stopping() {
+            // A run ending wakes the feeder.
+            return None;
+        }
+        let Ok(mut permits) = core
+            .permits
+            .clone()
+            .try_acquire_many_owned(u32::try_from(free).unwrap_or(u32::MAX))
+        else {
+            return None;
+        };
+        let now = core.now();
+        let claim = RunClaim {
+            node: core.config.node_id.clone(),
+            now,
+            lease_until: core.lease_until(now),
+            limit: u32::try_from(free).unwrap_or(u32::MAX),
+        };
+        let claimed = match core.store.runs_claim_queued(&claim).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "cannot claim queued runs; retrying");
+                return Some(now + RETRY_AFTER_ERROR);
+            }
+        };
+        let full = claimed.len() == free;
+        for claimed in claimed {
+            let Some(permit) = permits.split(1) else {
+                break;
+            };
+            start_run(core, claimed.run, claimed.spec, permit);
+        }
+        drop(permits);
+        if !full {
+            return match core.store.runs_next_queued_after(core.now()).await {
+                Ok(next) => next,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read when queued runs are due");
+                    Some(core.now() + RETRY_AFTER_ERROR)
+                }
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn warn(message: &str) -> runtime::LogLine {
+        runtime::LogLine {
+            ts: jiff::Timestamp::UNIX_EPOCH,
+            level: runtime::LogLevel::Warn,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn lag_notices_count_the_lines_they_skipped() {
+        assert_eq!(
+            skipped_lines(&warn("… 17 log lines skipped: this reader fell behind")),
+            Some(17)
+        );
+        assert_eq!(
+            skipped_lines(&warn("… x log lines skipped: this reader fell behind")),
+            None
+        );
+        assert_eq!(skipped_lines(&warn("hello")), None);
+        let mut info = warn("… 17 log lines skipped: this reader fell behind");
+        info.level = runtime::LogLevel::Info;
+        assert_eq!(skipped_lines(&info), None);
+    }
+
+    #[test]
+    fn only_a_requested_cancellation_is_recorded_as_cancelled() {
+        use runtime::RunStatus as R;
+        assert_eq!(
+            final_status(R::Cancelled, StopReason::Cancelled),
+            RunStatus::Cancelled
+        );
+        assert_eq!(
+            final_status(R::Cancelled, StopReason::Shutdown),
+            RunStatus::Interrupted
+        );
+        assert_eq!(
+            final_status(R::Cancelled, StopReason::None),
+            RunStatus::Interrupted
+        );
+        assert_eq!(
+            final_status(R::TimedOut, StopReason::Shutdown),
+            RunStatus::TimedOut
+        );
+        assert_eq!(
+            final_status(R::Succeeded, StopReason::Cancelled),
+            RunStatus::Succeeded
+        );
+    }
+}

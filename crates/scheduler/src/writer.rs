@@ -1,0 +1,162 @@
+//! Group commit: one task writes what the workers report — log lines of
+//! running runs and finished runs — gathering everything that arrives
+//! within a short window into one transaction. A commit costs an fsync
+//! (PostgreSQL) or a write-lock turn (SQLite) however many rows it holds,
+//! so throughput grows with load instead of collapsing under it.
+
+use std::time::Duration;
+
+use store::{LogAppend, Run, RunFinish, RunWrites, RunWritesApplied, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+/// Writes queued before the workers wait (backpressure if the database stalls).
+const QUEUE: usize = 65_536;
+/// The most writes in one transaction.
+const MAX_BATCH: usize = 2_048;
+/// Waits between attempts while the database fails.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// What became of a finish.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FinishWritten {
+    /// The run was still running on this node, and now has its final status.
+    pub(crate) applied: bool,
+    /// The retry or next chunk queued with it.
+    pub(crate) follow_up: Option<Run>,
+}
+
+enum Write {
+    Append(LogAppend),
+    Finish(Box<RunFinish>, oneshot::Sender<FinishWritten>),
+    /// Commit everything before it, answer, and end.
+    Stop(oneshot::Sender<()>),
+}
+
+/// The workers' side of the writer.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    sender: mpsc::Sender<Write>,
+}
+
+impl Writer {
+    /// Starts the writer task; it ends once every `Writer` is dropped and
+    /// the queue is written.
+    pub(crate) fn start(store: Store, window: Duration) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let task = tokio::spawn(write_loop(store, window, receiver));
+        (Writer { sender }, task)
+    }
+
+    /// Stores log lines of a running run (no answer: a lost append only
+    /// means the run ended or moved, and its finish says so).
+    pub(crate) async fn append(&self, append: LogAppend) {
+        let _ = self.sender.send(Write::Append(append)).await;
+    }
+
+    /// Stores a run's end and waits until it is committed.
+    pub(crate) async fn finish(&self, finish: RunFinish) -> FinishWritten {
+        let (reply, answer) = oneshot::channel();
+        let not_written = FinishWritten {
+            applied: false,
+            follow_up: None,
+        };
+        if self
+            .sender
+            .send(Write::Finish(Box::new(finish), reply))
+            .await
+            .is_err()
+        {
+            return not_written;
+        }
+        answer.await.unwrap_or(not_written)
+    }
+
+    /// Commits everything sent before, then ends the writer task.
+    pub(crate) async fn stop(&self) {
+        let (reply, answer) = oneshot::channel();
+        if self.sender.send(Write::Stop(reply)).await.is_ok() {
+            let _ = answer.await;
+        }
+    }
+}
+
+async fn write_loop(store: Store, window: Duration, mut receiver: mpsc::Receiver<Write>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
+        }
+        if !window.is_zero() && batch.len() < MAX_BATCH {
+            tokio::time::sleep(window).await;
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(write) => batch.push(write),
+                    Err(_) => break,
+                }
+            }
+        }
+        let stop = batch
+            .iter()
+            .position(|write| matches!(write, Write::Stop(_)));
+        match stop {
+            None => commit(&store, std::mem::take(&mut batch)).await,
+            Some(at) => {
+                let rest = batch.split_off(at);
+                commit(&store, std::mem::take(&mut batch)).await;
+                for write in rest {
+                    if let Write::Stop(reply) = write {
+                        let _ = reply.send(());
+                    }
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Commits one batch, retrying until the database takes it: a report that
+/// is dropped would leave a run `running` until its lease expires.
+async fn commit(store: &Store, batch: Vec<Write>) {
+    let mut writes = RunWrites::default();
+    let mut replies = Vec::new();
+    for write in batch {
+        match write {
+            Write::Append(append) => writes.appends.push(append),
+            Write::Finish(finish, reply) => {
+                writes.finishes.push(*finish);
+                replies.push(reply);
+            }
+            Write::Stop(reply) => {
+                let _ = reply.send(());
+            }
+        }
+    }
+    let mut pause = RETRY_FIRST;
+    let applied = loop {
+        match store.runs_write_if_running(&writes).await {
+            Ok(applied) => break applied,
+            Err(error @ StoreError::Database(_)) => {
+                tracing::warn!(%error, finishes = writes.finishes.len(), "cannot store run results; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RETRY_MAX);
+            }
+            Err(error) => {
+                // Not the database's fault: retrying cannot help.
+                tracing::error!(%error, "run results refused by the store");
+                break RunWritesApplied {
+                    appended: vec![false; writes.appends.len()],
+                    finished: vec![false; writes.finishes.len()],
+                    follow_ups: vec![None; writes.finishes.len()],
+                };
+            }
+        }
+    };
+    for ((reply, applied), follow_up) in replies
+        .into_iter()
+        .zip(applied.finished)
+        .zip(applied.follow_ups)
+    {
+        let _ = reply.send(FinishWritten { applied, follow_up });
+    }
+}

@@ -1,0 +1,235 @@
+//! Graceful shutdown, cancellation, live logs, retention, metrics.
+
+use std::time::Duration;
+
+use store::{JobSpec, LogQuery, RetentionPolicy, RunFilter, RunStatus, Trigger};
+
+use crate::harness::{TestEnv, eventually, is, spec, wait_for, wait_for_n};
+
+scheduler_tests! {
+    shutdown_lets_runs_finish_within_the_grace_period_then_interrupts_them,
+    running_and_queued_runs_can_be_cancelled,
+    live_logs_fan_out_and_are_stored_while_the_run_goes_on,
+    history_is_pruned_to_each_jobs_retention,
+    metrics_count_runs_by_job_and_status,
+}
+
+async fn shutdown_lets_runs_finish_within_the_grace_period_then_interrupts_them(env: TestEnv) {
+    let quick = env
+        .create_job(
+            spec(
+                "quick",
+                "await new Promise(r => setTimeout(r, 300)); return 1",
+            ),
+            None,
+        )
+        .await;
+    let stuck = env
+        .create_job(spec("stuck", "await new Promise(() => {})"), None)
+        .await;
+    let handle = env.start(env.config("node-a")).await;
+    let mut events = handle.events();
+    let quick_run = handle
+        .run_now(quick.id, None, Trigger::Manual)
+        .await
+        .unwrap();
+    let stuck_run = handle
+        .run_now(stuck.id, None, Trigger::Manual)
+        .await
+        .unwrap();
+    wait_for_n(&mut events, 2, "both start", is(RunStatus::Running)).await;
+    handle.shutdown(Duration::from_secs(1)).await;
+    let quick_run = env.store.run_get(quick_run.id).await.unwrap().unwrap();
+    let stuck_run = env.store.run_get(stuck_run.id).await.unwrap().unwrap();
+    assert_eq!(quick_run.status, RunStatus::Succeeded);
+    assert_eq!(stuck_run.status, RunStatus::Interrupted);
+    assert!(stuck_run.error.unwrap().message.contains("shut down"));
+    assert_eq!(stuck_run.lease_expires_at, None);
+    // Stopped claiming: a run queued now stays queued for other nodes.
+    let later = env
+        .store
+        .run_insert(&store::NewRun::new(
+            quick.id,
+            Trigger::Manual,
+            jiff::Timestamp::now(),
+        ))
+        .await
+        .unwrap();
+    handle.poke();
+    assert_eq!(
+        env.store.run_get(later.id).await.unwrap().unwrap().status,
+        RunStatus::Queued
+    );
+    handle.shutdown(Duration::from_secs(1)).await; // a second call is harmless
+}
+
+async fn running_and_queued_runs_can_be_cancelled(env: TestEnv) {
+    let job = env
+        .create_job(spec("cancellable", "await new Promise(() => {})"), None)
+        .await;
+    let handle = env.start(env.config("node-a")).await;
+    let mut events = handle.events();
+    let running = handle.run_now(job.id, None, Trigger::Manual).await.unwrap();
+    wait_for(&mut events, "it starts", |e| {
+        e.run_id == running.id && e.status == RunStatus::Running
+    })
+    .await;
+    // A second run of a no-overlap job waits behind the first.
+    let queued = handle.run_now(job.id, None, Trigger::Manual).await.unwrap();
+    assert!(handle.cancel(queued.id).await.unwrap());
+    assert!(handle.cancel(running.id).await.unwrap());
+    wait_for(&mut events, "the running one ends", |e| {
+        e.run_id == running.id && e.status.is_terminal()
+    })
+    .await;
+    assert_eq!(
+        env.store.run_get(running.id).await.unwrap().unwrap().status,
+        RunStatus::Cancelled
+    );
+    assert_eq!(
+        env.store.run_get(queued.id).await.unwrap().unwrap().status,
+        RunStatus::Cancelled
+    );
+    assert!(!handle.cancel(running.id).await.unwrap(), "already ended");
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+async fn live_logs_fan_out_and_are_stored_while_the_run_goes_on(env: TestEnv) {
+    let job = env
+        .create_job(
+            spec(
+                "chatty",
+                "console.log('one'); console.warn('two'); await new Promise(() => {})",
+            ),
+            None,
+        )
+        .await;
+    let handle = env.start(env.config("node-a")).await;
+    let mut events = handle.events();
+    let run = handle.run_now(job.id, None, Trigger::Manual).await.unwrap();
+    wait_for(&mut events, "it starts", |e| {
+        e.run_id == run.id && e.status == RunStatus::Running
+    })
+    .await;
+    let mut first = handle.subscribe_logs(run.id).unwrap();
+    let mut second = handle.subscribe_logs(run.id).unwrap();
+    for stream in [&mut first, &mut second] {
+        assert_eq!(stream.next().await.unwrap().message, "one");
+        assert_eq!(stream.next().await.unwrap().message, "two");
+    }
+    let store = env.store.clone();
+    eventually("the lines are stored while it runs", || {
+        let store = store.clone();
+        async move {
+            let lines = store
+                .run_logs(&LogQuery {
+                    run_id: run.id,
+                    after_seq: 0,
+                    limit: 10,
+                })
+                .await
+                .unwrap();
+            lines.len() == 2
+        }
+    })
+    .await;
+    assert_eq!(
+        env.store.run_get(run.id).await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    handle.cancel(run.id).await.unwrap();
+    assert!(first.next().await.is_none(), "the stream ends with the run");
+    wait_for(&mut events, "it ends", |e| {
+        e.run_id == run.id && e.status.is_terminal()
+    })
+    .await;
+    assert!(handle.subscribe_logs(run.id).is_none());
+    let stored = env
+        .store
+        .run_logs(&LogQuery {
+            run_id: run.id,
+            after_seq: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let messages: Vec<&str> = stored.iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(messages, ["one", "two"], "no line stored twice");
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+async fn history_is_pruned_to_each_jobs_retention(env: TestEnv) {
+    let job = env
+        .create_job(
+            JobSpec {
+                retention: RetentionPolicy {
+                    keep_runs: 2,
+                    keep_days: 30,
+                },
+                ..spec("short-memory", "return 1")
+            },
+            None,
+        )
+        .await;
+    let mut config = env.config("node-a");
+    config.retention_interval = Duration::from_millis(200);
+    let handle = env.start(config).await;
+    let mut events = handle.events();
+    for _ in 0..5 {
+        let run = handle.run_now(job.id, None, Trigger::Manual).await.unwrap();
+        wait_for(&mut events, "a run ends", |e| {
+            e.run_id == run.id && e.status.is_terminal()
+        })
+        .await;
+    }
+    let store = env.store.clone();
+    eventually("history shrinks to 2 runs", || {
+        let store = store.clone();
+        async move {
+            store
+                .runs_list(&RunFilter {
+                    job_id: Some(job.id),
+                    ..RunFilter::default()
+                })
+                .await
+                .unwrap()
+                .items
+                .len()
+                == 2
+        }
+    })
+    .await;
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+async fn metrics_count_runs_by_job_and_status(env: TestEnv) {
+    let good = env.create_job(spec("good", "return 1"), None).await;
+    let bad = env
+        .create_job(spec("bad", "throw new Error('x')"), None)
+        .await;
+    let handle = env.start(env.config("node-a")).await;
+    let mut events = handle.events();
+    for job in [good.id, good.id, bad.id] {
+        let run = handle.run_now(job, None, Trigger::Manual).await.unwrap();
+        wait_for(&mut events, "a run ends", |e| {
+            e.run_id == run.id && e.status.is_terminal()
+        })
+        .await;
+    }
+    let metrics = handle.metrics().await.unwrap();
+    let count = |job, status| {
+        metrics
+            .runs
+            .iter()
+            .find(|r| r.job_id == job && r.status == status)
+            .map_or(0, |r| r.count)
+    };
+    assert_eq!(count(good.id, RunStatus::Succeeded), 2);
+    assert_eq!(count(bad.id, RunStatus::Failed), 1);
+    assert_eq!(metrics.run_duration.count, 3);
+    assert_eq!(
+        (metrics.queued, metrics.running, metrics.running_here),
+        (0, 0, 0)
+    );
+    handle.shutdown(Duration::from_secs(1)).await;
+}

@@ -1,0 +1,10 @@
+//! The scheduler's behaviour on real databases with a real executor.
+
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod harness;
+
+mod firing;
+mod lifecycle;
+mod policies;
