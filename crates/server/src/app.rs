@@ -1,6 +1,11 @@
 //! The router, its shared state and the server loop.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use axum::{
     Router,
@@ -12,15 +17,20 @@ use axum::{
     routing::get,
 };
 use jiff::Timestamp;
-use store::{Clock, Store, SystemClock};
-use tokio::net::TcpListener;
+use scheduler::SchedulerHandle;
+use store::{Clock, JobSpec, RetentionPolicy, Store, SystemClock};
+use tokio::{net::TcpListener, sync::watch};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{cron_preview, extract::MAX_BODY_BYTES, health, jobs, openapi, problem, runs};
+use crate::{
+    cron_preview, extract::MAX_BODY_BYTES, health, jobs, metrics, model::JobInput, openapi,
+    problem, problem::ApiError, runs,
+};
 
-/// What every handler shares: the store, the clock. Cheap to clone.
+/// What every handler shares: the store, the clock, the scheduler. Cheap
+/// to clone.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -29,11 +39,12 @@ pub struct AppState {
 struct Inner {
     store: Store,
     clock: Arc<dyn Clock>,
-    job_listener: Option<JobListener>,
+    scheduler: Option<SchedulerHandle>,
+    job_names: Mutex<HashMap<i64, String>>,
+    stopping: watch::Sender<bool>,
+    default_retention: Option<RetentionPolicy>,
+    run_as_names: Option<Vec<String>>,
 }
-
-/// Called with a job's id after this server created, changed or deleted it.
-pub type JobListener = Arc<dyn Fn(i64) + Send + Sync>;
 
 impl AppState {
     /// State over `store`, reading time from the system clock.
@@ -42,7 +53,11 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 clock: Arc::new(SystemClock),
-                job_listener: None,
+                scheduler: None,
+                job_names: Mutex::default(),
+                stopping: watch::channel(false).0,
+                default_retention: None,
+                run_as_names: None,
             }),
         }
     }
@@ -52,17 +67,54 @@ impl AppState {
         self.rebuild(|inner| inner.clock = clock)
     }
 
-    /// The same state, calling `listener` after every job change it makes
-    /// (so a scheduler in this process re-reads the job at once).
-    pub fn with_job_listener(self, listener: JobListener) -> Self {
-        self.rebuild(|inner| inner.job_listener = Some(listener))
+    /// The same state with the scheduler of this process: job changes are
+    /// told to it, runs are started and cancelled through it, live logs and
+    /// metrics come from it. Without one those endpoints answer 503.
+    pub fn with_scheduler(self, scheduler: SchedulerHandle) -> Self {
+        self.rebuild(|inner| inner.scheduler = Some(scheduler))
+    }
+
+    /// The same state giving jobs saved without a `retention` this one
+    /// (the configuration's default) instead of the built-in 1,000 runs / 30 days.
+    pub fn with_default_retention(self, retention: RetentionPolicy) -> Self {
+        self.rebuild(|inner| inner.default_retention = Some(retention))
+    }
+
+    /// The same state accepting only these names as a job's `run_as` (the
+    /// user credentials the configuration defines).
+    pub fn with_run_as_names(self, names: Vec<String>) -> Self {
+        self.rebuild(|inner| inner.run_as_names = Some(names))
+    }
+
+    /// The spec a client's input describes, with this server's defaults.
+    pub(crate) fn spec_of(&self, input: &JobInput) -> JobSpec {
+        let mut spec = input.to_spec();
+        if let (None, Some(retention)) = (input.retention, self.inner.default_retention) {
+            spec.retention = retention;
+        }
+        spec
+    }
+
+    /// The names `run_as` may take, when the server knows them.
+    pub(crate) fn run_as_names(&self) -> Option<&[String]> {
+        self.inner.run_as_names.as_deref()
+    }
+
+    /// Ends open live-log streams (each gets a final comment and closes),
+    /// so a graceful shutdown does not wait for runs to end.
+    pub fn close_streams(&self) {
+        self.inner.stopping.send_replace(true);
     }
 
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
         let mut inner = Inner {
             store: self.inner.store.clone(),
             clock: Arc::clone(&self.inner.clock),
-            job_listener: self.inner.job_listener.clone(),
+            scheduler: self.inner.scheduler.clone(),
+            job_names: Mutex::default(),
+            stopping: self.inner.stopping.clone(),
+            default_retention: self.inner.default_retention,
+            run_as_names: self.inner.run_as_names.clone(),
         };
         change(&mut inner);
         Self {
@@ -75,11 +127,70 @@ impl AppState {
         &self.inner.store
     }
 
-    /// Tells the listener, if any, that job `id` changed.
+    /// Tells the scheduler, if any, that job `id` changed.
     pub(crate) fn job_changed(&self, id: i64) {
-        if let Some(listener) = &self.inner.job_listener {
-            listener(id);
+        self.forget_job_name(id);
+        if let Some(scheduler) = &self.inner.scheduler {
+            scheduler.job_changed(id);
         }
+    }
+
+    /// Appends an audit entry for a change already made; a failure is
+    /// logged, not returned (the change stands either way).
+    pub(crate) async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) {
+        let entry = store::AuditEntry {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            detail,
+        };
+        if let Err(error) = self.store().audit_append(&entry).await {
+            tracing::error!(%action, %target, error = %crate::problem::ErrorChain(&error), "cannot write the audit entry");
+        }
+    }
+
+    /// The scheduler, or a 503 for endpoints that need one.
+    pub(crate) fn scheduler(&self) -> Result<&SchedulerHandle, ApiError> {
+        self.inner.scheduler.as_ref().ok_or_else(|| {
+            ApiError::Unavailable("the scheduler is not running in this server".to_owned())
+        })
+    }
+
+    /// The scheduler, when there is one.
+    pub(crate) fn scheduler_if_any(&self) -> Option<&SchedulerHandle> {
+        self.inner.scheduler.as_ref()
+    }
+
+    /// Completes when [`AppState::close_streams`] is called.
+    pub(crate) fn stopping(&self) -> watch::Receiver<bool> {
+        self.inner.stopping.subscribe()
+    }
+
+    /// Job names by id, for metric labels; looked up once, forgotten on change.
+    pub(crate) async fn job_name(&self, id: i64) -> Option<String> {
+        if let Some(name) = self.job_names().get(&id) {
+            return Some(name.clone());
+        }
+        let job = self.store().job_get(&store::JobRef::Id(id)).await.ok()??;
+        self.job_names().insert(id, job.spec.name.clone());
+        Some(job.spec.name)
+    }
+
+    fn forget_job_name(&self, id: i64) {
+        self.job_names().remove(&id);
+    }
+
+    fn job_names(&self) -> std::sync::MutexGuard<'_, HashMap<i64, String>> {
+        self.inner
+            .job_names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The current instant by the state's clock.
@@ -105,9 +216,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::versions))
         .routes(routes!(jobs::pause))
         .routes(routes!(jobs::resume))
+        .routes(routes!(jobs::run_now))
         .routes(routes!(runs::list))
         .routes(routes!(runs::get))
         .routes(routes!(runs::logs))
+        .routes(routes!(runs::cancel))
 }
 
 /// Builds the whole application: `/api/v1/…`, `/api/v1/openapi.json`,
@@ -134,6 +247,7 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

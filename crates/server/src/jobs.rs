@@ -10,14 +10,14 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use store::{Job, JobEnable, JobFilter, JobRef, JobSpec, JobUpdate, NewJob};
-use utoipa::IntoParams;
+use store::{Job, JobEnable, JobFilter, JobRef, JobSpec, JobUpdate, NewJob, Trigger};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     app::AppState,
     auth::{Editor, Viewer},
     extract::{ApiJson, ApiPath, ApiQuery, parse_value},
-    model::{JobInput, JobVersionView, JobView, Page},
+    model::{JobInput, JobVersionView, JobView, Page, RunView},
     problem::ApiError,
     schedule, validate,
 };
@@ -92,8 +92,8 @@ pub(crate) async fn create(
     caller: Editor,
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
-    let spec = input.to_spec();
-    validate::job(&spec).await?;
+    let spec = state.spec_of(&input);
+    validate::job(&spec, state.run_as_names()).await?;
     create_job(&state, spec, caller.actor()).await
 }
 
@@ -153,8 +153,8 @@ pub(crate) async fn replace(
     ApiPath(path): ApiPath<JobPath>,
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
-    let spec = input.to_spec();
-    validate::job(&spec).await?;
+    let spec = state.spec_of(&input);
+    validate::job(&spec, state.run_as_names()).await?;
     let job_ref = JobRef::parse(&path.job);
     match state.store().job_get(&job_ref).await? {
         Some(current) => {
@@ -206,8 +206,8 @@ pub(crate) async fn patch(
         serde_json::to_value(JobInput::from(&current.spec)).map_err(ApiError::internal)?;
     merge_patch(&mut document, patch);
     let input: JobInput = parse_value(document)?;
-    let spec = input.to_spec();
-    validate::job(&spec).await?;
+    let spec = state.spec_of(&input);
+    validate::job(&spec, state.run_as_names()).await?;
     let job = update_job(&state, current, spec, input.version, caller.actor()).await?;
     Ok(Json(job.into()))
 }
@@ -368,6 +368,69 @@ async fn set_enabled(
         .await?;
     state.job_changed(job.id);
     Ok(Json(job.into()))
+}
+
+/// Body of `POST /jobs/{job}/run` (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunRequest {
+    /// Parameters for this run (`context.params`), instead of the job's.
+    #[serde(default)]
+    params: Option<Value>,
+    /// `manual` (a person, through the CLI or UI) or `api` (a program; the default).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "manual")]
+    trigger: Option<Trigger>,
+}
+
+/// Queues a run of the job's current version now; any free worker starts it.
+#[utoipa::path(post, path = "/jobs/{job}/run", tag = "jobs", params(JobPath),
+    request_body(content = RunRequest, description = "Optional; `{}` or no body runs with the job's params"),
+    responses(
+        (status = 202, body = RunView, description = "Queued"),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 503, body = crate::Problem, content_type = "application/problem+json", description = "No scheduler in this server"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn run_now(
+    State(state): State<AppState>,
+    caller: Editor,
+    ApiPath(path): ApiPath<JobPath>,
+    body: Option<ApiJson<RunRequest>>,
+) -> Result<(StatusCode, Json<RunView>), ApiError> {
+    let ApiJson(request) = body.unwrap_or(ApiJson(RunRequest::default()));
+    if request
+        .params
+        .as_ref()
+        .is_some_and(|params| !params.is_object())
+    {
+        return Err(ApiError::invalid("params", "must be a JSON object"));
+    }
+    let trigger = match request.trigger {
+        None => Trigger::Api,
+        Some(trigger @ (Trigger::Api | Trigger::Manual)) => trigger,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "trigger",
+                "must be \"manual\" or \"api\"",
+            ));
+        }
+    };
+    let scheduler = state.scheduler()?;
+    let job = find(&state, &path.job).await?;
+    let run = scheduler.run_now(job.id, request.params, trigger).await?;
+    state
+        .audit(
+            caller.actor(),
+            "run.start",
+            &format!("run:{}", run.id),
+            serde_json::json!({"job_id": job.id, "trigger": trigger.as_str()}),
+        )
+        .await;
+    Ok((StatusCode::ACCEPTED, Json(run.into())))
 }
 
 /// The job a path names, or a 404.

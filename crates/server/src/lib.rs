@@ -23,6 +23,8 @@ mod cron_preview;
 mod extract;
 mod health;
 mod jobs;
+mod live_logs;
+mod metrics;
 mod model;
 mod openapi;
 mod problem;
@@ -31,7 +33,7 @@ mod schedule;
 mod validate;
 
 pub use crate::{
-    app::{AppState, JobListener, app, serve},
+    app::{AppState, app, serve},
     auth::{Editor, Viewer},
     cron_preview::CronPreview,
     extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},

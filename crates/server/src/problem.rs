@@ -257,6 +257,17 @@ impl From<store::StoreError> for ApiError {
     }
 }
 
+impl From<scheduler::SchedulerError> for ApiError {
+    fn from(error: scheduler::SchedulerError) -> Self {
+        match error {
+            scheduler::SchedulerError::Store(error) => error.into(),
+            scheduler::SchedulerError::Stopped => {
+                Self::Unavailable("the scheduler is shutting down".to_owned())
+            }
+        }
+    }
+}
+
 /// Middleware: writes the request path as the `instance` of every problem
 /// document an inner handler or extractor returned.
 pub(crate) async fn fill_instance(request: Request, next: Next) -> Response {

@@ -1,16 +1,22 @@
 //! `/api/v1/jobs/{job}/runs` and `/api/v1/runs/{id}…`: run history, one
 //! run, and its stored logs.
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use serde::{Deserialize, Serialize};
 use store::{LogQuery, Run, RunFilter, RunStatus};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     app::AppState,
-    auth::Viewer,
+    auth::{Editor, Viewer},
     extract::{ApiPath, ApiQuery},
     jobs::{self, JobPath},
+    live_logs,
     model::{LogLineView, Page, RunView},
     problem::ApiError,
     validate,
@@ -108,10 +114,13 @@ pub(crate) async fn get(
     Ok(Json(find(&state, path.id).await?.into()))
 }
 
-/// A run's stored log lines, a page at a time.
+/// A run's log lines. As JSON: the stored lines, a page at a time. With
+/// `Accept: text/event-stream`: every line after `after` (or the
+/// `Last-Event-ID` header) as `log` events with the line's `seq` as id,
+/// live while the run goes on, then one `end` event carrying the run.
 #[utoipa::path(get, path = "/runs/{id}/logs", tag = "runs", params(RunPath, LogsQuery),
     responses(
-        (status = 200, body = LogPage),
+        (status = 200, body = LogPage, description = "JSON page, or a `text/event-stream` of `log` events (data: a LogLineView) ending with an `end` event (data: the RunView)"),
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
@@ -122,7 +131,16 @@ pub(crate) async fn logs(
     _caller: Viewer,
     ApiPath(path): ApiPath<RunPath>,
     ApiQuery(query): ApiQuery<LogsQuery>,
-) -> Result<Json<LogPage>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if wants_event_stream(&headers) {
+        let run = find(&state, path.id).await?;
+        let after = match query.after {
+            Some(after) => after,
+            None => last_event_id(&headers)?,
+        };
+        return Ok(live_logs::stream(state, run.id, after).into_response());
+    }
     let limit = match query.limit {
         None => DEFAULT_LOG_PAGE,
         Some(limit @ 1..=MAX_LOG_PAGE) => limit,
@@ -147,7 +165,69 @@ pub(crate) async fn logs(
     Ok(Json(LogPage {
         items: lines.into_iter().map(LogLineView::from).collect(),
         next_after,
-    }))
+    })
+    .into_response())
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|item| item.split(';').next().unwrap_or("").trim() == "text/event-stream")
+}
+
+/// The `Last-Event-ID` a reconnecting client sends: the last `seq` it saw.
+fn last_event_id(headers: &HeaderMap) -> Result<u64, ApiError> {
+    match headers.get("last-event-id") {
+        None => Ok(0),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .ok_or_else(|| {
+                ApiError::BadRequest("Last-Event-ID must be a log line's seq".to_owned())
+            }),
+    }
+}
+
+/// Cancels a run: a queued one at once, a running one by stopping it
+/// (it ends `cancelled` shortly after, on whichever node runs it).
+#[utoipa::path(post, path = "/runs/{id}/cancel", tag = "runs", params(RunPath),
+    responses(
+        (status = 202, body = RunView, description = "Cancelled, or cancellation requested"),
+        (status = 401, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::Problem, content_type = "application/problem+json", description = "The run has already ended"),
+        (status = 503, body = crate::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    caller: Editor,
+    ApiPath(path): ApiPath<RunPath>,
+) -> Result<(StatusCode, Json<RunView>), ApiError> {
+    let scheduler = state.scheduler()?;
+    let run = find(&state, path.id).await?;
+    if !scheduler.cancel(run.id).await? {
+        let run = find(&state, path.id).await?;
+        return Err(ApiError::Conflict(format!(
+            "run {} has already ended: it is {}",
+            run.id, run.status
+        )));
+    }
+    state
+        .audit(
+            caller.actor(),
+            "run.cancel",
+            &format!("run:{}", run.id),
+            serde_json::json!({"job_id": run.job_id}),
+        )
+        .await;
+    let run = find(&state, path.id).await?;
+    Ok((StatusCode::ACCEPTED, Json(run.into())))
 }
 
 /// The run with this id, or a 404.

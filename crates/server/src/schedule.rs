@@ -11,9 +11,7 @@ pub(crate) fn first_fire(spec: &JobSpec, now: Timestamp) -> Option<Timestamp> {
         return None;
     }
     let schedule = spec.schedule.as_ref()?;
-    let cron = cron::Schedule::parse(&schedule.cron).ok()?;
-    let zone = cron::time_zone(&schedule.timezone).ok()?;
-    cron.next_after(now, &zone).map(|at| at.timestamp())
+    scheduler::next_fire_after(schedule, now).ok().flatten()
 }
 
 /// The next occurrence to store when `current` is replaced by `spec`.

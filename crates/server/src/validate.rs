@@ -31,13 +31,27 @@ pub(crate) fn time_zone(name: &str, field: &str, errors: &mut Vec<FieldError>) -
 }
 
 /// Checks a job spec as a save must: the store's bounds (name, sizes,
-/// ranges), the cron expression and zone, and the script's syntax. Every
+/// ranges), the `run_as` credential, the cron expression and zone, and the
+/// script's syntax. Every
 /// problem found is reported at once, each with its field path; the script's
 /// with the line and column in the user's text.
-pub(crate) async fn job(spec: &JobSpec) -> Result<(), ApiError> {
+pub(crate) async fn job(spec: &JobSpec, run_as_names: Option<&[String]>) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if let Err(problem) = spec.check() {
         errors.push(FieldError::new(problem.field, problem.reason));
+    }
+    if let (Some(name), Some(known)) = (&spec.run_as, run_as_names)
+        && !known.contains(name)
+    {
+        let known = if known.is_empty() {
+            "none is configured".to_owned()
+        } else {
+            format!("configured: {}", known.join(", "))
+        };
+        errors.push(FieldError::new(
+            "run_as",
+            format!("no user credential named {name:?} ({known})"),
+        ));
     }
     if let Some(schedule) = &spec.schedule {
         if !has_error(&errors, "schedule.cron") {

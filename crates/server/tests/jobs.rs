@@ -28,6 +28,7 @@ engine_tests!(
     unknown_jobs_are_not_found,
     a_taken_name_and_a_stale_version_conflict,
     changes_are_audited_with_the_token_name,
+    without_a_scheduler_run_cancel_and_metrics_are_unavailable,
 );
 
 fn nightly() -> Value {
@@ -615,4 +616,29 @@ async fn changes_are_audited_with_the_token_name(server: TestServer) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn without_a_scheduler_run_cancel_and_metrics_are_unavailable(server: TestServer) {
+    server
+        .write("POST", "/api/v1/jobs", Some(&nightly()))
+        .await
+        .expect(201);
+    let reply = server
+        .write("POST", "/api/v1/jobs/nightly-sync/run", None)
+        .await;
+    assert_eq!(
+        reply.problem(503)["type"],
+        "urn:clockwork:problem:unavailable"
+    );
+    server
+        .write("POST", "/api/v1/runs/1/cancel", None)
+        .await
+        .problem(503);
+    server.get("/metrics").await.problem(503);
+    let runs = server
+        .store
+        .runs_list(&store::RunFilter::default())
+        .await
+        .unwrap();
+    assert!(runs.items.is_empty());
 }

@@ -55,9 +55,50 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
+/// Declares each listed `async fn(TestServer)` as one test per engine,
+/// with a scheduler (and a script executor) running in the server.
+#[macro_export]
+macro_rules! scheduler_tests {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    $crate::common::run_with_scheduler($crate::common::Engine::Sqlite, super::$test).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    $crate::common::run_with_scheduler($crate::common::Engine::Postgres, super::$test).await;
+                }
+            )+
+        }
+    };
+}
+
 /// Runs `test` against a fresh server on `engine`; a PostgreSQL schema is
 /// dropped afterwards even when the test fails.
 pub async fn run<F, Fut>(engine: Engine, test: F)
+where
+    F: FnOnce(TestServer) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    run_on(engine, false, test).await;
+}
+
+/// [`run`], with a scheduler in the server.
+pub async fn run_with_scheduler<F, Fut>(engine: Engine, test: F)
+where
+    F: FnOnce(TestServer) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    run_on(engine, true, test).await;
+}
+
+async fn run_on<F, Fut>(engine: Engine, scheduler: bool, test: F)
 where
     F: FnOnce(TestServer) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -68,7 +109,7 @@ where
             let store = Store::open_sqlite(dir.path().join("clockwork.db"))
                 .await
                 .unwrap();
-            let server = TestServer::start(store, Some(dir)).await;
+            let server = TestServer::start_full(store, Some(dir), scheduler).await;
             test(server).await;
         }
         Engine::Postgres => {
@@ -85,7 +126,7 @@ where
             let url = format!("{}?options=-c%20search_path%3D{schema}", postgres_url());
             let outcome = async {
                 let store = Store::open(&url).await.unwrap();
-                let server = TestServer::start(store, None).await;
+                let server = TestServer::start_full(store, None, scheduler).await;
                 tokio::spawn(test(server)).await
             }
             .await;
@@ -120,6 +161,7 @@ pub struct TestServer {
     pub admin: String,
     pub editor: String,
     pub viewer: String,
+    pub scheduler: Option<scheduler::SchedulerHandle>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
@@ -144,6 +186,14 @@ impl TestServer {
     }
 
     pub async fn start(store: Store, dir: Option<tempfile::TempDir>) -> TestServer {
+        Self::start_full(store, dir, false).await
+    }
+
+    pub async fn start_full(
+        store: Store,
+        dir: Option<tempfile::TempDir>,
+        with_scheduler: bool,
+    ) -> TestServer {
         let clock = Arc::new(ManualClock::new(start_instant()));
         let store = store.with_clock(clock.clone());
         let mut secrets = Vec::new();
@@ -162,7 +212,23 @@ impl TestServer {
                 .unwrap();
             secrets.push(secret);
         }
-        let state = AppState::new(store.clone()).with_clock(clock.clone());
+        let mut state = AppState::new(store.clone()).with_clock(clock.clone());
+        let mut handle = None;
+        if with_scheduler {
+            let executor = Arc::new(
+                runtime::Executor::new(runtime::ExecutorConfig { worker_threads: 1 }).unwrap(),
+            );
+            let scheduler = scheduler::Scheduler::start(
+                scheduler::SchedulerConfig::new("test-node"),
+                store.clone(),
+                executor,
+                clock.clone(),
+            )
+            .await
+            .unwrap();
+            state = state.with_scheduler(scheduler.clone());
+            handle = Some(scheduler);
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -180,6 +246,7 @@ impl TestServer {
             admin,
             editor,
             viewer,
+            scheduler: handle,
             stop: Some(stop),
             task: Some(task),
             _dir: dir,
@@ -226,6 +293,9 @@ impl TestServer {
 
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) {
+        if let Some(scheduler) = self.scheduler.take() {
+            scheduler.shutdown(std::time::Duration::from_secs(5)).await;
+        }
         if let Some(stop) = self.stop.take() {
             stop.send(()).unwrap();
         }

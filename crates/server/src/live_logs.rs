@@ -1,0 +1,194 @@
+//! A run's log as server-sent events: the stored lines after a position,
+//! then live lines while the run goes on, then an `end` event with the run.
+//!
+//! Lines are numbered by their `seq` in the stored log (the event id, so a
+//! client reconnects with `Last-Event-ID`). While the run executes on this
+//! node the lines come from the scheduler's live stream, which starts from
+//! the run's first line, so the n-th live line is `seq` n. While it is
+//! queued, or executing on another node (PostgreSQL), the stored log is
+//! read again whenever this node sees the run change, and at least every
+//! [`STORED_LOG_RECHECK`] (other nodes store their lines every second).
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::{Stream, stream};
+use store::{LogQuery, Run};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::{
+    app::AppState,
+    model::{LogLineView, RunView},
+};
+
+/// How often the stored log and the run's status are re-read when nothing
+/// on this node says the run changed.
+const STORED_LOG_RECHECK: Duration = Duration::from_millis(500);
+/// Stored lines read per query.
+const PAGE: u32 = 1_000;
+/// Events buffered for a slow client before the producer waits.
+const BUFFER: usize = 256;
+
+/// The event stream of run `run_id`'s log after line `after`.
+pub(crate) fn stream(
+    state: AppState,
+    run_id: i64,
+    after: u64,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let (events, receiver) = mpsc::channel(BUFFER);
+    tokio::spawn(async move {
+        let mut follower = Follower {
+            state,
+            run_id,
+            last_seq: after,
+            events,
+        };
+        if let Err(Gone) = follower.run().await {
+            tracing::debug!(run_id, "live log stream ended early");
+        }
+    });
+    let events = stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (Ok(event), receiver))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// The client went away, or the server is shutting down.
+struct Gone;
+
+struct Follower {
+    state: AppState,
+    run_id: i64,
+    last_seq: u64,
+    events: mpsc::Sender<Event>,
+}
+
+impl Follower {
+    async fn run(&mut self) -> Result<(), Gone> {
+        let mut stopping = self.state.stopping();
+        let mut changes = self.state.scheduler_if_any().map(|s| s.events());
+        loop {
+            self.send_stored().await?;
+            let Some(run) = self.load_run().await? else {
+                return Ok(());
+            };
+            if run.status.is_terminal() {
+                self.send_stored().await?;
+                return self.send_end(run).await;
+            }
+            let live = self
+                .state
+                .scheduler_if_any()
+                .and_then(|scheduler| scheduler.subscribe_logs(self.run_id));
+            if let Some(mut live) = live {
+                let mut position = 0u64;
+                loop {
+                    tokio::select! {
+                        line = live.next() => match line {
+                            Some(line) => {
+                                position += 1;
+                                if position > self.last_seq {
+                                    self.last_seq = position;
+                                    let line = LogLineView {
+                                        seq: position,
+                                        ts: line.ts,
+                                        level: level(line.level),
+                                        message: line.message,
+                                    };
+                                    self.send_line(&line).await?;
+                                }
+                            }
+                            None => break,
+                        },
+                        _ = stopping.changed() => return Err(Gone),
+                    }
+                }
+                continue;
+            }
+            tokio::select! {
+                () = changed(&mut changes, self.run_id) => {}
+                () = tokio::time::sleep(STORED_LOG_RECHECK) => {}
+                _ = stopping.changed() => return Err(Gone),
+                () = self.events.closed() => return Err(Gone),
+            }
+        }
+    }
+
+    async fn load_run(&self) -> Result<Option<Run>, Gone> {
+        match self.state.store().run_get(self.run_id).await {
+            Ok(run) => Ok(run),
+            Err(error) => {
+                tracing::warn!(run_id = self.run_id, error = %crate::problem::ErrorChain(&error), "live log: cannot read the run");
+                Err(Gone)
+            }
+        }
+    }
+
+    /// Sends every stored line after the last one sent.
+    async fn send_stored(&mut self) -> Result<(), Gone> {
+        loop {
+            let query = LogQuery {
+                run_id: self.run_id,
+                after_seq: self.last_seq,
+                limit: PAGE,
+            };
+            let lines = match self.state.store().run_logs(&query).await {
+                Ok(lines) => lines,
+                Err(error) => {
+                    tracing::warn!(run_id = self.run_id, error = %crate::problem::ErrorChain(&error), "live log: cannot read stored lines");
+                    return Err(Gone);
+                }
+            };
+            let full = lines.len() == PAGE as usize;
+            for line in lines {
+                self.last_seq = line.seq;
+                self.send_line(&LogLineView::from(line)).await?;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn send_line(&self, line: &LogLineView) -> Result<(), Gone> {
+        let event = Event::default()
+            .event("log")
+            .id(line.seq.to_string())
+            .json_data(line)
+            .map_err(|_| Gone)?;
+        self.events.send(event).await.map_err(|_| Gone)
+    }
+
+    async fn send_end(&self, run: Run) -> Result<(), Gone> {
+        let event = Event::default()
+            .event("end")
+            .json_data(RunView::from(run))
+            .map_err(|_| Gone)?;
+        self.events.send(event).await.map_err(|_| Gone)
+    }
+}
+
+/// Completes when this node sees run `run_id` change status (or lost track
+/// of events); never when there is no scheduler.
+async fn changed(changes: &mut Option<broadcast::Receiver<scheduler::RunEvent>>, run_id: i64) {
+    let Some(receiver) = changes else {
+        return std::future::pending().await;
+    };
+    loop {
+        match receiver.recv().await {
+            Ok(event) if event.run_id == run_id => return,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
+}
+
+fn level(level: runtime::LogLevel) -> store::LogLevel {
+    match level {
+        runtime::LogLevel::Debug => store::LogLevel::Debug,
+        runtime::LogLevel::Info => store::LogLevel::Info,
+        runtime::LogLevel::Warn => store::LogLevel::Warn,
+        runtime::LogLevel::Error => store::LogLevel::Error,
+    }
+}
