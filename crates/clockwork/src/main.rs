@@ -17,6 +17,7 @@ mod client_cmd;
 mod config;
 mod cron_cmd;
 mod job_file;
+mod run_cmd;
 mod serve_cmd;
 
 /// Exit code for input the user can correct; clap uses it for usage errors.
@@ -40,6 +41,8 @@ enum Command {
     Cron(cron_cmd::CronCommand),
     /// Run the server: scheduler, workers and REST API, until SIGTERM/SIGINT.
     Serve(serve_cmd::ServeArgs),
+    /// Run a script once, like a script console, against the sites given.
+    Run(run_cmd::RunArgs),
     /// Manage jobs on a running server: list, get, apply, run, pause, resume, delete.
     Job(client_cmd::JobArgs),
     /// List a job's runs on a running server, newest first.
@@ -67,6 +70,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Cron(command) => cron_cmd::run(command, &mut stdout),
         Command::Serve(args) => serve_cmd::run(args),
+        // Its exit status tells how the run ended (0, 1, 2 or 130).
+        Command::Run(args) => return run_cmd::run(args, &mut stdout),
         Command::Job(args) => client_cmd::job(args, &mut stdout),
         Command::Runs(args) => client_cmd::runs(args, &mut stdout),
         Command::Logs(args) => client_cmd::logs(args, &mut stdout),
