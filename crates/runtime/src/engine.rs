@@ -79,6 +79,11 @@ pub(crate) async fn run(
             Some(retry),
         ),
         Ended::Error(error) => (RunStatus::Failed, Json::Null, Some(error), None),
+        Ended::Tripped(Trip::Aborted) => {
+            let error = host.as_ref().and_then(|host| host.take_failure());
+            let error = error.unwrap_or_else(|| ErrorInfo::message("the run was aborted"));
+            (RunStatus::Failed, Json::Null, Some(error), None)
+        }
         Ended::Tripped(trip) => {
             let (status, message) = tripped(trip, &spec);
             (status, Json::Null, Some(ErrorInfo::message(message)), None)
@@ -105,6 +110,7 @@ fn tripped(trip: Trip, spec: &RunSpec) -> (RunStatus, String) {
         ),
         Trip::Cancelled => (RunStatus::Cancelled, String::from("cancelled")),
         Trip::Shutdown => (RunStatus::Cancelled, String::from("the executor shut down")),
+        Trip::Aborted => (RunStatus::Failed, String::from("the run was aborted")),
         Trip::Memory => (
             RunStatus::Failed,
             format!(

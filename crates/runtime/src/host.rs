@@ -2,6 +2,7 @@
 //! share ([`Host`]), the Forge surface built from `forge.js` over those
 //! functions, and the loader of the built-in `@forge/*` modules.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
@@ -20,7 +21,7 @@ use tokio::sync::Notify;
 use crate::bytes::copy_bytes;
 use crate::http::{self, HttpContext, HttpFailure, RequestMeta};
 use crate::kv::{self, KvRequest, KvStore};
-use crate::limits::Guard;
+use crate::limits::{Guard, Trip};
 use crate::logs::LogSink;
 use crate::outcome::{Continuation, ErrorInfo};
 use crate::queue::{self, QueueBackend, QueueRequest};
@@ -50,14 +51,28 @@ pub(crate) struct Host {
     result_bytes: usize,
 }
 
+/// Unhandled rejections a run may accumulate in one turn; beyond it the run fails.
+const MAX_UNHANDLED: usize = 100_000;
+/// Unhandled rejections described in full at once (describing costs; the
+/// first one still unhandled is the one reported).
+const MAX_DESCRIBED: usize = 100;
+
 /// Errors that end the run from outside the script's main flow.
 #[derive(Default)]
 struct Failures {
     /// An exception thrown by a timer callback: final.
     uncaught: Option<ErrorInfo>,
-    /// Rejected promises without a handler, by promise identity; a handler
-    /// attached before the jobs queue drains removes them again.
-    unhandled: Vec<(u64, ErrorInfo)>,
+    /// Rejected promises without a handler, by promise identity, in order of
+    /// rejection; a handler attached before the jobs queue drains removes
+    /// them again.
+    unhandled: HashMap<u64, Unhandled>,
+    next_seq: u64,
+    described: usize,
+}
+
+struct Unhandled {
+    seq: u64,
+    error: Option<ErrorInfo>,
 }
 
 impl Host {
@@ -102,17 +117,35 @@ impl Host {
         self.failed.notify_one();
     }
 
-    /// The rejection tracker: a promise rejected with no handler, or one that got a handler.
-    fn track_rejection(&self, promise: u64, reason: Option<ErrorInfo>) {
+    /// The rejection tracker: a promise rejected with no handler (with its
+    /// description, if wanted), or one that got a handler.
+    fn track_rejection(&self, promise: u64, rejected: Option<&dyn Fn() -> ErrorInfo>) {
         let mut failures = self.failures();
-        match reason {
-            Some(error) => {
-                failures.unhandled.push((promise, error));
-                drop(failures);
-                self.failed.notify_one();
+        let Some(describe) = rejected else {
+            if let Some(handled) = failures.unhandled.remove(&promise)
+                && handled.error.is_some()
+            {
+                failures.described -= 1;
             }
-            None => failures.unhandled.retain(|(id, _)| *id != promise),
+            return;
+        };
+        if failures.unhandled.len() >= MAX_UNHANDLED {
+            failures.uncaught.get_or_insert_with(|| {
+                ErrorInfo::message(format!(
+                    "too many unhandled promise rejections (more than {MAX_UNHANDLED})"
+                ))
+            });
+            // The script may never yield to let the failure be seen: stop it.
+            self.guard.trip(Trip::Aborted);
+        } else {
+            let error = (failures.described < MAX_DESCRIBED).then(describe);
+            failures.described += usize::from(error.is_some());
+            let seq = failures.next_seq;
+            failures.next_seq += 1;
+            failures.unhandled.insert(promise, Unhandled { seq, error });
         }
+        drop(failures);
+        self.failed.notify_one();
     }
 
     /// Resolves when an uncaught exception or unhandled rejection may have happened.
@@ -127,10 +160,10 @@ impl Host {
         if let Some(error) = failures.uncaught.take() {
             return Some(error);
         }
-        if failures.unhandled.is_empty() {
-            return None;
-        }
-        Some(failures.unhandled.remove(0).1)
+        let first = failures.unhandled.values().min_by_key(|entry| entry.seq)?;
+        Some(first.error.clone().unwrap_or_else(|| {
+            ErrorInfo::message("a promise was rejected and nothing handled the rejection")
+        }))
     }
 
     pub(crate) fn take_continuation(&self) -> Option<Continuation> {
@@ -163,9 +196,12 @@ pub(crate) fn rejection_tracker(host: &Arc<Host>) -> rquickjs::runtime::Rejectio
         let mut hasher = std::hash::DefaultHasher::new();
         promise.hash(&mut hasher);
         let id = hasher.finish();
-        let reason =
-            (!is_handled).then(|| crate::js_error::describe(&ctx, &reason, &host.prepared));
-        host.track_rejection(id, reason);
+        if is_handled {
+            host.track_rejection(id, None);
+        } else {
+            let describe = || crate::js_error::describe(&ctx, &reason, &host.prepared);
+            host.track_rejection(id, Some(&describe));
+        }
     })
 }
 

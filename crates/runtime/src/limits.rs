@@ -36,6 +36,8 @@ pub(crate) enum Trip {
     Memory = 3,
     /// The executor is being dropped.
     Shutdown = 4,
+    /// The host ended the run (the reason is recorded where it was decided).
+    Aborted = 5,
 }
 
 /// The limits state of one run, shared by the allocator, the interrupt
@@ -94,6 +96,7 @@ impl Guard {
             2 => Some(Trip::Cancelled),
             3 => Some(Trip::Memory),
             4 => Some(Trip::Shutdown),
+            5 => Some(Trip::Aborted),
             _ => None,
         }
     }

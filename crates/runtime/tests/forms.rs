@@ -365,3 +365,29 @@ async fn failed_host_calls_point_at_the_call_in_the_script() {
     assert_eq!((error.line, error.column), (Some(1), Some(11)));
     assert!(error.stack.unwrap().contains("clockwork:forge"));
 }
+
+#[tokio::test]
+async fn many_rejections_handled_later_are_fine() {
+    let script = "const tasks = Array.from({ length: 3000 }, async (_, i) => { throw new Error('task ' + i) });\n\
+                  const settled = await Promise.allSettled(tasks);\n\
+                  return settled.filter(s => s.status === 'rejected').length";
+    assert_eq!(result(script).await, json!(3000));
+}
+
+#[tokio::test]
+async fn endless_unhandled_rejections_end_the_run() {
+    let error = run("const kept = [];\nfor (let i = 0; ; i++) kept.push(Promise.reject(i));")
+        .await
+        .error
+        .unwrap();
+    assert_eq!(
+        error.message,
+        "too many unhandled promise rejections (more than 100000)"
+    );
+    let error =
+        run("for (let i = 0; i < 500; i++) Promise.reject(new Error('lost ' + i));\nreturn 1")
+            .await
+            .error
+            .unwrap();
+    assert_eq!(error.message, "Error: lost 0");
+}
