@@ -9,13 +9,17 @@ use crate::outcome::{LogLevel, LogLine};
 
 /// Lines a slow live reader may fall behind before it skips some.
 const LIVE_CAPACITY: usize = 1024;
+/// What a kept line costs beyond its message (timestamp, level, bookkeeping),
+/// so that a flood of empty lines is bounded too.
+pub(crate) const LINE_OVERHEAD_BYTES: usize = 64;
 
 /// Collects one run's log lines.
 ///
-/// Once a line would take the kept messages past the limit, that line and
-/// every later one are only counted; [`LogSink::finish`] then appends one
-/// marker line saying how many were dropped. The memory held is bounded by
-/// the limit, however much a script logs.
+/// Each kept line counts its message bytes plus [`LINE_OVERHEAD_BYTES`]
+/// towards the limit. Once a line would pass the limit, that line and every
+/// later one are only counted; [`LogSink::finish`] then appends one marker
+/// line saying how many were dropped. The memory held is bounded by the
+/// limit, however much a script logs.
 pub(crate) struct LogSink {
     state: Mutex<LogState>,
     limit_bytes: usize,
@@ -52,12 +56,13 @@ impl LogSink {
     pub(crate) fn push(&self, level: LogLevel, message: String) {
         let mut state = self.lock();
         let size = message.len();
-        if state.dropped_lines > 0 || state.bytes + size > self.limit_bytes {
+        let cost = size.saturating_add(LINE_OVERHEAD_BYTES);
+        if state.dropped_lines > 0 || state.bytes.saturating_add(cost) > self.limit_bytes {
             state.dropped_lines += 1;
             state.dropped_bytes += size as u64;
             return;
         }
-        state.bytes += size;
+        state.bytes += cost;
         let line = LogLine {
             ts: jiff::Timestamp::now(),
             level,
@@ -138,6 +143,21 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn empty_lines_are_bounded_too() {
+        let sink = LogSink::new(100 * LINE_OVERHEAD_BYTES);
+        for _ in 0..1000 {
+            sink.push(LogLevel::Info, String::new());
+        }
+        let lines = sink.finish();
+        assert_eq!(lines.len(), 101);
+        assert!(
+            lines[100]
+                .message
+                .starts_with("… 900 log lines (0 bytes) dropped")
+        );
+    }
+
+    #[tokio::test]
     async fn stream_replays_backlog_then_follows_until_finish() {
         let sink = LogSink::new(1000);
         sink.push(LogLevel::Info, "one".into());
@@ -152,7 +172,8 @@ mod tests {
 
     #[tokio::test]
     async fn lines_beyond_the_limit_become_one_marker() {
-        let sink = LogSink::new(10);
+        let limit = 2 * LINE_OVERHEAD_BYTES + 10;
+        let sink = LogSink::new(limit);
         sink.push(LogLevel::Info, "12345".into());
         sink.push(LogLevel::Info, "123456".into());
         sink.push(LogLevel::Info, "1".into());
@@ -160,7 +181,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(
             lines[1].message,
-            "… 2 log lines (7 bytes) dropped: the log limit is 10 bytes"
+            format!("… 2 log lines (7 bytes) dropped: the log limit is {limit} bytes")
         );
         assert_eq!(lines[1].level, LogLevel::Warn);
     }

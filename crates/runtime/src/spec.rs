@@ -70,7 +70,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Bytes the script's heap may hold; beyond it the run fails.
     pub memory_bytes: usize,
-    /// Bytes of log messages kept; later lines are counted in one marker line.
+    /// Bytes of log kept: each line's message plus 64 bytes; later lines are
+    /// counted in one marker line.
     pub log_bytes: usize,
     /// Bytes of the JSON result; a larger result fails the run.
     pub result_bytes: usize,

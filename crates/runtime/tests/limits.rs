@@ -224,7 +224,7 @@ async fn logs_beyond_the_limit_become_one_marker() {
     let mut spec = RunSpec::new(
         "for (let i = 0; i < 1000; i++) console.log('line ' + String(i).padStart(4, '0'));\nreturn 'done'",
     );
-    spec.limits.log_bytes = 900; // 100 lines of 9 bytes
+    spec.limits.log_bytes = 100 * (9 + 64); // 100 lines of 9 bytes, plus 64 each
     let outcome = run_spec(spec).await;
     assert_eq!(outcome.status, RunStatus::Succeeded);
     assert_eq!(outcome.logs.len(), 101);
@@ -232,7 +232,7 @@ async fn logs_beyond_the_limit_become_one_marker() {
     let marker = outcome.logs.last().unwrap();
     assert_eq!(
         marker.message,
-        "… 900 log lines (8100 bytes) dropped: the log limit is 900 bytes"
+        "… 900 log lines (8100 bytes) dropped: the log limit is 7300 bytes"
     );
     assert_eq!(marker.level, LogLevel::Warn);
 }
@@ -240,10 +240,14 @@ async fn logs_beyond_the_limit_become_one_marker() {
 #[tokio::test]
 async fn logging_forever_still_times_out_within_the_limit() {
     let outcome = assert_times_out("while (true) console.log('x'.repeat(1000));").await;
-    let kept: usize = outcome.logs.iter().map(|line| line.message.len()).sum();
+    let kept: usize = outcome
+        .logs
+        .iter()
+        .map(|line| line.message.len() + 64)
+        .sum();
     let marker = outcome.logs.last().unwrap();
     assert!(marker.message.starts_with("… "), "{}", marker.message);
-    assert!(kept <= Limits::default().log_bytes + marker.message.len());
+    assert!(kept <= Limits::default().log_bytes + marker.message.len() + 64);
 }
 
 #[tokio::test]
