@@ -187,7 +187,11 @@ export default function forge(host) {
       if (init === undefined) init = { method: resource.method, headers: resource.headers };
     } else url = String(resource);
     const { method, headers, body } = requestParts(init, true);
-    return send({ kind: 'fetch', url, method, headers }, body);
+    const redirect = init && init.redirect !== undefined ? String(init.redirect) : 'follow';
+    if (redirect !== 'follow' && redirect !== 'manual' && redirect !== 'error') {
+      throw new TypeError(`Invalid redirect mode "${redirect}": use 'follow', 'manual' or 'error'`);
+    }
+    return send({ kind: 'fetch', url, method, headers, redirect }, body);
   }
 
   function requester(as) {

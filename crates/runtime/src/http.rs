@@ -39,6 +39,16 @@ pub(crate) enum Principal {
     User,
 }
 
+/// `fetch`'s `redirect` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Redirect {
+    #[default]
+    Follow,
+    Manual,
+    Error,
+}
+
 /// A request as the JavaScript layer describes it (the body travels apart).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -47,6 +57,8 @@ pub(crate) enum RequestMeta {
         url: String,
         method: String,
         headers: Vec<(String, String)>,
+        #[serde(default)]
+        redirect: Redirect,
     },
     Product {
         product: Product,
@@ -85,6 +97,7 @@ pub(crate) struct Resolved {
     pub(crate) credential: Option<Credential>,
     /// Product requests are retried on 429/503; `fetch` is not.
     pub(crate) product: bool,
+    pub(crate) redirect: Redirect,
 }
 
 /// What every call of one run shares.
@@ -195,6 +208,11 @@ async fn transport(
     })?;
     let mut request = egress::Request::new(method, resolved.url.as_str())
         .retry_rate_limited(resolved.product)
+        .redirect(match resolved.redirect {
+            Redirect::Follow => egress::RedirectMode::Follow,
+            Redirect::Manual => egress::RedirectMode::Manual,
+            Redirect::Error => egress::RedirectMode::Error,
+        })
         .deadline(http.deadline)
         .observer(Arc::clone(&http.observer) as Arc<dyn Observer>);
     for (name, value) in &resolved.headers {
@@ -242,6 +260,7 @@ pub(crate) fn resolve(sites: &Sites, meta: RequestMeta) -> Result<Resolved, Http
             url,
             method,
             headers,
+            redirect,
         } => {
             let lower = url.to_ascii_lowercase();
             if !(lower.starts_with("https://") || lower.starts_with("http://")) {
@@ -255,6 +274,7 @@ pub(crate) fn resolve(sites: &Sites, meta: RequestMeta) -> Result<Resolved, Http
                 headers,
                 credential: None,
                 product: false,
+                redirect,
             })
         }
         RequestMeta::Product {
@@ -305,6 +325,7 @@ pub(crate) fn resolve(sites: &Sites, meta: RequestMeta) -> Result<Resolved, Http
                 headers,
                 credential: Some(credential),
                 product: true,
+                redirect: Redirect::Follow,
             })
         }
     }
@@ -398,6 +419,7 @@ mod tests {
             url: "/relative".into(),
             method: "GET".into(),
             headers: vec![],
+            redirect: Redirect::Follow,
         };
         assert!(matches!(
             resolve(&sites(), fetch),
@@ -407,6 +429,7 @@ mod tests {
             url: "HTTPS://x.test/a".into(),
             method: "GET".into(),
             headers: vec![],
+            redirect: Redirect::Follow,
         };
         let resolved = resolve(&sites(), fetch).unwrap();
         assert_eq!(resolved.credential, None);

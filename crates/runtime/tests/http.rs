@@ -363,6 +363,16 @@ async fn redirects_and_the_egress_policy() {
         succeed(spec(&script, &base)).await.result,
         json!([200, format!("{base}/echo/redirected"), "/echo/redirected"])
     );
+    let script = format!(
+        "const manual = await fetch('{base}/redirect', {{ redirect: 'manual' }});\n\
+         let refused;\n\
+         try {{ await fetch('{base}/redirect', {{ redirect: 'error' }}) }} catch (e) {{ refused = e.name }}\n\
+         return [manual.status, manual.headers.get('location'), refused]"
+    );
+    assert_eq!(
+        succeed(spec(&script, &base)).await.result,
+        json!([302, "/echo/redirected", "TypeError"])
+    );
     let mut denied = spec("await fetch('http://example.invalid/x')", &base);
     denied.services.http = Some(
         egress::Client::new(egress::Policy {
