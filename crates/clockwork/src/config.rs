@@ -1,6 +1,6 @@
 //! `clockwork.toml`: the site and its credentials, user credentials jobs may
-//! run as, the egress allow-list, default limits, retention, scheduler
-//! sizing and notification channels.
+//! run as, the egress allow-list, default retention, scheduler sizing and
+//! notification channels.
 //!
 //! Secret values may be written as `env:NAME` to read them from the
 //! environment at start-up (so the file can live in git). Unknown keys are
@@ -21,10 +21,6 @@
 //! [egress]
 //! allow = ["example.atlassian.net", "*.example.com"]
 //!
-//! [limits]
-//! log_bytes = 5000000
-//! result_bytes = 1048576
-//!
 //! [retention]
 //! keep_runs = 1000
 //! keep_days = 30
@@ -32,6 +28,7 @@
 //! [scheduler]
 //! workers = 8
 //! grace_seconds = 30
+//! lease_seconds = 30
 //!
 //! [[notifications]]
 //! name = "ops-slack"
@@ -63,15 +60,14 @@ pub(crate) struct Settings {
     pub(crate) users: BTreeMap<String, runtime::Credential>,
     /// Hosts scripts may call; `None` allows every host.
     pub(crate) egress_allow: Option<Vec<String>>,
-    /// Log volume and result size of each run.
-    pub(crate) log_bytes: Option<usize>,
-    pub(crate) result_bytes: Option<usize>,
     /// The history kept per job unless the job says otherwise.
     pub(crate) retention: Option<RetentionPolicy>,
     /// Concurrent runs on this node.
     pub(crate) workers: Option<u32>,
     /// How long running runs may finish after SIGTERM/SIGINT.
     pub(crate) grace_seconds: Option<u64>,
+    /// How long a run stays this node's without a heartbeat.
+    pub(crate) lease_seconds: Option<u64>,
     /// Alert channels.
     pub(crate) channels: Vec<ChannelSpec>,
 }
@@ -85,8 +81,6 @@ struct File {
     credentials: BTreeMap<String, CredentialFile>,
     #[serde(default)]
     egress: Option<EgressFile>,
-    #[serde(default)]
-    limits: Option<LimitsFile>,
     #[serde(default)]
     retention: Option<RetentionFile>,
     #[serde(default)]
@@ -121,13 +115,6 @@ struct EgressFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LimitsFile {
-    log_bytes: Option<usize>,
-    result_bytes: Option<usize>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RetentionFile {
     keep_runs: Option<u32>,
     keep_days: Option<u32>,
@@ -138,6 +125,7 @@ struct RetentionFile {
 struct SchedulerFile {
     workers: Option<u32>,
     grace_seconds: Option<u64>,
+    lease_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,10 +222,6 @@ impl Resolver<'_> {
                 .map_err(|error| format!("egress.allow: {error}"))?;
             settings.egress_allow = Some(egress.allow);
         }
-        if let Some(limits) = raw.limits {
-            settings.log_bytes = limits.log_bytes;
-            settings.result_bytes = limits.result_bytes;
-        }
         if let Some(retention) = raw.retention {
             let defaults = RetentionPolicy::default();
             settings.retention = Some(RetentionPolicy {
@@ -249,8 +233,12 @@ impl Resolver<'_> {
             if scheduler.workers == Some(0) {
                 return Err("scheduler.workers: must be at least 1".to_owned());
             }
+            if scheduler.lease_seconds == Some(0) {
+                return Err("scheduler.lease_seconds: must be at least 1".to_owned());
+            }
             settings.workers = scheduler.workers;
             settings.grace_seconds = scheduler.grace_seconds;
+            settings.lease_seconds = scheduler.lease_seconds;
         }
         for (index, channel) in raw.notifications.into_iter().enumerate() {
             let key = format!("notifications[{index}]");
@@ -334,9 +322,6 @@ token = "literal-token"
 [egress]
 allow = ["example.atlassian.net", "*.example.com"]
 
-[limits]
-log_bytes = 1000
-
 [retention]
 keep_days = 7
 
@@ -369,7 +354,6 @@ events = ["failed"]
             }
         );
         assert_eq!(settings.egress_allow.as_ref().unwrap().len(), 2);
-        assert_eq!(settings.log_bytes, Some(1000));
         assert_eq!(
             settings.retention,
             Some(RetentionPolicy {

@@ -1,23 +1,35 @@
-//! `clockwork serve`: the store, the REST API and (once wired) the
-//! scheduler in one process, until SIGTERM or SIGINT.
+//! `clockwork serve`: the store, the scheduler with its workers and the
+//! REST API in one process, until SIGTERM or SIGINT.
 //!
 //! Start-up: logs (human or JSON), the configuration file, the data
 //! directory, the database (SQLite in the data directory unless
 //! `--database` names PostgreSQL), the secret key, the first admin token on
-//! an empty database, then the listener. The line `clockwork listening on
+//! an empty database, the scheduler (which interrupts runs whose node died
+//! and retries them per policy), then the listener. On SIGTERM/SIGINT: no
+//! new requests, live-log streams end, running runs get the grace period
+//! (`scheduler.grace_seconds`, default 30 s), then the database closes. The line `clockwork listening on
 //! http://ADDR` on stdout tells scripts (and the end-to-end tests) the port.
 
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
 };
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use store::{NewToken, Role, SecretKey, Store};
+use scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
+use store::{NewToken, Role, ScriptStorage, SecretKey, Store, SystemClock};
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::{InvalidInput, config};
+
+mod environment;
+use environment::ServeEnvironment;
+
+/// How long running runs may finish after SIGTERM/SIGINT unless configured.
+const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 /// The environment variable that sets the first admin token's secret.
 const ADMIN_TOKEN_ENV: &str = "CLOCKWORK_ADMIN_TOKEN";
@@ -38,6 +50,10 @@ pub(crate) struct ServeArgs {
     /// The configuration file (sites, credentials, egress, limits, alerts).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// This node's name in the database; unique among nodes sharing one.
+    /// Default: the host name and process id.
+    #[arg(long, env = "CLOCKWORK_NODE_ID")]
+    node_id: Option<String>,
     /// How logs are written to stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
@@ -77,7 +93,7 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-async fn serve(args: ServeArgs, _settings: config::Settings) -> Result<()> {
+async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -94,13 +110,81 @@ async fn serve(args: ServeArgs, _settings: config::Settings) -> Result<()> {
         .context("the listener has no address")?;
     tracing::info!(%address, engine = %store.engine(), "serving");
     println!("clockwork listening on http://{address}");
-    let state = server::AppState::new(store.clone());
-    server::serve(listener, state, shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
-    tracing::info!("shutting down");
+    let scheduler = start_scheduler(&args, &settings, &store).await?;
+    let mut state = server::AppState::new(store.clone())
+        .with_scheduler(scheduler.clone())
+        .with_run_as_names(settings.users.keys().cloned().collect());
+    if let Some(retention) = settings.retention {
+        state = state.with_default_retention(retention);
+    }
+    let streams = state.clone();
+    let served = server::serve(listener, state, async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new requests or runs");
+        streams.close_streams();
+    })
+    .await;
+    let grace = settings
+        .grace_seconds
+        .map_or(DEFAULT_GRACE, Duration::from_secs);
+    scheduler.shutdown(grace).await;
     store.close().await;
-    Ok(())
+    served.context("the HTTP server failed")
+}
+
+async fn start_scheduler(
+    args: &ServeArgs,
+    settings: &config::Settings,
+    store: &Store,
+) -> Result<SchedulerHandle> {
+    let executor = runtime::Executor::new(runtime::ExecutorConfig::default())
+        .context("cannot start the script engine")?;
+    let allowed = match &settings.egress_allow {
+        Some(patterns) => egress::AllowList::new(patterns).context("egress.allow")?,
+        None => egress::AllowList::any(),
+    };
+    let http = egress::Client::new(egress::Policy {
+        allowed_hosts: allowed,
+        ..egress::Policy::default()
+    })
+    .context("cannot set up the outbound HTTP client")?;
+    let environment = ServeEnvironment::new(
+        settings.sites.clone(),
+        settings.users.clone(),
+        Arc::new(ScriptStorage::new(store.clone())),
+        http,
+    );
+    let mut config = SchedulerConfig::new(node_id(args));
+    config.environment = Arc::new(environment);
+    if let Some(workers) = settings.workers {
+        config.workers = workers as usize;
+    }
+    if let Some(lease) = settings.lease_seconds {
+        config.lease = Duration::from_secs(lease);
+    }
+    Scheduler::start(
+        config,
+        store.clone(),
+        Arc::new(executor),
+        Arc::new(SystemClock),
+    )
+    .await
+    .context("cannot start the scheduler")
+}
+
+/// `--node-id`, or the host name and process id (unique per process, so a
+/// restarted node never mistakes an old run's lease for its own).
+fn node_id(args: &ServeArgs) -> String {
+    if let Some(id) = &args.node_id {
+        return id.clone();
+    }
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "node".to_owned());
+    format!("{host}-{}", std::process::id())
 }
 
 async fn open_store(args: &ServeArgs) -> Result<Store> {
