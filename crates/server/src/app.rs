@@ -74,8 +74,9 @@ impl AppState {
         self.rebuild(|inner| inner.scheduler = Some(scheduler))
     }
 
-    /// The same state giving jobs saved without a `retention` this one
-    /// (the configuration's default) instead of the built-in 1,000 runs / 30 days.
+    /// The same state filling a job's omitted `retention` fields from this
+    /// one (the configuration's default) instead of the built-in 1,000 runs
+    /// and 30 days.
     pub fn with_default_retention(self, retention: RetentionPolicy) -> Self {
         self.rebuild(|inner| inner.default_retention = Some(retention))
     }
@@ -89,8 +90,12 @@ impl AppState {
     /// The spec a client's input describes, with this server's defaults.
     pub(crate) fn spec_of(&self, input: &JobInput) -> JobSpec {
         let mut spec = input.to_spec();
-        if let (None, Some(retention)) = (input.retention, self.inner.default_retention) {
-            spec.retention = retention;
+        if let Some(default) = self.inner.default_retention {
+            let given = input.retention;
+            spec.retention = RetentionPolicy {
+                keep_runs: given.and_then(|r| r.keep_runs).unwrap_or(default.keep_runs),
+                keep_days: given.and_then(|r| r.keep_days).unwrap_or(default.keep_days),
+            };
         }
         spec
     }

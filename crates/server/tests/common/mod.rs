@@ -194,6 +194,24 @@ impl TestServer {
         dir: Option<tempfile::TempDir>,
         with_scheduler: bool,
     ) -> TestServer {
+        Self::start_custom(store, dir, with_scheduler, |state| state).await
+    }
+
+    /// A server over a fresh SQLite file whose state `customize` adjusts.
+    pub async fn sqlite_custom(customize: impl FnOnce(AppState) -> AppState) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path().join("clockwork.db"))
+            .await
+            .unwrap();
+        Self::start_custom(store, Some(dir), false, customize).await
+    }
+
+    pub async fn start_custom(
+        store: Store,
+        dir: Option<tempfile::TempDir>,
+        with_scheduler: bool,
+        customize: impl FnOnce(AppState) -> AppState,
+    ) -> TestServer {
         let clock = Arc::new(ManualClock::new(start_instant()));
         let store = store.with_clock(clock.clone());
         let mut secrets = Vec::new();
@@ -229,6 +247,7 @@ impl TestServer {
             state = state.with_scheduler(scheduler.clone());
             handle = Some(scheduler);
         }
+        let state = customize(state);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
