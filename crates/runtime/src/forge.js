@@ -13,6 +13,18 @@ export default function forge(host) {
   const info = JSON.parse(host.info);
   const freeze = Object.freeze;
 
+  // `value` as JSON text; `subject` names it in the TypeError when it is not JSON.
+  function jsonText(value, subject) {
+    let json;
+    try {
+      json = JSON.stringify(value);
+    } catch (error) {
+      throw new TypeError(`${subject} must be JSON: ${error.message}`);
+    }
+    if (json === undefined) throw new TypeError(`${subject} must be JSON, not ${typeof value}`);
+    return json;
+  }
+
   // ---------------------------------------------------------------- route (§2)
 
   const ROUTE_REQUIRED = "You must create your route using the 'route' export from '@forge/api'.";
@@ -227,18 +239,7 @@ export default function forge(host) {
     return JSON.parse(await hostCall(host.kv, JSON.stringify(request)));
   }
 
-  function storable(key, value) {
-    let json;
-    try {
-      json = JSON.stringify(value);
-    } catch (error) {
-      throw new TypeError(`Value for key "${key}" cannot be stored: ${error.message}`);
-    }
-    if (json === undefined) {
-      throw new TypeError(`Value for key "${key}" cannot be stored: ${typeof value} is not JSON`);
-    }
-    return JSON.parse(json);
-  }
+  const storable = (key, value) => JSON.parse(jsonText(value, `Value for key "${key}"`));
 
   function keyOf(item) {
     return typeof item === 'object' && item !== null ? item.key : item;
@@ -388,16 +389,7 @@ export default function forge(host) {
     return JSON.parse(await hostCall(host.queue, JSON.stringify(request)));
   }
 
-  function pushable(payload) {
-    let json;
-    try {
-      json = JSON.stringify(payload);
-    } catch (error) {
-      throw new TypeError(`an event body must be JSON: ${error.message}`);
-    }
-    if (json === undefined) throw new TypeError(`an event body must be JSON, not ${typeof payload}`);
-    return JSON.parse(json);
-  }
+  const pushable = (payload) => JSON.parse(jsonText(payload, 'an event body'));
 
   const isPushEvent = (value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value) && 'body' in value;
@@ -477,13 +469,7 @@ export default function forge(host) {
     state: info.state === null ? undefined : info.state,
     remainingTimeMs: () => host.remainingTimeMs(),
     continueWith(state, options) {
-      let json;
-      try {
-        json = JSON.stringify(state);
-      } catch (error) {
-        throw new TypeError(`continueWith: the state must be JSON: ${error.message}`);
-      }
-      if (json === undefined) throw new TypeError(`continueWith: the state must be JSON, not ${typeof state}`);
+      const json = jsonText(state, 'continueWith: the state');
       const delaySeconds = options && options.delaySeconds !== undefined ? options.delaySeconds : 0;
       host.continueWith(json, delaySeconds);
     },

@@ -15,6 +15,7 @@ use rquickjs::module::{Declarations, Declared, Exports, ModuleDef};
 use rquickjs::object::{Accessor, Property};
 use rquickjs::prelude::Opt;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Module, Object, Promise, Value};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -245,40 +246,53 @@ where
     Ok(promise)
 }
 
-fn kv_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Function<'js>> {
+/// A native taking one JSON request and answering JSON (storage, queues):
+/// `call` validates and performs it; its `Err` becomes the script's `Error`.
+fn json_function<'js, R, F, Fut>(
+    ctx: &Ctx<'js>,
+    host: &Arc<Host>,
+    what: &'static str,
+    call: F,
+) -> rquickjs::Result<Function<'js>>
+where
+    R: DeserializeOwned + 'js,
+    F: Fn(Arc<Host>, R) -> Fut + 'js,
+    Fut: Future<Output = Result<serde_json::Value, String>> + 'js,
+{
     let host = Arc::clone(host);
     Function::new(ctx.clone(), move |ctx: Ctx<'js>, request: String| {
-        let store = Arc::clone(&host.kv);
+        let request: R = serde_json::from_str(&request)
+            .map_err(|e| Exception::throw_type(&ctx, &format!("invalid {what} call: {e}")))?;
+        let answer = call(Arc::clone(&host), request);
         let call_ctx = ctx.clone();
         promise_call(&ctx, &host, async move {
-            let request: KvRequest = serde_json::from_str(&request).map_err(|e| {
-                Exception::throw_type(&call_ctx, &format!("invalid storage call: {e}"))
-            })?;
-            match kv::call(&*store, request).await {
-                Ok(answer) => rquickjs::String::from_str(call_ctx.clone(), &answer.to_string())
-                    .map(Value::from),
-                Err(error) => Err(Exception::throw_message(&call_ctx, &error.0)),
-            }
-        })
-    })
-}
-
-fn queue_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Function<'js>> {
-    let host = Arc::clone(host);
-    Function::new(ctx.clone(), move |ctx: Ctx<'js>, request: String| {
-        let backend = Arc::clone(&host.queue);
-        let call_ctx = ctx.clone();
-        promise_call(&ctx, &host, async move {
-            let request: QueueRequest = serde_json::from_str(&request).map_err(|e| {
-                Exception::throw_type(&call_ctx, &format!("invalid queue call: {e}"))
-            })?;
-            match queue::call(&*backend, request).await {
+            match answer.await {
                 Ok(answer) => rquickjs::String::from_str(call_ctx.clone(), &answer.to_string())
                     .map(Value::from),
                 Err(message) => Err(Exception::throw_message(&call_ctx, &message)),
             }
         })
     })
+}
+
+fn kv_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Function<'js>> {
+    json_function(
+        ctx,
+        host,
+        "storage",
+        |host: Arc<Host>, request: KvRequest| async move {
+            kv::call(&*host.kv, request).await.map_err(|error| error.0)
+        },
+    )
+}
+
+fn queue_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Function<'js>> {
+    json_function(
+        ctx,
+        host,
+        "queue",
+        |host: Arc<Host>, request: QueueRequest| async move { queue::call(&*host.queue, request).await },
+    )
 }
 
 fn http_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Function<'js>> {

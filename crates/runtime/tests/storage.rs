@@ -44,15 +44,15 @@ async fn storage_and_kvs_share_one_store_that_outlives_runs() {
 async fn values_must_be_json() {
     assert_eq!(
         failure("await storage.set('k', undefined)").await,
-        "TypeError: Value for key \"k\" cannot be stored: undefined is not JSON"
+        "TypeError: Value for key \"k\" must be JSON, not undefined"
     );
     assert_eq!(
         failure("await kvs.set('k', () => 1)").await,
-        "TypeError: Value for key \"k\" cannot be stored: function is not JSON"
+        "TypeError: Value for key \"k\" must be JSON, not function"
     );
     let message = failure("await storage.set('k', { n: 1n })").await;
     assert!(
-        message.starts_with("TypeError: Value for key \"k\" cannot be stored: BigInt"),
+        message.starts_with("TypeError: Value for key \"k\" must be JSON: BigInt"),
         "{message}"
     );
 }
