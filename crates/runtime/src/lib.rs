@@ -22,6 +22,24 @@
 //!
 //! It must not know about databases, SQL, schedules, cron or the REST API:
 //! what it needs from them arrives in the [`RunSpec`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use runtime::{Executor, ExecutorConfig, RunSpec, RunStatus};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), runtime::RuntimeError> {
+//! let executor = Executor::new(ExecutorConfig::default())?;
+//! let mut spec = RunSpec::new("console.log('hello');\nreturn context.params.n * 2");
+//! spec.params = serde_json::json!({ "n": 21 });
+//! spec.limits.timeout = Duration::from_secs(5);
+//! let handle = executor.start(spec);
+//! let outcome = handle.outcome().await;
+//! assert_eq!(outcome.status, RunStatus::Succeeded);
+//! assert_eq!(outcome.result, serde_json::json!(42));
+//! assert_eq!(outcome.logs[0].message, "hello");
+//! # Ok(()) }
+//! ```
 
 #![deny(missing_docs)]
 
