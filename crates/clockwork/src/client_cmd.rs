@@ -275,9 +275,9 @@ async fn run_now(api: &Api, job: &str, params: Option<String>, out: &mut dyn Wri
         Some(text) => {
             let params: Value = serde_json::from_str(&text)
                 .map_err(|error| InvalidInput(format!("--params is not JSON: {error}")))?;
-            serde_json::json!({ "params": params })
+            serde_json::json!({ "params": params, "trigger": "manual" })
         }
-        None => serde_json::json!({}),
+        None => serde_json::json!({ "trigger": "manual" }),
     };
     let run: RunView = api
         .call(Method::POST, &["jobs", job, "run"], &[], Some(&body))

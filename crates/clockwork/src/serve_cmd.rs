@@ -102,6 +102,12 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
     })?;
     let store = open_store(&args).await?;
     bootstrap_admin_token(&store).await?;
+    for channel in &settings.channels {
+        store
+            .channel_upsert(channel)
+            .await
+            .with_context(|| format!("cannot save the notification channel {:?}", channel.name))?;
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

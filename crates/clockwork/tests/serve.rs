@@ -196,3 +196,45 @@ fn an_unknown_config_key_stops_start_up_with_a_clear_error() {
         "{error}"
     );
 }
+
+#[test]
+fn run_follow_logs_and_list_runs_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Serve::start(&dir.path().join("data"), &[]);
+    let job = write(
+        dir.path(),
+        "greet.yaml",
+        "name: greet\nscript: |\n  console.log('hello ' + context.params.who);\n  await new Promise((r) => setTimeout(r, 50));\n  console.warn('bye');\n  return 7;\n",
+    );
+    ok(&server.client(&["job", "apply", "-f", &job]));
+    let queued = ok(&server.client(&["job", "run", "greet", "--params", "{\"who\": \"admins\"}"]));
+    let run_id = queued
+        .trim()
+        .strip_prefix("queued run ")
+        .and_then(|rest| rest.strip_suffix(" of greet"))
+        .unwrap_or_else(|| panic!("{queued}"))
+        .to_owned();
+    let followed = server.client(&["logs", &run_id, "--follow"]);
+    let lines: Vec<String> = ok(&followed)
+        .lines()
+        .map(|line| line.split_once(' ').unwrap().1.to_owned())
+        .collect();
+    assert_eq!(lines, ["info  hello admins", "warn  bye"]);
+    assert_eq!(
+        stderr(&followed),
+        format!("run {run_id} ended: succeeded\n")
+    );
+    let stored = ok(&server.client(&["logs", &run_id]));
+    assert_eq!(stored, stdout(&followed));
+    let runs = ok(&server.client(&["runs", "greet"]));
+    let row: Vec<&str> = runs.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..3], [run_id.as_str(), "succeeded", "manual"], "{runs}");
+    let output = server.client(&["job", "run", "greet", "--params", "[1]"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("params: must be a JSON object"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(server.terminate(), Some(0));
+}

@@ -91,7 +91,7 @@ impl Follower {
                                     self.last_seq = position;
                                     let line = LogLineView {
                                         seq: position,
-                                        ts: line.ts,
+                                        ts: stored_precision(line.ts),
                                         level: level(line.level),
                                         message: line.message,
                                     };
@@ -182,6 +182,11 @@ async fn changed(changes: &mut Option<broadcast::Receiver<scheduler::RunEvent>>,
             Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
         }
     }
+}
+
+/// The store keeps milliseconds; live lines say the same as stored ones.
+fn stored_precision(ts: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ts.as_millisecond()).unwrap_or(ts)
 }
 
 fn level(level: runtime::LogLevel) -> store::LogLevel {
