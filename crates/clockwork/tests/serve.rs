@@ -238,3 +238,22 @@ fn run_follow_logs_and_list_runs_through_the_cli() {
     );
     assert_eq!(server.terminate(), Some(0));
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Serve::start(&dir.path().join("data"), &["--log-format", "json"]);
+    ok(&server.client(&["job", "list"]));
+    let log = server.stderr();
+    assert_eq!(server.terminate(), Some(0));
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["message"] == "serving" && line["level"] == "INFO"),
+        "{log}"
+    );
+}

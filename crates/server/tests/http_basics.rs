@@ -63,3 +63,98 @@ async fn the_openapi_document_describes_the_routes_and_problem_documents() {
         "bearer"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
+    let server = TestServer::sqlite().await;
+    let document = server.get("/api/v1/openapi.json").await.body;
+    let operations = [
+        ("/api/v1/jobs", "get"),
+        ("/api/v1/jobs", "post"),
+        ("/api/v1/jobs/{job}", "get"),
+        ("/api/v1/jobs/{job}", "put"),
+        ("/api/v1/jobs/{job}", "patch"),
+        ("/api/v1/jobs/{job}", "delete"),
+        ("/api/v1/jobs/{job}/versions", "get"),
+        ("/api/v1/jobs/{job}/run", "post"),
+        ("/api/v1/jobs/{job}/pause", "post"),
+        ("/api/v1/jobs/{job}/resume", "post"),
+        ("/api/v1/jobs/{job}/runs", "get"),
+        ("/api/v1/runs/{id}", "get"),
+        ("/api/v1/runs/{id}/logs", "get"),
+        ("/api/v1/runs/{id}/cancel", "post"),
+        ("/api/v1/cron/preview", "get"),
+    ];
+    for (path, method) in operations {
+        let operation = &document["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} is missing");
+        assert_eq!(
+            operation["security"][0]["bearer"],
+            serde_json::json!([]),
+            "{method} {path}"
+        );
+    }
+    let properties = |schema: &str| -> Vec<String> {
+        let mut names: Vec<String> = document["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {schema}"))
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    };
+    let sorted = |names: &[&str]| {
+        let mut names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        names.sort();
+        names
+    };
+    // The Job JSON, plus `retention` (per-job history bounds).
+    assert_eq!(
+        properties("JobView"),
+        sorted(&[
+            "name",
+            "description",
+            "schedule",
+            "script",
+            "enabled",
+            "timeout_seconds",
+            "memory_limit_mb",
+            "overlap",
+            "misfire",
+            "retry",
+            "params",
+            "run_as",
+            "id",
+            "version",
+            "next_fire_at",
+            "last_run",
+            "created_at",
+            "updated_at",
+            "retention",
+        ])
+    );
+    // The Run JSON, plus `missed_count` (how many occurrences a `missed` row stands for).
+    assert_eq!(
+        properties("RunView"),
+        sorted(&[
+            "id",
+            "job_id",
+            "job_version",
+            "trigger",
+            "status",
+            "scheduled_for",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "attempt",
+            "result",
+            "error",
+            "log_lines",
+            "http_calls",
+            "node",
+            "missed_count",
+        ])
+    );
+}
