@@ -305,6 +305,30 @@ fn bad_api_input_is_a_problem_document_and_changes_nothing(database: &Database) 
     assert_eq!(server.terminate(), Some(0));
 }
 
+fn sigterm_lets_runs_finish_within_the_grace_period_then_interrupts_them(database: &Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clockwork.toml");
+    std::fs::write(&config, "[scheduler]\ngrace_seconds = 1\n").unwrap();
+    let data = dir.path().join("data");
+    let server = start(&data, database, Some(&config));
+    let api = Api::new(&server);
+    let job =
+        json!({"name": "stuck", "script": "console.log('in');\nawait new Promise(() => {});"});
+    assert_eq!(api.call("POST", "/jobs", Some(job)).0, 201);
+    let (_, _, run) = api.call("POST", "/jobs/stuck/run", None);
+    let run_id = run["id"].as_i64().unwrap();
+    wait_for("the run to start", Duration::from_secs(30), || {
+        (api.get(&format!("/runs/{run_id}"))["status"] == "running").then_some(())
+    });
+    assert_eq!(server.terminate(), Some(0));
+    let server = start(&data, database, Some(&config));
+    let api = Api::new(&server);
+    let run = api.get(&format!("/runs/{run_id}"));
+    assert_eq!(run["status"], "interrupted", "{run}");
+    assert_eq!(run["log_lines"], 1);
+    assert_eq!(server.terminate(), Some(0));
+}
+
 macro_rules! on_both_databases {
     ($($test:ident),+ $(,)?) => {
         mod sqlite {
@@ -336,4 +360,5 @@ on_both_databases!(
     six_field_cron_fires_at_the_right_seconds,
     kill_9_during_a_run_interrupts_it_and_the_restart_retries_it,
     bad_api_input_is_a_problem_document_and_changes_nothing,
+    sigterm_lets_runs_finish_within_the_grace_period_then_interrupts_them,
 );
