@@ -34,5 +34,28 @@ fn overhead(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, overhead);
+/// The floor under `overhead`: QuickJS alone (runtime, full context,
+/// `1+1`, teardown) on the calling thread, for comparing under any load.
+fn bare_engine(c: &mut Criterion) {
+    let waiter = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime to wait on");
+    c.bench_function("bare quickjs: runtime + full context + 1+1 + drop", |b| {
+        b.iter(|| {
+            waiter.block_on(async {
+                let runtime = rquickjs::AsyncRuntime::new().expect("runtime");
+                let context = rquickjs::AsyncContext::full(&runtime)
+                    .await
+                    .expect("context");
+                let two: i32 = context
+                    .with(|ctx| ctx.eval("1+1"))
+                    .await
+                    .expect("evaluates");
+                assert_eq!(two, 2);
+            })
+        })
+    });
+}
+
+criterion_group!(benches, overhead, bare_engine);
 criterion_main!(benches);
