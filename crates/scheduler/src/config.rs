@@ -45,6 +45,11 @@ pub struct SchedulerConfig {
     /// Occurrences claimed per transaction; runs of a claim start before the
     /// next claim is made.
     pub claim_batch: usize,
+    /// How long before its instant an occurrence is claimed, so that the
+    /// claim's database work is done when the instant comes and its runs
+    /// start on the dot. The overlap decision sees the runs active at claim
+    /// time; a claimed run is `running` (on this node) from its instant.
+    pub claim_ahead: Duration,
     /// How often a running run's new log lines are stored.
     pub log_flush_interval: Duration,
     /// How long the writer waits to gather more writes into one commit.
@@ -64,7 +69,8 @@ pub struct SchedulerConfig {
 
 impl SchedulerConfig {
     /// The defaults for node `node_id`: 64 workers, a 30 s lease, a 5 s
-    /// misfire threshold, 100 catch-up runs, logs stored every second.
+    /// misfire threshold, 100 catch-up runs, claims 100 ms ahead, logs
+    /// stored every second.
     pub fn new(node_id: impl Into<String>) -> SchedulerConfig {
         SchedulerConfig {
             node_id: node_id.into(),
@@ -73,6 +79,7 @@ impl SchedulerConfig {
             misfire_threshold: Duration::from_secs(5),
             max_catch_up: 100,
             claim_batch: 256,
+            claim_ahead: Duration::from_millis(100),
             log_flush_interval: Duration::from_secs(1),
             commit_window: Duration::from_millis(1),
             backstop_poll: Duration::from_secs(30),
@@ -98,6 +105,7 @@ impl fmt::Debug for SchedulerConfig {
             .field("misfire_threshold", &self.misfire_threshold)
             .field("max_catch_up", &self.max_catch_up)
             .field("claim_batch", &self.claim_batch)
+            .field("claim_ahead", &self.claim_ahead)
             .field("log_flush_interval", &self.log_flush_interval)
             .field("commit_window", &self.commit_window)
             .field("backstop_poll", &self.backstop_poll)

@@ -1,7 +1,10 @@
 //! Exact firing: an in-memory min-heap of each scheduled job's pending
-//! occurrence, built from the database; the loop sleeps until the earliest
-//! instant (no polling tick), then claims everything due — in batches, one
-//! transaction each — and starts the claimed runs at once on free workers.
+//! occurrence, built from the database; the loop sleeps until shortly
+//! before the earliest instant (no polling tick, see
+//! [`SchedulerConfig::claim_ahead`](crate::SchedulerConfig)), claims every
+//! occurrence of that instant — in batches, one transaction each — and
+//! starts the claimed runs on free workers exactly at the instant, the
+//! database work already done. Overdue occurrences are claimed at once.
 //! Job changes wake it; a lost claim means another node fired the
 //! occurrence (or the job changed), so the job is re-read.
 
@@ -23,7 +26,7 @@ use crate::{
     events::RunEvent,
     live::StopReason,
     policy::{self, Due, PlanRules},
-    workers::start_run,
+    workers::{Start, start_batch_at},
 };
 
 /// Wait before retrying occurrences whose claim failed (database error).
@@ -191,10 +194,11 @@ impl FireLoop {
             if self.core.is_stopping() {
                 return;
             }
+            let ahead = self.core.config.claim_ahead;
             let wake = self
                 .peek()
                 .and_then(|ms| Timestamp::from_millisecond(ms).ok())
-                .map_or_else(far_future, |at| self.core.deadline(at));
+                .map_or_else(far_future, |at| self.core.deadline(at - ahead));
             tokio::select! {
                 biased;
                 _ = stopping.changed() => {}
@@ -219,28 +223,38 @@ impl FireLoop {
         }
     }
 
-    /// Claims every occurrence due now, one batch per transaction.
+    /// Claims every occurrence due now or within the claim-ahead window,
+    /// one instant and one batch per transaction.
     async fn fire_due(&mut self) {
         loop {
-            let now = self.core.now();
-            let batch = self.take_due(now);
-            if batch.is_empty() {
+            let Some((at, batch)) = self.take_due(self.core.now()) else {
                 return;
-            }
+            };
             let full = batch.len() == self.core.config.claim_batch;
-            self.claim(batch, now).await;
-            if !full || self.core.is_stopping() {
+            self.claim(batch, at).await;
+            if self.core.is_stopping() || (!full && self.peek().is_none()) {
                 return;
             }
         }
     }
 
-    /// Pops up to a batch of due jobs and the occurrences each has due.
-    fn take_due(&mut self, now: Timestamp) -> Vec<(i64, Due)> {
+    /// The instant to claim at and up to a batch of jobs due by then with
+    /// their due occurrences: every overdue job (claimed as of now), or else
+    /// the jobs due at the earliest instant within the claim-ahead window.
+    fn take_due(&mut self, now: Timestamp) -> Option<(Timestamp, Vec<(i64, Due)>)> {
+        let earliest = self.peek()?;
+        let horizon = (now + self.core.config.claim_ahead).as_millisecond();
+        let at = if earliest <= now.as_millisecond() {
+            now
+        } else if earliest <= horizon {
+            Timestamp::from_millisecond(earliest).ok()?
+        } else {
+            return None;
+        };
         let mut batch = Vec::new();
         while batch.len() < self.core.config.claim_batch {
             let Some(wake) = self.peek() else { break };
-            if wake > now.as_millisecond() {
+            if wake > at.as_millisecond() {
                 break;
             }
             let Some(Reverse((_, id, _))) = self.heap.pop() else {
@@ -249,10 +263,10 @@ impl FireLoop {
             let Some(entry) = self.jobs.get(&id) else {
                 continue;
             };
-            let due = policy::due_occurrences(&entry.schedule, &entry.zone, entry.expected, now);
+            let due = policy::due_occurrences(&entry.schedule, &entry.zone, entry.expected, at);
             batch.push((id, due));
         }
-        batch
+        Some((at, batch))
     }
 
     async fn claim(&mut self, batch: Vec<(i64, Due)>, now: Timestamp) {
@@ -305,6 +319,7 @@ impl FireLoop {
         let next_by_job: HashMap<i64, Option<Timestamp>> =
             batch.iter().map(|(id, due)| (*id, due.next)).collect();
         let mut permits = permits.into_iter();
+        let mut starts = Vec::new();
         let mut queued_any = false;
         for occurrences in claimed {
             match next_by_job.get(&occurrences.job_id).copied().flatten() {
@@ -318,8 +333,12 @@ impl FireLoop {
                     self.jobs.remove(&occurrences.job_id);
                 }
             }
-            queued_any |= self.dispatch(occurrences, &mut permits, now).await;
+            queued_any |= self
+                .dispatch(occurrences, &mut permits, &mut starts, now)
+                .await;
         }
+        let start_at = (now > self.core.now()).then(|| self.core.deadline(now));
+        start_batch_at(&self.core, starts, start_at);
         for claim in claims.iter().filter(|c| !won.contains(&c.job_id)) {
             self.reload_job(claim.job_id).await;
         }
@@ -340,13 +359,14 @@ impl FireLoop {
         }
     }
 
-    /// Starts the rows inserted running here, reports the others, and
-    /// stops the runs a `replace` cancelled on this node. Returns whether
-    /// any row was queued.
+    /// Collects the rows inserted running here into `starts`, reports the
+    /// others, and stops the runs a `replace` cancelled on this node.
+    /// Returns whether any row was queued.
     async fn dispatch(
         &self,
         occurrences: ClaimedOccurrences,
         permits: &mut impl Iterator<Item = OwnedSemaphorePermit>,
+        starts: &mut Vec<Start>,
         now: Timestamp,
     ) -> bool {
         let core = &self.core;
@@ -370,7 +390,11 @@ impl FireLoop {
                             .map(|version| version.spec);
                     }
                     match &spec {
-                        Some(spec) => start_run(core, run, spec.clone(), permit),
+                        Some(spec) => starts.push(Start {
+                            run,
+                            spec: spec.clone(),
+                            permit,
+                        }),
                         // Its lease will expire and the sweeper interrupts it.
                         None => {
                             tracing::error!(run = run.id, "cannot read the spec of a claimed run")

@@ -23,11 +23,37 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 
 /// Starts executing `run` (already `running` for this node) on a worker.
 pub(crate) fn start_run(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermit) {
-    let core = core.clone();
-    tokio::spawn(async move { execute(core, run, spec, permit).await });
+    launch(core, run, spec, permit);
 }
 
-async fn execute(core: Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermit) {
+/// A run claimed to start on this node, with its worker.
+pub(crate) struct Start {
+    pub(crate) run: Run,
+    pub(crate) spec: JobSpec,
+    pub(crate) permit: OwnedSemaphorePermit,
+}
+
+/// Starts `runs` at `at` (their claimed instant) from one task: one timer
+/// and one wake-up for the whole batch, each start only handing the script
+/// to the executor, so the last run of a large batch starts moments after
+/// the first.
+pub(crate) fn start_batch_at(core: &Arc<Core>, runs: Vec<Start>, at: Option<tokio::time::Instant>) {
+    if runs.is_empty() {
+        return;
+    }
+    let core = core.clone();
+    tokio::spawn(async move {
+        if let Some(at) = at {
+            tokio::time::sleep_until(at).await;
+        }
+        for start in runs {
+            launch(&core, start.run, start.spec, start.permit);
+        }
+    });
+}
+
+/// Hands the run to the executor now and follows it on a task of its own.
+fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermit) {
     let started = core.now();
     if run.trigger == Trigger::Schedule
         && let Some(scheduled_for) = run.scheduled_for
@@ -37,15 +63,29 @@ async fn execute(core: Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphor
             .fire_lateness
             .observe(Duration::try_from(late).unwrap_or(Duration::ZERO));
     }
-    let handle = core.executor.start(run_spec(&core, &run, &spec));
+    let handle = core.executor.start(run_spec(core, &run, &spec));
     let stop = core.live.register(run.id, handle.control());
     core.events
         .send(RunEvent::of(&run, RunStatus::Running, started));
-    let pump = tokio::spawn(pump_logs(core.clone(), run.id, handle.logs()));
-    let outcome = handle.outcome().await;
-    drop(permit);
-    let flushed = pump.await.unwrap_or(0);
-    let reason = stop.reason();
+    let core = core.clone();
+    tokio::spawn(async move {
+        let pump = tokio::spawn(pump_logs(core.clone(), run.id, handle.logs()));
+        let outcome = handle.outcome().await;
+        drop(permit);
+        let flushed = pump.await.unwrap_or(0);
+        finish(&core, &run, &spec, outcome, flushed, stop.reason()).await;
+    });
+}
+
+/// Records a run's end (unless its lease was lost) with its follow-up run.
+async fn finish(
+    core: &Core,
+    run: &Run,
+    spec: &JobSpec,
+    outcome: Outcome,
+    flushed: usize,
+    reason: StopReason,
+) {
     if reason == StopReason::LeaseLost {
         // Another node has interrupted it already; it is not ours to end.
         core.live.remove(run.id);
@@ -55,8 +95,8 @@ async fn execute(core: Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphor
     let status = final_status(outcome.status, reason);
     let finished_at = core.now();
     let follow_up = policy::follow_up(
-        &spec,
-        &run,
+        spec,
+        run,
         status,
         Some(&outcome),
         finished_at,
@@ -84,7 +124,7 @@ async fn execute(core: Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphor
     if written.applied {
         core.metrics.count_run(run.job_id, status);
         core.metrics.run_duration.observe(outcome.duration);
-        core.events.send(RunEvent::of(&run, status, finished_at));
+        core.events.send(RunEvent::of(run, status, finished_at));
         if let Some(next) = written.follow_up {
             core.events
                 .send(RunEvent::of(&next, RunStatus::Queued, finished_at));

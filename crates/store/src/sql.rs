@@ -212,11 +212,14 @@ pub(crate) const SQLITE: Dialect = Dialect {
     ),
 
     jobs_lock_for_claim: None,
-    jobs_advance_if_next_fire_at: "UPDATE jobs SET next_fire_at_ms = c.next_ms \
-        FROM (SELECT json_extract(value, '$.id') AS job_id, \
-                     json_extract(value, '$.expected') AS expected_ms, \
-                     json_extract(value, '$.next') AS next_ms \
-              FROM json_each($1)) AS c \
+    // The JSON is unpacked once into a materialised table; inline, SQLite
+    // re-evaluates it for every job row (quadratic in the batch size).
+    jobs_advance_if_next_fire_at: "WITH c AS MATERIALIZED (\
+            SELECT json_extract(value, '$.id') AS job_id, \
+                   json_extract(value, '$.expected') AS expected_ms, \
+                   json_extract(value, '$.next') AS next_ms \
+            FROM json_each($1)) \
+        UPDATE jobs SET next_fire_at_ms = c.next_ms FROM c \
         WHERE jobs.id = c.job_id AND jobs.next_fire_at_ms = c.expected_ms \
         RETURNING id, version, overlap",
     runs_active_of_jobs: concat!(
@@ -243,11 +246,13 @@ pub(crate) const SQLITE: Dialect = Dialect {
         sqlite_ids!("$1"),
         " RETURNING job_id, id, node"
     ),
-    job_versions_get_many: "SELECT v.job_id, v.version, v.spec FROM job_versions v \
-        JOIN (SELECT json_extract(value, '$.job_id') AS job_id, \
-                     json_extract(value, '$.version') AS version \
-              FROM json_each($1)) AS p \
-          ON v.job_id = p.job_id AND v.version = p.version",
+    // CROSS JOIN keeps the wanted list outermost: one primary-key lookup each.
+    job_versions_get_many: "WITH p AS MATERIALIZED (\
+            SELECT json_extract(value, '$.job_id') AS job_id, \
+                   json_extract(value, '$.version') AS version \
+            FROM json_each($1)) \
+        SELECT v.job_id, v.version, v.spec FROM p CROSS JOIN job_versions v \
+        WHERE v.job_id = p.job_id AND v.version = p.version",
 
     runs_claim_queued: concat!(
         "UPDATE runs SET status = 'running', node = $1, started_at_ms = $2, \
