@@ -337,8 +337,7 @@ impl FireLoop {
                 .dispatch(occurrences, &mut permits, &mut starts, now)
                 .await;
         }
-        let start_at = (now > self.core.now()).then(|| self.core.deadline(now));
-        start_batch_at(&self.core, starts, start_at);
+        start_batch_at(&self.core, starts, now);
         for claim in claims.iter().filter(|c| !won.contains(&c.job_id)) {
             self.reload_job(claim.job_id).await;
         }

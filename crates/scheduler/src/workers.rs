@@ -33,18 +33,19 @@ pub(crate) struct Start {
     pub(crate) permit: OwnedSemaphorePermit,
 }
 
-/// Starts `runs` at `at` (their claimed instant) from one task: one timer
-/// and one wake-up for the whole batch, each start only handing the script
-/// to the executor, so the last run of a large batch starts moments after
-/// the first.
-pub(crate) fn start_batch_at(core: &Arc<Core>, runs: Vec<Start>, at: Option<tokio::time::Instant>) {
+/// Starts `runs` at `at` (their claimed instant, by the scheduler's clock)
+/// from one task: one timer and one wake-up for the whole batch, each
+/// start only handing the script to the executor, so the last run of a
+/// large batch starts moments after the first. Never before `at`: the
+/// timer is re-armed if the clock has not reached it yet.
+pub(crate) fn start_batch_at(core: &Arc<Core>, runs: Vec<Start>, at: jiff::Timestamp) {
     if runs.is_empty() {
         return;
     }
     let core = core.clone();
     tokio::spawn(async move {
-        if let Some(at) = at {
-            tokio::time::sleep_until(at).await;
+        while core.now() < at {
+            tokio::time::sleep_until(core.deadline(at)).await;
         }
         for start in runs {
             launch(&core, start.run, start.spec, start.permit);
