@@ -361,6 +361,8 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
         queue: Arc::new(NoQueueDelivery),
         http: Some(http),
     };
+    let interrupted = interrupt_listener().await;
+    tokio::pin!(interrupted);
     let handle = executor.start(spec);
     let printer = (!json).then(|| {
         let mut logs = handle.logs();
@@ -380,7 +382,7 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
     let mut cancelled_by_user = false;
     let outcome = tokio::select! {
         outcome = &mut outcome => outcome,
-        _ = tokio::signal::ctrl_c() => {
+        _ = &mut interrupted => {
             cancelled_by_user = true;
             control.cancel();
             outcome.await
@@ -405,6 +407,27 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
         shown_path: setup.shown_path,
         cancelled_by_user,
     })
+}
+
+/// Resolves on Ctrl-C (SIGINT). The handler is installed before this
+/// returns, so an interrupt right after the run starts (even before its
+/// first log line is printed) cancels the run rather than killing the
+/// process.
+async fn interrupt_listener() -> impl Future<Output = ()> {
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    // The first poll installs the handler; it cannot have fired yet.
+    tokio::select! {
+        biased;
+        _ = &mut ctrl_c => {}
+        () = std::future::ready(()) => {}
+    }
+    async move {
+        // Without a handler (it could not be installed) there is no Ctrl-C
+        // to wait for; the run ends by itself.
+        if ctrl_c.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// An id for `context.run.id`, unique enough on one machine.
