@@ -147,14 +147,19 @@ fn run_to_status(args: RunArgs, stdout: &mut dyn Write) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(execute(spec, args.json, colour))?;
-    if args.json {
-        report.write_json(stdout)?;
+    let written = if args.json {
+        report.write_json(stdout)
     } else {
-        report.write_human(stdout, &mut io::stderr().lock(), colour)?;
+        report.write_human(stdout, &mut io::stderr().lock(), colour)
     }
-    stdout.flush()?;
-    report.write_notes(&mut io::stderr().lock(), colour)?;
-    Ok(report.exit_code())
+    .and_then(|()| stdout.flush())
+    .and_then(|()| report.write_notes(&mut io::stderr().lock(), colour));
+    match written {
+        // Output piped into `head` is closed early: the run's status still
+        // tells how it ended.
+        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(report.exit_code()),
+    }
 }
 
 // ---------------------------------------------------------------------------

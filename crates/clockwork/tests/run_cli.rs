@@ -285,6 +285,35 @@ fn bad_usage_and_unreadable_scripts_exit_2() {
 }
 
 #[test]
+fn a_closed_stdout_keeps_the_runs_exit_status() {
+    let scratch = Scratch::new();
+    scratch.script(
+        "fails.js",
+        "console.log('x'.repeat(100000));\nthrow new Error('failed')",
+    );
+    let mut child = scratch
+        .command()
+        .args(["--json", "fails.js"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `clockwork run --json … | head -c 0`: the reader is gone first.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "a closed pipe is not an error to report"
+    );
+}
+
+#[test]
 fn the_script_can_come_from_stdin() {
     let scratch = Scratch::new();
     let mut child = scratch
