@@ -152,15 +152,22 @@ export default function forge(host) {
     return { method, headers, body };
   }
 
+  // Looked up on first use, not at set-up: `Response` is loaded lazily and
+  // most runs never make a request.
+  function makeNetworkResponse(body, init) {
+    return Response[Symbol.for('clockwork.makeResponse')](body, init);
+  }
+
   function makeResponse(meta, buffer) {
-    const body = buffer.byteLength === 0 ? null : buffer;
-    const response = new Response(body, {
+    // The web layer's builder for network responses: any status 100-599,
+    // `url` and `redirected` set, immutable headers.
+    return makeNetworkResponse(buffer.byteLength === 0 ? null : buffer, {
       status: meta.status,
       statusText: meta.statusText,
       headers: meta.headers,
+      url: meta.url,
+      redirected: meta.redirected,
     });
-    Object.defineProperty(response, 'url', { value: meta.url, enumerable: true });
-    return response;
   }
 
   // Host calls settle after the script's frame is gone; a failure carries

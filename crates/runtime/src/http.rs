@@ -78,6 +78,7 @@ pub(crate) struct ResponseMeta {
     pub(crate) status_text: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) url: String,
+    pub(crate) redirected: bool,
 }
 
 /// Why a call produced no response. `fetch` failures are `TypeError`s on the
@@ -250,6 +251,7 @@ async fn transport(
         status_text: response.status_text,
         headers,
         url: response.url.to_string(),
+        redirected: response.redirected,
     };
     Ok((meta, response.body.to_vec()))
 }

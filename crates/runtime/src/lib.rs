@@ -49,7 +49,6 @@ mod engine;
 mod error;
 mod executor;
 mod globals;
-mod globals_fallback;
 mod host;
 mod http;
 mod js_error;
@@ -63,6 +62,7 @@ mod source;
 mod spec;
 mod syntax;
 mod timers;
+mod web;
 
 pub use crate::error::{RuntimeError, ScriptError};
 pub use crate::executor::{Executor, ExecutorConfig, RunControl, RunHandle, check_syntax};

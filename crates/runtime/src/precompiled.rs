@@ -11,31 +11,25 @@ use rquickjs::{Context, Ctx, Function, Module, Runtime, WriteOptions};
 pub(crate) enum Script {
     /// `forge.js`: the Forge API surface.
     Forge,
-    /// The stand-in web globals of `globals_fallback`.
-    WebFallback,
 }
 
 impl Script {
     fn name(self) -> &'static str {
         match self {
             Self::Forge => "clockwork:forge",
-            Self::WebFallback => "clockwork:web",
         }
     }
 
     fn source(self) -> &'static str {
         match self {
             Self::Forge => include_str!("forge.js"),
-            Self::WebFallback => crate::globals_fallback::FALLBACK_JS,
         }
     }
 
     fn slot(self) -> &'static OnceLock<Result<Vec<u8>, String>> {
         static FORGE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-        static WEB_FALLBACK: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
         match self {
             Self::Forge => &FORGE,
-            Self::WebFallback => &WEB_FALLBACK,
         }
     }
 
@@ -90,7 +84,7 @@ mod tests {
 
     #[test]
     fn the_runtimes_own_scripts_compile() {
-        for script in [Script::Forge, Script::WebFallback] {
+        for script in [Script::Forge] {
             assert!(
                 script.bytecode().is_ok(),
                 "{script:?}: {:?}",

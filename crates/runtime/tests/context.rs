@@ -24,7 +24,7 @@ async fn console_levels_and_formatting() {
     );
     let lines = messages(&outcome);
     assert_eq!(lines[0], "a 1 true null undefined");
-    assert_eq!(lines[1], "{\"x\":[1,2]}");
+    assert_eq!(lines[1], "{ x: [ 1, 2 ] }");
     assert!(lines[3].starts_with("Error: bad\n"), "{}", lines[3]);
     assert!(outcome.logs.windows(2).all(|pair| pair[0].ts <= pair[1].ts));
 }

@@ -1,0 +1,744 @@
+// Clockwork web globals: a small Intl (QuickJS-ng has none). English names and
+// en-US patterns; other locales only change number separators and numeric
+// date order. The default time zone is UTC (the sandbox has no host zone);
+// IANA zones come from the bundled tz database (host.zoneOffset).
+export default function makeIntl(host, need) {
+  // ---- locales ---------------------------------------------------------------
+  // language → [decimal, group, numeric date order, 24-hour clock, date separator]
+  const localeTable = {
+    en: ['.', ',', 'MDY', false, '/'],
+    'en-GB': ['.', ',', 'DMY', true, '/'],
+    'en-AU': ['.', ',', 'DMY', false, '/'],
+    'en-IN': ['.', ',', 'DMY', false, '/'],
+    'en-CA': ['.', ',', 'YMD', false, '-'],
+    de: [',', '.', 'DMY', true, '.'],
+    fr: [',', '\u202f', 'DMY', true, '/'],
+    es: [',', '.', 'DMY', true, '/'],
+    it: [',', '.', 'DMY', true, '/'],
+    nl: [',', '.', 'DMY', true, '-'],
+    pt: [',', '.', 'DMY', true, '/'],
+    sv: [',', '\u00a0', 'YMD', true, '-'],
+    da: [',', '.', 'DMY', true, '.'],
+    nb: [',', '\u00a0', 'DMY', true, '.'],
+    fi: [',', '\u00a0', 'DMY', true, '.'],
+    pl: [',', '\u00a0', 'DMY', true, '.'],
+    ja: ['.', ',', 'YMD', true, '/'],
+    zh: ['.', ',', 'YMD', true, '/'],
+  };
+
+  function canonicalLocales(locales) {
+    if (locales === undefined) return [];
+    const list = typeof locales === 'string' ? [locales] : [...locales];
+    return list.map((tag) => {
+      if (typeof tag !== 'string' || !/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/.test(tag)) {
+        throw new RangeError(`Incorrect locale information provided`);
+      }
+      const [language, ...rest] = tag.split('-');
+      return [language.toLowerCase(), ...rest.map((part) => (part.length === 2 ? part.toUpperCase() : part.length === 4 ? part[0].toUpperCase() + part.slice(1).toLowerCase() : part.toLowerCase()))].join('-');
+    });
+  }
+  // → [resolved locale tag, table row]
+  function resolveLocale(locales) {
+    for (const tag of canonicalLocales(locales)) {
+      const parts = tag.split('-');
+      const region = parts.find((part, i) => i > 0 && part.length === 2);
+      const exact = region !== undefined ? `${parts[0]}-${region}` : undefined;
+      if (exact !== undefined && localeTable[exact] !== undefined) return [exact, localeTable[exact]];
+      if (localeTable[parts[0]] !== undefined) return [exact ?? parts[0], localeTable[parts[0]]];
+    }
+    return ['en-US', localeTable.en];
+  }
+
+  function getOption(options, name, allowed, fallback) {
+    let value = options[name];
+    if (value === undefined) return fallback;
+    value = typeof allowed === 'boolean' ? Boolean(value) : String(value);
+    if (Array.isArray(allowed) && !allowed.includes(value)) {
+      throw new RangeError(`Value ${value} out of range for Intl options property ${name}`);
+    }
+    return value;
+  }
+  function getNumberOption(options, name, min, max, fallback) {
+    const value = options[name];
+    if (value === undefined) return fallback;
+    const number = Number(value);
+    if (!Number.isFinite(number) || number < min || number > max) throw new RangeError(`${name} value is out of range.`);
+    return Math.floor(number);
+  }
+  function toOptions(options) {
+    if (options === undefined) return { __proto__: null };
+    if (options === null) throw new TypeError('Cannot convert undefined or null to object');
+    return Object(options);
+  }
+
+  // ---- NumberFormat ------------------------------------------------------------
+  const currencySymbols = { USD: '$', EUR: '€', GBP: '£', JPY: '¥', CNY: 'CN¥', INR: '₹', CAD: 'CA$', AUD: 'A$', NZD: 'NZ$', BRL: 'R$', MXN: 'MX$', KRW: '₩', ILS: '₪', HKD: 'HK$', TWD: 'NT$', VND: '₫', PHP: '₱' };
+  const zeroDigitCurrencies = new Set(['JPY', 'KRW', 'VND', 'CLP', 'ISK', 'HUF', 'TWD', 'UGX', 'XAF', 'XOF']);
+
+  // The shortest decimal form of a finite x >= 0 (what String(x) prints, as
+  // ICU uses) → [digits as BigInt, scale]: x = digits / 10^scale.
+  function decimalOf(x) {
+    const text = String(x);
+    const [mantissa, exponentText] = text.split('e');
+    const exponent = exponentText === undefined ? 0 : Number(exponentText);
+    const [whole, fraction = ''] = mantissa.split('.');
+    let scale = fraction.length - exponent;
+    let digits = whole + fraction;
+    if (scale < 0) {
+      digits += '0'.repeat(-scale);
+      scale = 0;
+    }
+    return [BigInt(digits), scale];
+  }
+  const TEN = 10n;
+  // Rounds digits/10^scale to `keep` fraction digits, half away from zero
+  // (ECMA-402's default "halfExpand") → [integer text, fraction text].
+  function roundTo(digits, scale, keep) {
+    if (scale > keep) {
+      const divisor = TEN ** BigInt(scale - keep);
+      const remainder = digits % divisor;
+      digits /= divisor;
+      if (remainder * 2n >= divisor) digits += 1n;
+    } else {
+      digits *= TEN ** BigInt(keep - scale);
+    }
+    const text = digits.toString().padStart(keep + 1, '0');
+    return [text.slice(0, text.length - keep), text.slice(text.length - keep)];
+  }
+  function toFixedParts(x, fractionDigits) {
+    const [digits, scale] = decimalOf(x);
+    return roundTo(digits, scale, fractionDigits);
+  }
+  function toPrecisionParts(x, minSignificant, maxSignificant) {
+    if (x === 0) return ['0', minSignificant > 1 ? '0'.repeat(minSignificant - 1) : ''];
+    const [digits, scale] = decimalOf(x);
+    const length = digits.toString().length;
+    // Keep `maxSignificant` digits: that many fraction digits less the integer ones.
+    const keep = scale - (length - maxSignificant);
+    let integer;
+    let fraction;
+    if (keep >= 0) {
+      [integer, fraction] = roundTo(digits, scale, keep);
+    } else {
+      const [rounded] = roundTo(digits, scale - keep, 0);
+      integer = rounded + '0'.repeat(-keep);
+      fraction = '';
+    }
+    const significantSoFar = integer === '0' ? 0 : integer.length;
+    const leadingZeros = integer === '0' ? fraction.length - fraction.replace(/^0+/, '').length : 0;
+    return [integer, trimZeros(fraction, Math.max(0, minSignificant - significantSoFar + leadingZeros))];
+  }
+  function trimZeros(fraction, minimum) {
+    let end = fraction.length;
+    while (end > minimum && fraction[end - 1] === '0') end--;
+    return fraction.slice(0, end);
+  }
+  function group(integer, separator, strategy) {
+    if (strategy === false || integer.length < 4 || (strategy === 'min2' && integer.length < 5)) return integer;
+    let out = '';
+    let i = integer.length;
+    while (i > 3) {
+      out = separator + integer.slice(i - 3, i) + out;
+      i -= 3;
+    }
+    return integer.slice(0, i) + out;
+  }
+
+  // Short English unit symbols (Node's en-US `unitDisplay: 'short'`).
+  const shortUnits = {
+    byte: 'byte', kilobyte: 'kB', megabyte: 'MB', gigabyte: 'GB', terabyte: 'TB', petabyte: 'PB',
+    bit: 'bit', kilobit: 'kb', megabit: 'Mb', gigabit: 'Gb',
+    millisecond: 'ms', second: 'sec', minute: 'min', hour: 'hr', day: 'day', week: 'wk', month: 'mth', year: 'yr',
+    millimeter: 'mm', centimeter: 'cm', meter: 'm', kilometer: 'km', mile: 'mi', foot: 'ft', inch: 'in',
+    gram: 'g', kilogram: 'kg', pound: 'lb', liter: 'L', milliliter: 'mL', celsius: '°C', fahrenheit: '°F', percent: '%',
+  };
+  // → [text, joined to the number without a space]
+  function unitText(unit, display, singular) {
+    if (unit === 'percent') return ['%', true];
+    if (display === 'long') return [singular ? unit : `${unit}s`, false];
+    if (display === 'narrow' && (unit === 'celsius' || unit === 'fahrenheit')) return [shortUnits[unit], true];
+    const short = shortUnits[unit] ?? unit;
+    const pluralised = !singular && (unit === 'day' || unit === 'week' || unit === 'month' || unit === 'year') ? `${short}s` : short;
+    return [pluralised, false];
+  }
+
+  class NumberFormat {
+    #o;
+    constructor(locales = undefined, options = undefined) {
+      options = toOptions(options);
+      const [locale, row] = resolveLocale(locales);
+      const style = getOption(options, 'style', ['decimal', 'percent', 'currency', 'unit'], 'decimal');
+      let currency = getOption(options, 'currency', undefined, undefined);
+      if (currency !== undefined) {
+        if (!/^[A-Za-z]{3}$/.test(currency)) throw new RangeError(`Invalid currency code : ${currency}`);
+        currency = currency.toUpperCase();
+      }
+      if (style === 'currency' && currency === undefined) throw new TypeError('Currency code is required with currency style.');
+      const unit = getOption(options, 'unit', undefined, undefined);
+      if (style === 'unit' && unit === undefined) throw new TypeError('Unit is required with unit style.');
+      const currencyDisplay = getOption(options, 'currencyDisplay', ['symbol', 'narrowSymbol', 'code', 'name'], 'symbol');
+      const unitDisplay = getOption(options, 'unitDisplay', ['short', 'narrow', 'long'], 'short');
+      const notation = getOption(options, 'notation', ['standard', 'scientific', 'engineering', 'compact'], 'standard');
+      const currencyDigits = style === 'currency' ? (zeroDigitCurrencies.has(currency) ? 0 : 2) : 0;
+      const defaultMin = style === 'currency' ? currencyDigits : 0;
+      const defaultMax = style === 'currency' ? currencyDigits : style === 'percent' ? 0 : 3;
+      const minimumIntegerDigits = getNumberOption(options, 'minimumIntegerDigits', 1, 21, 1);
+      let minimumFractionDigits = getNumberOption(options, 'minimumFractionDigits', 0, 100, undefined);
+      let maximumFractionDigits = getNumberOption(options, 'maximumFractionDigits', 0, 100, undefined);
+      if (minimumFractionDigits !== undefined && maximumFractionDigits !== undefined && maximumFractionDigits < minimumFractionDigits) {
+        throw new RangeError('maximumFractionDigits value is out of range.');
+      }
+      minimumFractionDigits ??= Math.min(defaultMin, maximumFractionDigits ?? defaultMin);
+      maximumFractionDigits ??= Math.max(defaultMax, minimumFractionDigits);
+      const minimumSignificantDigits = getNumberOption(options, 'minimumSignificantDigits', 1, 21, undefined);
+      const maximumSignificantDigits = getNumberOption(options, 'maximumSignificantDigits', 1, 21, undefined);
+      const significant = minimumSignificantDigits !== undefined || maximumSignificantDigits !== undefined;
+      let useGrouping = options.useGrouping;
+      if (useGrouping === undefined || useGrouping === 'auto' || useGrouping === true || useGrouping === 'true') useGrouping = 'auto';
+      else if (useGrouping === 'always' || useGrouping === 'min2') useGrouping = String(useGrouping);
+      else if (useGrouping === false || useGrouping === 'false') useGrouping = false;
+      else throw new RangeError(`Value ${useGrouping} out of range for Intl.NumberFormat options property useGrouping`);
+      const signDisplay = getOption(options, 'signDisplay', ['auto', 'never', 'always', 'exceptZero', 'negative'], 'auto');
+      this.#o = {
+        locale, row, style, currency, currencyDisplay, unit, unitDisplay, notation, minimumIntegerDigits,
+        minimumFractionDigits, maximumFractionDigits, significant,
+        minimumSignificantDigits: minimumSignificantDigits ?? 1,
+        maximumSignificantDigits: maximumSignificantDigits ?? 21,
+        useGrouping, signDisplay,
+      };
+    }
+
+    formatToParts(value) {
+      const o = this.#o;
+      const parts = [];
+      let x = typeof value === 'bigint' ? value : Number(value);
+      if (typeof value === 'string' && value.trim() !== '' && /^[-+]?\d+$/.test(value.trim()) && !Number.isSafeInteger(x)) x = BigInt(value.trim());
+      const negative = typeof x === 'bigint' ? x < 0n : x < 0 || Object.is(x, -0);
+      let magnitude = typeof x === 'bigint' ? (negative ? -x : x) : Math.abs(x);
+      if (o.style === 'percent' && typeof magnitude === 'number') magnitude *= 100;
+      let integer;
+      let fraction = '';
+      let compactSuffix = '';
+      if (typeof magnitude === 'bigint') {
+        integer = magnitude.toString();
+        fraction = '0'.repeat(o.minimumFractionDigits);
+      } else if (Number.isNaN(magnitude)) {
+        integer = 'NaN';
+      } else if (magnitude === Infinity) {
+        integer = '∞';
+      } else {
+        if (o.notation === 'compact') {
+          for (const [limit, suffix] of [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']]) {
+            if (magnitude >= limit) {
+              magnitude /= limit;
+              compactSuffix = suffix;
+              break;
+            }
+          }
+          [integer, fraction] = o.significant || magnitude >= 100
+            ? toPrecisionParts(magnitude, 1, o.significant ? o.maximumSignificantDigits : Math.max(2, String(Math.round(magnitude)).length))
+            : toPrecisionParts(magnitude, 1, 2);
+        } else if (o.significant) {
+          [integer, fraction] = toPrecisionParts(magnitude, o.minimumSignificantDigits, o.maximumSignificantDigits);
+        } else {
+          [integer, fraction] = toFixedParts(magnitude, o.maximumFractionDigits);
+          fraction = trimZeros(fraction, o.minimumFractionDigits);
+        }
+        integer = integer.padStart(o.minimumIntegerDigits, '0');
+      }
+      const isZero = /^0*$/.test(integer + fraction);
+      let sign = '';
+      if (o.signDisplay === 'always') sign = negative ? '-' : '+';
+      else if (o.signDisplay === 'exceptZero') sign = isZero ? '' : negative ? '-' : '+';
+      else if (o.signDisplay === 'negative') sign = negative && !isZero ? '-' : '';
+      else if (o.signDisplay === 'auto') sign = negative ? '-' : '';
+      const [decimal, groupSeparator] = o.row;
+      const english = o.row === localeTable.en || o.locale.startsWith('en') || o.locale.startsWith('ja') || o.locale.startsWith('zh');
+      const currencyText = o.style !== 'currency' ? '' : o.currencyDisplay === 'code' ? o.currency
+        : o.currencyDisplay === 'name' ? o.currency : o.currencyDisplay === 'narrowSymbol' ? (currencySymbols[o.currency] ?? o.currency).replace(/^[A-Z]+(?=\W)/, '') : currencySymbols[o.currency] ?? o.currency;
+      const currencyFirst = o.style === 'currency' && english && o.currencyDisplay !== 'name';
+      if (sign !== '') parts.push({ type: sign === '-' ? 'minusSign' : 'plusSign', value: sign });
+      if (currencyFirst) {
+        parts.push({ type: 'currency', value: currencyText });
+        if (/^[A-Z]{3}$/.test(currencyText)) parts.push({ type: 'literal', value: '\u00a0' });
+      }
+      if (integer === 'NaN') parts.push({ type: 'nan', value: 'NaN' });
+      else if (integer === '∞') parts.push({ type: 'infinity', value: '∞' });
+      else {
+        const grouped = group(integer, '\u0000', o.useGrouping === 'always' ? true : o.useGrouping === false ? false : o.useGrouping === 'min2' || groupSeparator !== ',' && o.locale.startsWith('es') ? 'min2' : 'auto');
+        grouped.split('\u0000').forEach((piece, index) => {
+          if (index > 0) parts.push({ type: 'group', value: groupSeparator });
+          parts.push({ type: 'integer', value: piece });
+        });
+        if (fraction !== '') {
+          parts.push({ type: 'decimal', value: decimal });
+          parts.push({ type: 'fraction', value: fraction });
+        }
+      }
+      if (compactSuffix !== '') parts.push({ type: 'compact', value: compactSuffix });
+      if (o.style === 'percent') {
+        if (!english) parts.push({ type: 'literal', value: '\u00a0' });
+        parts.push({ type: 'percentSign', value: '%' });
+      }
+      if (o.style === 'currency' && !currencyFirst) {
+        parts.push({ type: 'literal', value: o.currencyDisplay === 'name' ? ' ' : '\u00a0' });
+        parts.push({ type: 'currency', value: currencyText });
+      }
+      if (o.style === 'unit') {
+        const [text, joined] = unitText(o.unit, o.unitDisplay, integer === '1' && fraction === '');
+        if (!joined) parts.push({ type: 'literal', value: ' ' });
+        parts.push({ type: 'unit', value: text });
+      }
+      return parts;
+    }
+    format(value) {
+      return this.formatToParts(value).map((part) => part.value).join('');
+    }
+    resolvedOptions() {
+      const o = this.#o;
+      const out = { locale: o.locale, numberingSystem: 'latn', style: o.style };
+      if (o.currency !== undefined) Object.assign(out, { currency: o.currency, currencyDisplay: o.currencyDisplay });
+      Object.assign(out, {
+        minimumIntegerDigits: o.minimumIntegerDigits,
+        minimumFractionDigits: o.minimumFractionDigits,
+        maximumFractionDigits: o.maximumFractionDigits,
+      });
+      if (o.significant) Object.assign(out, { minimumSignificantDigits: o.minimumSignificantDigits, maximumSignificantDigits: o.maximumSignificantDigits });
+      Object.assign(out, { useGrouping: o.useGrouping, notation: o.notation, signDisplay: o.signDisplay });
+      return out;
+    }
+    static supportedLocalesOf(locales) {
+      return canonicalLocales(locales);
+    }
+    get [Symbol.toStringTag]() {
+      return 'Intl.NumberFormat';
+    }
+  }
+  // `format` is a bound getter in ECMA-402, so `arr.map(nf.format)` works.
+  const numberFormatFormat = NumberFormat.prototype.format;
+  Object.defineProperty(NumberFormat.prototype, 'format', {
+    get() {
+      return numberFormatFormat.bind(this);
+    },
+    configurable: true,
+  });
+
+  // ---- DateTimeFormat ------------------------------------------------------------
+  const monthsLong = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+  const weekdaysLong = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+  function zoneName(zone) {
+    const text = String(zone);
+    if (/^(utc|gmt|etc\/utc|etc\/gmt|z|zulu|universal)$/i.test(text)) return 'UTC';
+    const offset = /^([+-])(\d{2}):?(\d{2})$/.exec(text);
+    if (offset) return `${offset[1]}${offset[2]}:${offset[3]}`;
+    host.zoneOffset(text, 0); // throws RangeError for an unknown zone
+    return text;
+  }
+  function offsetSeconds(zone, ms) {
+    if (zone === 'UTC') return 0;
+    const fixed = /^([+-])(\d{2}):(\d{2})$/.exec(zone);
+    if (fixed) return (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 3600 + Number(fixed[3]) * 60);
+    return host.zoneOffset(zone, ms);
+  }
+  function gmtOffset(seconds, long) {
+    if (seconds === 0) return 'GMT';
+    const sign = seconds < 0 ? '-' : '+';
+    const minutes = Math.abs(seconds) / 60;
+    const hours = Math.floor(minutes / 60);
+    const rest = minutes % 60;
+    if (long) return `GMT${sign}${String(hours).padStart(2, '0')}:${String(rest).padStart(2, '0')}`;
+    return `GMT${sign}${hours}${rest === 0 ? '' : `:${String(rest).padStart(2, '0')}`}`;
+  }
+
+  const dateStyles = {
+    full: { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' },
+    long: { year: 'numeric', month: 'long', day: 'numeric' },
+    medium: { year: 'numeric', month: 'short', day: 'numeric' },
+    short: { year: '2-digit', month: 'numeric', day: 'numeric' },
+  };
+  const timeStyles = {
+    full: { hour: 'numeric', minute: '2-digit', second: '2-digit', timeZoneName: 'long' },
+    long: { hour: 'numeric', minute: '2-digit', second: '2-digit', timeZoneName: 'short' },
+    medium: { hour: 'numeric', minute: '2-digit', second: '2-digit' },
+    short: { hour: 'numeric', minute: '2-digit' },
+  };
+  const componentNames = ['weekday', 'era', 'year', 'month', 'day', 'dayPeriod', 'hour', 'minute', 'second', 'fractionalSecondDigits', 'timeZoneName'];
+
+  class DateTimeFormat {
+    #o;
+    // `required` and `defaults` are ECMA-402's ToDateTimeOptions arguments;
+    // only the Date.prototype.toLocale*String routes pass them.
+    constructor(locales = undefined, options = undefined, required = 'any', defaults = 'date') {
+      options = toOptions(options);
+      const [locale, row] = resolveLocale(locales);
+      const timeZone = options.timeZone === undefined ? 'UTC' : zoneName(options.timeZone);
+      const dateStyle = getOption(options, 'dateStyle', ['full', 'long', 'medium', 'short'], undefined);
+      const timeStyle = getOption(options, 'timeStyle', ['full', 'long', 'medium', 'short'], undefined);
+      const o = { locale, row, timeZone, dateStyle, timeStyle };
+      const c = {};
+      c.weekday = getOption(options, 'weekday', ['long', 'short', 'narrow'], undefined);
+      c.era = getOption(options, 'era', ['long', 'short', 'narrow'], undefined);
+      c.year = getOption(options, 'year', ['numeric', '2-digit'], undefined);
+      c.month = getOption(options, 'month', ['numeric', '2-digit', 'long', 'short', 'narrow'], undefined);
+      c.day = getOption(options, 'day', ['numeric', '2-digit'], undefined);
+      c.hour = getOption(options, 'hour', ['numeric', '2-digit'], undefined);
+      c.minute = getOption(options, 'minute', ['numeric', '2-digit'], undefined);
+      c.second = getOption(options, 'second', ['numeric', '2-digit'], undefined);
+      c.fractionalSecondDigits = getNumberOption(options, 'fractionalSecondDigits', 1, 3, undefined);
+      c.timeZoneName = getOption(options, 'timeZoneName', ['short', 'long', 'shortOffset', 'longOffset', 'shortGeneric', 'longGeneric'], undefined);
+      const explicit = componentNames.some((name) => c[name] !== undefined);
+      const dateGiven = ['weekday', 'year', 'month', 'day'].some((name) => c[name] !== undefined);
+      const timeGiven = ['dayPeriod', 'hour', 'minute', 'second', 'fractionalSecondDigits'].some((name) => c[name] !== undefined);
+      const needDefaults = required === 'date' ? !dateGiven : required === 'time' ? !timeGiven : !dateGiven && !timeGiven;
+      if ((dateStyle !== undefined || timeStyle !== undefined) && explicit) {
+        throw new TypeError(`Can't set option ${componentNames.find((name) => c[name] !== undefined)} when ${dateStyle !== undefined ? 'dateStyle' : 'timeStyle'} is used`);
+      }
+      if (dateStyle !== undefined) Object.assign(c, dateStyles[dateStyle]);
+      if (timeStyle !== undefined) Object.assign(c, timeStyles[timeStyle]);
+      if (needDefaults && dateStyle === undefined && timeStyle === undefined) {
+        if (defaults === 'date' || defaults === 'all') Object.assign(c, { year: 'numeric', month: 'numeric', day: 'numeric' });
+        if (defaults === 'time' || defaults === 'all') Object.assign(c, { hour: 'numeric', minute: 'numeric', second: 'numeric' });
+      }
+      let hour12 = options.hour12 === undefined ? undefined : Boolean(options.hour12);
+      const hourCycle = getOption(options, 'hourCycle', ['h11', 'h12', 'h23', 'h24'], undefined);
+      if (hour12 === undefined && hourCycle !== undefined) hour12 = hourCycle === 'h11' || hourCycle === 'h12';
+      if (hour12 === undefined) hour12 = !row[3];
+      o.hour12 = hour12;
+      o.c = c;
+      this.#o = o;
+    }
+
+    formatToParts(date = undefined) {
+      const o = this.#o;
+      const c = o.c;
+      const ms = date === undefined ? Date.now() : typeof date === 'number' ? date : Number(date instanceof Date ? date.getTime() : date);
+      if (!Number.isFinite(ms)) throw new RangeError('Invalid time value');
+      const offset = offsetSeconds(o.timeZone, ms);
+      const local = new Date(ms + offset * 1000);
+      const year = local.getUTCFullYear();
+      const month = local.getUTCMonth();
+      const day = local.getUTCDate();
+      const weekday = local.getUTCDay();
+      const hour = local.getUTCHours();
+      const minute = local.getUTCMinutes();
+      const second = local.getUTCSeconds();
+      const two = (n) => String(n).padStart(2, '0');
+      const parts = [];
+      const literal = (value) => parts.push({ type: 'literal', value });
+      const textMonth = c.month === 'long' || c.month === 'short' || c.month === 'narrow';
+      const monthText = c.month === 'long' ? monthsLong[month] : c.month === 'short' ? monthsLong[month].slice(0, 3) : c.month === 'narrow' ? monthsLong[month][0] : c.month === '2-digit' ? two(month + 1) : String(month + 1);
+      const yearText = c.year === '2-digit' ? two(year % 100) : String(year);
+      const english = o.row[2] === 'MDY';
+      const dayText = c.day === '2-digit' || (!english && !textMonth && o.row[4] === '/' && o.locale !== 'en-AU' && o.locale !== 'en-IN') || (o.row[2] === 'YMD' && !textMonth) ? two(day) : String(day);
+      const monthNumeric = !textMonth && c.month !== undefined && o.row[2] !== 'MDY' && (o.row[4] === '/' && !o.locale.startsWith('en-AU') && !o.locale.startsWith('en-IN') || o.row[2] === 'YMD') ? two(month + 1) : monthText;
+
+      const hasDate = c.year !== undefined || c.month !== undefined || c.day !== undefined || c.weekday !== undefined;
+      if (c.weekday !== undefined) {
+        const name = c.weekday === 'long' ? weekdaysLong[weekday] : c.weekday === 'short' ? weekdaysLong[weekday].slice(0, 3) : weekdaysLong[weekday][0];
+        parts.push({ type: 'weekday', value: name });
+        if (c.year !== undefined || c.month !== undefined || c.day !== undefined) literal(', ');
+      }
+      if (textMonth) {
+        if (c.month !== undefined) parts.push({ type: 'month', value: monthText });
+        if (c.day !== undefined) {
+          if (c.month !== undefined) literal(' ');
+          parts.push({ type: 'day', value: c.day === '2-digit' ? two(day) : String(day) });
+        }
+        if (c.year !== undefined) {
+          if (c.day !== undefined) literal(', ');
+          else if (c.month !== undefined) literal(' ');
+          parts.push({ type: 'year', value: yearText });
+        }
+      } else {
+        const order = o.row[2].split('');
+        const fields = { Y: ['year', yearText, c.year], M: ['month', monthNumeric, c.month], D: ['day', dayText, c.day] };
+        let first = true;
+        for (const key of order) {
+          const [type, value, present] = fields[key];
+          if (present === undefined) continue;
+          if (!first) literal(o.row[4]);
+          parts.push({ type, value });
+          first = false;
+        }
+      }
+      const hasTime = c.hour !== undefined || c.minute !== undefined || c.second !== undefined;
+      if (hasTime) {
+        if (hasDate) literal(o.dateStyle === 'full' || o.dateStyle === 'long' ? ' at ' : o.row[2] === 'MDY' || o.locale.startsWith('en') || o.row[4] === '.' ? ', ' : ' ');
+        if (c.hour !== undefined) {
+          const shown = o.hour12 ? hour % 12 || 12 : hour;
+          parts.push({ type: 'hour', value: o.hour12 && c.hour !== '2-digit' ? String(shown) : two(shown) });
+        }
+        if (c.minute !== undefined) {
+          if (c.hour !== undefined) literal(':');
+          parts.push({ type: 'minute', value: c.hour !== undefined || c.minute === '2-digit' ? two(minute) : String(minute) });
+        }
+        if (c.second !== undefined) {
+          if (c.hour !== undefined || c.minute !== undefined) literal(':');
+          parts.push({ type: 'second', value: c.hour !== undefined || c.minute !== undefined || c.second === '2-digit' ? two(second) : String(second) });
+        }
+        if (c.fractionalSecondDigits !== undefined) {
+          literal('.');
+          parts.push({ type: 'fractionalSecond', value: String(local.getUTCMilliseconds()).padStart(3, '0').slice(0, c.fractionalSecondDigits) });
+        }
+        if (c.hour !== undefined && o.hour12) {
+          literal(' ');
+          parts.push({ type: 'dayPeriod', value: hour < 12 ? 'AM' : 'PM' });
+        }
+      }
+      if (c.timeZoneName !== undefined) {
+        literal(' ');
+        let name;
+        if (c.timeZoneName === 'long' || c.timeZoneName === 'longGeneric') name = o.timeZone === 'UTC' ? 'Coordinated Universal Time' : gmtOffset(offset, true);
+        else if (c.timeZoneName === 'longOffset') name = gmtOffset(offset, true);
+        else if (c.timeZoneName === 'shortOffset') name = gmtOffset(offset, false);
+        else name = o.timeZone === 'UTC' ? 'UTC' : gmtOffset(offset, false);
+        parts.push({ type: 'timeZoneName', value: name });
+      }
+      return parts;
+    }
+    format(date = undefined) {
+      return this.formatToParts(date).map((part) => part.value).join('');
+    }
+    resolvedOptions() {
+      const o = this.#o;
+      const out = { locale: o.locale, calendar: 'gregory', numberingSystem: 'latn', timeZone: o.timeZone };
+      if (o.c.hour !== undefined) Object.assign(out, { hourCycle: o.hour12 ? 'h12' : 'h23', hour12: o.hour12 });
+      for (const name of componentNames) if (o.c[name] !== undefined && o.dateStyle === undefined && o.timeStyle === undefined) out[name] = o.c[name];
+      if (o.dateStyle !== undefined) out.dateStyle = o.dateStyle;
+      if (o.timeStyle !== undefined) out.timeStyle = o.timeStyle;
+      return out;
+    }
+    static supportedLocalesOf(locales) {
+      return canonicalLocales(locales);
+    }
+    get [Symbol.toStringTag]() {
+      return 'Intl.DateTimeFormat';
+    }
+  }
+  const dateTimeFormatFormat = DateTimeFormat.prototype.format;
+  Object.defineProperty(DateTimeFormat.prototype, 'format', {
+    get() {
+      return dateTimeFormatFormat.bind(this);
+    },
+    configurable: true,
+  });
+  // Hide the internal third constructor parameter from `length`.
+  Object.defineProperty(DateTimeFormat, 'length', { value: 0 });
+
+  // ---- Collator ----------------------------------------------------------------
+  // Root-collation approximation: letters compare without accents and case
+  // first, then accents, then lower case before upper case.
+  function strip(text) {
+    return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+  }
+  function compareChunks(a, b, numeric) {
+    if (numeric) {
+      const split = /(\d+)/;
+      const left = a.split(split);
+      const right = b.split(split);
+      for (let i = 0; i < Math.min(left.length, right.length); i++) {
+        if (i % 2 === 1) {
+          const difference = BigInt(left[i]) - BigInt(right[i]);
+          if (difference !== 0n) return difference < 0n ? -1 : 1;
+        } else if (left[i] !== right[i]) {
+          return left[i] < right[i] ? -1 : 1;
+        }
+      }
+      return Math.sign(left.length - right.length);
+    }
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  class Collator {
+    #o;
+    constructor(locales = undefined, options = undefined) {
+      options = toOptions(options);
+      const [locale] = resolveLocale(locales);
+      const usage = getOption(options, 'usage', ['sort', 'search'], 'sort');
+      const sensitivity = getOption(options, 'sensitivity', ['base', 'accent', 'case', 'variant'], 'variant');
+      const numeric = Boolean(options.numeric);
+      const caseFirst = getOption(options, 'caseFirst', ['upper', 'lower', 'false'], 'false');
+      const ignorePunctuation = Boolean(options.ignorePunctuation);
+      this.#o = { locale, usage, sensitivity, numeric, caseFirst, ignorePunctuation };
+    }
+    compare(a, b) {
+      const o = this.#o;
+      let x = String(a);
+      let y = String(b);
+      if (o.ignorePunctuation) {
+        x = x.replace(/[\s\p{P}]/gu, '');
+        y = y.replace(/[\s\p{P}]/gu, '');
+      }
+      const primary = compareChunks(strip(x).toLowerCase(), strip(y).toLowerCase(), o.numeric);
+      if (primary !== 0 || o.sensitivity === 'base') return primary;
+      if (o.sensitivity !== 'case') {
+        const secondary = compareChunks(x.normalize('NFD').toLowerCase(), y.normalize('NFD').toLowerCase(), o.numeric);
+        if (secondary !== 0 || o.sensitivity === 'accent') return secondary;
+      }
+      const swap = (text) => [...text].map((ch) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase())).join('');
+      const tertiary = o.caseFirst === 'upper' ? compareChunks(strip(x), strip(y), o.numeric) : compareChunks(swap(strip(x)), swap(strip(y)), o.numeric);
+      if (tertiary !== 0 || o.sensitivity === 'case') return tertiary;
+      return compareChunks(x, y, false);
+    }
+    resolvedOptions() {
+      const o = this.#o;
+      return { locale: o.locale, usage: o.usage, sensitivity: o.sensitivity, ignorePunctuation: o.ignorePunctuation, collation: 'default', numeric: o.numeric, caseFirst: o.caseFirst };
+    }
+    static supportedLocalesOf(locales) {
+      return canonicalLocales(locales);
+    }
+    get [Symbol.toStringTag]() {
+      return 'Intl.Collator';
+    }
+  }
+  const collatorCompare = Collator.prototype.compare;
+  Object.defineProperty(Collator.prototype, 'compare', {
+    get() {
+      return collatorCompare.bind(this);
+    },
+    configurable: true,
+  });
+
+  // ---- PluralRules, ListFormat, RelativeTimeFormat (English rules) ------------
+  class PluralRules {
+    #type;
+    #locale;
+    constructor(locales = undefined, options = undefined) {
+      options = toOptions(options);
+      this.#locale = resolveLocale(locales)[0];
+      this.#type = getOption(options, 'type', ['cardinal', 'ordinal'], 'cardinal');
+    }
+    select(value) {
+      const n = Math.abs(Number(value));
+      if (this.#type === 'cardinal') return n === 1 && String(value).indexOf('.') === -1 ? 'one' : 'other';
+      const tens = n % 100;
+      if (n % 10 === 1 && tens !== 11) return 'one';
+      if (n % 10 === 2 && tens !== 12) return 'two';
+      if (n % 10 === 3 && tens !== 13) return 'few';
+      return 'other';
+    }
+    resolvedOptions() {
+      return { locale: this.#locale, type: this.#type, pluralCategories: this.#type === 'cardinal' ? ['one', 'other'] : ['few', 'one', 'two', 'other'] };
+    }
+    static supportedLocalesOf(locales) {
+      return canonicalLocales(locales);
+    }
+    get [Symbol.toStringTag]() {
+      return 'Intl.PluralRules';
+    }
+  }
+
+  class ListFormat {
+    #type;
+    #style;
+    constructor(locales = undefined, options = undefined) {
+      options = toOptions(options);
+      resolveLocale(locales);
+      this.#type = getOption(options, 'type', ['conjunction', 'disjunction', 'unit'], 'conjunction');
+      this.#style = getOption(options, 'style', ['long', 'short', 'narrow'], 'long');
+    }
+    format(list) {
+      const items = [...list].map(String);
+      const word = this.#type === 'conjunction' ? (this.#style === 'long' ? 'and' : '&') : this.#type === 'disjunction' ? 'or' : '';
+      if (items.length === 0) return '';
+      if (items.length === 1) return items[0];
+      if (this.#type === 'unit') return items.join(this.#style === 'narrow' ? ' ' : ', ');
+      if (items.length === 2) return `${items[0]} ${word} ${items[1]}`;
+      return `${items.slice(0, -1).join(', ')}, ${word} ${items[items.length - 1]}`;
+    }
+    get [Symbol.toStringTag]() {
+      return 'Intl.ListFormat';
+    }
+  }
+
+  const relativeUnits = ['year', 'quarter', 'month', 'week', 'day', 'hour', 'minute', 'second'];
+  class RelativeTimeFormat {
+    #numeric;
+    constructor(locales = undefined, options = undefined) {
+      options = toOptions(options);
+      resolveLocale(locales);
+      this.#numeric = getOption(options, 'numeric', ['always', 'auto'], 'always');
+    }
+    format(value, unit) {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new RangeError('Invalid value');
+      const singular = String(unit).replace(/s$/, '');
+      if (!relativeUnits.includes(singular)) throw new RangeError(`Invalid unit argument for format() '${unit}'`);
+      if (this.#numeric === 'auto') {
+        const special = {
+          day: { '-1': 'yesterday', 0: 'today', 1: 'tomorrow' },
+          year: { '-1': 'last year', 0: 'this year', 1: 'next year' },
+          month: { '-1': 'last month', 0: 'this month', 1: 'next month' },
+          week: { '-1': 'last week', 0: 'this week', 1: 'next week' },
+          quarter: { '-1': 'last quarter', 0: 'this quarter', 1: 'next quarter' },
+          hour: { 0: 'this hour' },
+          minute: { 0: 'this minute' },
+          second: { 0: 'now' },
+        }[singular];
+        const key = Object.is(n, -0) ? '0' : String(n);
+        if (special[key] !== undefined) return special[key];
+      }
+      const magnitude = new NumberFormat('en-US').format(Math.abs(n));
+      const label = Math.abs(n) === 1 ? singular : `${singular}s`;
+      return n < 0 || Object.is(n, -0) ? `${magnitude} ${label} ago` : `in ${magnitude} ${label}`;
+    }
+    get [Symbol.toStringTag]() {
+      return 'Intl.RelativeTimeFormat';
+    }
+  }
+
+  const Intl = {
+    NumberFormat,
+    DateTimeFormat,
+    Collator,
+    PluralRules,
+    ListFormat,
+    RelativeTimeFormat,
+    getCanonicalLocales: canonicalLocales,
+  };
+  for (const key of Object.keys(Intl)) Object.defineProperty(Intl, key, { enumerable: false });
+  Object.defineProperty(Intl, Symbol.toStringTag, { value: 'Intl', configurable: true });
+
+  // ---- the locale-sensitive built-ins the bootstrap routes here -----------------
+  function thisNumber(value, name) {
+    if (typeof value === 'number') return value;
+    try {
+      return Number.prototype.valueOf.call(value);
+    } catch {
+      throw new TypeError(`Number.prototype.${name} requires that 'this' be a Number`);
+    }
+  }
+  function thisTime(value, name) {
+    try {
+      return Date.prototype.getTime.call(value);
+    } catch {
+      throw new TypeError(`this is not a Date object.`);
+    }
+  }
+  for (const klass of [NumberFormat, DateTimeFormat, Collator, PluralRules, ListFormat, RelativeTimeFormat]) host.classes.add(klass);
+  return {
+    Intl,
+    numberToLocaleString(self, locales, options) {
+      return new NumberFormat(locales, options).format(thisNumber(self, 'toLocaleString'));
+    },
+    bigintToLocaleString(self, locales, options) {
+      return new NumberFormat(locales, options).format(BigInt.prototype.valueOf.call(self));
+    },
+    dateToLocaleString(self, locales, options) {
+      const time = thisTime(self);
+      return Number.isNaN(time) ? 'Invalid Date' : new DateTimeFormat(locales, options, 'any', 'all').format(time);
+    },
+    dateToLocaleDateString(self, locales, options) {
+      const time = thisTime(self);
+      return Number.isNaN(time) ? 'Invalid Date' : new DateTimeFormat(locales, options, 'date', 'date').format(time);
+    },
+    dateToLocaleTimeString(self, locales, options) {
+      const time = thisTime(self);
+      return Number.isNaN(time) ? 'Invalid Date' : new DateTimeFormat(locales, options, 'time', 'time').format(time);
+    },
+    localeCompare(self, that, locales, options) {
+      if (self === null || self === undefined) throw new TypeError('String.prototype.localeCompare called on null or undefined');
+      return new Collator(locales, options).compare(String(self), String(that));
+    },
+  };
+}
