@@ -78,7 +78,7 @@ mod modules;
 #[cfg(test)]
 mod tests;
 
-use rquickjs::{Array, Ctx, Exception, Function, Object, Result, Type, Value, convert::Coerced};
+use rquickjs::{Array, Ctx, Function, Object, Result, Type, Value, convert::Coerced};
 
 #[allow(elided_lifetimes_in_paths)] // the `JsLifetime` derive's expansion elides one
 mod state {
