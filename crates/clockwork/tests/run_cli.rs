@@ -636,6 +636,99 @@ fn the_data_directory_defaults_to_clockwork_data_in_the_working_directory() {
     assert!(scratch.path().join("clockwork-data/secret.key").is_file());
 }
 
+/// A fresh schema in the test PostgreSQL database, dropped afterwards.
+struct PostgresSchema {
+    base: String,
+    name: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl PostgresSchema {
+    fn create() -> Self {
+        let base = std::env::var("CLOCKWORK_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let name = format!("run_cli_{}", std::process::id());
+        let schema = Self {
+            base,
+            name,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        };
+        schema.execute(&format!(
+            "DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}",
+            schema.name
+        ));
+        schema
+    }
+
+    fn url(&self) -> String {
+        format!("{}?options=-c%20search_path%3D{}", self.base, self.name)
+    }
+
+    fn execute(&self, sql: &str) {
+        use sqlx::{Connection, Executor};
+        self.runtime.block_on(async {
+            let mut admin = sqlx::PgConnection::connect(&self.base).await.unwrap();
+            admin
+                .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())))
+                .await
+                .unwrap();
+        });
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        self.execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+    }
+}
+
+#[test]
+fn storage_can_live_in_a_shared_postgresql_database() {
+    let schema = PostgresSchema::create();
+    let scratch = Scratch::new();
+    let url = schema.url();
+    let set = "await kvs.set('shared', { from: 'run 1' });\nawait kvs.setSecret('pw', 'hunter2');\nreturn 'stored'";
+    assert_eq!(scratch.result(set, &["--database", &url]), json!("stored"));
+    let get = "return [await kvs.get('shared'), await kvs.getSecret('pw')]";
+    // Another data directory: same database, but secrets need the same key.
+    let elsewhere = Scratch::new();
+    let mut command = bare_command();
+    command
+        .current_dir(elsewhere.path())
+        .env("CLOCKWORK_DATABASE", &url)
+        .args(["run", "--json", "--data-dir"])
+        .arg(scratch.data_dir())
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(get.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["result"],
+        json!([{"from": "run 1"}, "hunter2"]),
+        "{report}"
+    );
+    assert!(
+        !scratch.data_dir().join("clockwork.db").exists(),
+        "no SQLite file when PostgreSQL holds the storage"
+    );
+    assert!(
+        scratch.data_dir().join("secret.key").is_file(),
+        "the key still lives in the data directory"
+    );
+}
+
 #[test]
 fn a_script_that_stores_nothing_creates_no_files() {
     let scratch = Scratch::new();
