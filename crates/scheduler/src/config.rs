@@ -65,6 +65,9 @@ pub struct SchedulerConfig {
     pub retention_batch: u32,
     /// What runs reach outside their sandbox.
     pub environment: Arc<dyn RunEnvironment>,
+    /// The HTTP client failure alerts are posted with; `None` disables
+    /// alerts on this node (nothing is enqueued or sent).
+    pub alerts: Option<egress::Client>,
 }
 
 impl SchedulerConfig {
@@ -87,6 +90,7 @@ impl SchedulerConfig {
             retention_interval: Duration::from_secs(300),
             retention_batch: 500,
             environment: Arc::new(IsolatedEnvironment),
+            alerts: None,
         }
     }
 
@@ -112,6 +116,7 @@ impl fmt::Debug for SchedulerConfig {
             .field("sweep_interval", &self.sweep_interval)
             .field("retention_interval", &self.retention_interval)
             .field("retention_batch", &self.retention_batch)
+            .field("alerts", &self.alerts.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct Core {
     /// Tells the feeder queued runs may be claimable (a run was queued or
     /// ended, a retry's time came).
     pub(crate) wake_feeder: Notify,
+    /// Tells the alert deliverer deliveries were enqueued.
+    pub(crate) wake_deliverer: Notify,
     /// `true` once the scheduler stops claiming.
     pub(crate) stopping: watch::Sender<bool>,
 }

@@ -404,6 +404,7 @@ impl FireLoop {
                     queued |= status == RunStatus::Queued;
                     if status.is_terminal() {
                         core.metrics.count_run(run.job_id, status);
+                        crate::alerts::raise(core, &run, status);
                     }
                     core.events.send(RunEvent::of(&run, status, now));
                 }

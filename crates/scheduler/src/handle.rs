@@ -14,6 +14,7 @@ use tokio::{
 };
 
 use crate::{
+    alerts,
     config::SchedulerConfig,
     coordination,
     core::Core,
@@ -27,6 +28,8 @@ use crate::{
     writer::Writer,
 };
 
+/// How long shutdown waits for the alert deliverer to record what it sent.
+const ALERTS_STOP_WITHIN: Duration = Duration::from_secs(15);
 /// How long shutdown waits for runs it cancelled to end.
 const CANCELLED_RUNS_END_WITHIN: Duration = Duration::from_secs(10);
 
@@ -58,6 +61,7 @@ impl Scheduler {
             events: Events::new(),
             metrics: Metrics::new(),
             wake_feeder: Notify::new(),
+            wake_deliverer: Notify::new(),
             stopping: watch::channel(false).0,
         });
         lease::sweep(&core).await;
@@ -79,6 +83,7 @@ impl Scheduler {
             )),
             sweeper: tokio::spawn(lease::sweeper(core.clone(), core.stopping.subscribe())),
             retention: tokio::spawn(retention::pruner(core.clone(), core.stopping.subscribe())),
+            alerts: tokio::spawn(alerts::deliverer(core.clone(), core.stopping.subscribe())),
             heartbeat: tokio::spawn(lease::heartbeat(core.clone(), heartbeat_stopped)),
             heartbeat_stop,
             writer: writer_task,
@@ -99,6 +104,7 @@ struct Tasks {
     changes: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     retention: JoinHandle<()>,
+    alerts: JoinHandle<()>,
     heartbeat: JoinHandle<()>,
     heartbeat_stop: watch::Sender<bool>,
     writer: JoinHandle<()>,
@@ -143,6 +149,7 @@ impl SchedulerHandle {
     pub fn poke(&self) {
         let _ = self.shared.fire.send(FireCommand::Poke);
         self.shared.core.wake_feeder.notify_one();
+        self.shared.core.wake_deliverer.notify_one();
     }
 
     /// Queues a run of the job's current version now, with `params`
@@ -249,6 +256,15 @@ impl SchedulerHandle {
         }
         let _ = tasks.heartbeat_stop.send(true);
         let _ = tasks.heartbeat.await;
+        // An alert being sent is recorded before the deliverer stops (else
+        // it would be sent again by whichever node claims it next).
+        let mut alerts = tasks.alerts;
+        if tokio::time::timeout(ALERTS_STOP_WITHIN, &mut alerts)
+            .await
+            .is_err()
+        {
+            alerts.abort();
+        }
         for task in [tasks.changes, tasks.sweeper, tasks.retention] {
             task.abort();
             let _ = task.await;

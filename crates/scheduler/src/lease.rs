@@ -66,7 +66,7 @@ pub(crate) async fn sweeper(core: Arc<Core>, mut stop: tokio::sync::watch::Recei
 
 /// Interrupts every run whose lease has expired and queues its retry per
 /// its job's policy. Returns how many runs it interrupted.
-pub(crate) async fn sweep(core: &Core) -> usize {
+pub(crate) async fn sweep(core: &Arc<Core>) -> usize {
     let mut swept = 0;
     loop {
         let now = core.now();
@@ -88,6 +88,7 @@ pub(crate) async fn sweep(core: &Core) -> usize {
             core.metrics.count_run(run.job_id, RunStatus::Interrupted);
             core.events
                 .send(RunEvent::of(&run, RunStatus::Interrupted, now));
+            crate::alerts::raise(core, &run, RunStatus::Interrupted);
             retry_interrupted(core, &run).await;
         }
         if count < SWEEP_BATCH as usize {

@@ -12,7 +12,8 @@
 //! workers with a concurrency limit, the overlap, misfire and retry
 //! policies, leases with heartbeats and the sweeper that interrupts runs of
 //! dead nodes, graceful shutdown, history retention, live log fan-out and
-//! metrics. Nodes coordinate only through the database; `coordination`
+//! metrics, and failure alerts (webhook and Slack channels, delivered
+//! through `egress` with retries). Nodes coordinate only through the database; `coordination`
 //! documents how, as a state diagram with its failure rules.
 //!
 //! It must not know about HTTP, axum, the REST API or SQL: it speaks to the
@@ -21,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+mod alerts;
 mod config;
 mod coordination;
 mod core;

@@ -80,7 +80,7 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
 
 /// Records a run's end (unless its lease was lost) with its follow-up run.
 async fn finish(
-    core: &Core,
+    core: &Arc<Core>,
     run: &Run,
     spec: &JobSpec,
     outcome: Outcome,
@@ -126,6 +126,9 @@ async fn finish(
         core.metrics.count_run(run.job_id, status);
         core.metrics.run_duration.observe(outcome.duration);
         core.events.send(RunEvent::of(run, status, finished_at));
+        let mut ended = run.clone();
+        ended.error = run_error(&outcome, status);
+        crate::alerts::raise(core, &ended, status);
         if let Some(next) = written.follow_up {
             core.events
                 .send(RunEvent::of(&next, RunStatus::Queued, finished_at));

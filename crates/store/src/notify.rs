@@ -151,7 +151,7 @@ pub struct Delivery {
     pub attempts: u64,
     /// When it is next due (pending only).
     pub next_attempt_at: Option<Timestamp>,
-    /// The last attempt's error.
+    /// The last failed attempt's error (kept once delivered).
     pub last_error: Option<String>,
     /// When it was enqueued.
     pub created_at: Timestamp,

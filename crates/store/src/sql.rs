@@ -635,7 +635,8 @@ pub(crate) mod common {
         ON CONFLICT (channel_id, run_id, event) DO NOTHING";
     /// `$1` id, `$2` status, `$3` next attempt, `$4` error, `$5` now.
     pub(crate) const DELIVERY_RECORD_IF_PENDING: &str = "UPDATE notification_deliveries \
-        SET status = $2, next_attempt_at_ms = $3, last_error = $4, updated_at_ms = $5 \
+        SET status = $2, next_attempt_at_ms = $3, last_error = COALESCE($4, last_error), \
+            updated_at_ms = $5 \
         WHERE id = $1 AND status = 'pending'";
     /// `$1` id below which to start, `$2` limit.
     pub(crate) const DELIVERY_LIST: &str = concat!(

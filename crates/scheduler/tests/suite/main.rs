@@ -5,6 +5,7 @@
 #[macro_use]
 mod harness;
 
+mod alerts;
 mod firing;
 mod lifecycle;
 mod policies;

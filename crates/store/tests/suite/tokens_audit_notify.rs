@@ -346,6 +346,7 @@ async fn delivery_outcomes_are_recorded_once(db: TestDb) {
     );
     let listed = db.store.deliveries_list(None, 10).await.unwrap().items;
     assert_eq!(listed[0].status, DeliveryStatus::Delivered);
+    assert_eq!(listed[0].last_error.as_deref(), Some("HTTP 503"), "kept");
     assert_eq!(listed[0].next_attempt_at, None);
     assert_eq!(listed[0].attempts, 2);
     assert!(

@@ -1,0 +1,336 @@
+//! Failure alerts: when a run ends `failed`, `timed_out` or `interrupted`,
+//! when occurrences are `missed`, and when a job recovers (a success after
+//! one of those), every enabled channel that wants the event gets a
+//! delivery: a generic JSON webhook body or a Slack message. Deliveries are
+//! stored first (once per channel, run and event, whichever node sees it)
+//! and sent by any node's deliverer, retried with backoff, each attempt's
+//! outcome recorded.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use egress::{HeaderName, HeaderValue, Method, Request};
+use serde_json::{Value, json};
+use store::{
+    AlertEvent, ChannelKind, Delivery, DeliveryOutcome, JobRef, NewDelivery, NotificationChannel,
+    Run, RunStatus,
+};
+
+use crate::core::Core;
+
+/// Attempts per delivery before giving up.
+const MAX_ATTEMPTS: u64 = 5;
+/// The wait after the first failed attempt; doubled after each.
+const FIRST_RETRY: Duration = Duration::from_secs(10);
+/// How long a claimed delivery stays invisible to other nodes' deliverers.
+const CLAIM_WINDOW: Duration = Duration::from_secs(60);
+/// One attempt's time budget.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the deliverer looks for due deliveries without being woken.
+const POLL: Duration = Duration::from_secs(5);
+/// Deliveries claimed at once.
+const CLAIM_BATCH: u32 = 20;
+
+/// The event a run's new status raises, if any; a success raises
+/// `recovered` only after a failure, which needs the previous outcome.
+async fn event_of(core: &Core, run: &Run, status: RunStatus) -> Option<AlertEvent> {
+    match status {
+        RunStatus::Failed => Some(AlertEvent::Failed),
+        RunStatus::TimedOut => Some(AlertEvent::TimedOut),
+        RunStatus::Interrupted => Some(AlertEvent::Interrupted),
+        RunStatus::Missed => Some(AlertEvent::Missed),
+        RunStatus::Succeeded => {
+            let previous = core
+                .store
+                .run_previous_outcome(run.job_id, run.id)
+                .await
+                .ok()
+                .flatten()?;
+            (previous != RunStatus::Succeeded).then_some(AlertEvent::Recovered)
+        }
+        _ => None,
+    }
+}
+
+/// Enqueues the alerts `run` reaching `status` raises (in the background;
+/// alerting never delays a run's bookkeeping).
+pub(crate) fn raise(core: &Arc<Core>, run: &Run, status: RunStatus) {
+    if core.config.alerts.is_none()
+        || !matches!(
+            status,
+            RunStatus::Failed
+                | RunStatus::TimedOut
+                | RunStatus::Interrupted
+                | RunStatus::Missed
+                | RunStatus::Succeeded
+        )
+    {
+        return;
+    }
+    let core = core.clone();
+    let run = run.clone();
+    tokio::spawn(async move {
+        if let Err(error) = enqueue(&core, &run, status).await {
+            tracing::warn!(%error, run = run.id, "cannot enqueue failure alerts");
+        }
+    });
+}
+
+async fn enqueue(core: &Core, run: &Run, status: RunStatus) -> Result<(), store::StoreError> {
+    let Some(event) = event_of(core, run, status).await else {
+        return Ok(());
+    };
+    let channels: Vec<NotificationChannel> = core
+        .store
+        .channel_list()
+        .await?
+        .into_iter()
+        .filter(|c| c.spec.enabled && c.spec.events.contains(&event))
+        .collect();
+    if channels.is_empty() {
+        return Ok(());
+    }
+    let job_name = core
+        .store
+        .job_get(&JobRef::Id(run.job_id))
+        .await?
+        .map_or_else(|| format!("job {}", run.job_id), |job| job.spec.name);
+    let deliveries: Vec<NewDelivery> = channels
+        .iter()
+        .map(|channel| NewDelivery {
+            channel_id: channel.id,
+            job_id: run.job_id,
+            run_id: run.id,
+            event,
+            payload: payload(
+                channel.spec.kind,
+                event,
+                &job_name,
+                run,
+                status,
+                &core.config.node_id,
+            ),
+        })
+        .collect();
+    core.store
+        .deliveries_enqueue(&deliveries, core.now())
+        .await?;
+    core.wake_deliverer.notify_one();
+    Ok(())
+}
+
+/// The body posted to a channel.
+fn payload(
+    kind: ChannelKind,
+    event: AlertEvent,
+    job: &str,
+    run: &Run,
+    status: RunStatus,
+    node: &str,
+) -> Value {
+    let error = run.error.as_ref().map(|e| e.message.as_str());
+    match kind {
+        ChannelKind::Webhook => json!({
+            "event": event.as_str(),
+            "job": {"id": run.job_id, "name": job},
+            "run": {
+                "id": run.id,
+                "status": status.as_str(),
+                "trigger": run.trigger.as_str(),
+                "attempt": run.attempt,
+                "scheduled_for": run.scheduled_for,
+                "missed_count": run.missed_count,
+                "error": error,
+            },
+            "node": node,
+        }),
+        ChannelKind::Slack => {
+            let what = match event {
+                AlertEvent::Failed => "failed".to_string(),
+                AlertEvent::TimedOut => "timed out".to_string(),
+                AlertEvent::Interrupted => "was interrupted".to_string(),
+                AlertEvent::Missed => {
+                    format!("missed {} occurrence(s)", run.missed_count.unwrap_or(1))
+                }
+                AlertEvent::Recovered => "recovered".to_string(),
+            };
+            let mut text = format!(
+                ":rotating_light: Clockwork job *{job}* {what} (run {}, attempt {})",
+                run.id, run.attempt
+            );
+            if event == AlertEvent::Recovered {
+                text = format!(
+                    ":white_check_mark: Clockwork job *{job}* recovered (run {})",
+                    run.id
+                );
+            }
+            if let Some(error) = error {
+                text.push_str(&format!("\n> {error}"));
+            }
+            json!({ "text": text })
+        }
+    }
+}
+
+/// Sends due deliveries, from any node, until the scheduler stops.
+pub(crate) async fn deliverer(core: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Some(client) = core.config.alerts.clone() else {
+        return;
+    };
+    loop {
+        deliver_due(&core, &client).await;
+        tokio::select! {
+            _ = core.wake_deliverer.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn deliver_due(core: &Core, client: &egress::Client) {
+    loop {
+        let now = core.now();
+        let due = match core
+            .store
+            .deliveries_claim_due(now, now + CLAIM_WINDOW, CLAIM_BATCH)
+            .await
+        {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "cannot claim alert deliveries");
+                return;
+            }
+        };
+        if due.is_empty() {
+            return;
+        }
+        let channels: HashMap<i64, NotificationChannel> = match core.store.channel_list().await {
+            Ok(channels) => channels.into_iter().map(|c| (c.id, c)).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read notification channels");
+                return;
+            }
+        };
+        for delivery in due {
+            let outcome = match channels.get(&delivery.channel_id) {
+                Some(channel) => attempt(client, channel, &delivery, core.now()).await,
+                None => DeliveryOutcome::GaveUp {
+                    error: "the channel was deleted".into(),
+                },
+            };
+            if let Err(error) = core
+                .store
+                .delivery_record_if_pending(delivery.id, &outcome, core.now())
+                .await
+            {
+                tracing::warn!(%error, delivery = delivery.id, "cannot record an alert delivery");
+            }
+        }
+    }
+}
+
+/// One attempt; `delivery.attempts` already counts it.
+async fn attempt(
+    client: &egress::Client,
+    channel: &NotificationChannel,
+    delivery: &Delivery,
+    now: jiff::Timestamp,
+) -> DeliveryOutcome {
+    let request = Request::new(Method::POST, channel.spec.url.clone())
+        .header(
+            HeaderName::from_static("content-type"),
+            HeaderValue::from_static("application/json"),
+        )
+        .body(delivery.payload.to_string())
+        .timeout(ATTEMPT_TIMEOUT);
+    let error = match client.send(request).await {
+        Ok(response) if response.ok() => return DeliveryOutcome::Delivered,
+        Ok(response) => format!("HTTP {}", response.status.as_u16()),
+        Err(error) => error.to_string(),
+    };
+    if delivery.attempts >= MAX_ATTEMPTS {
+        return DeliveryOutcome::GaveUp { error };
+    }
+    let exponent = u32::try_from(delivery.attempts.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(16);
+    DeliveryOutcome::Retry {
+        next_attempt_at: now + FIRST_RETRY.saturating_mul(2u32.saturating_pow(exponent)),
+        error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> Run {
+        Run {
+            id: 9,
+            job_id: 4,
+            job_version: 1,
+            trigger: store::Trigger::Schedule,
+            status: RunStatus::Failed,
+            attempt: 2,
+            scheduled_for: None,
+            queued_at: jiff::Timestamp::UNIX_EPOCH,
+            not_before: jiff::Timestamp::UNIX_EPOCH,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            node: None,
+            lease_expires_at: None,
+            cancel_requested: false,
+            missed_count: None,
+            parent_run_id: None,
+            params: None,
+            state: None,
+            event: None,
+            result: None,
+            error: Some(store::RunError::message("TypeError: boom")),
+            http_calls: Vec::new(),
+            log_lines: 0,
+        }
+    }
+
+    #[test]
+    fn webhook_bodies_carry_the_job_run_and_error() {
+        let body = payload(
+            ChannelKind::Webhook,
+            AlertEvent::Failed,
+            "sync",
+            &run(),
+            RunStatus::Failed,
+            "n1",
+        );
+        assert_eq!(body["event"], "failed");
+        assert_eq!(body["job"]["name"], "sync");
+        assert_eq!(body["run"]["id"], 9);
+        assert_eq!(body["run"]["attempt"], 2);
+        assert_eq!(body["run"]["error"], "TypeError: boom");
+        assert_eq!(body["node"], "n1");
+    }
+
+    #[test]
+    fn slack_messages_are_one_readable_line_and_the_error() {
+        let body = payload(
+            ChannelKind::Slack,
+            AlertEvent::Failed,
+            "sync",
+            &run(),
+            RunStatus::Failed,
+            "n1",
+        );
+        let text = body["text"].as_str().unwrap();
+        assert!(text.contains("*sync* failed (run 9, attempt 2)"), "{text}");
+        assert!(text.ends_with("> TypeError: boom"), "{text}");
+        let recovered = payload(
+            ChannelKind::Slack,
+            AlertEvent::Recovered,
+            "sync",
+            &run(),
+            RunStatus::Succeeded,
+            "n1",
+        );
+        assert!(recovered["text"].as_str().unwrap().contains("recovered"));
+    }
+}

@@ -1,0 +1,156 @@
+//! Failure alerts delivered to a real local HTTP server, retried and recorded.
+
+use std::{sync::Arc, time::Duration};
+
+use store::{
+    AlertEvent, ChannelKind, ChannelSpec, DeliveryStatus, ManualClock, RunStatus, Trigger,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+    sync::mpsc,
+};
+
+use crate::harness::{PATIENCE, TestEnv, spec, wait_for};
+
+scheduler_tests! {
+    failures_and_recoveries_are_posted_to_channels_with_retries,
+}
+
+/// A local HTTP server answering each request with the next status of
+/// `statuses` (then 200), reporting (path, JSON body) of each request.
+async fn hook_server(
+    statuses: Vec<u16>,
+) -> (String, mpsc::UnboundedReceiver<(String, serde_json::Value)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut statuses = statuses.into_iter();
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            let (head_end, length) = loop {
+                let read = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|line| {
+                            let (name, value) = line.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    break (end + 4, length);
+                }
+            };
+            while request.len() < head_end + length {
+                let read = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..read]);
+            }
+            let text = String::from_utf8_lossy(&request[..head_end]).to_string();
+            let path = text.split_whitespace().nth(1).unwrap().to_string();
+            let body = serde_json::from_slice(&request[head_end..head_end + length]).unwrap();
+            let status = statuses.next().unwrap_or(200);
+            let reply =
+                format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            socket.write_all(reply.as_bytes()).await.unwrap();
+            let _ = sender.send((path, body));
+        }
+    });
+    (base, receiver)
+}
+
+async fn next_request(
+    requests: &mut mpsc::UnboundedReceiver<(String, serde_json::Value)>,
+) -> (String, serde_json::Value) {
+    tokio::time::timeout(PATIENCE, requests.recv())
+        .await
+        .expect("an alert was posted")
+        .unwrap()
+}
+
+async fn failures_and_recoveries_are_posted_to_channels_with_retries(env: TestEnv) {
+    // The first post fails with 500: it is retried after its backoff.
+    let (base, mut requests) = hook_server(vec![500]).await;
+    env.store
+        .channel_upsert(&ChannelSpec {
+            name: "hook".into(),
+            kind: ChannelKind::Webhook,
+            url: format!("{base}/hook"),
+            events: vec![AlertEvent::Failed, AlertEvent::Recovered],
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new("2026-05-01T08:00:00Z".parse().unwrap()));
+    let job = env
+        .create_job(
+            spec(
+                "sometimes",
+                "if (context.params.fail) throw new Error('boom'); return 1",
+            ),
+            None,
+        )
+        .await;
+    let mut config = env.config("node-a");
+    config.alerts = Some(egress::Client::new(egress::Policy::default()).unwrap());
+    let handle = env.start_with_clock(config, clock.clone()).await;
+    let mut events = handle.events();
+
+    let failing = handle
+        .run_now(
+            job.id,
+            Some(serde_json::json!({"fail": true})),
+            Trigger::Manual,
+        )
+        .await
+        .unwrap();
+    wait_for(&mut events, "the run fails", |e| {
+        e.run_id == failing.id && e.status == RunStatus::Failed
+    })
+    .await;
+    let (path, first) = next_request(&mut requests).await;
+    assert_eq!(path, "/hook");
+    assert_eq!(first["event"], "failed");
+    assert_eq!(first["job"]["name"], "sometimes");
+    assert_eq!(first["run"]["id"], failing.id);
+    assert!(first["run"]["error"].as_str().unwrap().contains("boom"));
+    // Answered 500: pending again, due after 10 s by the scheduler's clock.
+    clock.advance(Duration::from_secs(11));
+    handle.poke();
+    let (_, retried) = next_request(&mut requests).await;
+    assert_eq!(retried, first, "the same alert, retried");
+
+    let healthy = handle
+        .run_now(
+            job.id,
+            Some(serde_json::json!({"fail": false})),
+            Trigger::Manual,
+        )
+        .await
+        .unwrap();
+    let (_, recovered) = next_request(&mut requests).await;
+    assert_eq!(recovered["event"], "recovered");
+    assert_eq!(recovered["run"]["id"], healthy.id);
+    handle.shutdown(Duration::from_secs(5)).await;
+
+    let deliveries = env.store.deliveries_list(None, 10).await.unwrap().items;
+    assert_eq!(deliveries.len(), 2);
+    let failed = deliveries
+        .iter()
+        .find(|d| d.event == AlertEvent::Failed)
+        .unwrap();
+    assert_eq!(failed.status, DeliveryStatus::Delivered);
+    assert_eq!(failed.attempts, 2);
+    assert_eq!(failed.last_error.as_deref(), Some("HTTP 500"));
+    let recovered = deliveries
+        .iter()
+        .find(|d| d.event == AlertEvent::Recovered)
+        .unwrap();
+    assert_eq!(recovered.status, DeliveryStatus::Delivered);
+    assert_eq!(recovered.attempts, 1);
+}
