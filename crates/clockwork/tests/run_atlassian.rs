@@ -501,8 +501,6 @@ fn bodies_and_the_response_api() {
 }
 
 #[test]
-#[ignore = "runtime: the fallback globals lack URLSearchParams (route query values and form bodies); \
-            un-ignore once the full globals land"]
 fn url_search_params_in_routes_and_bodies() {
     let fake = Fake::start(1);
     let scratch = Scratch::new();

@@ -937,9 +937,6 @@ fn the_sandbox_has_timers_and_nothing_of_the_host() {
 }
 
 #[test]
-#[ignore = "runtime: the fallback globals (globals_fallback.rs) lack URL, URLSearchParams, TextEncoder, \
-            TextDecoder, crypto, structuredClone, Request, AbortController and Intl; un-ignore once the \
-            full implementation lands"]
 fn the_sandbox_has_the_web_globals_of_forge_api_section_5() {
     let scratch = Scratch::new();
     let script = "const url = new URL('https://acme.atlassian.net/rest/api/3/search?jql=a%20b');\n\
@@ -967,8 +964,6 @@ fn the_sandbox_has_the_web_globals_of_forge_api_section_5() {
 }
 
 #[test]
-#[ignore = "runtime: the fallback console formatter (globals_fallback.rs) is not util.inspect yet; \
-            un-ignore once the full implementation lands"]
 fn console_formats_values_like_node() {
     let scratch = Scratch::new();
     let script = "console.log({ a: 1, b: [1, 2] });\nconsole.log({ s: 'x' });\n\
