@@ -29,6 +29,9 @@ pub(crate) struct Core {
     pub(crate) wake_deliverer: Notify,
     /// `true` once the scheduler stops claiming.
     pub(crate) stopping: watch::Sender<bool>,
+    /// Batches claimed ahead of their instant and not yet started: shutdown
+    /// waits for them to become live runs (at most the claim-ahead time).
+    pub(crate) pending_starts: watch::Sender<usize>,
 }
 
 impl Core {

@@ -30,6 +30,9 @@ use crate::{
 
 /// How long shutdown waits for the alert deliverer to record what it sent.
 const ALERTS_STOP_WITHIN: Duration = Duration::from_secs(15);
+/// How much longer than the claim-ahead time shutdown waits for runs
+/// claimed ahead to start.
+const PENDING_STARTS_SLACK: Duration = Duration::from_secs(2);
 /// How long shutdown waits for runs it cancelled to end.
 const CANCELLED_RUNS_END_WITHIN: Duration = Duration::from_secs(10);
 
@@ -63,6 +66,7 @@ impl Scheduler {
             wake_feeder: Notify::new(),
             wake_deliverer: Notify::new(),
             stopping: watch::channel(false).0,
+            pending_starts: watch::channel(0).0,
         });
         lease::sweep(&core).await;
         let fire = FireLoop::load(core.clone()).await?;
@@ -239,6 +243,14 @@ impl SchedulerHandle {
         core.wake_feeder.notify_one();
         let _ = tasks.fire.await;
         let _ = tasks.feeder.await;
+        // Runs claimed ahead start at their instant, moments from now (a
+        // clock that does not move is not waited for forever).
+        let mut pending = core.pending_starts.subscribe();
+        let _ = tokio::time::timeout(
+            core.config.claim_ahead + PENDING_STARTS_SLACK,
+            pending.wait_for(|pending| *pending == 0),
+        )
+        .await;
         let running = core.live.len();
         if running > 0 {
             tracing::info!(running, ?grace, "waiting for running runs to finish");

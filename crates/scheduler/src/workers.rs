@@ -43,6 +43,7 @@ pub(crate) fn start_batch_at(core: &Arc<Core>, runs: Vec<Start>, at: jiff::Times
         return;
     }
     let core = core.clone();
+    core.pending_starts.send_modify(|pending| *pending += 1);
     tokio::spawn(async move {
         while core.now() < at {
             tokio::time::sleep_until(core.deadline(at)).await;
@@ -50,6 +51,7 @@ pub(crate) fn start_batch_at(core: &Arc<Core>, runs: Vec<Start>, at: jiff::Times
         for start in runs {
             launch(&core, start.run, start.spec, start.permit);
         }
+        core.pending_starts.send_modify(|pending| *pending -= 1);
     });
 }
 
