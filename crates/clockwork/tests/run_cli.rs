@@ -864,6 +864,24 @@ fn continue_with_is_reported_but_not_started() {
     );
 }
 
+#[test]
+fn a_returned_invocation_error_fails_the_run_with_a_note() {
+    let scratch = Scratch::new();
+    let script = "return new InvocationError({ retryAfter: 30, retryReason: 'RATE_LIMITED' })";
+    let (report, finished) = scratch.run_json("consumer.js", script, &[]);
+    assert_eq!(finished.code, 1);
+    assert_eq!(report["status"], "failed");
+    assert_eq!(
+        report["error"]["message"],
+        "the consumer returned an InvocationError asking to be retried (RATE_LIMITED) after 30 s"
+    );
+    assert_eq!(
+        finished.stderr,
+        "note: the script returned an InvocationError asking to be retried; a one-off run is not \
+         retried: queue consumers run under `clockwork serve`\n"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // What a script sees
 
