@@ -154,6 +154,9 @@ async fn start_scheduler(
         ..egress::Policy::default()
     })
     .context("cannot set up the outbound HTTP client")?;
+    // Alert channels are the operator's own configuration, not a script's
+    // reach: the scripts' allow-list does not apply to them.
+    let alerts = http.with_policy(egress::Policy::default());
     let environment = ServeEnvironment::new(
         settings.sites.clone(),
         settings.users.clone(),
@@ -162,6 +165,7 @@ async fn start_scheduler(
     );
     let mut config = SchedulerConfig::new(node_id(args));
     config.environment = Arc::new(environment);
+    config.alerts = Some(alerts);
     if let Some(workers) = settings.workers {
         config.workers = workers as usize;
     }
