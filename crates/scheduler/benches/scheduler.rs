@@ -2,7 +2,7 @@
 //! report and README). Each scenario prints its numbers:
 //!
 //! ```text
-//! cargo bench -p scheduler --bench scheduler -- lateness   [SECONDS]  # 1,000 jobs every second
+//! cargo bench -p scheduler --bench scheduler -- lateness   [SECONDS] [JOBS]  # 1,000 jobs every second
 //! cargo bench -p scheduler --bench scheduler -- burst      [BURSTS]   # 1,000 jobs due at one instant
 //! cargo bench -p scheduler --bench scheduler -- throughput [RUNS]     # queued trivial runs, history durable
 //! cargo bench -p scheduler --bench scheduler -- startup    [JOBS]     # start-up time and RSS with N enabled jobs
@@ -41,14 +41,17 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         match scenario {
-            "lateness" => lateness(number(30)).await,
+            "lateness" => {
+                let jobs = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+                lateness(number(30), jobs).await
+            }
             "burst" => burst(number(3)).await,
             "throughput" => throughput(number(20_000)).await,
             "startup" => startup(number(100_000)).await,
             "starts" => starts(number(1000)).await,
             "history" => history(number(20_000)).await,
             "all" => {
-                lateness(30).await;
+                lateness(30, 1000).await;
                 burst(3).await;
                 throughput(20_000).await;
                 startup(100_000).await;
@@ -157,18 +160,18 @@ async fn collect_starts(
     }
 }
 
-/// 1,000 jobs firing every second for `seconds` seconds.
-async fn lateness(seconds: u64) {
+/// `jobs` jobs firing every second for `seconds` seconds.
+async fn lateness(seconds: u64, jobs: usize) {
     let bench = database().await;
     let first = whole_second_after(Duration::from_secs(2));
-    create_jobs(&bench.store, 1000, "* * * * * *", Some(first)).await;
+    create_jobs(&bench.store, jobs, "* * * * * *", Some(first)).await;
     let handle = start(&bench.store, config(2048)).await;
     let mut events = handle.events();
     let until = first + Duration::from_secs(seconds - 1);
     let lateness = collect_starts(&mut events, until).await;
     handle.shutdown(Duration::from_secs(10)).await;
     report(
-        &format!("1,000 jobs every second for {seconds} s (SQLite)"),
+        &format!("{jobs} jobs every second for {seconds} s (SQLite)"),
         lateness,
     );
 }
