@@ -16,6 +16,7 @@ use crate::js_error::describe;
 use crate::limits::{CappedAllocator, Guard, Trip};
 use crate::logs::LogSink;
 use crate::outcome::{ErrorInfo, Outcome, RetryRequest, RunStatus};
+use crate::precompiled::{self, Script};
 use crate::source::{self, Prepared, SCRIPT_FILE, ScriptForm};
 use crate::spec::RunSpec;
 use crate::timers::{self, TimerQueue};
@@ -63,7 +64,7 @@ pub(crate) async fn run(
     // A limit that tripped explains whatever the script did afterwards, even
     // a caught out-of-memory error or a result computed just too late (the
     // deadline may have passed a moment before the watchdog noticed).
-    guard.should_interrupt();
+    guard.is_over();
     let ended = guard.tripped().map_or(ended, Ended::Tripped);
     let continuation = host.as_ref().and_then(|host| host.take_continuation());
     let http_calls = host
@@ -240,6 +241,9 @@ fn install<'js>(
     info: String,
     form: ScriptForm,
 ) -> rquickjs::Result<TimerQueue<'js>> {
+    let guard = Arc::clone(&host.guard);
+    let stopped = Function::new(ctx.clone(), move || guard.is_over())?;
+    precompiled::default_export(ctx, Script::Harden)?.call::<_, ()>((stopped,))?;
     globals::install_web_globals(ctx)?;
     console::install(ctx, &host.logs)?;
     let timers = timers::install(ctx, host)?;

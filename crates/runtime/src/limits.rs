@@ -10,7 +10,10 @@
 //!
 //! Creating a QuickJS runtime and context does not survive a failing
 //! allocation, so the allocator only refuses once the engine is set up and
-//! the guard [armed](Guard::arm); until then it only counts.
+//! the guard [armed](Guard::arm); until then it only counts. And the error
+//! QuickJS throws on an interrupt is uncatchable only if it can be allocated
+//! (otherwise it throws a catchable `null`), so each time the interrupt
+//! handler stops the script it grants a small allowance for that error.
 //!
 //! The allocator only reads a flag. The [`Watchdog`], one thread per
 //! executor, trips guards when their deadline passes, independently of the
@@ -52,8 +55,13 @@ pub(crate) struct Guard {
     /// lock; so plain loads and stores suffice (no read-modify-write).
     used: AtomicUsize,
     peak: AtomicUsize,
+    /// Bytes still allowed after a trip, for the interrupt's own error.
+    grace: AtomicUsize,
     wake: Notify,
 }
+
+/// Enough for the interrupt error, its message and its stack trace.
+const INTERRUPT_GRACE_BYTES: usize = 64 * 1024;
 
 impl Guard {
     pub(crate) fn new(deadline: Instant, memory_cap: usize) -> Self {
@@ -64,6 +72,7 @@ impl Guard {
             memory_cap,
             used: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            grace: AtomicUsize::new(0),
             wake: Notify::new(),
         }
     }
@@ -101,8 +110,8 @@ impl Guard {
         }
     }
 
-    /// The interrupt handler: stop when tripped or past the deadline.
-    pub(crate) fn should_interrupt(&self) -> bool {
+    /// Whether the run is over: tripped, or past the deadline.
+    pub(crate) fn is_over(&self) -> bool {
         if self.tripped.load(Ordering::Relaxed) != 0 {
             return true;
         }
@@ -111,6 +120,16 @@ impl Guard {
             return true;
         }
         false
+    }
+
+    /// The interrupt handler: stops the script when the run is over, and
+    /// lets QuickJS allocate the uncatchable error it throws then.
+    pub(crate) fn should_interrupt(&self) -> bool {
+        let over = self.is_over();
+        if over {
+            self.grace.store(INTERRUPT_GRACE_BYTES, Ordering::Relaxed);
+        }
+        over
     }
 
     /// Resolves once the guard has tripped.
@@ -133,7 +152,12 @@ impl Guard {
             return true;
         }
         if self.tripped.load(Ordering::Relaxed) != 0 {
-            return false;
+            let grace = self.grace.load(Ordering::Relaxed);
+            if extra > grace {
+                return false;
+            }
+            self.grace.store(grace - extra, Ordering::Relaxed);
+            return true;
         }
         let wanted = self.used.load(Ordering::Relaxed).saturating_add(extra);
         if wanted > self.memory_cap {

@@ -11,25 +11,31 @@ use rquickjs::{Context, Ctx, Function, Module, Runtime, WriteOptions};
 pub(crate) enum Script {
     /// `forge.js`: the Forge API surface.
     Forge,
+    /// `harden.js`: interruptible wrappers of long-running built-ins.
+    Harden,
 }
 
 impl Script {
     fn name(self) -> &'static str {
         match self {
             Self::Forge => "clockwork:forge",
+            Self::Harden => "clockwork:harden",
         }
     }
 
     fn source(self) -> &'static str {
         match self {
             Self::Forge => include_str!("forge.js"),
+            Self::Harden => include_str!("harden.js"),
         }
     }
 
     fn slot(self) -> &'static OnceLock<Result<Vec<u8>, String>> {
         static FORGE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+        static HARDEN: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
         match self {
             Self::Forge => &FORGE,
+            Self::Harden => &HARDEN,
         }
     }
 
@@ -83,8 +89,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_forge_surface_compiles() {
-        let bytecode = Script::Forge.bytecode();
-        assert!(bytecode.is_ok(), "{bytecode:?}");
+    fn the_runtimes_own_scripts_compile() {
+        for script in [Script::Forge, Script::Harden] {
+            let bytecode = script.bytecode();
+            assert!(bytecode.is_ok(), "{script:?}: {bytecode:?}");
+        }
     }
 }

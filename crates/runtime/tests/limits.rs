@@ -84,6 +84,66 @@ async fn catching_the_interrupt_does_not_help() {
 }
 
 #[tokio::test]
+async fn loops_over_long_native_calls_time_out() {
+    // Built-ins that neither allocate nor call back would only notice the
+    // deadline every ~10,000 calls; the hardened ones check on every call.
+    assert_times_out("const a = new Uint8Array(1e7);\nwhile (true) a.fill(1);").await;
+    assert_times_out("const a = new Float64Array(1e6);\nwhile (true) a.sort();").await;
+    assert_times_out(
+        "const a = Array.from({ length: 1e5 }, (_, i) => 'k' + i);\nwhile (true) a.reverse();",
+    )
+    .await;
+    assert_times_out("const s = 'ab'.repeat(5e6);\nwhile (true) s.indexOf('abc');").await;
+}
+
+#[tokio::test]
+async fn catching_the_stop_of_a_large_fill_does_not_help() {
+    // Once refused allocations made QuickJS throw a catchable `null` instead
+    // of its uncatchable interrupt error, and this loop never ended.
+    assert_times_out("const a = new Uint8Array(2e8);\nfor (;;) { try { a.fill(1) } catch {} }")
+        .await;
+}
+
+#[tokio::test]
+async fn hardened_built_ins_behave_as_before() {
+    let script = "return [\n\
+                    [3, 1, 2].lastIndexOf(3, undefined), new Int8Array([3, 1, 2]).lastIndexOf(3, undefined),\n\
+                    new Int8Array([3, 1, 3]).lastIndexOf(3), 'abc'.indexOf(), 'abcb'.lastIndexOf('b', undefined),\n\
+                    'abc'.includes('c', 1), [3, 1, 2].sort().join(), Array.from(new Float64Array([2, -0, NaN, 0, -1]).sort()).map(String).join(),\n\
+                    [1, 2, 3].fill(0, 1).join(), [].fill.length, [].fill.name, 'x'.includes.length, 'prototype' in [].fill,\n\
+                    Object.getOwnPropertyDescriptor(Array.prototype, 'sort').enumerable,\n\
+                    String.prototype.indexOf.call(12345, '3'),\n\
+                  ]";
+    assert_eq!(
+        common::result(script).await,
+        json!([
+            0,
+            0,
+            2,
+            -1,
+            3,
+            true,
+            "1,2,3",
+            "-1,0,0,2,NaN",
+            "1,0,0",
+            1,
+            "fill",
+            1,
+            false,
+            false,
+            2
+        ])
+    );
+    assert_eq!(
+        common::failure("Int8Array.prototype.fill.call([1, 2], 0)")
+            .await
+            .split(':')
+            .next(),
+        Some("TypeError")
+    );
+}
+
+#[tokio::test]
 async fn busy_timer_callbacks_time_out() {
     assert_times_out(
         "setInterval(() => { for (let i = 0; i < 1e6; i++); }, 0);\nawait new Promise(() => {})",
