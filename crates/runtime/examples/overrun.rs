@@ -11,7 +11,7 @@ use runtime::{Executor, ExecutorConfig, RunSpec, RunStatus};
 
 const TIMEOUT: Duration = Duration::from_millis(100);
 
-const SCRIPTS: [(&str, &str); 8] = [
+const SCRIPTS: [(&str, &str); 11] = [
     ("busy loop", "while (true) {}"),
     (
         "native allocation loop",
@@ -34,6 +34,18 @@ const SCRIPTS: [(&str, &str); 8] = [
     (
         "logging forever",
         "while (true) console.log('x'.repeat(1000))",
+    ),
+    (
+        "typed-array fill loop",
+        "const a = new Uint8Array(1e8); while (true) a.fill(1)",
+    ),
+    (
+        "caught fill loop",
+        "const a = new Uint8Array(2e8); for (;;) { try { a.fill(1) } catch {} }",
+    ),
+    (
+        "string search loop",
+        "const s = 'ab'.repeat(2e7); while (true) s.indexOf('abc')",
     ),
 ];
 
