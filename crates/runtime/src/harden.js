@@ -10,10 +10,14 @@
 // ends it). One call still runs to its end: at the default memory limit a
 // sort of the largest typed array takes seconds. String searches are checked
 // only on long strings, so ordinary calls stay about as fast as before.
+//
+// The wrappers are methods named like the built-ins (no `prototype`, not
+// constructors) and, assigned in place, stay non-enumerable; their `length`
+// is not the built-ins' (fixing it costs a shape change per function, on
+// every run).
 export default function harden(stopped) {
   const apply = Reflect.apply;
   const call = Function.prototype.call;
-  const defineProperty = Object.defineProperty;
   const TypedArray = Object.getPrototypeOf(Int8Array.prototype);
   const LARGE = 65536;
 
@@ -21,23 +25,16 @@ export default function harden(stopped) {
     if (stopped()) throw new RangeError('the run has been stopped');
   }
 
-  // Methods (no `prototype`, not constructors) named like the built-ins.
-  function install(proto, name, wrapped, native) {
-    defineProperty(wrapped, 'length', { value: native.length });
-    defineProperty(proto, name, { value: wrapped, writable: true, configurable: true, enumerable: false });
-  }
-
   // Bulk operations on arrays: checked on every call (`arguments` keeps the
   // argument count, which `lastIndexOf` depends on).
   function guard(proto, name) {
     const native = proto[name];
-    const wrapped = {
+    proto[name] = {
       [name]() {
         stopIfOver();
         return apply(native, this, arguments);
       },
     }[name];
-    install(proto, name, wrapped, native);
   }
 
   // String searches: checked only on long strings; the optional position
@@ -45,13 +42,12 @@ export default function harden(stopped) {
   function guardSearch(name) {
     const native = String.prototype[name];
     const invoke = call.bind(native);
-    const wrapped = {
+    String.prototype[name] = {
       [name](search, position) {
         if (typeof this !== 'string' || this.length >= LARGE) stopIfOver();
         return invoke(this, search, position);
       },
     }[name];
-    install(String.prototype, name, wrapped, native);
   }
 
   const bulk = ['fill', 'copyWithin', 'set', 'indexOf', 'lastIndexOf', 'includes', 'reverse', 'sort', 'toSorted'];
