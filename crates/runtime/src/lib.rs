@@ -17,8 +17,10 @@
 //! [`KvStore`] and [`QueueBackend`] (in-memory versions included).
 //!
 //! Limits hold for every script: the wall-clock timeout and cancellation
-//! (even in native built-ins or a never-settling `await`), heap memory, log
-//! volume and result size. See `limits` for how.
+//! (busy loops, native built-ins, a never-settling `await`), heap memory,
+//! log volume and result size. See `limits` and `harden.js` for how; one
+//! call of a native built-in still runs to its end (tens to hundreds of
+//! milliseconds on the largest strings and arrays the memory limit allows).
 //!
 //! It must not know about databases, SQL, schedules, cron or the REST API:
 //! what it needs from them arrives in the [`RunSpec`].
