@@ -26,7 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     cron_preview, extract::MAX_BODY_BYTES, health, jobs, metrics, model::JobInput, openapi,
-    problem, problem::ApiError, runs,
+    problem, problem::ApiError, runs, ui,
 };
 
 /// What every handler shares: the store, the clock, the scheduler. Cheap
@@ -251,6 +251,7 @@ pub fn app(state: AppState) -> Router {
                     .into_response()
             }),
         )
+        .merge(ui::routes())
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
         .fallback(problem::not_found)

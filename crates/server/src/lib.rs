@@ -30,6 +30,7 @@ mod openapi;
 mod problem;
 mod runs;
 mod schedule;
+mod ui;
 mod validate;
 
 pub use crate::{
