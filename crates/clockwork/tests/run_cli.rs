@@ -1092,11 +1092,10 @@ fn help_lists_the_variables_but_never_secret_values() {
 // A runtime behaviour the live log depends on
 
 /// `RunHandle::logs` promises "the lines written so far, then each new
-/// line", but a stream opened after a run ended yields nothing. `clockwork
-/// run` works around it (it prints the outcome's lines when its stream was
-/// empty); this test documents the runtime's side.
+/// line": that holds for a stream opened after the run ended too (the
+/// runtime's log sink used to hand its lines over at the end and keep none,
+/// so such a stream was empty).
 #[test]
-#[ignore = "runtime bug: a LogStream opened after the run ended is empty (reported to the lead)"]
 fn a_log_stream_opened_after_the_run_replays_its_lines() {
     let executor = runtime::Executor::new(runtime::ExecutorConfig { worker_threads: 1 }).unwrap();
     let waiter = tokio::runtime::Builder::new_current_thread()

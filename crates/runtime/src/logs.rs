@@ -85,9 +85,14 @@ impl LogSink {
     }
 
     /// Ends the log: appends the truncation marker if lines were dropped,
-    /// closes live streams and hands over the kept lines.
+    /// closes live streams and returns the kept lines. The sink keeps them
+    /// too, so a stream opened after the end still replays the whole log;
+    /// a second call returns the same lines.
     pub(crate) fn finish(&self) -> Vec<LogLine> {
         let mut state = self.lock();
+        if state.live.is_none() {
+            return state.lines.clone();
+        }
         if state.dropped_lines > 0 {
             let line = LogLine {
                 ts: jiff::Timestamp::now(),
@@ -103,7 +108,7 @@ impl LogSink {
             state.lines.push(line);
         }
         state.live = None;
-        std::mem::take(&mut state.lines)
+        state.lines.clone()
     }
 }
 
@@ -171,6 +176,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stream_opened_after_the_end_replays_the_log_and_ends() {
+        let sink = LogSink::new(2 * LINE_OVERHEAD_BYTES + 6);
+        sink.push(LogLevel::Info, "one".into());
+        sink.push(LogLevel::Info, "two".into());
+        sink.push(LogLevel::Info, "dropped".into());
+        let lines = sink.finish();
+        assert_eq!(lines.len(), 3, "two lines and the marker");
+        let mut stream = sink.subscribe();
+        for line in &lines {
+            assert_eq!(stream.next().await.as_ref(), Some(line));
+        }
+        assert!(stream.next().await.is_none());
+        assert_eq!(sink.finish(), lines, "finishing twice adds no marker");
+    }
+
+    #[tokio::test]
     async fn lines_beyond_the_limit_become_one_marker() {
         let limit = 2 * LINE_OVERHEAD_BYTES + 10;
         let sink = LogSink::new(limit);
@@ -199,13 +220,5 @@ mod tests {
             "… 5 log lines skipped: this reader fell behind"
         );
         assert_eq!(stream.next().await.unwrap().message, "5");
-    }
-
-    #[tokio::test]
-    async fn subscribing_after_finish_ends_at_once() {
-        let sink = LogSink::new(100);
-        sink.push(LogLevel::Info, "x".into());
-        sink.finish();
-        assert!(sink.subscribe().next().await.is_none());
     }
 }
