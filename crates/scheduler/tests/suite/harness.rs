@@ -6,7 +6,6 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use jiff::Timestamp;
 use runtime::{Executor, ExecutorConfig};
 use scheduler::{RunEvent, Scheduler, SchedulerConfig, SchedulerHandle};
-use sqlx::{AssertSqlSafe, Connection, Executor as _, PgConnection};
 use store::{Clock, JobSchedule, JobSpec, NewJob, RunStatus, Store, SystemClock};
 use tokio::sync::broadcast;
 
@@ -36,9 +35,10 @@ macro_rules! scheduler_tests {
 /// not a synchronisation).
 pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
+/// The test database (kept for tests that connect to it directly).
+#[allow(dead_code)]
 pub(crate) fn postgres_url() -> String {
-    std::env::var("CLOCKWORK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    test_support::postgres_url()
 }
 
 pub(crate) struct TestEnv {
@@ -188,23 +188,8 @@ where
     F: FnOnce(TestEnv) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let schema = format!(
-        "scheduler_test_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut admin = PgConnection::connect(&postgres_url()).await.unwrap();
-    admin
-        .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-            "CREATE SCHEMA {schema}"
-        ))))
-        .await
-        .unwrap();
-    let base = postgres_url();
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+    let schema = test_support::PgSchema::create("scheduler_test").await;
+    let url = schema.url().to_owned();
     let outcome = async {
         let store = Store::open(&url).await.unwrap();
         let env = TestEnv {
@@ -218,12 +203,7 @@ where
         outcome
     }
     .await;
-    admin
-        .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-            "SET lock_timeout = '10s'; DROP SCHEMA {schema} CASCADE"
-        ))))
-        .await
-        .unwrap();
+    schema.drop().await;
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
     }

@@ -10,7 +10,6 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use jiff::Timestamp;
 use serde_json::Value;
 use server::AppState;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use store::{ManualClock, NewToken, Role, Store};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
@@ -51,8 +50,7 @@ pub fn start_instant() -> Timestamp {
 
 /// The database that holds the test schemas (trust authentication).
 pub fn postgres_url() -> String {
-    std::env::var("CLOCKWORK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    test_support::postgres_url()
 }
 
 /// Declares each listed `async fn(TestServer)` as one test per engine,
@@ -113,44 +111,20 @@ where
             test(server).await;
         }
         Engine::Postgres => {
-            let schema = unique_schema_name();
-            let mut admin = PgConnection::connect(&postgres_url())
-                .await
-                .expect("PostgreSQL must be reachable at 127.0.0.1:5432");
-            admin
-                .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-                    "CREATE SCHEMA {schema}"
-                ))))
-                .await
-                .unwrap();
-            let url = format!("{}?options=-c%20search_path%3D{schema}", postgres_url());
+            let schema = test_support::PgSchema::create("server_test").await;
+            let url = schema.url().to_owned();
             let outcome = async {
                 let store = Store::open(&url).await.unwrap();
                 let server = TestServer::start_full(store, None, scheduler).await;
                 tokio::spawn(test(server)).await
             }
             .await;
-            admin
-                .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-                    "SET lock_timeout = '10s'; DROP SCHEMA {schema} CASCADE"
-                ))))
-                .await
-                .unwrap();
+            schema.drop().await;
             if let Err(failure) = outcome {
                 std::panic::resume_unwind(failure.into_panic());
             }
         }
     }
-}
-
-fn unique_schema_name() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "server_test_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 pub struct TestServer {

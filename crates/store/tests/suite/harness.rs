@@ -34,8 +34,7 @@ macro_rules! store_tests {
 /// The database that holds the test schemas; trust authentication as the
 /// `postgres` role, as on the project's machines and CI.
 pub(crate) fn postgres_url() -> String {
-    std::env::var("CLOCKWORK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    test_support::postgres_url()
 }
 
 /// The instant every test clock starts at.
@@ -193,17 +192,8 @@ where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let schema = unique_schema_name();
-    let mut admin = PgConnection::connect(&postgres_url())
-        .await
-        .expect("PostgreSQL must be reachable at CLOCKWORK_TEST_POSTGRES_URL or 127.0.0.1:5432");
-    admin
-        .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-            "CREATE SCHEMA {schema}"
-        ))))
-        .await
-        .unwrap();
-    let url = schema_url(&schema);
+    let schema = test_support::PgSchema::create("store_test").await;
+    let url = schema.url().to_owned();
     let outcome = async {
         let store = Store::open(&url).await.unwrap();
         // Spawned, so that a failing test is caught here and the schema
@@ -211,33 +201,11 @@ where
         tokio::spawn(test(TestDb::new(store, Target::Postgres { url }))).await
     }
     .await;
-    // A test that leaked a transaction would block the drop; fail instead.
-    admin
-        .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-            "SET lock_timeout = '10s'; DROP SCHEMA {schema} CASCADE"
-        ))))
-        .await
-        .unwrap();
+    // A test that leaked a transaction makes the drop fail, not hang.
+    schema.drop().await;
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
     }
-}
-
-fn unique_schema_name() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "store_test_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// The test database's URL with `search_path` set to `schema`.
-fn schema_url(schema: &str) -> String {
-    let base = postgres_url();
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}options=-c%20search_path%3D{schema}")
 }
 
 impl TestDb {
