@@ -1,15 +1,63 @@
-//! `GET /healthz`: is this process serving.
+//! `GET /healthz`: is this process serving, and can it reach its database.
+//!
+//! A load balancer or orchestrator polls it, so it must answer quickly
+//! either way: the database check is one trivial query bounded by
+//! [`DATABASE_CHECK_TIMEOUT`]. An unreachable or hung database is a 503
+//! problem document (the node cannot claim, run or record anything), not a
+//! request that hangs until the pool's own acquire timeout.
 
-use axum::Json;
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::State,
+    response::{IntoResponse, Response},
+};
 use serde::Serialize;
+use store::Engine;
+
+use crate::{AppState, problem::ApiError};
+
+/// How long the database may take to answer the health query.
+pub(crate) const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The health answer.
 #[derive(Debug, Serialize)]
 pub(crate) struct Health {
     status: &'static str,
+    /// The engine that answered: `sqlite` or `postgres`.
+    database: &'static str,
 }
 
-/// Answers 200 while the server accepts requests.
-pub(crate) async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+/// Answers 200 while the server accepts requests and its database answers
+/// a query within [`DATABASE_CHECK_TIMEOUT`]; otherwise 503.
+pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
+    let store = state.store();
+    let engine = store.engine();
+    match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, store.ping()).await {
+        Ok(Ok(())) => Json(Health {
+            status: "ok",
+            database: match engine {
+                Engine::Sqlite => "sqlite",
+                Engine::Postgres => "postgres",
+            },
+        })
+        .into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "health check: the database query failed");
+            // The cause stays in the log: this endpoint needs no token.
+            ApiError::Unavailable(format!(
+                "the {engine} database is unreachable (the cause is in the server's log)"
+            ))
+            .into_response()
+        }
+        Err(_) => {
+            tracing::warn!("health check: the database did not answer in time");
+            ApiError::Unavailable(format!(
+                "the {engine} database did not answer within {} s",
+                DATABASE_CHECK_TIMEOUT.as_secs()
+            ))
+            .into_response()
+        }
+    }
 }

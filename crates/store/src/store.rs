@@ -17,7 +17,7 @@ use sqlx::{
 
 use crate::{
     clock::{Clock, SystemClock},
-    error::{DatabaseError, DbResultExt, OpenError},
+    error::{DatabaseError, DbResultExt, OpenError, StoreError},
     migrate,
     secret::SecretKey,
 };
@@ -189,6 +189,14 @@ impl Store {
             Backend::Sqlite(pool) => pool.close().await,
             Backend::Postgres(pool) => pool.close().await,
         }
+    }
+
+    /// Runs one trivial query: does the database answer (health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_backend!(self, |pool, _sql| {
+            sqlx::query("SELECT 1").execute(pool).await.map(drop).db()?
+        });
+        Ok(())
     }
 
     /// The clock's current instant in Unix milliseconds, as stored.
