@@ -1,6 +1,6 @@
 //! `clockwork.toml`: the site and its credentials, user credentials jobs may
-//! run as, the egress allow-list, default retention, scheduler sizing and
-//! notification channels.
+//! run as, the egress allow-list, default run limits and retention,
+//! scheduler sizing and notification channels.
 //!
 //! Secret values may be written as `env:NAME` to read them from the
 //! environment at start-up (so the file can live in git). Unknown keys are
@@ -20,6 +20,10 @@
 //!
 //! [egress]
 //! allow = ["example.atlassian.net", "*.example.com"]
+//!
+//! [limits]                  # for jobs that set none
+//! timeout_seconds = 900
+//! memory_limit_mb = 256
 //!
 //! [retention]
 //! keep_runs = 1000
@@ -60,6 +64,8 @@ pub(crate) struct Settings {
     pub(crate) users: BTreeMap<String, runtime::Credential>,
     /// Hosts scripts may call; `None` allows every host.
     pub(crate) egress_allow: Option<Vec<String>>,
+    /// The run limits of jobs that set none.
+    pub(crate) limits: server::DefaultLimits,
     /// The history kept per job unless the job says otherwise.
     pub(crate) retention: Option<RetentionPolicy>,
     /// Concurrent runs on this node.
@@ -81,6 +87,8 @@ struct File {
     credentials: BTreeMap<String, CredentialFile>,
     #[serde(default)]
     egress: Option<EgressFile>,
+    #[serde(default)]
+    limits: Option<LimitsFile>,
     #[serde(default)]
     retention: Option<RetentionFile>,
     #[serde(default)]
@@ -111,6 +119,13 @@ struct CredentialFile {
 #[serde(deny_unknown_fields)]
 struct EgressFile {
     allow: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    timeout_seconds: Option<u32>,
+    memory_limit_mb: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +202,35 @@ fn toml_message(text: &str, error: &toml::de::Error) -> String {
     }
 }
 
+/// The limits, each within the range a job's own value must be in (so a
+/// default can never make a job invalid).
+fn limits_of(raw: LimitsFile) -> Result<server::DefaultLimits, String> {
+    if let Some(timeout) = raw.timeout_seconds {
+        let range = store::TIMEOUT_SECONDS_RANGE;
+        if !range.contains(&timeout) {
+            return Err(format!(
+                "limits.timeout_seconds: must be between {} and {} (24 h), not {timeout}",
+                range.start(),
+                range.end()
+            ));
+        }
+    }
+    if let Some(memory) = raw.memory_limit_mb {
+        let range = store::MEMORY_LIMIT_MB_RANGE;
+        if !range.contains(&memory) {
+            return Err(format!(
+                "limits.memory_limit_mb: must be between {} and {}, not {memory}",
+                range.start(),
+                range.end()
+            ));
+        }
+    }
+    Ok(server::DefaultLimits {
+        timeout_seconds: raw.timeout_seconds,
+        memory_limit_mb: raw.memory_limit_mb,
+    })
+}
+
 struct Resolver<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
 }
@@ -221,6 +265,9 @@ impl Resolver<'_> {
             egress::AllowList::new(&egress.allow)
                 .map_err(|error| format!("egress.allow: {error}"))?;
             settings.egress_allow = Some(egress.allow);
+        }
+        if let Some(limits) = raw.limits {
+            settings.limits = limits_of(limits)?;
         }
         if let Some(retention) = raw.retention {
             let defaults = RetentionPolicy::default();
@@ -322,6 +369,9 @@ token = "literal-token"
 [egress]
 allow = ["example.atlassian.net", "*.example.com"]
 
+[limits]
+timeout_seconds = 60
+
 [retention]
 keep_days = 7
 
@@ -361,6 +411,13 @@ events = ["failed"]
                 keep_days: 7
             })
         );
+        assert_eq!(
+            settings.limits,
+            server::DefaultLimits {
+                timeout_seconds: Some(60),
+                memory_limit_mb: None
+            }
+        );
         assert_eq!(settings.workers, Some(3));
         assert_eq!(settings.channels[0].url, "https://hooks.slack.test/T1");
         assert_eq!(settings.channels[0].events, [AlertEvent::Failed]);
@@ -372,6 +429,7 @@ events = ["failed"]
         let settings = parse("", &env).unwrap();
         assert_eq!(settings.sites, runtime::Sites::default());
         assert!(settings.egress_allow.is_none());
+        assert_eq!(settings.limits, server::DefaultLimits::default());
         assert!(settings.channels.is_empty());
     }
 
@@ -409,6 +467,16 @@ events = ["failed"]
                 "notifications[0].url",
             ),
             ("[retention]\nkeep_runs = -1", "line 2"),
+            (
+                "[limits]\ntimeout_seconds = 86401",
+                "limits.timeout_seconds: must be between 1 and 86400 (24 h), not 86401",
+            ),
+            ("[limits]\ntimeout_seconds = 0", "limits.timeout_seconds"),
+            (
+                "[limits]\nmemory_limit_mb = 0",
+                "limits.memory_limit_mb: must be between 1 and 16384",
+            ),
+            ("[limits]\nmax_runtime = 5", "unknown field `max_runtime`"),
         ];
         for (text, expected) in cases {
             let error = parse(text, &env).unwrap_err();

@@ -119,7 +119,8 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
     let scheduler = start_scheduler(&args, &settings, &store).await?;
     let mut state = server::AppState::new(store.clone())
         .with_scheduler(scheduler.clone())
-        .with_run_as_names(settings.users.keys().cloned().collect());
+        .with_run_as_names(settings.users.keys().cloned().collect())
+        .with_default_limits(settings.limits);
     if let Some(retention) = settings.retention {
         state = state.with_default_retention(retention);
     }

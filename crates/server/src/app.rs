@@ -43,7 +43,19 @@ struct Inner {
     job_names: Mutex<HashMap<i64, String>>,
     stopping: watch::Sender<bool>,
     default_retention: Option<RetentionPolicy>,
+    default_limits: DefaultLimits,
     run_as_names: Option<Vec<String>>,
+}
+
+/// The per-run limits a job gets when its input leaves them out (the
+/// configuration's `[limits]`), instead of the built-in 900 s and 256 MiB.
+/// A job that sets a limit keeps its own value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DefaultLimits {
+    /// Wall-clock limit of one run, in seconds.
+    pub timeout_seconds: Option<u32>,
+    /// Script heap limit of one run, in MiB.
+    pub memory_limit_mb: Option<u32>,
 }
 
 impl AppState {
@@ -57,6 +69,7 @@ impl AppState {
                 job_names: Mutex::default(),
                 stopping: watch::channel(false).0,
                 default_retention: None,
+                default_limits: DefaultLimits::default(),
                 run_as_names: None,
             }),
         }
@@ -81,6 +94,12 @@ impl AppState {
         self.rebuild(|inner| inner.default_retention = Some(retention))
     }
 
+    /// The same state filling a job's omitted `timeout_seconds` and
+    /// `memory_limit_mb` from `limits` (the configuration's defaults).
+    pub fn with_default_limits(self, limits: DefaultLimits) -> Self {
+        self.rebuild(|inner| inner.default_limits = limits)
+    }
+
     /// The same state accepting only these names as a job's `run_as` (the
     /// user credentials the configuration defines).
     pub fn with_run_as_names(self, names: Vec<String>) -> Self {
@@ -96,6 +115,13 @@ impl AppState {
                 keep_runs: given.and_then(|r| r.keep_runs).unwrap_or(default.keep_runs),
                 keep_days: given.and_then(|r| r.keep_days).unwrap_or(default.keep_days),
             };
+        }
+        let limits = self.inner.default_limits;
+        if let (None, Some(timeout)) = (input.timeout_seconds, limits.timeout_seconds) {
+            spec.timeout_seconds = timeout;
+        }
+        if let (None, Some(memory)) = (input.memory_limit_mb, limits.memory_limit_mb) {
+            spec.memory_limit_mb = memory;
         }
         spec
     }
@@ -119,6 +145,7 @@ impl AppState {
             job_names: Mutex::default(),
             stopping: self.inner.stopping.clone(),
             default_retention: self.inner.default_retention,
+            default_limits: self.inner.default_limits,
             run_as_names: self.inner.run_as_names.clone(),
         };
         change(&mut inner);

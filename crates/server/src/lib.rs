@@ -34,7 +34,7 @@ mod ui;
 mod validate;
 
 pub use crate::{
-    app::{AppState, app, serve},
+    app::{AppState, DefaultLimits, app, serve},
     auth::{Editor, Viewer},
     cron_preview::CronPreview,
     extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},
