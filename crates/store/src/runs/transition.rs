@@ -307,7 +307,7 @@ impl Store {
                     applied.appended.push(counted.is_some());
                 }
                 for finish in &finishes {
-                    let counted: Option<(i64,)> = sqlx::query_as(sql.run_finish_if_running)
+                    let counted: Option<(i64, bool)> = sqlx::query_as(sql.run_finish_if_running)
                         .bind(finish.id)
                         .bind(finish.node)
                         .bind(finish.status)
@@ -319,7 +319,7 @@ impl Store {
                         .fetch_optional(&mut *tx)
                         .await
                         .db()?;
-                    if let Some((total,)) = counted
+                    if let Some((total, _)) = counted
                         && finish.lines > 0
                     {
                         sqlx::query(sql.run_logs_insert)
@@ -331,7 +331,15 @@ impl Store {
                             .db()?;
                     }
                     let follow_up = match (&counted, &finish.follow_up) {
+                        // Cancelling a chunk ends its chain, even when the
+                        // chunk succeeded before it saw the request.
+                        (Some((_, true)), Some(new))
+                            if new.new.trigger == crate::types::Trigger::Continuation =>
+                        {
+                            None
+                        }
                         (Some(_), Some(new)) => {
+                            crate::chains::join_first_chunk!(finish.id, new, &mut *tx);
                             let row = crate::runs::insert_queued!(new, &mut *tx)?;
                             Some(decode_run(&row)?)
                         }
