@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use store::{Heartbeat, NewRun, Run, RunStatus};
 
-use crate::{core::Core, events::RunEvent, live::StopReason, policy};
+use crate::{core::Core, events::RunEvent, live::StopReason};
 
 /// Runs interrupted per statement.
 const SWEEP_BATCH: u32 = 100;
@@ -113,7 +113,7 @@ async fn retry_interrupted(core: &Core, run: &Run) {
         }
     };
     let now = core.now();
-    let Some(retry): Option<NewRun> = policy::follow_up(
+    let Some(retry): Option<NewRun> = crate::chain::follow_up(
         &spec,
         run,
         RunStatus::Interrupted,
