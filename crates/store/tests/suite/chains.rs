@@ -20,6 +20,7 @@ store_tests! {
     pruning_never_deletes_runs_of_a_chain_still_going,
     a_state_over_one_mib_is_refused,
     unknown_chains_are_none,
+    an_expired_chunks_resumption_is_queued_in_the_interrupt_transaction,
 }
 
 fn finish(run: &Run, status: RunStatus, seconds: i64, follow_up: Option<NewRun>) -> RunFinish {
@@ -348,4 +349,69 @@ async fn unknown_chains_are_none(db: TestDb) {
     assert_eq!(db.store.chain_get(424242).await.unwrap(), None);
     assert_eq!(db.store.chain_newest_of_job(job.id).await.unwrap(), None);
     assert!(db.store.chain_live_runs(run.id).await.unwrap().is_empty());
+}
+
+async fn an_expired_chunks_resumption_is_queued_in_the_interrupt_transaction(db: TestDb) {
+    let first = running_run(&db, "orphaned").await;
+    let chunk = write(
+        &db,
+        finish(
+            &first,
+            RunStatus::Succeeded,
+            1,
+            Some(next_chunk(&first, json!({"cursor": 7}), 1, 0)),
+        ),
+    )
+    .await
+    .unwrap();
+    let claimed = claim_one(&db, 2).await;
+    assert_eq!(claimed[0].id, chunk.id);
+    // Its lease (30 s from 2) has expired by 40: resumed with its own state.
+    let mut seen_spec = None;
+    let interrupted = db
+        .store
+        .runs_interrupt_if_lease_expired_then(at(40), 10, |run, spec| {
+            seen_spec = Some(spec.name.clone());
+            Some(NewRun {
+                attempt: run.attempt + 1,
+                state: run.state.clone(),
+                chain_id: run.chain_id,
+                parent_run_id: Some(run.id),
+                ..NewRun::new(run.job_id, Trigger::Retry, at(40))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen_spec.as_deref(), Some("orphaned"));
+    assert_eq!(interrupted.len(), 1);
+    let (run, retry) = &interrupted[0];
+    assert_eq!(run.id, chunk.id);
+    assert_status(run, RunStatus::Interrupted);
+    let retry = retry.clone().unwrap();
+    assert_status(&retry, RunStatus::Queued);
+    assert_eq!(retry.state, Some(json!({"cursor": 7})));
+    assert_eq!(retry.chain_id, Some(first.id));
+    let chain = db.store.chain_summary(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        chain.status,
+        RunStatus::Running,
+        "never seen without a live run"
+    );
+    // Nothing left to interrupt; a refused follow-up refuses the interrupt too.
+    let other = running_run(&db, "refused").await;
+    let error = db
+        .store
+        .runs_interrupt_if_lease_expired_then(at(40), 10, |run, _| {
+            Some(NewRun {
+                attempt: 0,
+                ..NewRun::new(run.job_id, Trigger::Retry, at(40))
+            })
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Invalid { .. }), "{error}");
+    assert_status(
+        &db.store.run_get(other.id).await.unwrap().unwrap(),
+        RunStatus::Running,
+    );
 }
