@@ -1,6 +1,6 @@
 //! Client commands against a running server: `clockwork job list|get|apply|
 //! run|pause|resume|delete`, `clockwork runs NAME`, `clockwork logs RUN_ID
-//! [--follow]`. They speak the REST API (`server`'s JSON types) and turn
+//! [--follow]`, `clockwork chain ID [--cancel]`. They speak the REST API (`server`'s JSON types) and turn
 //! problem documents into one-line errors: exit code 2 when the request
 //! was invalid (400, 404, 409, 422), 1 otherwise.
 
@@ -164,6 +164,7 @@ pub(crate) fn runs(args: RunsArgs, out: &mut dyn Write) -> Result<()> {
                 run.started_at.map_or("-".into(), |t| t.to_string()),
                 run.duration_ms.map_or("-".into(), |ms| format!("{ms} ms")),
                 run.attempt.to_string(),
+                run.chain_id.map_or("-".into(), |id| id.to_string()),
             ]
         });
         print_table(
@@ -176,7 +177,67 @@ pub(crate) fn runs(args: RunsArgs, out: &mut dyn Write) -> Result<()> {
                 "STARTED",
                 "DURATION",
                 "ATTEMPT",
+                "CHAIN",
             ],
+            rows,
+        )
+    })
+}
+
+/// `clockwork chain ID`.
+#[derive(Debug, Args)]
+pub(crate) struct ChainArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The chain's id (the id of its first chunk, the CHAIN column of `clockwork runs`).
+    chain: i64,
+    /// Cancel the chain instead of showing it.
+    #[arg(long)]
+    cancel: bool,
+    /// Print the chain as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `clockwork chain …`: a chain's summary and its chunks in order.
+pub(crate) fn chain(args: ChainArgs, out: &mut dyn Write) -> Result<()> {
+    let api = Api::new(&args.server)?;
+    block_on(async {
+        let id = args.chain.to_string();
+        let chain: server::ChainView = if args.cancel {
+            api.call(Method::POST, &["chains", &id, "cancel"], &[], None)
+                .await?
+        } else {
+            api.call(Method::GET, &["chains", &id], &[], None).await?
+        };
+        if args.json {
+            return print_json(out, &chain);
+        }
+        writeln!(
+            out,
+            "chain {} of job {}: {}, {} chunks done, {} ms executing, latest state {} bytes",
+            chain.id,
+            chain.job_id,
+            chain.status,
+            chain.chunks_done,
+            chain.total_duration_ms,
+            chain.latest_state_bytes
+        )?;
+        let rows = chain.chunks.iter().map(|chunk| {
+            vec![
+                chunk.id.to_string(),
+                chunk.status.to_string(),
+                chunk.trigger.to_string(),
+                chunk.attempt.to_string(),
+                chunk.started_at.map_or("-".into(), |t| t.to_string()),
+                chunk
+                    .duration_ms
+                    .map_or("-".into(), |ms| format!("{ms} ms")),
+            ]
+        });
+        print_table(
+            out,
+            &["RUN", "STATUS", "TRIGGER", "ATTEMPT", "STARTED", "DURATION"],
             rows,
         )
     })

@@ -49,6 +49,8 @@ enum Command {
     Runs(client_cmd::RunsArgs),
     /// Print a run's log from a running server; --follow streams it live.
     Logs(client_cmd::LogsArgs),
+    /// Show a chain of runs (`context.continueWith`) on a running server; --cancel ends it.
+    Chain(client_cmd::ChainArgs),
 }
 
 /// An error caused by what the user typed (exit code 2), carrying the
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Job(args) => client_cmd::job(args, &mut stdout),
         Command::Runs(args) => client_cmd::runs(args, &mut stdout),
         Command::Logs(args) => client_cmd::logs(args, &mut stdout),
+        Command::Chain(args) => client_cmd::chain(args, &mut stdout),
     };
     let result = result.and_then(|()| stdout.flush().map_err(anyhow::Error::from));
     match result {

@@ -289,6 +289,7 @@ mod tests {
             error: Some(store::RunError::message("TypeError: boom")),
             http_calls: Vec::new(),
             log_lines: 0,
+            chain_id: None,
         }
     }
 

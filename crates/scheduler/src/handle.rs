@@ -202,6 +202,13 @@ impl SchedulerHandle {
         }
     }
 
+    /// Cancels a chain: its queued or running run, which ends it (a
+    /// cancelled chunk queues no next one). Returns `false` when the chain
+    /// has no live run (it has ended, or no run has this chain id).
+    pub async fn cancel_chain(&self, chain_id: i64) -> Result<bool, SchedulerError> {
+        crate::chain::cancel(self, &self.shared.core.store, chain_id).await
+    }
+
     /// The live log of a run executing on this node: the lines so far,
     /// then each new one until it ends. `None` when it is not executing
     /// here (read the stored log instead).

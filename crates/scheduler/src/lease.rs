@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use store::{Heartbeat, NewRun, Run, RunStatus};
+use store::{Heartbeat, RunStatus};
 
-use crate::{core::Core, events::RunEvent, live::StopReason, policy};
+use crate::{core::Core, events::RunEvent, live::StopReason};
 
 /// Runs interrupted per statement.
 const SWEEP_BATCH: u32 = 100;
@@ -65,14 +65,24 @@ pub(crate) async fn sweeper(core: Arc<Core>, mut stop: tokio::sync::watch::Recei
 }
 
 /// Interrupts every run whose lease has expired and queues its retry per
-/// its job's policy. Returns how many runs it interrupted.
+/// its job's policy (or a chain's resumption) in the same transaction.
+/// Returns how many runs it interrupted.
 pub(crate) async fn sweep(core: &Arc<Core>) -> usize {
     let mut swept = 0;
     loop {
         let now = core.now();
         let interrupted = match core
             .store
-            .runs_interrupt_if_lease_expired(now, SWEEP_BATCH)
+            .runs_interrupt_if_lease_expired_then(now, SWEEP_BATCH, |run, spec| {
+                crate::chain::follow_up(
+                    spec,
+                    run,
+                    RunStatus::Interrupted,
+                    None,
+                    now,
+                    fastrand::f64(),
+                )
+            })
             .await
         {
             Ok(runs) => runs,
@@ -83,52 +93,22 @@ pub(crate) async fn sweep(core: &Arc<Core>) -> usize {
         };
         let count = interrupted.len();
         swept += count;
-        for run in interrupted {
+        for (run, retry) in interrupted {
             tracing::info!(run = run.id, job = run.job_id, node = ?run.node, "run interrupted: its lease expired");
             core.metrics.count_run(run.job_id, RunStatus::Interrupted);
             core.events
                 .send(RunEvent::of(&run, RunStatus::Interrupted, now));
             crate::alerts::raise(core, &run, RunStatus::Interrupted);
-            retry_interrupted(core, &run).await;
+            if let Some(queued) = retry {
+                core.events
+                    .send(RunEvent::of(&queued, RunStatus::Queued, now));
+            }
         }
         if count < SWEEP_BATCH as usize {
             if swept > 0 {
                 core.wake_feeder.notify_one();
             }
             return swept;
-        }
-    }
-}
-
-/// Queues the retry of an interrupted run. Unlike a finish, this is a
-/// second transaction: a crash between the two loses the retry (the
-/// interrupted row remains, so nothing is lost silently).
-async fn retry_interrupted(core: &Core, run: &Run) {
-    let spec = match core.store.job_version(run.job_id, run.job_version).await {
-        Ok(Some(version)) => version.spec,
-        Ok(None) => return,
-        Err(error) => {
-            tracing::warn!(%error, run = run.id, "cannot read the retry policy of an interrupted run");
-            return;
-        }
-    };
-    let now = core.now();
-    let Some(retry): Option<NewRun> = policy::follow_up(
-        &spec,
-        run,
-        RunStatus::Interrupted,
-        None,
-        now,
-        fastrand::f64(),
-    ) else {
-        return;
-    };
-    match core.store.run_insert(&retry).await {
-        Ok(queued) => core
-            .events
-            .send(RunEvent::of(&queued, RunStatus::Queued, now)),
-        Err(error) => {
-            tracing::warn!(%error, run = run.id, "cannot queue the retry of an interrupted run")
         }
     }
 }

@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod alerts;
+mod chain;
 mod config;
 mod coordination;
 mod core;
@@ -39,6 +40,7 @@ mod workers;
 mod writer;
 
 pub use crate::{
+    chain::INTERRUPTED_CHUNK_ATTEMPTS,
     config::{IsolatedEnvironment, RunEnvironment, SchedulerConfig},
     error::SchedulerError,
     events::RunEvent,

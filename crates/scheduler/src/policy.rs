@@ -255,15 +255,7 @@ pub(crate) fn follow_up(
     jitter: f64,
 ) -> Option<NewRun> {
     if status == RunStatus::Succeeded {
-        let continuation = outcome?.continuation.as_ref()?;
-        return Some(NewRun {
-            job_version: Some(run.job_version),
-            state: Some(continuation.state.clone()),
-            params: run.params.clone(),
-            parent_run_id: Some(run.id),
-            not_before: now + Duration::from_secs(continuation.delay_seconds),
-            ..NewRun::new(run.job_id, Trigger::Continuation, now)
-        });
+        return crate::chain::next_chunk(run, outcome?, now);
     }
     if !status.is_retryable() || run.attempt >= spec.retry.max_attempts {
         return None;
@@ -277,6 +269,7 @@ pub(crate) fn follow_up(
         params: run.params.clone(),
         state: run.state.clone(),
         event: run.event.clone(),
+        chain_id: run.chain_id,
         ..NewRun::new(run.job_id, Trigger::Retry, now)
     })
 }
@@ -584,6 +577,7 @@ mod tests {
             error: None,
             http_calls: Vec::new(),
             log_lines: 0,
+            chain_id: None,
         }
     }
 

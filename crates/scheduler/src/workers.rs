@@ -15,7 +15,6 @@ use crate::{
     core::{Core, far_future},
     events::RunEvent,
     live::StopReason,
-    policy,
 };
 
 /// How long the feeder waits before retrying after a database error.
@@ -95,9 +94,11 @@ async fn finish(
         core.wake_feeder.notify_one();
         return;
     }
+    let mut outcome = outcome;
+    crate::chain::refuse_oversized_state(&mut outcome);
     let status = final_status(outcome.status, reason);
     let finished_at = core.now();
-    let follow_up = policy::follow_up(
+    let follow_up = crate::chain::follow_up(
         spec,
         run,
         status,

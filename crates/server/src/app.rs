@@ -25,7 +25,7 @@ use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    cron_preview, extract::MAX_BODY_BYTES, health, jobs, metrics, model::JobInput, openapi,
+    chains, cron_preview, extract::MAX_BODY_BYTES, health, jobs, metrics, model::JobInput, openapi,
     problem, problem::ApiError, runs, ui,
 };
 
@@ -253,6 +253,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::get))
         .routes(routes!(runs::logs))
         .routes(routes!(runs::cancel))
+        .routes(routes!(chains::get))
+        .routes(routes!(chains::cancel))
 }
 
 /// Builds the whole application: `/api/v1/…`, `/api/v1/openapi.json`,

@@ -72,7 +72,11 @@ pub(crate) async fn list(
         limit: validate::limit(query.limit)?,
     };
     let page = state.store().job_list(&filter).await?;
-    Ok(Json(page.into()))
+    let mut page: Page<JobView> = page.into();
+    for view in &mut page.items {
+        *view = crate::chains::with_progress(&state, view.clone()).await?;
+    }
+    Ok(Json(page))
 }
 
 /// Creates a job (version 1).
@@ -130,7 +134,8 @@ pub(crate) async fn get(
     _caller: Viewer,
     ApiPath(path): ApiPath<JobPath>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(find(&state, &path.job).await?.into()))
+    let view = JobView::from(find(&state, &path.job).await?);
+    Ok(Json(crate::chains::with_progress(&state, view).await?))
 }
 
 /// Replaces a job with a new version; creates it when the path names a

@@ -19,6 +19,7 @@
 
 mod app;
 mod auth;
+mod chains;
 mod cron_preview;
 mod extract;
 mod health;
@@ -36,6 +37,7 @@ mod validate;
 pub use crate::{
     app::{AppState, DefaultLimits, app, serve},
     auth::{Editor, Viewer},
+    chains::{ChainProgressView, ChainView, ChunkView, JobProgressView},
     cron_preview::CronPreview,
     extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},
     model::{

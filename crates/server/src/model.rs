@@ -83,6 +83,10 @@ pub struct JobInput {
     /// Read-only; ignored.
     #[serde(default, skip_serializing)]
     #[schema(read_only)]
+    pub progress: Option<Value>,
+    /// Read-only; ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
     pub created_at: Option<Value>,
     /// Read-only; ignored.
     #[serde(default, skip_serializing)]
@@ -192,6 +196,7 @@ impl From<&JobSpec> for JobInput {
             id: None,
             next_fire_at: None,
             last_run: None,
+            progress: None,
             created_at: None,
             updated_at: None,
         }
@@ -247,6 +252,9 @@ pub struct JobView {
     pub next_fire_at: Option<Timestamp>,
     /// Its newest run.
     pub last_run: Option<RunSummaryView>,
+    /// What a UI draws of work in progress (`GET /jobs` and `GET /jobs/{job}`).
+    #[serde(default)]
+    pub progress: crate::chains::JobProgressView,
     /// When it was created.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -300,6 +308,7 @@ impl From<Job> for JobView {
             version: job.version,
             next_fire_at: job.next_fire_at,
             last_run: job.last_run.map(RunSummaryView::from),
+            progress: crate::chains::JobProgressView::default(),
             created_at: job.created_at,
             updated_at: job.updated_at,
         }
@@ -410,6 +419,9 @@ pub struct RunView {
     pub node: Option<String>,
     /// For a `missed` run: how many occurrences it stands for.
     pub missed_count: Option<u64>,
+    /// The chain it belongs to (`GET /chains/{id}`); `null` when not part of one.
+    #[serde(default)]
+    pub chain_id: Option<i64>,
 }
 
 impl From<Run> for RunView {
@@ -432,6 +444,7 @@ impl From<Run> for RunView {
             http_calls: run.http_calls.into_iter().map(HttpCallView::from).collect(),
             node: run.node,
             missed_count: run.missed_count,
+            chain_id: run.chain_id,
         }
     }
 }

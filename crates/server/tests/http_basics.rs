@@ -109,7 +109,8 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         names.sort();
         names
     };
-    // The issue's Job JSON, plus `retention` (per-job history bounds).
+    // The issue's Job JSON, plus `retention` (per-job history bounds) and
+    // `progress` (issue 5: chains).
     assert_eq!(
         properties("JobView"),
         sorted(&[
@@ -132,9 +133,11 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "created_at",
             "updated_at",
             "retention",
+            "progress",
         ])
     );
-    // The issue's Run JSON, plus `missed_count` (how many occurrences a `missed` row stands for).
+    // The issue's Run JSON, plus `missed_count` (how many occurrences a `missed` row stands for)
+    // and `chain_id` (issue 5).
     assert_eq!(
         properties("RunView"),
         sorted(&[
@@ -155,6 +158,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "http_calls",
             "node",
             "missed_count",
+            "chain_id",
         ])
     );
 }

@@ -108,6 +108,7 @@ async fn a_run_shows_exactly_the_documented_fields(server: TestServer) {
             "http_calls": [],
             "node": "n1",
             "missed_count": null,
+            "chain_id": null,
         })
     );
     let job = server.read("/api/v1/jobs/sync").await;

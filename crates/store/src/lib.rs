@@ -14,6 +14,8 @@
 //!   [`Store::occurrences_claim`] (a compare-and-set on the job's next fire
 //!   instant and the run insert in one transaction, backed by a partial
 //!   unique index);
+//! - chains of runs (`chain_*`: [`Chain`], [`ChainSummary`]): runs linked
+//!   by `context.continueWith`, read back as one execution;
 //! - API tokens (`token_*`, stored as SHA-256 hashes), the audit log
 //!   (`audit_*`), notification channels and deliveries (`channel_*`,
 //!   `deliveries_*`);
@@ -39,6 +41,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod chains;
 mod clock;
 mod codec;
 mod error;
@@ -57,6 +60,7 @@ mod types;
 
 pub use crate::{
     audit::{AuditEntry, AuditRecord},
+    chains::{Chain, ChainSummary, MAX_STATE_BYTES},
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
     error::{DatabaseError, KvError, OpenError, SecretError, SecretKeyError, StoreError},

@@ -12,7 +12,7 @@ macro_rules! run_columns {
         "id, job_id, job_version, trigger, status, attempt, scheduled_for_ms, queued_at_ms, \
          not_before_ms, started_at_ms, finished_at_ms, node, lease_expires_at_ms, \
          cancel_requested, missed_count, parent_run_id, params, state, event, result, error, \
-         http_calls, log_lines"
+         http_calls, log_lines, chain_id"
     };
 }
 
@@ -23,7 +23,7 @@ macro_rules! qualified_run_columns {
          runs.scheduled_for_ms, runs.queued_at_ms, runs.not_before_ms, runs.started_at_ms, \
          runs.finished_at_ms, runs.node, runs.lease_expires_at_ms, runs.cancel_requested, \
          runs.missed_count, runs.parent_run_id, runs.params, runs.state, runs.event, \
-         runs.result, runs.error, runs.http_calls, runs.log_lines"
+         runs.result, runs.error, runs.http_calls, runs.log_lines, runs.chain_id"
     };
 }
 
@@ -63,7 +63,9 @@ macro_rules! delivery_columns {
 
 /// The ids of queued runs a worker may start now (alias `r`): due, and —
 /// unless the job allows overlap — the oldest queued run of a job with no
-/// running run, so each job's runs start one at a time and in order.
+/// running run, so each job's runs start one at a time and in order; a
+/// chain's queued chunk goes before every other queued run of its job (the
+/// chain is one execution, whatever was queued while it went on).
 macro_rules! claimable_queued_runs {
     () => {
         "SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id \
@@ -73,7 +75,9 @@ macro_rules! claimable_queued_runs {
                            WHERE o.job_id = r.job_id AND o.status = 'running') \
                AND NOT EXISTS (SELECT 1 FROM runs e \
                                WHERE e.job_id = r.job_id AND e.status = 'queued' \
-                                 AND e.id < r.id)))"
+                                 AND ((e.chain_id IS NOT NULL AND r.chain_id IS NULL) \
+                                      OR ((e.chain_id IS NULL) = (r.chain_id IS NULL) \
+                                          AND e.id < r.id)))))"
     };
 }
 
@@ -153,7 +157,7 @@ pub(crate) struct Dialect {
     pub(crate) runs_claim_queued: &'static str,
     /// running → terminal: `$1` id, `$2` node, `$3` status, `$4` finished
     /// at, `$5` result, `$6` error, `$7` HTTP calls, `$8` new log lines →
-    /// `log_lines` after the update.
+    /// `log_lines` after the update, `cancel_requested`.
     pub(crate) run_finish_if_running: &'static str,
     /// running → interrupted: `$1` now, `$2` error JSON, `$3` limit.
     pub(crate) runs_interrupt_if_lease_expired: &'static str,
@@ -222,8 +226,10 @@ pub(crate) const SQLITE: Dialect = Dialect {
         UPDATE jobs SET next_fire_at_ms = c.next_ms FROM c \
         WHERE jobs.id = c.job_id AND jobs.next_fire_at_ms = c.expected_ms \
         RETURNING id, version, overlap",
+    // A chain is one execution: its queued next chunk counts as running.
     runs_active_of_jobs: concat!(
-        "SELECT job_id, id, status FROM runs \
+        "SELECT job_id, id, \
+             CASE WHEN chain_id IS NULL THEN status ELSE 'running' END AS status FROM runs \
          WHERE status IN ('queued', 'running') AND job_id IN ",
         sqlite_ids!("$1")
     ),
@@ -266,7 +272,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
             lease_expires_at_ms = NULL, result = $5, error = $6, http_calls = $7, \
             log_lines = log_lines + $8 \
         WHERE id = $1 AND node = $2 AND status = 'running' \
-        RETURNING log_lines",
+        RETURNING log_lines, cancel_requested",
     runs_interrupt_if_lease_expired: concat!(
         "UPDATE runs SET status = 'interrupted', finished_at_ms = max($1, started_at_ms), \
              lease_expires_at_ms = NULL, error = $2 \
@@ -354,8 +360,10 @@ pub(crate) const POSTGRES: Dialect = Dialect {
         FROM json_to_recordset($1::json) AS c(id bigint, expected bigint, next bigint) \
         WHERE jobs.id = c.id AND jobs.next_fire_at_ms = c.expected \
         RETURNING jobs.id, jobs.version, jobs.overlap",
+    // A chain is one execution: its queued next chunk counts as running.
     runs_active_of_jobs: concat!(
-        "SELECT job_id, id, status FROM runs \
+        "SELECT job_id, id, \
+             CASE WHEN chain_id IS NULL THEN status ELSE 'running' END AS status FROM runs \
          WHERE status IN ('queued', 'running') AND job_id IN ",
         pg_ids!("$1")
     ),
@@ -398,7 +406,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
             lease_expires_at_ms = NULL, result = $5, error = $6, http_calls = $7, \
             log_lines = log_lines + $8 \
         WHERE id = $1 AND node = $2 AND status = 'running' \
-        RETURNING log_lines",
+        RETURNING log_lines, cancel_requested",
     runs_interrupt_if_lease_expired: concat!(
         "WITH picked AS MATERIALIZED (\
              SELECT id FROM runs WHERE status = 'running' AND lease_expires_at_ms < $1 \
@@ -511,11 +519,11 @@ pub(crate) mod common {
 
     /// `$1` job id, `$2` version or NULL for the current one, `$3` trigger,
     /// `$4` attempt, `$5` scheduled for, `$6` now, `$7` not before, `$8`
-    /// parent run, `$9` params, `$10` state, `$11` event → the run.
+    /// parent run, `$9` params, `$10` state, `$11` event, `$12` chain → the run.
     pub(crate) const RUN_INSERT_QUEUED: &str = concat!(
         "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
-             queued_at_ms, not_before_ms, parent_run_id, params, state, event) \
-         SELECT id, COALESCE($2, version), $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11 \
+             queued_at_ms, not_before_ms, parent_run_id, params, state, event, chain_id) \
+         SELECT id, COALESCE($2, version), $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12 \
          FROM jobs WHERE id = $1 \
          RETURNING ",
         run_columns!()
@@ -572,14 +580,51 @@ pub(crate) mod common {
     pub(crate) const RUN_LOGS: &str = "SELECT seq, ts_ms, level, message FROM run_logs \
         WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
     /// `$1` job, `$2` runs kept, `$3` finished before this are old, `$4`
-    /// batch → deletes up to a batch of ended runs beyond either bound.
+    /// batch → deletes up to a batch of ended runs beyond either bound;
+    /// never a run of a chain still going (its history is one execution).
     pub(crate) const RUNS_PRUNE: &str = "DELETE FROM runs WHERE id IN (\
-            SELECT id FROM runs \
+            SELECT id FROM runs c \
             WHERE job_id = $1 AND status NOT IN ('queued', 'running') \
+              AND (c.chain_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs l \
+                   WHERE l.chain_id = c.chain_id AND l.status IN ('queued', 'running'))) \
               AND (id <= COALESCE((SELECT id FROM runs WHERE job_id = $1 \
                                    ORDER BY id DESC LIMIT 1 OFFSET $2), 0) \
                    OR finished_at_ms < $3) \
             ORDER BY id LIMIT $4)";
+    /// `$1` run id: the run becomes the first chunk of its own chain.
+    pub(crate) const RUN_JOIN_OWN_CHAIN: &str =
+        "UPDATE runs SET chain_id = id WHERE id = $1 AND chain_id IS NULL";
+    /// `$1` chain → `chain_id`, `job_id`, runs, succeeded runs, live runs,
+    /// first start, last end, summed run time, the newest run's status and
+    /// its state's size in bytes.
+    pub(crate) const CHAIN_SUMMARY: &str = "WITH s AS (\
+            SELECT chain_id, min(job_id) AS job_id, count(*) AS runs, \
+                sum(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS done, \
+                sum(CASE WHEN status IN ('queued', 'running') THEN 1 ELSE 0 END) AS live, \
+                min(started_at_ms) AS started, max(finished_at_ms) AS finished, \
+                sum(COALESCE(finished_at_ms - started_at_ms, 0)) AS busy, max(id) AS last_id \
+            FROM runs WHERE chain_id = $1 GROUP BY chain_id) \
+        SELECT s.chain_id, s.job_id, CAST(s.runs AS BIGINT), CAST(s.done AS BIGINT), \
+            CAST(s.live AS BIGINT), s.started, s.finished, CAST(s.busy AS BIGINT), l.status, \
+            CAST(COALESCE(octet_length(l.state), 0) AS BIGINT) \
+        FROM s JOIN runs l ON l.id = s.last_id";
+    /// `$1` job → the id of its newest chain (NULL when it has none).
+    pub(crate) const CHAIN_NEWEST_OF_JOB: &str =
+        "SELECT max(chain_id) FROM runs WHERE job_id = $1 AND chain_id IS NOT NULL";
+    /// `$1` chain → its runs in order.
+    pub(crate) const CHAIN_RUNS: &str = concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM runs WHERE chain_id = $1 ORDER BY id"
+    );
+    /// `$1` chain → `id` of its queued and running runs.
+    pub(crate) const CHAIN_LIVE_RUNS: &str = "SELECT id FROM runs \
+        WHERE chain_id = $1 AND status IN ('queued', 'running') ORDER BY id";
+    /// `$1` job, `$2` now: queued → cancelled for the job's queued chain
+    /// chunks (overlap `replace` ends the chain) → their ids.
+    pub(crate) const CHAIN_CANCEL_QUEUED_OF_JOB: &str = "UPDATE runs \
+        SET status = 'cancelled', finished_at_ms = $2 \
+        WHERE job_id = $1 AND status = 'queued' AND chain_id IS NOT NULL RETURNING id";
     /// `$1` job, `$2` run id → the newest ended run before it that ran or
     /// was missed (skipped and cancelled runs say nothing of health).
     pub(crate) const RUN_PREVIOUS_OUTCOME: &str = "SELECT status FROM runs \

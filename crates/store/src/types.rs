@@ -588,6 +588,8 @@ pub struct Run {
     pub http_calls: Vec<HttpCall>,
     /// How many log lines it has stored.
     pub log_lines: u64,
+    /// The chain it belongs to (the id of the chain's first chunk), if any.
+    pub chain_id: Option<i64>,
 }
 
 /// The newest run of a job, as job lists show it.

@@ -6,6 +6,7 @@
 mod harness;
 
 mod alerts;
+mod chains;
 mod firing;
 mod lifecycle;
 mod policies;

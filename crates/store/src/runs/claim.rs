@@ -8,7 +8,8 @@
 //! 2. reads J's live runs (for the overlap policy), asks the caller's plan
 //!    which rows to write, and inserts them (queued, running for this
 //!    node, skipped, missed, catch-up);
-//! 3. marks running runs cancel-requested when the plan replaces them.
+//! 3. marks running runs cancel-requested when the plan replaces them (and
+//!    cancels their chain's queued next chunk: a chain counts as running).
 //!
 //! A lost compare-and-set inserts nothing for that job. The partial unique
 //! index `runs_one_row_per_occurrence` makes a second row for (J, T)
@@ -229,6 +230,17 @@ impl Store {
                         .await
                         .db()?
                 };
+
+                // A replaced chain ends: its queued next chunk is cancelled
+                // with the request to cancel its running one.
+                for job_id in &replacing {
+                    sqlx::query(crate::sql::common::CHAIN_CANCEL_QUEUED_OF_JOB)
+                        .bind(job_id)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
 
                 let starting = plans
                     .iter()

@@ -45,6 +45,10 @@ pub struct NewRun {
     pub state: Option<Value>,
     /// The queue event it consumes.
     pub event: Option<Value>,
+    /// The chain it belongs to (a chain's next chunk, or a retry of a
+    /// chunk). When it is the id of the run whose finish queues it, that
+    /// run joins the chain as its first chunk in the same transaction.
+    pub chain_id: Option<i64>,
     /// The instant it is queued at.
     pub now: Timestamp,
 }
@@ -63,6 +67,7 @@ impl NewRun {
             params: None,
             state: None,
             event: None,
+            chain_id: None,
             now,
         }
     }
@@ -90,10 +95,23 @@ impl<'a> EncodedNewRun<'a> {
                 reason: "occurrences are inserted by occurrences_claim".into(),
             });
         }
+        let state = opt_to_json("state", new.state.as_ref())?;
+        if let Some(state) = &state
+            && state.len() > crate::chains::MAX_STATE_BYTES
+        {
+            return Err(StoreError::Invalid {
+                what: "state",
+                reason: format!(
+                    "a chain's state is {} bytes as JSON; the limit is {} bytes (1 MiB)",
+                    state.len(),
+                    crate::chains::MAX_STATE_BYTES
+                ),
+            });
+        }
         Ok(EncodedNewRun {
             new,
             params: opt_to_json("params", new.params.as_ref())?,
-            state: opt_to_json("state", new.state.as_ref())?,
+            state,
             event: opt_to_json("event", new.event.as_ref())?,
         })
     }
@@ -118,6 +136,7 @@ macro_rules! insert_queued {
             .bind(encoded.params.as_deref())
             .bind(encoded.state.as_deref())
             .bind(encoded.event.as_deref())
+            .bind(new.chain_id)
             .fetch_optional($conn)
             .await
             .db()?;
@@ -421,5 +440,6 @@ pub(crate) fn decode_run(row: &impl Columns) -> Result<Run, StoreError> {
         error: opt_from_json("run error", row.opt_text(20)?)?,
         http_calls,
         log_lines: crate::codec::count(row.i64(22)?),
+        chain_id: row.opt_i64(23)?,
     })
 }

@@ -307,7 +307,7 @@ impl Store {
                     applied.appended.push(counted.is_some());
                 }
                 for finish in &finishes {
-                    let counted: Option<(i64,)> = sqlx::query_as(sql.run_finish_if_running)
+                    let counted: Option<(i64, bool)> = sqlx::query_as(sql.run_finish_if_running)
                         .bind(finish.id)
                         .bind(finish.node)
                         .bind(finish.status)
@@ -319,7 +319,7 @@ impl Store {
                         .fetch_optional(&mut *tx)
                         .await
                         .db()?;
-                    if let Some((total,)) = counted
+                    if let Some((total, _)) = counted
                         && finish.lines > 0
                     {
                         sqlx::query(sql.run_logs_insert)
@@ -331,7 +331,15 @@ impl Store {
                             .db()?;
                     }
                     let follow_up = match (&counted, &finish.follow_up) {
+                        // Cancelling a chunk ends its chain, even when the
+                        // chunk succeeded before it saw the request.
+                        (Some((_, true)), Some(new))
+                            if new.new.trigger == crate::types::Trigger::Continuation =>
+                        {
+                            None
+                        }
                         (Some(_), Some(new)) => {
+                            crate::chains::join_first_chunk!(finish.id, new, &mut *tx);
                             let row = crate::runs::insert_queued!(new, &mut *tx)?;
                             Some(decode_run(&row)?)
                         }
@@ -373,6 +381,27 @@ impl Store {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<Run>, StoreError> {
+        let interrupted = self
+            .runs_interrupt_if_lease_expired_then(now, limit, |_, _| None)
+            .await?;
+        Ok(interrupted.into_iter().map(|(run, _)| run).collect())
+    }
+
+    /// As [`Store::runs_interrupt_if_lease_expired`], and queues in the same
+    /// transaction the run `follow_up` returns for each interrupted run
+    /// (given with its job version's spec): its retry, or a chain's
+    /// resumption, can then never be lost between two transactions, nor can
+    /// a chain be seen without a live run in between. Returns each
+    /// interrupted run with its follow-up.
+    pub async fn runs_interrupt_if_lease_expired_then<F>(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        mut follow_up: F,
+    ) -> Result<Vec<(Run, Option<Run>)>, StoreError>
+    where
+        F: FnMut(&Run, &JobSpec) -> Option<NewRun> + Send,
+    {
         let error = to_json("run error", &RunError::message(LEASE_EXPIRED))?;
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
@@ -386,8 +415,37 @@ impl Store {
                     .db()?;
                 let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
                 runs.sort_by_key(|run| run.id);
+                let wanted = runs
+                    .iter()
+                    .map(|run| json!({"job_id": run.job_id, "version": run.job_version}))
+                    .collect::<Vec<_>>();
+                let specs = if runs.is_empty() {
+                    std::collections::HashMap::new()
+                } else {
+                    let rows = sqlx::query(sql.job_versions_get_many)
+                        .bind(to_json("job versions", &wanted)?)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .db()?;
+                    decode_specs(&rows)?
+                };
+                let mut interrupted = Vec::with_capacity(runs.len());
+                for run in runs {
+                    let new = specs
+                        .get(&(run.job_id, run.job_version))
+                        .and_then(|spec| follow_up(&run, spec));
+                    let queued = match &new {
+                        Some(new) => {
+                            let encoded = crate::runs::EncodedNewRun::of(new)?;
+                            let row = crate::runs::insert_queued!(&encoded, &mut *tx)?;
+                            Some(decode_run(&row)?)
+                        }
+                        None => None,
+                    };
+                    interrupted.push((run, queued));
+                }
                 if let Some(notify) = sql.notify
-                    && !runs.is_empty()
+                    && !interrupted.is_empty()
                 {
                     sqlx::query(notify)
                         .bind(RUNS_CHANNEL)
@@ -395,8 +453,16 @@ impl Store {
                         .execute(&mut *tx)
                         .await
                         .db()?;
+                    if interrupted.iter().any(|(_, queued)| queued.is_some()) {
+                        sqlx::query(notify)
+                            .bind(RUNS_CHANNEL)
+                            .bind(crate::feed::RUNS_QUEUED)
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                    }
                 }
-                Ok(runs)
+                Ok(interrupted)
             }
             .await;
             commit_or_rollback(tx, outcome).await

@@ -8,6 +8,7 @@
 #[macro_use]
 mod harness;
 
+mod chains;
 mod claims;
 mod fixtures;
 mod jobs;
