@@ -445,10 +445,19 @@ fn a_restart_after_downtime_records_missed_occurrences_per_misfire_policy(databa
     let server = start(&data, database, None);
     let api = Api::new(&server);
     for policy in POLICIES {
+        // Fails if another run of the job holds the key: catch-up runs of
+        // one job run one at a time (the key is taken atomically).
+        let script = format!(
+            "import {{ kvs }} from '@forge/kvs';\n\
+             await kvs.set('busy-{policy}', true, {{ keyPolicy: 'FAIL_IF_EXISTS' }});\n\
+             await new Promise((resolve) => setTimeout(resolve, 200));\n\
+             await kvs.delete('busy-{policy}');\n\
+             return context.run.scheduledFor;"
+        );
         let job = json!({
             "name": policy,
             "schedule": {"cron": "*/10 * * * * *"},
-            "script": "return context.run.scheduledFor;",
+            "script": script,
             "misfire": policy,
         });
         assert_eq!(api.call("POST", "/jobs", Some(job)).0, 201);
@@ -559,13 +568,10 @@ fn a_restart_after_downtime_records_missed_occurrences_per_misfire_policy(databa
             assert!(run["started_at"].is_null(), "{run}");
         }
     }
-    let catch_ups = by_instant(run_all.clone());
-    for pair in catch_ups[..3].windows(2) {
-        assert!(
-            ms(&pair[1], "started_at") >= ms(&pair[0], "finished_at"),
-            "{catch_ups:#?}"
-        );
-    }
+    // One at a time is checked by the script itself (above), not with
+    // timestamps: a queued run's `started_at` is the clock reading its claim
+    // took just before the claim statement, which may, under load, precede
+    // the previous run's `finished_at` by the claim's own latency.
     assert_eq!(server.terminate(), Some(0));
 }
 
