@@ -333,6 +333,11 @@ fn delays_are_honoured_and_chains_are_shown_and_cancelled(database: &Database) {
     let first = api.get(&format!("/runs/{chain_id}"));
     assert_eq!(first["chain_id"], chain_id);
 
+    // Both endpoints are in the OpenAPI document.
+    let document = api.get("/openapi.json");
+    assert!(document["paths"]["/api/v1/chains/{id}"]["get"].is_object());
+    assert!(document["paths"]["/api/v1/chains/{id}/cancel"]["post"].is_object());
+
     // An ended chain cannot be cancelled; an unknown one is a problem document.
     let (status, kind, problem) = api.call("POST", &format!("/chains/{chain_id}/cancel"), None);
     assert_eq!(status, 409, "{problem}");

@@ -10,7 +10,7 @@
 //! It owns time and policies: exact firing (a heap of next instants and a
 //! sleep until the earliest — no polling tick), atomic occurrence claims,
 //! workers with a concurrency limit, the overlap, misfire and retry
-//! policies, leases with heartbeats and the sweeper that interrupts runs of
+//! policies, chains of runs (`context.continueWith`, in `chain`), leases with heartbeats and the sweeper that interrupts runs of
 //! dead nodes, graceful shutdown, history retention, live log fan-out and
 //! metrics, and failure alerts (webhook and Slack channels, delivered
 //! through `egress` with retries). Nodes coordinate only through the database; `coordination`
