@@ -38,6 +38,8 @@ macro_rules! migrations {
 migrations! {
     1 => "0001_kv_and_secrets": "kv and secrets",
     2 => "0002_jobs_runs_tokens_audit": "jobs, runs, logs, tokens, audit, notifications",
+    // 3 is the chains branch's migration; versions need not be contiguous.
+    4 => "0004_queues": "queues: queue jobs, events, event runs",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {

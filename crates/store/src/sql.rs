@@ -15,6 +15,7 @@ macro_rules! run_columns {
          http_calls, log_lines"
     };
 }
+pub(crate) use run_columns;
 
 /// `run_columns!` qualified with the table name, for statements that join.
 macro_rules! qualified_run_columns {
@@ -26,6 +27,7 @@ macro_rules! qualified_run_columns {
          runs.result, runs.error, runs.http_calls, runs.log_lines"
     };
 }
+pub(crate) use qualified_run_columns;
 
 /// `delivery_columns!` qualified with the table name.
 macro_rules! qualified_delivery_columns {
@@ -64,16 +66,20 @@ macro_rules! delivery_columns {
 /// The ids of queued runs a worker may start now (alias `r`): due, and —
 /// unless the job allows overlap — the oldest queued run of a job with no
 /// running run, so each job's runs start one at a time and in order.
+/// Queue event runs are claimed apart (`queues::QueueSql::claim_events`):
+/// they neither follow nor hold up the overlap policy.
 macro_rules! claimable_queued_runs {
     () => {
         "SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id \
          WHERE r.status = 'queued' AND r.not_before_ms <= $2 \
+           AND r.queue_event_id IS NULL \
            AND (j.overlap = 'allow' OR ( \
                NOT EXISTS (SELECT 1 FROM runs o \
-                           WHERE o.job_id = r.job_id AND o.status = 'running') \
+                           WHERE o.job_id = r.job_id AND o.status = 'running' \
+                             AND o.queue_event_id IS NULL) \
                AND NOT EXISTS (SELECT 1 FROM runs e \
                                WHERE e.job_id = r.job_id AND e.status = 'queued' \
-                                 AND e.id < r.id)))"
+                                 AND e.id < r.id AND e.queue_event_id IS NULL)))"
     };
 }
 
@@ -166,6 +172,9 @@ pub(crate) struct Dialect {
     /// `$1` now, `$2` claimed until, `$3` limit → due deliveries, now
     /// invisible to other claimers until `$2`.
     pub(crate) deliveries_claim_due: &'static str,
+
+    /// Queue statements (`queues`).
+    pub(crate) queues: &'static crate::queues::QueueSql,
 }
 
 /// SQLite: JSON is stored as checked text; `json_each` unpacks key lists.
@@ -224,7 +233,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
         RETURNING id, version, overlap",
     runs_active_of_jobs: concat!(
         "SELECT job_id, id, status FROM runs \
-         WHERE status IN ('queued', 'running') AND job_id IN ",
+         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id IN ",
         sqlite_ids!("$1")
     ),
     runs_insert_occurrences: concat!(
@@ -297,6 +306,8 @@ pub(crate) const SQLITE: Dialect = Dialect {
          RETURNING ",
         delivery_columns!()
     ),
+
+    queues: &crate::queues::SQLITE,
 };
 
 /// PostgreSQL: `json` columns cast from and to text; a table lock in
@@ -356,7 +367,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
         RETURNING jobs.id, jobs.version, jobs.overlap",
     runs_active_of_jobs: concat!(
         "SELECT job_id, id, status FROM runs \
-         WHERE status IN ('queued', 'running') AND job_id IN ",
+         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id IN ",
         pg_ids!("$1")
     ),
     runs_insert_occurrences: concat!(
@@ -434,6 +445,8 @@ pub(crate) const POSTGRES: Dialect = Dialect {
          RETURNING ",
         qualified_delivery_columns!()
     ),
+
+    queues: &crate::queues::POSTGRES,
 };
 
 /// Statements with the same text in both dialects.

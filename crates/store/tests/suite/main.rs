@@ -11,6 +11,7 @@ mod harness;
 mod claims;
 mod fixtures;
 mod jobs;
+mod queues;
 mod runs;
 
 mod kv;
