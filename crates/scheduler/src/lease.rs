@@ -92,6 +92,7 @@ pub(crate) async fn sweep(core: &Arc<Core>) -> usize {
             retry_interrupted(core, &run).await;
         }
         if count < SWEEP_BATCH as usize {
+            swept += crate::queue::requeue_orphans(core).await;
             if swept > 0 {
                 core.wake_feeder.notify_one();
             }
@@ -104,6 +105,11 @@ pub(crate) async fn sweep(core: &Arc<Core>) -> usize {
 /// second transaction: a crash between the two loses the retry (the
 /// interrupted row remains, so nothing is lost silently).
 async fn retry_interrupted(core: &Core, run: &Run) {
+    if run.event.is_some() {
+        // Queue events are re-queued by the store in one transaction
+        // (`queue::requeue_orphans`, right after this sweep).
+        return;
+    }
     let spec = match core.store.job_version(run.job_id, run.job_version).await {
         Ok(Some(version)) => version.spec,
         Ok(None) => return,

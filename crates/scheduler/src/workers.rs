@@ -97,14 +97,11 @@ async fn finish(
     }
     let status = final_status(outcome.status, reason);
     let finished_at = core.now();
-    let follow_up = policy::follow_up(
-        spec,
-        run,
-        status,
-        Some(&outcome),
-        finished_at,
-        fastrand::f64(),
-    );
+    let jitter = fastrand::f64();
+    let follow_up = crate::queue::follow_up(spec, run, status, Some(&outcome), finished_at, jitter)
+        .unwrap_or_else(|| {
+            policy::follow_up(spec, run, status, Some(&outcome), finished_at, jitter)
+        });
     let finish = RunFinish {
         id: run.id,
         node: core.config.node_id.clone(),

@@ -9,3 +9,4 @@ mod alerts;
 mod firing;
 mod lifecycle;
 mod policies;
+mod queues;
