@@ -130,7 +130,9 @@ pub(crate) async fn get(
     _caller: Viewer,
     ApiPath(path): ApiPath<JobPath>,
 ) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(find(&state, &path.job).await?.into()))
+    let mut view = JobView::from(find(&state, &path.job).await?);
+    view.progress.queue = crate::queues::progress_of(&state, view.id).await?;
+    Ok(Json(view))
 }
 
 /// Replaces a job with a new version; creates it when the path names a

@@ -28,6 +28,7 @@ mod metrics;
 mod model;
 mod openapi;
 mod problem;
+mod queues;
 mod runs;
 mod schedule;
 mod ui;

@@ -84,6 +84,8 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         ("/api/v1/runs/{id}/logs", "get"),
         ("/api/v1/runs/{id}/cancel", "post"),
         ("/api/v1/cron/preview", "get"),
+        ("/api/v1/queues/{key}", "get"),
+        ("/api/v1/queues/{key}/jobs/{queue_job_id}", "get"),
     ];
     for (path, method) in operations {
         let operation = &document["paths"][path][method];
@@ -109,7 +111,8 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         names.sort();
         names
     };
-    // The Job JSON, plus `retention` (per-job history bounds).
+    // The Job JSON, plus `retention` (per-job history bounds),
+    // `queue` (the key it consumes) and `progress`.
     assert_eq!(
         properties("JobView"),
         sorted(&[
@@ -132,9 +135,12 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "created_at",
             "updated_at",
             "retention",
+            "queue",
+            "progress",
         ])
     );
-    // The Run JSON, plus `missed_count` (how many occurrences a `missed` row stands for).
+    // The Run JSON, plus `missed_count` (how many occurrences a
+    // `missed` row stands for) and `event` (the queue event it consumes).
     assert_eq!(
         properties("RunView"),
         sorted(&[
@@ -155,6 +161,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "http_calls",
             "node",
             "missed_count",
+            "event",
         ])
     );
 }

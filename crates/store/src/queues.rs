@@ -541,7 +541,7 @@ impl Store {
                             .db()?;
                         continue;
                     }
-                    let event = match event {
+                    let mut event = match event {
                         Some(event) => event,
                         None => {
                             let body: Value =
@@ -549,6 +549,13 @@ impl Store {
                             event_json(&orphan.text(2)?, orphan.i64(1)?, event_id, &body)
                         }
                     };
+                    if let (Value::Object(event), true) = (&mut event, attempt > 0) {
+                        // As the scheduler's retry of an interrupted run says it.
+                        event.insert(
+                            "retryContext".into(),
+                            json!({ "retryCount": attempt, "retryReason": "INTERRUPTED" }),
+                        );
+                    }
                     let new = NewRun {
                         attempt: attempt + 1,
                         parent_run_id: parent,

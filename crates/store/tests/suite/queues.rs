@@ -482,7 +482,12 @@ async fn interrupted_events_are_requeued_until_the_attempt_limit(db: TestDb) {
         assert_eq!(requeued[0].trigger, Trigger::Retry);
         assert_eq!(requeued[0].attempt, attempt + 1);
         assert_eq!(requeued[0].parent_run_id, Some(claimed[0].run.id));
-        assert_eq!(requeued[0].event.as_ref().unwrap()["body"], json!({"i": 0}));
+        let event = requeued[0].event.as_ref().unwrap();
+        assert_eq!(event["body"], json!({"i": 0}));
+        assert_eq!(
+            event["retryContext"],
+            json!({"retryCount": attempt, "retryReason": "INTERRUPTED"})
+        );
         attempt += 1;
         now += 60;
     }
