@@ -158,13 +158,16 @@ async fn start_scheduler(
     // Alert channels are the operator's own configuration, not a script's
     // reach: the scripts' allow-list does not apply to them.
     let alerts = http.with_policy(egress::Policy::default());
+    let mut config = SchedulerConfig::new(node_id(args));
+    // Pushes are stored with their runs; the same signal wakes this node's workers.
+    let queue = scheduler::StoreQueue::new(store.clone(), config.runs_queued.clone());
     let environment = ServeEnvironment::new(
         settings.sites.clone(),
         settings.users.clone(),
         Arc::new(ScriptStorage::new(store.clone())),
+        Arc::new(queue),
         http,
     );
-    let mut config = SchedulerConfig::new(node_id(args));
     config.environment = Arc::new(environment);
     config.alerts = Some(alerts);
     if let Some(workers) = settings.workers {

@@ -64,6 +64,9 @@ pub enum QueueError {
         /// The job id asked for.
         job_id: String,
     },
+    /// No job consumes the queue (the message says how to fix it).
+    #[error("{0}")]
+    NoConsumer(String),
     /// The backend failed.
     #[error("queue failed: {0}")]
     Backend(String),

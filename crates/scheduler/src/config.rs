@@ -68,6 +68,9 @@ pub struct SchedulerConfig {
     /// The HTTP client failure alerts are posted with; `None` disables
     /// alerts on this node (nothing is enqueued or sent).
     pub alerts: Option<egress::Client>,
+    /// Notified when runs were queued outside the scheduler (a
+    /// [`StoreQueue`](crate::StoreQueue) push): its workers look for them at once.
+    pub runs_queued: Arc<tokio::sync::Notify>,
 }
 
 impl SchedulerConfig {
@@ -91,6 +94,7 @@ impl SchedulerConfig {
             retention_batch: 500,
             environment: Arc::new(IsolatedEnvironment),
             alerts: None,
+            runs_queued: Arc::default(),
         }
     }
 

@@ -24,7 +24,7 @@ pub(crate) struct Core {
     pub(crate) permits: Arc<Semaphore>,
     /// Tells the feeder queued runs may be claimable (a run was queued or
     /// ended, a retry's time came).
-    pub(crate) wake_feeder: Notify,
+    pub(crate) wake_feeder: Arc<Notify>,
     /// Tells the alert deliverer deliveries were enqueued.
     pub(crate) wake_deliverer: Notify,
     /// `true` once the scheduler stops claiming.

@@ -53,6 +53,7 @@ impl Scheduler {
         clock: Arc<dyn Clock>,
     ) -> Result<SchedulerHandle, SchedulerError> {
         let (writer, writer_task) = Writer::start(store.clone(), config.commit_window);
+        let wake_feeder = config.runs_queued.clone();
         let core = Arc::new(Core {
             permits: Arc::new(Semaphore::new(config.workers.max(1))),
             store,
@@ -63,7 +64,7 @@ impl Scheduler {
             writer,
             events: Events::new(),
             metrics: Metrics::new(),
-            wake_feeder: Notify::new(),
+            wake_feeder,
             wake_deliverer: Notify::new(),
             stopping: watch::channel(false).0,
             pending_starts: watch::channel(0).0,

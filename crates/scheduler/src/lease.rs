@@ -74,7 +74,7 @@ pub(crate) async fn sweep(core: &Arc<Core>) -> usize {
         let interrupted = match core
             .store
             .runs_interrupt_if_lease_expired_then(now, SWEEP_BATCH, |run, spec| {
-                crate::chain::follow_up(
+                crate::workers::follow_up(
                     spec,
                     run,
                     RunStatus::Interrupted,
@@ -105,6 +105,7 @@ pub(crate) async fn sweep(core: &Arc<Core>) -> usize {
             }
         }
         if count < SWEEP_BATCH as usize {
+            swept += crate::queue::requeue_orphans(core).await;
             if swept > 0 {
                 core.wake_feeder.notify_one();
             }

@@ -12,7 +12,8 @@
 //! workers with a concurrency limit, the overlap, misfire and retry
 //! policies, chains of runs (`context.continueWith`, in `chain`), leases with heartbeats and the sweeper that interrupts runs of
 //! dead nodes, graceful shutdown, history retention, live log fan-out and
-//! metrics, and failure alerts (webhook and Slack channels, delivered
+//! metrics, `@forge/events` queues over the store ([`StoreQueue`]: event
+//! runs, their retries and concurrency limits), and failure alerts (webhook and Slack channels, delivered
 //! through `egress` with retries). Nodes coordinate only through the database; `coordination`
 //! documents how, as a state diagram with its failure rules.
 //!
@@ -35,6 +36,7 @@ mod lease;
 mod live;
 mod metrics;
 mod policy;
+mod queue;
 mod retention;
 mod workers;
 mod writer;
@@ -46,4 +48,5 @@ pub use crate::{
     events::RunEvent,
     handle::{Scheduler, SchedulerHandle, next_fire_after},
     metrics::{DURATION_BUCKETS, HistogramSnapshot, LATENESS_BUCKETS, RunCount, SchedulerMetrics},
+    queue::{INTERRUPTED_EVENT_MAX_ATTEMPTS, INVOCATION_ERROR_MAX_ATTEMPTS, StoreQueue},
 };

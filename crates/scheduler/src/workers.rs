@@ -98,7 +98,7 @@ async fn finish(
     crate::chain::refuse_oversized_state(&mut outcome);
     let status = final_status(outcome.status, reason);
     let finished_at = core.now();
-    let follow_up = crate::chain::follow_up(
+    let follow_up = follow_up(
         spec,
         run,
         status,
@@ -342,6 +342,21 @@ async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
             };
         }
     }
+}
+
+/// The run that follows `run` ending with `status`, if any: an event's
+/// retries follow the queue's rules, every other run the chain's (a chain's
+/// next chunk or resumption, falling back to the job's retry policy).
+pub(crate) fn follow_up(
+    spec: &JobSpec,
+    run: &Run,
+    status: RunStatus,
+    outcome: Option<&Outcome>,
+    now: jiff::Timestamp,
+    jitter: f64,
+) -> Option<store::NewRun> {
+    crate::queue::follow_up(spec, run, status, outcome, now, jitter)
+        .unwrap_or_else(|| crate::chain::follow_up(spec, run, status, outcome, now, jitter))
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     chains, cron_preview, extract::MAX_BODY_BYTES, health, jobs, metrics, model::JobInput, openapi,
-    problem, problem::ApiError, runs, ui,
+    problem, problem::ApiError, queues, runs, ui,
 };
 
 /// What every handler shares: the store, the clock, the scheduler. Cheap
@@ -255,6 +255,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::cancel))
         .routes(routes!(chains::get))
         .routes(routes!(chains::cancel))
+        .routes(routes!(queues::get))
+        .routes(routes!(queues::job))
 }
 
 /// Builds the whole application: `/api/v1/…`, `/api/v1/openapi.json`,

@@ -24,14 +24,6 @@ pub(crate) struct ChainPath {
     id: i64,
 }
 
-/// What a UI draws of a job's work in progress. Each part is `null` when
-/// the job has none.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct JobProgressView {
-    /// The job's newest chain, going or ended.
-    pub chain: Option<ChainProgressView>,
-}
-
 /// A chain as a job's progress shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ChainProgressView {

@@ -134,8 +134,10 @@ pub(crate) async fn get(
     _caller: Viewer,
     ApiPath(path): ApiPath<JobPath>,
 ) -> Result<Json<JobView>, ApiError> {
-    let view = JobView::from(find(&state, &path.job).await?);
-    Ok(Json(crate::chains::with_progress(&state, view).await?))
+    let mut view =
+        crate::chains::with_progress(&state, JobView::from(find(&state, &path.job).await?)).await?;
+    view.progress.queue = crate::queues::progress_of(&state, view.id).await?;
+    Ok(Json(view))
 }
 
 /// Replaces a job with a new version; creates it when the path names a

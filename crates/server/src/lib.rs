@@ -29,6 +29,7 @@ mod metrics;
 mod model;
 mod openapi;
 mod problem;
+mod queues;
 mod runs;
 mod schedule;
 mod ui;
@@ -37,7 +38,7 @@ mod validate;
 pub use crate::{
     app::{AppState, DefaultLimits, app, serve},
     auth::{Editor, Viewer},
-    chains::{ChainProgressView, ChainView, ChunkView, JobProgressView},
+    chains::{ChainProgressView, ChainView, ChunkView},
     cron_preview::CronPreview,
     extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},
     model::{

@@ -65,6 +65,14 @@ pub struct JobInput {
     /// How much history is kept (default 1000 runs and 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionInput>,
+    /// The `@forge/events` queue key this job consumes (`^[a-zA-Z0-9-_]+$`,
+    /// unique among jobs): each pushed event becomes an `event` run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// Read-only; ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
+    pub progress: Option<Value>,
     /// Read-only in [`JobView`]; when sent, the version this change is based on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
@@ -80,10 +88,6 @@ pub struct JobInput {
     #[serde(default, skip_serializing)]
     #[schema(read_only)]
     pub last_run: Option<Value>,
-    /// Read-only; ignored.
-    #[serde(default, skip_serializing)]
-    #[schema(read_only)]
-    pub progress: Option<Value>,
     /// Read-only; ignored.
     #[serde(default, skip_serializing)]
     #[schema(read_only)]
@@ -159,6 +163,7 @@ impl JobInput {
             spec.params = params.clone();
         }
         spec.run_as.clone_from(&self.run_as);
+        spec.queue.clone_from(&self.queue);
         if let Some(retention) = self.retention {
             spec.retention = RetentionPolicy {
                 keep_runs: retention.keep_runs.unwrap_or(spec.retention.keep_runs),
@@ -192,11 +197,12 @@ impl From<&JobSpec> for JobInput {
                 keep_runs: Some(spec.retention.keep_runs),
                 keep_days: Some(spec.retention.keep_days),
             }),
+            queue: spec.queue.clone(),
+            progress: None,
             version: None,
             id: None,
             next_fire_at: None,
             last_run: None,
-            progress: None,
             created_at: None,
             updated_at: None,
         }
@@ -245,6 +251,11 @@ pub struct JobView {
     pub run_as: Option<String>,
     /// How much history is kept.
     pub retention: RetentionView,
+    /// The queue key it consumes; `null` when it consumes none.
+    pub queue: Option<String>,
+    /// What a UI draws of work in progress: the newest chain and the
+    /// consumed queue's events (filled by `GET /jobs` and `GET /jobs/{job}`).
+    pub progress: ProgressView,
     /// The current version, from 1; every edit adds one.
     pub version: i64,
     /// The next occurrence not yet fired; `null` when it does not fire.
@@ -252,15 +263,81 @@ pub struct JobView {
     pub next_fire_at: Option<Timestamp>,
     /// Its newest run.
     pub last_run: Option<RunSummaryView>,
-    /// What a UI draws of work in progress (`GET /jobs` and `GET /jobs/{job}`).
-    #[serde(default)]
-    pub progress: crate::chains::JobProgressView,
     /// When it was created.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// When it last changed.
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+}
+
+/// Progress of a job's long work. Each part is optional so that other
+/// kinds of progress can sit beside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProgressView {
+    /// The job's newest chain, going or ended; `null` when it has none.
+    #[serde(default)]
+    pub chain: Option<crate::chains::ChainProgressView>,
+    /// The events of the queue it consumes, by state; `null` when it
+    /// consumes no queue (or outside `GET /jobs/{job}`).
+    #[serde(default)]
+    pub queue: Option<QueueCountsView>,
+}
+
+/// A queue's (or one queue job's) events by state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QueueCountsView {
+    /// The queue key.
+    pub key: String,
+    /// Consumed successfully.
+    pub succeeded: u64,
+    /// Waiting, running, or waiting for a retry.
+    pub in_progress: u64,
+    /// The consumer failed for good.
+    pub failed: u64,
+    /// Dropped by `cancel()` before they ran.
+    pub cancelled: u64,
+}
+
+impl QueueCountsView {
+    /// The counts of queue `key`.
+    pub fn of(key: &str, counts: store::QueueCounts) -> Self {
+        Self {
+            key: key.to_owned(),
+            succeeded: counts.succeeded,
+            in_progress: counts.in_progress,
+            failed: counts.failed,
+            cancelled: counts.cancelled,
+        }
+    }
+}
+
+/// The queue event a run consumes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunEventView {
+    /// The event's id (`event.eventId`).
+    pub id: String,
+    /// The queue key (`event.queueName`).
+    pub queue: String,
+    /// The event's body.
+    pub body: Value,
+    /// The queue job it belongs to (`event.jobId`, what `push` returned).
+    pub queue_job_id: String,
+    /// `event.retryContext` of a retry: `retryCount`, `retryReason`, `retryData`.
+    pub retry_context: Option<Value>,
+}
+
+impl RunEventView {
+    fn of(event: &Value) -> Option<Self> {
+        let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
+        Some(Self {
+            id: text("eventId")?,
+            queue: text("queueName")?,
+            body: event.get("body").cloned().unwrap_or(Value::Null),
+            queue_job_id: text("jobId")?,
+            retry_context: event.get("retryContext").cloned(),
+        })
+    }
 }
 
 /// A retry policy as the API shows it.
@@ -305,10 +382,11 @@ impl From<Job> for JobView {
                 keep_runs: spec.retention.keep_runs,
                 keep_days: spec.retention.keep_days,
             },
+            queue: spec.queue,
+            progress: ProgressView::default(),
             version: job.version,
             next_fire_at: job.next_fire_at,
             last_run: job.last_run.map(RunSummaryView::from),
-            progress: crate::chains::JobProgressView::default(),
             created_at: job.created_at,
             updated_at: job.updated_at,
         }
@@ -422,6 +500,8 @@ pub struct RunView {
     /// The chain it belongs to (`GET /chains/{id}`); `null` when not part of one.
     #[serde(default)]
     pub chain_id: Option<i64>,
+    /// The queue event it consumes; `null` for a run that is not an event's.
+    pub event: Option<RunEventView>,
 }
 
 impl From<Run> for RunView {
@@ -445,6 +525,7 @@ impl From<Run> for RunView {
             node: run.node,
             missed_count: run.missed_count,
             chain_id: run.chain_id,
+            event: run.event.as_ref().and_then(RunEventView::of),
         }
     }
 }

@@ -248,7 +248,7 @@ impl From<store::StoreError> for ApiError {
         use store::StoreError as E;
         match error {
             E::NameTaken { .. } | E::VersionConflict { .. } => Self::Conflict(error.to_string()),
-            E::JobNotFound { .. } => Self::NotFound(error.to_string()),
+            E::JobNotFound { .. } | E::NoConsumer { .. } => Self::NotFound(error.to_string()),
             E::InvalidSpec(problem) => Self::invalid(problem.field, problem.reason),
             E::Invalid { what, reason } => Self::invalid(what, reason),
             E::InvalidCursor => Self::invalid("cursor", "is not a cursor this server handed out"),

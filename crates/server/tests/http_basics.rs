@@ -84,6 +84,8 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         ("/api/v1/runs/{id}/logs", "get"),
         ("/api/v1/runs/{id}/cancel", "post"),
         ("/api/v1/cron/preview", "get"),
+        ("/api/v1/queues/{key}", "get"),
+        ("/api/v1/queues/{key}/jobs/{queue_job_id}", "get"),
     ];
     for (path, method) in operations {
         let operation = &document["paths"][path][method];
@@ -109,8 +111,8 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         names.sort();
         names
     };
-    // The issue's Job JSON, plus `retention` (per-job history bounds) and
-    // `progress` (issue 5: chains).
+    // The issue's Job JSON, plus `retention` (per-job history bounds),
+    // `queue` (the key it consumes) and `progress` (chains and queues).
     assert_eq!(
         properties("JobView"),
         sorted(&[
@@ -133,11 +135,13 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "created_at",
             "updated_at",
             "retention",
+            "queue",
             "progress",
         ])
     );
-    // The issue's Run JSON, plus `missed_count` (how many occurrences a `missed` row stands for)
-    // and `chain_id` (issue 5).
+    // The issue's Run JSON, plus `missed_count` (how many occurrences a
+    // `missed` row stands for), `chain_id` (its chain) and `event` (the
+    // queue event it consumes).
     assert_eq!(
         properties("RunView"),
         sorted(&[
@@ -159,6 +163,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "node",
             "missed_count",
             "chain_id",
+            "event",
         ])
     );
 }

@@ -81,10 +81,11 @@ async fn create_returns_the_job_with_defaults_and_its_first_fire_instant(server:
             "params": {},
             "run_as": null,
             "retention": {"keep_runs": 1000, "keep_days": 30},
+            "queue": null,
+            "progress": {"chain": null, "queue": null},
             "version": 1,
             "next_fire_at": "2026-03-07T12:00:20Z",
             "last_run": null,
-            "progress": {"chain": null},
             "created_at": "2026-03-07T12:00:00Z",
             "updated_at": "2026-03-07T12:00:00Z",
         })

@@ -109,6 +109,7 @@ async fn a_run_shows_exactly_the_documented_fields(server: TestServer) {
             "node": "n1",
             "missed_count": null,
             "chain_id": null,
+            "event": null,
         })
     );
     let job = server.read("/api/v1/jobs/sync").await;

@@ -258,6 +258,14 @@ pub enum StoreError {
         /// The id or name asked for.
         job: String,
     },
+    /// A push to a queue key no job consumes (nothing was written).
+    #[error(
+        "no job consumes queue {queue:?}: set \"queue\": {queue:?} on the job that should receive its events"
+    )]
+    NoConsumer {
+        /// The queue key.
+        queue: String,
+    },
     /// A spec breaks a bound the store enforces.
     #[error("invalid job spec: {0}")]
     InvalidSpec(#[from] SpecProblem),

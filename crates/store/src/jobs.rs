@@ -174,6 +174,50 @@ macro_rules! notify_job {
     };
 }
 
+/// Sets the queue key job `$id` consumes on `$conn` (the save's
+/// transaction); evaluates to `Result<(), StoreError>`: a key another job
+/// consumes is an invalid `queue` naming that job.
+macro_rules! set_queue {
+    ($conn:expr, $id:expr, $queue:expr) => {{
+        let queue: Option<&str> = $queue;
+        let id: i64 = $id;
+        let taken: Option<(String,)> = match queue {
+            Some(queue) => {
+                sqlx::query_as("SELECT name FROM jobs WHERE queue_key = $1 AND id <> $2")
+                    .bind(queue)
+                    .bind(id)
+                    .fetch_optional(&mut *$conn)
+                    .await
+                    .db()?
+            }
+            None => None,
+        };
+        match taken {
+            Some((other,)) => Err(StoreError::InvalidSpec(crate::types::SpecProblem {
+                field: "queue",
+                reason: format!("is already consumed by job {other:?}; a queue has one consumer"),
+            })),
+            None => sqlx::query("UPDATE jobs SET queue_key = $2 WHERE id = $1")
+                .bind(id)
+                .bind(queue)
+                .execute($conn)
+                .await
+                .db()
+                .map(drop)
+                .map_err(|error| {
+                    unique_to(error, || {
+                        StoreError::InvalidSpec(crate::types::SpecProblem {
+                            field: "queue",
+                            reason: "is already consumed by another job; a queue has one consumer"
+                                .into(),
+                        })
+                    })
+                }),
+        }
+    }};
+}
+pub(crate) use set_queue;
+
 impl Store {
     /// Creates a job at version 1. A taken name is [`StoreError::NameTaken`].
     pub async fn job_create(&self, new: &NewJob) -> Result<Job, StoreError> {
@@ -200,6 +244,7 @@ impl Store {
                     .await
                     .db()
                     .map_err(|error| unique_to(error, name_taken))?;
+                crate::jobs::set_queue!(&mut *tx, id, new.spec.queue.as_deref())?;
                 sqlx::query(common::JOB_VERSION_INSERT)
                     .bind(id)
                     .bind(1_i64)
@@ -277,6 +322,7 @@ impl Store {
                     .await
                     .db()
                     .map_err(|error| unique_to(error, name_taken))?;
+                crate::jobs::set_queue!(&mut *tx, update.id, update.spec.queue.as_deref())?;
                 sqlx::query(common::JOB_VERSION_INSERT)
                     .bind(update.id)
                     .bind(version)

@@ -22,6 +22,8 @@
 //! - the key-value entries scripts keep with Forge `storage` / `@forge/kvs`
 //!   (`kv_*`) and the scripts' secrets (`secret_*`), encrypted at rest with
 //!   a [`SecretKey`];
+//! - `@forge/events` queues (`queue_*`): pushes, their events and the
+//!   `event` runs consuming them, written in one transaction;
 //! - on PostgreSQL, a [`ChangeFeed`] of other nodes' changes (`LISTEN/NOTIFY`).
 //!
 //! Both engines behave identically, including under concurrency (claims
@@ -50,6 +52,7 @@ mod jobs;
 mod kv;
 mod migrate;
 mod notify;
+mod queues;
 mod runs;
 mod script_storage;
 mod secret;
@@ -73,6 +76,10 @@ pub use crate::{
     notify::{
         AlertEvent, ChannelKind, ChannelSpec, Delivery, DeliveryOutcome, DeliveryStatus,
         NewDelivery, NotificationChannel,
+    },
+    queues::{
+        MAX_QUEUE_KEY_CHARS, NewQueueEvent, QueueCounts, QueueJob, QueuePush, QueuePushed,
+        QueueSummary, check_queue_key, event_json,
     },
     runs::{
         ActiveRuns, LogQuery, NewRun, PruneRuns, RunFilter,

@@ -39,6 +39,7 @@ migrations! {
     1 => "0001_kv_and_secrets": "kv and secrets",
     2 => "0002_jobs_runs_tokens_audit": "jobs, runs, logs, tokens, audit, notifications",
     3 => "0003_chains": "chains of runs",
+    4 => "0004_queues": "queues: queue jobs, events, event runs",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {

@@ -15,6 +15,7 @@ macro_rules! run_columns {
          http_calls, log_lines, chain_id"
     };
 }
+pub(crate) use run_columns;
 
 /// `run_columns!` qualified with the table name, for statements that join.
 macro_rules! qualified_run_columns {
@@ -26,6 +27,7 @@ macro_rules! qualified_run_columns {
          runs.result, runs.error, runs.http_calls, runs.log_lines, runs.chain_id"
     };
 }
+pub(crate) use qualified_run_columns;
 
 /// `delivery_columns!` qualified with the table name.
 macro_rules! qualified_delivery_columns {
@@ -65,16 +67,21 @@ macro_rules! delivery_columns {
 /// unless the job allows overlap — the oldest queued run of a job with no
 /// running run, so each job's runs start one at a time and in order; a
 /// chain's queued chunk goes before every other queued run of its job (the
-/// chain is one execution, whatever was queued while it went on).
+/// chain is one execution, whatever was queued while it went on). Queue
+/// event runs are claimed apart (`queues::QueueSql::claim_events`): they
+/// neither follow nor hold up the overlap policy.
 macro_rules! claimable_queued_runs {
     () => {
         "SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id \
          WHERE r.status = 'queued' AND r.not_before_ms <= $2 \
+           AND r.queue_event_id IS NULL \
            AND (j.overlap = 'allow' OR ( \
                NOT EXISTS (SELECT 1 FROM runs o \
-                           WHERE o.job_id = r.job_id AND o.status = 'running') \
+                           WHERE o.job_id = r.job_id AND o.status = 'running' \
+                             AND o.queue_event_id IS NULL) \
                AND NOT EXISTS (SELECT 1 FROM runs e \
                                WHERE e.job_id = r.job_id AND e.status = 'queued' \
+                                 AND e.queue_event_id IS NULL \
                                  AND ((e.chain_id IS NOT NULL AND r.chain_id IS NULL) \
                                       OR ((e.chain_id IS NULL) = (r.chain_id IS NULL) \
                                           AND e.id < r.id)))))"
@@ -170,6 +177,9 @@ pub(crate) struct Dialect {
     /// `$1` now, `$2` claimed until, `$3` limit → due deliveries, now
     /// invisible to other claimers until `$2`.
     pub(crate) deliveries_claim_due: &'static str,
+
+    /// Queue statements (`queues`).
+    pub(crate) queues: &'static crate::queues::QueueSql,
 }
 
 /// SQLite: JSON is stored as checked text; `json_each` unpacks key lists.
@@ -230,7 +240,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
     runs_active_of_jobs: concat!(
         "SELECT job_id, id, \
              CASE WHEN chain_id IS NULL THEN status ELSE 'running' END AS status FROM runs \
-         WHERE status IN ('queued', 'running') AND job_id IN ",
+         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id IN ",
         sqlite_ids!("$1")
     ),
     runs_insert_occurrences: concat!(
@@ -303,6 +313,8 @@ pub(crate) const SQLITE: Dialect = Dialect {
          RETURNING ",
         delivery_columns!()
     ),
+
+    queues: &crate::queues::SQLITE,
 };
 
 /// PostgreSQL: `json` columns cast from and to text; a table lock in
@@ -364,7 +376,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     runs_active_of_jobs: concat!(
         "SELECT job_id, id, \
              CASE WHEN chain_id IS NULL THEN status ELSE 'running' END AS status FROM runs \
-         WHERE status IN ('queued', 'running') AND job_id IN ",
+         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id IN ",
         pg_ids!("$1")
     ),
     runs_insert_occurrences: concat!(
@@ -442,6 +454,8 @@ pub(crate) const POSTGRES: Dialect = Dialect {
          RETURNING ",
         qualified_delivery_columns!()
     ),
+
+    queues: &crate::queues::POSTGRES,
 };
 
 /// Statements with the same text in both dialects.

@@ -63,6 +63,10 @@ pub struct JobSpec {
     /// How much of this job's history is kept.
     #[serde(default)]
     pub retention: RetentionPolicy,
+    /// The `@forge/events` queue key this job consumes: each event pushed
+    /// to it becomes an `event` run. Unique among jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
 }
 
 impl JobSpec {
@@ -82,6 +86,7 @@ impl JobSpec {
             params: empty_object(),
             run_as: None,
             retention: RetentionPolicy::default(),
+            queue: None,
         }
     }
 
@@ -137,6 +142,12 @@ impl JobSpec {
         }
         if !self.params.is_object() {
             return problem("params", "must be a JSON object".into());
+        }
+        if let Some(queue) = &self.queue {
+            crate::queues::check_queue_key(queue).map_err(|reason| SpecProblem {
+                field: "queue",
+                reason,
+            })?;
         }
         if self.description.len() > 10_000 {
             return problem("description", "must be at most 10000 bytes".into());

@@ -1,10 +1,11 @@
 //! What runs of `clockwork serve` reach outside their sandbox: the
-//! configured site (with the job's `run_as` user credential), storage in
-//! the database, and the egress client with the allow-list.
+//! configured site (with the job's `run_as` user credential), storage and
+//! `@forge/events` queues in the database, and the egress client with the
+//! allow-list.
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use runtime::{Credential, KvStore, MemoryQueue, QueueBackend, Services, Sites};
+use runtime::{Credential, KvStore, QueueBackend, Services, Sites};
 use scheduler::RunEnvironment;
 use store::{JobSpec, Run};
 
@@ -22,15 +23,14 @@ impl ServeEnvironment {
         sites: Sites,
         users: BTreeMap<String, Credential>,
         kv: Arc<dyn KvStore>,
+        queue: Arc<dyn QueueBackend>,
         http: egress::Client,
     ) -> Self {
         Self {
             sites,
             users,
             kv,
-            // Queue events are kept in memory for now: the store has no
-            // queue table yet (noted in the design page).
-            queue: Arc::new(MemoryQueue::new()),
+            queue,
             http,
         }
     }

@@ -10,3 +10,4 @@ mod chains;
 mod firing;
 mod lifecycle;
 mod policies;
+mod queues;

@@ -139,7 +139,9 @@ impl Store {
     /// queued → running: claims up to `limit` queued runs whose time has
     /// come for `node`, oldest first, and returns them with their specs.
     /// A job that does not allow overlap has at most one running run, and
-    /// its queued runs start in the order they were queued. On PostgreSQL,
+    /// its queued runs start in the order they were queued; queue event
+    /// runs instead respect their queue's concurrency limit and wait while
+    /// their job is paused. On PostgreSQL,
     /// rows other nodes are claiming are skipped (`FOR UPDATE SKIP
     /// LOCKED`), so concurrent claimers get disjoint sets without waiting.
     pub async fn runs_claim_queued(&self, claim: &RunClaim) -> Result<Vec<ClaimedRun>, StoreError> {
@@ -155,6 +157,25 @@ impl Store {
                     .await
                     .db()?;
                 let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
+                // Queue event runs: their own claim, with the queue's
+                // concurrency limit instead of the overlap policy.
+                let room = i64::from(claim.limit) - i64::try_from(runs.len()).unwrap_or(0);
+                if room > 0 {
+                    if let Some(lock) = sql.queues.lock {
+                        sqlx::query(lock).execute(&mut *tx).await.db()?;
+                    }
+                    let events = sqlx::query(sql.queues.claim_events)
+                        .bind(&claim.node)
+                        .bind(ms(claim.now))
+                        .bind(ms(claim.lease_until))
+                        .bind(room)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .db()?;
+                    for row in &events {
+                        runs.push(decode_run(row)?);
+                    }
+                }
                 runs.sort_by_key(|run| (run.not_before, run.id));
                 let wanted = runs
                     .iter()

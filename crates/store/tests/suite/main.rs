@@ -12,6 +12,7 @@ mod chains;
 mod claims;
 mod fixtures;
 mod jobs;
+mod queues;
 mod runs;
 
 mod kv;

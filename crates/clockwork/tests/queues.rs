@@ -1,0 +1,472 @@
+//! End to end: `@forge/events` queues through real `clockwork serve`
+//! processes on SQLite and PostgreSQL. A producer fans 1,000 events out to
+//! a consumer with concurrency 10, some of which return `InvocationError`
+//! first; the server is killed with `kill -9` mid-way and restarted; the
+//! stats, history and storage then show every event consumed, none lost,
+//! none completed twice. Cross-process state is awaited by polling the API
+//! with a deadline.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod support;
+
+use std::{collections::BTreeMap, path::Path, time::Duration};
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use support::{ADMIN_TOKEN, Serve, wait_for};
+
+const EVENTS: usize = 1000;
+
+/// Which database a test's servers share (as in `e2e.rs`).
+enum Database {
+    Sqlite,
+    Postgres { url: String, schema: String },
+}
+
+fn postgres_base() -> String {
+    std::env::var("CLOCKWORK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+impl Database {
+    async fn postgres() -> Database {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let schema = format!(
+            "e2e_queues_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = PgConnection::connect(&postgres_base()).await.unwrap();
+        admin
+            .execute(sqlx::raw_sql(AssertSqlSafe(format!(
+                "CREATE SCHEMA {schema}"
+            ))))
+            .await
+            .unwrap();
+        Database::Postgres {
+            url: format!("{}?options=-c%20search_path%3D{schema}", postgres_base()),
+            schema,
+        }
+    }
+
+    async fn drop_schema(self) {
+        if let Database::Postgres { schema, .. } = self {
+            let mut admin = PgConnection::connect(&postgres_base()).await.unwrap();
+            admin
+                .execute(sqlx::raw_sql(AssertSqlSafe(format!(
+                    "DROP SCHEMA {schema} CASCADE"
+                ))))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn start(data: &Path, database: &Database, config: &Path) -> Serve {
+    let mut args = vec!["--config".to_owned(), config.display().to_string()];
+    if let Database::Postgres { url, .. } = database {
+        args.extend(["--database".to_owned(), url.clone()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Serve::start(data, &args)
+}
+
+/// A blocking API client for one server.
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Api {
+    fn new(server: &Serve) -> Api {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Api {
+            base: format!("{}/api/v1", server.url),
+            http: reqwest::Client::new(),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        self.runtime.block_on(async {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call("GET", path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    /// Runs a job now and waits for its run to end; returns the run.
+    fn run(&self, job: &str) -> Value {
+        let (status, run) = self.call("POST", &format!("/jobs/{job}/run"), None);
+        assert_eq!(status, 202, "{run}");
+        let id = run["id"].as_i64().unwrap();
+        wait_for(
+            &format!("a run of {job} to end"),
+            Duration::from_secs(60),
+            || {
+                let run = self.get(&format!("/runs/{id}"));
+                (run["finished_at"] != Value::Null).then_some(run)
+            },
+        )
+    }
+
+    /// Every run of a job, following the pages.
+    fn all_runs(&self, job: &str) -> Vec<Value> {
+        let mut runs = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = self.get(&format!("/jobs/{job}/runs?limit=500{cursor}"));
+            runs.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => return runs,
+            }
+        }
+    }
+}
+
+fn instant(value: &Value) -> Timestamp {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+/// The consumer: every 7th event asks to be retried on its first attempt;
+/// the others wait a little (so a kill lands mid-run), then count their
+/// event id in storage, the last thing they do. Each says when its script
+/// started (in its result, or its retry's `retryData`): a run's recorded
+/// `started_at` is its claim's instant, which may precede the claim's
+/// commit, so only the script's own start bounds when it really ran.
+const CONSUMER: &str = "\
+const started = Date.now();
+if (event.body.i % 7 === 0 && !event.retryContext) {
+  return new InvocationError({ retryAfter: 1, retryReason: 'FUNCTION_UPSTREAM_RATE_LIMITED', retryData: { i: event.body.i, started } });
+}
+await new Promise((resolve) => setTimeout(resolve, 20));
+const key = 'seen-' + event.eventId;
+await kvs.set(key, ((await kvs.get(key)) ?? 0) + 1);
+return { i: event.body.i, started };";
+
+/// The producer: 20 pushes of 50 events, concurrency 10.
+const PRODUCER: &str = "\
+const queue = new Queue({ key: 'fanout' });
+const jobs = [];
+for (let p = 0; p < 20; p++) {
+  const events = Array.from({ length: 50 }, (_, k) => ({ body: { i: p * 50 + k }, concurrency: { key: 'fanout', limit: 10 } }));
+  jobs.push((await queue.push(events)).jobId);
+}
+await kvs.set('jobs', jobs);
+return jobs;";
+
+/// Sums `getStats()` of every queue job, from a script.
+const STATS: &str = "\
+const queue = new Queue({ key: 'fanout' });
+const total = { success: 0, inProgress: 0, failed: 0 };
+for (const id of await kvs.get('jobs')) {
+  const stats = await queue.getJob(id).getStats();
+  total.success += stats.success; total.inProgress += stats.inProgress; total.failed += stats.failed;
+}
+return total;";
+
+/// Every `seen-` counter in storage.
+const SEEN: &str = "\
+import { startsWith } from '@forge/api';
+const seen = {};
+let cursor;
+do {
+  const page = await storage.query().where('key', startsWith('seen-')).limit(100).cursor(cursor).getMany();
+  for (const { key, value } of page.results) seen[key.slice(5)] = value;
+  cursor = page.nextCursor;
+} while (cursor);
+return seen;";
+
+fn fan_out_survives_kill_9_with_no_event_lost_or_completed_twice(database: &Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clockwork.toml");
+    std::fs::write(
+        &config,
+        "[scheduler]\nlease_seconds = 2\nworkers = 16\n\n[retention]\nkeep_runs = 100000\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let server = start(&data, database, &config);
+    let api = Api::new(&server);
+    for job in [
+        json!({"name": "consumer", "queue": "fanout", "script": CONSUMER}),
+        json!({"name": "producer", "script": PRODUCER}),
+        json!({"name": "stats", "script": STATS}),
+        json!({"name": "seen", "script": SEEN}),
+    ] {
+        let (status, body) = api.call("POST", "/jobs", Some(job));
+        assert_eq!(status, 201, "{body}");
+    }
+    let produced = api.run("producer");
+    assert_eq!(produced["status"], "succeeded", "{produced}");
+    let queue_jobs: Vec<String> = serde_json::from_value(produced["result"].clone()).unwrap();
+    assert_eq!(queue_jobs.len(), 20);
+
+    // Kill the server while events are being consumed.
+    wait_for("a quarter of the events", Duration::from_secs(120), || {
+        let queue = api.get("/queues/fanout");
+        (queue["counts"]["succeeded"].as_u64().unwrap() >= (EVENTS / 4) as u64).then_some(())
+    });
+    server.kill9();
+
+    let server = start(&data, database, &config);
+    let api = Api::new(&server);
+    let queue = wait_for("every event consumed", Duration::from_secs(240), || {
+        let queue = api.get("/queues/fanout");
+        (queue["counts"]["in_progress"] == 0).then_some(queue)
+    });
+    assert_eq!(
+        queue["counts"],
+        json!({"key": "fanout", "succeeded": EVENTS, "in_progress": 0, "failed": 0, "cancelled": 0}),
+        "{queue}"
+    );
+    let consumer = api.get("/jobs/consumer");
+    assert_eq!(consumer["progress"]["queue"], queue["counts"]);
+
+    // getStats() from a script, summed over the 20 queue jobs.
+    let stats = api.run("stats");
+    assert_eq!(
+        stats["result"],
+        json!({"success": EVENTS, "inProgress": 0, "failed": 0}),
+        "{stats}"
+    );
+    for id in &queue_jobs {
+        let job = api.get(&format!("/queues/fanout/jobs/{id}"));
+        assert_eq!(
+            (job["succeeded"].as_u64(), job["events"].as_u64()),
+            (Some(50), Some(50)),
+            "{job}"
+        );
+    }
+
+    // History: per event, exactly one succeeded run; retries only where
+    // the consumer asked (every 7th) or its run was interrupted.
+    let runs = api.all_runs("consumer");
+    let mut by_event: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for run in &runs {
+        by_event
+            .entry(run["event"]["id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(run);
+    }
+    assert_eq!(by_event.len(), EVENTS);
+    let mut interrupted_events = 0;
+    let mut executions: Vec<(i64, i64)> = Vec::new();
+    let seen = api.run("seen");
+    assert_eq!(seen["status"], "succeeded", "{seen}");
+    let seen = seen["result"].as_object().unwrap().clone();
+    assert_eq!(seen.len(), EVENTS, "every event counted itself");
+    for (event_id, runs) in &by_event {
+        let succeeded: Vec<_> = runs.iter().filter(|r| r["status"] == "succeeded").collect();
+        assert_eq!(succeeded.len(), 1, "event {event_id}: {runs:?}");
+        let i = succeeded[0]["event"]["body"]["i"].as_u64().unwrap();
+        assert_eq!(succeeded[0]["result"]["i"], json!(i));
+        // Each run's real execution: from its script's start to its end.
+        for run in runs {
+            let started = match run["status"].as_str() {
+                Some("succeeded") => Some(&run["result"]["started"]),
+                Some("failed") => runs
+                    .iter()
+                    .find(|r| r["attempt"] == run["attempt"].as_u64().unwrap() + 1)
+                    .map(|retry| &retry["event"]["retry_context"]["retryData"]["started"]),
+                _ => None,
+            };
+            if let Some(started) = started {
+                executions.push((
+                    started.as_i64().unwrap(),
+                    instant(&run["finished_at"]).as_millisecond(),
+                ));
+            }
+        }
+        let interrupted = runs.iter().any(|r| r["status"] == "interrupted");
+        interrupted_events += usize::from(interrupted);
+        for run in runs {
+            assert!(
+                matches!(run["status"].as_str(), Some("succeeded" | "interrupted"))
+                    || (run["status"] == "failed"
+                        && i % 7 == 0
+                        && run["event"]["retry_context"] == Value::Null),
+                "{run}"
+            );
+        }
+        // A retry asked for carries the consumer's retry context.
+        for asked in runs.iter().filter(|r| r["status"] == "failed") {
+            let attempt = asked["attempt"].as_u64().unwrap();
+            let retry = runs.iter().find(|r| r["attempt"] == attempt + 1).unwrap();
+            let context = &retry["event"]["retry_context"];
+            assert_eq!(
+                (
+                    &context["retryCount"],
+                    &context["retryReason"],
+                    &context["retryData"]["i"]
+                ),
+                (
+                    &json!(attempt),
+                    &json!("FUNCTION_UPSTREAM_RATE_LIMITED"),
+                    &json!(i)
+                ),
+                "{retry}"
+            );
+        }
+        // The counter is written last: an event whose runs were never
+        // interrupted counted itself exactly once; an interrupted run may
+        // have counted itself just before the kill, never more than that.
+        let count = seen[event_id].as_u64().unwrap();
+        if interrupted {
+            assert!((1..=2).contains(&count), "event {event_id} counted {count}");
+        } else {
+            assert_eq!(count, 1, "event {event_id} ran to completion twice");
+        }
+    }
+    assert!(interrupted_events >= 1, "the kill interrupted no event run");
+    assert!(
+        interrupted_events <= 10,
+        "{interrupted_events} interrupted with concurrency 10"
+    );
+
+    // Concurrency 10: never more than 10 event scripts executing at once
+    // (interrupted runs, whose end is when the sweeper found them, are
+    // left out).
+    let mut edges: Vec<(i64, i32)> = executions
+        .iter()
+        .flat_map(|&(start, end)| [(start, 1), (end, -1)])
+        .collect();
+    edges.sort();
+    let mut running = 0;
+    let mut most = 0;
+    for (_, delta) in edges {
+        running += delta;
+        most = most.max(running);
+    }
+    assert!(most <= 10, "{most} event runs at once");
+    assert!(
+        most >= 5,
+        "only {most} event runs at once: the limit was never reached"
+    );
+    assert_eq!(server.terminate(), Some(0));
+}
+
+fn delays_are_honoured_within_100_ms(database: &Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clockwork.toml");
+    std::fs::write(&config, "").unwrap();
+    let server = start(&dir.path().join("data"), database, &config);
+    let api = Api::new(&server);
+    for job in [
+        json!({"name": "consumer", "queue": "later", "script": "return event.body.n"}),
+        json!({"name": "producer", "script": "return (await new Queue({ key: 'later' }).push([{ body: { n: 1 }, delayInSeconds: 2 }, { body: { n: 2 } }])).jobId;"}),
+        json!({"name": "stray", "script": "await new Queue({ key: 'nobody' }).push({ body: {} });"}),
+    ] {
+        let (status, body) = api.call("POST", "/jobs", Some(job));
+        assert_eq!(status, 201, "{body}");
+    }
+    // A second consumer of the same key is refused with the field's path.
+    let (status, problem) = api.call(
+        "POST",
+        "/jobs",
+        Some(json!({"name": "rival", "queue": "later", "script": "return 1"})),
+    );
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "queue", "{problem}");
+    let (status, problem) = api.call(
+        "POST",
+        "/jobs",
+        Some(json!({"name": "bad-key", "queue": "a b", "script": "return 1"})),
+    );
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("queue")),
+        "{problem}"
+    );
+
+    let produced = api.run("producer");
+    assert_eq!(produced["status"], "succeeded", "{produced}");
+    let runs = wait_for("both events consumed", Duration::from_secs(30), || {
+        let runs = api.all_runs("consumer");
+        (runs.len() == 2 && runs.iter().all(|r| r["status"] == "succeeded")).then_some(runs)
+    });
+    for run in &runs {
+        let queued = instant(&run["queued_at"]);
+        let started = instant(&run["started_at"]);
+        let expected = if run["result"] == 1 { 2000 } else { 0 };
+        let late = started.as_millisecond() - queued.as_millisecond() - expected;
+        assert!((0..100).contains(&late), "{late} ms late: {run}");
+    }
+    let queue_job = produced["result"].as_str().unwrap();
+    let job = api.get(&format!("/queues/later/jobs/{queue_job}"));
+    assert_eq!(job["succeeded"], 2, "{job}");
+    let (status, _) = api.call("GET", "/queues/later/jobs/999999", None);
+    assert_eq!(status, 404);
+    let (status, _) = api.call("GET", "/queues/a%20b", None);
+    assert_eq!(status, 422);
+
+    let stray = api.run("stray");
+    assert_eq!(stray["status"], "failed");
+    assert!(
+        stray["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no job consumes queue \"nobody\""),
+        "{stray}"
+    );
+    let (status, _) = api.call("GET", "/queues/nobody", None);
+    assert_eq!(status, 404);
+    assert_eq!(server.terminate(), Some(0));
+}
+
+macro_rules! on_both_databases {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(&super::Database::Sqlite);
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $test() {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    let database = runtime.block_on(super::Database::postgres());
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::$test(&database)));
+                    runtime.block_on(database.drop_schema());
+                    if let Err(panic) = outcome {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+            )+
+        }
+    };
+}
+
+on_both_databases!(
+    fan_out_survives_kill_9_with_no_event_lost_or_completed_twice,
+    delays_are_honoured_within_100_ms,
+);

@@ -1,0 +1,593 @@
+//! `@forge/events` queues: pushed events, their queue jobs, and the event
+//! runs that consume them (migration `0004_queues`).
+//!
+//! [`Store::queue_push`] writes a push in one transaction: a `queue_jobs`
+//! row (the `jobId` a script gets back), one `queue_events` row per event
+//! and one queued `event` run per event for the job consuming the key —
+//! when it returns, nothing can be lost. An event's state (`pending`,
+//! `succeeded`, `failed`, `cancelled`) follows its runs through database
+//! triggers, so stats survive restarts, nodes and pruned history.
+//! [`Store::queue_events_requeue_orphans`] re-queues events whose last run
+//! was interrupted (its node died) and has no successor.
+//!
+//! Event runs are claimed by `runs_claim_queued` with their own statement
+//! ([`QueueSql::claim_events`]): the job's overlap policy does not apply
+//! to them; the queue's concurrency limit does, counted in the database so
+//! it holds across nodes.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{
+    codec::{Columns, commit_or_rollback, count, instant, ms},
+    error::{DbResultExt, StoreError},
+    feed::{RUNS_CHANNEL, RUNS_QUEUED},
+    runs::{EncodedNewRun, NewRun, decode_run, insert_queued},
+    sql::{qualified_run_columns, run_columns},
+    store::{Store, with_backend},
+    types::{Run, Trigger},
+};
+
+/// The longest queue key, in characters.
+pub const MAX_QUEUE_KEY_CHARS: usize = 100;
+
+/// Checks a queue key against FORGE-API §4 (`^[a-zA-Z0-9-_]+$`), with a
+/// length bound of our own.
+pub fn check_queue_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.chars().count() > MAX_QUEUE_KEY_CHARS {
+        return Err(format!("must be 1 to {MAX_QUEUE_KEY_CHARS} characters"));
+    }
+    if !key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("must match ^[a-zA-Z0-9-_]+$ (letters, digits, '-' and '_')".into());
+    }
+    Ok(())
+}
+
+/// One event of a push, validated by the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewQueueEvent {
+    /// The consumer's `event.body`.
+    pub body: Value,
+    /// How long after the push the event may run.
+    pub delay: Duration,
+    /// Most runs of the queue executing at once; `None` for no limit.
+    pub concurrency_limit: Option<u32>,
+}
+
+/// A `Queue.push`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePush {
+    /// The queue key.
+    pub queue: String,
+    /// Its events, in order (at least one).
+    pub events: Vec<NewQueueEvent>,
+    /// The instant of the push.
+    pub now: Timestamp,
+}
+
+/// What a push created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePushed {
+    /// The queue job's id: the `jobId` the script gets back.
+    pub queue_job_id: i64,
+    /// The consuming job.
+    pub job_id: i64,
+    /// One queued `event` run per event, in push order.
+    pub runs: Vec<Run>,
+}
+
+/// Counts of events by state: one queue job's, or a whole queue's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    /// Consumed successfully.
+    pub succeeded: u64,
+    /// Waiting, running, or waiting for a retry.
+    pub in_progress: u64,
+    /// The consumer failed for good.
+    pub failed: u64,
+    /// Dropped by `cancel()` (or a cancelled run) before they ran.
+    pub cancelled: u64,
+}
+
+impl QueueCounts {
+    fn add(&mut self, status: &str, n: i64) {
+        let n = count(n);
+        match status {
+            "pending" => self.in_progress += n,
+            "succeeded" => self.succeeded += n,
+            "failed" => self.failed += n,
+            "cancelled" => self.cancelled += n,
+            _ => {}
+        }
+    }
+}
+
+/// One push of a queue, with its counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueJob {
+    /// The queue job's id (`jobId`).
+    pub id: i64,
+    /// The queue key.
+    pub queue: String,
+    /// The consuming job.
+    pub job_id: i64,
+    /// Events pushed.
+    pub events: u64,
+    /// When it was pushed.
+    pub created_at: Timestamp,
+    /// Its events by state.
+    pub counts: QueueCounts,
+}
+
+/// A queue: its consumer and its events by state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueSummary {
+    /// The queue key.
+    pub queue: String,
+    /// The job consuming it, if one does.
+    pub job_id: Option<i64>,
+    /// Every event ever pushed to it (of its current and past consumers), by state.
+    pub counts: QueueCounts,
+}
+
+/// The queue statements whose text differs between the dialects.
+pub(crate) struct QueueSql {
+    /// Taken first in a transaction that claims event runs or re-queues
+    /// events: claims of event runs are serialised across nodes, so each
+    /// sees the others' running runs when it counts against a limit.
+    pub(crate) lock: Option<&'static str>,
+    /// queued → running for event runs: `$1` node, `$2` now, `$3` lease
+    /// until, `$4` limit. A run is claimable when it is due, its job is
+    /// enabled (a paused consumer's events wait), and its queue has fewer
+    /// running runs than its limit, counting the runs claimed before it in
+    /// the same statement (its rank among the queue's due runs).
+    pub(crate) claim_events: &'static str,
+}
+
+/// Due event runs ranked per queue, and each queue's running count.
+macro_rules! claimable_event_runs {
+    ($enabled:literal) => {
+        concat!(
+            "WITH due AS (\
+                SELECT r.id, r.not_before_ms, e.queue, e.concurrency_limit, \
+                    row_number() OVER (PARTITION BY e.queue \
+                                       ORDER BY r.not_before_ms, r.id) AS pos \
+                FROM runs r \
+                JOIN queue_events e ON e.id = r.queue_event_id \
+                JOIN jobs j ON j.id = r.job_id \
+                WHERE r.status = 'queued' AND r.queue_event_id IS NOT NULL \
+                  AND r.not_before_ms <= $2 AND j.enabled = ",
+            $enabled,
+            "), busy AS (\
+                SELECT e.queue, count(*) AS n FROM runs r \
+                JOIN queue_events e ON e.id = r.queue_event_id \
+                WHERE r.status = 'running' AND r.queue_event_id IS NOT NULL \
+                GROUP BY e.queue) \
+             SELECT due.id FROM due LEFT JOIN busy ON busy.queue = due.queue \
+             WHERE due.concurrency_limit IS NULL \
+                OR COALESCE(busy.n, 0) + due.pos <= due.concurrency_limit \
+             ORDER BY due.not_before_ms, due.id LIMIT $4"
+        )
+    };
+}
+
+/// SQLite: its write lock already serialises claimers.
+pub(crate) const SQLITE: QueueSql = QueueSql {
+    lock: None,
+    claim_events: concat!(
+        "UPDATE runs SET status = 'running', node = $1, started_at_ms = $2, \
+             lease_expires_at_ms = $3 \
+         WHERE status = 'queued' AND id IN (",
+        claimable_event_runs!("1"),
+        ") RETURNING ",
+        run_columns!()
+    ),
+};
+
+/// PostgreSQL: a transaction-scoped advisory lock serialises event claims
+/// (other claims never touch event runs, so they are not held up).
+pub(crate) const POSTGRES: QueueSql = QueueSql {
+    lock: Some("SELECT pg_advisory_xact_lock(7301004)"),
+    claim_events: concat!(
+        "WITH picked AS MATERIALIZED (",
+        claimable_event_runs!("TRUE"),
+        ") UPDATE runs SET status = 'running', node = $1, started_at_ms = $2, \
+             lease_expires_at_ms = $3 \
+         FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING ",
+        qualified_run_columns!()
+    ),
+};
+
+const CONSUMER_OF: &str = "SELECT id FROM jobs WHERE queue_key = $1";
+const QUEUE_JOB_INSERT: &str = "INSERT INTO queue_jobs (queue, job_id, events, created_at_ms) \
+    VALUES ($1, $2, $3, $4) RETURNING id";
+const QUEUE_EVENT_INSERT: &str = "INSERT INTO queue_events \
+        (queue_job_id, queue, job_id, body, concurrency_limit, created_at_ms) \
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+const QUEUE_JOB_GET: &str = "SELECT id, queue, job_id, events, created_at_ms FROM queue_jobs \
+    WHERE id = $1 AND queue = $2";
+const QUEUE_JOB_COUNTS: &str = "SELECT status, count(*) FROM queue_events \
+    WHERE queue_job_id = $1 GROUP BY status";
+const QUEUE_COUNTS: &str = "SELECT status, count(*) FROM queue_events \
+    WHERE queue = $1 GROUP BY status";
+const QUEUE_JOBS_RECENT: &str = "SELECT id, queue, job_id, events, created_at_ms FROM queue_jobs \
+    WHERE queue = $1 ORDER BY id DESC LIMIT $2";
+/// `$1` queue job, `$2` now: its event runs not started become cancelled
+/// (the settle trigger cancels their events).
+const QUEUE_JOB_CANCEL_RUNS: &str = "UPDATE runs SET status = 'cancelled', finished_at_ms = $2 \
+    WHERE status = 'queued' AND queue_event_id IN \
+        (SELECT id FROM queue_events WHERE queue_job_id = $1 AND status = 'pending')";
+/// `$1` queue job, `$2` now: its pending events without a live run (an
+/// interrupted run not re-queued yet) are cancelled too.
+const QUEUE_JOB_CANCEL_ORPHANS: &str = "UPDATE queue_events \
+    SET status = 'cancelled', settled_at_ms = $2 \
+    WHERE queue_job_id = $1 AND status = 'pending' AND NOT EXISTS (\
+        SELECT 1 FROM runs r WHERE r.queue_event_id = queue_events.id \
+          AND r.status IN ('queued', 'running'))";
+/// `$1` limit: pending events with no queued or running run.
+const ORPHANS: &str = "SELECT e.id, e.queue_job_id, e.queue, e.job_id, e.body FROM queue_events e \
+    WHERE e.status = 'pending' AND NOT EXISTS (\
+        SELECT 1 FROM runs r WHERE r.queue_event_id = e.id \
+          AND r.status IN ('queued', 'running')) \
+    ORDER BY e.id LIMIT $1";
+/// `$1` event → its newest run's id, attempt and event JSON.
+const LAST_RUN_OF_EVENT: &str = "SELECT id, attempt, event FROM runs \
+    WHERE queue_event_id = $1 ORDER BY id DESC LIMIT 1";
+/// `$1` event, `$2` now.
+const EVENT_FAIL_IF_PENDING: &str = "UPDATE queue_events SET status = 'failed', \
+    settled_at_ms = $2 WHERE id = $1 AND status = 'pending'";
+/// `$1` job → its queue key.
+const QUEUE_OF_JOB: &str = "SELECT queue_key FROM jobs WHERE id = $1";
+
+/// The event JSON a consumer receives (FORGE-API §4), without `retryContext`.
+pub fn event_json(queue: &str, queue_job_id: i64, event_id: i64, body: &Value) -> Value {
+    json!({
+        "body": body,
+        "jobId": queue_job_id.to_string(),
+        "eventId": event_id.to_string(),
+        "queueName": queue,
+    })
+}
+
+fn counts_of(rows: Vec<(String, i64)>) -> QueueCounts {
+    let mut counts = QueueCounts::default();
+    for (status, n) in rows {
+        counts.add(&status, n);
+    }
+    counts
+}
+
+fn decode_queue_job(row: &impl Columns, counts: QueueCounts) -> Result<QueueJob, StoreError> {
+    Ok(QueueJob {
+        id: row.i64(0)?,
+        queue: row.text(1)?,
+        job_id: row.i64(2)?,
+        events: count(row.i64(3)?),
+        created_at: instant(row.i64(4)?)?,
+        counts,
+    })
+}
+
+impl Store {
+    /// Persists a push: the queue job, its events and one queued `event`
+    /// run per event (not before `now` + its delay) for the job consuming
+    /// `queue`, in one transaction. [`StoreError::NoConsumer`] when no job
+    /// consumes the key (nothing is written).
+    pub async fn queue_push(&self, push: &QueuePush) -> Result<QueuePushed, StoreError> {
+        check_queue_key(&push.queue).map_err(|reason| StoreError::Invalid {
+            what: "queue",
+            reason,
+        })?;
+        if push.events.is_empty() {
+            return Err(StoreError::Invalid {
+                what: "events",
+                reason: "a push has at least one event".into(),
+            });
+        }
+        let bodies = push
+            .events
+            .iter()
+            .map(|event| crate::codec::to_json("event body", &event.body))
+            .collect::<Result<Vec<_>, _>>()?;
+        let now = ms(push.now);
+        with_backend!(self, |pool, sql| {
+            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let outcome = async {
+                let consumer: Option<(i64,)> = sqlx::query_as(CONSUMER_OF)
+                    .bind(&push.queue)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .db()?;
+                let Some((job_id,)) = consumer else {
+                    return Err(StoreError::NoConsumer {
+                        queue: push.queue.clone(),
+                    });
+                };
+                let (queue_job_id,): (i64,) = sqlx::query_as(QUEUE_JOB_INSERT)
+                    .bind(&push.queue)
+                    .bind(job_id)
+                    .bind(i64::try_from(push.events.len()).unwrap_or(i64::MAX))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .db()?;
+                let mut runs = Vec::with_capacity(push.events.len());
+                for (event, body) in push.events.iter().zip(&bodies) {
+                    let (event_id,): (i64,) = sqlx::query_as(QUEUE_EVENT_INSERT)
+                        .bind(queue_job_id)
+                        .bind(&push.queue)
+                        .bind(job_id)
+                        .bind(body)
+                        .bind(event.concurrency_limit.map(i64::from))
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .db()?;
+                    let new = NewRun {
+                        not_before: push.now + event.delay,
+                        event: Some(event_json(&push.queue, queue_job_id, event_id, &event.body)),
+                        ..NewRun::new(job_id, Trigger::Event, push.now)
+                    };
+                    let encoded = EncodedNewRun::of(&new)?;
+                    let row = insert_queued!(&encoded, &mut *tx)?;
+                    runs.push(decode_run(&row)?);
+                }
+                if let Some(notify) = sql.notify {
+                    sqlx::query(notify)
+                        .bind(RUNS_CHANNEL)
+                        .bind(RUNS_QUEUED)
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
+                Ok(QueuePushed {
+                    queue_job_id,
+                    job_id,
+                    runs,
+                })
+            }
+            .await;
+            commit_or_rollback(tx, outcome).await
+        })
+    }
+
+    /// One queue job of `queue` with its counts; `None` when there is no
+    /// such job on that queue.
+    pub async fn queue_job_get(
+        &self,
+        queue: &str,
+        queue_job_id: i64,
+    ) -> Result<Option<QueueJob>, StoreError> {
+        with_backend!(self, |pool, _sql| {
+            let row = sqlx::query(QUEUE_JOB_GET)
+                .bind(queue_job_id)
+                .bind(queue)
+                .fetch_optional(pool)
+                .await
+                .db()?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let counts: Vec<(String, i64)> = sqlx::query_as(QUEUE_JOB_COUNTS)
+                .bind(queue_job_id)
+                .fetch_all(pool)
+                .await
+                .db()?;
+            decode_queue_job(&row, counts_of(counts)).map(Some)
+        })
+    }
+
+    /// The newest `limit` queue jobs of `queue`, newest first, with counts.
+    pub async fn queue_jobs_recent(
+        &self,
+        queue: &str,
+        limit: u32,
+    ) -> Result<Vec<QueueJob>, StoreError> {
+        let limit = i64::from(crate::codec::list_limit(limit));
+        with_backend!(self, |pool, _sql| {
+            let rows = sqlx::query(QUEUE_JOBS_RECENT)
+                .bind(queue)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+                .db()?;
+            let mut jobs = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let counts: Vec<(String, i64)> = sqlx::query_as(QUEUE_JOB_COUNTS)
+                    .bind(row.i64(0)?)
+                    .fetch_all(pool)
+                    .await
+                    .db()?;
+                jobs.push(decode_queue_job(row, counts_of(counts))?);
+            }
+            Ok(jobs)
+        })
+    }
+
+    /// A queue's consumer and counts; `None` when no job consumes it and
+    /// nothing was ever pushed to it.
+    pub async fn queue_summary(&self, queue: &str) -> Result<Option<QueueSummary>, StoreError> {
+        with_backend!(self, |pool, _sql| {
+            let consumer: Option<(i64,)> = sqlx::query_as(CONSUMER_OF)
+                .bind(queue)
+                .fetch_optional(pool)
+                .await
+                .db()?;
+            let rows: Vec<(String, i64)> = sqlx::query_as(QUEUE_COUNTS)
+                .bind(queue)
+                .fetch_all(pool)
+                .await
+                .db()?;
+            if consumer.is_none() && rows.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(QueueSummary {
+                queue: queue.to_owned(),
+                job_id: consumer.map(|(id,)| id),
+                counts: counts_of(rows),
+            }))
+        })
+    }
+
+    /// The queue job `id` consumes and its counts, if it consumes one.
+    pub async fn queue_of_job(&self, job_id: i64) -> Result<Option<QueueSummary>, StoreError> {
+        let key: Option<(Option<String>,)> = with_backend!(self, |pool, _sql| {
+            sqlx::query_as(QUEUE_OF_JOB)
+                .bind(job_id)
+                .fetch_optional(pool)
+                .await
+                .db()?
+        });
+        match key {
+            Some((Some(key),)) => self.queue_summary(&key).await,
+            _ => Ok(None),
+        }
+    }
+
+    /// `cancel()`: the queue job's events that have not started end
+    /// `cancelled` (with their queued runs); running ones go on. Returns
+    /// how many were dropped, or `None` when there is no such queue job.
+    pub async fn queue_job_cancel(
+        &self,
+        queue: &str,
+        queue_job_id: i64,
+        now: Timestamp,
+    ) -> Result<Option<u64>, StoreError> {
+        with_backend!(self, |pool, sql| {
+            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let outcome = async {
+                let exists = sqlx::query(QUEUE_JOB_GET)
+                    .bind(queue_job_id)
+                    .bind(queue)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .db()?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
+                let runs = sqlx::query(QUEUE_JOB_CANCEL_RUNS)
+                    .bind(queue_job_id)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await
+                    .db()?
+                    .rows_affected();
+                let orphans = sqlx::query(QUEUE_JOB_CANCEL_ORPHANS)
+                    .bind(queue_job_id)
+                    .bind(ms(now))
+                    .execute(&mut *tx)
+                    .await
+                    .db()?
+                    .rows_affected();
+                Ok(Some(runs + orphans))
+            }
+            .await;
+            commit_or_rollback(tx, outcome).await
+        })
+    }
+
+    /// Re-queues up to `limit` pending events that have no queued or
+    /// running run (their last run was interrupted, or pruned): a `retry`
+    /// run with the next attempt, startable at `now`. An event whose last
+    /// attempt was `max_attempts` ends `failed` instead. Returns the runs
+    /// queued. Safe on several nodes at once (serialised, and an event can
+    /// never have two live runs).
+    pub async fn queue_events_requeue_orphans(
+        &self,
+        now: Timestamp,
+        max_attempts: u32,
+        limit: u32,
+    ) -> Result<Vec<Run>, StoreError> {
+        with_backend!(self, |pool, sql| {
+            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let outcome = async {
+                if let Some(lock) = sql.queues.lock {
+                    sqlx::query(lock).execute(&mut *tx).await.db()?;
+                }
+                let orphans = sqlx::query(ORPHANS)
+                    .bind(i64::from(limit.max(1)))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                let mut queued = Vec::new();
+                for orphan in &orphans {
+                    let event_id = orphan.i64(0)?;
+                    let job_id = orphan.i64(3)?;
+                    let last = sqlx::query(LAST_RUN_OF_EVENT)
+                        .bind(event_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .db()?;
+                    let (parent, attempt, event) = match &last {
+                        Some(row) => (
+                            Some(row.i64(0)?),
+                            crate::codec::small("run attempt", row.i64(1)?)?,
+                            crate::codec::opt_from_json::<Value>("run event", row.opt_text(2)?)?,
+                        ),
+                        None => (None, 0, None),
+                    };
+                    if attempt >= max_attempts {
+                        sqlx::query(EVENT_FAIL_IF_PENDING)
+                            .bind(event_id)
+                            .bind(ms(now))
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                        continue;
+                    }
+                    let mut event = match event {
+                        Some(event) => event,
+                        None => {
+                            let body: Value =
+                                crate::codec::from_json("event body", &orphan.text(4)?)?;
+                            event_json(&orphan.text(2)?, orphan.i64(1)?, event_id, &body)
+                        }
+                    };
+                    if let (Value::Object(event), true) = (&mut event, attempt > 0) {
+                        // As the scheduler's retry of an interrupted run says it.
+                        event.insert(
+                            "retryContext".into(),
+                            json!({ "retryCount": attempt, "retryReason": "INTERRUPTED" }),
+                        );
+                    }
+                    let new = NewRun {
+                        attempt: attempt + 1,
+                        parent_run_id: parent,
+                        event: Some(event),
+                        ..NewRun::new(
+                            job_id,
+                            if parent.is_some() {
+                                Trigger::Retry
+                            } else {
+                                Trigger::Event
+                            },
+                            now,
+                        )
+                    };
+                    let encoded = EncodedNewRun::of(&new)?;
+                    let row = insert_queued!(&encoded, &mut *tx)?;
+                    queued.push(decode_run(&row)?);
+                }
+                if let Some(notify) = sql.notify
+                    && !queued.is_empty()
+                {
+                    sqlx::query(notify)
+                        .bind(RUNS_CHANNEL)
+                        .bind(RUNS_QUEUED)
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
+                Ok(queued)
+            }
+            .await;
+            commit_or_rollback(tx, outcome).await
+        })
+    }
+}
