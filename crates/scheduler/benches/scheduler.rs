@@ -8,6 +8,7 @@
 //! cargo bench -p scheduler --bench scheduler -- startup    [JOBS]     # start-up time and RSS with N enabled jobs
 //! cargo bench -p scheduler --bench scheduler -- history    [RUNS]     # the store side alone: claim + group-commit finish
 //! cargo bench -p scheduler --bench scheduler -- starts     [RUNS]     # the executor alone: handing over trivial scripts
+//! cargo bench -p scheduler --bench scheduler -- events     [EVENTS]   # queue events: push → run → recorded
 //! ```
 //! Lateness is the start of execution (when the executor is handed the
 //! run) minus the occurrence's instant, from the scheduler's run events.
@@ -50,6 +51,7 @@ fn main() {
             "startup" => startup(number(100_000)).await,
             "starts" => starts(number(1000)).await,
             "history" => history(number(20_000)).await,
+            "events" => events(number(10_000)).await,
             "all" => {
                 lateness(30, 1000).await;
                 burst(3).await;
@@ -246,6 +248,68 @@ async fn throughput(runs: u64) {
         "{runs} trivial runs (1 log line each) claimed, executed and committed in {:.2} s: {:.0} runs/s (SQLite WAL, group commit)",
         elapsed.as_secs_f64(),
         runs as f64 / elapsed.as_secs_f64()
+    );
+}
+
+/// Queue throughput: `events` pushed through the store-backed queue in
+/// pushes of 50 (Forge's most) while the scheduler consumes them with a
+/// trivial consumer; from the first push until the last event's run is
+/// recorded (its event `succeeded` in the database).
+async fn events(events: u64) {
+    let bench = database().await;
+    bench
+        .store
+        .job_create(&NewJob {
+            spec: JobSpec {
+                queue: Some("bench".into()),
+                ..JobSpec::new("consumer", "return event.body.i")
+            },
+            next_fire_at: None,
+            actor: "bench".into(),
+        })
+        .await
+        .unwrap();
+    let config = config(256);
+    let queue = scheduler::StoreQueue::new(bench.store.clone(), config.runs_queued.clone());
+    let handle = start(&bench.store, config).await;
+    let mut finished = handle.events();
+    let started = Instant::now();
+    let pusher = tokio::spawn(async move {
+        use runtime::QueueBackend as _;
+        let mut pushed = 0;
+        let mut jobs = Vec::new();
+        while pushed < events {
+            let batch = (events - pushed).min(50);
+            let batch: Vec<runtime::QueueEvent> = (pushed..pushed + batch)
+                .map(|i| runtime::QueueEvent {
+                    body: serde_json::json!({ "i": i }),
+                    delay: Duration::ZERO,
+                    concurrency: None,
+                })
+                .collect();
+            pushed += batch.len() as u64;
+            jobs.push(queue.push("bench", batch).await.unwrap());
+        }
+        jobs
+    });
+    let mut done = 0;
+    while done < events {
+        match finished.recv().await {
+            Ok(event) if event.status.is_terminal() => done += 1,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(n)) => done += n,
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+    let elapsed = started.elapsed();
+    let pushes = pusher.await.unwrap().len();
+    handle.shutdown(Duration::from_secs(10)).await;
+    let summary = bench.store.queue_summary("bench").await.unwrap().unwrap();
+    assert_eq!(summary.counts.succeeded, events, "{summary:?}");
+    println!(
+        "{events} queue events ({pushes} pushes of ≤ 50) pushed, run and recorded in {:.2} s: {:.0} events/s (SQLite WAL, group commit)",
+        elapsed.as_secs_f64(),
+        events as f64 / elapsed.as_secs_f64()
     );
 }
 
