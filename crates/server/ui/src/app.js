@@ -3,7 +3,7 @@
 // Pages get a `ctx` whose `signal` aborts their requests and whose
 // `cleanup` list runs when the user navigates away (live streams, timers).
 
-import { api, ApiError, h, fill, session } from './lib.js';
+import { api, ApiError, h, fill, session, svg } from './lib.js';
 import { jobsPage } from './jobs.js';
 import { jobPage } from './job.js';
 import { editorPage } from './edit.js';
@@ -71,13 +71,23 @@ async function render() {
   }
 }
 
+/** A clock face (no emoji font needed). */
+function logo() {
+  return svg(
+    'svg',
+    { class: 'logo', viewBox: '0 0 24 24', width: 20, height: 20, 'aria-hidden': 'true' },
+    svg('circle', { cx: 12, cy: 12, r: 10, fill: 'none', stroke: 'currentColor', 'stroke-width': 2 }),
+    svg('path', { d: 'M12 6v6l4 2', fill: 'none', stroke: 'currentColor', 'stroke-width': 2, 'stroke-linecap': 'round' }),
+  );
+}
+
 function header(path) {
   const link = (href, label, active) => h('a', { href, 'aria-current': active ? 'page' : null }, label);
   const role = session.user.role;
   return h(
     'header',
     { class: 'topbar' },
-    h('a', { class: 'brand', href: '/' }, h('span', { 'aria-hidden': 'true' }, '⏱ '), 'Clockwork'),
+    h('a', { class: 'brand', href: '/' }, logo(), 'Clockwork'),
     h(
       'nav',
       { 'aria-label': 'Main' },
@@ -120,7 +130,7 @@ function signInPage() {
         : [h('label', null, 'API token', h('input', { name: 'token', type: 'password', autocomplete: 'off', required: true, autofocus: true }))];
     fill(
       form,
-      h('h1', { id: 'signin-title' }, h('span', { 'aria-hidden': 'true' }, '⏱ '), 'Sign in to Clockwork'),
+      h('h1', { id: 'signin-title' }, logo(), 'Sign in to Clockwork'),
       fields,
       message,
       h('button', { type: 'submit', class: 'primary' }, 'Sign in'),

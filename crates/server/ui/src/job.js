@@ -186,7 +186,7 @@ export async function jobPage(main, ctx, ref) {
     const H = 160;
     const pad = 28;
     const max = Math.max(...points.map((r) => r.duration_ms), 1);
-    const step = (W - pad * 2) / Math.max(points.length, 1);
+    const step = Math.min(24, (W - pad * 2) / Math.max(points.length, 1));
     const bars = points.map((r, i) => {
       const bad = !['succeeded', 'running', 'queued'].includes(r.status);
       const height = Math.max(2, ((H - pad * 2) * r.duration_ms) / max);
