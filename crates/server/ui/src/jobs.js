@@ -174,16 +174,16 @@ export async function jobsPage(main, ctx) {
       ),
       h(
         'td',
-        null,
+        { class: 'schedule' },
         job.schedule
           ? [h('div', null, job.schedule_description || ''), h('code', { class: 'cron' }, job.schedule.cron)]
           : h('span', { class: 'muted' }, 'on demand'),
       ),
-      h('td', null, job.schedule?.timezone || '—'),
-      h('td', null, job.enabled ? timeEl(job.next_fire_at) : h('span', { class: 'muted' }, 'paused')),
-      h('td', null, badge(lastStatus)),
+      h('td', { 'data-label': 'Zone' }, job.schedule?.timezone || '—'),
+      h('td', { 'data-label': 'Next' }, job.enabled ? timeEl(job.next_fire_at) : h('span', { class: 'muted' }, 'paused')),
+      h('td', { 'data-label': 'Last' }, badge(lastStatus)),
       h('td', null, strip(runs)),
-      h('td', { class: 'num' }, fmtDuration(job.avg_duration_ms)),
+      h('td', { class: 'num', 'data-label': 'Avg' }, fmtDuration(job.avg_duration_ms)),
       h('td', { class: 'actions' }, toggle),
     );
   }
