@@ -213,6 +213,50 @@ test('the console runs a script and shows its log and result', async (t) => {
   await page.locator('.result').getByText('42').waitFor();
 });
 
+test('settings: a token is shown once and revoked, a user is added and signs in, a storage value is set and deleted', async (t) => {
+  const { page, server } = await setup(t);
+  await signIn(page);
+  await page.getByRole('link', { name: 'Settings' }).click();
+
+  await page.getByRole('link', { name: 'Tokens' }).click();
+  await page.getByLabel('Token name').fill('ci');
+  await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const token = await page.getByLabel('New token').inputValue();
+  assert.ok(token.length > 16, 'the new token is shown');
+  await server.api('GET', '/jobs', undefined, token);
+  const row = page.getByRole('table', { name: 'Tokens' }).getByRole('row').filter({ hasText: 'ci' });
+  page.once('dialog', (dialog) => dialog.accept());
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.getByRole('button', { name: 'Revoke' }).waitFor({ state: 'detached' });
+  assert.equal(await page.getByLabel('New token').count(), 0, 'the token is not shown again');
+  await assert.rejects(server.api('GET', '/jobs', undefined, token), /401/);
+
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByLabel('User name').fill('erin');
+  await page.getByLabel('Password').fill('erin-password-1');
+  await page.getByLabel('Role', { exact: true }).selectOption('editor');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await page.getByRole('table', { name: 'Users' }).getByRole('row').filter({ hasText: 'erin' }).waitFor();
+
+  await page.getByRole('link', { name: 'Storage' }).click();
+  await page.getByLabel('Key', { exact: true }).fill('greeting');
+  await page.getByLabel('Value (JSON)').fill('{"hello": "world"}');
+  await page.getByRole('button', { name: 'Save value' }).click();
+  const entry = page.getByRole('table', { name: 'Storage' }).getByRole('row').filter({ hasText: 'greeting' });
+  await entry.getByText('{"hello":"world"}').waitFor();
+  assert.deepEqual(await server.api('GET', '/storage/greeting').then((v) => v.value ?? v), { hello: 'world' });
+  await shot(page, `${t.name} (storage)`);
+  page.once('dialog', (dialog) => dialog.accept());
+  await entry.getByRole('button', { name: 'Delete' }).click();
+  await entry.waitFor({ state: 'detached' });
+  await assert.rejects(server.api('GET', '/storage/greeting'), /404/);
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, 'erin', 'erin-password-1');
+  await page.locator('.role').getByText('editor').waitFor();
+});
+
 test('the jobs page on a phone in dark mode, and its weight', async (t) => {
   const { page, server } = await setup(t, { viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
   for (let i = 0; i < 8; i++) await server.api('POST', '/jobs', job(`job-${i}`, { schedule: { cron: `*/${i + 2} * * * *`, timezone: 'UTC' } }));

@@ -28,7 +28,13 @@ export async function settingsPage(main, ctx, section) {
     box,
   );
   const draw = { sites, channels, tokens, users, storage }[current[0]];
-  await draw(box, ctx);
+  try {
+    await draw(box, ctx);
+  } catch (error) {
+    if (error.name === 'AbortError') return;
+    // The other sections stay reachable when one cannot load.
+    fill(box, h('h2', { id: 'section-title' }, current[1]), h('p', { role: 'alert', class: 'error' }, error.message));
+  }
 }
 
 /** A form whose submit runs `fn(data)`, with its own error line; returns the form. */
@@ -441,7 +447,7 @@ async function storage(box, ctx) {
           'Delete',
           async () => {
             if (!confirm(`Delete ${item.key}?`)) return;
-            await api('DELETE', `/storage/${encodeURIComponent(item.key)}`);
+            await api('DELETE', `/storage/${encodeURIComponent(item.key)}${item.secret ? '?secret=true' : ''}`);
             await load(true);
           },
           message,
