@@ -19,6 +19,7 @@ mod cron_cmd;
 mod job_file;
 mod run_cmd;
 mod serve_cmd;
+mod user_cmd;
 
 /// Exit code for input the user can correct; clap uses it for usage errors.
 const EXIT_INVALID_INPUT: u8 = 2;
@@ -49,6 +50,8 @@ enum Command {
     Runs(client_cmd::RunsArgs),
     /// Print a run's log from a running server; --follow streams it live.
     Logs(client_cmd::LogsArgs),
+    /// Manage web UI users: `user add NAME --role ROLE` (in the database or on a server).
+    User(user_cmd::UserArgs),
 }
 
 /// An error caused by what the user typed (exit code 2), carrying the
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Job(args) => client_cmd::job(args, &mut stdout),
         Command::Runs(args) => client_cmd::runs(args, &mut stdout),
         Command::Logs(args) => client_cmd::logs(args, &mut stdout),
+        Command::User(args) => user_cmd::run(args, &mut io::stdin().lock(), &mut stdout),
     };
     let result = result.and_then(|()| stdout.flush().map_err(anyhow::Error::from));
     match result {

@@ -25,8 +25,14 @@ use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    cron_preview, extract::MAX_BODY_BYTES, health, jobs, metrics, model::JobInput, openapi,
-    problem, problem::ApiError, runs, ui,
+    console::{self, Console, ConsoleEnvironment},
+    cron_preview,
+    extract::MAX_BODY_BYTES,
+    health, jobs, metrics,
+    model::JobInput,
+    openapi, problem,
+    problem::ApiError,
+    runs, session, storage, ui, users,
 };
 
 /// What every handler shares: the store, the clock, the scheduler. Cheap
@@ -44,6 +50,7 @@ struct Inner {
     stopping: watch::Sender<bool>,
     default_retention: Option<RetentionPolicy>,
     run_as_names: Option<Vec<String>>,
+    console: Option<Console>,
 }
 
 impl AppState {
@@ -58,6 +65,7 @@ impl AppState {
                 stopping: watch::channel(false).0,
                 default_retention: None,
                 run_as_names: None,
+                console: None,
             }),
         }
     }
@@ -85,6 +93,29 @@ impl AppState {
     /// user credentials the configuration defines).
     pub fn with_run_as_names(self, names: Vec<String>) -> Self {
         self.rebuild(|inner| inner.run_as_names = Some(names))
+    }
+
+    /// The same state running console and test runs (`POST
+    /// /api/v1/console/run`) on `executor` in `environment` — the same as
+    /// the scheduler's runs get. Without them that endpoint answers 503.
+    pub fn with_console(
+        self,
+        executor: Arc<runtime::Executor>,
+        environment: Arc<dyn ConsoleEnvironment>,
+    ) -> Self {
+        self.rebuild(|inner| {
+            inner.console = Some(Console {
+                executor,
+                environment,
+            });
+        })
+    }
+
+    /// The console's executor and environment, or a 503.
+    pub(crate) fn console(&self) -> Result<&Console, ApiError> {
+        self.inner.console.as_ref().ok_or_else(|| {
+            ApiError::Unavailable("this server has no script executor for console runs".to_owned())
+        })
     }
 
     /// The spec a client's input describes, with this server's defaults.
@@ -120,6 +151,7 @@ impl AppState {
             stopping: self.inner.stopping.clone(),
             default_retention: self.inner.default_retention,
             run_as_names: self.inner.run_as_names.clone(),
+            console: self.inner.console.clone(),
         };
         change(&mut inner);
         Self {
@@ -215,7 +247,15 @@ impl std::fmt::Debug for AppState {
 /// The API routes under `/api/v1`, each registered with its OpenAPI operation.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(session::sign_in, session::get, session::sign_out))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::patch_user, users::delete_user))
+        .routes(routes!(users::list_tokens, users::create_token))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(storage::browse))
+        .routes(routes!(storage::get, storage::put, storage::delete))
         .routes(routes!(cron_preview::preview))
+        .routes(routes!(console::run))
         .routes(routes!(jobs::list, jobs::create))
         .routes(routes!(jobs::get, jobs::replace, jobs::patch, jobs::delete))
         .routes(routes!(jobs::versions))

@@ -19,6 +19,7 @@
 
 mod app;
 mod auth;
+mod console;
 mod cron_preview;
 mod extract;
 mod health;
@@ -30,17 +31,22 @@ mod openapi;
 mod problem;
 mod runs;
 mod schedule;
+mod session;
+mod storage;
 mod ui;
+mod users;
 mod validate;
 
 pub use crate::{
     app::{AppState, app, serve},
-    auth::{Editor, Viewer},
+    auth::{Admin, CSRF_HEADER, Caller, Editor, SESSION_COOKIE, Via, Viewer},
+    console::ConsoleEnvironment,
     cron_preview::CronPreview,
     extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},
     model::{
-        HttpCallView, JobInput, JobVersionView, JobView, LogLineView, Page, RetentionInput,
-        RetentionView, RetryInput, RetryView, RunErrorView, RunSummaryView, RunView, ScheduleInput,
+        HttpCallView, Items, JobInput, JobListItem, JobPage, JobVersionView, JobView, LogLineView,
+        Page, RecentRunView, RetentionInput, RetentionView, RetryInput, RetryView, RunErrorView,
+        RunSummaryView, RunView, ScheduleInput,
     },
     problem::{ApiError, FieldError, PROBLEM_JSON, Problem},
     runs::LogPage,

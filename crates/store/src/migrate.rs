@@ -38,6 +38,8 @@ macro_rules! migrations {
 migrations! {
     1 => "0001_kv_and_secrets": "kv and secrets",
     2 => "0002_jobs_runs_tokens_audit": "jobs, runs, logs, tokens, audit, notifications",
+    // 3 and 4 are the chains and queues branches'; versions need only ascend.
+    5 => "0005_users_sessions": "users, sessions, sites",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {

@@ -1,6 +1,7 @@
 //! What runs of `clockwork serve` reach outside their sandbox: the
 //! configured site (with the job's `run_as` user credential), storage in
-//! the database, and the egress client with the allow-list.
+//! the database, and the egress client with the allow-list. Console and
+//! test runs (`server::ConsoleEnvironment`) get the same.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -38,12 +39,24 @@ impl ServeEnvironment {
 
 impl RunEnvironment for ServeEnvironment {
     fn prepare(&self, job: &JobSpec, _run: &Run) -> (Sites, Services) {
+        self.prepare_for(Some(job))
+    }
+}
+
+/// Console and test runs get exactly what scheduled runs get.
+impl server::ConsoleEnvironment for ServeEnvironment {
+    fn prepare(&self, job: Option<&JobSpec>) -> (Sites, Services) {
+        self.prepare_for(job)
+    }
+}
+
+impl ServeEnvironment {
+    fn prepare_for(&self, job: Option<&JobSpec>) -> (Sites, Services) {
         let mut sites = self.sites.clone();
         // A name the configuration lacks was refused on save; a credential
         // removed since then leaves `asUser()` failing clearly.
         sites.user = job
-            .run_as
-            .as_ref()
+            .and_then(|job| job.run_as.as_ref())
             .and_then(|name| self.users.get(name).cloned());
         let services = Services {
             kv: Arc::clone(&self.kv),

@@ -11,6 +11,7 @@ mod harness;
 mod claims;
 mod fixtures;
 mod jobs;
+mod jobs_page;
 mod runs;
 
 mod kv;
@@ -22,3 +23,4 @@ mod lifecycle;
 mod schema;
 mod secrets;
 mod tokens_audit_notify;
+mod users_sessions;
