@@ -146,6 +146,34 @@ test('a syntax error shows a marker on its line and saves nothing', async (t) =>
   );
   const list = await server.api('GET', '/jobs');
   assert.equal(list.items.length, 0, 'nothing was saved');
+
+  // Fixed, it test-runs unsaved with its output below, then Ctrl+S saves it.
+  await page.getByRole('textbox', { name: 'Script', exact: true }).fill("const a = 1;\nconsole.log('a is', a);\nreturn a + 1;\n");
+  assert.equal(await page.locator('.cm-lint-marker-error').count(), 0, 'an edit clears the old marker');
+  await page.getByRole('button', { name: 'Test run' }).click();
+  await page.getByRole('log', { name: 'Output' }).getByText('a is 1').waitFor();
+  await page.getByRole('region', { name: 'Test run output' }).getByText('succeeded').waitFor();
+  assert.equal((await server.api('GET', '/jobs')).items.length, 0, 'a test run saves nothing');
+  await page.getByRole('textbox', { name: 'Script', exact: true }).press('Control+s');
+  await page.getByRole('status').filter({ hasText: 'Saved version 1.' }).waitFor();
+  assert.equal((await server.api('GET', '/jobs/broken')).script, "const a = 1;\nconsole.log('a is', a);\nreturn a + 1;\n");
+});
+
+test('a failed run shows its error and the failing line of the script', async (t) => {
+  const { page, server } = await setup(t);
+  const created = await server.api(
+    'POST',
+    '/jobs',
+    job('throws', { schedule: null, script: "console.log('starting');\nthrow new Error('boom on line two');\n" }),
+  );
+  const run = await server.api('POST', `/jobs/${created.id}/run`, { trigger: 'manual' });
+  await signIn(page);
+  await page.goto(`/runs/${run.id}`);
+  await page.getByRole('status', { name: 'Status' }).getByText('failed').waitFor();
+  await page.getByText('boom on line two').first().waitFor();
+  const failing = page.locator('.excerpt-line.failing');
+  await failing.waitFor();
+  assert.match(await failing.textContent(), /^2\s*throw new Error/);
 });
 
 test('pause and resume a job from the jobs page', async (t) => {
