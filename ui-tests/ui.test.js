@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ADMIN_TOKEN, ARTIFACTS, eventually, setup, shot, signIn, signInWithToken } from './harness.js';
@@ -283,6 +284,49 @@ test('settings: a token is shown once and revoked, a user is added and signs in,
   await page.getByRole('button', { name: 'Sign out' }).click();
   await signIn(page, 'erin', 'erin-password-1');
   await page.locator('.role').getByText('editor').waitFor();
+});
+
+test('settings: a site secret is write-only and a channel sends a real test delivery', async (t) => {
+  const { page, server } = await setup(t);
+  const received = [];
+  const hook = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => {
+      body += chunk;
+    });
+    request.on('end', () => {
+      received.push(body);
+      response.writeHead(200);
+      response.end('ok');
+    });
+  });
+  await new Promise((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  t.after(() => hook.close());
+  await signIn(page);
+
+  await page.goto('/settings/sites');
+  await page.getByLabel('Site name').fill('acme');
+  await page.getByLabel('Product').selectOption('jira');
+  await page.getByLabel('Base URL').fill('https://acme.atlassian.net');
+  await page.getByLabel('Auth').selectOption('basic');
+  await page.getByLabel('Email').fill('bot@acme.test');
+  await page.getByLabel('Secret').fill('s3cr3t-api-token');
+  await page.getByRole('button', { name: 'Save site' }).click();
+  const site = page.getByRole('table', { name: 'Sites' }).getByRole('row').filter({ hasText: 'acme.atlassian.net' });
+  await site.getByRole('cell', { name: 'set', exact: true }).waitFor();
+  assert.ok(!(await page.content()).includes('s3cr3t'), 'the secret is not shown back');
+  assert.ok(!JSON.stringify(await server.api('GET', '/sites')).includes('s3cr3t'), 'nor returned by the API');
+
+  await page.getByRole('link', { name: 'Channels' }).click();
+  await page.getByLabel('Channel name').fill('ops-hook');
+  await page.getByLabel('Kind').selectOption('webhook');
+  await page.getByLabel('URL').fill(`http://127.0.0.1:${hook.address().port}/hook`);
+  await page.getByLabel('Events').fill('failed');
+  await page.getByRole('button', { name: 'Save channel' }).click();
+  const channel = page.getByRole('table', { name: 'Channels' }).getByRole('row').filter({ hasText: 'ops-hook' });
+  await channel.getByRole('button', { name: 'Send test' }).click();
+  await page.getByRole('status').filter({ hasText: 'Test delivered to ops-hook' }).waitFor();
+  assert.equal(received.length, 1, 'the receiver got one delivery');
 });
 
 test('the jobs page on a phone in dark mode, and its weight', async (t) => {
