@@ -192,6 +192,46 @@ test('pause and resume a job from the jobs page', async (t) => {
   assert.equal((await server.api('GET', `/jobs/${created.id}`)).version, 1, 'pausing makes no new version');
 });
 
+test('the jobs page searches, filters by last status and pages through the server', async (t) => {
+  const { page, server } = await setup(t);
+  for (let i = 0; i < 53; i++) await server.api('POST', '/jobs', job(`bulk-${String(i).padStart(2, '0')}`));
+  const failing = await server.api('POST', '/jobs', job('zz-fails', { schedule: null, script: "throw new Error('no');\n" }));
+  const run = await server.api('POST', `/jobs/${failing.id}/run`, { trigger: 'manual' });
+  await eventually('the failing run to end', async () => (await server.api('GET', `/runs/${run.id}`)).status === 'failed');
+  await signIn(page);
+  await page.getByText('1–50 of 54 jobs').waitFor();
+  await page.getByRole('button', { name: 'Next page' }).click();
+  await page.getByText('51–54 of 54 jobs').waitFor();
+  await page.getByRole('link', { name: 'zz-fails' }).waitFor();
+  await page.getByRole('button', { name: 'Previous page' }).click();
+  await page.getByText('1–50 of 54 jobs').waitFor();
+
+  await page.getByLabel('Search').fill('bulk-1');
+  await page.getByText('1–10 of 10 jobs').waitFor();
+  assert.match(page.url(), /\?q=bulk-1$/, 'the search is in the address');
+  await page.getByLabel('Search').fill('');
+  await page.getByLabel('Last status').selectOption('failed');
+  await page.getByText('1–1 of 1 job').waitFor();
+  await page.getByRole('link', { name: 'zz-fails' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'bulk-00' }).count(), 0);
+});
+
+test('a running run can be cancelled from its page', async (t) => {
+  const { page, server } = await setup(t);
+  const created = await server.api(
+    'POST',
+    '/jobs',
+    job('long-haul', { schedule: null, timeout_seconds: 300, script: "console.log('working');\nawait new Promise((r) => setTimeout(r, 120000));\n" }),
+  );
+  await signIn(page);
+  await page.goto(`/jobs/${created.id}`);
+  await page.getByRole('button', { name: 'Run now' }).click();
+  await page.getByRole('log', { name: 'Logs' }).getByText('working').waitFor();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('status', { name: 'Status' }).getByText('cancelled').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Cancel' }).isHidden(), true);
+});
+
 test('a timed-out run shows its status and its logs', async (t) => {
   const { page, server } = await setup(t);
   const created = await server.api(
