@@ -163,7 +163,8 @@ export async function editorPage(main, ctx, jobRef) {
 
   // Ctrl/Cmd+S and Ctrl/Cmd+Enter from any field of the form too.
   const keys = (event) => {
-    if (!(event.ctrlKey || event.metaKey)) return;
+    // The editor's own keymap has already handled it when focus is there.
+    if (event.defaultPrevented || !(event.ctrlKey || event.metaKey)) return;
     if (event.key === 's') {
       event.preventDefault();
       save();
