@@ -230,6 +230,14 @@ test('a running run can be cancelled from its page', async (t) => {
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.getByRole('status', { name: 'Status' }).getByText('cancelled').waitFor();
   assert.equal(await page.getByRole('button', { name: 'Cancel' }).isHidden(), true);
+  const first = page.url();
+  await page.getByRole('button', { name: 'Re-run' }).click();
+  await eventually('the re-run to open', async () => page.url() !== first && /\/runs\/\d+$/.test(page.url()));
+  await page.getByRole('log', { name: 'Logs' }).getByText('working').waitFor();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('status', { name: 'Status' }).getByText('cancelled').waitFor();
+  const runs = await server.api('GET', `/jobs/${created.id}/runs`);
+  assert.equal(runs.items.length, 2);
 });
 
 test('a timed-out run shows its status and its logs', async (t) => {
@@ -271,8 +279,8 @@ test('the job page shows a side-by-side diff of two versions and who saved them'
   await page.getByText('No change.').first().waitFor();
 });
 
-test('the console runs a script and shows its log and result', async (t) => {
-  const { page } = await setup(t);
+test('the console runs a script and shows its log and result (dark theme)', async (t) => {
+  const { page } = await setup(t, { colorScheme: 'dark' });
   await signIn(page);
   await page.getByRole('link', { name: 'Console' }).click();
   await page.getByRole('textbox', { name: 'Script', exact: true }).fill("console.log('hi from the console');\nreturn { answer: 6 * 7 };\n");
