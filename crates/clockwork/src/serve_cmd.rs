@@ -125,19 +125,26 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
         runtime::Executor::new(runtime::ExecutorConfig::default())
             .context("cannot start the script engine")?,
     );
-    let (environment, alerts) = run_environment(&settings, &store)?;
+    let sites = server::SiteBook::new(settings.sites.clone());
+    sites
+        .reload(&store)
+        .await
+        .context("cannot read the sites stored in the database")?;
+    let (environment, alerts) = run_environment(&settings, &store, Arc::clone(&sites))?;
     let scheduler = start_scheduler(
         &args,
         &settings,
         &store,
         Arc::clone(&executor),
         Arc::clone(&environment),
-        alerts,
+        alerts.clone(),
     )
     .await?;
     let mut state = server::AppState::new(store.clone())
         .with_scheduler(scheduler.clone())
         .with_console(executor, environment)
+        .with_sites(sites)
+        .with_channel_sender(Arc::new(environment::AlertSender(alerts)))
         .with_run_as_names(settings.users.keys().cloned().collect());
     if let Some(retention) = settings.retention {
         state = state.with_default_retention(retention);
@@ -162,6 +169,7 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
 fn run_environment(
     settings: &config::Settings,
     store: &Store,
+    sites: Arc<server::SiteBook>,
 ) -> Result<(Arc<ServeEnvironment>, egress::Client)> {
     let allowed = match &settings.egress_allow {
         Some(patterns) => egress::AllowList::new(patterns).context("egress.allow")?,
@@ -176,7 +184,7 @@ fn run_environment(
     // reach: the scripts' allow-list does not apply to them.
     let alerts = http.with_policy(egress::Policy::default());
     let environment = ServeEnvironment::new(
-        settings.sites.clone(),
+        sites,
         settings.users.clone(),
         Arc::new(ScriptStorage::new(store.clone())),
         http,

@@ -25,6 +25,7 @@ use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    channels::{self, ChannelSender},
     console::{self, Console, ConsoleEnvironment},
     cron_preview,
     extract::MAX_BODY_BYTES,
@@ -32,7 +33,9 @@ use crate::{
     model::JobInput,
     openapi, problem,
     problem::ApiError,
-    runs, session, storage, ui, users,
+    runs, session,
+    sites::{self, SiteBook},
+    storage, ui, users,
 };
 
 /// What every handler shares: the store, the clock, the scheduler. Cheap
@@ -51,6 +54,8 @@ struct Inner {
     default_retention: Option<RetentionPolicy>,
     run_as_names: Option<Vec<String>>,
     console: Option<Console>,
+    sites: Option<Arc<SiteBook>>,
+    channel_sender: Option<Arc<dyn ChannelSender>>,
 }
 
 impl AppState {
@@ -66,6 +71,8 @@ impl AppState {
                 default_retention: None,
                 run_as_names: None,
                 console: None,
+                sites: None,
+                channel_sender: None,
             }),
         }
     }
@@ -111,6 +118,30 @@ impl AppState {
         })
     }
 
+    /// The same state listing the configuration's sites from `book` and
+    /// reloading it after every site change (runs read it).
+    pub fn with_sites(self, book: Arc<SiteBook>) -> Self {
+        self.rebuild(|inner| inner.sites = Some(book))
+    }
+
+    /// The same state sending channels' test messages through `sender`;
+    /// without one `POST /channels/{name}/test` answers 503.
+    pub fn with_channel_sender(self, sender: Arc<dyn ChannelSender>) -> Self {
+        self.rebuild(|inner| inner.channel_sender = Some(sender))
+    }
+
+    /// The site book, when the process has one.
+    pub(crate) fn sites(&self) -> Option<&SiteBook> {
+        self.inner.sites.as_deref()
+    }
+
+    /// The channel sender, or a 503.
+    pub(crate) fn channel_sender(&self) -> Result<&dyn ChannelSender, ApiError> {
+        self.inner.channel_sender.as_deref().ok_or_else(|| {
+            ApiError::Unavailable("this server has no HTTP client for channel tests".to_owned())
+        })
+    }
+
     /// The console's executor and environment, or a 503.
     pub(crate) fn console(&self) -> Result<&Console, ApiError> {
         self.inner.console.as_ref().ok_or_else(|| {
@@ -152,6 +183,8 @@ impl AppState {
             default_retention: self.inner.default_retention,
             run_as_names: self.inner.run_as_names.clone(),
             console: self.inner.console.clone(),
+            sites: self.inner.sites.clone(),
+            channel_sender: self.inner.channel_sender.clone(),
         };
         change(&mut inner);
         Self {
@@ -252,6 +285,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::patch_user, users::delete_user))
         .routes(routes!(users::list_tokens, users::create_token))
         .routes(routes!(users::revoke_token))
+        .routes(routes!(channels::list, channels::create))
+        .routes(routes!(channels::get, channels::replace, channels::delete))
+        .routes(routes!(channels::test))
+        .routes(routes!(channels::deliveries))
+        .routes(routes!(sites::list))
+        .routes(routes!(sites::put, sites::delete))
         .routes(routes!(storage::browse))
         .routes(routes!(storage::get, storage::put, storage::delete))
         .routes(routes!(cron_preview::preview))

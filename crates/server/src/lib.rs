@@ -1,5 +1,7 @@
 //! Clockwork's HTTP surface: the REST API under `/api/v1`, its problem
-//! documents and OpenAPI document, `/healthz`.
+//! documents and OpenAPI document, `/healthz`, and the web UI's API needs:
+//! sessions (a cookie with a CSRF token beside bearer tokens), users,
+//! tokens, channels, sites, the storage browser and console runs.
 //!
 //! [`app`] builds the axum [`Router`](axum::Router) over an [`AppState`]
 //! (the store and a clock); [`serve`] runs it on a listener until a
@@ -19,6 +21,7 @@
 
 mod app;
 mod auth;
+mod channels;
 mod console;
 mod cron_preview;
 mod extract;
@@ -32,6 +35,7 @@ mod problem;
 mod runs;
 mod schedule;
 mod session;
+mod sites;
 mod storage;
 mod ui;
 mod users;
@@ -40,6 +44,7 @@ mod validate;
 pub use crate::{
     app::{AppState, app, serve},
     auth::{Admin, CSRF_HEADER, Caller, Editor, SESSION_COOKIE, Via, Viewer},
+    channels::ChannelSender,
     console::ConsoleEnvironment,
     cron_preview::CronPreview,
     extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},
@@ -50,4 +55,5 @@ pub use crate::{
     },
     problem::{ApiError, FieldError, PROBLEM_JSON, Problem},
     runs::LogPage,
+    sites::SiteBook,
 };

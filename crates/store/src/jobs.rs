@@ -460,13 +460,16 @@ impl Store {
     pub async fn job_count(&self, filter: &JobFilter) -> Result<u64, StoreError> {
         let search = filter.search.as_deref().filter(|s| !s.is_empty());
         let (n,): (i64,) = with_backend!(self, |pool, sql| {
-            sqlx::query_as(sql.job_count)
-                .bind(search)
-                .bind(filter.enabled)
-                .bind(filter.last_run.map(LastRunFilter::as_str))
-                .fetch_one(pool)
-                .await
-                .db()?
+            let query = match filter.last_run {
+                None => sqlx::query_as(sql.job_count)
+                    .bind(search)
+                    .bind(filter.enabled),
+                Some(last_run) => sqlx::query_as(sql.job_count_by_last_run)
+                    .bind(search)
+                    .bind(filter.enabled)
+                    .bind(last_run.as_str()),
+            };
+            query.fetch_one(pool).await.db()?
         });
         Ok(crate::codec::count(n))
     }

@@ -136,9 +136,10 @@ pub(crate) struct Dialect {
     /// NULL, `$3` enabled or NULL, `$4` limit, `$5` newest run's status
     /// (`none`: never ran) or NULL.
     pub(crate) job_list: &'static str,
-    /// `$1` search, `$2` enabled, `$3` newest run's status, as in
-    /// `job_list` → how many jobs match.
+    /// `$1` search, `$2` enabled, as in `job_list` → how many jobs match.
     pub(crate) job_count: &'static str,
+    /// As `job_count`, also `$3` the newest run's status (`none`: never ran).
+    pub(crate) job_count_by_last_run: &'static str,
     /// `$1` JSON array of job ids, `$2` runs per job → `job_id`, `id`,
     /// `status`, `scheduled_for_ms`, `started_at_ms`, `finished_at_ms` of
     /// each job's newest runs.
@@ -234,11 +235,16 @@ pub(crate) const SQLITE: Dialect = Dialect {
            AND ($5 IS NULL OR ($5 = 'none' AND lr.id IS NULL) OR lr.status = $5) \
          ORDER BY j.name LIMIT $4"
     ),
+    // Without a status filter the newest runs are not joined: one index
+    // lookup per job costs more than the whole count.
     job_count: "SELECT count(*) FROM jobs j \
+        WHERE ($1 IS NULL OR instr(lower(j.name), lower($1)) > 0) \
+          AND ($2 IS NULL OR j.enabled = $2)",
+    job_count_by_last_run: "SELECT count(*) FROM jobs j \
         LEFT JOIN runs lr ON lr.id = (SELECT max(id) FROM runs WHERE job_id = j.id) \
         WHERE ($1 IS NULL OR instr(lower(j.name), lower($1)) > 0) \
           AND ($2 IS NULL OR j.enabled = $2) \
-          AND ($3 IS NULL OR ($3 = 'none' AND lr.id IS NULL) OR lr.status = $3)",
+          AND (($3 = 'none' AND lr.id IS NULL) OR lr.status = $3)",
     // Per job, the id of its `$2`-th newest run bounds an index range scan
     // of `runs_by_job`; the materialised id list keeps the jobs outermost.
     runs_recent_of_jobs: "WITH j AS MATERIALIZED (SELECT value AS job_id FROM json_each($1)) \
@@ -395,10 +401,13 @@ pub(crate) const POSTGRES: Dialect = Dialect {
          ORDER BY j.name LIMIT $4"
     ),
     job_count: "SELECT count(*) FROM jobs j \
+        WHERE ($1::text IS NULL OR strpos(lower(j.name), lower($1)) > 0) \
+          AND ($2::boolean IS NULL OR j.enabled = $2)",
+    job_count_by_last_run: "SELECT count(*) FROM jobs j \
         LEFT JOIN runs lr ON lr.id = (SELECT max(id) FROM runs WHERE job_id = j.id) \
         WHERE ($1::text IS NULL OR strpos(lower(j.name), lower($1)) > 0) \
           AND ($2::boolean IS NULL OR j.enabled = $2) \
-          AND ($3::text IS NULL OR ($3 = 'none' AND lr.id IS NULL) OR lr.status = $3)",
+          AND (($3::text = 'none' AND lr.id IS NULL) OR lr.status = $3)",
     runs_recent_of_jobs: "SELECT r.job_id, r.id, r.status, r.scheduled_for_ms, \
             r.started_at_ms, r.finished_at_ms \
         FROM json_array_elements_text($1::json) AS j(id) \
@@ -790,6 +799,12 @@ pub(crate) mod common {
         SET status = $2, next_attempt_at_ms = $3, last_error = COALESCE($4, last_error), \
             updated_at_ms = $5 \
         WHERE id = $1 AND status = 'pending'";
+    /// `$1` channel, `$2` limit: its newest deliveries.
+    pub(crate) const DELIVERIES_OF_CHANNEL: &str = concat!(
+        "SELECT ",
+        delivery_columns!(),
+        " FROM notification_deliveries WHERE channel_id = $1 ORDER BY id DESC LIMIT $2"
+    );
     /// `$1` id below which to start, `$2` limit.
     pub(crate) const DELIVERY_LIST: &str = concat!(
         "SELECT ",

@@ -1,5 +1,5 @@
 //! What runs of `clockwork serve` reach outside their sandbox: the
-//! configured site (with the job's `run_as` user credential), storage in
+//! configured and stored sites (with the job's `run_as` user credential), storage in
 //! the database, and the egress client with the allow-list. Console and
 //! test runs (`server::ConsoleEnvironment`) get the same.
 
@@ -11,7 +11,7 @@ use store::{JobSpec, Run};
 
 /// The run environment of a server.
 pub(crate) struct ServeEnvironment {
-    sites: Sites,
+    sites: Arc<server::SiteBook>,
     users: BTreeMap<String, Credential>,
     kv: Arc<dyn KvStore>,
     queue: Arc<dyn QueueBackend>,
@@ -20,7 +20,7 @@ pub(crate) struct ServeEnvironment {
 
 impl ServeEnvironment {
     pub(crate) fn new(
-        sites: Sites,
+        sites: Arc<server::SiteBook>,
         users: BTreeMap<String, Credential>,
         kv: Arc<dyn KvStore>,
         http: egress::Client,
@@ -52,7 +52,8 @@ impl server::ConsoleEnvironment for ServeEnvironment {
 
 impl ServeEnvironment {
     fn prepare_for(&self, job: Option<&JobSpec>) -> (Sites, Services) {
-        let mut sites = self.sites.clone();
+        // The configuration's sites and those added through the API, as of now.
+        let mut sites = self.sites.effective();
         // A name the configuration lacks was refused on save; a credential
         // removed since then leaves `asUser()` failing clearly.
         sites.user = job
@@ -64,5 +65,31 @@ impl ServeEnvironment {
             http: Some(self.http.clone()),
         };
         (sites, services)
+    }
+}
+
+/// Channels' test messages go through the alerts' HTTP client (outside the
+/// scripts' allow-list, like the alerts themselves).
+pub(crate) struct AlertSender(pub(crate) egress::Client);
+
+impl server::ChannelSender for AlertSender {
+    fn post<'a>(
+        &'a self,
+        url: &'a str,
+        body: serde_json::Value,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let request = egress::Request::new(egress::Method::POST, url.to_owned())
+                .header(
+                    egress::HeaderName::from_static("content-type"),
+                    egress::HeaderValue::from_static("application/json"),
+                )
+                .body(body.to_string())
+                .timeout(std::time::Duration::from_secs(10));
+            match self.0.send(request).await {
+                Ok(response) => Ok(response.status.as_u16()),
+                Err(error) => Err(error.to_string()),
+            }
+        })
     }
 }
