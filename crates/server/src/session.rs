@@ -127,6 +127,11 @@ pub(crate) async fn sign_in(
         }
     };
     let (session, id) = state.store().session_create(owner, state.now()).await?;
+    // Ended sessions are deleted here, a cheap indexed delete, rather than
+    // by a timer of their own.
+    if let Err(error) = state.store().sessions_purge_expired(state.now()).await {
+        tracing::warn!(error = %crate::problem::ErrorChain(&error), "cannot delete ended sessions");
+    }
     state
         .audit(
             &session.name,

@@ -19,6 +19,7 @@ engine_tests!(
     admins_manage_users,
     admins_manage_tokens,
     sign_ins_and_changes_are_audited,
+    ended_sessions_end_and_are_deleted_at_the_next_sign_in,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -580,6 +581,26 @@ async fn sign_ins_and_changes_are_audited(server: TestServer) {
             .unwrap()
             .contains(PASSWORD),
         "no password in the audit log"
+    );
+    server.stop().await;
+}
+
+async fn ended_sessions_end_and_are_deleted_at_the_next_sign_in(server: TestServer) {
+    add_user(&server, "ada", Role::Viewer).await;
+    let (_, old) = sign_in(&server, json!({"username": "ada", "password": PASSWORD})).await;
+    let old = old.unwrap();
+    server
+        .clock
+        .advance(store::SESSION_IDLE + std::time::Duration::from_secs(1));
+    with_cookie(&server, &old, "GET", "/api/v1/jobs", None, None)
+        .await
+        .problem(401);
+    let (reply, _) = sign_in(&server, json!({"username": "ada", "password": PASSWORD})).await;
+    reply.expect(200);
+    let old_id = old.cookie.trim_start_matches("clockwork_session=");
+    assert!(
+        !server.store.session_delete(old_id).await.unwrap(),
+        "the ended session's row is gone"
     );
     server.stop().await;
 }
