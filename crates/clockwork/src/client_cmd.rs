@@ -466,6 +466,14 @@ fn print_table(
     Ok(())
 }
 
+/// POSTs `body` as JSON to `/api/v1/<segments>` of the server `args` name;
+/// a problem answer is the error.
+pub(crate) async fn post_json(args: &ServerArgs, segments: &[&str], body: &Value) -> Result<()> {
+    let api = Api::new(args)?;
+    let _: Value = api.call(Method::POST, segments, &[], Some(body)).await?;
+    Ok(())
+}
+
 /// The REST API at one base URL, with one token.
 #[derive(Debug)]
 struct Api {

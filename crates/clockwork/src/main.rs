@@ -19,6 +19,7 @@ mod cron_cmd;
 mod job_file;
 mod run_cmd;
 mod serve_cmd;
+mod user_cmd;
 
 /// Exit code for input the user can correct; clap uses it for usage errors.
 const EXIT_INVALID_INPUT: u8 = 2;
@@ -51,6 +52,8 @@ enum Command {
     Logs(client_cmd::LogsArgs),
     /// Show a chain of runs (`context.continueWith`) on a running server; --cancel ends it.
     Chain(client_cmd::ChainArgs),
+    /// Manage web UI users: `user add NAME --role ROLE` (in the database or on a server).
+    User(user_cmd::UserArgs),
 }
 
 /// An error caused by what the user typed (exit code 2), carrying the
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Runs(args) => client_cmd::runs(args, &mut stdout),
         Command::Logs(args) => client_cmd::logs(args, &mut stdout),
         Command::Chain(args) => client_cmd::chain(args, &mut stdout),
+        Command::User(args) => user_cmd::run(args, &mut io::stdin().lock(), &mut stdout),
     };
     let result = result.and_then(|()| stdout.flush().map_err(anyhow::Error::from));
     match result {

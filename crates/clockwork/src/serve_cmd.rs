@@ -4,7 +4,8 @@
 //! Start-up: logs (human or JSON), the configuration file, the data
 //! directory, the database (SQLite in the data directory unless
 //! `--database` names PostgreSQL), the secret key, the first admin token on
-//! an empty database, the scheduler (which interrupts runs whose node died
+//! an empty database (and the user `admin` when `CLOCKWORK_ADMIN_PASSWORD`
+//! is set and no user exists), the scheduler (which interrupts runs whose node died
 //! and retries them per policy), then the listener. On SIGTERM/SIGINT: no
 //! new requests, live-log streams end, running runs get the grace period
 //! (`scheduler.grace_seconds`, default 30 s), then the database closes. The line `clockwork listening on
@@ -20,7 +21,7 @@ use std::{
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
-use store::{NewToken, Role, ScriptStorage, SecretKey, Store, SystemClock};
+use store::{NewToken, NewUser, Role, ScriptStorage, SecretKey, Store, SystemClock};
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::{InvalidInput, config};
@@ -33,6 +34,9 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 /// The environment variable that sets the first admin token's secret.
 const ADMIN_TOKEN_ENV: &str = "CLOCKWORK_ADMIN_TOKEN";
+
+/// The environment variable that sets the first user `admin`'s password.
+const ADMIN_PASSWORD_ENV: &str = "CLOCKWORK_ADMIN_PASSWORD";
 
 /// Arguments of `clockwork serve`.
 #[derive(Debug, Args)]
@@ -102,6 +106,7 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
     })?;
     let store = open_store(&args).await?;
     bootstrap_admin_token(&store).await?;
+    bootstrap_admin_user(&store).await?;
     for channel in &settings.channels {
         store
             .channel_upsert(channel)
@@ -116,9 +121,31 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
         .context("the listener has no address")?;
     tracing::info!(%address, engine = %store.engine(), "serving");
     println!("clockwork listening on http://{address}");
-    let scheduler = start_scheduler(&args, &settings, &store).await?;
+    let executor = Arc::new(
+        runtime::Executor::new(runtime::ExecutorConfig::default())
+            .context("cannot start the script engine")?,
+    );
+    let sites = server::SiteBook::new(settings.sites.clone());
+    sites
+        .reload(&store)
+        .await
+        .context("cannot read the sites stored in the database")?;
+    let config = SchedulerConfig::new(node_id(&args));
+    let (environment, alerts) = run_environment(&settings, &store, Arc::clone(&sites), &config)?;
+    let scheduler = start_scheduler(
+        config,
+        &settings,
+        &store,
+        Arc::clone(&executor),
+        Arc::clone(&environment),
+        alerts.clone(),
+    )
+    .await?;
     let mut state = server::AppState::new(store.clone())
         .with_scheduler(scheduler.clone())
+        .with_console(executor, environment)
+        .with_sites(sites)
+        .with_channel_sender(Arc::new(environment::AlertSender(alerts)))
         .with_run_as_names(settings.users.keys().cloned().collect())
         .with_default_limits(settings.limits);
     if let Some(retention) = settings.retention {
@@ -139,13 +166,14 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
     served.context("the HTTP server failed")
 }
 
-async fn start_scheduler(
-    args: &ServeArgs,
+/// What runs reach (sites, storage, egress) — shared by scheduled and
+/// console runs — and the client failure alerts are sent with.
+fn run_environment(
     settings: &config::Settings,
     store: &Store,
-) -> Result<SchedulerHandle> {
-    let executor = runtime::Executor::new(runtime::ExecutorConfig::default())
-        .context("cannot start the script engine")?;
+    sites: Arc<server::SiteBook>,
+    config: &SchedulerConfig,
+) -> Result<(Arc<ServeEnvironment>, egress::Client)> {
     let allowed = match &settings.egress_allow {
         Some(patterns) => egress::AllowList::new(patterns).context("egress.allow")?,
         None => egress::AllowList::any(),
@@ -158,17 +186,27 @@ async fn start_scheduler(
     // Alert channels are the operator's own configuration, not a script's
     // reach: the scripts' allow-list does not apply to them.
     let alerts = http.with_policy(egress::Policy::default());
-    let mut config = SchedulerConfig::new(node_id(args));
     // Pushes are stored with their runs; the same signal wakes this node's workers.
     let queue = scheduler::StoreQueue::new(store.clone(), config.runs_queued.clone());
     let environment = ServeEnvironment::new(
-        settings.sites.clone(),
+        sites,
         settings.users.clone(),
         Arc::new(ScriptStorage::new(store.clone())),
         Arc::new(queue),
         http,
     );
-    config.environment = Arc::new(environment);
+    Ok((Arc::new(environment), alerts))
+}
+
+async fn start_scheduler(
+    mut config: SchedulerConfig,
+    settings: &config::Settings,
+    store: &Store,
+    executor: Arc<runtime::Executor>,
+    environment: Arc<ServeEnvironment>,
+    alerts: egress::Client,
+) -> Result<SchedulerHandle> {
+    config.environment = environment;
     config.alerts = Some(alerts);
     if let Some(workers) = settings.workers {
         config.workers = workers as usize;
@@ -176,14 +214,9 @@ async fn start_scheduler(
     if let Some(lease) = settings.lease_seconds {
         config.lease = Duration::from_secs(lease);
     }
-    Scheduler::start(
-        config,
-        store.clone(),
-        Arc::new(executor),
-        Arc::new(SystemClock),
-    )
-    .await
-    .context("cannot start the scheduler")
+    Scheduler::start(config, store.clone(), executor, Arc::new(SystemClock))
+        .await
+        .context("cannot start the scheduler")
 }
 
 /// `--node-id`, or the host name and process id (unique per process, so a
@@ -247,6 +280,40 @@ async fn bootstrap_admin_token(store: &Store) -> Result<()> {
              Use it as `Authorization: Bearer <token>`, or `export CLOCKWORK_TOKEN=<token>` for the CLI.\n"
         );
     }
+    Ok(())
+}
+
+/// On a database without users, creates the user `admin` (role admin)
+/// with the password in `CLOCKWORK_ADMIN_PASSWORD`, when it is set; without
+/// it no user exists until an admin creates one (the admin token signs in
+/// to the web UI too).
+async fn bootstrap_admin_user(store: &Store) -> Result<()> {
+    let Some(password) = std::env::var(ADMIN_PASSWORD_ENV)
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(());
+    };
+    if store.users_count().await? > 0 {
+        return Ok(());
+    }
+    let user = store
+        .user_create(&NewUser {
+            name: "admin".to_owned(),
+            role: Role::Admin,
+            password,
+        })
+        .await
+        .map_err(|error| InvalidInput(format!("{ADMIN_PASSWORD_ENV}: {error}")))?;
+    store
+        .audit_append(&store::AuditEntry {
+            actor: "system".to_owned(),
+            action: "user.create".to_owned(),
+            target: format!("user:{}", user.name),
+            detail: serde_json::json!({"role": "admin", "from": ADMIN_PASSWORD_ENV}),
+        })
+        .await?;
+    tracing::info!("created the user admin from {ADMIN_PASSWORD_ENV}");
     Ok(())
 }
 

@@ -25,8 +25,18 @@ use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    chains, cron_preview, extract::MAX_BODY_BYTES, health, jobs, metrics, model::JobInput, openapi,
-    problem, problem::ApiError, queues, runs, ui,
+    chains,
+    channels::{self, ChannelSender},
+    console::{self, Console, ConsoleEnvironment},
+    cron_preview,
+    extract::MAX_BODY_BYTES,
+    health, jobs, metrics,
+    model::JobInput,
+    openapi, problem,
+    problem::ApiError,
+    queues, runs, session,
+    sites::{self, SiteBook},
+    storage, ui, users,
 };
 
 /// What every handler shares: the store, the clock, the scheduler. Cheap
@@ -45,6 +55,9 @@ struct Inner {
     default_retention: Option<RetentionPolicy>,
     default_limits: DefaultLimits,
     run_as_names: Option<Vec<String>>,
+    console: Option<Console>,
+    sites: Option<Arc<SiteBook>>,
+    channel_sender: Option<Arc<dyn ChannelSender>>,
 }
 
 /// The per-run limits a job gets when its input leaves them out (the
@@ -71,6 +84,9 @@ impl AppState {
                 default_retention: None,
                 default_limits: DefaultLimits::default(),
                 run_as_names: None,
+                console: None,
+                sites: None,
+                channel_sender: None,
             }),
         }
     }
@@ -104,6 +120,53 @@ impl AppState {
     /// user credentials the configuration defines).
     pub fn with_run_as_names(self, names: Vec<String>) -> Self {
         self.rebuild(|inner| inner.run_as_names = Some(names))
+    }
+
+    /// The same state running console and test runs (`POST
+    /// /api/v1/console/run`) on `executor` in `environment` — the same as
+    /// the scheduler's runs get. Without them that endpoint answers 503.
+    pub fn with_console(
+        self,
+        executor: Arc<runtime::Executor>,
+        environment: Arc<dyn ConsoleEnvironment>,
+    ) -> Self {
+        self.rebuild(|inner| {
+            inner.console = Some(Console {
+                executor,
+                environment,
+            });
+        })
+    }
+
+    /// The same state listing the configuration's sites from `book` and
+    /// reloading it after every site change (runs read it).
+    pub fn with_sites(self, book: Arc<SiteBook>) -> Self {
+        self.rebuild(|inner| inner.sites = Some(book))
+    }
+
+    /// The same state sending channels' test messages through `sender`;
+    /// without one `POST /channels/{name}/test` answers 503.
+    pub fn with_channel_sender(self, sender: Arc<dyn ChannelSender>) -> Self {
+        self.rebuild(|inner| inner.channel_sender = Some(sender))
+    }
+
+    /// The site book, when the process has one.
+    pub(crate) fn sites(&self) -> Option<&SiteBook> {
+        self.inner.sites.as_deref()
+    }
+
+    /// The channel sender, or a 503.
+    pub(crate) fn channel_sender(&self) -> Result<&dyn ChannelSender, ApiError> {
+        self.inner.channel_sender.as_deref().ok_or_else(|| {
+            ApiError::Unavailable("this server has no HTTP client for channel tests".to_owned())
+        })
+    }
+
+    /// The console's executor and environment, or a 503.
+    pub(crate) fn console(&self) -> Result<&Console, ApiError> {
+        self.inner.console.as_ref().ok_or_else(|| {
+            ApiError::Unavailable("this server has no script executor for console runs".to_owned())
+        })
     }
 
     /// The spec a client's input describes, with this server's defaults.
@@ -147,6 +210,9 @@ impl AppState {
             default_retention: self.inner.default_retention,
             default_limits: self.inner.default_limits,
             run_as_names: self.inner.run_as_names.clone(),
+            console: self.inner.console.clone(),
+            sites: self.inner.sites.clone(),
+            channel_sender: self.inner.channel_sender.clone(),
         };
         change(&mut inner);
         Self {
@@ -242,7 +308,21 @@ impl std::fmt::Debug for AppState {
 /// The API routes under `/api/v1`, each registered with its OpenAPI operation.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(session::sign_in, session::get, session::sign_out))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::patch_user, users::delete_user))
+        .routes(routes!(users::list_tokens, users::create_token))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(channels::list, channels::create))
+        .routes(routes!(channels::get, channels::replace, channels::delete))
+        .routes(routes!(channels::test))
+        .routes(routes!(channels::deliveries))
+        .routes(routes!(sites::list))
+        .routes(routes!(sites::put, sites::delete))
+        .routes(routes!(storage::browse))
+        .routes(routes!(storage::get, storage::put, storage::delete))
         .routes(routes!(cron_preview::preview))
+        .routes(routes!(console::run))
         .routes(routes!(jobs::list, jobs::create))
         .routes(routes!(jobs::get, jobs::replace, jobs::patch, jobs::delete))
         .routes(routes!(jobs::versions))

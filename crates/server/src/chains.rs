@@ -128,7 +128,7 @@ impl From<Run> for ChunkView {
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     _caller: Viewer,
@@ -148,7 +148,7 @@ pub(crate) async fn get(
         (status = 409, body = crate::Problem, content_type = "application/problem+json", description = "The chain has already ended"),
         (status = 503, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     caller: Editor,

@@ -56,7 +56,7 @@ pub struct CronPreview {
         (status = 422, description = "Invalid expression (with its column), zone or count",
             body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
 )]
 pub(crate) async fn preview(
     State(state): State<AppState>,

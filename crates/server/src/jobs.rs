@@ -10,14 +10,18 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use store::{Job, JobEnable, JobFilter, JobRef, JobSpec, JobUpdate, NewJob, Trigger};
+use store::{
+    Job, JobEnable, JobFilter, JobRef, JobSpec, JobUpdate, LastRunFilter, NewJob, Trigger,
+};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     app::AppState,
     auth::{Editor, Viewer},
     extract::{ApiJson, ApiPath, ApiQuery, parse_value},
-    model::{JobInput, JobVersionView, JobView, Page, RunView},
+    model::{
+        JobInput, JobListItem, JobPage, JobVersionView, JobView, Page, RecentRunView, RunView,
+    },
     problem::ApiError,
     schedule, validate,
 };
@@ -28,7 +32,12 @@ use crate::{
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// Only jobs whose name contains this text (case-insensitive).
+    q: Option<String>,
+    /// The same as `q` (its earlier name).
     search: Option<String>,
+    /// Only jobs whose newest run has this status (`succeeded`, `failed`,
+    /// …), or `none` for jobs that never ran.
+    status: Option<String>,
     /// Only enabled (`true`) or paused (`false`) jobs.
     enabled: Option<bool>,
     /// Jobs per page, 1-500 (default 50).
@@ -55,29 +64,68 @@ impl JobPath {
 /// Lists jobs in name order, a page at a time.
 #[utoipa::path(get, path = "/jobs", tag = "jobs", params(ListQuery),
     responses(
-        (status = 200, body = Page<JobView>),
+        (status = 200, body = JobPage, description = "A page of jobs, each with its 20 newest runs; `total` counts every match"),
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _caller: Viewer,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Page<JobView>>, ApiError> {
+) -> Result<Json<JobPage>, ApiError> {
+    let last_run = match query.status.as_deref() {
+        None | Some("") => None,
+        Some("none") => Some(LastRunFilter::Never),
+        Some(text) => Some(LastRunFilter::Status(text.parse().map_err(|_| {
+            ApiError::invalid(
+                "status",
+                format!("{text:?} is not a run status (or `none` for jobs that never ran)"),
+            )
+        })?)),
+    };
     let filter = JobFilter {
-        search: query.search,
+        search: query.q.or(query.search),
         enabled: query.enabled,
         cursor: query.cursor,
         limit: validate::limit(query.limit)?,
+        last_run,
     };
     let page = state.store().job_list(&filter).await?;
-    let mut page: Page<JobView> = page.into();
-    for view in &mut page.items {
-        *view = crate::chains::with_progress(&state, view.clone()).await?;
+    let total = state.store().job_count(&filter).await?;
+    let ids: Vec<i64> = page.items.iter().map(|job| job.id).collect();
+    let mut recent = state.store().runs_recent_of_jobs(&ids, RECENT_RUNS).await?;
+    let mut items: Vec<JobListItem> = page
+        .items
+        .into_iter()
+        .map(|job| {
+            let runs = recent.remove(&job.id).unwrap_or_default();
+            let durations: Vec<i64> = runs.iter().filter_map(|run| run.duration_ms).collect();
+            let avg_duration_ms = (!durations.is_empty()).then(|| {
+                let sum: i64 = durations.iter().sum();
+                let count = i64::try_from(durations.len()).unwrap_or(i64::MAX);
+                (sum + count / 2) / count
+            });
+            JobListItem {
+                job: JobView::from(job),
+                recent_runs: runs.into_iter().map(RecentRunView::from).collect(),
+                avg_duration_ms,
+            }
+        })
+        .collect();
+    // The newest chain of each job on the page (a page is at most 500 jobs).
+    for item in &mut items {
+        item.job = crate::chains::with_progress(&state, item.job.clone()).await?;
     }
-    Ok(Json(page))
+    Ok(Json(JobPage {
+        items,
+        next_cursor: page.next_cursor,
+        total,
+    }))
 }
+
+/// Runs per job in the jobs list's strip.
+const RECENT_RUNS: u32 = 20;
 
 /// Creates a job (version 1).
 #[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobInput,
@@ -90,7 +138,7 @@ pub(crate) async fn list(
         (status = 415, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json", description = "Invalid fields, each with its path"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Editor,
@@ -128,7 +176,7 @@ async fn create_job(state: &AppState, spec: JobSpec, actor: &str) -> Result<Resp
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     _caller: Viewer,
@@ -153,7 +201,7 @@ pub(crate) async fn get(
         (status = 409, body = crate::Problem, content_type = "application/problem+json", description = "Stale `version`, or the new name is taken"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn replace(
     State(state): State<AppState>,
     caller: Editor,
@@ -195,7 +243,7 @@ pub(crate) async fn replace(
         (status = 409, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn patch(
     State(state): State<AppState>,
     caller: Editor,
@@ -280,7 +328,7 @@ async fn update_job(
         (status = 403, body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Editor,
@@ -301,7 +349,7 @@ pub(crate) async fn delete(
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn versions(
     State(state): State<AppState>,
     _caller: Viewer,
@@ -323,7 +371,7 @@ pub(crate) async fn versions(
         (status = 403, body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn pause(
     State(state): State<AppState>,
     caller: Editor,
@@ -341,7 +389,7 @@ pub(crate) async fn pause(
         (status = 403, body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn resume(
     State(state): State<AppState>,
     caller: Editor,
@@ -401,7 +449,7 @@ pub(crate) struct RunRequest {
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
         (status = 503, body = crate::Problem, content_type = "application/problem+json", description = "No scheduler in this server"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn run_now(
     State(state): State<AppState>,
     caller: Editor,

@@ -1,5 +1,7 @@
 //! Clockwork's HTTP surface: the REST API under `/api/v1`, its problem
-//! documents and OpenAPI document, `/healthz`.
+//! documents and OpenAPI document, `/healthz`, and the web UI's API needs:
+//! sessions (a cookie with a CSRF token beside bearer tokens), users,
+//! tokens, channels, sites, the storage browser and console runs.
 //!
 //! [`app`] builds the axum [`Router`](axum::Router) over an [`AppState`]
 //! (the store and a clock); [`serve`] runs it on a listener until a
@@ -20,6 +22,8 @@
 mod app;
 mod auth;
 mod chains;
+mod channels;
+mod console;
 mod cron_preview;
 mod extract;
 mod health;
@@ -32,19 +36,27 @@ mod problem;
 mod queues;
 mod runs;
 mod schedule;
+mod session;
+mod sites;
+mod storage;
 mod ui;
+mod users;
 mod validate;
 
 pub use crate::{
     app::{AppState, DefaultLimits, app, serve},
-    auth::{Editor, Viewer},
+    auth::{Admin, CSRF_HEADER, Caller, Editor, SESSION_COOKIE, Via, Viewer},
     chains::{ChainProgressView, ChainView, ChunkView},
+    channels::ChannelSender,
+    console::ConsoleEnvironment,
     cron_preview::CronPreview,
     extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},
     model::{
-        HttpCallView, JobInput, JobVersionView, JobView, LogLineView, Page, RetentionInput,
-        RetentionView, RetryInput, RetryView, RunErrorView, RunSummaryView, RunView, ScheduleInput,
+        HttpCallView, Items, JobInput, JobListItem, JobPage, JobVersionView, JobView, LogLineView,
+        Page, RecentRunView, RetentionInput, RetentionView, RetryInput, RetryView, RunErrorView,
+        RunSummaryView, RunView, ScheduleInput,
     },
     problem::{ApiError, FieldError, PROBLEM_JSON, Problem},
     runs::LogPage,
+    sites::SiteBook,
 };

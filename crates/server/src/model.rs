@@ -96,6 +96,18 @@ pub struct JobInput {
     #[serde(default, skip_serializing)]
     #[schema(read_only)]
     pub updated_at: Option<Value>,
+    /// Read-only; ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
+    pub schedule_description: Option<Value>,
+    /// Read-only (job lists); ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
+    pub recent_runs: Option<Value>,
+    /// Read-only (job lists); ignored.
+    #[serde(default, skip_serializing)]
+    #[schema(read_only)]
+    pub avg_duration_ms: Option<Value>,
 }
 
 /// A cron expression and its zone, as clients write them.
@@ -205,6 +217,9 @@ impl From<&JobSpec> for JobInput {
             last_run: None,
             created_at: None,
             updated_at: None,
+            schedule_description: None,
+            recent_runs: None,
+            avg_duration_ms: None,
         }
     }
 }
@@ -229,6 +244,9 @@ pub struct JobView {
     pub description: String,
     /// When it fires; `null` for a job that only runs on demand.
     pub schedule: Option<ScheduleInput>,
+    /// The schedule in English (`At 09:00 on the last Friday of the month`).
+    #[serde(default)]
+    pub schedule_description: Option<String>,
     /// The script.
     pub script: String,
     /// Whether the schedule fires (pause and resume change it without a new version).
@@ -365,6 +383,11 @@ impl From<Job> for JobView {
             id: job.id,
             name: spec.name,
             description: spec.description,
+            schedule_description: spec
+                .schedule
+                .as_ref()
+                .and_then(|schedule| cron::Schedule::parse(&schedule.cron).ok())
+                .map(|schedule| schedule.describe()),
             schedule: spec.schedule.as_ref().map(ScheduleInput::from),
             script: spec.script,
             enabled: spec.enabled,
@@ -391,6 +414,56 @@ impl From<Job> for JobView {
             updated_at: job.updated_at,
         }
     }
+}
+
+/// A job as the jobs page lists it: the job, its 20 newest runs and their
+/// average duration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobListItem {
+    /// The job.
+    #[serde(flatten)]
+    pub job: JobView,
+    /// Its newest runs (at most 20), newest first.
+    pub recent_runs: Vec<RecentRunView>,
+    /// The mean duration of those that ran to an end, in milliseconds.
+    pub avg_duration_ms: Option<i64>,
+}
+
+/// One of a job's recent runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RecentRunView {
+    /// Its id.
+    pub id: i64,
+    /// Its status.
+    #[schema(value_type = RunStatusDoc)]
+    pub status: RunStatus,
+    /// The occurrence it is for.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_for: Option<Timestamp>,
+    /// From start to end, once it ended.
+    pub duration_ms: Option<i64>,
+}
+
+impl From<store::RecentRun> for RecentRunView {
+    fn from(run: store::RecentRun) -> Self {
+        Self {
+            id: run.id,
+            status: run.status,
+            scheduled_for: run.scheduled_for,
+            duration_ms: run.duration_ms,
+        }
+    }
+}
+
+/// One page of the jobs list, with how many jobs match in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobPage {
+    /// The jobs, in name order.
+    pub items: Vec<JobListItem>,
+    /// Present when more jobs follow: pass it as `cursor` for the next page.
+    pub next_cursor: Option<String>,
+    /// How many jobs match the filters, on every page.
+    pub total: u64,
 }
 
 /// A job's newest run, as job views show it.
@@ -631,6 +704,13 @@ impl<S, T: From<S>> From<store::Page<S>> for Page<T> {
     }
 }
 
+/// A whole list (no paging: users, tokens, channels, sites are few).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Items<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+}
+
 /// Schema-only descriptions of the store's enums (serialised by the store's types).
 macro_rules! doc_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
@@ -657,6 +737,11 @@ doc_enum!(
 doc_enum!(
     /// What created a run.
     TriggerDoc { Schedule, Manual, Api, Retry, CatchUp, Continuation, Event }
+);
+doc_enum!(
+    /// What a user or token may do: `viewer` reads, `editor` also changes
+    /// and runs jobs, `admin` also manages users, tokens, channels and sites.
+    RoleDoc { Viewer, Editor, Admin }
 );
 doc_enum!(
     /// The level of a log line.

@@ -5,7 +5,7 @@ use utoipa::{
     Modify, OpenApi,
     openapi::{
         self,
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
 
@@ -16,8 +16,9 @@ use crate::problem::{FieldError, Problem};
     info(
         title = "Clockwork API",
         description = "Jobs, runs, live logs and cron previews of a Clockwork server. \
-            Every request needs `Authorization: Bearer <token>`; errors are RFC 9457 \
-            problem documents (`application/problem+json`).",
+            Every request needs `Authorization: Bearer <token>` or the web UI's session \
+            cookie (`POST /session`; then changes also need `X-CSRF-Token`); errors are \
+            RFC 9457 problem documents (`application/problem+json`).",
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&BearerAuth),
@@ -40,6 +41,14 @@ impl Modify for BearerAuth {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "The web UI's session (`POST /api/v1/session`); requests that change \
+                 something must also send `X-CSRF-Token` with the session's `csrf_token`",
+            ))),
         );
     }
 }

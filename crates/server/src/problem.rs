@@ -91,6 +91,9 @@ pub enum ApiError {
     /// The token is valid but its role may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A change made with the session cookie lacks the session's CSRF token.
+    #[error("{0}")]
+    Csrf(&'static str),
     /// The path names nothing, or a resource that does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -146,6 +149,7 @@ impl ApiError {
                 "Authentication required",
             ),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::Csrf(_) => (StatusCode::FORBIDDEN, "csrf", "Missing or wrong CSRF token"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -252,6 +256,7 @@ impl From<store::StoreError> for ApiError {
             E::InvalidSpec(problem) => Self::invalid(problem.field, problem.reason),
             E::Invalid { what, reason } => Self::invalid(what, reason),
             E::InvalidCursor => Self::invalid("cursor", "is not a cursor this server handed out"),
+            E::Conflict(message) => Self::Conflict(message),
             other @ (E::Corrupt { .. } | E::Database(_)) => Self::internal(other),
         }
     }

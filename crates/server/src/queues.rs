@@ -108,7 +108,7 @@ fn check_key(key: &str) -> Result<(), ApiError> {
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     _caller: Viewer,
@@ -145,7 +145,7 @@ pub(crate) async fn get(
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn job(
     State(state): State<AppState>,
     _caller: Viewer,

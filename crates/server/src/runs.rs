@@ -77,7 +77,7 @@ pub struct LogPage {
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _caller: Viewer,
@@ -105,7 +105,7 @@ pub(crate) async fn list(
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     _caller: Viewer,
@@ -125,7 +125,7 @@ pub(crate) async fn get(
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn logs(
     State(state): State<AppState>,
     _caller: Viewer,
@@ -203,7 +203,7 @@ fn last_event_id(headers: &HeaderMap) -> Result<u64, ApiError> {
         (status = 409, body = crate::Problem, content_type = "application/problem+json", description = "The run has already ended"),
         (status = 503, body = crate::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     caller: Editor,

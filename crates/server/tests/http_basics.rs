@@ -86,16 +86,42 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         ("/api/v1/cron/preview", "get"),
         ("/api/v1/queues/{key}", "get"),
         ("/api/v1/queues/{key}/jobs/{queue_job_id}", "get"),
+        ("/api/v1/chains/{id}", "get"),
+        ("/api/v1/chains/{id}/cancel", "post"),
+        ("/api/v1/console/run", "post"),
+        ("/api/v1/users", "get"),
+        ("/api/v1/users", "post"),
+        ("/api/v1/users/{name}", "patch"),
+        ("/api/v1/users/{name}", "delete"),
+        ("/api/v1/tokens", "get"),
+        ("/api/v1/tokens", "post"),
+        ("/api/v1/tokens/{id}", "delete"),
+        ("/api/v1/storage", "get"),
+        ("/api/v1/storage/{key}", "get"),
+        ("/api/v1/storage/{key}", "put"),
+        ("/api/v1/storage/{key}", "delete"),
     ];
     for (path, method) in operations {
         let operation = &document["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is missing");
+        // A bearer token or the web UI's session cookie.
         assert_eq!(
-            operation["security"][0]["bearer"],
-            serde_json::json!([]),
+            operation["security"],
+            serde_json::json!([{"bearer": []}, {"session": []}]),
             "{method} {path}"
         );
     }
+    for method in ["get", "post", "delete"] {
+        assert!(
+            document["paths"]["/api/v1/session"][method].is_object(),
+            "{method} /api/v1/session is missing"
+        );
+    }
+    assert_eq!(
+        document["components"]["securitySchemes"]["session"],
+        serde_json::json!({"type": "apiKey", "in": "cookie", "name": "clockwork_session",
+            "description": "The web UI's session (`POST /api/v1/session`); requests that change something must also send `X-CSRF-Token` with the session's `csrf_token`"})
+    );
     let properties = |schema: &str| -> Vec<String> {
         let mut names: Vec<String> = document["components"]["schemas"][schema]["properties"]
             .as_object()
@@ -137,6 +163,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "retention",
             "queue",
             "progress",
+            "schedule_description",
         ])
     );
     // The Run JSON, plus `missed_count` (how many occurrences a

@@ -71,6 +71,7 @@ async fn create_returns_the_job_with_defaults_and_its_first_fire_instant(server:
             "name": "nightly-sync",
             "description": "copies issues",
             "schedule": {"cron": "*/20 * * * * *", "timezone": "UTC"},
+            "schedule_description": "Every 20 seconds",
             "script": "return 1;",
             "enabled": true,
             "timeout_seconds": 900,
@@ -95,6 +96,7 @@ async fn create_returns_the_job_with_defaults_and_its_first_fire_instant(server:
         .write("POST", "/api/v1/jobs", Some(&unscheduled))
         .await;
     assert_eq!(job.expect(201)["schedule"], Value::Null);
+    assert_eq!(job.body["schedule_description"], Value::Null);
     assert_eq!(job.body["next_fire_at"], Value::Null);
 }
 

@@ -280,6 +280,10 @@ pub enum StoreError {
     /// A list cursor that this store did not hand out.
     #[error("invalid list cursor")]
     InvalidCursor,
+    /// The change conflicts with what is stored (a user or site name taken,
+    /// a second site for one product).
+    #[error("{0}")]
+    Conflict(String),
     /// A stored row no longer decodes (the database was edited by hand).
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt {

@@ -18,7 +18,8 @@ use crate::{
     sql::common,
     store::{Store, with_backend},
     types::{
-        Job, JobSchedule, JobSpec, JobVersion, Page, RetentionPolicy, RunSummary, ScheduledJob,
+        Job, JobSchedule, JobSpec, JobVersion, Page, RecentRun, RetentionPolicy, RunStatus,
+        RunSummary, ScheduledJob,
     },
 };
 
@@ -103,6 +104,27 @@ pub struct JobFilter {
     pub cursor: Option<String>,
     /// Jobs per page; 0 means the default (see [`DEFAULT_LIST_LIMIT`](crate::DEFAULT_LIST_LIMIT)).
     pub limit: u32,
+    /// Only jobs whose newest run has this status, or that never ran.
+    pub last_run: Option<LastRunFilter>,
+}
+
+/// A filter on a job's newest run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastRunFilter {
+    /// The job has no run at all.
+    Never,
+    /// The newest run has this status.
+    Status(RunStatus),
+}
+
+impl LastRunFilter {
+    /// The value the list statements compare with: a status, or `none`.
+    fn as_str(self) -> &'static str {
+        match self {
+            LastRunFilter::Never => "none",
+            LastRunFilter::Status(status) => status.as_str(),
+        }
+    }
 }
 
 const JOB_CURSOR: &str = "job";
@@ -462,6 +484,7 @@ impl Store {
                 .bind(search)
                 .bind(filter.enabled)
                 .bind(i64::from(limit) + 1)
+                .bind(filter.last_run.map(LastRunFilter::as_str))
                 .fetch_all(pool)
                 .await
                 .db()?;
@@ -476,6 +499,66 @@ impl Store {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+
+    /// How many jobs match `filter`'s search, enabled and last-run
+    /// conditions (its cursor and limit are ignored).
+    pub async fn job_count(&self, filter: &JobFilter) -> Result<u64, StoreError> {
+        let search = filter.search.as_deref().filter(|s| !s.is_empty());
+        let (n,): (i64,) = with_backend!(self, |pool, sql| {
+            let query = match filter.last_run {
+                None => sqlx::query_as(sql.job_count)
+                    .bind(search)
+                    .bind(filter.enabled),
+                Some(last_run) => sqlx::query_as(sql.job_count_by_last_run)
+                    .bind(search)
+                    .bind(filter.enabled)
+                    .bind(last_run.as_str()),
+            };
+            query.fetch_one(pool).await.db()?
+        });
+        Ok(crate::codec::count(n))
+    }
+
+    /// The newest `per_job` runs of each of `job_ids`, newest first, in one
+    /// query (one index range per job): the jobs page's strip of recent runs.
+    pub async fn runs_recent_of_jobs(
+        &self,
+        job_ids: &[i64],
+        per_job: u32,
+    ) -> Result<std::collections::HashMap<i64, Vec<RecentRun>>, StoreError> {
+        let mut recent: std::collections::HashMap<i64, Vec<RecentRun>> =
+            std::collections::HashMap::with_capacity(job_ids.len());
+        if job_ids.is_empty() || per_job == 0 {
+            return Ok(recent);
+        }
+        let ids = crate::codec::id_array(job_ids.iter().copied());
+        /// `job_id`, `id`, `status`, scheduled for, started, finished.
+        type Row = (i64, i64, String, Option<i64>, Option<i64>, Option<i64>);
+        let rows: Vec<Row> = with_backend!(self, |pool, sql| {
+            sqlx::query_as(sql.runs_recent_of_jobs)
+                .bind(&ids)
+                .bind(i64::from(per_job))
+                .fetch_all(pool)
+                .await
+                .db()?
+        });
+        for (job_id, id, status, scheduled_for, started, finished) in rows {
+            let duration_ms = match (started, finished) {
+                (Some(started), Some(finished)) => Some(finished - started),
+                _ => None,
+            };
+            recent.entry(job_id).or_default().push(RecentRun {
+                id,
+                status: parse_enum("run status", &status)?,
+                scheduled_for: opt_instant(scheduled_for)?,
+                duration_ms,
+            });
+        }
+        for runs in recent.values_mut() {
+            runs.sort_by_key(|run| std::cmp::Reverse(run.id));
+        }
+        Ok(recent)
     }
 
     /// Every version of a job, newest first (empty when the job does not exist).

@@ -645,7 +645,7 @@ fn json_equal(a: &Value, b: &Value) -> bool {
 /// Keys compare by code point on both engines, so `prefix <= key < bound`
 /// selects exactly the keys starting with `prefix`, using the key index and
 /// without pattern characters (`%`, `_`) to escape.
-fn prefix_upper_bound(prefix: &str) -> Option<String> {
+pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
         if let Some(next) = next_char(last) {

@@ -16,6 +16,10 @@
 //!   unique index);
 //! - chains of runs (`chain_*`: [`Chain`], [`ChainSummary`]): runs linked
 //!   by `context.continueWith`, read back as one execution;
+//! - users of the web UI (`user_*`, passwords as Argon2id hashes) and
+//!   their sessions (`session_*`, ids stored as SHA-256 hashes);
+//! - Jira/Confluence sites added through the API (`site_*`, their secret
+//!   encrypted like the scripts' secrets);
 //! - API tokens (`token_*`, stored as SHA-256 hashes), the audit log
 //!   (`audit_*`), notification channels and deliveries (`channel_*`,
 //!   `deliveries_*`);
@@ -43,6 +47,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod browse;
 mod chains;
 mod clock;
 mod codec;
@@ -56,19 +61,23 @@ mod queues;
 mod runs;
 mod script_storage;
 mod secret;
+mod sessions;
+mod sites;
 mod sql;
 mod store;
 mod tokens;
 mod types;
+mod users;
 
 pub use crate::{
     audit::{AuditEntry, AuditRecord},
+    browse::{StorageItem, StoragePage},
     chains::{Chain, ChainSummary, MAX_STATE_BYTES},
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
     error::{DatabaseError, KvError, OpenError, SecretError, SecretKeyError, StoreError},
     feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL},
-    jobs::{JobEnable, JobFilter, JobRef, JobUpdate, NewJob},
+    jobs::{JobEnable, JobFilter, JobRef, JobUpdate, LastRunFilter, NewJob},
     kv::{
         DEFAULT_PAGE_SIZE, Expect, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,
         MAX_PAGE_SIZE, MAX_VALUE_BYTES, SetOptions, TxOp,
@@ -94,12 +103,17 @@ pub use crate::{
     },
     script_storage::ScriptStorage,
     secret::{SECRET_KEY_ENV, SECRET_KEY_FILE, SecretKey},
+    sessions::{SESSION_IDLE, SESSION_MAX_AGE, Session, SessionOwner},
+    sites::{Site, SiteAuth, SiteProduct, SiteSpec},
     store::{Engine, Store},
     tokens::{ApiToken, NewToken, Role, TOKEN_PREFIX},
     types::{
         HttpCall, Job, JobSchedule, JobSpec, JobVersion, LogLevel, LogLine, MAX_ATTEMPTS_RANGE,
         MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, Page,
-        RetentionPolicy, RetryPolicy, Run, RunError, RunLogLine, RunStatus, RunSummary,
+        RecentRun, RetentionPolicy, RetryPolicy, Run, RunError, RunLogLine, RunStatus, RunSummary,
         ScheduledJob, SpecProblem, TIMEOUT_SECONDS_RANGE, Trigger, UnknownValue,
+    },
+    users::{
+        MAX_PASSWORD_CHARS, MAX_USER_NAME_CHARS, MIN_PASSWORD_CHARS, NewUser, User, UserUpdate,
     },
 };

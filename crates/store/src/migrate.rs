@@ -40,6 +40,7 @@ migrations! {
     2 => "0002_jobs_runs_tokens_audit": "jobs, runs, logs, tokens, audit, notifications",
     3 => "0003_chains": "chains of runs",
     4 => "0004_queues": "queues: queue jobs, events, event runs",
+    5 => "0005_users_sessions": "users, sessions, sites",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {

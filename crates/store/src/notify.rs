@@ -329,6 +329,32 @@ impl Store {
         Ok(updated == 1)
     }
 
+    /// The channel with this name.
+    pub async fn channel_get(&self, name: &str) -> Result<Option<NotificationChannel>, StoreError> {
+        Ok(self
+            .channel_list()
+            .await?
+            .into_iter()
+            .find(|channel| channel.spec.name == name))
+    }
+
+    /// A channel's newest `limit` deliveries, newest first.
+    pub async fn deliveries_of_channel(
+        &self,
+        channel_id: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        with_backend!(self, |pool, _sql| {
+            let rows = sqlx::query(common::DELIVERIES_OF_CHANNEL)
+                .bind(channel_id)
+                .bind(i64::from(list_limit(limit)))
+                .fetch_all(pool)
+                .await
+                .db()?;
+            rows.iter().map(decode_delivery).collect()
+        })
+    }
+
     /// One page of deliveries, newest first.
     pub async fn deliveries_list(
         &self,

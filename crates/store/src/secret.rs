@@ -147,7 +147,7 @@ impl SecretKey {
         XChaCha20Poly1305::new(self.bytes.as_ref().into())
     }
 
-    fn encrypt(&self, key: &str, json: &str) -> Option<Sealed> {
+    pub(crate) fn encrypt(&self, key: &str, json: &str) -> Option<Sealed> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let aad = associated_data(key, self.version);
         let ciphertext = self
@@ -167,7 +167,11 @@ impl SecretKey {
         })
     }
 
-    fn decrypt(&self, key: &str, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+    pub(crate) fn decrypt(
+        &self,
+        key: &str,
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<Vec<u8>>, SecretError> {
         let decrypt_error = || SecretError::Decrypt {
             key: shown_key(key),
         };
@@ -196,10 +200,10 @@ impl SecretKey {
 }
 
 /// A secret as stored.
-struct Sealed {
-    version: i32,
-    nonce: Vec<u8>,
-    ciphertext: Vec<u8>,
+pub(crate) struct Sealed {
+    pub(crate) version: i32,
+    pub(crate) nonce: Vec<u8>,
+    pub(crate) ciphertext: Vec<u8>,
 }
 
 /// Binds a ciphertext to its secret's name and key version.
@@ -340,7 +344,7 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 }
 
 impl Store {
-    fn secret_key(&self) -> Result<&SecretKey, SecretError> {
+    pub(crate) fn secret_key(&self) -> Result<&SecretKey, SecretError> {
         self.secret_key.as_deref().ok_or(SecretError::NoKey)
     }
 

@@ -603,6 +603,19 @@ pub struct Run {
     pub chain_id: Option<i64>,
 }
 
+/// One of a job's recent runs, as the jobs page's strip shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecentRun {
+    /// Its id.
+    pub id: i64,
+    /// Its status.
+    pub status: RunStatus,
+    /// The occurrence it is for.
+    pub scheduled_for: Option<Timestamp>,
+    /// From start to end, once it ended after starting.
+    pub duration_ms: Option<i64>,
+}
+
 /// The newest run of a job, as job lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunSummary {

@@ -1,7 +1,8 @@
 //! What runs of `clockwork serve` reach outside their sandbox: the
-//! configured site (with the job's `run_as` user credential), storage and
-//! `@forge/events` queues in the database, and the egress client with the
-//! allow-list.
+//! configured and stored sites (with the job's `run_as` user credential),
+//! storage and `@forge/events` queues in the database, and the egress
+//! client with the allow-list. Console and test runs
+//! (`server::ConsoleEnvironment`) get the same.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -11,7 +12,7 @@ use store::{JobSpec, Run};
 
 /// The run environment of a server.
 pub(crate) struct ServeEnvironment {
-    sites: Sites,
+    sites: Arc<server::SiteBook>,
     users: BTreeMap<String, Credential>,
     kv: Arc<dyn KvStore>,
     queue: Arc<dyn QueueBackend>,
@@ -20,7 +21,7 @@ pub(crate) struct ServeEnvironment {
 
 impl ServeEnvironment {
     pub(crate) fn new(
-        sites: Sites,
+        sites: Arc<server::SiteBook>,
         users: BTreeMap<String, Credential>,
         kv: Arc<dyn KvStore>,
         queue: Arc<dyn QueueBackend>,
@@ -38,12 +39,25 @@ impl ServeEnvironment {
 
 impl RunEnvironment for ServeEnvironment {
     fn prepare(&self, job: &JobSpec, _run: &Run) -> (Sites, Services) {
-        let mut sites = self.sites.clone();
+        self.prepare_for(Some(job))
+    }
+}
+
+/// Console and test runs get exactly what scheduled runs get.
+impl server::ConsoleEnvironment for ServeEnvironment {
+    fn prepare(&self, job: Option<&JobSpec>) -> (Sites, Services) {
+        self.prepare_for(job)
+    }
+}
+
+impl ServeEnvironment {
+    fn prepare_for(&self, job: Option<&JobSpec>) -> (Sites, Services) {
+        // The configuration's sites and those added through the API, as of now.
+        let mut sites = self.sites.effective();
         // A name the configuration lacks was refused on save; a credential
         // removed since then leaves `asUser()` failing clearly.
         sites.user = job
-            .run_as
-            .as_ref()
+            .and_then(|job| job.run_as.as_ref())
             .and_then(|name| self.users.get(name).cloned());
         let services = Services {
             kv: Arc::clone(&self.kv),
@@ -51,5 +65,31 @@ impl RunEnvironment for ServeEnvironment {
             http: Some(self.http.clone()),
         };
         (sites, services)
+    }
+}
+
+/// Channels' test messages go through the alerts' HTTP client (outside the
+/// scripts' allow-list, like the alerts themselves).
+pub(crate) struct AlertSender(pub(crate) egress::Client);
+
+impl server::ChannelSender for AlertSender {
+    fn post<'a>(
+        &'a self,
+        url: &'a str,
+        body: serde_json::Value,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let request = egress::Request::new(egress::Method::POST, url.to_owned())
+                .header(
+                    egress::HeaderName::from_static("content-type"),
+                    egress::HeaderValue::from_static("application/json"),
+                )
+                .body(body.to_string())
+                .timeout(std::time::Duration::from_secs(10));
+            match self.0.send(request).await {
+                Ok(response) => Ok(response.status.as_u16()),
+                Err(error) => Err(error.to_string()),
+            }
+        })
     }
 }

@@ -25,6 +25,11 @@ impl Serve {
     /// Starts `clockwork serve` on a free port with its data in `data_dir`
     /// and `extra` arguments; returns once it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Serve {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    /// [`Serve::start`] with these environment variables set too.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
         let stderr_log = data_dir.with_extension("stderr.log");
         let stderr = std::fs::File::create(&stderr_log).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_clockwork"))
@@ -34,6 +39,8 @@ impl Serve {
             .env("CLOCKWORK_ADMIN_TOKEN", ADMIN_TOKEN)
             .env_remove("CLOCKWORK_DATABASE")
             .env_remove("CLOCKWORK_SECRET_KEY")
+            .env_remove("CLOCKWORK_ADMIN_PASSWORD")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

@@ -12,6 +12,7 @@ mod chains;
 mod claims;
 mod fixtures;
 mod jobs;
+mod jobs_page;
 mod queues;
 mod runs;
 
@@ -24,3 +25,4 @@ mod lifecycle;
 mod schema;
 mod secrets;
 mod tokens_audit_notify;
+mod users_sessions;

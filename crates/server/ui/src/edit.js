@@ -1,0 +1,300 @@
+// The job editor: name, schedule with its English description and next 5
+// instants (live, from /cron/preview), a searchable time-zone picker,
+// policies, params, and the script in CodeMirror. Save (Ctrl/Cmd+S) makes a
+// new version and puts the server's errors on their fields (scripts: a
+// marker at the line/column); Run now queues the saved version; Test run
+// (Ctrl/Cmd+Enter) runs the unsaved script with its output below.
+
+import { navigate } from './app.js';
+import { api, ApiError, debounce, fill, h, session } from './lib.js';
+import { consoleRun } from './output.js';
+
+const NEW_SCRIPT = `// Runs as the body of an async function: await and return work.
+const res = await api.asApp().requestJira(route\`/rest/api/3/myself\`);
+console.log('status', res.status);
+return { ok: res.ok };
+`;
+
+function zones() {
+  try {
+    const list = Intl.supportedValuesOf('timeZone');
+    return list.includes('UTC') ? list : ['UTC', ...list];
+  } catch {
+    return ['UTC'];
+  }
+}
+
+export async function editorPage(main, ctx, jobRef) {
+  const canEdit = session.user.role !== 'viewer';
+  let job = jobRef ? await api('GET', `/jobs/${encodeURIComponent(jobRef)}`, undefined, { signal: ctx.signal }) : null;
+  const editorModule = import('./editor.js');
+
+  let ids = 0;
+  const field = (label, control, hint) => {
+    control.id ||= `f-${++ids}`;
+    return h('div', { class: 'field' }, h('label', { for: control.id }, label), control, hint);
+  };
+  const input = (props) => h('input', { disabled: !canEdit, ...props });
+  const select = (name, options, value) =>
+    h('select', { name, disabled: !canEdit }, options.map(([v, t]) => h('option', { value: v, selected: v === value }, t)));
+
+  const name = input({ name: 'name', required: true, value: job?.name ?? '', autocomplete: 'off', spellcheck: 'false' });
+  const description = input({ name: 'description', value: job?.description ?? '' });
+  const cron = input({
+    name: 'schedule',
+    value: job?.schedule?.cron ?? (job ? '' : '0 * * * *'),
+    placeholder: 'empty: runs only on demand',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'aria-describedby': 'cron-description',
+  });
+  const tz = input({ name: 'timezone', value: job?.schedule?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC', list: 'zones', autocomplete: 'off', spellcheck: 'false' });
+  const zoneList = h('datalist', { id: 'zones' }, zones().map((z) => h('option', { value: z })));
+  const enabled = input({ type: 'checkbox', name: 'enabled', checked: job ? job.enabled : true });
+  const timeout = input({ type: 'number', name: 'timeout_seconds', min: 1, max: 86400, value: job?.timeout_seconds ?? 900 });
+  const memory = input({ type: 'number', name: 'memory_limit_mb', min: 1, value: job?.memory_limit_mb ?? 256 });
+  const overlap = select('overlap', [['skip', 'Skip'], ['queue_one', 'Queue one'], ['allow', 'Allow'], ['replace', 'Replace']], job?.overlap ?? 'skip');
+  const misfire = select('misfire', [['run_once', 'Run once'], ['skip', 'Skip'], ['run_all', 'Run all']], job?.misfire ?? 'run_once');
+  const attempts = input({ type: 'number', name: 'max_attempts', min: 1, max: 100, value: job?.retry?.max_attempts ?? 1 });
+  const backoff = input({ type: 'number', name: 'backoff_seconds', min: 0, value: job?.retry?.backoff_seconds ?? 30 });
+  const params = h('textarea', { name: 'params', rows: 3, spellcheck: 'false', disabled: !canEdit, value: JSON.stringify(job?.params ?? {}, null, 2) });
+
+  const cronDescription = h('p', { id: 'cron-description', class: 'cron-description', 'aria-live': 'polite' });
+  const nextList = h('ol', { class: 'next-list', 'aria-label': 'Next runs' });
+  const scriptBox = h('div', { class: 'editor-box' }, h('p', { class: 'muted' }, 'Loading the editor…'));
+  const errors = h('div', { role: 'alert', class: 'form-errors', hidden: true });
+  const notice = h('p', { role: 'status', class: 'notice' });
+  const output = h('section', { class: 'output', 'aria-label': 'Test run output' });
+
+  const saveButton = h('button', { type: 'submit', class: 'primary', disabled: !canEdit, title: canEdit ? 'Save (Ctrl/Cmd+S)' : 'Viewers cannot save' }, 'Save');
+  const runNowButton = h('button', { type: 'button', disabled: !canEdit || !job, onClick: runNow }, 'Run now');
+  const testButton = h('button', { type: 'button', disabled: !canEdit, title: 'Test run (Ctrl/Cmd+Enter)', onClick: testRun }, 'Test run');
+  const stopButton = h('button', { type: 'button', hidden: true }, 'Stop');
+
+  const form = h(
+    'form',
+    { class: 'editor-form', novalidate: true, 'aria-label': 'Job' },
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', null, job ? `Edit ${job.name}` : 'New job'),
+      job && h('a', { href: `/jobs/${job.id}` }, `Back to ${job.name}`),
+    ),
+    !canEdit && h('p', { class: 'notice' }, 'You are signed in as a viewer: you can read this job but not change or run it.'),
+    h(
+      'div',
+      { class: 'grid2' },
+      h('div', null, field('Name', name), field('Description', description)),
+      h(
+        'div',
+        null,
+        field('Schedule', cron, cronDescription),
+        field('Time zone', tz),
+        zoneList,
+        nextList,
+      ),
+    ),
+    h(
+      'details',
+      { class: 'policies' },
+      h('summary', null, 'Policies and parameters'),
+      h(
+        'div',
+        { class: 'grid3' },
+        h('label', { class: 'check' }, enabled, ' Enabled'),
+        field('Timeout (seconds)', timeout),
+        field('Memory limit (MiB)', memory),
+        field('Overlap', overlap),
+        field('Misfire', misfire),
+        field('Max attempts', attempts),
+        field('Retry backoff (seconds)', backoff),
+      ),
+      field('Params (JSON)', params),
+    ),
+    h('div', { class: 'field' }, h('span', { id: 'script-label' }, 'Script'), scriptBox),
+    errors,
+    h('div', { class: 'buttons sticky' }, saveButton, runNowButton, testButton, stopButton, notice),
+    output,
+  );
+  fill(main, form);
+
+  // The cron description and next instants follow the input.
+  let previewSeq = 0;
+  const preview = debounce(async () => {
+    const seq = ++previewSeq;
+    const expr = cron.value.trim();
+    if (!expr) {
+      cronDescription.className = 'cron-description muted';
+      cronDescription.textContent = 'No schedule: the job runs only on demand.';
+      fill(nextList);
+      return;
+    }
+    const q = new URLSearchParams({ expr, tz: tz.value.trim() || 'UTC', count: '5' });
+    try {
+      const answer = await api('GET', `/cron/preview?${q}`, undefined, { signal: ctx.signal });
+      if (seq !== previewSeq) return;
+      cronDescription.className = 'cron-description';
+      cronDescription.textContent = answer.description;
+      fill(nextList, answer.next.map((t) => h('li', null, h('time', { datetime: t }, t.replace('T', ' ')))));
+    } catch (error) {
+      if (seq !== previewSeq || error.name === 'AbortError') return;
+      cronDescription.className = 'cron-description error';
+      const first = error instanceof ApiError ? error.fieldErrors[0] : null;
+      cronDescription.textContent = first ? `${first.message}${first.column ? ` (column ${first.column})` : ''}` : error.message;
+      fill(nextList);
+    }
+  }, 150);
+  cron.addEventListener('input', preview);
+  tz.addEventListener('input', preview);
+  preview();
+
+  const { createEditor } = await editorModule;
+  if (ctx.signal.aborted) return;
+  scriptBox.replaceChildren();
+  const editor = createEditor(scriptBox, {
+    doc: job?.script ?? NEW_SCRIPT,
+    label: 'Script',
+    readOnly: !canEdit,
+    onSave: () => save(),
+    onRun: () => testRun(),
+  });
+  editor.view.contentDOM.setAttribute('aria-labelledby', 'script-label');
+  editor.view.contentDOM.setAttribute('aria-label', 'Script');
+
+  // Ctrl/Cmd+S and Ctrl/Cmd+Enter from any field of the form too.
+  const keys = (event) => {
+    // The editor's own keymap has already handled it when focus is there.
+    if (event.defaultPrevented || !(event.ctrlKey || event.metaKey)) return;
+    if (event.key === 's') {
+      event.preventDefault();
+      save();
+    } else if (event.key === 'Enter') {
+      event.preventDefault();
+      testRun();
+    }
+  };
+  document.addEventListener('keydown', keys);
+  ctx.cleanup.push(() => document.removeEventListener('keydown', keys));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    save();
+  });
+
+  function showErrors(list) {
+    if (!list.length) {
+      errors.hidden = true;
+      fill(errors);
+      return;
+    }
+    errors.hidden = false;
+    fill(
+      errors,
+      h('p', null, 'Nothing was saved:'),
+      h(
+        'ul',
+        null,
+        list.map((e) => h('li', null, h('code', null, e.field), ': ', e.message, e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : '')),
+      ),
+    );
+  }
+
+  function body() {
+    let parsedParams;
+    try {
+      parsedParams = params.value.trim() ? JSON.parse(params.value) : {};
+    } catch (error) {
+      throw new ApiError(422, { detail: 'Params is not valid JSON', errors: [{ field: 'params', message: `not valid JSON: ${error.message}` }] });
+    }
+    const number = (el) => (el.value === '' ? undefined : Number(el.value));
+    const input = {
+      name: name.value.trim(),
+      description: description.value,
+      schedule: cron.value.trim() ? { cron: cron.value.trim(), timezone: tz.value.trim() || 'UTC' } : null,
+      script: editor.value,
+      enabled: enabled.checked,
+      timeout_seconds: number(timeout),
+      memory_limit_mb: number(memory),
+      overlap: overlap.value,
+      misfire: misfire.value,
+      retry: { max_attempts: number(attempts), backoff_seconds: number(backoff) },
+      params: parsedParams,
+    };
+    if (job) {
+      input.version = job.version;
+      if (job.run_as) input.run_as = job.run_as;
+    }
+    return input;
+  }
+
+  let saving = false;
+  async function save() {
+    if (!canEdit || saving) return;
+    saving = true;
+    saveButton.disabled = true;
+    notice.textContent = 'Saving…';
+    try {
+      const input = body();
+      const saved = job
+        ? await api('PUT', `/jobs/${job.id}`, input, { signal: ctx.signal })
+        : await api('POST', '/jobs', input, { signal: ctx.signal });
+      const created = !job;
+      job = saved;
+      showErrors([]);
+      editor.setErrors([]);
+      notice.textContent = `Saved version ${saved.version}.`;
+      runNowButton.disabled = false;
+      form.querySelector('h1').textContent = `Edit ${saved.name}`;
+      if (created) history.replaceState(null, '', `/jobs/${saved.id}/edit`);
+    } catch (error) {
+      if (error.name === 'AbortError') return;
+      notice.textContent = '';
+      const list = error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors : [{ field: '.', message: error.message }];
+      showErrors(list);
+      const scriptErrors = list.filter((e) => e.field === 'script' || e.pointer === '/script');
+      editor.setErrors(scriptErrors.map((e) => ({ line: e.line, column: e.column, message: e.message ?? e.detail })));
+    } finally {
+      saving = false;
+      saveButton.disabled = !canEdit;
+    }
+  }
+
+  async function runNow() {
+    if (!job) return;
+    runNowButton.disabled = true;
+    try {
+      const run = await api('POST', `/jobs/${job.id}/run`, { trigger: 'manual' });
+      navigate(`/runs/${run.id}`);
+    } catch (error) {
+      notice.textContent = error.message;
+      runNowButton.disabled = false;
+    }
+  }
+
+  let running = null;
+  async function testRun() {
+    if (!canEdit || running) return;
+    let parsedParams;
+    try {
+      parsedParams = params.value.trim() ? JSON.parse(params.value) : {};
+    } catch (error) {
+      showErrors([{ field: 'params', message: `not valid JSON: ${error.message}` }]);
+      return;
+    }
+    running = new AbortController();
+    const stop = () => running?.abort();
+    ctx.cleanup.push(stop);
+    stopButton.hidden = false;
+    stopButton.onclick = stop;
+    testButton.disabled = true;
+    const request = { script: editor.value, params: parsedParams, timeout_seconds: Number(timeout.value) || undefined };
+    if (job) request.job = String(job.id);
+    try {
+      const outcome = await consoleRun(output, request, running.signal);
+      if (outcome?.error?.line) editor.setErrors([{ line: outcome.error.line, column: outcome.error.column, message: outcome.error.message }]);
+    } finally {
+      running = null;
+      stopButton.hidden = true;
+      testButton.disabled = false;
+    }
+  }
+}

@@ -1,0 +1,227 @@
+// The jobs page: every job with its schedule (words and cron), zone, next
+// run, last status, a strip of its last 20 runs and their average duration;
+// search and filters in the URL, server-side paging, pause/resume in place.
+
+import { api, badge, debounce, fill, fmtDuration, h, session, STATUSES, statusLabel, timeEl } from './lib.js';
+
+const PAGE_SIZE = 50;
+const REFRESH_MS = 10_000;
+
+export async function jobsPage(main, ctx) {
+  const params = new URLSearchParams(location.search);
+  const filters = { q: params.get('q') || '', status: params.get('status') || '', enabled: params.get('enabled') || '' };
+  const cursors = [null]; // cursors[i] is the cursor of page i
+  let pageIndex = 0;
+  const canEdit = session.user.role !== 'viewer';
+
+  const count = h('p', { class: 'muted', 'aria-live': 'polite' });
+  const body = h('tbody');
+  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const prev = h('button', { type: 'button', onClick: () => go(pageIndex - 1) }, 'Previous page');
+  const next = h('button', { type: 'button', onClick: () => go(pageIndex + 1) }, 'Next page');
+
+  const syncUrl = () => {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(filters)) if (v) p.set(k, v);
+    const qs = p.toString();
+    history.replaceState(null, '', qs ? `/?${qs}` : '/');
+  };
+  const refilter = () => {
+    syncUrl();
+    cursors.length = 1;
+    go(0);
+  };
+
+  const search = h('input', {
+    type: 'search',
+    placeholder: 'Name contains…',
+    value: filters.q,
+    onInput: debounce((e) => {
+      filters.q = e.target.value.trim();
+      refilter();
+    }, 250),
+  });
+  const status = h(
+    'select',
+    {
+      onChange: (e) => {
+        filters.status = e.target.value;
+        refilter();
+      },
+    },
+    h('option', { value: '' }, 'Any'),
+    STATUSES.map((s) => h('option', { value: s, selected: s === filters.status }, statusLabel(s))),
+  );
+  const enabled = h(
+    'select',
+    {
+      onChange: (e) => {
+        filters.enabled = e.target.value;
+        refilter();
+      },
+    },
+    h('option', { value: '' }, 'All'),
+    h('option', { value: 'true', selected: filters.enabled === 'true' }, 'Active'),
+    h('option', { value: 'false', selected: filters.enabled === 'false' }, 'Paused'),
+  );
+
+  fill(
+    main,
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', null, 'Jobs'),
+      canEdit && h('a', { class: 'button primary', href: '/jobs/new' }, 'New job'),
+    ),
+    h(
+      'div',
+      { class: 'filters', role: 'search' },
+      h('label', null, 'Search', search),
+      h('label', null, 'Last status', status),
+      h('label', null, 'State', enabled),
+    ),
+    message,
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'jobs', 'aria-label': 'Jobs' },
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            ['Name', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''].map((t) =>
+              h('th', { scope: 'col' }, t),
+            ),
+          ),
+        ),
+        body,
+      ),
+    ),
+    h('div', { class: 'pager' }, count, h('div', { class: 'buttons' }, prev, next)),
+  );
+
+  async function load() {
+    const p = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    if (filters.q) p.set('q', filters.q);
+    if (filters.status) p.set('status', filters.status);
+    if (filters.enabled) p.set('enabled', filters.enabled);
+    if (cursors[pageIndex]) p.set('cursor', cursors[pageIndex]);
+    const page = await api('GET', `/jobs?${p}`, undefined, { signal: ctx.signal });
+    message.hidden = true;
+    cursors[pageIndex + 1] = page.next_cursor || null;
+    prev.disabled = pageIndex === 0;
+    next.disabled = !page.next_cursor;
+    const total = typeof page.total === 'number' ? page.total : null;
+    const first = pageIndex * PAGE_SIZE + 1;
+    count.textContent = page.items.length
+      ? `${first}–${first + page.items.length - 1}${total == null ? '' : ` of ${total}`} job${total === 1 ? '' : 's'}`
+      : '';
+    if (!page.items.length) {
+      const anyFilter = filters.q || filters.status || filters.enabled;
+      fill(
+        body,
+        h(
+          'tr',
+          null,
+          h(
+            'td',
+            { colspan: 8, class: 'empty' },
+            anyFilter ? 'No job matches these filters.' : 'No jobs yet. ',
+            !anyFilter && canEdit && h('a', { href: '/jobs/new' }, 'Write the first one'),
+          ),
+        ),
+      );
+      return;
+    }
+    fill(body, page.items.map(row));
+  }
+
+  function row(job) {
+    const runs = job.recent_runs || (job.last_run ? [job.last_run] : []);
+    const lastStatus = runs[0]?.status || job.last_run?.status || null;
+    const toggle = canEdit
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'small',
+            onClick: async (e) => {
+              e.target.disabled = true;
+              try {
+                await api('POST', `/jobs/${job.id}/${job.enabled ? 'pause' : 'resume'}`);
+                await load();
+              } catch (error) {
+                show(error);
+                e.target.disabled = false;
+              }
+            },
+          },
+          job.enabled ? 'Pause' : 'Resume',
+        )
+      : null;
+    return h(
+      'tr',
+      { 'data-job': job.name },
+      h(
+        'th',
+        { scope: 'row' },
+        h('a', { href: `/jobs/${job.id}` }, job.name),
+        !job.enabled && h('span', { class: 'badge paused' }, 'paused'),
+      ),
+      h(
+        'td',
+        { class: 'schedule' },
+        job.schedule
+          ? [h('div', null, job.schedule_description || ''), h('code', { class: 'cron' }, job.schedule.cron)]
+          : h('span', { class: 'muted' }, 'on demand'),
+      ),
+      h('td', { 'data-label': 'Zone' }, job.schedule?.timezone || '—'),
+      h('td', { 'data-label': 'Next' }, job.enabled ? timeEl(job.next_fire_at) : h('span', { class: 'muted' }, 'paused')),
+      h('td', { 'data-label': 'Last' }, badge(lastStatus)),
+      h('td', null, strip(runs)),
+      h('td', { class: 'num', 'data-label': 'Avg' }, fmtDuration(job.avg_duration_ms)),
+      h('td', { class: 'actions' }, toggle),
+    );
+  }
+
+  function show(error) {
+    message.hidden = false;
+    message.textContent = error.message;
+  }
+
+  async function go(index) {
+    pageIndex = Math.max(0, index);
+    try {
+      await load();
+    } catch (error) {
+      if (error.name !== 'AbortError') show(error);
+    }
+  }
+
+  await load();
+  // Keep the strips and next runs current while the page is open.
+  const timer = setInterval(() => {
+    if (document.visibilityState === 'visible') go(pageIndex);
+  }, REFRESH_MS);
+  ctx.cleanup.push(() => clearInterval(timer));
+}
+
+/** The last runs, oldest on the left, each a coloured cell linking to the run. */
+export function strip(runs) {
+  const cells = runs
+    .slice(0, 20)
+    .reverse()
+    .map((run) =>
+      h('a', {
+        class: `cell s-${run.status}`,
+        href: `/runs/${run.id}`,
+        title: `${statusLabel(run.status)}${run.scheduled_for ? ` · ${run.scheduled_for}` : ''}${run.duration_ms != null ? ` · ${fmtDuration(run.duration_ms)}` : ''}`,
+        'aria-label': `Run ${run.id}: ${statusLabel(run.status)}`,
+      }),
+    );
+  return h('div', { class: 'strip', role: 'list', 'aria-label': 'Recent runs' }, cells.map((c) => h('span', { role: 'listitem' }, c)));
+}

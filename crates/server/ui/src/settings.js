@@ -1,0 +1,512 @@
+// Settings: sites and their credentials (secrets write-only), notification
+// channels with "Send test", API tokens (shown once on creation; revoke),
+// users (admin only) and the key-value storage browser (editors too).
+
+import { api, fill, h, session, timeEl } from './lib.js';
+
+const SECTIONS = [
+  ['sites', 'Sites', 'admin'],
+  ['channels', 'Channels', 'admin'],
+  ['tokens', 'Tokens', 'admin'],
+  ['users', 'Users', 'admin'],
+  ['storage', 'Storage', 'editor'],
+];
+
+export async function settingsPage(main, ctx, section) {
+  const admin = session.user.role === 'admin';
+  const visible = SECTIONS.filter(([, , role]) => admin || role === 'editor');
+  const current = visible.find(([id]) => id === section) ?? visible[0];
+  const box = h('section', { 'aria-labelledby': 'section-title' });
+  fill(
+    main,
+    h('h1', null, 'Settings'),
+    h(
+      'nav',
+      { class: 'tabs', 'aria-label': 'Settings sections' },
+      visible.map(([id, label]) => h('a', { href: `/settings/${id}`, 'aria-current': id === current[0] ? 'page' : null }, label)),
+    ),
+    box,
+  );
+  const draw = { sites, channels, tokens, users, storage }[current[0]];
+  try {
+    await draw(box, ctx);
+  } catch (error) {
+    if (error.name === 'AbortError') return;
+    // The other sections stay reachable when one cannot load.
+    fill(box, h('h2', { id: 'section-title' }, current[1]), h('p', { role: 'alert', class: 'error' }, error.message));
+  }
+}
+
+/** A form whose submit runs `fn(data)`, with its own error line; returns the form. */
+function form(label, fields, submitLabel, fn) {
+  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const el = h('form', { class: 'card inline-form', 'aria-label': label }, fields, h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, submitLabel)), message);
+  el.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const button = el.querySelector('button[type=submit]');
+    button.disabled = true;
+    message.hidden = true;
+    try {
+      await fn(Object.fromEntries(new FormData(el)), el);
+    } catch (error) {
+      message.hidden = false;
+      message.textContent = error.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return el;
+}
+
+let ids = 0;
+function field(label, control) {
+  control.id ||= `s-${++ids}`;
+  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
+}
+const text = (name, props = {}) => h('input', { name, autocomplete: 'off', ...props });
+const choice = (name, options, value) => h('select', { name }, options.map((o) => h('option', { value: o, selected: o === value }, o)));
+
+function table(label, headers, rows, empty) {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { 'aria-label': label },
+      h('thead', null, h('tr', null, headers.map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, rows.length ? rows : h('tr', null, h('td', { colspan: headers.length, class: 'empty' }, empty))),
+    ),
+  );
+}
+
+function actionButton(label, fn, message, cls = 'small') {
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: cls,
+      onClick: async (e) => {
+        e.target.disabled = true;
+        message.hidden = true;
+        try {
+          await fn();
+        } catch (error) {
+          message.hidden = false;
+          message.textContent = error.message;
+        } finally {
+          e.target.disabled = false;
+        }
+      },
+    },
+    label,
+  );
+}
+
+async function sites(box, ctx) {
+  const { items } = await api('GET', '/sites', undefined, { signal: ctx.signal });
+  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const reload = () => sites(box, ctx);
+  const secret = text('secret', { type: 'password', placeholder: 'API token or password (write-only)' });
+  const name = text('name', { required: true });
+  const siteForm = form(
+    'Site',
+    [
+      field('Site name', name),
+      field('Product', choice('product', ['jira', 'confluence'])),
+      field('Base URL', text('base_url', { type: 'url', required: true, placeholder: 'https://example.atlassian.net' })),
+      field('Auth', choice('auth', ['basic', 'bearer'])),
+      field('Email', text('email', { type: 'email' })),
+      field('Secret', secret),
+    ],
+    'Save site',
+    async (data) => {
+      const body = { product: data.product, base_url: data.base_url, auth: data.auth };
+      if (data.email) body.email = data.email;
+      if (data.secret) body.secret = data.secret;
+      await api('PUT', `/sites/${encodeURIComponent(data.name)}`, body);
+      await reload();
+    },
+  );
+  fill(
+    box,
+    h('h2', { id: 'section-title' }, 'Sites'),
+    h('p', { class: 'muted' }, 'Secrets are write-only: they are stored encrypted and never shown again. Leave Secret empty to keep the current one.'),
+    message,
+    table(
+      'Sites',
+      ['Name', 'Product', 'Base URL', 'Auth', 'Email', 'Secret', 'Source', ''],
+      items.map((s) =>
+        h(
+          'tr',
+          null,
+          h('th', { scope: 'row' }, s.name),
+          h('td', null, s.product),
+          h('td', { class: 'url' }, s.base_url),
+          h('td', null, s.auth),
+          h('td', null, s.email || '—'),
+          h('td', null, s.has_secret ? 'set' : 'none'),
+          h('td', null, s.source),
+          h(
+            'td',
+            { class: 'actions' },
+            s.source !== 'config' && [
+              actionButton(
+                'Edit',
+                async () => {
+                  siteForm.elements.name.value = s.name;
+                  siteForm.elements.product.value = s.product;
+                  siteForm.elements.base_url.value = s.base_url;
+                  siteForm.elements.auth.value = s.auth;
+                  siteForm.elements.email.value = s.email || '';
+                  secret.value = '';
+                  secret.placeholder = s.has_secret ? 'unchanged' : 'API token or password (write-only)';
+                  name.focus();
+                },
+                message,
+              ),
+              actionButton(
+                'Delete',
+                async () => {
+                  if (!confirm(`Delete site ${s.name}?`)) return;
+                  await api('DELETE', `/sites/${encodeURIComponent(s.name)}`);
+                  await reload();
+                },
+                message,
+                'small danger',
+              ),
+            ],
+          ),
+        ),
+      ),
+      'No sites yet.',
+    ),
+    h('h3', null, 'Add or change a site'),
+    siteForm,
+  );
+}
+
+async function channels(box, ctx) {
+  const { items } = await api('GET', '/channels', undefined, { signal: ctx.signal });
+  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const testResult = h('p', { role: 'status' });
+  const reload = () => channels(box, ctx);
+  let editing = null;
+  const channelForm = form(
+    'Channel',
+    [
+      field('Channel name', text('name', { required: true })),
+      field('Kind', choice('kind', ['webhook', 'slack'])),
+      field('URL', text('url', { type: 'url', placeholder: 'https://…' })),
+      field('Events', text('events', { placeholder: 'failed, timed_out, interrupted, missed, recovered' })),
+      h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'enabled', checked: true }), ' Enabled'),
+    ],
+    'Save channel',
+    async (data) => {
+      const body = {
+        name: data.name,
+        kind: data.kind,
+        events: (data.events || '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        enabled: data.enabled === 'on',
+      };
+      // A masked URL read back is not sent again: the stored one stays.
+      if (data.url && !data.url.includes('…')) body.url = data.url;
+      if (editing === data.name) await api('PUT', `/channels/${encodeURIComponent(data.name)}`, body);
+      else await api('POST', '/channels', body);
+      await reload();
+    },
+  );
+  fill(
+    box,
+    h('h2', { id: 'section-title' }, 'Notification channels'),
+    message,
+    testResult,
+    table(
+      'Channels',
+      ['Name', 'Kind', 'URL', 'Events', 'Enabled', ''],
+      items.map((c) =>
+        h(
+          'tr',
+          null,
+          h('th', { scope: 'row' }, c.name),
+          h('td', null, c.kind),
+          h('td', { class: 'url' }, c.url),
+          h('td', null, (c.events || []).join(', ') || 'all'),
+          h('td', null, c.enabled ? 'yes' : 'no'),
+          h(
+            'td',
+            { class: 'actions' },
+            actionButton(
+              'Send test',
+              async () => {
+                testResult.textContent = `Sending a test to ${c.name}…`;
+                const r = await api('POST', `/channels/${encodeURIComponent(c.name)}/test`);
+                testResult.textContent = r.delivered
+                  ? `Test delivered to ${c.name} (HTTP ${r.status}).`
+                  : `Test to ${c.name} failed: ${r.error || `HTTP ${r.status}`}`;
+              },
+              message,
+            ),
+            actionButton(
+              'Edit',
+              async () => {
+                editing = c.name;
+                const f = channelForm.elements;
+                f.name.value = c.name;
+                f.kind.value = c.kind;
+                f.url.value = c.url || '';
+                f.events.value = (c.events || []).join(', ');
+                f.enabled.checked = c.enabled;
+              },
+              message,
+            ),
+            actionButton(
+              'Delete',
+              async () => {
+                if (!confirm(`Delete channel ${c.name}?`)) return;
+                await api('DELETE', `/channels/${encodeURIComponent(c.name)}`);
+                await reload();
+              },
+              message,
+              'small danger',
+            ),
+          ),
+        ),
+      ),
+      'No channels yet.',
+    ),
+    h('h3', null, 'Add or change a channel'),
+    channelForm,
+  );
+}
+
+async function tokens(box, ctx, created = null) {
+  const { items } = await api('GET', '/tokens', undefined, { signal: ctx.signal });
+  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  fill(
+    box,
+    h('h2', { id: 'section-title' }, 'API tokens'),
+    created &&
+      h(
+        'div',
+        { class: 'card secret', role: 'status' },
+        h('p', null, `Token ${created.name} created. Copy it now: it is shown only once.`),
+        h('input', { readonly: true, value: created.token, 'aria-label': 'New token', onFocus: (e) => e.target.select() }),
+        h('button', { type: 'button', class: 'small', onClick: () => navigator.clipboard?.writeText(created.token) }, 'Copy'),
+      ),
+    message,
+    table(
+      'Tokens',
+      ['Name', 'Role', 'Created', 'Last used', 'Revoked', ''],
+      items.map((t) =>
+        h(
+          'tr',
+          null,
+          h('th', { scope: 'row' }, t.name),
+          h('td', null, t.role),
+          h('td', null, timeEl(t.created_at)),
+          h('td', null, timeEl(t.last_used_at)),
+          h('td', null, timeEl(t.revoked_at)),
+          h(
+            'td',
+            { class: 'actions' },
+            !t.revoked_at &&
+              actionButton(
+                'Revoke',
+                async () => {
+                  if (!confirm(`Revoke token ${t.name}? Programs using it stop working.`)) return;
+                  await api('DELETE', `/tokens/${encodeURIComponent(t.id)}`);
+                  await tokens(box, ctx);
+                },
+                message,
+                'small danger',
+              ),
+          ),
+        ),
+      ),
+      'No tokens.',
+    ),
+    h('h3', null, 'Create a token'),
+    form('Token', [field('Token name', text('name', { required: true })), field('Role', choice('role', ['viewer', 'editor', 'admin'], 'editor'))], 'Create token', async (data) => {
+      const answer = await api('POST', '/tokens', { name: data.name, role: data.role });
+      await tokens(box, ctx, answer);
+    }),
+  );
+}
+
+async function users(box, ctx) {
+  const { items } = await api('GET', '/users', undefined, { signal: ctx.signal });
+  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const reload = () => users(box, ctx);
+  fill(
+    box,
+    h('h2', { id: 'section-title' }, 'Users'),
+    message,
+    table(
+      'Users',
+      ['Name', 'Role', 'Created', 'State', ''],
+      items.map((u) =>
+        h(
+          'tr',
+          null,
+          h('th', { scope: 'row' }, u.name),
+          h(
+            'td',
+            null,
+            h(
+              'select',
+              {
+                'aria-label': `Role of ${u.name}`,
+                onChange: async (e) => {
+                  try {
+                    await api('PATCH', `/users/${encodeURIComponent(u.name)}`, { role: e.target.value });
+                  } catch (error) {
+                    message.hidden = false;
+                    message.textContent = error.message;
+                    e.target.value = u.role;
+                  }
+                },
+              },
+              ['viewer', 'editor', 'admin'].map((r) => h('option', { value: r, selected: r === u.role }, r)),
+            ),
+          ),
+          h('td', null, timeEl(u.created_at)),
+          h('td', null, u.disabled ? 'disabled' : 'active'),
+          h(
+            'td',
+            { class: 'actions' },
+            actionButton(
+              u.disabled ? 'Enable' : 'Disable',
+              async () => {
+                await api('PATCH', `/users/${encodeURIComponent(u.name)}`, { disabled: !u.disabled });
+                await reload();
+              },
+              message,
+            ),
+            actionButton(
+              'Delete',
+              async () => {
+                if (!confirm(`Delete user ${u.name}?`)) return;
+                await api('DELETE', `/users/${encodeURIComponent(u.name)}`);
+                await reload();
+              },
+              message,
+              'small danger',
+            ),
+          ),
+        ),
+      ),
+      'No users.',
+    ),
+    h('h3', null, 'Add a user'),
+    form(
+      'User',
+      [
+        field('User name', text('name', { required: true })),
+        field('Password', text('password', { type: 'password', minlength: 8, required: true, autocomplete: 'new-password' })),
+        field('Role', choice('role', ['viewer', 'editor', 'admin'], 'editor')),
+      ],
+      'Add user',
+      async (data) => {
+        await api('POST', '/users', { name: data.name, password: data.password, role: data.role });
+        await reload();
+      },
+    ),
+  );
+}
+
+async function storage(box, ctx) {
+  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const prefix = h('input', { id: 'storage-prefix', type: 'search', placeholder: 'all keys' });
+  const body = h('tbody');
+  const more = h('button', { type: 'button', hidden: true }, 'More keys');
+  let cursor = null;
+  const row = (item) =>
+    h(
+      'tr',
+      null,
+      h('th', { scope: 'row' }, h('code', null, item.key)),
+      h('td', { class: 'value' }, item.secret ? h('span', { class: 'muted' }, 'secret (hidden)') : h('code', null, truncate(JSON.stringify(item.value)))),
+      h('td', { class: 'num' }, item.size_bytes ?? ''),
+      h(
+        'td',
+        { class: 'actions' },
+        !item.secret &&
+          actionButton(
+            'Edit',
+            async () => {
+              keyInput.value = item.key;
+              valueInput.value = JSON.stringify(item.value, null, 2);
+              valueInput.focus();
+            },
+            message,
+          ),
+        actionButton(
+          'Delete',
+          async () => {
+            if (!confirm(`Delete ${item.key}?`)) return;
+            await api('DELETE', `/storage/${encodeURIComponent(item.key)}${item.secret ? '?secret=true' : ''}`);
+            await load(true);
+          },
+          message,
+          'small danger',
+        ),
+      ),
+    );
+  async function load(reset) {
+    if (reset) {
+      cursor = null;
+      body.replaceChildren();
+    }
+    const q = new URLSearchParams({ limit: '100' });
+    if (prefix.value) q.set('prefix', prefix.value);
+    if (cursor) q.set('cursor', cursor);
+    const page = await api('GET', `/storage?${q}`, undefined, { signal: ctx.signal });
+    cursor = page.next_cursor || null;
+    more.hidden = !cursor;
+    append(page.items);
+  }
+  const append = (items) => {
+    if (!items.length && !body.children.length) body.append(h('tr', null, h('td', { colspan: 4, class: 'empty' }, 'No keys.')));
+    body.append(...items.map(row));
+  };
+  const keyInput = text('key', { required: true });
+  const valueInput = h('textarea', { name: 'value', rows: 4, spellcheck: 'false', placeholder: '{"any": "JSON"}' });
+  prefix.addEventListener('input', () => load(true).catch(show));
+  more.addEventListener('click', () => load(false).catch(show));
+  function show(error) {
+    message.hidden = false;
+    message.textContent = error.message;
+  }
+  fill(
+    box,
+    h('h2', { id: 'section-title' }, 'Storage'),
+    h('p', { class: 'muted' }, 'The key-value store scripts use (storage / kvs). Secret values are never shown.'),
+    h('div', { class: 'filters' }, h('div', { class: 'field' }, h('label', { for: 'storage-prefix' }, 'Key prefix'), prefix)),
+    message,
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h('table', { 'aria-label': 'Storage' }, h('thead', null, h('tr', null, ['Key', 'Value', 'Bytes', ''].map((t) => h('th', { scope: 'col' }, t)))), body),
+    ),
+    more,
+    h('h3', null, 'Set a value'),
+    form('Storage value', [field('Key', keyInput), field('Value (JSON)', valueInput)], 'Save value', async (data) => {
+      let value;
+      try {
+        value = JSON.parse(data.value);
+      } catch (error) {
+        throw new Error(`Value is not valid JSON: ${error.message}`);
+      }
+      await api('PUT', `/storage/${encodeURIComponent(data.key)}`, value);
+      await load(true);
+    }),
+  );
+  await load(true);
+}
+
+function truncate(s, n = 120) {
+  return s && s.length > n ? `${s.slice(0, n)}…` : s;
+}
