@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use rquickjs::{Context, Module, Runtime, Value};
 
 use crate::error::ScriptError;
+use crate::host::BuiltinModules;
 use crate::js_error::describe;
 use crate::source::{Prepared, SCRIPT_FILE, ScriptForm};
 
@@ -25,6 +26,9 @@ pub(crate) fn compile(prepared: &Prepared) -> Result<(), ScriptError> {
     runtime.set_max_stack_size(crate::engine::JS_STACK_BYTES / 2);
     let deadline = Instant::now() + COMPILE_TIME;
     runtime.set_interrupt_handler(Some(Box::new(move || Instant::now() >= deadline)));
+    // Declaring a module resolves its imports: without the built-in modules'
+    // loader every `import … from '@forge/kvs'` would be refused on save.
+    runtime.set_loader(BuiltinModules, BuiltinModules);
     let context = Context::full(&runtime).map_err(engine_error)?;
     context.with(|ctx| {
         let compiled = match prepared.form {

@@ -324,6 +324,19 @@ fn check_syntax_detects_the_form_and_reports_positions() {
 }
 
 #[test]
+fn check_syntax_accepts_modules_importing_every_forge_package() {
+    // What a saved queue consumer or chain chunk looks like in module style.
+    let source = "import api, { route } from '@forge/api';\n\
+                  import { kvs } from '@forge/kvs';\n\
+                  import { Queue, InvocationError } from '@forge/events';\n\
+                  export async function run(event, context) { return 1; }";
+    assert_eq!(check_syntax(source), Ok(ScriptForm::Module));
+    let error =
+        check_syntax("import { kvs } from '@forge/kvs';\nexport const run = (;").unwrap_err();
+    assert_eq!(error.line, Some(2));
+}
+
+#[test]
 fn check_syntax_does_not_run_the_script() {
     // Closing the wrapper early runs code at the top level of the check; the
     // check's own time limit ends it.
