@@ -366,7 +366,10 @@ fn delays_are_honoured_and_chains_are_shown_and_cancelled(database: &Database) {
         (run["status"] == "succeeded").then_some(run)
     });
     assert_eq!(run["chain_id"], Value::Null);
-    assert_eq!(api.get("/jobs/plain")["progress"], json!({"chain": null}));
+    assert_eq!(
+        api.get("/jobs/plain")["progress"],
+        json!({"chain": null, "queue": null})
+    );
 
     // Cancelling a chain waiting for its next chunk ends it.
     let slow = "context.continueWith({ n: 1 }, { delaySeconds: 3600 }); return 0;";
