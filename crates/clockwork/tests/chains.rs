@@ -9,146 +9,22 @@
 
 mod support;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use support::{ADMIN_TOKEN, Serve, ok, wait_for};
+use support::{
+    e2e::{Api, Database, instant, on_both_databases, start},
+    ok, wait_for,
+};
 
 /// Which database a test's servers share.
-enum Database {
-    Sqlite,
-    Postgres { url: String, schema: String },
-}
-
-fn postgres_base() -> String {
-    std::env::var("CLOCKWORK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-impl Database {
-    async fn postgres() -> Database {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let schema = format!(
-            "e2e_chains_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin = PgConnection::connect(&postgres_base()).await.unwrap();
-        admin
-            .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-                "CREATE SCHEMA {schema}"
-            ))))
-            .await
-            .unwrap();
-        Database::Postgres {
-            url: format!("{}?options=-c%20search_path%3D{schema}", postgres_base()),
-            schema,
-        }
-    }
-
-    fn args(&self) -> Vec<String> {
-        match self {
-            Database::Sqlite => Vec::new(),
-            Database::Postgres { url, .. } => vec!["--database".into(), url.clone()],
-        }
-    }
-
-    async fn drop_schema(self) {
-        if let Database::Postgres { schema, .. } = self {
-            let mut admin = PgConnection::connect(&postgres_base()).await.unwrap();
-            admin
-                .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP SCHEMA {schema} CASCADE"
-                ))))
-                .await
-                .unwrap();
-        }
-    }
-}
-
-/// A blocking API client for one server (the tests poll another process).
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Api {
-    fn new(server: &Serve) -> Api {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Api {
-            base: format!("{}/api/v1", server.url),
-            http: reqwest::Client::new(),
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, String, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(ADMIN_TOKEN);
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        self.runtime.block_on(async {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            let kind = response
-                .headers()
-                .get("content-type")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default();
-            let text = response.text().await.unwrap();
-            (
-                status,
-                kind,
-                serde_json::from_str(&text).unwrap_or(Value::Null),
-            )
-        })
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let (status, _, body) = self.call("GET", path, None);
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
-    /// Starts a run of `job` now; returns its id.
-    fn run_now(&self, job: &str) -> i64 {
-        let (status, _, run) = self.call("POST", &format!("/jobs/{job}/run"), None);
-        assert_eq!(status, 202, "{run}");
-        run["id"].as_i64().unwrap()
-    }
-
-    /// Waits until the chain has ended; returns it.
-    fn ended_chain(&self, id: i64, patience: Duration) -> Value {
-        wait_for("the chain to end", patience, || {
-            let (status, _, chain) = self.call("GET", &format!("/chains/{id}"), None);
-            (status == 200 && chain["status"] != "running").then_some(chain)
-        })
-    }
-}
-
-fn instant(value: &Value) -> Timestamp {
-    value.as_str().unwrap().parse().unwrap()
-}
-
-fn start(data: &Path, database: &Database, config: &Path) -> Serve {
-    let mut args = database.args();
-    args.push("--config".into());
-    args.push(config.display().to_string());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Serve::start(data, &args)
+/// Waits until the chain has ended; returns it.
+fn ended_chain(api: &Api, id: i64, patience: Duration) -> Value {
+    wait_for("the chain to end", patience, || {
+        let (status, _, chain) = api.call("GET", &format!("/chains/{id}"), None);
+        (status == 200 && chain["status"] != "running").then_some(chain)
+    })
 }
 
 /// Walks issues PROJ-1 … PROJ-10000, 500 per chunk; each chunk returns the
@@ -167,7 +43,7 @@ fn ten_thousand_issues_in_chunks_of_500_survive_a_kill_9(database: &Database) {
     let config = dir.path().join("clockwork.toml");
     std::fs::write(&config, "[scheduler]\nlease_seconds = 2\n").unwrap();
     let data = dir.path().join("data");
-    let server = start(&data, database, &config);
+    let server = start(&data, database, Some(&config));
     let api = Api::new(&server);
     let job = json!({"name": "walk", "script": WALK});
     assert_eq!(api.call("POST", "/jobs", Some(job)).0, 201);
@@ -196,9 +72,9 @@ fn ten_thousand_issues_in_chunks_of_500_survive_a_kill_9(database: &Database) {
     );
     server.kill9();
 
-    let server = start(&data, database, &config);
+    let server = start(&data, database, Some(&config));
     let api = Api::new(&server);
-    let chain = api.ended_chain(chain_id, Duration::from_secs(120));
+    let chain = ended_chain(&api, chain_id, Duration::from_secs(120));
     assert_eq!(chain["status"], "succeeded", "{chain}");
     assert_eq!(chain["id"], chain_id);
     assert_eq!(chain["chunks_done"], 20, "{chain}");
@@ -289,7 +165,7 @@ fn delays_are_honoured_and_chains_are_shown_and_cancelled(database: &Database) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("clockwork.toml");
     std::fs::write(&config, "[scheduler]\nlease_seconds = 5\n").unwrap();
-    let server = start(&dir.path().join("data"), database, &config);
+    let server = start(&dir.path().join("data"), database, Some(&config));
     let api = Api::new(&server);
     let script = "const n = context.state ? context.state.n : 0;\n\
         if (n < 3) context.continueWith({ n: n + 1 }, { delaySeconds: 1 });\n\
@@ -304,7 +180,7 @@ fn delays_are_honoured_and_chains_are_shown_and_cancelled(database: &Database) {
         201
     );
     let chain_id = api.run_now("paced");
-    let chain = api.ended_chain(chain_id, Duration::from_secs(60));
+    let chain = ended_chain(&api, chain_id, Duration::from_secs(60));
     assert_eq!(chain["status"], "succeeded", "{chain}");
     assert_eq!(chain["chunks_done"], 4);
     let chunks = chain["chunks"].as_array().unwrap();
@@ -402,33 +278,6 @@ fn delays_are_honoured_and_chains_are_shown_and_cancelled(database: &Database) {
         cancelled["chunks"][1]["finished_at"]
     );
     assert_eq!(server.terminate(), Some(0));
-}
-
-macro_rules! on_both_databases {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $test() {
-                    super::$test(&super::Database::Sqlite);
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[test]
-                fn $test() {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    let database = runtime.block_on(super::Database::postgres());
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::$test(&database)));
-                    runtime.block_on(database.drop_schema());
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            )+
-        }
-    };
 }
 
 on_both_databases!(

@@ -6,118 +6,15 @@
 
 mod support;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use support::{ADMIN_TOKEN, Serve, wait_for};
-use test_support::PgSchema;
-
-/// Which database a test's servers share: each one's SQLite file in its
-/// data directory, or one PostgreSQL schema of the test's own.
-enum Database {
-    Sqlite,
-    Postgres(PgSchema),
-}
-
-impl Database {
-    async fn new(postgres: bool) -> Database {
-        if postgres {
-            Database::Postgres(PgSchema::create("e2e").await)
-        } else {
-            Database::Sqlite
-        }
-    }
-
-    fn args(&self) -> Vec<String> {
-        match self {
-            Database::Sqlite => Vec::new(),
-            Database::Postgres(schema) => vec!["--database".into(), schema.url().to_owned()],
-        }
-    }
-
-    async fn drop_schema(self) {
-        if let Database::Postgres(schema) = self {
-            schema.drop().await;
-        }
-    }
-}
-
-/// A blocking API client for one server (the tests poll another process).
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Api {
-    fn new(server: &Serve) -> Api {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Api {
-            base: format!("{}/api/v1", server.url),
-            http: reqwest::Client::new(),
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, String, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(ADMIN_TOKEN);
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        self.runtime.block_on(async {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            let kind = response
-                .headers()
-                .get("content-type")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default();
-            let text = response.text().await.unwrap();
-            (
-                status,
-                kind,
-                serde_json::from_str(&text).unwrap_or(Value::Null),
-            )
-        })
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let (status, _, body) = self.call("GET", path, None);
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
-    fn runs(&self, job: &str) -> Vec<Value> {
-        self.get(&format!("/jobs/{job}/runs?limit=500"))["items"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-}
-
-fn instant(value: &Value) -> Timestamp {
-    value.as_str().unwrap().parse().unwrap()
-}
-
-fn start(data: &Path, database: &Database, config: Option<&Path>) -> Serve {
-    let mut args = database.args();
-    if let Some(config) = config {
-        args.push("--config".into());
-        args.push(config.display().to_string());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Serve::start(data, &args)
-}
+use support::{
+    Serve,
+    e2e::{Api, Database, instant, on_both_databases, start},
+    wait_for,
+};
 
 fn six_field_cron_fires_at_the_right_seconds(database: &Database) {
     let dir = tempfile::tempdir().unwrap();
@@ -655,33 +552,6 @@ fn two_servers_on_one_database_never_run_an_occurrence_twice(database: &Database
     assert_eq!(two.terminate(), Some(0));
 }
 
-macro_rules! on_both_databases {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $test() {
-                    super::$test(&super::Database::Sqlite);
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[test]
-                fn $test() {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    let database = runtime.block_on(super::Database::new(true));
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::$test(&database)));
-                    runtime.block_on(database.drop_schema());
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            )+
-        }
-    };
-}
-
 on_both_databases!(
     six_field_cron_fires_at_the_right_seconds,
     kill_9_during_a_run_interrupts_it_and_the_restart_retries_it,
@@ -699,7 +569,7 @@ fn postgres_two_servers_on_one_database_never_run_an_occurrence_twice() {
         .enable_all()
         .build()
         .unwrap();
-    let database = runtime.block_on(Database::new(true));
+    let database = runtime.block_on(Database::postgres());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         two_servers_on_one_database_never_run_an_occurrence_twice(&database)
     }));

@@ -14,145 +14,14 @@ use std::{collections::BTreeMap, path::Path, time::Duration};
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use support::{ADMIN_TOKEN, Serve, wait_for};
+use support::{
+    e2e::{Api, Database, instant, on_both_databases, start},
+    wait_for,
+};
 
 const EVENTS: usize = 1000;
 
 /// Which database a test's servers share (as in `e2e.rs`).
-enum Database {
-    Sqlite,
-    Postgres { url: String, schema: String },
-}
-
-fn postgres_base() -> String {
-    std::env::var("CLOCKWORK_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-impl Database {
-    async fn postgres() -> Database {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let schema = format!(
-            "e2e_queues_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin = PgConnection::connect(&postgres_base()).await.unwrap();
-        admin
-            .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-                "CREATE SCHEMA {schema}"
-            ))))
-            .await
-            .unwrap();
-        Database::Postgres {
-            url: format!("{}?options=-c%20search_path%3D{schema}", postgres_base()),
-            schema,
-        }
-    }
-
-    async fn drop_schema(self) {
-        if let Database::Postgres { schema, .. } = self {
-            let mut admin = PgConnection::connect(&postgres_base()).await.unwrap();
-            admin
-                .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP SCHEMA {schema} CASCADE"
-                ))))
-                .await
-                .unwrap();
-        }
-    }
-}
-
-fn start(data: &Path, database: &Database, config: &Path) -> Serve {
-    let mut args = vec!["--config".to_owned(), config.display().to_string()];
-    if let Database::Postgres { url, .. } = database {
-        args.extend(["--database".to_owned(), url.clone()]);
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Serve::start(data, &args)
-}
-
-/// A blocking API client for one server.
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Api {
-    fn new(server: &Serve) -> Api {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Api {
-            base: format!("{}/api/v1", server.url),
-            http: reqwest::Client::new(),
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(ADMIN_TOKEN);
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        self.runtime.block_on(async {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap();
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-        })
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call("GET", path, None);
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    }
-
-    /// Runs a job now and waits for its run to end; returns the run.
-    fn run(&self, job: &str) -> Value {
-        let (status, run) = self.call("POST", &format!("/jobs/{job}/run"), None);
-        assert_eq!(status, 202, "{run}");
-        let id = run["id"].as_i64().unwrap();
-        wait_for(
-            &format!("a run of {job} to end"),
-            Duration::from_secs(60),
-            || {
-                let run = self.get(&format!("/runs/{id}"));
-                (run["finished_at"] != Value::Null).then_some(run)
-            },
-        )
-    }
-
-    /// Every run of a job, following the pages.
-    fn all_runs(&self, job: &str) -> Vec<Value> {
-        let mut runs = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let page = self.get(&format!("/jobs/{job}/runs?limit=500{cursor}"));
-            runs.extend(page["items"].as_array().unwrap().iter().cloned());
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = format!("&cursor={next}"),
-                None => return runs,
-            }
-        }
-    }
-}
-
-fn instant(value: &Value) -> Timestamp {
-    value.as_str().unwrap().parse().unwrap()
-}
-
 /// The consumer: every 7th event asks to be retried on its first attempt;
 /// the others wait a little (so a kill lands mid-run), then count their
 /// event id in storage, the last thing they do. Each says when its script
@@ -211,7 +80,7 @@ fn fan_out_survives_kill_9_with_no_event_lost_or_completed_twice(database: &Data
     )
     .unwrap();
     let data = dir.path().join("data");
-    let server = start(&data, database, &config);
+    let server = start(&data, database, Some(&config));
     let api = Api::new(&server);
     for job in [
         json!({"name": "consumer", "queue": "fanout", "script": CONSUMER}),
@@ -219,7 +88,7 @@ fn fan_out_survives_kill_9_with_no_event_lost_or_completed_twice(database: &Data
         json!({"name": "stats", "script": STATS}),
         json!({"name": "seen", "script": SEEN}),
     ] {
-        let (status, body) = api.call("POST", "/jobs", Some(job));
+        let (status, _, body) = api.call("POST", "/jobs", Some(job));
         assert_eq!(status, 201, "{body}");
     }
     let produced = api.run("producer");
@@ -234,7 +103,7 @@ fn fan_out_survives_kill_9_with_no_event_lost_or_completed_twice(database: &Data
     });
     server.kill9();
 
-    let server = start(&data, database, &config);
+    let server = start(&data, database, Some(&config));
     let api = Api::new(&server);
     let queue = wait_for("every event consumed", Duration::from_secs(240), || {
         let queue = api.get("/queues/fanout");
@@ -375,25 +244,25 @@ fn delays_are_honoured_within_100_ms(database: &Database) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("clockwork.toml");
     std::fs::write(&config, "").unwrap();
-    let server = start(&dir.path().join("data"), database, &config);
+    let server = start(&dir.path().join("data"), database, Some(&config));
     let api = Api::new(&server);
     for job in [
         json!({"name": "consumer", "queue": "later", "script": "return event.body.n"}),
         json!({"name": "producer", "script": "return (await new Queue({ key: 'later' }).push([{ body: { n: 1 }, delayInSeconds: 2 }, { body: { n: 2 } }])).jobId;"}),
         json!({"name": "stray", "script": "await new Queue({ key: 'nobody' }).push({ body: {} });"}),
     ] {
-        let (status, body) = api.call("POST", "/jobs", Some(job));
+        let (status, _, body) = api.call("POST", "/jobs", Some(job));
         assert_eq!(status, 201, "{body}");
     }
     // A second consumer of the same key is refused with the field's path.
-    let (status, problem) = api.call(
+    let (status, _, problem) = api.call(
         "POST",
         "/jobs",
         Some(json!({"name": "rival", "queue": "later", "script": "return 1"})),
     );
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "queue", "{problem}");
-    let (status, problem) = api.call(
+    let (status, _, problem) = api.call(
         "POST",
         "/jobs",
         Some(json!({"name": "bad-key", "queue": "a b", "script": "return 1"})),
@@ -420,9 +289,9 @@ fn delays_are_honoured_within_100_ms(database: &Database) {
     let queue_job = produced["result"].as_str().unwrap();
     let job = api.get(&format!("/queues/later/jobs/{queue_job}"));
     assert_eq!(job["succeeded"], 2, "{job}");
-    let (status, _) = api.call("GET", "/queues/later/jobs/999999", None);
+    let (status, _, _) = api.call("GET", "/queues/later/jobs/999999", None);
     assert_eq!(status, 404);
-    let (status, _) = api.call("GET", "/queues/a%20b", None);
+    let (status, _, _) = api.call("GET", "/queues/a%20b", None);
     assert_eq!(status, 422);
 
     let stray = api.run("stray");
@@ -434,36 +303,9 @@ fn delays_are_honoured_within_100_ms(database: &Database) {
             .contains("no job consumes queue \"nobody\""),
         "{stray}"
     );
-    let (status, _) = api.call("GET", "/queues/nobody", None);
+    let (status, _, _) = api.call("GET", "/queues/nobody", None);
     assert_eq!(status, 404);
     assert_eq!(server.terminate(), Some(0));
-}
-
-macro_rules! on_both_databases {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $test() {
-                    super::$test(&super::Database::Sqlite);
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[test]
-                fn $test() {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    let database = runtime.block_on(super::Database::postgres());
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::$test(&database)));
-                    runtime.block_on(database.drop_schema());
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            )+
-        }
-    };
 }
 
 on_both_databases!(

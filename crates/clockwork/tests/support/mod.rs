@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod e2e;
+
 use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
