@@ -10,9 +10,8 @@
 
 mod support;
 
-use std::{collections::BTreeMap, path::Path, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
-use jiff::Timestamp;
 use serde_json::{Value, json};
 use support::{
     e2e::{Api, Database, instant, on_both_databases, start},
