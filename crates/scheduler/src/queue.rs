@@ -178,12 +178,12 @@ pub(crate) fn follow_up(
         if run.attempt >= INVOCATION_ERROR_MAX_ATTEMPTS {
             return Some(None);
         }
-        let seconds = request
-            .retry_after_seconds
-            .unwrap_or(0)
-            .min(MAX_RETRY_AFTER_SECONDS);
+        let delay = request
+            .retry_after
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(MAX_RETRY_AFTER_SECONDS));
         return Some(Some(retry(
-            Duration::from_secs(seconds),
+            delay,
             json!({
                 "retryCount": run.attempt,
                 "retryReason": request.retry_reason,
@@ -301,7 +301,7 @@ mod tests {
     fn an_invocation_error_retries_after_its_delay_with_a_retry_context() {
         let spec = JobSpec::new("consumer", "");
         let request = RetryRequest {
-            retry_after_seconds: Some(2),
+            retry_after: Some(Duration::from_secs(2)),
             retry_reason: Some("FUNCTION_UPSTREAM_RATE_LIMITED".into()),
             retry_data: Some(json!({"page": 2})),
         };
