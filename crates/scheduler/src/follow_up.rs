@@ -360,7 +360,7 @@ mod tests {
         fn an_invocation_error_retries_after_its_delay_with_a_retry_context() {
             let spec = JobSpec::new("consumer", "");
             let request = RetryRequest {
-                retry_after_seconds: Some(2),
+                retry_after: Some(Duration::from_secs(2)),
                 retry_reason: Some("FUNCTION_UPSTREAM_RATE_LIMITED".into()),
                 retry_data: Some(json!({"page": 2})),
             };

@@ -179,12 +179,12 @@ pub(crate) fn event_retry(
         if run.attempt >= INVOCATION_ERROR_MAX_ATTEMPTS {
             return None;
         }
-        let seconds = request
-            .retry_after_seconds
-            .unwrap_or(0)
-            .min(MAX_RETRY_AFTER_SECONDS);
+        let delay = request
+            .retry_after
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(MAX_RETRY_AFTER_SECONDS));
         return Some(retry(
-            Duration::from_secs(seconds),
+            delay,
             json!({
                 "retryCount": run.attempt,
                 "retryReason": request.retry_reason,

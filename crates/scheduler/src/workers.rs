@@ -169,6 +169,8 @@ fn run_spec(core: &Core, run: &Run, spec: &JobSpec) -> RunSpec {
         },
         sites,
         services,
+        handler: spec.handler.clone(),
+        env: spec.env.clone(),
     }
 }
 
