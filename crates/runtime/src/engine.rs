@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use egress::CallRecord;
 use rquickjs::context::EvalOptions;
 use rquickjs::{AsyncContext, AsyncRuntime, Ctx, Function, Module, Object, Promise, Value};
 use serde_json::Value as Json;
@@ -15,6 +16,7 @@ use crate::host::{self, BuiltinModules, Host};
 use crate::js_error::describe;
 use crate::limits::{CappedAllocator, Guard, Trip};
 use crate::logs::LogSink;
+use crate::mask::Masker;
 use crate::outcome::{ErrorInfo, Outcome, RetryRequest, RunStatus};
 use crate::precompiled::{self, Script};
 use crate::source::{self, Prepared, SCRIPT_FILE, ScriptForm};
@@ -90,16 +92,36 @@ pub(crate) async fn run(
             (status, Json::Null, Some(ErrorInfo::message(message)), None)
         }
     };
+    let mask = logs.masker();
     Outcome {
         continuation: continuation.filter(|_| status == RunStatus::Succeeded),
         status,
-        result,
-        error,
+        result: mask.json(result),
+        error: error.map(|error| mask_error(mask, error)),
         logs: logs.finish(),
-        http_calls,
+        http_calls: http_calls
+            .into_iter()
+            .map(|call| mask_call(mask, call))
+            .collect(),
         duration: started.elapsed(),
         peak_memory_bytes: guard.peak_bytes() as u64,
         retry,
+    }
+}
+
+fn mask_error(mask: &Masker, error: ErrorInfo) -> ErrorInfo {
+    ErrorInfo {
+        message: mask.text(&error.message),
+        stack: error.stack.map(|stack| mask.text(&stack)),
+        ..error
+    }
+}
+
+fn mask_call(mask: &Masker, call: CallRecord) -> CallRecord {
+    CallRecord {
+        url: mask.text(&call.url),
+        error: call.error.map(|error| mask.text(&error)),
+        ..call
     }
 }
 

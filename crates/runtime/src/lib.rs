@@ -57,6 +57,7 @@ mod js_error;
 mod kv;
 mod limits;
 mod logs;
+mod mask;
 mod outcome;
 mod precompiled;
 mod queue;
