@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use egress::CallRecord;
 use rquickjs::context::EvalOptions;
 use rquickjs::{AsyncContext, AsyncRuntime, Ctx, Function, Module, Object, Promise, Value};
 use serde_json::Value as Json;
@@ -19,6 +20,7 @@ use crate::host::{self, Host};
 use crate::js_error::describe;
 use crate::limits::{CappedAllocator, Guard, Meter, Trip};
 use crate::logs::LogSink;
+use crate::mask::Masker;
 use crate::modules::BuiltinModules;
 use crate::outcome::{ErrorInfo, Outcome, RetryRequest, RunStatus};
 use crate::precompiled::{self, Script};
@@ -96,16 +98,36 @@ pub(crate) async fn run(
             (status, Json::Null, Some(ErrorInfo::message(message)), None)
         }
     };
+    let mask = logs.masker();
     Outcome {
         continuation: continuation.filter(|_| status == RunStatus::Succeeded),
         status,
-        result,
-        error,
+        result: mask.json(result),
+        error: error.map(|error| mask_error(mask, error)),
         logs: logs.finish(),
-        http_calls,
+        http_calls: http_calls
+            .into_iter()
+            .map(|call| mask_call(mask, call))
+            .collect(),
         duration: started.elapsed(),
         peak_memory_bytes: guard.peak_bytes() as u64,
         retry,
+    }
+}
+
+fn mask_error(mask: &Masker, error: ErrorInfo) -> ErrorInfo {
+    ErrorInfo {
+        message: mask.text(&error.message),
+        stack: error.stack.map(|stack| mask.text(&stack)),
+        ..error
+    }
+}
+
+fn mask_call(mask: &Masker, call: CallRecord) -> CallRecord {
+    CallRecord {
+        url: mask.text(&call.url),
+        error: call.error.map(|error| mask.text(&error)),
+        ..call
     }
 }
 

@@ -48,10 +48,38 @@ export default function forge(host) {
     return typeof URLSearchParams === 'function' && value instanceof URLSearchParams;
   }
 
+  // C0 controls and DEL: the URL parser drops tab, LF and CR, so `.\t.`
+  // would reach the site as `..`; none belongs in a path segment.
+  const CONTROL = /[\u0000-\u001f\u007f]/;
+  // Dots some servers fold to `.`: NFKC covers the leaders, small and
+  // fullwidth full stops; the ideographic ones are mapped by hand.
+  const LOOKALIKE_DOT = /[\u3002\uff61]/g;
+
+  function percentDecoded(text) {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  }
+
+  function foldDots(text) {
+    return text.normalize('NFKC').replace(LOOKALIKE_DOT, '.');
+  }
+
+  // True when `text` could move the request to another path: as written, as
+  // the URL parser reads it, or percent-decoded by a lenient server.
+  function manipulates(text) {
+    const direct = [text, foldDots(text)];
+    if (direct.some((t) => CONTROL.test(t) || PATH_FORBIDDEN.test(t))) return true;
+    const decoded = percentDecoded(text);
+    return [decoded, foldDots(decoded)].some((t) => CONTROL.test(t) || t.includes('..'));
+  }
+
   function pathPart(value) {
     if (isRoute(value)) return value.value;
     const text = String(value);
-    if (PATH_FORBIDDEN.test(text)) throw new Error(PATH_MANIPULATION);
+    if (manipulates(text)) throw new Error(PATH_MANIPULATION);
     return text;
   }
 

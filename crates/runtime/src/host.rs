@@ -84,6 +84,9 @@ impl Host {
         guard: Arc<Guard>,
         logs: Arc<LogSink>,
     ) -> Self {
+        for credential in [&spec.sites.app, &spec.sites.user].into_iter().flatten() {
+            logs.masker().learn(credential.secret());
+        }
         Self {
             http: HttpContext::new(
                 spec.sites.clone(),
@@ -284,7 +287,14 @@ fn kv_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Functi
         host,
         "storage",
         |host: Arc<Host>, request: KvRequest| async move {
-            kv::call(&*host.kv, request).await.map_err(|error| error.0)
+            let reads_secret = matches!(request, KvRequest::GetSecret { .. });
+            let answer = kv::call(&*host.kv, request)
+                .await
+                .map_err(|error| error.0)?;
+            if reads_secret {
+                host.logs.masker().learn_json(&answer);
+            }
+            Ok(answer)
         },
     )
 }

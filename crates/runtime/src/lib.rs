@@ -60,6 +60,7 @@ mod js_error;
 mod kv;
 mod limits;
 mod logs;
+mod mask;
 mod modules;
 mod node;
 mod outcome;

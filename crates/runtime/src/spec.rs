@@ -163,6 +163,16 @@ pub enum Credential {
     },
 }
 
+impl Credential {
+    /// The secret part: the API token or the bearer token.
+    pub fn secret(&self) -> &str {
+        match self {
+            Self::Basic { api_token, .. } => api_token,
+            Self::Bearer { token } => token,
+        }
+    }
+}
+
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
