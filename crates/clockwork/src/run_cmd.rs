@@ -26,9 +26,10 @@ use runtime::{
     KvSetItem, KvStore, Limits, LogLevel, LogLine, Outcome, QueueBackend, QueueError, QueueEvent,
     QueueJobStats, RunInfo, RunSpec, RunStatus, Services, Sites,
 };
+use scheduler::ScriptStorage;
 use serde::Serialize;
 use serde_json::Value;
-use store::{MEMORY_LIMIT_MB_RANGE, ScriptStorage, SecretKey, Store};
+use store::{MEMORY_LIMIT_MB_RANGE, SecretKey, Store};
 use tokio::sync::OnceCell;
 
 use crate::InvalidInput;

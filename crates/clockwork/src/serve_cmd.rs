@@ -20,8 +20,8 @@ use std::{
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
-use store::{NewToken, NewUser, Role, ScriptStorage, SecretKey, Store, SystemClock};
+use scheduler::{Scheduler, SchedulerConfig, SchedulerHandle, ScriptStorage};
+use store::{NewToken, NewUser, Role, SecretKey, Store, SystemClock};
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::{InvalidInput, config};
@@ -187,7 +187,11 @@ fn run_environment(
     // reach: the scripts' allow-list does not apply to them.
     let alerts = http.with_policy(egress::Policy::default());
     // Pushes are stored with their runs; the same signal wakes this node's workers.
-    let queue = scheduler::StoreQueue::new(store.clone(), config.runs_queued.clone());
+    let queue = scheduler::StoreQueue::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        config.runs_queued.clone(),
+    );
     let environment = ServeEnvironment::new(
         sites,
         settings.users.clone(),

@@ -79,7 +79,7 @@ pub use crate::executor::{
 pub use crate::kv::{KvError, KvExpect, KvOp, KvPage, KvSetItem, KvStore, MemoryKvStore};
 pub use crate::logs::LogStream;
 pub use crate::outcome::{
-    Continuation, ErrorInfo, LogLevel, LogLine, Outcome, RetryRequest, RunStatus,
+    Continuation, ErrorInfo, LogKind, LogLevel, LogLine, Outcome, RetryRequest, RunStatus,
 };
 pub use crate::queue::{
     EventState, MemoryQueue, QueueBackend, QueueError, QueueEvent, QueueJobStats,

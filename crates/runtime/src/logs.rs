@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::mask::Masker;
-use crate::outcome::{LogLevel, LogLine};
+use crate::outcome::{LogKind, LogLevel, LogLine};
 
 /// Lines a slow live reader may fall behind before it skips some.
 const LIVE_CAPACITY: usize = 1024;
@@ -77,6 +77,7 @@ impl LogSink {
             ts: jiff::Timestamp::now(),
             level,
             message,
+            kind: LogKind::Output,
         };
         if let Some(live) = &state.live {
             // No receiver is not an error: nobody is watching.
@@ -111,6 +112,10 @@ impl LogSink {
                     "… {} log lines ({} bytes) dropped: the log limit is {} bytes",
                     state.dropped_lines, state.dropped_bytes, self.limit_bytes
                 ),
+                kind: LogKind::Truncated {
+                    lines: state.dropped_lines,
+                    bytes: state.dropped_bytes,
+                },
             };
             if let Some(live) = &state.live {
                 let _ = live.send(line.clone());
@@ -144,6 +149,7 @@ impl LogStream {
                 ts: jiff::Timestamp::now(),
                 level: LogLevel::Warn,
                 message: format!("… {missed} log lines skipped: this reader fell behind"),
+                kind: LogKind::Skipped { lines: missed },
             }),
             Err(broadcast::error::RecvError::Closed) => {
                 self.live = None;
@@ -215,6 +221,9 @@ mod tests {
             format!("… 2 log lines (7 bytes) dropped: the log limit is {limit} bytes")
         );
         assert_eq!(lines[1].level, LogLevel::Warn);
+        assert_eq!(lines[1].kind, LogKind::Truncated { lines: 2, bytes: 7 });
+        assert_eq!(lines[0].kind, LogKind::Output);
+        assert_eq!(lines[1].lines_represented(), 1);
     }
 
     #[tokio::test]
@@ -229,6 +238,14 @@ mod tests {
             first.message,
             "… 5 log lines skipped: this reader fell behind"
         );
-        assert_eq!(stream.next().await.unwrap().message, "5");
+        assert_eq!(first.kind, LogKind::Skipped { lines: 5 });
+        assert_eq!(
+            first.lines_represented(),
+            5,
+            "it stands in for what it skipped"
+        );
+        let next = stream.next().await.unwrap();
+        assert_eq!(next.message, "5");
+        assert_eq!(next.lines_represented(), 1);
     }
 }

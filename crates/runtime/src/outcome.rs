@@ -92,6 +92,52 @@ pub struct LogLine {
     pub level: LogLevel,
     /// The formatted message.
     pub message: String,
+    /// The script's output, or a notice the runtime wrote about the log
+    /// itself (its message says the same in words).
+    #[serde(default, skip_serializing_if = "LogKind::is_output")]
+    pub kind: LogKind,
+}
+
+impl LogLine {
+    /// How many lines of the run's log (as [`Outcome::logs`] numbers them)
+    /// this line stands for: a reader's "skipped" notice stands for the
+    /// lines it skipped, any other line for itself.
+    pub fn lines_represented(&self) -> usize {
+        match self.kind {
+            LogKind::Skipped { lines } => usize::try_from(lines).unwrap_or(usize::MAX),
+            LogKind::Output | LogKind::Truncated { .. } => 1,
+        }
+    }
+}
+
+/// What a [`LogLine`] is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogKind {
+    /// Written by the script (`console.*`) or a runtime notice about the
+    /// run, such as a rate-limit retry.
+    #[default]
+    Output,
+    /// A live reader fell behind and skipped `lines` lines (only in a
+    /// [`LogStream`](crate::LogStream), never in an outcome).
+    Skipped {
+        /// How many.
+        lines: u64,
+    },
+    /// The run's last line when the log limit dropped `lines` lines of
+    /// `bytes` bytes.
+    Truncated {
+        /// How many lines were dropped.
+        lines: u64,
+        /// Their message bytes.
+        bytes: u64,
+    },
+}
+
+impl LogKind {
+    fn is_output(&self) -> bool {
+        *self == LogKind::Output
+    }
 }
 
 /// The level of a log line. `console.log` writes `info`.

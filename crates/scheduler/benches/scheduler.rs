@@ -270,7 +270,11 @@ async fn events(events: u64) {
         .await
         .unwrap();
     let config = config(256);
-    let queue = scheduler::StoreQueue::new(bench.store.clone(), config.runs_queued.clone());
+    let queue = scheduler::StoreQueue::new(
+        bench.store.clone(),
+        std::sync::Arc::new(store::SystemClock),
+        config.runs_queued.clone(),
+    );
     let handle = start(&bench.store, config).await;
     let mut finished = handle.events();
     let started = Instant::now();
@@ -423,20 +427,18 @@ async fn history(runs: u64) {
             .unwrap();
         let finishes = claimed
             .iter()
-            .map(|c| store::RunFinish {
-                id: c.run.id,
-                node: "bench".into(),
-                status: RunStatus::Succeeded,
-                finished_at: Timestamp::now(),
-                result: Some(serde_json::json!(1)),
-                error: None,
-                http_calls: Vec::new(),
-                logs: vec![store::LogLine {
+            .map(|c| {
+                store::RunFinish::succeeded(
+                    c.run.id,
+                    "bench",
+                    Timestamp::now(),
+                    Some(serde_json::json!(1)),
+                )
+                .with_logs(vec![store::LogLine {
                     ts: now,
                     level: store::LogLevel::Info,
                     message: "hi".into(),
-                }],
-                follow_up: None,
+                }])
             })
             .collect::<Vec<_>>();
         done += finishes.len() as u64;

@@ -13,8 +13,9 @@
 //! policies, chains of runs (`context.continueWith`, in `chain`), what
 //! follows a run that ended (one decision, in `follow_up`), leases with heartbeats and the sweeper that interrupts runs of
 //! dead nodes, graceful shutdown, history retention, live log fan-out and
-//! metrics, `@forge/events` queues over the store ([`StoreQueue`]: event
-//! runs, their retries and concurrency limits), and failure alerts (webhook and Slack channels, delivered
+//! metrics, the sandbox's adapters over the store ([`StoreQueue`]:
+//! `@forge/events` queues, event runs, their retries and concurrency
+//! limits; [`ScriptStorage`]: Forge `storage` and secrets), and failure alerts (webhook and Slack channels, delivered
 //! through `egress` with retries). Nodes coordinate only through the database; `coordination`
 //! documents how, as a state diagram with its failure rules.
 //!
@@ -41,6 +42,8 @@ mod metrics;
 mod policy;
 mod queue;
 mod retention;
+mod script_storage;
+pub mod to_store;
 mod workers;
 mod writer;
 
@@ -52,4 +55,5 @@ pub use crate::{
     handle::{Scheduler, SchedulerHandle, next_fire_after},
     metrics::{DURATION_BUCKETS, HistogramSnapshot, LATENESS_BUCKETS, RunCount, SchedulerMetrics},
     queue::{INTERRUPTED_EVENT_MAX_ATTEMPTS, INVOCATION_ERROR_MAX_ATTEMPTS, StoreQueue},
+    script_storage::ScriptStorage,
 };

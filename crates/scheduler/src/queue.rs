@@ -27,7 +27,7 @@ use jiff::Timestamp;
 use runtime::{Outcome, QueueBackend, QueueError, QueueEvent, QueueJobStats};
 use serde_json::{Value, json};
 use store::{
-    JobSpec, NewQueueEvent, NewRun, QueuePush, Run, RunStatus, Store, StoreError, Trigger,
+    Clock, JobSpec, NewQueueEvent, NewRun, QueuePush, Run, RunStatus, Store, StoreError, Trigger,
 };
 use tokio::sync::Notify;
 
@@ -46,6 +46,7 @@ const MAX_RETRY_AFTER_SECONDS: u64 = 900;
 #[derive(Clone)]
 pub struct StoreQueue {
     store: Store,
+    clock: Arc<dyn Clock>,
     runs_queued: Arc<Notify>,
 }
 
@@ -56,11 +57,16 @@ impl std::fmt::Debug for StoreQueue {
 }
 
 impl StoreQueue {
-    /// A backend over `store` that notifies `runs_queued` after each push;
-    /// give the same `Notify` to [`SchedulerConfig::runs_queued`](crate::SchedulerConfig::runs_queued)
+    /// A backend over `store`, reading time from `clock` (the scheduler's),
+    /// that notifies `runs_queued` after each push; give the same `Notify`
+    /// to [`SchedulerConfig::runs_queued`](crate::SchedulerConfig::runs_queued)
     /// so the node's workers start the events at once.
-    pub fn new(store: Store, runs_queued: Arc<Notify>) -> StoreQueue {
-        StoreQueue { store, runs_queued }
+    pub fn new(store: Store, clock: Arc<dyn Clock>, runs_queued: Arc<Notify>) -> StoreQueue {
+        StoreQueue {
+            store,
+            clock,
+            runs_queued,
+        }
     }
 }
 
@@ -118,7 +124,7 @@ impl QueueBackend for StoreQueue {
             .queue_push(&QueuePush {
                 queue: queue.to_owned(),
                 events,
-                now: Timestamp::now(),
+                now: self.clock.now(),
             })
             .await
             .map_err(backend_error)?;
@@ -144,7 +150,7 @@ impl QueueBackend for StoreQueue {
     async fn cancel(&self, queue: &str, job_id: &str) -> Result<(), QueueError> {
         let id: i64 = job_id.parse().map_err(|_| not_found(queue, job_id))?;
         self.store
-            .queue_job_cancel(queue, id, Timestamp::now())
+            .queue_job_cancel(queue, id, self.clock.now())
             .await
             .map_err(backend_error)?
             .ok_or_else(|| not_found(queue, job_id))?;

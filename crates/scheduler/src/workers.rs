@@ -5,10 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use runtime::{JobInfo, Limits, LogStream, Outcome, RunInfo, RunSpec};
-use store::{
-    HttpCall, JobSpec, LogAppend, LogLevel, LogLine, Run, RunClaim, RunError, RunFinish, RunStatus,
-    Trigger,
-};
+use store::{JobSpec, LogAppend, Run, RunClaim, RunError, RunFinish, RunStatus, Trigger};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::{
@@ -16,6 +13,7 @@ use crate::{
     ended::run_ended,
     events::RunEvent,
     live::StopReason,
+    to_store,
 };
 
 /// How long the feeder waits before retrying after a database error.
@@ -97,8 +95,10 @@ async fn finish(
     }
     let mut outcome = outcome;
     crate::chain::refuse_oversized_state(&mut outcome);
-    let status = final_status(outcome.status, reason);
     let finished_at = core.now();
+    let finish = recorded_end(run.id, &core.config.node_id, finished_at, &outcome, reason);
+    let status = finish.status();
+    let error = finish.error().cloned();
     let follow_up = crate::follow_up::follow_up(
         spec,
         run,
@@ -107,29 +107,24 @@ async fn finish(
         finished_at,
         fastrand::f64(),
     );
-    let finish = RunFinish {
-        id: run.id,
-        node: core.config.node_id.clone(),
-        status,
-        finished_at,
-        result: (status == RunStatus::Succeeded).then(|| outcome.result.clone()),
-        error: run_error(&outcome, status),
-        http_calls: outcome.http_calls.iter().map(http_call).collect(),
-        logs: outcome
-            .logs
-            .get(flushed..)
-            .unwrap_or_default()
-            .iter()
-            .map(log_line)
-            .collect(),
-        follow_up,
-    };
+    let finish = finish
+        .with_http_calls(outcome.http_calls.iter().map(to_store::http_call).collect())
+        .with_logs(
+            outcome
+                .logs
+                .get(flushed..)
+                .unwrap_or_default()
+                .iter()
+                .map(to_store::log_line)
+                .collect(),
+        )
+        .with_follow_up(follow_up);
     let written = core.writer.finish(finish).await;
     core.live.remove(run.id);
     if written.applied {
         core.metrics.run_duration.observe(outcome.duration);
         let mut ended = run.clone();
-        ended.error = run_error(&outcome, status);
+        ended.error = error;
         run_ended(
             core,
             &ended,
@@ -176,66 +171,30 @@ fn run_spec(core: &Core, run: &Run, spec: &JobSpec) -> RunSpec {
 
 /// How the run's end is recorded: a cancellation is `cancelled` only when
 /// someone asked for it; the node stopping makes it `interrupted`.
-fn final_status(status: runtime::RunStatus, reason: StopReason) -> RunStatus {
-    match status {
-        runtime::RunStatus::Succeeded => RunStatus::Succeeded,
-        runtime::RunStatus::Failed => RunStatus::Failed,
-        runtime::RunStatus::TimedOut => RunStatus::TimedOut,
-        runtime::RunStatus::Cancelled if reason == StopReason::Cancelled => RunStatus::Cancelled,
-        runtime::RunStatus::Cancelled => RunStatus::Interrupted,
+fn recorded_end(
+    id: i64,
+    node: &str,
+    finished_at: jiff::Timestamp,
+    outcome: &Outcome,
+    reason: StopReason,
+) -> RunFinish {
+    let error = outcome.error.as_ref().map(to_store::run_error);
+    match outcome.status {
+        runtime::RunStatus::Succeeded => {
+            RunFinish::succeeded(id, node, finished_at, Some(outcome.result.clone()))
+        }
+        runtime::RunStatus::Failed => RunFinish::failed(id, node, finished_at, error),
+        runtime::RunStatus::TimedOut => RunFinish::timed_out(id, node, finished_at, error),
+        runtime::RunStatus::Cancelled if reason == StopReason::Cancelled => {
+            RunFinish::cancelled(id, node, finished_at, error)
+        }
+        runtime::RunStatus::Cancelled => RunFinish::interrupted(
+            id,
+            node,
+            finished_at,
+            RunError::message("interrupted: the node shut down before the run ended"),
+        ),
     }
-}
-
-fn run_error(outcome: &Outcome, status: RunStatus) -> Option<RunError> {
-    if status == RunStatus::Interrupted {
-        return Some(RunError::message(
-            "interrupted: the node shut down before the run ended",
-        ));
-    }
-    outcome.error.as_ref().map(|error| RunError {
-        message: error.message.clone(),
-        stack: error.stack.clone(),
-        line: error.line,
-        column: error.column,
-    })
-}
-
-fn http_call(call: &runtime::CallRecord) -> HttpCall {
-    HttpCall {
-        method: call.method.clone(),
-        url: call.url.clone(),
-        status: call.status,
-        duration_ms: call.duration_ms,
-        retries: call.retries,
-        error: call.error.clone(),
-        response_size: call.response_size,
-    }
-}
-
-fn log_line(line: &runtime::LogLine) -> LogLine {
-    LogLine {
-        ts: line.ts,
-        level: match line.level {
-            runtime::LogLevel::Debug => LogLevel::Debug,
-            runtime::LogLevel::Info => LogLevel::Info,
-            runtime::LogLevel::Warn => LogLevel::Warn,
-            runtime::LogLevel::Error => LogLevel::Error,
-        },
-        message: line.message.clone(),
-    }
-}
-
-/// How many log lines a "reader fell behind" line stands for, if `line`
-/// is one (the runtime writes it when a live reader lags).
-fn skipped_lines(line: &runtime::LogLine) -> Option<usize> {
-    if line.level != runtime::LogLevel::Warn {
-        return None;
-    }
-    line.message
-        .strip_prefix("… ")?
-        .strip_suffix(" log lines skipped: this reader fell behind")?
-        .parse()
-        .ok()
 }
 
 /// Follows a run's live log and stores its lines every flush interval, so
@@ -253,8 +212,8 @@ async fn pump_logs(core: Arc<Core>, run_id: i64, mut stream: LogStream) -> usize
             line = stream.next() => match line {
                 Some(line) => {
                     // A lag notice stands in for the lines it skipped.
-                    position += skipped_lines(&line).unwrap_or(1);
-                    pending.push(log_line(&line));
+                    position += line.lines_represented();
+                    pending.push(to_store::log_line(&line));
                 }
                 None => return flushed,
             },
@@ -351,28 +310,20 @@ async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
 mod tests {
     use super::*;
 
-    fn warn(message: &str) -> runtime::LogLine {
-        runtime::LogLine {
-            ts: jiff::Timestamp::UNIX_EPOCH,
-            level: runtime::LogLevel::Warn,
-            message: message.into(),
-        }
-    }
-
-    #[test]
-    fn lag_notices_count_the_lines_they_skipped() {
-        assert_eq!(
-            skipped_lines(&warn("… 17 log lines skipped: this reader fell behind")),
-            Some(17)
-        );
-        assert_eq!(
-            skipped_lines(&warn("… x log lines skipped: this reader fell behind")),
-            None
-        );
-        assert_eq!(skipped_lines(&warn("hello")), None);
-        let mut info = warn("… 17 log lines skipped: this reader fell behind");
-        info.level = runtime::LogLevel::Info;
-        assert_eq!(skipped_lines(&info), None);
+    /// The status a run ending in `status` for `reason` is recorded with.
+    fn final_status(status: runtime::RunStatus, reason: StopReason) -> RunStatus {
+        let outcome = Outcome {
+            status,
+            result: serde_json::Value::Null,
+            error: None,
+            logs: Vec::new(),
+            http_calls: Vec::new(),
+            duration: Duration::ZERO,
+            peak_memory_bytes: 0,
+            continuation: None,
+            retry: None,
+        };
+        recorded_end(1, "n", jiff::Timestamp::UNIX_EPOCH, &outcome, reason).status()
     }
 
     #[test]

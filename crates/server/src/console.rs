@@ -18,6 +18,7 @@ use axum::{
 use futures_util::{Stream, stream};
 use runtime::{Executor, JobInfo, Limits, LogStream, RunControl, RunHandle, RunInfo, RunSpec};
 use runtime::{Services, Sites};
+use scheduler::to_store;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use store::{JobSpec, LogLevel};
@@ -269,7 +270,7 @@ fn events(handle: RunHandle) -> impl Stream<Item = Result<Event, Infallible>> {
                 mut guard,
             } => match logs.next().await {
                 Some(line) => {
-                    let position = position + skipped_lines(&line).unwrap_or(1);
+                    let position = position + line.lines_represented();
                     let seq = seq + 1;
                     let event = log_event(seq, line);
                     let phase = Phase::Logs {
@@ -312,23 +313,10 @@ fn log_event(seq: u64, line: runtime::LogLine) -> Event {
     let view = ConsoleLogLine {
         seq,
         ts: line.ts,
-        level: level(line.level),
+        level: to_store::log_level(line.level),
         message: line.message,
     };
     json_event("log", &view).id(seq.to_string())
-}
-
-/// How many log lines a "reader fell behind" notice stands for, if `line`
-/// is one (the runtime writes it when a live reader lags).
-fn skipped_lines(line: &runtime::LogLine) -> Option<usize> {
-    if line.level != runtime::LogLevel::Warn {
-        return None;
-    }
-    line.message
-        .strip_prefix("… ")?
-        .strip_suffix(" log lines skipped: this reader fell behind")?
-        .parse()
-        .ok()
 }
 
 fn json_event(name: &str, data: &impl Serialize) -> Event {
@@ -347,43 +335,21 @@ fn outcome_view(outcome: runtime::Outcome, tail_last: Option<&runtime::LogLine>)
     ConsoleOutcome {
         status: outcome.status.as_str(),
         result: outcome.result,
-        error: outcome.error.map(|error| RunErrorView {
-            message: error.message,
-            stack: error.stack,
-            line: error.line,
-            column: error.column,
-        }),
+        error: outcome
+            .error
+            .as_ref()
+            .map(|error| RunErrorView::from(to_store::run_error(error))),
         duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
         http_calls: outcome
             .http_calls
-            .into_iter()
-            .map(|call| HttpCallView {
-                method: call.method,
-                url: call.url,
-                status: call.status,
-                duration_ms: call.duration_ms,
-                retries: call.retries,
-                error: call.error,
-                response_size: call.response_size,
-            })
+            .iter()
+            .map(|call| HttpCallView::from(to_store::http_call(call)))
             .collect(),
         logs_truncated,
     }
 }
 
-/// The runtime's last line when the log limit dropped lines:
-/// `… N log lines (B bytes) dropped: the log limit is L bytes`.
+/// The runtime's last line when the log limit dropped lines.
 fn is_truncation_marker(line: &runtime::LogLine) -> bool {
-    line.level == runtime::LogLevel::Warn
-        && line.message.starts_with("… ")
-        && line.message.contains(" dropped: the log limit is ")
-}
-
-fn level(level: runtime::LogLevel) -> LogLevel {
-    match level {
-        runtime::LogLevel::Debug => LogLevel::Debug,
-        runtime::LogLevel::Info => LogLevel::Info,
-        runtime::LogLevel::Warn => LogLevel::Warn,
-        runtime::LogLevel::Error => LogLevel::Error,
-    }
+    matches!(line.kind, runtime::LogKind::Truncated { .. })
 }

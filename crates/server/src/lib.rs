@@ -15,7 +15,11 @@
 //! Handlers are thin: parse, call the store (reads) or the scheduler
 //! (commands), map to JSON. The crate must not know about SQL, the
 //! JavaScript engine's internals or how the scheduler fires: it speaks to
-//! `store` and `scheduler` through their public APIs only.
+//! `store` and `scheduler` through their public APIs, and to `runtime`
+//! through its public API for three things only — console runs on the
+//! executor the process hands in ([`AppState::with_console`]), syntax
+//! checks (`runtime::check_syntax`) and the live log lines the scheduler
+//! streams — converting the sandbox's records with `scheduler::to_store`.
 
 #![deny(missing_docs)]
 

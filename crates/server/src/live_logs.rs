@@ -92,7 +92,7 @@ impl Follower {
                                     let line = LogLineView {
                                         seq: position,
                                         ts: stored_precision(line.ts),
-                                        level: level(line.level),
+                                        level: scheduler::to_store::log_level(line.level),
                                         message: line.message,
                                     };
                                     self.send_line(&line).await?;
@@ -187,13 +187,4 @@ async fn changed(changes: &mut Option<broadcast::Receiver<scheduler::RunEvent>>,
 /// The store keeps milliseconds; live lines say the same as stored ones.
 fn stored_precision(ts: jiff::Timestamp) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(ts.as_millisecond()).unwrap_or(ts)
-}
-
-fn level(level: runtime::LogLevel) -> store::LogLevel {
-    match level {
-        runtime::LogLevel::Debug => store::LogLevel::Debug,
-        runtime::LogLevel::Info => store::LogLevel::Info,
-        runtime::LogLevel::Warn => store::LogLevel::Warn,
-        runtime::LogLevel::Error => store::LogLevel::Error,
-    }
 }

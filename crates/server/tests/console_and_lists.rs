@@ -12,11 +12,11 @@ use std::{sync::Arc, time::Duration};
 
 use common::{Engine, Reply, TestServer, postgres_url};
 use runtime::{MemoryQueue, Services, Sites};
+use scheduler::ScriptStorage;
 use serde_json::{Value, json};
 use server::{AppState, ConsoleEnvironment};
 use store::{
-    Clock, JobSpec, LogAppend, LogLevel, LogLine, NewRun, RunClaim, RunFinish, RunStatus,
-    ScriptStorage, Store, Trigger,
+    Clock, JobSpec, LogAppend, LogLevel, LogLine, NewRun, RunClaim, RunStatus, Store, Trigger,
 };
 
 /// Console runs reach the server's own storage, as `clockwork serve`'s do.
@@ -363,17 +363,13 @@ async fn ended_run(server: &TestServer, job_id: i64, status: RunStatus, millis: 
     server.clock.advance(Duration::from_millis(millis));
     server
         .store
-        .runs_finish_if_running(&[RunFinish {
-            id: run.id,
-            node: "n1".into(),
+        .runs_finish_if_running(&[crate::common::finish_as(
+            run.id,
+            "n1",
             status,
-            finished_at: server.clock.now(),
-            result: None,
-            error: None,
-            http_calls: Vec::new(),
-            logs: Vec::new(),
-            follow_up: None,
-        }])
+            server.clock.now(),
+            None,
+        )])
         .await
         .unwrap();
     run.id

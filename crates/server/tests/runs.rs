@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::TestServer;
 use serde_json::{Value, json};
-use store::{Clock, LogAppend, LogLevel, LogLine, NewRun, RunClaim, RunFinish, RunStatus, Trigger};
+use store::{Clock, LogAppend, LogLevel, LogLine, NewRun, RunClaim, RunStatus, Trigger};
 
 engine_tests!(
     a_run_shows_exactly_the_documented_fields,
@@ -67,17 +67,13 @@ async fn finished_run(server: &TestServer, job_id: i64, status: RunStatus, lines
     server.clock.advance(Duration::from_millis(1500));
     let applied = server
         .store
-        .runs_finish_if_running(&[RunFinish {
-            id: run.id,
-            node: "n1".into(),
+        .runs_finish_if_running(&[crate::common::finish_as(
+            run.id,
+            "n1",
             status,
-            finished_at: server.clock.now(),
-            result: Some(json!({"copied": 3})),
-            error: None,
-            http_calls: Vec::new(),
-            logs: Vec::new(),
-            follow_up: None,
-        }])
+            server.clock.now(),
+            Some(json!({"copied": 3})),
+        )])
         .await
         .unwrap();
     assert_eq!(applied, [true]);

@@ -37,11 +37,11 @@
 //! updated, audit) come from the store's injectable [`Clock`]; scheduling
 //! methods take `now` from their caller, whose clock decides.
 //!
-//! [`ScriptStorage`] is the runtime's `KvStore` over a [`Store`]: the
-//! crate sits below `scheduler` and `server` and above `runtime`, whose
-//! storage trait it implements (and nothing else of it). It must know
-//! nothing about JavaScript, HTTP, cron, scheduling policies or the Forge
-//! API's key rules: callers compute fire instants and decide which rows an
+//! The crate is pure persistence: it sits below `scheduler` and `server`
+//! and depends on no other crate of the workspace (the scheduler adapts
+//! it to the sandbox's storage and queue traits). It must know nothing
+//! about JavaScript, HTTP, cron, scheduling policies or the Forge API's key
+//! rules: callers compute fire instants and decide which rows an
 //! occurrence gets; the store only stores them atomically, with sane limits.
 
 #![deny(missing_docs)]
@@ -60,7 +60,6 @@ mod notify;
 mod private_files;
 mod queues;
 mod runs;
-mod script_storage;
 mod secret;
 mod sessions;
 mod sites;
@@ -103,7 +102,6 @@ pub use crate::{
             RunWritesApplied,
         },
     },
-    script_storage::ScriptStorage,
     secret::{SECRET_KEY_ENV, SECRET_KEY_FILE, SecretKey},
     sessions::{SESSION_IDLE, SESSION_MAX_AGE, Session, SessionOwner},
     sites::{Site, SiteAuth, SiteProduct, SiteSpec},

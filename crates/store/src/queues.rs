@@ -218,11 +218,6 @@ const QUEUE_COUNTS: &str = "SELECT status, count(*) FROM queue_events \
     WHERE queue = $1 GROUP BY status";
 const QUEUE_JOBS_RECENT: &str = "SELECT id, queue, job_id, events, created_at_ms FROM queue_jobs \
     WHERE queue = $1 ORDER BY id DESC LIMIT $2";
-/// `$1` queue job, `$2` now: its event runs not started become cancelled
-/// (the settle trigger cancels their events).
-const QUEUE_JOB_CANCEL_RUNS: &str = "UPDATE runs SET status = 'cancelled', finished_at_ms = $2 \
-    WHERE status = 'queued' AND queue_event_id IN \
-        (SELECT id FROM queue_events WHERE queue_job_id = $1 AND status = 'pending')";
 /// `$1` queue job, `$2` now: its pending events without a live run (an
 /// interrupted run not re-queued yet) are cancelled too.
 const QUEUE_JOB_CANCEL_ORPHANS: &str = "UPDATE queue_events \
@@ -471,13 +466,11 @@ impl Store {
                 if exists.is_none() {
                     return Ok(None);
                 }
-                let runs = sqlx::query(QUEUE_JOB_CANCEL_RUNS)
-                    .bind(queue_job_id)
-                    .bind(ms(now))
-                    .execute(&mut *tx)
-                    .await
-                    .db()?
-                    .rows_affected();
+                let runs = crate::runs::transition::cancel_queued_runs_of_queue_job!(
+                    queue_job_id,
+                    ms(now),
+                    &mut *tx
+                )?;
                 let orphans = sqlx::query(QUEUE_JOB_CANCEL_ORPHANS)
                     .bind(queue_job_id)
                     .bind(ms(now))

@@ -706,11 +706,6 @@ pub(crate) mod common {
     /// `$1` chain → `id` of its queued and running runs.
     pub(crate) const CHAIN_LIVE_RUNS: &str = "SELECT id FROM runs \
         WHERE chain_id = $1 AND status IN ('queued', 'running') ORDER BY id";
-    /// `$1` job, `$2` now: queued → cancelled for the job's queued chain
-    /// chunks (overlap `replace` ends the chain) → their ids.
-    pub(crate) const CHAIN_CANCEL_QUEUED_OF_JOB: &str = "UPDATE runs \
-        SET status = 'cancelled', finished_at_ms = $2 \
-        WHERE job_id = $1 AND status = 'queued' AND chain_id IS NOT NULL RETURNING id";
     /// `$1` job, `$2` run id → the newest ended run before it that ran or
     /// was missed (skipped and cancelled runs say nothing of health).
     pub(crate) const RUN_PREVIOUS_OUTCOME: &str = "SELECT status FROM runs \

@@ -10,13 +10,72 @@
 //! opened on that URL migrates and works inside it; [`PgSchema::drop`]
 //! removes it and everything in it.
 //!
-//! Each crate's engine macros (`store_tests!`, `scheduler_tests!`,
-//! `engine_tests!`, `on_both_databases!`) stay in that crate's tests and
-//! call this for the PostgreSQL side.
+//! [`both_databases!`] declares a test once per [`Database`]; each crate's
+//! suite names it after its fixture (`store_tests!`, `scheduler_tests!`,
+//! `engine_tests!`, `on_both_databases!`) by passing its runner, which
+//! builds the fixture on the database it is given (using [`PgSchema`] for
+//! the PostgreSQL side).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh schema in the PostgreSQL test database.
+    Postgres,
+}
+
+/// Declares each listed test function as two tests, `sqlite::name` and
+/// `postgres::name`, each calling `runner(Database, name)`: the runner
+/// builds the test's fixture on that database, runs the test and cleans up.
+///
+/// `async runner => a, b` declares multi-threaded `#[tokio::test]`s and
+/// awaits the runner; `runner => a, b` declares plain `#[test]`s. The
+/// runner is an absolute path (`crate::harness::on`): the tests are
+/// declared in nested modules.
+#[macro_export]
+macro_rules! both_databases {
+    (async $runner:path => $($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    $runner($crate::Database::Sqlite, super::$test).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    $runner($crate::Database::Postgres, super::$test).await;
+                }
+            )+
+        }
+    };
+    ($runner:path => $($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $test() {
+                    $runner($crate::Database::Sqlite, super::$test);
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $test() {
+                    $runner($crate::Database::Postgres, super::$test);
+                }
+            )+
+        }
+    };
+}
 
 /// The database that holds the test schemas.
 pub fn postgres_url() -> String {

@@ -160,30 +160,31 @@ impl Api {
 /// `postgres::name` test (the schema is dropped also when the test fails).
 macro_rules! on_both_databases {
     ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $test() {
-                    super::$test(&crate::support::e2e::Database::Sqlite);
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[test]
-                fn $test() {
-                    use crate::support::e2e::Database;
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    let database = runtime.block_on(Database::postgres());
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::$test(&database)));
-                    runtime.block_on(database.drop_schema());
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic);
-                    }
-                }
-            )+
-        }
+        test_support::both_databases!(crate::support::e2e::run_scenario => $($test),+);
     };
 }
+
+/// Runs `scenario` on a fresh database of `database`'s engine; a
+/// PostgreSQL schema is dropped also when it fails.
+#[allow(dead_code)] // only the suites that declare scenarios use it
+pub(crate) fn run_scenario(database: test_support::Database, scenario: fn(&Database)) {
+    match database {
+        test_support::Database::Sqlite => scenario(&Database::Sqlite),
+        test_support::Database::Postgres => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let database = runtime.block_on(Database::postgres());
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&database)));
+            runtime.block_on(database.drop_schema());
+            if let Err(panic) = outcome {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
 #[allow(unused_imports)] // only the suites that declare scenarios use it
 pub(crate) use on_both_databases;

@@ -12,23 +12,20 @@ use tokio::sync::broadcast;
 /// Declares each listed `async fn(TestEnv)` as one test per engine.
 macro_rules! scheduler_tests {
     ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::harness::on_sqlite(super::$test).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::harness::on_postgres(super::$test).await;
-                }
-            )+
-        }
+        test_support::both_databases!(async $crate::harness::on => $($test),+);
     };
+}
+
+/// Runs `test` on a fresh database of `database`'s engine.
+pub(crate) async fn on<F, Fut>(database: test_support::Database, test: F)
+where
+    F: FnOnce(TestEnv) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match database {
+        test_support::Database::Sqlite => on_sqlite(test).await,
+        test_support::Database::Postgres => on_postgres(test).await,
+    }
 }
 
 /// How long a test waits for an event before failing (a bound on failure,

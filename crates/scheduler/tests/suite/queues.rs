@@ -6,9 +6,9 @@
 use std::{sync::Arc, time::Duration};
 
 use runtime::{Services, Sites};
-use scheduler::{RunEnvironment, SchedulerConfig, StoreQueue};
+use scheduler::{RunEnvironment, SchedulerConfig, ScriptStorage, StoreQueue};
 use serde_json::json;
-use store::{JobSpec, Run, RunFilter, RunStatus, ScriptStorage, Store, Trigger};
+use store::{JobSpec, Run, RunFilter, RunStatus, Store, Trigger};
 
 use crate::harness::{TestEnv, eventually, spec, wait_for};
 
@@ -40,7 +40,11 @@ fn queue_config(env: &TestEnv, store: &Store) -> SchedulerConfig {
     let mut config = env.config("node-a");
     config.environment = Arc::new(StoreEnvironment {
         kv: Arc::new(ScriptStorage::new(store.clone())),
-        queue: Arc::new(StoreQueue::new(store.clone(), config.runs_queued.clone())),
+        queue: Arc::new(StoreQueue::new(
+            store.clone(),
+            Arc::new(store::SystemClock),
+            config.runs_queued.clone(),
+        )),
     });
     config
 }

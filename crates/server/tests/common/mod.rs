@@ -18,30 +18,12 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 #[macro_export]
 macro_rules! engine_tests {
     ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::common::run($crate::common::Engine::Sqlite, super::$test).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::common::run($crate::common::Engine::Postgres, super::$test).await;
-                }
-            )+
-        }
+        test_support::both_databases!(async $crate::common::run => $($test),+);
     };
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-}
+/// The database a server's store is on.
+pub use test_support::Database as Engine;
 
 /// The instant every test clock starts at.
 pub fn start_instant() -> Timestamp {
@@ -58,22 +40,7 @@ pub fn postgres_url() -> String {
 #[macro_export]
 macro_rules! scheduler_tests {
     ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::common::run_with_scheduler($crate::common::Engine::Sqlite, super::$test).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::common::run_with_scheduler($crate::common::Engine::Postgres, super::$test).await;
-                }
-            )+
-        }
+        test_support::both_databases!(async $crate::common::run_with_scheduler => $($test),+);
     };
 }
 
@@ -358,5 +325,27 @@ impl Reply {
             .iter()
             .map(|e| e["field"].as_str().unwrap().to_owned())
             .collect()
+    }
+}
+
+/// The finish of a run ending in `status` (a final status) at `at`,
+/// with `result` when it succeeded.
+pub fn finish_as(
+    id: i64,
+    node: &str,
+    status: store::RunStatus,
+    at: Timestamp,
+    result: Option<Value>,
+) -> store::RunFinish {
+    use store::{RunFinish, RunStatus};
+    match status {
+        RunStatus::Succeeded => RunFinish::succeeded(id, node, at, result),
+        RunStatus::Failed => RunFinish::failed(id, node, at, None),
+        RunStatus::TimedOut => RunFinish::timed_out(id, node, at, None),
+        RunStatus::Cancelled => RunFinish::cancelled(id, node, at, None),
+        RunStatus::Interrupted => {
+            RunFinish::interrupted(id, node, at, store::RunError::message("interrupted"))
+        }
+        other => panic!("{other} is not a status a running run ends in"),
     }
 }

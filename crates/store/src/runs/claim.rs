@@ -233,14 +233,11 @@ impl Store {
 
                 // A replaced chain ends: its queued next chunk is cancelled
                 // with the request to cancel its running one.
-                for job_id in &replacing {
-                    sqlx::query(crate::sql::common::CHAIN_CANCEL_QUEUED_OF_JOB)
-                        .bind(job_id)
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
-                }
+                crate::runs::transition::cancel_queued_chunks_of_jobs!(
+                    replacing.iter().copied(),
+                    now_ms,
+                    tx
+                )?;
 
                 let starting = plans
                     .iter()

@@ -5,16 +5,24 @@
 //! transition does not apply.
 //!
 //! ```text
-//! queued ──runs_claim_queued──────────────► running
+//! queued ──runs_claim_queued──────────────► running      (plain runs by overlap, event runs by
+//!                                                          their queue's concurrency limit)
 //! queued ──run_cancel_if_queued───────────► cancelled
+//! queued ──cancel_queued_chunks_of_jobs!──► cancelled    (overlap `replace` ends a chain,
+//!                                                          in `occurrences_claim`)
+//! queued ──cancel_queued_runs_of_queue_job!► cancelled   (`cancel()` of a queue job,
+//!                                                          in `queue_job_cancel`)
 //! running ─runs_write_if_running (finish)─► succeeded | failed | timed_out | cancelled | interrupted
 //! running ─runs_interrupt_if_lease_expired► interrupted
 //! ```
-//! Inserts (`run_insert` → queued; `occurrences_claim` → queued, running,
-//! skipped, missed) live beside them in `runs` and `claim`. Leases
-//! (`runs_heartbeat_if_running`) and cancel requests
-//! (`run_request_cancel_if_running`) change no status but are guarded the
-//! same way: only the node holding a running run may touch it.
+//! The two macros are the arrows other transactions take (a claim, a queue
+//! job's cancel) as one of their statements. Inserts (`run_insert` →
+//! queued; `occurrences_claim` → queued, running, skipped, missed) live
+//! beside them in `runs` and `claim`. Leases (`runs_heartbeat_if_running`)
+//! and cancel requests (`run_request_cancel_if_running`) change no status
+//! but are guarded the same way: only the node holding a running run may
+//! touch it. A finish's status comes from its constructor
+//! ([`RunFinish::succeeded`], …): a running run can report no other.
 
 use jiff::Timestamp;
 use serde_json::json;
@@ -51,7 +59,9 @@ pub struct ClaimedRun {
     pub spec: JobSpec,
 }
 
-/// The end of a running run, as its node reports it.
+/// The end of a running run, as its node reports it: built by the
+/// constructor of its final status ([`RunFinish::succeeded`],
+/// [`RunFinish::failed`], …), so no other status can be reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunFinish {
     /// The run.
@@ -59,21 +69,129 @@ pub struct RunFinish {
     /// The node that ran it: only that node's finish applies.
     pub node: String,
     /// `succeeded`, `failed`, `timed_out`, `cancelled` or `interrupted`.
-    pub status: RunStatus,
+    status: RunStatus,
     /// When it ended (never stored before its start).
     pub finished_at: Timestamp,
-    /// The script's result.
-    pub result: Option<serde_json::Value>,
+    /// The script's result (only a success has one).
+    result: Option<serde_json::Value>,
     /// Why it did not succeed.
-    pub error: Option<RunError>,
+    error: Option<RunError>,
     /// Its outbound HTTP calls.
-    pub http_calls: Vec<HttpCall>,
+    http_calls: Vec<HttpCall>,
     /// Log lines not yet stored by [`LogAppend`]s.
-    pub logs: Vec<LogLine>,
+    logs: Vec<LogLine>,
     /// A run to queue in the same transaction if (and only if) this finish
     /// applies: the retry of a failed attempt or a chain's next chunk. A
     /// crash can then never lose it, nor can two reports create it twice.
-    pub follow_up: Option<NewRun>,
+    follow_up: Option<NewRun>,
+}
+
+impl RunFinish {
+    fn ended(
+        id: i64,
+        node: impl Into<String>,
+        status: RunStatus,
+        finished_at: Timestamp,
+        error: Option<RunError>,
+    ) -> RunFinish {
+        RunFinish {
+            id,
+            node: node.into(),
+            status,
+            finished_at,
+            result: None,
+            error,
+            http_calls: Vec::new(),
+            logs: Vec::new(),
+            follow_up: None,
+        }
+    }
+
+    /// running → succeeded, with the script's result (`None`: none stored).
+    pub fn succeeded(
+        id: i64,
+        node: impl Into<String>,
+        finished_at: Timestamp,
+        result: Option<serde_json::Value>,
+    ) -> RunFinish {
+        RunFinish {
+            result,
+            ..RunFinish::ended(id, node, RunStatus::Succeeded, finished_at, None)
+        }
+    }
+
+    /// running → failed: the script threw or broke a limit other than time.
+    pub fn failed(
+        id: i64,
+        node: impl Into<String>,
+        finished_at: Timestamp,
+        error: Option<RunError>,
+    ) -> RunFinish {
+        RunFinish::ended(id, node, RunStatus::Failed, finished_at, error)
+    }
+
+    /// running → timed_out: its time limit passed.
+    pub fn timed_out(
+        id: i64,
+        node: impl Into<String>,
+        finished_at: Timestamp,
+        error: Option<RunError>,
+    ) -> RunFinish {
+        RunFinish::ended(id, node, RunStatus::TimedOut, finished_at, error)
+    }
+
+    /// running → cancelled: someone asked for it.
+    pub fn cancelled(
+        id: i64,
+        node: impl Into<String>,
+        finished_at: Timestamp,
+        error: Option<RunError>,
+    ) -> RunFinish {
+        RunFinish::ended(id, node, RunStatus::Cancelled, finished_at, error)
+    }
+
+    /// running → interrupted: its node stopped before it ended.
+    pub fn interrupted(
+        id: i64,
+        node: impl Into<String>,
+        finished_at: Timestamp,
+        error: RunError,
+    ) -> RunFinish {
+        RunFinish::ended(id, node, RunStatus::Interrupted, finished_at, Some(error))
+    }
+
+    /// The status it ends in.
+    pub fn status(&self) -> RunStatus {
+        self.status
+    }
+
+    /// The script's result, if it succeeded with one.
+    pub fn result(&self) -> Option<&serde_json::Value> {
+        self.result.as_ref()
+    }
+
+    /// Why it did not succeed, when known.
+    pub fn error(&self) -> Option<&RunError> {
+        self.error.as_ref()
+    }
+
+    /// The same finish storing `logs` (the lines not yet appended) with it.
+    pub fn with_logs(mut self, logs: Vec<LogLine>) -> RunFinish {
+        self.logs = logs;
+        self
+    }
+
+    /// The same finish storing `http_calls` with it.
+    pub fn with_http_calls(mut self, http_calls: Vec<HttpCall>) -> RunFinish {
+        self.http_calls = http_calls;
+        self
+    }
+
+    /// The same finish queueing `follow_up` with it.
+    pub fn with_follow_up(mut self, follow_up: Option<NewRun>) -> RunFinish {
+        self.follow_up = follow_up;
+        self
+    }
 }
 
 /// Log lines of a running run, stored while it runs so a crash keeps them.
@@ -130,6 +248,57 @@ pub struct LeaseState {
     /// Someone asked for it to be cancelled.
     pub cancel_requested: bool,
 }
+
+/// `$1` job, `$2` now: the job's queued chain chunks → their ids.
+pub(crate) const CANCEL_QUEUED_CHUNKS_OF_JOB: &str = "UPDATE runs \
+    SET status = 'cancelled', finished_at_ms = $2 \
+    WHERE job_id = $1 AND status = 'queued' AND chain_id IS NOT NULL RETURNING id";
+
+/// `$1` queue job, `$2` now: its event runs not started (the settle
+/// trigger cancels their events) → how many.
+pub(crate) const CANCEL_QUEUED_RUNS_OF_QUEUE_JOB: &str = "UPDATE runs \
+    SET status = 'cancelled', finished_at_ms = $2 \
+    WHERE status = 'queued' AND queue_event_id IN \
+        (SELECT id FROM queue_events WHERE queue_job_id = $1 AND status = 'pending')";
+
+/// queued → cancelled for the queued chunks of the chains of each job in
+/// `$job_ids` (an iterator of ids), at `$now_ms`, on `$conn`: a replaced
+/// chain ends. Evaluates to `Result<(), StoreError>`.
+macro_rules! cancel_queued_chunks_of_jobs {
+    ($job_ids:expr, $now_ms:expr, $conn:expr) => {{
+        let mut outcome = Ok(());
+        for job_id in $job_ids {
+            if let Err(error) = sqlx::query($crate::runs::transition::CANCEL_QUEUED_CHUNKS_OF_JOB)
+                .bind(job_id)
+                .bind($now_ms)
+                .execute(&mut *$conn)
+                .await
+                .db()
+            {
+                outcome = Err(error);
+                break;
+            }
+        }
+        outcome
+    }};
+}
+pub(crate) use cancel_queued_chunks_of_jobs;
+
+/// queued → cancelled for the event runs of queue job `$queue_job_id` that
+/// have not started, at `$now_ms`, on `$conn`. Evaluates to
+/// `Result<u64, StoreError>`: how many.
+macro_rules! cancel_queued_runs_of_queue_job {
+    ($queue_job_id:expr, $now_ms:expr, $conn:expr) => {
+        sqlx::query($crate::runs::transition::CANCEL_QUEUED_RUNS_OF_QUEUE_JOB)
+            .bind($queue_job_id)
+            .bind($now_ms)
+            .execute($conn)
+            .await
+            .db()
+            .map(|done| done.rows_affected())
+    };
+}
+pub(crate) use cancel_queued_runs_of_queue_job;
 
 /// The error recorded on runs whose lease expired.
 const LEASE_EXPIRED: &str =
@@ -539,12 +708,6 @@ struct EncodedFinish<'a> {
 
 impl<'a> EncodedFinish<'a> {
     fn of(finish: &'a RunFinish) -> Result<Self, StoreError> {
-        if !RunStatus::Running.can_become(finish.status) {
-            return Err(StoreError::Invalid {
-                what: "finish status",
-                reason: format!("a running run cannot become {}", finish.status),
-            });
-        }
         Ok(EncodedFinish {
             follow_up: finish
                 .follow_up

@@ -8,7 +8,7 @@ use store::{
 };
 
 use crate::{
-    fixtures::{NODE, assert_status, at, claim_all, create_job, queue_run, running_run},
+    fixtures::{NODE, assert_status, at, claim_all, create_job, finish_as, queue_run, running_run},
     harness::TestDb,
 };
 
@@ -24,17 +24,7 @@ store_tests! {
 }
 
 fn finish(run: &Run, status: RunStatus, seconds: i64, follow_up: Option<NewRun>) -> RunFinish {
-    RunFinish {
-        id: run.id,
-        node: NODE.into(),
-        status,
-        finished_at: at(seconds),
-        result: None,
-        error: None,
-        http_calls: Vec::new(),
-        logs: Vec::new(),
-        follow_up,
-    }
+    finish_as(run.id, NODE, status, at(seconds)).with_follow_up(follow_up)
 }
 
 /// The next chunk of `run` with `state`, as the scheduler builds it.

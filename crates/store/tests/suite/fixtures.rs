@@ -5,7 +5,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use store::{
     ClaimedJob, JobSchedule, JobSpec, LogLevel, LogLine, NewJob, NewRun, OccurrenceClaim,
-    OccurrenceKind, OccurrencePlan, OccurrenceRow, Run, RunClaim, RunStatus, Store, Trigger,
+    OccurrenceKind, OccurrencePlan, OccurrenceRow, Run, RunClaim, RunError, RunFinish, RunStatus,
+    Store, Trigger,
 };
 
 use crate::harness::{TestDb, start_instant};
@@ -65,6 +66,26 @@ pub(crate) async fn running_run(db: &TestDb, name: &str) -> Run {
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].run.id, queued.id);
     claimed.into_iter().next().unwrap().run
+}
+
+/// The finish of a run ending in `status` (a final status), with no
+/// result or error.
+pub(crate) fn finish_as(
+    id: i64,
+    node: impl Into<String>,
+    status: RunStatus,
+    finished_at: Timestamp,
+) -> RunFinish {
+    match status {
+        RunStatus::Succeeded => RunFinish::succeeded(id, node, finished_at, None),
+        RunStatus::Failed => RunFinish::failed(id, node, finished_at, None),
+        RunStatus::TimedOut => RunFinish::timed_out(id, node, finished_at, None),
+        RunStatus::Cancelled => RunFinish::cancelled(id, node, finished_at, None),
+        RunStatus::Interrupted => {
+            RunFinish::interrupted(id, node, finished_at, RunError::message("interrupted"))
+        }
+        other => panic!("{other} is not a status a running run ends in"),
+    }
 }
 
 pub(crate) fn line(message: &str) -> LogLine {

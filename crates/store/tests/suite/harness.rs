@@ -12,23 +12,20 @@ use store::{Engine, ManualClock, SecretKey, Store};
 /// `sqlite::name` and `postgres::name`.
 macro_rules! store_tests {
     ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::harness::on_sqlite(super::$test).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    $crate::harness::on_postgres(super::$test).await;
-                }
-            )+
-        }
+        test_support::both_databases!(async $crate::harness::on => $($test),+);
     };
+}
+
+/// Runs `test` on a fresh database of `database`'s engine.
+pub(crate) async fn on<F, Fut>(database: test_support::Database, test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match database {
+        test_support::Database::Sqlite => on_sqlite(test).await,
+        test_support::Database::Postgres => on_postgres(test).await,
+    }
 }
 
 /// The database that holds the test schemas; trust authentication as the

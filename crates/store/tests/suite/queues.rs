@@ -11,7 +11,7 @@ use store::{
 };
 
 use crate::{
-    fixtures::{NODE, assert_status, at, claim_all, queue_run},
+    fixtures::{NODE, assert_status, at, claim_all, finish_as, queue_run},
     harness::TestDb,
 };
 
@@ -67,17 +67,7 @@ async fn push(db: &TestDb, queue: &str, events: Vec<NewQueueEvent>) -> store::Qu
 }
 
 fn finish(run: &store::Run, status: RunStatus, follow_up: Option<NewRun>) -> RunFinish {
-    RunFinish {
-        id: run.id,
-        node: NODE.into(),
-        status,
-        finished_at: at(1),
-        result: None,
-        error: None,
-        http_calls: Vec::new(),
-        logs: Vec::new(),
-        follow_up,
-    }
+    finish_as(run.id, NODE, status, at(1)).with_follow_up(follow_up)
 }
 
 async fn counts(db: &TestDb, queue: &str, queue_job_id: i64) -> QueueCounts {

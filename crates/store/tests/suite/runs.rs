@@ -9,8 +9,8 @@ use store::{
 
 use crate::{
     fixtures::{
-        NODE, assert_status, at, claim_all, claim_occurrence, create_job, line, queue_run,
-        running_run,
+        NODE, assert_status, at, claim_all, claim_occurrence, create_job, finish_as, line,
+        queue_run, running_run,
     },
     harness::TestDb,
 };
@@ -107,17 +107,6 @@ async fn run_inserts_are_checked(db: TestDb) {
 
 /// Puts a fresh job's only run into `status` through the store's own methods.
 async fn run_in(db: &TestDb, name: &str, status: RunStatus) -> Run {
-    let finish_as = |run: &Run, status| RunFinish {
-        id: run.id,
-        node: NODE.into(),
-        status,
-        finished_at: at(2),
-        result: None,
-        error: None,
-        http_calls: Vec::new(),
-        logs: Vec::new(),
-        follow_up: None,
-    };
     match status {
         RunStatus::Queued => {
             let job = create_job(&db.store, name).await;
@@ -128,7 +117,7 @@ async fn run_in(db: &TestDb, name: &str, status: RunStatus) -> Run {
             let run = running_run(db, name).await;
             let applied = db
                 .store
-                .runs_finish_if_running(&[finish_as(&run, status)])
+                .runs_finish_if_running(&[finish_as(run.id, NODE, status, at(2))])
                 .await
                 .unwrap();
             assert_eq!(applied, [true]);
@@ -184,17 +173,12 @@ async fn try_transition(store: &Store, run: &Run, to: RunStatus) -> bool {
         }
         RunStatus::Queued | RunStatus::Skipped | RunStatus::Missed => false,
         _ => {
-            let finish = RunFinish {
-                id: run.id,
-                node: run.node.clone().unwrap_or_else(|| NODE.into()),
-                status: to,
-                finished_at: at(4),
-                result: None,
-                error: None,
-                http_calls: Vec::new(),
-                logs: Vec::new(),
-                follow_up: None,
-            };
+            let finish = finish_as(
+                run.id,
+                run.node.clone().unwrap_or_else(|| NODE.into()),
+                to,
+                at(4),
+            );
             store.runs_finish_if_running(&[finish]).await.unwrap()[0]
         }
     }
@@ -223,20 +207,195 @@ async fn every_transition_applies_exactly_where_the_state_graph_allows(db: TestD
         }
     }
     assert_eq!(case, 81);
+    // The arrows other transactions take as one of their statements: a
+    // replacing claim cancels a chain's queued chunk, a queue job's cancel
+    // its queued event runs, and event runs are claimed by their queue's
+    // limit. Each applies from `queued` only.
+    for arrow in [
+        Arrow::ReplaceChain,
+        Arrow::CancelQueueJob,
+        Arrow::ClaimEvent,
+    ] {
+        for &from in RunStatus::ALL {
+            case += 1;
+            let name = format!("case-{case}");
+            let (run, queue_job) = match arrow.kind_in(&db, &name, from).await {
+                Some(made) => made,
+                // Skipped and missed rows are occurrences, never chunks or
+                // events: the arrow meets a plain run in that status.
+                None => (run_in(&db, &name, from).await, None),
+            };
+            assert_status(&run, from);
+            arrow.take(&db.store, &run, queue_job).await;
+            let after = db.store.run_get(run.id).await.unwrap().unwrap();
+            let to = arrow.to();
+            // The arrow starts from `queued`; from anywhere else it must not apply.
+            let applies = from == RunStatus::Queued && from.can_become(to);
+            let expected = if applies { to } else { from };
+            assert_eq!(
+                after.status, expected,
+                "{from} → {to} by {arrow:?}: the store and the state graph disagree"
+            );
+            db.store.job_delete(run.job_id, "x").await.unwrap();
+        }
+    }
+    assert_eq!(case, 81 + 3 * 9);
+}
+
+/// The state graph's arrows taken inside other transactions.
+#[derive(Debug, Clone, Copy)]
+enum Arrow {
+    /// queued → cancelled: a claim replacing the job's runs ends its chain.
+    ReplaceChain,
+    /// queued → cancelled: `cancel()` of the run's queue job.
+    CancelQueueJob,
+    /// queued → running: an event run claimed by its queue's limit.
+    ClaimEvent,
+}
+
+impl Arrow {
+    fn to(self) -> RunStatus {
+        match self {
+            Arrow::ReplaceChain | Arrow::CancelQueueJob => RunStatus::Cancelled,
+            Arrow::ClaimEvent => RunStatus::Running,
+        }
+    }
+
+    /// A fresh job's run of the kind this arrow moves (a chain's second
+    /// chunk, or an event run with its queue job) in `status`; `None` when
+    /// no run of that kind can be in it.
+    async fn kind_in(
+        self,
+        db: &TestDb,
+        name: &str,
+        status: RunStatus,
+    ) -> Option<(Run, Option<i64>)> {
+        if matches!(status, RunStatus::Skipped | RunStatus::Missed) {
+            return None;
+        }
+        let (queued, queue_job) = match self {
+            Arrow::ReplaceChain => {
+                let first = running_run(db, name).await;
+                let chunk = NewRun {
+                    job_version: Some(first.job_version),
+                    parent_run_id: Some(first.id),
+                    chain_id: Some(first.id),
+                    ..NewRun::new(first.job_id, Trigger::Continuation, at(2))
+                };
+                let finish =
+                    RunFinish::succeeded(first.id, NODE, at(2), None).with_follow_up(Some(chunk));
+                let written = db
+                    .store
+                    .runs_write_if_running(&RunWrites {
+                        appends: Vec::new(),
+                        finishes: vec![finish],
+                    })
+                    .await
+                    .unwrap();
+                (written.follow_ups[0].clone().unwrap(), None)
+            }
+            Arrow::CancelQueueJob | Arrow::ClaimEvent => {
+                let queue = format!("q-{name}");
+                db.store
+                    .job_create(&store::NewJob {
+                        spec: store::JobSpec {
+                            queue: Some(queue.clone()),
+                            ..store::JobSpec::new(name, "return 1")
+                        },
+                        next_fire_at: None,
+                        actor: "tester".into(),
+                    })
+                    .await
+                    .unwrap();
+                let pushed = db
+                    .store
+                    .queue_push(&store::QueuePush {
+                        queue,
+                        events: vec![store::NewQueueEvent {
+                            body: serde_json::json!(1),
+                            delay: Duration::ZERO,
+                            concurrency_limit: None,
+                        }],
+                        now: at(0),
+                    })
+                    .await
+                    .unwrap();
+                (pushed.runs[0].clone(), Some(pushed.queue_job_id))
+            }
+        };
+        let run = match status {
+            RunStatus::Queued => queued,
+            RunStatus::Cancelled => db
+                .store
+                .run_cancel_if_queued(queued.id, at(3))
+                .await
+                .unwrap()
+                .unwrap(),
+            _ => {
+                let claimed = db
+                    .store
+                    .runs_claim_queued(&claim_all(NODE, at(10)))
+                    .await
+                    .unwrap();
+                assert_eq!(claimed.len(), 1);
+                let running = claimed[0].run.clone();
+                if status != RunStatus::Running {
+                    let applied = db
+                        .store
+                        .runs_finish_if_running(&[finish_as(running.id, NODE, status, at(11))])
+                        .await
+                        .unwrap();
+                    assert_eq!(applied, [true]);
+                }
+                db.store.run_get(running.id).await.unwrap().unwrap()
+            }
+        };
+        Some((run, queue_job))
+    }
+
+    /// Takes the arrow through the store method whose transaction holds it.
+    async fn take(self, store: &Store, run: &Run, queue_job: Option<i64>) {
+        match self {
+            Arrow::ReplaceChain => {
+                let claims = [store::OccurrenceClaim {
+                    job_id: run.job_id,
+                    expected_next_fire_at: at(1),
+                    new_next_fire_at: Some(at(2)),
+                }];
+                store
+                    .occurrences_claim(&claims, at(12), |_, _| store::OccurrencePlan {
+                        rows: Vec::new(),
+                        cancel_running: true,
+                    })
+                    .await
+                    .unwrap();
+            }
+            Arrow::CancelQueueJob => {
+                if let Some(queue_job) = queue_job {
+                    let queue = run.event.as_ref().map_or_else(String::new, |event| {
+                        event["queueName"].as_str().unwrap_or_default().to_owned()
+                    });
+                    store
+                        .queue_job_cancel(&queue, queue_job, at(12))
+                        .await
+                        .unwrap();
+                }
+            }
+            Arrow::ClaimEvent => {
+                store
+                    .runs_claim_queued(&claim_all("node-b", at(1_000_000)))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
 }
 
 async fn only_the_node_running_a_run_may_finish_it(db: TestDb) {
     let run = running_run(&db, "owned").await;
-    let finish = |node: &str| RunFinish {
-        id: run.id,
-        node: node.into(),
-        status: RunStatus::Succeeded,
-        finished_at: at(3),
-        result: Some(serde_json::json!(1)),
-        error: None,
-        http_calls: Vec::new(),
-        logs: vec![line("x")],
-        follow_up: None,
+    let finish = |node: &str| {
+        RunFinish::succeeded(run.id, node, at(3), Some(serde_json::json!(1)))
+            .with_logs(vec![line("x")])
     };
     assert_eq!(
         db.store
@@ -263,15 +422,8 @@ async fn only_the_node_running_a_run_may_finish_it(db: TestDb) {
             .unwrap(),
         [false]
     );
-    let error = db
-        .store
-        .runs_finish_if_running(&[RunFinish {
-            status: RunStatus::Queued,
-            ..finish(NODE)
-        }])
-        .await
-        .unwrap_err();
-    assert!(matches!(error, StoreError::Invalid { .. }), "{error}");
+    // No finish can report a status other than a final one: `RunFinish`
+    // has a constructor per final status (checked by the compiler).
 }
 
 async fn a_finish_stores_result_error_http_calls_and_duration(db: TestDb) {
@@ -293,17 +445,13 @@ async fn a_finish_stores_result_error_http_calls_and_duration(db: TestDb) {
     };
     let finished_at = at(0) + Duration::from_millis(1234);
     db.store
-        .runs_finish_if_running(&[RunFinish {
-            id: run.id,
-            node: NODE.into(),
-            status: RunStatus::Failed,
+        .runs_finish_if_running(&[RunFinish::failed(
+            run.id,
+            NODE,
             finished_at,
-            result: Some(serde_json::json!({"partial": [1, "two"]})),
-            error: Some(error.clone()),
-            http_calls: vec![call.clone()],
-            logs: Vec::new(),
-            follow_up: None,
-        }])
+            Some(error.clone()),
+        )
+        .with_http_calls(vec![call.clone()])])
         .await
         .unwrap();
     let run = db.store.run_get(run.id).await.unwrap().unwrap();
@@ -312,27 +460,26 @@ async fn a_finish_stores_result_error_http_calls_and_duration(db: TestDb) {
     assert_eq!(run.duration_ms, Some(1234));
     assert_eq!(run.error, Some(error));
     assert_eq!(run.http_calls, [call]);
-    assert_eq!(run.result, Some(serde_json::json!({"partial": [1, "two"]})));
+    assert_eq!(run.result, None, "only a success has a result");
     assert_eq!(run.lease_expires_at, None);
     assert_eq!(run.node.as_deref(), Some(NODE));
 
     // A finish stamped before the start (a clock step) never precedes it.
     let early = running_run(&db, "clock-step").await;
     db.store
-        .runs_finish_if_running(&[RunFinish {
-            id: early.id,
-            node: NODE.into(),
-            status: RunStatus::Succeeded,
-            finished_at: at(0) - Duration::from_secs(5),
-            result: None,
-            error: None,
-            http_calls: Vec::new(),
-            logs: Vec::new(),
-            follow_up: None,
-        }])
+        .runs_finish_if_running(&[RunFinish::succeeded(
+            early.id,
+            NODE,
+            at(0) - Duration::from_secs(5),
+            Some(serde_json::json!({"partial": [1, "two"]})),
+        )])
         .await
         .unwrap();
     let early = db.store.run_get(early.id).await.unwrap().unwrap();
+    assert_eq!(
+        early.result,
+        Some(serde_json::json!({"partial": [1, "two"]}))
+    );
     assert_eq!(early.finished_at, early.started_at);
 }
 
@@ -391,17 +538,7 @@ async fn a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order(db:
         "the second waits while the first runs"
     );
     db.store
-        .runs_finish_if_running(&[RunFinish {
-            id: first.id,
-            node: NODE.into(),
-            status: RunStatus::Succeeded,
-            finished_at: at(2),
-            result: None,
-            error: None,
-            http_calls: Vec::new(),
-            logs: Vec::new(),
-            follow_up: None,
-        }])
+        .runs_finish_if_running(&[RunFinish::succeeded(first.id, NODE, at(2), None)])
         .await
         .unwrap();
     let claimed = db
@@ -456,17 +593,7 @@ async fn heartbeats_renew_held_leases_and_report_cancel_requests(db: TestDb) {
     let other = running_run(&db, "other").await;
     // `other` belongs to another node from here on: finish and re-claim it there.
     db.store
-        .runs_finish_if_running(&[RunFinish {
-            id: other.id,
-            node: NODE.into(),
-            status: RunStatus::Succeeded,
-            finished_at: at(1),
-            result: None,
-            error: None,
-            http_calls: Vec::new(),
-            logs: Vec::new(),
-            follow_up: None,
-        }])
+        .runs_finish_if_running(&[RunFinish::succeeded(other.id, NODE, at(1), None)])
         .await
         .unwrap();
     assert_eq!(
@@ -580,17 +707,7 @@ async fn expired_leases_become_interrupted_runs(db: TestDb) {
                 node: NODE.into(),
                 lines: vec![line("late")],
             }],
-            finishes: vec![RunFinish {
-                id: expiring.id,
-                node: NODE.into(),
-                status: RunStatus::Succeeded,
-                finished_at: at(32),
-                result: None,
-                error: None,
-                http_calls: Vec::new(),
-                logs: Vec::new(),
-                follow_up: None,
-            }],
+            finishes: vec![RunFinish::succeeded(expiring.id, NODE, at(32), None)],
         })
         .await
         .unwrap();
@@ -644,17 +761,9 @@ async fn logs_are_stored_during_and_at_the_end_of_a_run(db: TestDb) {
     let mut warn = line("four");
     warn.level = store::LogLevel::Warn;
     db.store
-        .runs_finish_if_running(&[RunFinish {
-            id: run.id,
-            node: NODE.into(),
-            status: RunStatus::Succeeded,
-            finished_at: at(5),
-            result: None,
-            error: None,
-            http_calls: Vec::new(),
-            logs: vec![warn, line("five")],
-            follow_up: None,
-        }])
+        .runs_finish_if_running(&[
+            RunFinish::succeeded(run.id, NODE, at(5), None).with_logs(vec![warn, line("five")])
+        ])
         .await
         .unwrap();
     let all = db
@@ -893,16 +1002,9 @@ async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb
         not_before: at(60),
         ..NewRun::new(run.job_id, Trigger::Retry, at(3))
     };
-    let finish = |node: &str| RunFinish {
-        id: run.id,
-        node: node.into(),
-        status: RunStatus::Failed,
-        finished_at: at(3),
-        result: None,
-        error: Some(RunError::message("boom")),
-        http_calls: Vec::new(),
-        logs: Vec::new(),
-        follow_up: Some(retry.clone()),
+    let finish = |node: &str| {
+        RunFinish::failed(run.id, node, at(3), Some(RunError::message("boom")))
+            .with_follow_up(Some(retry.clone()))
     };
     let lost = db
         .store
@@ -936,14 +1038,10 @@ async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb
     let other = running_run(&db, "refused").await;
     let error = db
         .store
-        .runs_finish_if_running(&[RunFinish {
-            id: other.id,
-            follow_up: Some(NewRun {
-                attempt: 0,
-                ..retry.clone()
-            }),
-            ..finish(NODE)
-        }])
+        .runs_finish_if_running(&[finish(NODE).with_follow_up(Some(NewRun {
+            attempt: 0,
+            ..retry.clone()
+        }))])
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::Invalid { .. }), "{error}");

@@ -14,10 +14,7 @@ use std::time::Duration;
 
 use runtime::{KvError as ScriptKvError, KvExpect, KvOp, KvSetItem, KvStore};
 use serde_json::Value;
-
-use crate::error::{KvError, SecretError};
-use crate::kv::{Expect, KvItem, KvQuery, SetOptions, TxOp};
-use crate::store::Store;
+use store::{Expect, KvError, KvItem, KvQuery, SecretError, SetOptions, Store, TxOp};
 
 /// Scripts' key-value storage and secrets in a [`Store`].
 ///
@@ -180,15 +177,9 @@ mod tests {
     use std::sync::Arc;
 
     use serde_json::json;
-    use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+    use store::{ManualClock, SecretKey};
 
     use super::*;
-    use crate::{ManualClock, SecretKey};
-
-    fn postgres_url() -> String {
-        std::env::var("CLOCKWORK_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-    }
 
     /// Runs `test` on SQLite, then on PostgreSQL, each time with a fresh
     /// database, a manual clock and a secret key.
@@ -204,29 +195,12 @@ mod tests {
         let (storage, clock) = prepared(sqlite);
         test(storage, clock).await;
 
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let schema = format!(
-            "script_storage_test_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        let mut admin = PgConnection::connect(&postgres_url()).await.unwrap();
-        let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-        admin
-            .execute(sqlx::raw_sql(AssertSqlSafe(format!(
-                "{drop_schema}; CREATE SCHEMA {schema}"
-            ))))
-            .await
-            .unwrap();
-        let url = format!("{}?options=-c%20search_path%3D{schema}", postgres_url());
-        let postgres = Store::open(&url).await.unwrap();
+        let schema = test_support::PgSchema::create("script_storage_test").await;
+        let postgres = Store::open(schema.url()).await.unwrap();
         let (storage, clock) = prepared(postgres.clone());
         test(storage, clock).await;
         postgres.close().await;
-        admin
-            .execute(sqlx::raw_sql(AssertSqlSafe(drop_schema)))
-            .await
-            .unwrap();
+        schema.drop().await;
     }
 
     fn prepared(store: Store) -> (ScriptStorage, Arc<ManualClock>) {
