@@ -14,10 +14,12 @@ use rquickjs::context::EvalOptions;
 use rquickjs::{AsyncContext, AsyncRuntime, Ctx, Function, Module, Object, Promise, Value};
 use serde_json::Value as Json;
 
-use crate::host::{self, BuiltinModules, Host};
+use crate::handler::{self, Export};
+use crate::host::{self, Host};
 use crate::js_error::describe;
 use crate::limits::{CappedAllocator, Guard, Meter, Trip};
 use crate::logs::LogSink;
+use crate::modules::BuiltinModules;
 use crate::outcome::{ErrorInfo, Outcome, RetryRequest, RunStatus};
 use crate::precompiled::{self, Script};
 use crate::source::{self, Prepared, SCRIPT_FILE, ScriptForm};
@@ -55,15 +57,15 @@ pub(crate) async fn run(
             }),
             None,
         ),
-        Ok(prepared) => {
-            let host = Arc::new(Host::new(
-                &spec,
-                prepared,
-                Arc::clone(&guard),
-                Arc::clone(&logs),
-            ));
-            (execute(&spec, &host, &pool).await, Some(host))
-        }
+        Ok(prepared) => match crate::node::resolve_env(&spec).await {
+            Err(error) => (Ended::Error(error), None),
+            Ok(env) => {
+                let mut host = Host::new(&spec, prepared, Arc::clone(&guard), Arc::clone(&logs));
+                host.env = env;
+                let host = Arc::new(host);
+                (execute(&spec, &host, &pool).await, Some(host))
+            }
+        },
     };
     // A limit that tripped explains whatever the script did afterwards, even
     // a caught out-of-memory error or a result computed just too late (the
@@ -131,8 +133,8 @@ fn retry_message(retry: &RetryRequest) -> String {
     if let Some(reason) = &retry.retry_reason {
         message.push_str(&format!(" ({reason})"));
     }
-    if let Some(after) = retry.retry_after_seconds {
-        message.push_str(&format!(" after {after} s"));
+    if let Some(after) = retry.retry_after {
+        message.push_str(&format!(" after {}", human_duration(after)));
     }
     message
 }
@@ -301,7 +303,7 @@ async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
         Ok(installed) => installed,
         Err(error) => return Ended::Error(caught(&ctx, error, &host.prepared)),
     };
-    let main = start(&ctx, &host.prepared);
+    let main = start(&ctx, host);
     tokio::pin!(main);
     let settled = loop {
         tokio::select! {
@@ -342,6 +344,7 @@ fn install<'js>(
     console::install(ctx, &host.logs)?;
     let timers = timers::install(ctx, host)?;
     host::install_forge(ctx, host, info, form)?;
+    crate::node::install(ctx, host, form)?;
     Ok(timers)
 }
 
@@ -355,10 +358,12 @@ fn caught(ctx: &Ctx<'_>, error: rquickjs::Error, prepared: &Prepared) -> ErrorIn
 
 /// Evaluates the script and calls it: the body function (script style) or
 /// the exported handler (module style). Resolves to its result.
-async fn start<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> Result<Value<'js>, ErrorInfo> {
+async fn start<'js>(ctx: &Ctx<'js>, host: &Host) -> Result<Value<'js>, ErrorInfo> {
+    let prepared = &host.prepared;
+    let handler = host.handler.as_deref();
     let outcome = match prepared.form {
-        ScriptForm::Script => start_script(ctx, prepared).await,
-        ScriptForm::Module => start_module(ctx, prepared).await,
+        ScriptForm::Script => start_script(ctx, prepared, handler).await,
+        ScriptForm::Module => start_module(ctx, prepared, handler).await,
     };
     outcome.map_err(|error| caught(ctx, error, prepared))
 }
@@ -371,18 +376,44 @@ pub(crate) fn script_options() -> EvalOptions {
     options
 }
 
-async fn start_script<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> rquickjs::Result<Value<'js>> {
+/// A script-style body; when it returns nothing and filled `module.exports`
+/// (a CommonJS module), the handler it exports is called as a module's is.
+async fn start_script<'js>(
+    ctx: &Ctx<'js>,
+    prepared: &Prepared,
+    handler: Option<&str>,
+) -> rquickjs::Result<Value<'js>> {
     let body: Function<'js> = ctx.eval_with_options(prepared.code.as_str(), script_options())?;
     let promise: Promise<'js> = body.call(())?;
-    promise.into_future::<Value<'js>>().await
+    let value = promise.into_future::<Value<'js>>().await?;
+    if !value.is_undefined() {
+        return Ok(value);
+    }
+    match crate::node::commonjs_exports(ctx)? {
+        Some(exports) => call_handler(ctx, &exports, handler).await,
+        None => Ok(value),
+    }
 }
 
-async fn start_module<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> rquickjs::Result<Value<'js>> {
+async fn start_module<'js>(
+    ctx: &Ctx<'js>,
+    prepared: &Prepared,
+    handler: Option<&str>,
+) -> rquickjs::Result<Value<'js>> {
     let module = Module::declare(ctx.clone(), SCRIPT_FILE, prepared.code.as_str())?;
     let (module, evaluated) = module.eval()?;
     evaluated.into_future::<Value<'js>>().await?;
     let namespace = module.namespace()?;
-    let handler = handler_of(ctx, &namespace)?;
+    call_handler(ctx, &namespace.into_value(), handler).await
+}
+
+/// Calls the handler `exports` holds as `handler(event, context)` and awaits it.
+async fn call_handler<'js>(
+    ctx: &Ctx<'js>,
+    exports: &Value<'js>,
+    wanted: Option<&str>,
+) -> rquickjs::Result<Value<'js>> {
+    let handler = handler_of(ctx, exports, wanted)?;
     let surface = host::surface(ctx)?;
     let event: Value<'js> = surface.get("event")?;
     let context: Value<'js> = surface.get("context")?;
@@ -393,18 +424,47 @@ async fn start_module<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> rquickjs::Res
     }
 }
 
-/// The exported `run`, `handler` or default function, in that order.
-fn handler_of<'js>(ctx: &Ctx<'js>, namespace: &Object<'js>) -> rquickjs::Result<Function<'js>> {
-    for name in ["run", "handler", "default"] {
-        if let Some(function) = namespace.get::<_, Value<'js>>(name)?.into_function() {
-            return Ok(function);
+/// The function to call (see [`handler::pick`]): from the exports, or, when
+/// they hold none and their default is a plain object (`export default { run }`,
+/// a bundled CommonJS module), from that object. A CommonJS
+/// `module.exports = function` is that function.
+fn handler_of<'js>(
+    ctx: &Ctx<'js>,
+    exports: &Value<'js>,
+    wanted: Option<&str>,
+) -> rquickjs::Result<Function<'js>> {
+    if let Some(function) = exports.as_function() {
+        return Ok(function.clone());
+    }
+    let Some(object) = exports.as_object() else {
+        return Err(rquickjs::Exception::throw_type(
+            ctx,
+            "the module exports nothing",
+        ));
+    };
+    let listed = export_list(object)?;
+    let picked = match handler::pick(wanted, &listed) {
+        Ok(name) => return object.get(name),
+        Err(message) => message,
+    };
+    let default: Value<'js> = object.get("default")?;
+    if let Some(inner) = default.as_object().filter(|_| !default.is_function()) {
+        let inner_list = export_list(inner)?;
+        if let Ok(name) = handler::pick(wanted, &inner_list) {
+            return inner.get(name);
         }
     }
-    Err(rquickjs::Exception::throw_type(
-        ctx,
-        "the module exports no function named run or handler and no default function; \
-         write `export async function run(event, context) { … }`",
-    ))
+    Err(rquickjs::Exception::throw_type(ctx, &picked))
+}
+
+fn export_list<'js>(object: &Object<'js>) -> rquickjs::Result<Vec<Export>> {
+    let mut list = Vec::new();
+    for name in object.keys::<String>() {
+        let name = name?;
+        let is_function = object.get::<_, Value<'js>>(name.as_str())?.is_function();
+        list.push(Export { name, is_function });
+    }
+    Ok(list)
 }
 
 /// The script's result as JSON within the result limit, or its retry request.
@@ -466,11 +526,10 @@ fn settled_json<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<Sett
 fn retry_request(options: &str) -> RetryRequest {
     let options: Json = serde_json::from_str(options).unwrap_or(Json::Null);
     RetryRequest {
-        retry_after_seconds: options
+        retry_after: options
             .get("retryAfter")
             .and_then(Json::as_f64)
-            .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-            .map(|seconds| seconds.ceil() as u64),
+            .and_then(crate::queue::seconds_to_millis),
         retry_reason: options
             .get("retryReason")
             .and_then(Json::as_str)

@@ -239,3 +239,14 @@ pub fn check_syntax(source: &str) -> Result<ScriptForm, ScriptError> {
     crate::syntax::compile(&prepared)?;
     Ok(prepared.form)
 }
+
+/// Checks that a module-style script exports the job's `handler`; the error
+/// lists the names it does export. Script-style (and CommonJS) texts show
+/// their exports only when they run: they pass.
+pub fn check_handler(source: &str, handler: &str) -> Result<(), ScriptError> {
+    let prepared = source::prepare(source)?;
+    match prepared.form {
+        ScriptForm::Module => crate::handler::check_named(handler, &prepared.exports),
+        ScriptForm::Script => Ok(()),
+    }
+}

@@ -52,12 +52,16 @@ mod engine;
 mod error;
 mod executor;
 mod globals;
+mod handler;
+mod hashing;
 mod host;
 mod http;
 mod js_error;
 mod kv;
 mod limits;
 mod logs;
+mod modules;
+mod node;
 mod outcome;
 mod precompiled;
 mod queue;
@@ -69,7 +73,7 @@ mod web;
 
 pub use crate::error::{RuntimeError, ScriptError};
 pub use crate::executor::{
-    EngineCounts, Executor, ExecutorConfig, RunControl, RunHandle, check_syntax,
+    EngineCounts, Executor, ExecutorConfig, RunControl, RunHandle, check_handler, check_syntax,
 };
 pub use crate::kv::{KvError, KvExpect, KvOp, KvPage, KvSetItem, KvStore, MemoryKvStore};
 pub use crate::logs::LogStream;
