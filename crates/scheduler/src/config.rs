@@ -35,7 +35,8 @@ pub struct SchedulerConfig {
     /// This node's name in the database (`runs.node`): unique among the
     /// nodes sharing a database.
     pub node_id: String,
-    /// Runs executing at once on this node.
+    /// Runs live at once on this node (each on a thread of its own while
+    /// live); further runs wait `queued`. Default [`default_workers`].
     pub workers: usize,
     /// How long a claimed run stays this node's without a heartbeat;
     /// heartbeats renew it every third of it.
@@ -80,13 +81,13 @@ pub struct SchedulerConfig {
 }
 
 impl SchedulerConfig {
-    /// The defaults for node `node_id`: 64 workers, a 30 s lease, a 5 s
+    /// The defaults for node `node_id`: [`default_workers`], a 30 s lease, a 5 s
     /// misfire threshold, 100 catch-up runs, claims 100 ms ahead, logs
     /// stored every second.
     pub fn new(node_id: impl Into<String>) -> SchedulerConfig {
         SchedulerConfig {
             node_id: node_id.into(),
-            workers: 64,
+            workers: default_workers(),
             lease: Duration::from_secs(30),
             misfire_threshold: Duration::from_secs(5),
             max_catch_up: 100,
@@ -109,6 +110,16 @@ impl SchedulerConfig {
     pub(crate) fn heartbeat_every(&self) -> Duration {
         (self.lease / 3).max(Duration::from_millis(10))
     }
+}
+
+/// Live runs per node unless configured: 32 per core (64 on two cores).
+/// A run holds a thread and an engine only while live, and CPU only while
+/// its script computes, so most runs — which await HTTP — cost little; a
+/// node full of scripts that never yield still shares its cores between
+/// them, each ending at its time limit.
+pub fn default_workers() -> usize {
+    const PER_CORE: usize = 32;
+    std::thread::available_parallelism().map_or(2, usize::from) * PER_CORE
 }
 
 impl fmt::Debug for SchedulerConfig {

@@ -49,7 +49,7 @@ mod writer;
 
 pub use crate::{
     chain::INTERRUPTED_CHUNK_ATTEMPTS,
-    config::{IsolatedEnvironment, RunEnvironment, SchedulerConfig},
+    config::{IsolatedEnvironment, RunEnvironment, SchedulerConfig, default_workers},
     error::SchedulerError,
     events::RunEvent,
     handle::{Scheduler, SchedulerHandle, next_fire_after},
