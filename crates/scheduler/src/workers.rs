@@ -6,8 +6,8 @@ use std::{sync::Arc, time::Duration};
 
 use runtime::{JobInfo, Limits, LogStream, Outcome, RunInfo, RunSpec};
 use store::{
-    HttpCall, JobSpec, LogAppend, LogLevel, LogLine, Run, RunClaim, RunError, RunFinish, RunStatus,
-    Trigger,
+    HttpCall, JobSpec, LogAppend, LogLevel, LogLine, Run, RunClaim, RunError, RunFinish, RunStart,
+    RunStatus, Trigger,
 };
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -71,6 +71,13 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
         .send(RunEvent::of(&run, RunStatus::Running, started));
     let core = core.clone();
     tokio::spawn(async move {
+        core.writer
+            .started(RunStart {
+                run_id: run.id,
+                node: core.config.node_id.clone(),
+                started_at: started,
+            })
+            .await;
         let pump = tokio::spawn(pump_logs(core.clone(), run.id, handle.logs()));
         let outcome = handle.outcome().await;
         drop(permit);
@@ -123,7 +130,9 @@ async fn finish(
             .collect(),
         follow_up,
     };
+    core.unwritten_ends.add(run.job_id);
     let written = core.writer.finish(finish).await;
+    core.unwritten_ends.remove(run.job_id);
     core.live.remove(run.id);
     if written.applied {
         core.metrics.count_run(run.job_id, status);

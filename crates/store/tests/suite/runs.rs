@@ -362,7 +362,7 @@ async fn queued_runs_wait_for_not_before(db: TestDb) {
     let claimed = &claimed[0];
     assert_eq!(claimed.run.id, run.id);
     assert_status(&claimed.run, RunStatus::Running);
-    assert_eq!(claimed.run.started_at, Some(at(30)));
+    assert_eq!(claimed.run.started_at, None, "a claim is not a start");
     assert_eq!(claimed.run.lease_expires_at, Some(at(60)));
     assert_eq!(claimed.run.node.as_deref(), Some(NODE));
     assert_eq!(claimed.spec.name, "later");
@@ -591,6 +591,7 @@ async fn expired_leases_become_interrupted_runs(db: TestDb) {
                 logs: Vec::new(),
                 follow_up: None,
             }],
+            starts: Vec::new(),
         })
         .await
         .unwrap();
@@ -909,6 +910,7 @@ async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb
         .runs_write_if_running(&RunWrites {
             appends: Vec::new(),
             finishes: vec![finish("node-b")],
+            starts: Vec::new(),
         })
         .await
         .unwrap();
@@ -923,6 +925,7 @@ async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb
         .runs_write_if_running(&RunWrites {
             appends: Vec::new(),
             finishes: vec![finish(NODE)],
+            starts: Vec::new(),
         })
         .await
         .unwrap();
