@@ -70,12 +70,11 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
             .into_response()
         }
         Err(_) => {
-            tracing::warn!("health check: the database did not answer in time");
-            ApiError::Unavailable(format!(
-                "the {engine} database did not answer within {} s",
+            tracing::warn!(
+                "health check: the database did not answer within {} s",
                 DATABASE_CHECK_TIMEOUT.as_secs()
-            ))
-            .into_response()
+            );
+            ApiError::DatabaseUnavailable(store::Unavailability::Unreachable).into_response()
         }
     }
 }
