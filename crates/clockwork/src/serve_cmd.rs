@@ -5,10 +5,13 @@
 //! directory, the database (SQLite in the data directory unless
 //! `--database` names PostgreSQL), the secret key, the first admin token on
 //! an empty database (and the user `admin` when `CLOCKWORK_ADMIN_PASSWORD`
-//! is set and no user exists), the scheduler (which interrupts runs whose node died
-//! and retries them per policy), then the listener. On SIGTERM/SIGINT: no
-//! new requests, live-log streams end, running runs get the grace period
-//! (`scheduler.grace_seconds`, default 30 s), then the database closes. The line `clockwork listening on
+//! is set and no user exists), the node id (kept in the data directory),
+//! the scheduler (which takes back its previous process's runs, interrupts
+//! runs whose node died and retries them per policy), then the listener.
+//! On SIGTERM/SIGINT: no new runs or writes, live-log streams end, running
+//! runs get the grace period (`scheduler.grace_seconds`, default 30 s)
+//! while the listener keeps answering reads and `/healthz` (503
+//! "draining"), then the database closes. The line `clockwork listening on
 //! http://ADDR` on stdout tells scripts (and the end-to-end tests) the port.
 
 use std::{
@@ -27,6 +30,7 @@ use tracing_subscriber::{EnvFilter, fmt};
 use crate::{InvalidInput, config};
 
 mod environment;
+mod node_id;
 use environment::ServeEnvironment;
 
 /// How long running runs may finish after SIGTERM/SIGINT unless configured.
@@ -55,7 +59,9 @@ pub(crate) struct ServeArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// This node's name in the database; unique among nodes sharing one.
-    /// Default: the host name and process id.
+    /// Default: the id stored in the data directory (`node-id`, created
+    /// from the host name on first start), so a restarted node takes back
+    /// its previous process's runs at once.
     #[arg(long, env = "CLOCKWORK_NODE_ID")]
     node_id: Option<String>,
     /// How logs are written to stderr.
@@ -130,7 +136,7 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
         .reload(&store)
         .await
         .context("cannot read the sites stored in the database")?;
-    let config = SchedulerConfig::new(node_id(&args));
+    let config = SchedulerConfig::new(node_id::node_id(args.node_id.as_deref(), &args.data_dir)?);
     let (environment, alerts) = run_environment(&settings, &store, Arc::clone(&sites), &config)?;
     let scheduler = start_scheduler(
         config,
@@ -151,19 +157,34 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
     if let Some(retention) = settings.retention {
         state = state.with_default_retention(retention);
     }
-    let streams = state.clone();
-    let served = server::serve(listener, state, async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: no new requests or runs");
-        streams.close_streams();
-    })
-    .await;
+    let draining = state.clone();
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut http = tokio::spawn(server::serve(listener, state, async move {
+        let _ = http_stopped.await;
+    }));
+    // The listener stays open through the shutdown: `/healthz` says
+    // "draining" and reads are answered until the process exits.
+    let failed_early = tokio::select! {
+        () = shutdown_signal() => None,
+        served = &mut http => Some(served),
+    };
+    tracing::info!("shutting down: draining (reads and /healthz only), no new runs");
+    draining.close_streams();
     let grace = settings
         .grace_seconds
         .map_or(DEFAULT_GRACE, Duration::from_secs);
     scheduler.shutdown(grace).await;
+    let served = match failed_early {
+        Some(served) => served,
+        None => {
+            let _ = stop_http.send(());
+            http.await
+        }
+    };
     store.close().await;
-    served.context("the HTTP server failed")
+    served
+        .context("the HTTP server task failed")?
+        .context("the HTTP server failed")
 }
 
 /// What runs reach (sites, storage, egress) — shared by scheduled and
@@ -221,21 +242,6 @@ async fn start_scheduler(
     Scheduler::start(config, store.clone(), executor, Arc::new(SystemClock))
         .await
         .context("cannot start the scheduler")
-}
-
-/// `--node-id`, or the host name and process id (unique per process, so a
-/// restarted node never mistakes an old run's lease for its own).
-fn node_id(args: &ServeArgs) -> String {
-    if let Some(id) = &args.node_id {
-        return id.clone();
-    }
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "node".to_owned());
-    format!("{host}-{}", std::process::id())
 }
 
 async fn open_store(args: &ServeArgs) -> Result<Store> {

@@ -29,6 +29,13 @@ pub(crate) struct Core {
     pub(crate) wake_deliverer: Notify,
     /// `true` once the scheduler stops claiming.
     pub(crate) stopping: watch::Sender<bool>,
+    /// Runs of each job that ended here but whose end is not stored yet
+    /// (the database is slow or down): still `running` in the database,
+    /// they must not make the job look busy to the overlap policy.
+    pub(crate) unwritten_ends: UnwrittenEnds,
+    /// When this scheduler started: an occurrence due before it fell in
+    /// the downtime (nothing could fire it) and follows the misfire policy.
+    pub(crate) started: Timestamp,
     /// Batches claimed ahead of their instant and not yet started: shutdown
     /// waits for them to become live runs (at most the claim-ahead time).
     pub(crate) pending_starts: watch::Sender<usize>,
@@ -59,4 +66,41 @@ impl Core {
 /// A sleep that never ends, for `select!` arms with nothing to wait for.
 pub(crate) fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+/// Runs that ended on this node and wait for their end to be stored, by job.
+#[derive(Default)]
+pub(crate) struct UnwrittenEnds(std::sync::Mutex<std::collections::HashMap<i64, u64>>);
+
+impl UnwrittenEnds {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, u64>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A run of `job_id` ended; its end is being written.
+    pub(crate) fn add(&self, job_id: i64) {
+        *self.lock().entry(job_id).or_default() += 1;
+    }
+
+    /// That end is written (or will never be: the run was not ours).
+    pub(crate) fn remove(&self, job_id: i64) {
+        let mut ends = self.lock();
+        if let Some(count) = ends.get_mut(&job_id) {
+            *count -= 1;
+            if *count == 0 {
+                ends.remove(&job_id);
+            }
+        }
+    }
+
+    /// `job` as the overlap policy must see it: its runs that ended here
+    /// are not running, whatever their rows still say.
+    pub(crate) fn discount(&self, job: &store::ClaimedJob) -> store::ClaimedJob {
+        let ended = self.lock().get(&job.job_id).copied().unwrap_or(0);
+        let mut job = *job;
+        job.active.running = job.active.running.saturating_sub(ended);
+        job
+    }
 }

@@ -303,7 +303,8 @@ impl FireLoop {
                     }
                     Err(_) => false,
                 };
-                policy::plan(due, job, rules, &mut take_worker)
+                let job = core.unwritten_ends.discount(job);
+                policy::plan(due, &job, rules, &mut take_worker)
             })
             .await;
         let claimed = match claimed {
@@ -351,6 +352,7 @@ impl FireLoop {
         let config = &self.core.config;
         PlanRules {
             misfire,
+            started: self.core.started,
             misfire_threshold: config.misfire_threshold,
             max_catch_up: config.max_catch_up,
             now,

@@ -43,9 +43,10 @@ pub struct Scheduler;
 
 impl Scheduler {
     /// Starts a scheduler on `store`, executing runs with `executor` and
-    /// reading time from `clock`. Before returning it interrupts runs whose
-    /// lease expired (retrying them per policy) and loads every scheduled
-    /// job; then it fires, claims and runs until
+    /// reading time from `clock`. Before returning it takes back the runs
+    /// its node id held in a previous process (queues again those that never
+    /// began; interrupts the others), interrupts runs whose lease expired
+    /// (retrying them per policy) and loads every scheduled job; then it fires, claims and runs until
     /// [`SchedulerHandle::shutdown`].
     pub async fn start(
         config: SchedulerConfig,
@@ -55,6 +56,7 @@ impl Scheduler {
     ) -> Result<SchedulerHandle, SchedulerError> {
         let (writer, writer_task) = Writer::start(store.clone(), config.commit_window);
         let wake_feeder = config.runs_queued.clone();
+        let started = clock.now();
         let core = Arc::new(Core {
             permits: Arc::new(Semaphore::new(config.workers.max(1))),
             store,
@@ -69,7 +71,10 @@ impl Scheduler {
             wake_deliverer: Notify::new(),
             stopping: watch::channel(false).0,
             pending_starts: watch::channel(0).0,
+            unwritten_ends: Default::default(),
+            started,
         });
+        lease::release_previous_incarnation(&core).await;
         lease::sweep(&core).await;
         let fire = FireLoop::load(core.clone()).await?;
         tracing::info!(

@@ -49,6 +49,28 @@ async fn beat(core: &Core) {
     }
 }
 
+/// Releases what this node id's previous process held (it crashed or was
+/// killed: nothing executes those runs any more): runs it claimed but never
+/// began are queued again, the others' leases end now, so the sweep that
+/// follows interrupts them (and queues their retries) before the first
+/// claim — their jobs are not seen busy for a whole lease.
+pub(crate) async fn release_previous_incarnation(core: &Core) {
+    let node = &core.config.node_id;
+    match core.store.runs_release_of_node(node, core.now()).await {
+        Ok(release) if release.requeued + release.expired > 0 => tracing::info!(
+            %node,
+            requeued = release.requeued,
+            interrupted = release.expired,
+            "took back the runs of this node's previous process"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(
+            %error,
+            "cannot take back this node's previous runs; their leases will expire"
+        ),
+    }
+}
+
 /// Sweeps at start and then every sweep interval.
 pub(crate) async fn sweeper(core: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(core.config.sweep_interval);

@@ -68,6 +68,8 @@ pub(crate) fn due_occurrences(
 #[derive(Debug, Clone)]
 pub(crate) struct PlanRules {
     pub(crate) misfire: Misfire,
+    /// When the scheduler started: occurrences before it fell in downtime.
+    pub(crate) started: Timestamp,
     pub(crate) misfire_threshold: Duration,
     pub(crate) max_catch_up: usize,
     pub(crate) now: Timestamp,
@@ -84,33 +86,43 @@ struct Live {
 
 /// The rows one claim writes for one job.
 ///
-/// Occurrences later than the misfire threshold are "late" and follow the
-/// misfire policy: `run_once` writes one `missed` row counting all but the
-/// newest and one catch-up run for the newest (when nothing recent is due);
-/// `skip` writes only the `missed` row; `run_all` writes catch-up runs for
-/// the newest `max_catch_up` and counts the rest missed. Recent occurrences
-/// follow the overlap policy against the job's live runs, the rows planned
-/// before them included. A row starts at once on this node (`running`)
-/// when `take_worker` grants a free worker and nothing is queued ahead of
-/// it; otherwise it is queued.
+/// An occurrence the scheduler could not fire at its instant is "late"
+/// and follows the misfire policy: one due before the scheduler started
+/// (downtime: the process was stopped, restarting or not yet up), one
+/// found later than the misfire threshold (a pause, a stalled database),
+/// and every due occurrence but the newest (the loop was held up past a
+/// later one). Late occurrences are never `skipped`: `skipped` only ever
+/// means the job was running. The misfire policy: `run_once` writes one
+/// `missed` row counting all but the newest and one catch-up run for the
+/// newest (when no on-time one is due); `skip` writes only the `missed`
+/// row; `run_all` writes catch-up runs for the newest `max_catch_up` and
+/// counts the rest missed. The on-time occurrence, if any, follows the
+/// overlap policy against the job's runs as the claim found them, queued
+/// behind any catch-up planned before it. A row starts at once on this
+/// node (`running`) when `take_worker` grants a free worker and nothing is
+/// queued ahead of it; otherwise it is queued.
 pub(crate) fn plan(
     due: &Due,
     job: &ClaimedJob,
     rules: &PlanRules,
     take_worker: &mut dyn FnMut() -> bool,
 ) -> OccurrencePlan {
-    let (late, recent): (Vec<Timestamp>, Vec<Timestamp>) = due
-        .kept
-        .iter()
-        .partition(|&&at| rules.now.duration_since(at).unsigned_abs() > rules.misfire_threshold);
+    let newest = due.kept.last().copied();
+    let (late, recent): (Vec<Timestamp>, Vec<Timestamp>) = due.kept.iter().partition(|&&at| {
+        at < rules.started
+            || Some(at) != newest
+            || rules.now.duration_since(at).unsigned_abs() > rules.misfire_threshold
+    });
     let late_total = due.total - recent.len() as u64;
+    let claimed = Live {
+        queued: job.active.queued,
+        running: job.active.running,
+    };
     let mut planner = Planner {
         rows: Vec::new(),
         cancel_running: false,
-        live: Live {
-            queued: job.active.queued,
-            running: job.active.running,
-        },
+        claimed,
+        live: claimed,
         overlap: job.overlap,
         rules,
         take_worker,
@@ -130,6 +142,9 @@ pub(crate) fn plan(
 struct Planner<'a> {
     rows: Vec<OccurrenceRow>,
     cancel_running: bool,
+    /// The job's live runs when the claim read them.
+    claimed: Live,
+    /// Those and the rows planned since.
     live: Live,
     overlap: Overlap,
     rules: &'a PlanRules,
@@ -188,14 +203,16 @@ impl Planner<'_> {
         });
     }
 
+    /// An on-time occurrence: `skipped` only if the job had a run going
+    /// (or, for `queue_one`, one waiting) when it was claimed; catch-ups
+    /// planned just before it make it wait behind them instead.
     fn occurrence(&mut self, at: Timestamp) {
-        let Live { queued, running } = self.live;
+        let Live { queued, running } = self.claimed;
         let kind = match self.overlap {
             Overlap::Skip if queued + running > 0 => OccurrenceKind::Skipped,
             Overlap::QueueOne if queued > 0 => OccurrenceKind::Skipped,
-            Overlap::QueueOne if running > 0 => self.queue(),
-            Overlap::Replace if queued + running > 0 => {
-                self.cancel_running |= running > 0;
+            Overlap::Replace if running > 0 => {
+                self.cancel_running = true;
                 self.queue()
             }
             Overlap::Skip | Overlap::QueueOne | Overlap::Replace | Overlap::Allow => {
@@ -293,6 +310,7 @@ mod tests {
     fn rules(misfire: Misfire, now: Timestamp) -> PlanRules {
         PlanRules {
             misfire,
+            started: t(-1_000_000),
             misfire_threshold: Duration::from_secs(5),
             max_catch_up: 100,
             now,
@@ -416,41 +434,84 @@ mod tests {
     }
 
     #[test]
-    fn several_recent_occurrences_see_the_rows_planned_before_them() {
-        // The loop was held up 2 s: three on-time-ish occurrences at once.
+    fn occurrences_the_loop_was_held_past_are_missed_not_skipped() {
+        // The loop was held up 2 s: three occurrences due at once. Only the
+        // newest is on time; the job was not running at the others, so they
+        // are missed (never `skipped`), whatever the overlap policy.
         let due = Due {
             kept: vec![t(0), t(1), t(2)],
             total: 3,
             next: Some(t(3)),
         };
         let r = rules(Misfire::RunOnce, t(2));
-        let plan = plan_with(&due, &job(Overlap::Skip, 0, 0), &r, 4);
-        assert_eq!(kinds(&plan), ["running@schedule", "skipped", "skipped"]);
-        let plan = plan_with(&due, &job(Overlap::QueueOne, 0, 0), &r, 4);
-        assert_eq!(
-            kinds(&plan),
-            ["running@schedule", "queued@schedule", "skipped"]
+        for overlap in [Overlap::Skip, Overlap::QueueOne, Overlap::Allow] {
+            let plan = plan_with(&due, &job(overlap, 0, 0), &r, 4);
+            assert_eq!(
+                kinds(&plan),
+                ["missed×2", "running@schedule"],
+                "{overlap:?}"
+            );
+        }
+        let plan = plan_with(
+            &due,
+            &job(Overlap::Skip, 0, 0),
+            &rules(Misfire::RunAll, t(2)),
+            4,
         );
-        let plan = plan_with(&due, &job(Overlap::Allow, 0, 0), &r, 2);
         assert_eq!(
             kinds(&plan),
-            ["running@schedule", "running@schedule", "queued@schedule"]
+            ["running@catch_up", "queued@catch_up", "queued@schedule"],
+            "run_all catches both up; the on-time one waits behind them"
+        );
+    }
+
+    #[test]
+    fn occurrences_due_before_the_scheduler_started_fell_in_its_downtime() {
+        // Down from t(-1) to t(5): t(0), t(2) and t(4) were due meanwhile,
+        // all within the threshold when the restarted scheduler claims them.
+        let due = Due {
+            kept: vec![t(0), t(2), t(4)],
+            total: 3,
+            next: Some(t(6)),
+        };
+        let mut r = rules(Misfire::RunOnce, t(5));
+        r.started = t(5);
+        let job = job(Overlap::Skip, 0, 0);
+        assert_eq!(
+            kinds(&plan_with(&due, &job, &r, 4)),
+            ["missed×2", "running@catch_up"]
+        );
+        r.misfire = Misfire::Skip;
+        assert_eq!(kinds(&plan_with(&due, &job, &r, 4)), ["missed×3"]);
+        r.misfire = Misfire::RunAll;
+        assert_eq!(
+            kinds(&plan_with(&due, &job, &r, 4)),
+            ["running@catch_up", "queued@catch_up", "queued@catch_up"]
+        );
+        // An occurrence at the restart instant itself is on time.
+        let at_start = Due {
+            kept: vec![t(5)],
+            total: 1,
+            next: Some(t(7)),
+        };
+        r.misfire = Misfire::RunOnce;
+        assert_eq!(
+            kinds(&plan_with(&at_start, &job, &r, 4)),
+            ["running@schedule"]
         );
     }
 
     #[test]
     fn misfire_run_once_records_the_missed_and_catches_up_once() {
         let due = due_occurrences(&every_second(), &TimeZone::UTC, t(0), t(100));
-        // t(95)..t(100) are within the 5 s threshold: recent, on time.
         let plan = plan_with(
             &due,
             &job(Overlap::Allow, 0, 0),
             &rules(Misfire::RunOnce, t(100)),
             10,
         );
-        let k = kinds(&plan);
-        assert_eq!(k[0], "missed×95");
-        assert_eq!(k.len(), 1 + 6);
+        // Only t(100) is on time: the loop was held up past the others.
+        assert_eq!(kinds(&plan), ["missed×100", "running@schedule"]);
         // Only late ones: a missed row for all but the newest and one catch-up.
         let due = Due {
             kept: vec![t(0), t(10), t(20)],

@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use runtime::{JobInfo, Limits, LogStream, Outcome, RunInfo, RunSpec};
-use store::{JobSpec, LogAppend, Run, RunClaim, RunError, RunFinish, RunStatus, Trigger};
+use store::{JobSpec, LogAppend, Run, RunClaim, RunError, RunFinish, RunStart, RunStatus, Trigger};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::{
@@ -70,6 +70,13 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
         .send(RunEvent::of(&run, RunStatus::Running, started));
     let core = core.clone();
     tokio::spawn(async move {
+        core.writer
+            .started(RunStart {
+                run_id: run.id,
+                node: core.config.node_id.clone(),
+                started_at: started,
+            })
+            .await;
         let pump = tokio::spawn(pump_logs(core.clone(), run.id, handle.logs()));
         let outcome = handle.outcome().await;
         drop(permit);
@@ -119,7 +126,9 @@ async fn finish(
                 .collect(),
         )
         .with_follow_up(follow_up);
+    core.unwritten_ends.add(run.job_id);
     let written = core.writer.finish(finish).await;
+    core.unwritten_ends.remove(run.job_id);
     core.live.remove(run.id);
     if written.applied {
         core.metrics.run_duration.observe(outcome.duration);

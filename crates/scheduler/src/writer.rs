@@ -1,21 +1,25 @@
-//! Group commit: one task writes what the workers report — log lines of
-//! running runs and finished runs — gathering everything that arrives
+//! Group commit: one task writes what the workers report — starts and log
+//! lines of running runs, and finished runs — gathering everything that arrives
 //! within a short window into one transaction. A commit costs an fsync
 //! (PostgreSQL) or a write-lock turn (SQLite) however many rows it holds,
 //! so throughput grows with load instead of collapsing under it.
 
 use std::time::Duration;
 
-use store::{LogAppend, Run, RunFinish, RunWrites, RunWritesApplied, Store, StoreError};
+use store::{LogAppend, Run, RunFinish, RunStart, RunWrites, RunWritesApplied, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 /// Writes queued before the workers wait (backpressure if the database stalls).
 const QUEUE: usize = 65_536;
 /// The most writes in one transaction.
 const MAX_BATCH: usize = 2_048;
-/// Waits between attempts while the database fails.
+/// Waits between attempts while the database fails: short, so the backlog
+/// is stored moments after the database answers again (until then the
+/// runs' rows still say `running`; each attempt is one cheap transaction).
 const RETRY_FIRST: Duration = Duration::from_millis(50);
-const RETRY_MAX: Duration = Duration::from_secs(5);
+const RETRY_MAX: Duration = Duration::from_millis(500);
+/// Failed attempts between two warnings about the same batch.
+const LOG_EVERY: u32 = 20;
 
 /// What became of a finish.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +31,7 @@ pub(crate) struct FinishWritten {
 }
 
 enum Write {
+    Start(RunStart),
     Append(LogAppend),
     Finish(Box<RunFinish>, oneshot::Sender<FinishWritten>),
     /// Commit everything before it, answer, and end.
@@ -46,6 +51,12 @@ impl Writer {
         let (sender, receiver) = mpsc::channel(QUEUE);
         let task = tokio::spawn(write_loop(store, window, receiver));
         (Writer { sender }, task)
+    }
+
+    /// Records when a run's script began (no answer: it applies only while
+    /// the run is still this node's, like an append).
+    pub(crate) async fn started(&self, start: RunStart) {
+        let _ = self.sender.send(Write::Start(start)).await;
     }
 
     /// Stores log lines of a running run (no answer: a lost append only
@@ -122,6 +133,7 @@ async fn commit(store: &Store, batch: Vec<Write>) {
     let mut replies = Vec::new();
     for write in batch {
         match write {
+            Write::Start(start) => writes.starts.push(start),
             Write::Append(append) => writes.appends.push(append),
             Write::Finish(finish, reply) => {
                 writes.finishes.push(*finish);
@@ -133,11 +145,21 @@ async fn commit(store: &Store, batch: Vec<Write>) {
         }
     }
     let mut pause = RETRY_FIRST;
+    let mut attempts: u32 = 0;
     let applied = loop {
         match store.runs_write_if_running(&writes).await {
-            Ok(applied) => break applied,
+            Ok(applied) => {
+                if attempts > 0 {
+                    tracing::info!(attempts, "stored the run results the database refused");
+                }
+                break applied;
+            }
             Err(error @ StoreError::Database(_)) => {
-                tracing::warn!(%error, finishes = writes.finishes.len(), "cannot store run results; retrying");
+                // Said once, then every `LOG_EVERY` attempts: retries are frequent.
+                if attempts % LOG_EVERY == 0 {
+                    tracing::warn!(%error, finishes = writes.finishes.len(), attempts, "cannot store run results; retrying");
+                }
+                attempts += 1;
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(RETRY_MAX);
             }

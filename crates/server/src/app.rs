@@ -10,10 +10,10 @@ use std::{
 use axum::{
     Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, MatchedPath, Request},
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
     http::{HeaderValue, header},
     middleware,
-    response::IntoResponse,
+    response::{IntoResponse, Response},
     routing::get,
 };
 use jiff::Timestamp;
@@ -194,10 +194,17 @@ impl AppState {
         self.inner.run_as_names.as_deref()
     }
 
-    /// Ends open live-log streams (each gets a final comment and closes),
-    /// so a graceful shutdown does not wait for runs to end.
+    /// Starts draining for a graceful shutdown: open live-log streams end
+    /// (each gets a final comment and closes, so the shutdown does not
+    /// wait for runs to end), `/healthz` answers 503 `"draining"`, and only
+    /// reads are served until the process exits.
     pub fn close_streams(&self) {
         self.inner.stopping.send_replace(true);
+    }
+
+    /// Whether the server is shutting down ([`AppState::close_streams`]).
+    pub(crate) fn is_draining(&self) -> bool {
+        *self.inner.stopping.borrow()
     }
 
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
@@ -368,6 +375,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            reads_only_while_draining,
+        ))
         .layer(middleware::from_fn(problem::fill_instance))
         .layer(
             TraceLayer::new_for_http()
@@ -376,6 +387,27 @@ pub fn app(state: AppState) -> Router {
                 .on_response(log_response),
         )
         .with_state(state)
+}
+
+/// Middleware: once the server drains, a request that would change
+/// something is refused (503) — the scheduler has stopped and the process
+/// is about to exit — while reads go on being answered until it does.
+async fn reads_only_while_draining(
+    State(state): State<AppState>,
+    request: Request,
+    next: middleware::Next,
+) -> Response {
+    let read = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if state.is_draining() && !read {
+        return ApiError::Unavailable(
+            "the server is shutting down: it answers only reads until it exits".to_owned(),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// One span per request, named by the route (not the raw path) so ids and

@@ -11,6 +11,7 @@ use std::time::Duration;
 use axum::{
     Json,
     extract::State,
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -29,35 +30,51 @@ pub(crate) struct Health {
     database: &'static str,
 }
 
-/// Answers 200 while the server accepts requests and its database answers
-/// a query within [`DATABASE_CHECK_TIMEOUT`]; otherwise 503.
+/// Answers 200 while the server accepts requests, its database answers a
+/// query within [`DATABASE_CHECK_TIMEOUT`] and its writes succeed;
+/// otherwise 503: `"status": "draining"` once the server is shutting down
+/// (it still answers reads until it exits), a problem document while the
+/// database is unreachable, slow, or refuses writes (a full disk — a
+/// query still works then, so the latest write's outcome is what tells).
 pub(crate) async fn healthz(State(state): State<AppState>) -> Response {
     let store = state.store();
     let engine = store.engine();
+    let database = match engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Postgres => "postgres",
+    };
+    if state.is_draining() {
+        let draining = Health {
+            status: "draining",
+            database,
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(draining)).into_response();
+    }
     match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, store.ping()).await {
-        Ok(Ok(())) => Json(Health {
-            status: "ok",
-            database: match engine {
-                Engine::Sqlite => "sqlite",
-                Engine::Postgres => "postgres",
-            },
-        })
-        .into_response(),
+        Ok(Ok(())) => match store.write_failure() {
+            None => Json(Health {
+                status: "ok",
+                database,
+            })
+            .into_response(),
+            Some(why) => ApiError::DatabaseUnavailable(why).into_response(),
+        },
         Ok(Err(error)) => {
             tracing::warn!(%error, "health check: the database query failed");
-            // The cause stays in the log: this endpoint needs no token.
-            ApiError::Unavailable(format!(
-                "the {engine} database is unreachable (the cause is in the server's log)"
-            ))
+            // Only the kind of failure: this endpoint needs no token.
+            ApiError::DatabaseUnavailable(
+                error
+                    .unavailability()
+                    .unwrap_or(store::Unavailability::Unreachable),
+            )
             .into_response()
         }
         Err(_) => {
-            tracing::warn!("health check: the database did not answer in time");
-            ApiError::Unavailable(format!(
-                "the {engine} database did not answer within {} s",
+            tracing::warn!(
+                "health check: the database did not answer within {} s",
                 DATABASE_CHECK_TIMEOUT.as_secs()
-            ))
-            .into_response()
+            );
+            ApiError::DatabaseUnavailable(store::Unavailability::Unreachable).into_response()
         }
     }
 }

@@ -573,7 +573,8 @@ pub struct RunView {
     /// When it was queued (for `skipped`/`missed`: recorded).
     #[schema(value_type = String, format = DateTime)]
     pub queued_at: Timestamp,
-    /// When a node started it.
+    /// When its script began (a claim is not a start): `null` while it
+    /// waits, and for a run whose node died before it began.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub started_at: Option<Timestamp>,
     /// When it ended.
@@ -581,6 +582,9 @@ pub struct RunView {
     pub finished_at: Option<Timestamp>,
     /// From start to end, in milliseconds.
     pub duration_ms: Option<i64>,
+    /// For an occurrence's run (`schedule` or `catch_up`): how late its
+    /// script began after the occurrence's instant, in milliseconds.
+    pub lateness_ms: Option<i64>,
     /// 1 for the first attempt, then 2, 3, … for retries.
     pub attempt: u32,
     /// The script's result.
@@ -615,6 +619,7 @@ impl From<Run> for RunView {
             started_at: run.started_at,
             finished_at: run.finished_at,
             duration_ms: run.duration_ms,
+            lateness_ms: lateness_ms(&run),
             attempt: run.attempt,
             result: run.result,
             error: run.error.map(RunErrorView::from),
@@ -626,6 +631,15 @@ impl From<Run> for RunView {
             event: run.event.as_ref().and_then(RunEventView::of),
         }
     }
+}
+
+/// How late an occurrence's run began: its start minus its instant.
+fn lateness_ms(run: &Run) -> Option<i64> {
+    if !matches!(run.trigger, Trigger::Schedule | Trigger::CatchUp) {
+        return None;
+    }
+    let started = run.started_at?.as_millisecond();
+    Some(started - run.scheduled_for?.as_millisecond())
 }
 
 /// Why a run did not succeed; positions are 1-based in the script.

@@ -118,6 +118,11 @@ pub enum ApiError {
     /// The server cannot do this now (shutting down, scheduler not running).
     #[error("{0}")]
     Unavailable(String),
+    /// The database cannot serve now (unreachable, or its disk is full):
+    /// nothing was done, and the request may be retried once it is back.
+    /// The cause is logged; the detail says which of the two it is.
+    #[error("{0}; nothing was changed, retry once it is resolved")]
+    DatabaseUnavailable(store::Unavailability),
     /// A failure that is the server's, not the client's. Logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
@@ -176,6 +181,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Service unavailable",
+            ),
+            Self::DatabaseUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "Database unavailable",
             ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -257,7 +267,14 @@ impl From<store::StoreError> for ApiError {
             E::Invalid { what, reason } => Self::invalid(what, reason),
             E::InvalidCursor => Self::invalid("cursor", "is not a cursor this server handed out"),
             E::Conflict(message) => Self::Conflict(message),
-            other @ (E::Corrupt { .. } | E::Database(_)) => Self::internal(other),
+            other @ E::Database(_) => match other.unavailability() {
+                Some(why) => {
+                    tracing::warn!(error = %ErrorChain(&other), "the database is unavailable");
+                    Self::DatabaseUnavailable(why)
+                }
+                None => Self::internal(other),
+            },
+            other @ E::Corrupt { .. } => Self::internal(other),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `/healthz` checks the database: 200 while it answers a query, a 503
-//! problem document while it cannot, and 200 again once it is back. The
+//! problem document (`database-unavailable`) while it cannot, and 200
+//! again once it is back. The
 //! PostgreSQL case reaches the database through a TCP relay in the test,
 //! which is cut (every connection closed, nothing listening) and restored
 //! on the same port: a real network outage, not a stub.
@@ -75,7 +76,10 @@ async fn healthz(server: &TestServer) -> Reply {
 fn assert_unavailable(reply: &Reply) {
     assert_eq!(reply.status, 503, "{}", reply.text);
     assert_eq!(reply.content_type, "application/problem+json");
-    assert_eq!(reply.body["type"], "urn:clockwork:problem:unavailable");
+    assert_eq!(
+        reply.body["type"],
+        "urn:clockwork:problem:database-unavailable"
+    );
     assert_eq!(reply.body["status"], 503);
     assert_eq!(reply.body["instance"], "/healthz");
     let detail = reply.body["detail"].as_str().unwrap();

@@ -292,12 +292,22 @@ pub enum StoreError {
         /// Why it does not decode.
         reason: String,
     },
-    /// The database failed.
-    #[error("database failure")]
+    /// The database failed (the driver's reason follows, so a log line
+    /// says what happened: a lost connection, a full disk).
+    #[error("database failure: {0}")]
     Database(#[from] DatabaseError),
 }
 
 impl StoreError {
+    /// Why the database cannot serve now, when that is what failed (a lost
+    /// connection, a full disk) rather than the request itself.
+    pub fn unavailability(&self) -> Option<Unavailability> {
+        match self {
+            StoreError::Database(error) => error.unavailability(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn corrupt(what: &'static str, reason: impl ToString) -> StoreError {
         StoreError::Corrupt {
             what,
@@ -306,7 +316,69 @@ impl StoreError {
     }
 }
 
+/// Why the database cannot serve: a failure of the database itself, not of
+/// the request, which clients may retry once it is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailability {
+    /// The disk holding the database is full: reads work, writes fail.
+    DiskFull,
+    /// The database cannot be reached or does not answer (connection
+    /// refused or lost, pool exhausted, I/O errors, shutting down).
+    Unreachable,
+}
+
+impl std::fmt::Display for Unavailability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unavailability::DiskFull => "the database's disk is full",
+            Unavailability::Unreachable => "the database is unreachable",
+        })
+    }
+}
+
+/// SQLite result codes (the primary code: the low byte of an extended one).
+const SQLITE_IOERR: i64 = 10;
+const SQLITE_FULL: i64 = 13;
+const SQLITE_CANTOPEN: i64 = 14;
+
 impl DatabaseError {
+    /// Why the database cannot serve, if this error says so.
+    pub fn unavailability(&self) -> Option<Unavailability> {
+        let Inner::Sqlx(error) = &self.0 else {
+            return None;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Some(Unavailability::Unreachable),
+            sqlx::Error::Database(error) => {
+                let code = error.code()?;
+                let is_sqlite = error
+                    .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                    .is_some();
+                if is_sqlite {
+                    let extended: i64 = code.parse().ok()?;
+                    return match extended & 0xff {
+                        SQLITE_FULL => Some(Unavailability::DiskFull),
+                        SQLITE_IOERR | SQLITE_CANTOPEN => Some(Unavailability::Unreachable),
+                        _ => None,
+                    };
+                }
+                // PostgreSQL SQLSTATE: 53100 disk full; class 08 connection
+                // exceptions; 57P01–57P03 shutting down or not accepting.
+                match code.as_ref() {
+                    "53100" => Some(Unavailability::DiskFull),
+                    "57P01" | "57P02" | "57P03" => Some(Unavailability::Unreachable),
+                    state if state.starts_with("08") => Some(Unavailability::Unreachable),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the database refused a write that would duplicate a unique key.
     pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(&self.0, Inner::Sqlx(sqlx::Error::Database(error)) if error.is_unique_violation())

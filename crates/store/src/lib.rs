@@ -75,7 +75,9 @@ pub use crate::{
     chains::{Chain, ChainSummary, MAX_STATE_BYTES},
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
-    error::{DatabaseError, KvError, OpenError, SecretError, SecretKeyError, StoreError},
+    error::{
+        DatabaseError, KvError, OpenError, SecretError, SecretKeyError, StoreError, Unavailability,
+    },
     feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL},
     jobs::{JobEnable, JobFilter, JobRef, JobUpdate, LastRunFilter, NewJob},
     kv::{
@@ -97,8 +99,9 @@ pub use crate::{
             ClaimedJob, ClaimedOccurrences, OccurrenceClaim, OccurrenceKind, OccurrencePlan,
             OccurrenceRow,
         },
+        recover::NodeRelease,
         transition::{
-            ClaimedRun, Heartbeat, LeaseState, LogAppend, RunClaim, RunFinish, RunWrites,
+            ClaimedRun, Heartbeat, LeaseState, LogAppend, RunClaim, RunFinish, RunStart, RunWrites,
             RunWritesApplied,
         },
     },

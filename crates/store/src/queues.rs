@@ -181,7 +181,7 @@ macro_rules! claimable_event_runs {
 pub(crate) const SQLITE: QueueSql = QueueSql {
     lock: None,
     claim_events: concat!(
-        "UPDATE runs SET status = 'running', node = $1, started_at_ms = $2, \
+        "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
              lease_expires_at_ms = $3 \
          WHERE status = 'queued' AND id IN (",
         claimable_event_runs!("1"),
@@ -197,7 +197,7 @@ pub(crate) const POSTGRES: QueueSql = QueueSql {
     claim_events: concat!(
         "WITH picked AS MATERIALIZED (",
         claimable_event_runs!("TRUE"),
-        ") UPDATE runs SET status = 'running', node = $1, started_at_ms = $2, \
+        ") UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
              lease_expires_at_ms = $3 \
          FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING ",
         qualified_run_columns!()

@@ -314,20 +314,22 @@ pub(crate) const SQLITE: Dialect = Dialect {
         WHERE v.job_id = p.job_id AND v.version = p.version",
 
     runs_claim_queued: concat!(
-        "UPDATE runs SET status = 'running', node = $1, started_at_ms = $2, \
+        "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
              lease_expires_at_ms = $3 \
          WHERE status = 'queued' AND id IN (",
         claimable_queued_runs!(),
         " ORDER BY r.not_before_ms, r.id LIMIT $4) RETURNING ",
         run_columns!()
     ),
-    run_finish_if_running: "UPDATE runs SET status = $3, finished_at_ms = max($4, started_at_ms), \
+    run_finish_if_running: "UPDATE runs SET status = $3, \
+            finished_at_ms = max($4, COALESCE(started_at_ms, $4)), \
             lease_expires_at_ms = NULL, result = $5, error = $6, http_calls = $7, \
             log_lines = log_lines + $8 \
         WHERE id = $1 AND node = $2 AND status = 'running' \
         RETURNING log_lines, cancel_requested",
     runs_interrupt_if_lease_expired: concat!(
-        "UPDATE runs SET status = 'interrupted', finished_at_ms = max($1, started_at_ms), \
+        "UPDATE runs SET status = 'interrupted', \
+             finished_at_ms = max($1, COALESCE(started_at_ms, $1)), \
              lease_expires_at_ms = NULL, error = $2 \
          WHERE status = 'running' AND lease_expires_at_ms < $1 AND id IN (\
              SELECT id FROM runs WHERE status = 'running' AND lease_expires_at_ms < $1 \
@@ -480,7 +482,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
         "WITH picked AS MATERIALIZED (",
         claimable_queued_runs!(),
         " ORDER BY r.not_before_ms, r.id LIMIT $4 FOR UPDATE OF r SKIP LOCKED) \
-         UPDATE runs SET status = 'running', node = $1, started_at_ms = $2, \
+         UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
              lease_expires_at_ms = $3 \
          FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING ",
         qualified_run_columns!()
@@ -658,6 +660,20 @@ pub(crate) mod common {
     /// `$1` id → `node` of the running run now marked cancel-requested.
     pub(crate) const RUN_REQUEST_CANCEL_IF_RUNNING: &str = "UPDATE runs \
         SET cancel_requested = TRUE WHERE id = $1 AND status = 'running' RETURNING node";
+    /// `$1` id, `$2` node, `$3` the instant its script began: records the
+    /// real start of a run this node claimed (once).
+    pub(crate) const RUN_MARK_STARTED_IF_RUNNING: &str = "UPDATE runs \
+        SET started_at_ms = $3 \
+        WHERE id = $1 AND node = $2 AND status = 'running' AND started_at_ms IS NULL";
+    /// `$1` node: runs it claimed whose script never began go back to the
+    /// queue (nothing of them ran, so nothing is interrupted).
+    pub(crate) const RUNS_REQUEUE_UNSTARTED_OF_NODE: &str = "UPDATE runs \
+        SET status = 'queued', node = NULL, lease_expires_at_ms = NULL \
+        WHERE status = 'running' AND node = $1 AND started_at_ms IS NULL";
+    /// `$1` node, `$2` an instant already past: its other running runs'
+    /// leases end now, so the sweep interrupts (and retries) them at once.
+    pub(crate) const RUNS_EXPIRE_LEASES_OF_NODE: &str = "UPDATE runs \
+        SET lease_expires_at_ms = $2 WHERE status = 'running' AND node = $1";
     /// `$1` id, `$2` node, `$3` new lines → `log_lines` after the update.
     pub(crate) const RUN_COUNT_LOGS_IF_RUNNING: &str = "UPDATE runs \
         SET log_lines = log_lines + $3 WHERE id = $1 AND node = $2 AND status = 'running' \

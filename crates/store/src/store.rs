@@ -5,19 +5,19 @@ use std::{
     fmt,
     path::{Path, PathBuf},
     str::FromStr,
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
 use sqlx::{
-    PgPool, SqlitePool,
+    Connection, PgPool, SqliteConnection, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use crate::{
     clock::{Clock, SystemClock},
-    error::{DatabaseError, DbResultExt, OpenError, StoreError},
+    error::{DatabaseError, DbResultExt, OpenError, StoreError, Unavailability},
     migrate,
     secret::SecretKey,
 };
@@ -70,6 +70,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) secret_key: Option<Arc<SecretKey>>,
+    /// Why the latest run write failed, until one succeeds (shared by clones).
+    write_failure: Arc<Mutex<Option<Unavailability>>>,
 }
 
 /// Runs `$body` once per engine with `$pool` bound to that engine's pool and
@@ -167,7 +169,37 @@ impl Store {
             backend,
             clock: Arc::new(SystemClock),
             secret_key: None,
+            write_failure: Arc::default(),
         }
+    }
+
+    /// Why the database refuses writes, when the latest write of runs
+    /// (claims, inserts, starts, logs, finishes — the scheduler writes them
+    /// continuously) failed for a reason of the database's own (a full
+    /// disk, a lost connection) and none has succeeded since. A trivial
+    /// read such as [`Store::ping`] still works on a full disk; this tells.
+    pub fn write_failure(&self) -> Option<Unavailability> {
+        *self
+            .write_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the outcome of a run write for [`Store::write_failure`].
+    pub(crate) fn observe_write<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let failure = match &result {
+            Ok(_) => None,
+            Err(error) => match error.unavailability() {
+                Some(why) => Some(why),
+                // The request's own fault says nothing of the database.
+                None => return result,
+            },
+        };
+        *self
+            .write_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = failure;
+        result
     }
 
     /// Uses `clock` for every time-dependent decision (expiry) from now on.
@@ -268,6 +300,7 @@ async fn connect_sqlite(options: SqliteConnectOptions) -> Result<SqlitePool, sql
         let outcome = SqlitePoolOptions::new()
             .max_connections(SQLITE_MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_release(|conn, _| Box::pin(left_outside_a_transaction(conn)))
             .connect_with(options.clone())
             .await;
         attempts_left -= 1;
@@ -279,6 +312,23 @@ async fn connect_sqlite(options: SqliteConnectOptions) -> Result<SqlitePool, sql
             outcome => return outcome,
         }
     }
+}
+
+/// Whether a connection returned to the pool may be used again: not if it
+/// is still inside a transaction. SQLite rolls a transaction back by itself
+/// on some errors (a full disk, an I/O error); the driver's own ROLLBACK
+/// then fails ("no transaction is active") and its transaction depth stays
+/// 1, so every later `BEGIN` on that connection failed with "non-zero
+/// transaction depth" — writes never recovered once space was back. Such a
+/// connection is closed instead (the pool opens a fresh one). A dropped
+/// transaction's rollback is queued on the connection, so the check waits
+/// for it (a ping runs after it) before deciding.
+async fn left_outside_a_transaction(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
 }
 
 fn is_sqlite_busy(error: &sqlx::Error) -> bool {
@@ -293,7 +343,16 @@ fn is_sqlite_busy(error: &sqlx::Error) -> bool {
 /// migration. Each migration runs in a savepoint inside this transaction.
 async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), OpenError> {
     let migrate_error = |error| OpenError::Migrate(DatabaseError::migrate(error));
-    let mut tx = pool
+    // A connection of its own, closed afterwards: a migration may edit a
+    // table's stored definition, which the connection that made the edit
+    // would keep seeing as it was.
+    let mut conn = pool
+        .acquire()
+        .await
+        .db()
+        .map_err(OpenError::Migrate)?
+        .detach();
+    let mut tx = conn
         .begin_with(crate::sql::SQLITE.begin_write)
         .await
         .db()
@@ -305,7 +364,8 @@ async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), OpenError> {
         .run_direct(None, &mut *tx, false)
         .await
         .map_err(migrate_error)?;
-    tx.commit().await.db().map_err(OpenError::Migrate)
+    tx.commit().await.db().map_err(OpenError::Migrate)?;
+    conn.close().await.db().map_err(OpenError::Migrate)
 }
 
 fn create_parent_dir(path: &Path) -> Result<(), OpenError> {

@@ -106,6 +106,18 @@ impl Api {
         })
     }
 
+    /// `/healthz`: status and JSON body (no token: it needs none).
+    pub fn healthz(&self) -> (u16, Value) {
+        let root = self.base.trim_end_matches("/api/v1");
+        let request = self.http.get(format!("{root}/healthz"));
+        self.runtime.block_on(async {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+
     /// The body of a GET that must answer 200.
     pub fn get(&self, path: &str) -> Value {
         let (status, _, body) = self.call("GET", path, None);

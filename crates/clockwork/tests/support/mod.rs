@@ -92,10 +92,20 @@ impl Serve {
     }
 
     /// Sends SIGTERM and waits for the process to exit; returns its code.
-    pub fn terminate(mut self) -> Option<i32> {
+    pub fn terminate(self) -> Option<i32> {
+        self.sigterm();
+        self.wait()
+    }
+
+    /// Sends SIGTERM and returns at once (the shutdown goes on).
+    pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
+    }
+
+    /// Waits for the process to exit; returns its code.
+    pub fn wait(mut self) -> Option<i32> {
         let code = self.child.wait().unwrap().code();
         std::mem::forget(self);
         code

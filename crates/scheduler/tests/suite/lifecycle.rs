@@ -12,6 +12,7 @@ scheduler_tests! {
     live_logs_fan_out_and_are_stored_while_the_run_goes_on,
     history_is_pruned_to_each_jobs_retention,
     metrics_count_runs_by_job_and_status,
+    a_restarted_node_queues_again_what_never_began_and_interrupts_the_rest,
 }
 
 async fn shutdown_lets_runs_finish_within_the_grace_period_then_interrupts_them(env: TestEnv) {
@@ -231,5 +232,76 @@ async fn metrics_count_runs_by_job_and_status(env: TestEnv) {
         (metrics.queued, metrics.running, metrics.running_here),
         (0, 0, 0)
     );
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Its previous process (same node id) died holding two runs: one claimed
+/// but never begun (killed inside the claim-ahead window), one executing.
+/// The restarted node queues the first again — it runs as attempt 1,
+/// nothing of it is interrupted — and interrupts the second at once, though
+/// its lease still has a minute to go.
+async fn a_restarted_node_queues_again_what_never_began_and_interrupts_the_rest(env: TestEnv) {
+    let mut quick = spec("quick", "return 1");
+    quick.overlap = store::Overlap::Allow;
+    let job = env.create_job(quick, None).await;
+    // Whole milliseconds, as stored.
+    let now = jiff::Timestamp::from_millisecond(jiff::Timestamp::now().as_millisecond()).unwrap();
+    let queued = || store::NewRun::new(job.id, Trigger::Manual, now);
+    let unstarted = env.store.run_insert(&queued()).await.unwrap();
+    let begun = env.store.run_insert(&queued()).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let claimed = env
+        .store
+        .runs_claim_queued(&store::RunClaim {
+            node: "node-a".into(),
+            now,
+            lease_until: now + lease,
+            limit: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(
+        claimed.iter().all(|c| c.run.started_at.is_none()),
+        "a claim is not a start"
+    );
+    let start = store::RunStart {
+        run_id: begun.id,
+        node: "node-a".into(),
+        started_at: now,
+    };
+    env.store
+        .runs_write_if_running(&store::RunWrites {
+            starts: vec![start],
+            ..store::RunWrites::default()
+        })
+        .await
+        .unwrap();
+
+    let mut config = env.config("node-a");
+    config.lease = lease;
+    let handle = env.start(config).await;
+    let mut events = handle.events();
+    // Taken back before `start` returned: the interruption is already stored.
+    let begun = env.store.run_get(begun.id).await.unwrap().unwrap();
+    assert_eq!(begun.status, RunStatus::Interrupted, "{begun:?}");
+    assert_eq!(begun.started_at, Some(now));
+    let ran = wait_for(&mut events, "the unstarted run to succeed", |e| {
+        e.run_id == unstarted.id && e.status == RunStatus::Succeeded
+    })
+    .await;
+    assert_eq!(ran.attempt, 1);
+    let runs = env
+        .store
+        .runs_list(&RunFilter {
+            job_id: Some(job.id),
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(runs.len(), 2, "no retry, no second row: {runs:?}");
+    let unstarted = runs.iter().find(|r| r.id == unstarted.id).unwrap();
+    assert!(unstarted.started_at.unwrap() >= now);
     handle.shutdown(Duration::from_secs(1)).await;
 }

@@ -139,6 +139,19 @@ impl Store {
         &self,
         claims: &[OccurrenceClaim],
         now: Timestamp,
+        plan: F,
+    ) -> Result<Vec<ClaimedOccurrences>, StoreError>
+    where
+        F: FnMut(&OccurrenceClaim, &ClaimedJob) -> OccurrencePlan + Send,
+    {
+        let claimed = self.claim_occurrences(claims, now, plan).await;
+        self.observe_write(claimed)
+    }
+
+    async fn claim_occurrences<F>(
+        &self,
+        claims: &[OccurrenceClaim],
+        now: Timestamp,
         mut plan: F,
     ) -> Result<Vec<ClaimedOccurrences>, StoreError>
     where
@@ -349,9 +362,10 @@ fn check_plan(plan: &OccurrencePlan) -> Result<(), StoreError> {
 fn row_json<'a>(job: &ClaimedJob, row: &'a OccurrenceRow, now_ms: i64) -> RowJson<'a> {
     let (status, started_at, finished_at, node, lease, missed_count) = match &row.kind {
         OccurrenceKind::Queued => (RunStatus::Queued, None, None, None, None, None),
+        // It starts when its script begins (the node records that).
         OccurrenceKind::Running { node, lease_until } => (
             RunStatus::Running,
-            Some(now_ms),
+            None,
             None,
             Some(node.as_str()),
             Some(ms(*lease_until)),

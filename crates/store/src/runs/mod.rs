@@ -1,9 +1,11 @@
 //! Runs: inserting queued runs, reading history and logs, pruning it.
 //!
 //! Every change of a run's status lives in [`transition`]; occurrence
-//! claims (the exactly-once firing transaction) in [`claim`].
+//! claims (the exactly-once firing transaction) in [`claim`]; what a
+//! restarting node takes back from its previous incarnation in [`recover`].
 
 pub(crate) mod claim;
+pub(crate) mod recover;
 pub(crate) mod transition;
 
 use jiff::Timestamp;
@@ -202,6 +204,11 @@ impl Store {
     /// tells every node's workers. [`StoreError::JobNotFound`] when the job
     /// does not exist.
     pub async fn run_insert(&self, new: &NewRun) -> Result<Run, StoreError> {
+        let inserted = self.insert_queued_run(new).await;
+        self.observe_write(inserted)
+    }
+
+    async fn insert_queued_run(&self, new: &NewRun) -> Result<Run, StoreError> {
         let encoded = EncodedNewRun::of(new)?;
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;

@@ -205,9 +205,24 @@ pub struct LogAppend {
     pub lines: Vec<LogLine>,
 }
 
+/// The real start of a claimed run: the instant its script began. A claim
+/// leaves `started_at` empty, so a run whose node died before it began
+/// shows no start, and a restarting node can queue it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStart {
+    /// The run.
+    pub run_id: i64,
+    /// The node running it: only that node's start is recorded.
+    pub node: String,
+    /// When its script began.
+    pub started_at: Timestamp,
+}
+
 /// What one node writes about its runs in one transaction (group commit).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunWrites {
+    /// Starts of runs; applied before anything else.
+    pub starts: Vec<RunStart>,
     /// Log lines of runs still going; applied first.
     pub appends: Vec<LogAppend>,
     /// Ends of runs.
@@ -314,6 +329,11 @@ impl Store {
     /// rows other nodes are claiming are skipped (`FOR UPDATE SKIP
     /// LOCKED`), so concurrent claimers get disjoint sets without waiting.
     pub async fn runs_claim_queued(&self, claim: &RunClaim) -> Result<Vec<ClaimedRun>, StoreError> {
+        let claimed = self.claim_queued(claim).await;
+        self.observe_write(claimed)
+    }
+
+    async fn claim_queued(&self, claim: &RunClaim) -> Result<Vec<ClaimedRun>, StoreError> {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
@@ -430,8 +450,8 @@ impl Store {
         finishes: &[RunFinish],
     ) -> Result<Vec<bool>, StoreError> {
         let writes = RunWrites {
-            appends: Vec::new(),
             finishes: finishes.to_vec(),
+            ..RunWrites::default()
         };
         Ok(self.runs_write_if_running(&writes).await?.finished)
     }
@@ -444,12 +464,12 @@ impl Store {
     ) -> Result<Vec<bool>, StoreError> {
         let writes = RunWrites {
             appends: appends.to_vec(),
-            finishes: Vec::new(),
+            ..RunWrites::default()
         };
         Ok(self.runs_write_if_running(&writes).await?.appended)
     }
 
-    /// Group commit: log appends, then finishes (running → final status,
+    /// Group commit: starts, log appends, then finishes (running → final status,
     /// with the remaining log lines), all in one transaction, each guarded
     /// by "still running on this node". On PostgreSQL, other nodes hear
     /// that runs finished (runs queued behind them may start).
@@ -457,6 +477,11 @@ impl Store {
         &self,
         writes: &RunWrites,
     ) -> Result<RunWritesApplied, StoreError> {
+        let written = self.write_if_running(writes).await;
+        self.observe_write(written)
+    }
+
+    async fn write_if_running(&self, writes: &RunWrites) -> Result<RunWritesApplied, StoreError> {
         let appends = writes
             .appends
             .iter()
@@ -467,13 +492,22 @@ impl Store {
             .iter()
             .map(EncodedFinish::of)
             .collect::<Result<Vec<_>, StoreError>>()?;
-        if appends.is_empty() && finishes.is_empty() {
+        if appends.is_empty() && finishes.is_empty() && writes.starts.is_empty() {
             return Ok(RunWritesApplied::default());
         }
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let mut applied = RunWritesApplied::default();
+                for start in &writes.starts {
+                    sqlx::query(common::RUN_MARK_STARTED_IF_RUNNING)
+                        .bind(start.run_id)
+                        .bind(&start.node)
+                        .bind(ms(start.started_at))
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
                 for (append, lines_json) in &appends {
                     let lines = i64::try_from(append.lines.len()).unwrap_or(i64::MAX);
                     let counted: Option<(i64,)> = sqlx::query_as(common::RUN_COUNT_LOGS_IF_RUNNING)

@@ -45,6 +45,7 @@ async fn write(db: &TestDb, finish: RunFinish) -> Option<Run> {
         .runs_write_if_running(&RunWrites {
             appends: Vec::new(),
             finishes: vec![finish],
+            starts: Vec::new(),
         })
         .await
         .unwrap();
@@ -52,14 +53,19 @@ async fn write(db: &TestDb, finish: RunFinish) -> Option<Run> {
     applied.follow_ups.into_iter().next().unwrap()
 }
 
+/// Claims the queued runs and starts them at once, as a node does.
 async fn claim_one(db: &TestDb, seconds: i64) -> Vec<Run> {
-    db.store
+    let claimed = db
+        .store
         .runs_claim_queued(&claim_all(NODE, at(seconds)))
         .await
-        .unwrap()
-        .into_iter()
-        .map(|claimed| claimed.run)
-        .collect()
+        .unwrap();
+    let mut runs = Vec::new();
+    for claimed in claimed {
+        crate::fixtures::start(&db.store, claimed.run.id, at(seconds)).await;
+        runs.push(db.store.run_get(claimed.run.id).await.unwrap().unwrap());
+    }
+    runs
 }
 
 async fn a_continuation_makes_its_run_the_first_chunk_in_the_finish_transaction(db: TestDb) {

@@ -65,7 +65,25 @@ pub(crate) async fn running_run(db: &TestDb, name: &str) -> Run {
         .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].run.id, queued.id);
-    claimed.into_iter().next().unwrap().run
+    assert_eq!(claimed[0].run.started_at, None, "a claim is not a start");
+    start(&db.store, queued.id, at(0)).await;
+    db.store.run_get(queued.id).await.unwrap().unwrap()
+}
+
+/// Records that run `id`'s script began at `instant` on [`NODE`], as the
+/// node's workers do when they launch it.
+pub(crate) async fn start(store: &Store, id: i64, instant: jiff::Timestamp) {
+    store
+        .runs_write_if_running(&store::RunWrites {
+            starts: vec![store::RunStart {
+                run_id: id,
+                node: NODE.into(),
+                started_at: instant,
+            }],
+            ..store::RunWrites::default()
+        })
+        .await
+        .unwrap();
 }
 
 /// The finish of a run ending in `status` (a final status), with no

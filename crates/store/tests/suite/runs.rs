@@ -509,7 +509,7 @@ async fn queued_runs_wait_for_not_before(db: TestDb) {
     let claimed = &claimed[0];
     assert_eq!(claimed.run.id, run.id);
     assert_status(&claimed.run, RunStatus::Running);
-    assert_eq!(claimed.run.started_at, Some(at(30)));
+    assert_eq!(claimed.run.started_at, None, "a claim is not a start");
     assert_eq!(claimed.run.lease_expires_at, Some(at(60)));
     assert_eq!(claimed.run.node.as_deref(), Some(NODE));
     assert_eq!(claimed.spec.name, "later");
@@ -708,6 +708,7 @@ async fn expired_leases_become_interrupted_runs(db: TestDb) {
                 lines: vec![line("late")],
             }],
             finishes: vec![RunFinish::succeeded(expiring.id, NODE, at(32), None)],
+            starts: Vec::new(),
         })
         .await
         .unwrap();
@@ -1011,6 +1012,7 @@ async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb
         .runs_write_if_running(&RunWrites {
             appends: Vec::new(),
             finishes: vec![finish("node-b")],
+            starts: Vec::new(),
         })
         .await
         .unwrap();
@@ -1025,6 +1027,7 @@ async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb
         .runs_write_if_running(&RunWrites {
             appends: Vec::new(),
             finishes: vec![finish(NODE)],
+            starts: Vec::new(),
         })
         .await
         .unwrap();

@@ -122,11 +122,6 @@ const RUN_CASES: &[(&str, &str, &str)] = &[
         "'manual', 'succeeded', 1, NULL, 0, 0, 1, NULL, NULL, NULL, NULL)",
     ),
     (
-        "succeeded run that never started",
-        "runs_started_when_it_ran",
-        "'manual', 'succeeded', 1, NULL, 0, 0, NULL, 5, NULL, NULL, NULL)",
-    ),
-    (
         "queued run that started",
         "runs_not_started_when_it_never_ran",
         "'manual', 'queued', 1, NULL, 0, 0, 1, NULL, NULL, NULL, NULL)",
