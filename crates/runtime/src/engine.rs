@@ -1,10 +1,13 @@
 //! One run, from the user's text to its [`Outcome`].
 //!
-//! Each run gets its own QuickJS runtime (with the capped allocator of
-//! [`limits`](crate::limits)) and one full context, both dropped at the end:
-//! nothing survives from one run to the next.
+//! Each run gets a fresh full context on a QuickJS runtime (an engine, with
+//! the capped allocator of [`limits`](crate::limits)) that its executor
+//! keeps between runs. The context is dropped at the end of the run, and the
+//! engine is kept only when the run left nothing behind in it (see
+//! [`Engine::give_back`]): nothing of one run is visible to the next.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rquickjs::context::EvalOptions;
@@ -14,7 +17,7 @@ use serde_json::Value as Json;
 use crate::handler::{self, Export};
 use crate::host::{self, Host};
 use crate::js_error::describe;
-use crate::limits::{CappedAllocator, Guard, Trip};
+use crate::limits::{CappedAllocator, Guard, Meter, Trip};
 use crate::logs::LogSink;
 use crate::modules::BuiltinModules;
 use crate::outcome::{ErrorInfo, Outcome, RetryRequest, RunStatus};
@@ -42,6 +45,7 @@ pub(crate) async fn run(
     guard: Arc<Guard>,
     logs: Arc<LogSink>,
     started: Instant,
+    pool: Arc<EnginePool>,
 ) -> Outcome {
     let (ended, host) = match source::prepare(&spec.script) {
         Err(error) => (
@@ -59,7 +63,7 @@ pub(crate) async fn run(
                 let mut host = Host::new(&spec, prepared, Arc::clone(&guard), Arc::clone(&logs));
                 host.env = env;
                 let host = Arc::new(host);
-                (execute(&spec, &host).await, Some(host))
+                (execute(&spec, &host, &pool).await, Some(host))
             }
         },
     };
@@ -159,39 +163,129 @@ pub(crate) fn human_duration(duration: Duration) -> String {
     }
 }
 
-async fn execute(spec: &RunSpec, host: &Arc<Host>) -> Ended {
+async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
     if let Some(trip) = host.guard.tripped() {
         return Ended::Tripped(trip);
     }
-    let runtime = match AsyncRuntime::new_with_alloc(CappedAllocator::new(Arc::clone(&host.guard)))
-    {
-        Ok(runtime) => runtime,
+    let engine = match Engine::take(pool).await {
+        Ok(engine) => engine,
         Err(error) => return engine_failure(&error),
     };
+    let runtime = &engine.runtime;
     let guard = Arc::clone(&host.guard);
     runtime
         .set_interrupt_handler(Some(Box::new(move || guard.should_interrupt())))
         .await;
-    runtime.set_max_stack_size(JS_STACK_BYTES).await;
-    runtime.set_loader(BuiltinModules, BuiltinModules).await;
     runtime
         .set_host_promise_rejection_tracker(Some(host::rejection_tracker(host)))
         .await;
-    let context = match AsyncContext::full(&runtime).await {
+    let context = match AsyncContext::full(runtime).await {
         Ok(context) => context,
         Err(error) => return engine_failure(&error),
     };
-    host.guard.arm();
+    host.guard.arm(&engine.meter);
     let info = host::info_json(spec);
     let ended = tokio::select! {
         biased;
         trip = host.guard.wait_tripped() => Ended::Tripped(trip),
         ended = context.async_with(async |ctx| drive(ctx, host, info).await) => ended,
     };
-    // Context before runtime; any future still holding script values went with the select.
+    // Any future still holding script values went with the select; the
+    // context goes before the engine is kept or dropped.
     drop(context);
-    drop(runtime);
+    host.guard.disarm();
+    engine.give_back(host.guard.tripped().is_none(), pool).await;
     ended
+}
+
+/// A QuickJS runtime with its capped allocator: serves one run at a time,
+/// each in a fresh full context, and is kept in its executor's
+/// [`EnginePool`] between runs.
+struct Engine {
+    runtime: AsyncRuntime,
+    meter: Arc<Meter>,
+}
+
+/// An engine holding more than this between runs (after a garbage
+/// collection) is dropped rather than kept.
+const KEEP_AT_MOST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Spare engines kept at most: enough for the runs that end and start
+/// around the same moment; a burst beyond creates engines and drops the
+/// surplus as it ends.
+const SPARE_ENGINES: usize = 64;
+
+impl Engine {
+    /// A spare engine, or a new one.
+    async fn take(pool: &EnginePool) -> rquickjs::Result<Self> {
+        let engine = match pool.pop() {
+            Some(engine) => {
+                pool.reused.fetch_add(1, Ordering::Relaxed);
+                engine
+            }
+            None => {
+                let engine = Self::new().await?;
+                pool.started.fetch_add(1, Ordering::Relaxed);
+                engine
+            }
+        };
+        // QuickJS measures its stack from where this is called: the stack of
+        // this run's thread.
+        engine.runtime.set_max_stack_size(JS_STACK_BYTES).await;
+        Ok(engine)
+    }
+
+    async fn new() -> rquickjs::Result<Self> {
+        let meter = Meter::new();
+        let runtime = AsyncRuntime::new_with_alloc(CappedAllocator::new(Arc::clone(&meter)))?;
+        runtime.set_loader(BuiltinModules, BuiltinModules).await;
+        Ok(Self { runtime, meter })
+    }
+
+    /// Keeps the engine for a next run if its run ended `clean` (no limit
+    /// tripped) and left nothing behind: no pending job or spawned future
+    /// (they would belong to the context just dropped) and little memory
+    /// once collected. Anything else drops it whole.
+    async fn give_back(self, clean: bool, pool: &EnginePool) {
+        if !clean {
+            return;
+        }
+        self.runtime.set_interrupt_handler(None).await;
+        self.runtime.set_host_promise_rejection_tracker(None).await;
+        // Collecting may queue jobs too (finalization callbacks of the
+        // dropped context), so look for jobs after it.
+        self.runtime.run_gc().await;
+        if self.runtime.is_job_pending().await || self.meter.used_bytes() > KEEP_AT_MOST_BYTES {
+            return;
+        }
+        pool.push(self);
+    }
+}
+
+/// An executor's spare engines, and how many it started and reused.
+#[derive(Default)]
+pub(crate) struct EnginePool {
+    spares: Mutex<Vec<Engine>>,
+    pub(crate) started: AtomicU64,
+    pub(crate) reused: AtomicU64,
+}
+
+impl EnginePool {
+    fn pop(&self) -> Option<Engine> {
+        self.lock().pop()
+    }
+
+    fn push(&self, engine: Engine) {
+        let mut spares = self.lock();
+        if spares.len() < SPARE_ENGINES {
+            spares.push(engine);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Engine>> {
+        // A list of engines each left whole: consistent even after a panic.
+        self.spares.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 fn engine_failure(error: &rquickjs::Error) -> Ended {
