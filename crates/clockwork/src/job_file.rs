@@ -164,6 +164,22 @@ mod tests {
     }
 
     #[test]
+    fn handler_and_env_are_job_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "sync.toml",
+            "name = \"sync\"\nhandler = \"trigger\"\nscript = \"export const trigger = () => 1;\"\n\n[env]\nREGION = \"eu\"\nAPI_KEY = \"secret:jira-key\"\n",
+        );
+        let job = read(&path).unwrap();
+        assert_eq!(job.body["handler"], "trigger");
+        assert_eq!(
+            job.body["env"],
+            json!({"REGION": "eu", "API_KEY": "secret:jira-key"})
+        );
+    }
+
+    #[test]
     fn unknown_fields_are_left_for_the_server_to_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(

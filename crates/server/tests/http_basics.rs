@@ -138,7 +138,8 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         names
     };
     // The Job JSON, plus `retention` (per-job history bounds),
-    // `queue` (the key it consumes) and `progress` (chains and queues).
+    // `queue` (the key it consumes), `progress` (chains and queues),
+    // `handler` and `env` (Forge's entry point and `process.env`).
     assert_eq!(
         properties("JobView"),
         sorted(&[
@@ -164,6 +165,8 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "queue",
             "progress",
             "schedule_description",
+            "handler",
+            "env",
         ])
     );
     // The Run JSON, plus `missed_count` (how many occurrences a

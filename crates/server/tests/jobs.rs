@@ -83,6 +83,8 @@ async fn create_returns_the_job_with_defaults_and_its_first_fire_instant(server:
             "run_as": null,
             "retention": {"keep_runs": 1000, "keep_days": 30},
             "queue": null,
+            "handler": null,
+            "env": {},
             "progress": {"chain": null, "queue": null},
             "version": 1,
             "next_fire_at": "2026-03-07T12:00:20Z",

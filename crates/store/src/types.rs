@@ -759,6 +759,48 @@ mod tests {
     }
 
     #[test]
+    fn handler_and_env_are_checked() {
+        let mut spec = JobSpec::new("a", "");
+        spec.handler = Some("trigger".into());
+        spec.env.insert("REGION".into(), "eu".into());
+        spec.env.insert("API_KEY".into(), "secret:jira-key".into());
+        assert_eq!(spec.check(), Ok(()));
+        let bad = |edit: &dyn Fn(&mut JobSpec)| {
+            let mut spec = spec.clone();
+            edit(&mut spec);
+            spec.check().unwrap_err()
+        };
+        assert_eq!(
+            bad(&|s| s.handler = Some("index.trigger".into())).field,
+            "handler"
+        );
+        assert_eq!(bad(&|s| s.handler = Some("1x".into())).field, "handler");
+        let problem = bad(&|s| {
+            s.env.insert("NOT-A-NAME".into(), "x".into());
+        });
+        assert_eq!(problem.field, "env");
+        assert!(problem.reason.contains("NOT-A-NAME"), "{problem}");
+        let problem = bad(&|s| {
+            s.env.insert("T".into(), "secret: ".into());
+        });
+        assert!(problem.reason.contains("secret's name"), "{problem}");
+        let problem = bad(&|s| {
+            s.env
+                .insert("BIG".into(), "x".repeat(MAX_ENV_VALUE_BYTES + 1));
+        });
+        assert!(problem.reason.contains("BIG"), "{problem}");
+        let problem = bad(&|s| {
+            s.env = (0..=MAX_ENV_ENTRIES)
+                .map(|i| (format!("V{i}"), String::new()))
+                .collect();
+        });
+        assert!(problem.reason.contains("at most 100"), "{problem}");
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["env"]["API_KEY"], "secret:jira-key");
+        assert_eq!(serde_json::from_value::<JobSpec>(json).unwrap(), spec);
+    }
+
+    #[test]
     fn unknown_fields_are_refused() {
         let error = serde_json::from_str::<JobSpec>(r#"{"name": "a", "script": "", "colour": 1}"#)
             .unwrap_err();
