@@ -17,7 +17,7 @@ use crate::limits::{CappedAllocator, Guard, Trip};
 use crate::logs::LogSink;
 use crate::outcome::{ErrorInfo, Outcome, RetryRequest, RunStatus};
 use crate::precompiled::{self, Script};
-use crate::source::{self, Prepared, SCRIPT_FILE, ScriptForm};
+use crate::source::{Prepared, SCRIPT_FILE, ScriptForm};
 use crate::spec::RunSpec;
 use crate::timers::{self, TimerQueue};
 use crate::{console, globals};
@@ -41,7 +41,7 @@ pub(crate) async fn run(
     logs: Arc<LogSink>,
     started: Instant,
 ) -> Outcome {
-    let (ended, host) = match source::prepare(&spec.script) {
+    let (ended, host) = match crate::typescript::prepare(&spec.script, spec.language) {
         Err(error) => (
             Ended::Error(ErrorInfo {
                 message: error.message,

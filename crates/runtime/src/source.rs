@@ -56,6 +56,8 @@ pub(crate) struct Prepared {
     user_lines: Vec<String>,
     /// 1-based user line → the column (characters) of a rewritten `import`.
     pinned_columns: HashMap<u32, u32>,
+    /// Set when the text was printed from TypeScript: positions go on to it.
+    origin: Option<std::sync::Arc<crate::typescript::PositionMap>>,
 }
 
 impl Prepared {
@@ -63,6 +65,21 @@ impl Prepared {
     /// column) to the user's text (1-based line, 1-based character column).
     /// Positions in the wrapper's own lines land on the nearest user line.
     pub(crate) fn user_position(&self, line: u32, byte_column: u32) -> (u32, u32) {
+        let (line, column) = self.position_in_text(line, byte_column);
+        match &self.origin {
+            Some(origin) => origin.original(line, column),
+            None => (line, column),
+        }
+    }
+
+    /// Marks the text as printed from TypeScript, with the way back to it.
+    pub(crate) fn with_origin(mut self, origin: crate::typescript::PositionMap) -> Self {
+        self.origin = Some(std::sync::Arc::new(origin));
+        self
+    }
+
+    /// [`Prepared::user_position`] within the text [`prepare`] was given.
+    fn position_in_text(&self, line: u32, byte_column: u32) -> (u32, u32) {
         let Some(user_line) = line.checked_sub(1).filter(|line| *line >= 1) else {
             return (1, 1);
         };
@@ -110,6 +127,7 @@ pub(crate) fn prepare(text: &str) -> Result<Prepared, ScriptError> {
             code: format!("{MODULE_PREFIX}{text}"),
             user_lines,
             pinned_columns: HashMap::new(),
+            origin: None,
         });
     }
     let mut code = String::with_capacity(text.len() + WRAP_PREFIX.len() + 64);
@@ -134,6 +152,7 @@ pub(crate) fn prepare(text: &str) -> Result<Prepared, ScriptError> {
         code,
         user_lines,
         pinned_columns,
+        origin: None,
     })
 }
 

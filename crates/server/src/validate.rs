@@ -63,7 +63,7 @@ pub(crate) async fn job(spec: &JobSpec, run_as_names: Option<&[String]>) -> Resu
     }
     // An oversized script is already reported and is not worth compiling.
     if spec.script.len() <= MAX_SCRIPT_BYTES
-        && let Some(error) = script_syntax(&spec.script).await?
+        && let Some(error) = script_syntax(&spec.script, spec.language).await?
     {
         errors.push(error);
     }
@@ -80,9 +80,12 @@ fn has_error(errors: &[FieldError], field: &str) -> bool {
 
 /// Compiles the script without running it, on a blocking thread (it can
 /// take up to a second of CPU for a large script).
-async fn script_syntax(script: &str) -> Result<Option<FieldError>, ApiError> {
+async fn script_syntax(
+    script: &str,
+    language: runtime::Language,
+) -> Result<Option<FieldError>, ApiError> {
     let script = script.to_owned();
-    let checked = tokio::task::spawn_blocking(move || runtime::check_syntax(&script))
+    let checked = tokio::task::spawn_blocking(move || runtime::check_script(&script, language))
         .await
         .map_err(ApiError::internal)?;
     Ok(checked
