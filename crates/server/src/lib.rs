@@ -24,6 +24,7 @@ mod auth;
 mod chains;
 mod channels;
 mod console;
+mod console_storage;
 mod cron_preview;
 mod extract;
 mod health;
