@@ -185,13 +185,12 @@ fn compact(ctx: Ctx<'_>, tag: String, digits: String, long: bool) -> Result<Stri
 
 fn plural_rules(ctx: &Ctx<'_>, tag: &str, kind: &str) -> Result<PluralRules> {
     let locale = resolve(tag);
-    let mut options = PluralRulesOptions::default();
-    options.rule_type = Some(if kind == "ordinal" {
+    let rule_type = if kind == "ordinal" {
         PluralRuleType::Ordinal
     } else {
         PluralRuleType::Cardinal
-    });
-    PluralRules::try_new((&locale).into(), options)
+    };
+    PluralRules::try_new((&locale).into(), PluralRulesOptions::from(rule_type))
         .map_err(|error| range_error(ctx, "no plural rules", error))
 }
 
