@@ -2,7 +2,9 @@
 //! YAML file, with the fields of the API's job JSON, and the script either
 //! inline (`script`) or in a file next to it (`script_file`, relative to the
 //! job file). The server validates the fields (unknown ones included); this
-//! module only reads the file and resolves the script.
+//! module only reads the file and resolves the script. A `script_file`
+//! ending in `.ts`, `.mts` or `.cts` makes the job TypeScript unless the
+//! file says `language`.
 
 use std::path::{Path, PathBuf};
 
@@ -89,6 +91,11 @@ pub(crate) fn read(path: &Path) -> Result<JobFile> {
             ))
         })?;
         fields.insert("script".to_owned(), Value::String(script));
+        if runtime::Language::of_path(&script_path) == runtime::Language::TypeScript {
+            fields
+                .entry("language")
+                .or_insert_with(|| Value::String(runtime::Language::TypeScript.to_string()));
+        }
     }
     let name = match fields.get("name") {
         Some(Value::String(name)) if !name.is_empty() => name.clone(),
@@ -147,6 +154,36 @@ mod tests {
                 "retry": {"max_attempts": 3},
             })
         );
+    }
+
+    #[test]
+    fn a_typescript_script_file_makes_a_typescript_job() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "sync.ts", "const n: number = 42;\nreturn n;\n");
+        write(dir.path(), "plain.mts", "return 1;\n");
+        let path = write(
+            dir.path(),
+            "sync.toml",
+            "name = \"sync\"\nscript_file = \"sync.ts\"\n",
+        );
+        let job = read(&path).unwrap();
+        assert_eq!(job.body["language"], "typescript");
+        assert_eq!(job.body["script"], "const n: number = 42;\nreturn n;\n");
+        // What the file says wins over the extension.
+        let path = write(
+            dir.path(),
+            "plain.toml",
+            "name = \"plain\"\nscript_file = \"plain.mts\"\nlanguage = \"javascript\"\n",
+        );
+        assert_eq!(read(&path).unwrap().body["language"], "javascript");
+        // A JavaScript file leaves the field to the server's default.
+        write(dir.path(), "js.js", "return 1;\n");
+        let path = write(
+            dir.path(),
+            "js.toml",
+            "name = \"js\"\nscript_file = \"js.js\"\n",
+        );
+        assert!(read(&path).unwrap().body.get("language").is_none());
     }
 
     #[test]

@@ -23,8 +23,8 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use runtime::{
     CallRecord, Credential, ErrorInfo, Executor, ExecutorConfig, JobInfo, KvError, KvOp, KvPage,
-    KvSetItem, KvStore, Limits, LogLevel, LogLine, Outcome, QueueBackend, QueueError, QueueEvent,
-    QueueJobStats, RunInfo, RunSpec, RunStatus, Services, Sites,
+    KvSetItem, KvStore, Language, Limits, LogLevel, LogLine, Outcome, QueueBackend, QueueError,
+    QueueEvent, QueueJobStats, RunInfo, RunSpec, RunStatus, Services, Sites,
 };
 use scheduler::ScriptStorage;
 use serde::Serialize;
@@ -46,8 +46,13 @@ const DATABASE_FILE: &str = "clockwork.db";
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// The script file, in either form (a Script Master body or a Forge
-    /// module); `-` reads it from standard input.
+    /// module); `-` reads it from standard input. `.ts`, `.mts` and `.cts`
+    /// files are TypeScript.
     script: PathBuf,
+    /// The script's language, when its file name does not say it (standard
+    /// input, or a TypeScript file named otherwise).
+    #[arg(long, value_name = "javascript|typescript")]
+    language: Option<Language>,
     /// Print exactly one JSON object on stdout: status, result, error, logs,
     /// duration_ms, http_calls.
     #[arg(long)]
@@ -241,6 +246,7 @@ fn parse_env_pair(text: &str) -> Result<(String, String), String> {
 /// What one run needs, validated, before anything starts.
 struct RunSetup {
     script: String,
+    language: Language,
     /// The job name a one-off run has: the file's stem (`moduleKey`).
     script_name: String,
     /// The file as the user named it, for error positions.
@@ -289,6 +295,9 @@ impl RunSetup {
         };
         Ok(Self {
             script,
+            language: args
+                .language
+                .unwrap_or_else(|| Language::of_path(&args.script)),
             script_name,
             shown_path,
             sites,
@@ -368,6 +377,7 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
     let http =
         egress::Client::new(egress::Policy::default()).context("cannot set up the HTTP client")?;
     let mut spec = RunSpec::new(setup.script.clone());
+    spec.language = setup.language;
     spec.limits = setup.limits;
     spec.params = setup.params;
     spec.handler = setup.handler;

@@ -24,7 +24,7 @@ use crate::mask::Masker;
 use crate::modules::BuiltinModules;
 use crate::outcome::{ErrorInfo, Outcome, RetryRequest, RunStatus};
 use crate::precompiled::{self, Script};
-use crate::source::{self, Prepared, SCRIPT_FILE, ScriptForm};
+use crate::source::{Prepared, SCRIPT_FILE, ScriptForm};
 use crate::spec::RunSpec;
 use crate::timers::{self, TimerQueue};
 use crate::{console, globals};
@@ -49,7 +49,7 @@ pub(crate) async fn run(
     started: Instant,
     pool: Arc<EnginePool>,
 ) -> Outcome {
-    let (ended, host) = match source::prepare(&spec.script) {
+    let (ended, host) = match crate::typescript::prepare(&spec.script, spec.language) {
         Err(error) => (
             Ended::Error(ErrorInfo {
                 message: error.message,

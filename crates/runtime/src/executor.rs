@@ -22,8 +22,9 @@ use crate::error::{RuntimeError, ScriptError};
 use crate::limits::{Guard, Trip, Watchdog};
 use crate::logs::{LogSink, LogStream};
 use crate::outcome::{ErrorInfo, Outcome, RunStatus};
-use crate::source::{self, ScriptForm};
+use crate::source::ScriptForm;
 use crate::spec::RunSpec;
+use crate::typescript::Language;
 
 /// Native stack of each run's thread: QuickJS's own budget
 /// ([`engine::JS_STACK_BYTES`]) plus ample room for the host code around it.
@@ -232,10 +233,16 @@ impl RunHandle {
     }
 }
 
-/// Checks a script without running it: its form, its imports and its
-/// syntax, with the position of the first problem.
+/// Checks a JavaScript script without running it: its form, its imports
+/// and its syntax, with the position of the first problem.
 pub fn check_syntax(source: &str) -> Result<ScriptForm, ScriptError> {
-    let prepared = source::prepare(source)?;
+    check_script(source, Language::JavaScript)
+}
+
+/// [`check_syntax`] for a script in `language`; a TypeScript script's
+/// types are stripped, never checked, and positions are in its own text.
+pub fn check_script(source: &str, language: Language) -> Result<ScriptForm, ScriptError> {
+    let prepared = crate::typescript::prepare(source, language)?;
     crate::syntax::compile(&prepared)?;
     Ok(prepared.form)
 }
@@ -243,8 +250,8 @@ pub fn check_syntax(source: &str) -> Result<ScriptForm, ScriptError> {
 /// Checks that a module-style script exports the job's `handler`; the error
 /// lists the names it does export. Script-style (and CommonJS) texts show
 /// their exports only when they run: they pass.
-pub fn check_handler(source: &str, handler: &str) -> Result<(), ScriptError> {
-    let prepared = source::prepare(source)?;
+pub fn check_handler(source: &str, language: Language, handler: &str) -> Result<(), ScriptError> {
+    let prepared = crate::typescript::prepare(source, language)?;
     match prepared.form {
         ScriptForm::Module => crate::handler::check_named(handler, &prepared.exports),
         ScriptForm::Script => Ok(()),

@@ -8,7 +8,8 @@
 //! [`Limits`], parameters, chain state or queue event, job and run details,
 //! [`Sites`] and [`Services`] — and returns a [`RunHandle`] to cancel the
 //! run, follow its log live ([`LogStream`]) and await its [`Outcome`].
-//! [`check_syntax`] validates a script without running it.
+//! [`check_syntax`] validates a script without running it; scripts in
+//! TypeScript ([`Language`]) have their types stripped first (`typescript`).
 //!
 //! The crate owns the sandbox and everything a script sees: both script
 //! forms (see `source` for how the form is detected), error positions in
@@ -56,6 +57,7 @@ mod handler;
 mod hashing;
 mod host;
 mod http;
+mod intl;
 mod js_error;
 mod kv;
 mod limits;
@@ -70,11 +72,13 @@ mod source;
 mod spec;
 mod syntax;
 mod timers;
+mod typescript;
 mod web;
 
 pub use crate::error::{RuntimeError, ScriptError};
 pub use crate::executor::{
-    EngineCounts, Executor, ExecutorConfig, RunControl, RunHandle, check_handler, check_syntax,
+    EngineCounts, Executor, ExecutorConfig, RunControl, RunHandle, check_handler, check_script,
+    check_syntax,
 };
 pub use crate::kv::{KvError, KvExpect, KvOp, KvPage, KvSetItem, KvStore, MemoryKvStore};
 pub use crate::logs::LogStream;
@@ -86,5 +90,6 @@ pub use crate::queue::{
 };
 pub use crate::source::ScriptForm;
 pub use crate::spec::{Credential, JobInfo, Limits, RunInfo, RunSpec, Services, Sites};
+pub use crate::typescript::{Language, UnknownLanguage};
 /// One outbound HTTP call of a run, as [`Outcome::http_calls`] lists it.
 pub use egress::CallRecord;

@@ -55,6 +55,8 @@ pub(crate) struct Prepared {
     user_lines: Vec<String>,
     /// 1-based user line → the column (characters) of a rewritten `import`.
     pinned_columns: HashMap<u32, u32>,
+    /// Set when the text was printed from TypeScript: positions go on to it.
+    origin: Option<std::sync::Arc<crate::typescript::PositionMap>>,
 }
 
 impl Prepared {
@@ -62,6 +64,21 @@ impl Prepared {
     /// column) to the user's text (1-based line, 1-based character column).
     /// Positions in the wrapper's own lines land on the nearest user line.
     pub(crate) fn user_position(&self, line: u32, byte_column: u32) -> (u32, u32) {
+        let (line, column) = self.position_in_text(line, byte_column);
+        match &self.origin {
+            Some(origin) => origin.original(line, column),
+            None => (line, column),
+        }
+    }
+
+    /// Marks the text as printed from TypeScript, with the way back to it.
+    pub(crate) fn with_origin(mut self, origin: crate::typescript::PositionMap) -> Self {
+        self.origin = Some(std::sync::Arc::new(origin));
+        self
+    }
+
+    /// [`Prepared::user_position`] within the text [`prepare`] was given.
+    fn position_in_text(&self, line: u32, byte_column: u32) -> (u32, u32) {
         let Some(user_line) = line.checked_sub(1).filter(|line| *line >= 1) else {
             return (1, 1);
         };
@@ -110,6 +127,7 @@ pub(crate) fn prepare(text: &str) -> Result<Prepared, ScriptError> {
             exports: analysis.exports,
             user_lines,
             pinned_columns: HashMap::new(),
+            origin: None,
         });
     }
     let mut code = String::with_capacity(text.len() + WRAP_PREFIX.len() + 64);
@@ -135,6 +153,7 @@ pub(crate) fn prepare(text: &str) -> Result<Prepared, ScriptError> {
         exports: Vec::new(),
         user_lines,
         pinned_columns,
+        origin: None,
     })
 }
 

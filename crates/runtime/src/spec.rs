@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::kv::{KvStore, MemoryKvStore};
 use crate::queue::{MemoryQueue, QueueBackend};
+use crate::typescript::Language;
 
 /// Everything one run needs. Build it with [`RunSpec::new`] and set the fields
 /// that matter; the defaults suit a one-off console run.
@@ -16,6 +17,8 @@ use crate::queue::{MemoryQueue, QueueBackend};
 pub struct RunSpec {
     /// The user's text, in either form (FORGE-API §1).
     pub script: String,
+    /// The language `script` is written in.
+    pub language: Language,
     /// Hard limits of this run.
     pub limits: Limits,
     /// The job's parameters, `context.params`.
@@ -47,6 +50,7 @@ impl RunSpec {
     pub fn new(script: impl Into<String>) -> Self {
         Self {
             script: script.into(),
+            language: Language::JavaScript,
             limits: Limits::default(),
             params: Value::Object(serde_json::Map::new()),
             state: None,
@@ -65,6 +69,7 @@ impl fmt::Debug for RunSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunSpec")
             .field("script_bytes", &self.script.len())
+            .field("language", &self.language)
             .field("limits", &self.limits)
             .field("job", &self.job)
             .field("run", &self.run)

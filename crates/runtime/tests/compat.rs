@@ -76,14 +76,14 @@ async fn a_missing_handler_lists_the_exports() {
 #[tokio::test]
 async fn the_save_time_check_lists_the_exports() {
     let script = "export const trigger = async () => 'ran';\nexport function helper() {}";
-    assert!(runtime::check_handler(script, "trigger").is_ok());
-    let error = runtime::check_handler(script, "run").unwrap_err();
+    assert!(runtime::check_handler(script, runtime::Language::JavaScript, "trigger").is_ok());
+    let error = runtime::check_handler(script, runtime::Language::JavaScript, "run").unwrap_err();
     assert_eq!(
         error.message,
         "the module exports no function named 'run'; its exports: trigger, helper"
     );
     assert!(
-        runtime::check_handler("return 1", "anything").is_ok(),
+        runtime::check_handler("return 1", runtime::Language::JavaScript, "anything").is_ok(),
         "scripts show their exports only when they run"
     );
 }

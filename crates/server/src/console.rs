@@ -59,6 +59,10 @@ const DEFAULT_TIMEOUT_SECONDS: u32 = 60;
 pub(crate) struct ConsoleRequest {
     /// The JavaScript, in script or module form; at most 1 MiB.
     script: String,
+    /// `javascript` (default) or `typescript` (types are stripped, not checked).
+    #[serde(default)]
+    #[schema(value_type = Option<crate::model::LanguageDoc>)]
+    language: Option<runtime::Language>,
     /// `context.params`, a JSON object (default: the job's, or `{}`).
     #[serde(default)]
     params: Option<Value>,
@@ -174,6 +178,7 @@ pub(crate) async fn run(
         .unwrap_or_else(|| json!({}));
     let spec = RunSpec {
         script: request.script,
+        language: request.language.unwrap_or_default(),
         limits,
         params,
         state: None,

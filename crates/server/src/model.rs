@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use runtime::Language;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{
@@ -38,6 +39,11 @@ pub struct JobInput {
     pub schedule: Option<ScheduleInput>,
     /// The JavaScript, in script or module form; at most 1 MiB.
     pub script: String,
+    /// The language of `script`: `javascript` (default) or `typescript`
+    /// (types are stripped before each run, never checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<LanguageDoc>)]
+    pub language: Option<Language>,
     /// Whether the schedule fires (default `true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -164,6 +170,7 @@ impl JobInput {
     /// The spec this input describes, with every omitted field at its default.
     pub fn to_spec(&self) -> JobSpec {
         let mut spec = JobSpec::new(&self.name, &self.script);
+        spec.language = self.language.unwrap_or_default();
         if let Some(description) = &self.description {
             spec.description.clone_from(description);
         }
@@ -209,6 +216,7 @@ impl From<&JobSpec> for JobInput {
             description: Some(spec.description.clone()),
             schedule: spec.schedule.as_ref().map(ScheduleInput::from),
             script: spec.script.clone(),
+            language: Some(spec.language),
             enabled: Some(spec.enabled),
             timeout_seconds: Some(spec.timeout_seconds),
             memory_limit_mb: Some(spec.memory_limit_mb),
@@ -266,6 +274,9 @@ pub struct JobView {
     pub schedule_description: Option<String>,
     /// The script.
     pub script: String,
+    /// The language of `script`.
+    #[schema(value_type = LanguageDoc)]
+    pub language: Language,
     /// Whether the schedule fires (pause and resume change it without a new version).
     pub enabled: bool,
     /// Wall-clock limit of one run.
@@ -413,6 +424,7 @@ impl From<Job> for JobView {
                 .map(|schedule| schedule.describe()),
             schedule: spec.schedule.as_ref().map(ScheduleInput::from),
             script: spec.script,
+            language: spec.language,
             enabled: spec.enabled,
             timeout_seconds: spec.timeout_seconds,
             memory_limit_mb: spec.memory_limit_mb,
@@ -766,6 +778,10 @@ doc_enum!(
     OverlapDoc { Skip, QueueOne, Allow, Replace }
 );
 doc_enum!(
+    /// The language a script is written in.
+    LanguageDoc { Javascript, Typescript }
+);
+doc_enum!(
     /// What happens to occurrences that passed while nothing was firing.
     MisfireDoc { RunOnce, Skip, RunAll }
 );
@@ -821,6 +837,10 @@ mod tests {
         assert_eq!(
             enum_values::<OverlapDoc>(),
             names(&Overlap::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+        );
+        assert_eq!(
+            enum_values::<LanguageDoc>(),
+            names(&Language::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
         );
         assert_eq!(
             enum_values::<MisfireDoc>(),

@@ -63,7 +63,8 @@ pub(crate) async fn job(spec: &JobSpec, run_as_names: Option<&[String]>) -> Resu
     }
     // An oversized script is already reported and is not worth compiling.
     if spec.script.len() <= MAX_SCRIPT_BYTES
-        && let Some(error) = script_syntax(&spec.script, spec.handler.as_deref()).await?
+        && let Some(error) =
+            script_syntax(&spec.script, spec.language, spec.handler.as_deref()).await?
     {
         errors.push(error);
     }
@@ -83,16 +84,16 @@ fn has_error(errors: &[FieldError], field: &str) -> bool {
 /// exports the job's `handler` (reported on `handler`, listing the exports).
 async fn script_syntax(
     script: &str,
+    language: runtime::Language,
     handler: Option<&str>,
 ) -> Result<Option<FieldError>, ApiError> {
     let script = script.to_owned();
     let handler_name = handler.map(str::to_owned);
     let checked = tokio::task::spawn_blocking(move || {
-        runtime::check_syntax(&script).map_err(|error| ("script", error))?;
+        runtime::check_script(&script, language).map_err(|error| ("script", error))?;
         match handler_name {
-            Some(handler) => {
-                runtime::check_handler(&script, &handler).map_err(|error| ("handler", error))
-            }
+            Some(handler) => runtime::check_handler(&script, language, &handler)
+                .map_err(|error| ("handler", error)),
             None => Ok(()),
         }
     })

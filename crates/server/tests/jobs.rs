@@ -73,6 +73,7 @@ async fn create_returns_the_job_with_defaults_and_its_first_fire_instant(server:
             "schedule": {"cron": "*/20 * * * * *", "timezone": "UTC"},
             "schedule_description": "Every 20 seconds",
             "script": "return 1;",
+            "language": "javascript",
             "enabled": true,
             "timeout_seconds": 900,
             "memory_limit_mb": 256,

@@ -32,6 +32,9 @@ pub struct JobSpec {
     pub description: String,
     /// The script, in either form; at most [`MAX_SCRIPT_BYTES`].
     pub script: String,
+    /// The language of `script` (versions saved before it existed are JavaScript).
+    #[serde(default)]
+    pub language: runtime::Language,
     /// When it fires; `None` for a job that only runs on demand.
     #[serde(default)]
     pub schedule: Option<JobSchedule>,
@@ -90,6 +93,7 @@ impl JobSpec {
             name: name.into(),
             description: String::new(),
             script: script.into(),
+            language: runtime::Language::JavaScript,
             schedule: None,
             enabled: true,
             timeout_seconds: default_timeout_seconds(),

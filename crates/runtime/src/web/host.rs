@@ -30,6 +30,7 @@ pub(super) fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     host.set("proxyTarget", Function::new(ctx.clone(), proxy_target)?)?;
     host.set("zoneOffset", Function::new(ctx.clone(), zone_offset)?)?;
     crate::hashing::register(ctx, &host)?;
+    crate::intl::register(ctx, &host)?;
     Ok(host)
 }
 

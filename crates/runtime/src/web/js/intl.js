@@ -1,7 +1,11 @@
-// Clockwork web globals: a small Intl (QuickJS-ng has none). English names and
-// en-US patterns; other locales only change number separators and numeric
-// date order. The default time zone is UTC (the sandbox has no host zone);
-// IANA zones come from the bundled tz database (host.zoneOffset).
+// Clockwork web globals: Intl (QuickJS-ng has none). This side reads the
+// options as ECMA-402 says and does the arithmetic; CLDR's locale data comes
+// from ICU4X through the host (`host.intl…`, runtime/src/intl): locale
+// resolution, date/time patterns and names, number symbols and grouping,
+// compact notation, plural rules, list patterns and collation. Currency,
+// unit and relative-time wording stay English-patterned (see
+// docs/forge-compatibility.md). The default time zone is UTC (the sandbox has
+// no host zone); IANA zones come from the bundled tz database.
 export default function makeIntl(host, need) {
   // ---- locales ---------------------------------------------------------------
   // language → [decimal, group, numeric date order, 24-hour clock, date separator]
@@ -37,16 +41,26 @@ export default function makeIntl(host, need) {
       return [language.toLowerCase(), ...rest.map((part) => (part.length === 2 ? part.toUpperCase() : part.length === 4 ? part[0].toUpperCase() + part.slice(1).toLowerCase() : part.toLowerCase()))].join('-');
     });
   }
-  // → [resolved locale tag, table row]
+  // → [resolved locale tag (ICU's choice, V8's fallback to en-US), table row]
   function resolveLocale(locales) {
-    for (const tag of canonicalLocales(locales)) {
-      const parts = tag.split('-');
-      const region = parts.find((part, i) => i > 0 && part.length === 2);
-      const exact = region !== undefined ? `${parts[0]}-${region}` : undefined;
-      if (exact !== undefined && localeTable[exact] !== undefined) return [exact, localeTable[exact]];
-      if (localeTable[parts[0]] !== undefined) return [exact ?? parts[0], localeTable[parts[0]]];
+    const tag = host.intlResolve(canonicalLocales(locales));
+    const [language] = tag.split('-');
+    const parts = tag.split('-');
+    const region = parts.find((part, i) => i > 0 && part.length === 2);
+    const row = localeTable[`${language}-${region}`] ?? localeTable[language] ?? (language === 'en' ? localeTable.en : [',', '.', 'DMY', true, '.']);
+    return [tag, row];
+  }
+  // Makes an Intl class callable without `new`, as ECMA-402 allows for
+  // NumberFormat, DateTimeFormat and Collator.
+  function callable(Klass) {
+    function constructor(locales = undefined, options = undefined) {
+      return new Klass(locales, options);
     }
-    return ['en-US', localeTable.en];
+    Object.defineProperty(constructor, 'name', { value: Klass.name });
+    constructor.prototype = Klass.prototype;
+    Object.defineProperty(Klass.prototype, 'constructor', { value: constructor, writable: true, configurable: true });
+    constructor.supportedLocalesOf = Klass.supportedLocalesOf;
+    return constructor;
   }
 
   function getOption(options, name, allowed, fallback) {
@@ -133,17 +147,6 @@ export default function makeIntl(host, need) {
     while (end > minimum && fraction[end - 1] === '0') end--;
     return fraction.slice(0, end);
   }
-  function group(integer, separator, strategy) {
-    if (strategy === false || integer.length < 4 || (strategy === 'min2' && integer.length < 5)) return integer;
-    let out = '';
-    let i = integer.length;
-    while (i > 3) {
-      out = separator + integer.slice(i - 3, i) + out;
-      i -= 3;
-    }
-    return integer.slice(0, i) + out;
-  }
-
   // Short English unit symbols (Node's en-US `unitDisplay: 'short'`).
   const shortUnits = {
     byte: 'byte', kilobyte: 'kB', megabyte: 'MB', gigabyte: 'GB', terabyte: 'TB', petabyte: 'PB',
@@ -179,6 +182,7 @@ export default function makeIntl(host, need) {
       const currencyDisplay = getOption(options, 'currencyDisplay', ['symbol', 'narrowSymbol', 'code', 'name'], 'symbol');
       const unitDisplay = getOption(options, 'unitDisplay', ['short', 'narrow', 'long'], 'short');
       const notation = getOption(options, 'notation', ['standard', 'scientific', 'engineering', 'compact'], 'standard');
+      const compactDisplay = getOption(options, 'compactDisplay', ['short', 'long'], 'short');
       const currencyDigits = style === 'currency' ? (zeroDigitCurrencies.has(currency) ? 0 : 2) : 0;
       const defaultMin = style === 'currency' ? currencyDigits : 0;
       const defaultMax = style === 'currency' ? currencyDigits : style === 'percent' ? 0 : 3;
@@ -200,7 +204,7 @@ export default function makeIntl(host, need) {
       else throw new RangeError(`Value ${useGrouping} out of range for Intl.NumberFormat options property useGrouping`);
       const signDisplay = getOption(options, 'signDisplay', ['auto', 'never', 'always', 'exceptZero', 'negative'], 'auto');
       this.#o = {
-        locale, row, style, currency, currencyDisplay, unit, unitDisplay, notation, minimumIntegerDigits,
+        locale, row, style, currency, currencyDisplay, unit, unitDisplay, notation, compactDisplay, minimumIntegerDigits,
         minimumFractionDigits, maximumFractionDigits, significant,
         minimumSignificantDigits: minimumSignificantDigits ?? 1,
         maximumSignificantDigits: maximumSignificantDigits ?? 21,
@@ -218,7 +222,7 @@ export default function makeIntl(host, need) {
       if (o.style === 'percent' && typeof magnitude === 'number') magnitude *= 100;
       let integer;
       let fraction = '';
-      let compactSuffix = '';
+      let compactText;
       if (typeof magnitude === 'bigint') {
         integer = magnitude.toString();
         fraction = '0'.repeat(o.minimumFractionDigits);
@@ -228,16 +232,10 @@ export default function makeIntl(host, need) {
         integer = '∞';
       } else {
         if (o.notation === 'compact') {
-          for (const [limit, suffix] of [[1e12, 'T'], [1e9, 'B'], [1e6, 'M'], [1e3, 'K']]) {
-            if (magnitude >= limit) {
-              magnitude /= limit;
-              compactSuffix = suffix;
-              break;
-            }
-          }
-          [integer, fraction] = o.significant || magnitude >= 100
-            ? toPrecisionParts(magnitude, 1, o.significant ? o.maximumSignificantDigits : Math.max(2, String(Math.round(magnitude)).length))
-            : toPrecisionParts(magnitude, 1, 2);
+          const [whole, part] = toFixedParts(magnitude, 20);
+          integer = whole;
+          fraction = trimZeros(part, 0);
+          compactText = host.intlCompact(o.locale, fraction === '' ? whole : `${whole}.${fraction}`, o.compactDisplay === 'long');
         } else if (o.significant) {
           [integer, fraction] = toPrecisionParts(magnitude, o.minimumSignificantDigits, o.maximumSignificantDigits);
         } else {
@@ -252,7 +250,6 @@ export default function makeIntl(host, need) {
       else if (o.signDisplay === 'exceptZero') sign = isZero ? '' : negative ? '-' : '+';
       else if (o.signDisplay === 'negative') sign = negative && !isZero ? '-' : '';
       else if (o.signDisplay === 'auto') sign = negative ? '-' : '';
-      const [decimal, groupSeparator] = o.row;
       const english = o.row === localeTable.en || o.locale.startsWith('en') || o.locale.startsWith('ja') || o.locale.startsWith('zh');
       const currencyText = o.style !== 'currency' ? '' : o.currencyDisplay === 'code' ? o.currency
         : o.currencyDisplay === 'name' ? o.currency : o.currencyDisplay === 'narrowSymbol' ? (currencySymbols[o.currency] ?? o.currency).replace(/^[A-Z]+(?=\W)/, '') : currencySymbols[o.currency] ?? o.currency;
@@ -264,18 +261,15 @@ export default function makeIntl(host, need) {
       }
       if (integer === 'NaN') parts.push({ type: 'nan', value: 'NaN' });
       else if (integer === '∞') parts.push({ type: 'infinity', value: '∞' });
-      else {
-        const grouped = group(integer, '\u0000', o.useGrouping === 'always' ? true : o.useGrouping === false ? false : o.useGrouping === 'min2' || groupSeparator !== ',' && o.locale.startsWith('es') ? 'min2' : 'auto');
-        grouped.split('\u0000').forEach((piece, index) => {
-          if (index > 0) parts.push({ type: 'group', value: groupSeparator });
-          parts.push({ type: 'integer', value: piece });
-        });
-        if (fraction !== '') {
-          parts.push({ type: 'decimal', value: decimal });
-          parts.push({ type: 'fraction', value: fraction });
-        }
+      else if (compactText !== undefined) {
+        const [, number, suffix] = /^([^\p{L}]*\d)?(.*)$/su.exec(compactText);
+        if (number !== undefined) parts.push({ type: 'integer', value: number });
+        if (suffix !== '') parts.push({ type: 'compact', value: suffix.trim() === suffix ? suffix : suffix });
+      } else {
+        const strategy = o.useGrouping === 'always' ? 'always' : o.useGrouping === false ? 'never' : o.useGrouping === 'min2' ? 'min2' : 'auto';
+        const digits = fraction === '' ? integer : `${integer}.${fraction}`;
+        for (const [type, value] of host.intlDecimal(o.locale, digits, strategy)) parts.push({ type, value });
       }
-      if (compactSuffix !== '') parts.push({ type: 'compact', value: compactSuffix });
       if (o.style === 'percent') {
         if (!english) parts.push({ type: 'literal', value: '\u00a0' });
         parts.push({ type: 'percentSign', value: '%' });
@@ -324,8 +318,6 @@ export default function makeIntl(host, need) {
   });
 
   // ---- DateTimeFormat ------------------------------------------------------------
-  const monthsLong = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
-  const weekdaysLong = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
   function zoneName(zone) {
     const text = String(zone);
@@ -335,22 +327,6 @@ export default function makeIntl(host, need) {
     host.zoneOffset(text, 0); // throws RangeError for an unknown zone
     return text;
   }
-  function offsetSeconds(zone, ms) {
-    if (zone === 'UTC') return 0;
-    const fixed = /^([+-])(\d{2}):(\d{2})$/.exec(zone);
-    if (fixed) return (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 3600 + Number(fixed[3]) * 60);
-    return host.zoneOffset(zone, ms);
-  }
-  function gmtOffset(seconds, long) {
-    if (seconds === 0) return 'GMT';
-    const sign = seconds < 0 ? '-' : '+';
-    const minutes = Math.abs(seconds) / 60;
-    const hours = Math.floor(minutes / 60);
-    const rest = minutes % 60;
-    if (long) return `GMT${sign}${String(hours).padStart(2, '0')}:${String(rest).padStart(2, '0')}`;
-    return `GMT${sign}${hours}${rest === 0 ? '' : `:${String(rest).padStart(2, '0')}`}`;
-  }
-
   const dateStyles = {
     full: { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' },
     long: { year: 'numeric', month: 'long', day: 'numeric' },
@@ -363,6 +339,29 @@ export default function makeIntl(host, need) {
     medium: { hour: 'numeric', minute: '2-digit', second: '2-digit' },
     short: { hour: 'numeric', minute: '2-digit' },
   };
+  // The component options as a UTS 35 skeleton, ICU's form of the same bag.
+  const skeletonLetters = {
+    weekday: { long: 'EEEE', short: 'EEE', narrow: 'EEEEE' },
+    era: { long: 'GGGG', short: 'G', narrow: 'GGGGG' },
+    year: { numeric: 'y', '2-digit': 'yy' },
+    month: { numeric: 'M', '2-digit': 'MM', short: 'MMM', long: 'MMMM', narrow: 'MMMMM' },
+    day: { numeric: 'd', '2-digit': 'dd' },
+    hour: { numeric: 'j', '2-digit': 'jj' },
+    minute: { numeric: 'm', '2-digit': 'mm' },
+    second: { numeric: 's', '2-digit': 'ss' },
+    fractionalSecondDigits: { 1: 'S', 2: 'SS', 3: 'SSS' },
+    timeZoneName: { short: 'z', long: 'zzzz', shortOffset: 'O', longOffset: 'OOOO', shortGeneric: 'v', longGeneric: 'vvvv' },
+  };
+  function skeletonOf(c) {
+    let skeleton = '';
+    for (const name of Object.keys(skeletonLetters)) if (c[name] !== undefined) skeleton += skeletonLetters[name][c[name]];
+    return skeleton;
+  }
+  function epochOf(date) {
+    const ms = date === undefined ? Date.now() : typeof date === 'number' ? date : Number(date instanceof Date ? date.getTime() : date);
+    if (!Number.isFinite(ms)) throw new RangeError('Invalid time value');
+    return ms;
+  }
   const componentNames = ['weekday', 'era', 'year', 'month', 'day', 'dayPeriod', 'hour', 'minute', 'second', 'fractionalSecondDigits', 'timeZoneName'];
 
   class DateTimeFormat {
@@ -403,99 +402,23 @@ export default function makeIntl(host, need) {
       let hour12 = options.hour12 === undefined ? undefined : Boolean(options.hour12);
       const hourCycle = getOption(options, 'hourCycle', ['h11', 'h12', 'h23', 'h24'], undefined);
       if (hour12 === undefined && hourCycle !== undefined) hour12 = hourCycle === 'h11' || hourCycle === 'h12';
+      o.hour12Option = hour12;
       if (hour12 === undefined) hour12 = !row[3];
       o.hour12 = hour12;
       o.c = c;
+      o.skeleton = skeletonOf(c);
       this.#o = o;
     }
 
     formatToParts(date = undefined) {
       const o = this.#o;
-      const c = o.c;
-      const ms = date === undefined ? Date.now() : typeof date === 'number' ? date : Number(date instanceof Date ? date.getTime() : date);
-      if (!Number.isFinite(ms)) throw new RangeError('Invalid time value');
-      const offset = offsetSeconds(o.timeZone, ms);
-      const local = new Date(ms + offset * 1000);
-      const year = local.getUTCFullYear();
-      const month = local.getUTCMonth();
-      const day = local.getUTCDate();
-      const weekday = local.getUTCDay();
-      const hour = local.getUTCHours();
-      const minute = local.getUTCMinutes();
-      const second = local.getUTCSeconds();
-      const two = (n) => String(n).padStart(2, '0');
-      const parts = [];
-      const literal = (value) => parts.push({ type: 'literal', value });
-      const textMonth = c.month === 'long' || c.month === 'short' || c.month === 'narrow';
-      const monthText = c.month === 'long' ? monthsLong[month] : c.month === 'short' ? monthsLong[month].slice(0, 3) : c.month === 'narrow' ? monthsLong[month][0] : c.month === '2-digit' ? two(month + 1) : String(month + 1);
-      const yearText = c.year === '2-digit' ? two(year % 100) : String(year);
-      const english = o.row[2] === 'MDY';
-      const dayText = c.day === '2-digit' || (!english && !textMonth && o.row[4] === '/' && o.locale !== 'en-AU' && o.locale !== 'en-IN') || (o.row[2] === 'YMD' && !textMonth) ? two(day) : String(day);
-      const monthNumeric = !textMonth && c.month !== undefined && o.row[2] !== 'MDY' && (o.row[4] === '/' && !o.locale.startsWith('en-AU') && !o.locale.startsWith('en-IN') || o.row[2] === 'YMD') ? two(month + 1) : monthText;
-
-      const hasDate = c.year !== undefined || c.month !== undefined || c.day !== undefined || c.weekday !== undefined;
-      if (c.weekday !== undefined) {
-        const name = c.weekday === 'long' ? weekdaysLong[weekday] : c.weekday === 'short' ? weekdaysLong[weekday].slice(0, 3) : weekdaysLong[weekday][0];
-        parts.push({ type: 'weekday', value: name });
-        if (c.year !== undefined || c.month !== undefined || c.day !== undefined) literal(', ');
-      }
-      if (textMonth) {
-        if (c.month !== undefined) parts.push({ type: 'month', value: monthText });
-        if (c.day !== undefined) {
-          if (c.month !== undefined) literal(' ');
-          parts.push({ type: 'day', value: c.day === '2-digit' ? two(day) : String(day) });
-        }
-        if (c.year !== undefined) {
-          if (c.day !== undefined) literal(', ');
-          else if (c.month !== undefined) literal(' ');
-          parts.push({ type: 'year', value: yearText });
-        }
-      } else {
-        const order = o.row[2].split('');
-        const fields = { Y: ['year', yearText, c.year], M: ['month', monthNumeric, c.month], D: ['day', dayText, c.day] };
-        let first = true;
-        for (const key of order) {
-          const [type, value, present] = fields[key];
-          if (present === undefined) continue;
-          if (!first) literal(o.row[4]);
-          parts.push({ type, value });
-          first = false;
-        }
-      }
-      const hasTime = c.hour !== undefined || c.minute !== undefined || c.second !== undefined;
-      if (hasTime) {
-        if (hasDate) literal(o.dateStyle === 'full' || o.dateStyle === 'long' ? ' at ' : o.row[2] === 'MDY' || o.locale.startsWith('en') || o.row[4] === '.' ? ', ' : ' ');
-        if (c.hour !== undefined) {
-          const shown = o.hour12 ? hour % 12 || 12 : hour;
-          parts.push({ type: 'hour', value: o.hour12 && c.hour !== '2-digit' ? String(shown) : two(shown) });
-        }
-        if (c.minute !== undefined) {
-          if (c.hour !== undefined) literal(':');
-          parts.push({ type: 'minute', value: c.hour !== undefined || c.minute === '2-digit' ? two(minute) : String(minute) });
-        }
-        if (c.second !== undefined) {
-          if (c.hour !== undefined || c.minute !== undefined) literal(':');
-          parts.push({ type: 'second', value: c.hour !== undefined || c.minute !== undefined || c.second === '2-digit' ? two(second) : String(second) });
-        }
-        if (c.fractionalSecondDigits !== undefined) {
-          literal('.');
-          parts.push({ type: 'fractionalSecond', value: String(local.getUTCMilliseconds()).padStart(3, '0').slice(0, c.fractionalSecondDigits) });
-        }
-        if (c.hour !== undefined && o.hour12) {
-          literal(' ');
-          parts.push({ type: 'dayPeriod', value: hour < 12 ? 'AM' : 'PM' });
-        }
-      }
-      if (c.timeZoneName !== undefined) {
-        literal(' ');
-        let name;
-        if (c.timeZoneName === 'long' || c.timeZoneName === 'longGeneric') name = o.timeZone === 'UTC' ? 'Coordinated Universal Time' : gmtOffset(offset, true);
-        else if (c.timeZoneName === 'longOffset') name = gmtOffset(offset, true);
-        else if (c.timeZoneName === 'shortOffset') name = gmtOffset(offset, false);
-        else name = o.timeZone === 'UTC' ? 'UTC' : gmtOffset(offset, false);
-        parts.push({ type: 'timeZoneName', value: name });
-      }
-      return parts;
+      const ms = epochOf(date);
+      return host.intlDateTime(o.locale, o.skeleton, o.hour12Option, o.timeZone, ms).map(([type, value]) => ({ type, value }));
+    }
+    formatRange(startDate, endDate) {
+      if (startDate === undefined || endDate === undefined) throw new TypeError('startDate or endDate is undefined');
+      const o = this.#o;
+      return host.intlDateTimeRange(o.locale, o.skeleton, o.hour12Option, o.timeZone, epochOf(startDate), epochOf(endDate));
     }
     format(date = undefined) {
       return this.formatToParts(date).map((part) => part.value).join('');
@@ -527,28 +450,7 @@ export default function makeIntl(host, need) {
   Object.defineProperty(DateTimeFormat, 'length', { value: 0 });
 
   // ---- Collator ----------------------------------------------------------------
-  // Root-collation approximation: letters compare without accents and case
-  // first, then accents, then lower case before upper case.
-  function strip(text) {
-    return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
-  }
-  function compareChunks(a, b, numeric) {
-    if (numeric) {
-      const split = /(\d+)/;
-      const left = a.split(split);
-      const right = b.split(split);
-      for (let i = 0; i < Math.min(left.length, right.length); i++) {
-        if (i % 2 === 1) {
-          const difference = BigInt(left[i]) - BigInt(right[i]);
-          if (difference !== 0n) return difference < 0n ? -1 : 1;
-        } else if (left[i] !== right[i]) {
-          return left[i] < right[i] ? -1 : 1;
-        }
-      }
-      return Math.sign(left.length - right.length);
-    }
-    return a < b ? -1 : a > b ? 1 : 0;
-  }
+  // CLDR collation (ICU4X) for the resolved locale and options.
   class Collator {
     #o;
     constructor(locales = undefined, options = undefined) {
@@ -563,22 +465,7 @@ export default function makeIntl(host, need) {
     }
     compare(a, b) {
       const o = this.#o;
-      let x = String(a);
-      let y = String(b);
-      if (o.ignorePunctuation) {
-        x = x.replace(/[\s\p{P}]/gu, '');
-        y = y.replace(/[\s\p{P}]/gu, '');
-      }
-      const primary = compareChunks(strip(x).toLowerCase(), strip(y).toLowerCase(), o.numeric);
-      if (primary !== 0 || o.sensitivity === 'base') return primary;
-      if (o.sensitivity !== 'case') {
-        const secondary = compareChunks(x.normalize('NFD').toLowerCase(), y.normalize('NFD').toLowerCase(), o.numeric);
-        if (secondary !== 0 || o.sensitivity === 'accent') return secondary;
-      }
-      const swap = (text) => [...text].map((ch) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase())).join('');
-      const tertiary = o.caseFirst === 'upper' ? compareChunks(strip(x), strip(y), o.numeric) : compareChunks(swap(strip(x)), swap(strip(y)), o.numeric);
-      if (tertiary !== 0 || o.sensitivity === 'case') return tertiary;
-      return compareChunks(x, y, false);
+      return host.intlCompare(o.locale, [o.sensitivity, String(o.numeric), o.caseFirst, String(o.ignorePunctuation)], String(a), String(b));
     }
     resolvedOptions() {
       const o = this.#o;
@@ -610,15 +497,15 @@ export default function makeIntl(host, need) {
     }
     select(value) {
       const n = Math.abs(Number(value));
-      if (this.#type === 'cardinal') return n === 1 && String(value).indexOf('.') === -1 ? 'one' : 'other';
-      const tens = n % 100;
-      if (n % 10 === 1 && tens !== 11) return 'one';
-      if (n % 10 === 2 && tens !== 12) return 'two';
-      if (n % 10 === 3 && tens !== 13) return 'few';
-      return 'other';
+      if (!Number.isFinite(n)) return 'other';
+      // As formatted with the default 0–3 fraction digits: 1.0 is "1".
+      const [integer, fraction] = toFixedParts(n, 3);
+      const trimmed = trimZeros(fraction, 0);
+      return host.intlPlural(this.#locale, this.#type, trimmed === '' ? integer : `${integer}.${trimmed}`);
     }
     resolvedOptions() {
-      return { locale: this.#locale, type: this.#type, pluralCategories: this.#type === 'cardinal' ? ['one', 'other'] : ['few', 'one', 'two', 'other'] };
+      // Node 20 lists the categories alphabetically.
+      return { locale: this.#locale, type: this.#type, pluralCategories: host.intlPluralCategories(this.#locale, this.#type).sort() };
     }
     static supportedLocalesOf(locales) {
       return canonicalLocales(locales);
@@ -629,22 +516,27 @@ export default function makeIntl(host, need) {
   }
 
   class ListFormat {
+    #locale;
     #type;
     #style;
     constructor(locales = undefined, options = undefined) {
       options = toOptions(options);
-      resolveLocale(locales);
+      this.#locale = resolveLocale(locales)[0];
       this.#type = getOption(options, 'type', ['conjunction', 'disjunction', 'unit'], 'conjunction');
       this.#style = getOption(options, 'style', ['long', 'short', 'narrow'], 'long');
     }
+    formatToParts(list) {
+      const items = [...list].map((item) => {
+        if (typeof item !== 'string') throw new TypeError(`Iterable yielded ${String(item)} which is not a string`);
+        return item;
+      });
+      return host.intlList(this.#locale, this.#type, this.#style, items).map(([type, value]) => ({ type, value }));
+    }
     format(list) {
-      const items = [...list].map(String);
-      const word = this.#type === 'conjunction' ? (this.#style === 'long' ? 'and' : '&') : this.#type === 'disjunction' ? 'or' : '';
-      if (items.length === 0) return '';
-      if (items.length === 1) return items[0];
-      if (this.#type === 'unit') return items.join(this.#style === 'narrow' ? ' ' : ', ');
-      if (items.length === 2) return `${items[0]} ${word} ${items[1]}`;
-      return `${items.slice(0, -1).join(', ')}, ${word} ${items[items.length - 1]}`;
+      return this.formatToParts(list).map((part) => part.value).join('');
+    }
+    resolvedOptions() {
+      return { locale: this.#locale, type: this.#type, style: this.#style };
     }
     get [Symbol.toStringTag]() {
       return 'Intl.ListFormat';
@@ -688,9 +580,9 @@ export default function makeIntl(host, need) {
   }
 
   const Intl = {
-    NumberFormat,
-    DateTimeFormat,
-    Collator,
+    NumberFormat: callable(NumberFormat),
+    DateTimeFormat: callable(DateTimeFormat),
+    Collator: callable(Collator),
     PluralRules,
     ListFormat,
     RelativeTimeFormat,
