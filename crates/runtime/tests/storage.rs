@@ -154,7 +154,8 @@ async fn query_pages_default_to_10_and_stop_at_100() {
     );
     assert_eq!(
         failure("import { WhereConditions } from '@forge/kvs';\nawait storage.query().where('key', 'x').getMany()").await,
-        "TypeError: where() takes startsWith(prefix) or WhereConditions.beginsWith(prefix)"
+        "TypeError: where() on keys takes startsWith(prefix) or WhereConditions.beginsWith(prefix); \
+         the other conditions are for custom entities, which Clockwork does not have"
     );
 }
 

@@ -197,6 +197,11 @@ pub(crate) async fn run(
         },
         sites,
         services,
+        handler: job.as_ref().and_then(|job| job.spec.handler.clone()),
+        env: job
+            .as_ref()
+            .map(|job| job.spec.env.clone())
+            .unwrap_or_default(),
     };
     state
         .audit(
