@@ -29,6 +29,10 @@ pub(crate) struct ServerArgs {
     /// An API token (`clockwork serve` prints the first admin token once).
     #[arg(long, global = true, env = "CLOCKWORK_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Read the API token from this file (safer than --token, which other
+    /// users can see in the process list).
+    #[arg(long, global = true, env = "CLOCKWORK_TOKEN_FILE", value_name = "PATH")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 /// `clockwork job …`.
@@ -501,11 +505,14 @@ impl Api {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Api {
-            base,
-            token: args.token.clone(),
-            http,
-        })
+        let token = crate::secret_args::SecretOption {
+            flag: "--token",
+            env: "CLOCKWORK_TOKEN",
+            value: args.token.as_deref(),
+            file: args.token_file.as_deref(),
+        }
+        .resolve()?;
+        Ok(Api { base, token, http })
     }
 
     /// `base/api/v1/segments…?query`, each segment percent-encoded.
@@ -763,6 +770,7 @@ mod tests {
         let api = Api::new(&ServerArgs {
             server: "http://example.test:8080/clockwork/".into(),
             token: None,
+            token_file: None,
         })
         .unwrap();
         let url = api
@@ -775,6 +783,7 @@ mod tests {
         let bad = Api::new(&ServerArgs {
             server: "ftp://x".into(),
             token: None,
+            token_file: None,
         });
         assert!(bad.unwrap_err().is::<InvalidInput>());
     }

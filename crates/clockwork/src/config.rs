@@ -20,6 +20,7 @@
 //!
 //! [egress]
 //! allow = ["example.atlassian.net", "*.example.com"]
+//! allow_private = false     # 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7
 //!
 //! [limits]                  # for jobs that set none
 //! timeout_seconds = 900
@@ -28,11 +29,15 @@
 //! [retention]
 //! keep_runs = 1000
 //! keep_days = 30
+//! audit_days = 90           # audit entries older than this are deleted
 //!
 //! [scheduler]
 //! workers = 8
 //! grace_seconds = 30
 //! lease_seconds = 30
+//!
+//! [metrics]
+//! public = false            # true: /metrics answers without a token
 //!
 //! [[notifications]]
 //! name = "ops-slack"
@@ -64,6 +69,11 @@ pub(crate) struct Settings {
     pub(crate) users: BTreeMap<String, runtime::Credential>,
     /// Hosts scripts may call; `None` allows every host.
     pub(crate) egress_allow: Option<Vec<String>>,
+    /// Scripts may reach private address ranges (loopback, link-local and
+    /// this machine's own addresses stay refused).
+    pub(crate) egress_allow_private: bool,
+    /// Alert channels may reach private address ranges (default: as scripts).
+    pub(crate) alerts_allow_private: bool,
     /// The run limits of jobs that set none.
     pub(crate) limits: server::DefaultLimits,
     /// The history kept per job unless the job says otherwise.
@@ -76,6 +86,10 @@ pub(crate) struct Settings {
     pub(crate) lease_seconds: Option<u64>,
     /// Alert channels.
     pub(crate) channels: Vec<ChannelSpec>,
+    /// `/metrics` answers without a token.
+    pub(crate) metrics_public: bool,
+    /// How many days audit entries are kept (default: the scheduler's).
+    pub(crate) audit_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +109,15 @@ struct File {
     scheduler: Option<SchedulerFile>,
     #[serde(default)]
     notifications: Vec<ChannelFile>,
+    #[serde(default)]
+    metrics: Option<MetricsFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsFile {
+    #[serde(default)]
+    public: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,7 +141,10 @@ struct CredentialFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EgressFile {
-    allow: Vec<String>,
+    allow: Option<Vec<String>>,
+    #[serde(default)]
+    allow_private: bool,
+    alerts_allow_private: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +159,7 @@ struct LimitsFile {
 struct RetentionFile {
     keep_runs: Option<u32>,
     keep_days: Option<u32>,
+    audit_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,14 +289,23 @@ impl Resolver<'_> {
             settings.users.insert(name, credential);
         }
         if let Some(egress) = raw.egress {
-            egress::AllowList::new(&egress.allow)
-                .map_err(|error| format!("egress.allow: {error}"))?;
-            settings.egress_allow = Some(egress.allow);
+            if let Some(allow) = &egress.allow {
+                egress::AllowList::new(allow).map_err(|error| format!("egress.allow: {error}"))?;
+            }
+            settings.egress_allow = egress.allow;
+            settings.egress_allow_private = egress.allow_private;
+            settings.alerts_allow_private =
+                egress.alerts_allow_private.unwrap_or(egress.allow_private);
         }
+        settings.metrics_public = raw.metrics.is_some_and(|metrics| metrics.public);
         if let Some(limits) = raw.limits {
             settings.limits = limits_of(limits)?;
         }
         if let Some(retention) = raw.retention {
+            if retention.audit_days == Some(0) {
+                return Err("retention.audit_days: must be at least 1".to_owned());
+            }
+            settings.audit_days = retention.audit_days;
             let defaults = RetentionPolicy::default();
             settings.retention = Some(RetentionPolicy {
                 keep_runs: retention.keep_runs.unwrap_or(defaults.keep_runs),
@@ -422,6 +458,29 @@ events = ["failed"]
         assert_eq!(settings.channels[0].url, "https://hooks.slack.test/T1");
         assert_eq!(settings.channels[0].events, [AlertEvent::Failed]);
         assert!(settings.channels[0].enabled);
+    }
+
+    #[test]
+    fn security_keys_are_read_and_default_to_closed() {
+        let settings = parse("", &env).unwrap();
+        assert!(!settings.egress_allow_private);
+        assert!(!settings.alerts_allow_private);
+        assert!(!settings.metrics_public);
+        assert_eq!(settings.audit_days, None);
+        let text = "[egress]\nallow_private = true\n[metrics]\npublic = true\n\
+                    [retention]\naudit_days = 30\n";
+        let settings = parse(text, &env).unwrap();
+        assert!(settings.egress_allow.is_none(), "no allow-list: any host");
+        assert!(settings.egress_allow_private);
+        assert!(settings.alerts_allow_private, "alerts follow scripts");
+        assert!(settings.metrics_public);
+        assert_eq!(settings.audit_days, Some(30));
+        let text = "[egress]\nallow_private = true\nalerts_allow_private = false\n";
+        let settings = parse(text, &env).unwrap();
+        assert!(!settings.alerts_allow_private);
+        let error = parse("[retention]\naudit_days = 0\n", &env).unwrap_err();
+        assert_eq!(error, "retention.audit_days: must be at least 1");
+        assert!(parse("[metrics]\npublick = true\n", &env).is_err());
     }
 
     #[test]

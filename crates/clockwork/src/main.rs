@@ -18,6 +18,7 @@ mod config;
 mod cron_cmd;
 mod job_file;
 mod run_cmd;
+mod secret_args;
 mod serve_cmd;
 mod user_cmd;
 

@@ -33,13 +33,12 @@ use store::{MEMORY_LIMIT_MB_RANGE, SecretKey, Store};
 use tokio::sync::OnceCell;
 
 use crate::InvalidInput;
+use crate::secret_args::SecretOption;
 
 /// Exit status of a run cancelled by Ctrl-C (128 + SIGINT, as shells report it).
 const EXIT_CANCELLED: u8 = 130;
 /// The longest run a one-off run allows, as for jobs (FORGE-API §6).
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-/// The database file in the data directory, the one `clockwork serve` uses.
-const DATABASE_FILE: &str = "clockwork.db";
 
 /// Arguments of `clockwork run`. Every option can also come from its
 /// `CLOCKWORK_*` environment variable; secrets are never shown in `--help`.
@@ -77,6 +76,10 @@ pub(crate) struct RunArgs {
         value_name = "TOKEN"
     )]
     api_token: Option<String>,
+    /// Read the API token from this file (safer than --api-token, which
+    /// other users can see in the process list).
+    #[arg(long, env = "CLOCKWORK_API_TOKEN_FILE", value_name = "PATH")]
+    api_token_file: Option<PathBuf>,
     /// Bearer token for asApp(), instead of --email and --api-token.
     #[arg(
         long,
@@ -85,6 +88,9 @@ pub(crate) struct RunArgs {
         value_name = "TOKEN"
     )]
     bearer_token: Option<String>,
+    /// Read the bearer token from this file.
+    #[arg(long, env = "CLOCKWORK_BEARER_TOKEN_FILE", value_name = "PATH")]
+    bearer_token_file: Option<PathBuf>,
     /// Wall-clock limit: 500ms, 90s, 15m, 1h30m… (at most 24h); then the
     /// run is timed_out.
     #[arg(long, env = "CLOCKWORK_TIMEOUT", default_value = "15m", value_parser = parse_timeout, value_name = "DURATION")]
@@ -122,6 +128,11 @@ pub(crate) struct RunArgs {
         value_name = "URL"
     )]
     database: Option<String>,
+    /// Let the script reach private address ranges (10/8, 172.16/12,
+    /// 192.168/16, 100.64/10, fc00::/7). Loopback, link-local and this
+    /// machine's own addresses stay unreachable except the sites given.
+    #[arg(long, env = "CLOCKWORK_ALLOW_PRIVATE")]
+    allow_private: bool,
     /// When to colour the output: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, env = "CLOCKWORK_COLOR", value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     color: ColorChoice,
@@ -257,6 +268,7 @@ struct RunSetup {
     handler: Option<String>,
     env: std::collections::BTreeMap<String, String>,
     database: DatabaseLocation,
+    allow_private: bool,
 }
 
 /// Where storage lives; opened on the first storage call only.
@@ -312,6 +324,7 @@ impl RunSetup {
                 data_dir: args.data_dir.clone(),
                 url: args.database.clone(),
             },
+            allow_private: args.allow_private,
         })
     }
 }
@@ -336,11 +349,21 @@ fn site_url(flag: &str, url: Option<&str>) -> Result<Option<String>> {
 
 fn app_credential(args: &RunArgs) -> Result<Option<Credential>> {
     let given = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
-    match (
-        given(&args.email),
-        given(&args.api_token),
-        given(&args.bearer_token),
-    ) {
+    let api_token = SecretOption {
+        flag: "--api-token",
+        env: "CLOCKWORK_API_TOKEN",
+        value: args.api_token.as_deref(),
+        file: args.api_token_file.as_deref(),
+    }
+    .resolve()?;
+    let bearer_token = SecretOption {
+        flag: "--bearer-token",
+        env: "CLOCKWORK_BEARER_TOKEN",
+        value: args.bearer_token.as_deref(),
+        file: args.bearer_token_file.as_deref(),
+    }
+    .resolve()?;
+    match (given(&args.email), api_token, bearer_token) {
         (None, None, None) => Ok(None),
         (None, None, Some(token)) => Ok(Some(Credential::Bearer { token })),
         (Some(email), Some(api_token), None) => Ok(Some(Credential::Basic { email, api_token })),
@@ -374,8 +397,11 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
     let executor = Executor::new(ExecutorConfig { worker_threads: 1 })
         .context("cannot start the script engine")?;
     let storage = Arc::new(LazyStorage::new(setup.database.clone()));
-    let http =
-        egress::Client::new(egress::Policy::default()).context("cannot set up the HTTP client")?;
+    let http = egress::Client::new(egress::Policy {
+        reach: crate::serve_cmd::public_reach(setup.allow_private),
+        ..egress::Policy::default()
+    })
+    .context("cannot set up the HTTP client")?;
     let mut spec = RunSpec::new(setup.script.clone());
     spec.language = setup.language;
     spec.limits = setup.limits;
@@ -521,7 +547,7 @@ impl LazyStorage {
 }
 
 async fn open_storage(location: DatabaseLocation) -> Result<(Store, ScriptStorage)> {
-    std::fs::create_dir_all(&location.data_dir).with_context(|| {
+    store::create_private_dir(&location.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
             location.data_dir.display()
@@ -531,7 +557,7 @@ async fn open_storage(location: DatabaseLocation) -> Result<(Store, ScriptStorag
         SecretKey::from_env_or_file(&location.data_dir).context("cannot load the secret key")?;
     let store = match &location.url {
         Some(url) => Store::open(url).await,
-        None => Store::open_sqlite(location.data_dir.join(DATABASE_FILE)).await,
+        None => Store::open_sqlite(location.data_dir.join(store::DATABASE_FILE)).await,
     }
     .context("cannot open the database")?
     .with_secret_key(key);

@@ -104,13 +104,14 @@ fn init_logs(format: LogFormat) {
 }
 
 async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+    store::create_private_dir(&args.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
             args.data_dir.display()
         )
     })?;
     let store = open_store(&args).await?;
+    warn_if_shared(&args);
     bootstrap_admin_token(&store).await?;
     bootstrap_admin_user(&store).await?;
     for channel in &settings.channels {
@@ -153,7 +154,8 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
         .with_sites(sites)
         .with_channel_sender(Arc::new(environment::AlertSender(alerts)))
         .with_run_as_names(settings.users.keys().cloned().collect())
-        .with_default_limits(settings.limits);
+        .with_default_limits(settings.limits)
+        .with_public_metrics(settings.metrics_public);
     if let Some(retention) = settings.retention {
         state = state.with_default_retention(retention);
     }
@@ -201,12 +203,17 @@ fn run_environment(
     };
     let http = egress::Client::new(egress::Policy {
         allowed_hosts: allowed,
+        reach: public_reach(settings.egress_allow_private),
         ..egress::Policy::default()
     })
     .context("cannot set up the outbound HTTP client")?;
     // Alert channels are the operator's own configuration, not a script's
-    // reach: the scripts' allow-list does not apply to them.
-    let alerts = http.with_policy(egress::Policy::default());
+    // reach: the scripts' allow-list does not apply to them, but the
+    // address rules do (a channel URL must not reach the server itself).
+    let alerts = http.with_policy(egress::Policy {
+        reach: public_reach(settings.alerts_allow_private),
+        ..egress::Policy::default()
+    });
     // Pushes are stored with their runs; the same signal wakes this node's workers.
     let queue = scheduler::StoreQueue::new(
         store.clone(),
@@ -223,6 +230,15 @@ fn run_environment(
     Ok((Arc::new(environment), alerts))
 }
 
+/// Public addresses, and private ranges when `allow_private`; the runtime
+/// adds the configured sites wherever they are.
+pub(crate) fn public_reach(allow_private: bool) -> egress::Reach {
+    egress::Reach {
+        private: allow_private,
+        ..egress::Reach::public()
+    }
+}
+
 async fn start_scheduler(
     mut config: SchedulerConfig,
     settings: &config::Settings,
@@ -235,6 +251,9 @@ async fn start_scheduler(
     config.alerts = Some(alerts);
     if let Some(workers) = settings.workers {
         config.workers = workers as usize;
+    }
+    if let Some(days) = settings.audit_days {
+        config.audit_days = Some(days);
     }
     if let Some(lease) = settings.lease_seconds {
         config.lease = Duration::from_secs(lease);
@@ -254,8 +273,22 @@ async fn open_store(args: &ServeArgs) -> Result<Store> {
     Ok(store.with_secret_key(key))
 }
 
+/// The data directory holds the secret key and the database: others on the
+/// machine must not read them. Existing modes are the operator's choice,
+/// so they are reported, not changed.
+fn warn_if_shared(args: &ServeArgs) {
+    for (path, mode) in store::shared_paths(&args.data_dir) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = %format!("{mode:o}"),
+            "readable by other users of this machine; run `chmod go-rwx {}`",
+            path.display()
+        );
+    }
+}
+
 fn sqlite_url(data_dir: &Path) -> String {
-    data_dir.join("clockwork.db").display().to_string()
+    data_dir.join(store::DATABASE_FILE).display().to_string()
 }
 
 /// On a database without live tokens, creates the `admin` token: its

@@ -803,3 +803,78 @@ fn credentials_never_appear_in_any_output() {
         assert!(output.contains("failing after a call"));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Credentials off the command line
+
+#[test]
+fn tokens_come_from_files_and_only_an_argument_draws_a_warning() {
+    let fake = Fake::start(1);
+    let scratch = Scratch::new();
+    let api_token_file = scratch.script("api-token", &format!("{API_TOKEN}\n"));
+    let bearer_file = scratch.script("bearer", BEARER_TOKEN);
+    let api_token_file = api_token_file.to_str().unwrap();
+    let bearer_file = bearer_file.to_str().unwrap();
+    let script = "const me = await api.requestJira(route`/rest/api/3/myself`);\nreturn me.status";
+    const WARNING: &str = "puts the secret where every user of this machine can read it";
+    let jira = ["--jira-url", fake.jira.as_str()];
+
+    let mut file = jira.to_vec();
+    file.extend(["--email", EMAIL, "--api-token-file", api_token_file]);
+    let (report, finished) = scratch.run_json("a.js", script, &file);
+    assert_eq!(report["result"], 200, "{report:#}");
+    assert!(!finished.stderr.contains(WARNING), "{}", finished.stderr);
+
+    let mut bearer = jira.to_vec();
+    bearer.extend(["--bearer-token-file", bearer_file]);
+    let (report, _) = scratch.run_json("b.js", script, &bearer);
+    assert_eq!(report["result"], 200, "{report:#}");
+
+    let mut argument = jira.to_vec();
+    argument.extend(["--email", EMAIL, "--api-token", API_TOKEN]);
+    let (report, finished) = scratch.run_json("c.js", script, &argument);
+    assert_eq!(report["result"], 200, "{report:#}");
+    assert!(
+        finished.stderr.contains(&format!(
+            "warning: --api-token {WARNING} (the process list); use --api-token-file PATH or the CLOCKWORK_API_TOKEN variable instead"
+        )),
+        "{}",
+        finished.stderr
+    );
+    assert!(!finished.all_output().contains(API_TOKEN));
+
+    scratch.script("d.js", script);
+    let from_env = finish(
+        scratch
+            .command()
+            .env("CLOCKWORK_API_TOKEN", API_TOKEN)
+            .args(["--json", "--email", EMAIL])
+            .args(jira)
+            .arg("d.js"),
+    );
+    assert_eq!(from_env.report()["result"], 200);
+    assert!(!from_env.stderr.contains(WARNING), "{}", from_env.stderr);
+
+    let both = finish(
+        scratch
+            .command()
+            .args(jira)
+            .args(["--email", EMAIL, "--api-token", API_TOKEN])
+            .args(["--api-token-file", api_token_file, "d.js"]),
+    );
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert!(
+        both.stderr
+            .contains("give --api-token or --api-token-file, not both"),
+        "{}",
+        both.stderr
+    );
+
+    let auth: Vec<String> = fake
+        .seen()
+        .iter()
+        .map(|s| s.header("authorization").unwrap().to_owned())
+        .collect();
+    let bearer = format!("Bearer {BEARER_TOKEN}");
+    assert_eq!(auth, [BASIC, &bearer, BASIC, BASIC]);
+}

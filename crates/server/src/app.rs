@@ -36,7 +36,9 @@ use crate::{
     problem::ApiError,
     queues, runs, session,
     sites::{self, SiteBook},
-    storage, ui, users,
+    storage,
+    throttle::SignInThrottle,
+    ui, users,
 };
 
 /// What every handler shares: the store, the clock, the scheduler. Cheap
@@ -58,6 +60,8 @@ struct Inner {
     console: Option<Console>,
     sites: Option<Arc<SiteBook>>,
     channel_sender: Option<Arc<dyn ChannelSender>>,
+    metrics_public: bool,
+    sign_in_throttle: Arc<SignInThrottle>,
 }
 
 /// The per-run limits a job gets when its input leaves them out (the
@@ -87,6 +91,8 @@ impl AppState {
                 console: None,
                 sites: None,
                 channel_sender: None,
+                metrics_public: false,
+                sign_in_throttle: Arc::default(),
             }),
         }
     }
@@ -148,6 +154,23 @@ impl AppState {
     /// without one `POST /channels/{name}/test` answers 503.
     pub fn with_channel_sender(self, sender: Arc<dyn ChannelSender>) -> Self {
         self.rebuild(|inner| inner.channel_sender = Some(sender))
+    }
+
+    /// The same state serving `/metrics` without credentials (the
+    /// configuration's `[metrics] public = true`); by default a scrape
+    /// needs a viewer's token.
+    pub fn with_public_metrics(self, public: bool) -> Self {
+        self.rebuild(|inner| inner.metrics_public = public)
+    }
+
+    /// The failed sign-in counts of this node.
+    pub(crate) fn sign_in_throttle(&self) -> &SignInThrottle {
+        &self.inner.sign_in_throttle
+    }
+
+    /// True when `/metrics` needs no credentials.
+    pub(crate) fn metrics_public(&self) -> bool {
+        self.inner.metrics_public
     }
 
     /// The site book, when the process has one.
@@ -220,6 +243,8 @@ impl AppState {
             console: self.inner.console.clone(),
             sites: self.inner.sites.clone(),
             channel_sender: self.inner.channel_sender.clone(),
+            metrics_public: self.inner.metrics_public,
+            sign_in_throttle: Arc::clone(&self.inner.sign_in_throttle),
         };
         change(&mut inner);
         Self {
@@ -440,7 +465,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    // The peer address feeds sign-in throttling per client.
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -84,7 +84,11 @@ role_extractor!(Viewer, Role::Viewer);
 role_extractor!(Editor, Role::Editor);
 role_extractor!(Admin, Role::Admin);
 
-async fn authenticate(parts: &Parts, state: &AppState, least: Role) -> Result<Caller, ApiError> {
+pub(crate) async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    least: Role,
+) -> Result<Caller, ApiError> {
     let caller = identify(parts, state).await?;
     if caller.role < least {
         return Err(ApiError::Forbidden(format!(
@@ -133,6 +137,34 @@ async fn identify(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
         role: session.role,
         via: Via::Session(session.owner),
     })
+}
+
+/// The credentials a request came with, kept by a response that outlives
+/// the request (a live log stream) to check that they still hold: a token
+/// revoked or a session ended closes the stream.
+#[derive(Debug, Clone)]
+pub(crate) struct HeldCredential {
+    headers: HeaderMap,
+}
+
+impl HeldCredential {
+    /// The `Authorization` and `Cookie` headers of `headers`.
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
+        let mut held = HeaderMap::new();
+        for name in [header::AUTHORIZATION, header::COOKIE] {
+            for value in headers.get_all(&name) {
+                held.append(name.clone(), value.clone());
+            }
+        }
+        HeldCredential { headers: held }
+    }
+
+    /// True while they still authenticate a viewer.
+    pub(crate) async fn still_valid(&self, state: &AppState) -> bool {
+        let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+        parts.headers = self.headers.clone();
+        authenticate(&parts, state, Role::Viewer).await.is_ok()
+    }
 }
 
 /// The live session a cookie value names.

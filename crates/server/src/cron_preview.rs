@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
+use crate::auth::Viewer;
 use crate::extract::ApiQuery;
 use crate::problem::{ApiError, FieldError};
 use crate::validate;
@@ -53,12 +54,15 @@ pub struct CronPreview {
     params(PreviewQuery),
     responses(
         (status = 200, description = "The expression is valid", body = CronPreview),
+        (status = 401, description = "No valid credentials",
+            body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid expression (with its column), zone or count",
             body = crate::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("session" = [])),
 )]
 pub(crate) async fn preview(
+    _viewer: Viewer,
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<PreviewQuery>,
 ) -> Result<Json<CronPreview>, ApiError> {

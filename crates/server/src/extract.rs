@@ -111,12 +111,27 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        json_error(path, &inner)
+        match inner.classify() {
+            // Reading an enum from the text, serde_json reports a value of
+            // the wrong type (`{"overlap": {}}`) as a syntax error; a
+            // document that is valid JSON has a shape error instead.
+            serde_json::error::Category::Syntax => {
+                shape_error::<T>(bytes).unwrap_or_else(|| json_error(path, &inner))
+            }
+            _ => json_error(path, &inner),
+        }
     })?;
     deserializer
         .end()
         .map_err(|error| json_error(".".to_owned(), &error))?;
     Ok(value)
+}
+
+/// The shape error of a valid JSON document that is not a `T`, with the
+/// field's path and the type expected there; `None` when it is not JSON.
+fn shape_error<T: DeserializeOwned>(bytes: &[u8]) -> Option<ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    parse_value::<T>(value).err()
 }
 
 /// Reads a JSON value (e.g. a merged patch) as `T`, reporting shape

@@ -44,6 +44,7 @@ mod schedule;
 mod session;
 mod sites;
 mod storage;
+mod throttle;
 mod ui;
 mod users;
 mod validate;

@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::{
     app::AppState,
+    auth::HeldCredential,
     model::{LogLineView, RunView},
 };
 
@@ -26,6 +27,9 @@ use crate::{
 const STORED_LOG_RECHECK: Duration = Duration::from_millis(500);
 /// Stored lines read per query.
 const PAGE: u32 = 1_000;
+/// How often a stream checks that its credential still holds, so that a
+/// revoked token or an ended session stops it within a second.
+const CREDENTIAL_RECHECK: Duration = Duration::from_millis(500);
 /// Events buffered for a slow client before the producer waits.
 const BUFFER: usize = 256;
 
@@ -34,6 +38,7 @@ pub(crate) fn stream(
     state: AppState,
     run_id: i64,
     after: u64,
+    held: HeldCredential,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (events, receiver) = mpsc::channel(BUFFER);
     tokio::spawn(async move {
@@ -42,6 +47,7 @@ pub(crate) fn stream(
             run_id,
             last_seq: after,
             events,
+            held,
         };
         if let Err(Gone) = follower.run().await {
             tracing::debug!(run_id, "live log stream ended early");
@@ -61,12 +67,15 @@ struct Follower {
     run_id: i64,
     last_seq: u64,
     events: mpsc::Sender<Event>,
+    held: HeldCredential,
 }
 
 impl Follower {
     async fn run(&mut self) -> Result<(), Gone> {
         let mut stopping = self.state.stopping();
         let mut changes = self.state.scheduler_if_any().map(|s| s.events());
+        let mut recheck = tokio::time::interval(CREDENTIAL_RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.send_stored().await?;
             let Some(run) = self.load_run().await? else {
@@ -101,6 +110,7 @@ impl Follower {
                             None => break,
                         },
                         _ = stopping.changed() => return Err(Gone),
+                        _ = recheck.tick() => self.check_credential().await?,
                     }
                 }
                 continue;
@@ -110,7 +120,18 @@ impl Follower {
                 () = tokio::time::sleep(STORED_LOG_RECHECK) => {}
                 _ = stopping.changed() => return Err(Gone),
                 () = self.events.closed() => return Err(Gone),
+                _ = recheck.tick() => self.check_credential().await?,
             }
+        }
+    }
+
+    /// Ends the stream once its credential no longer holds.
+    async fn check_credential(&self) -> Result<(), Gone> {
+        if self.held.still_valid(&self.state).await {
+            Ok(())
+        } else {
+            tracing::debug!(run_id = self.run_id, "live log: the credential ended");
+            Err(Gone)
         }
     }
 

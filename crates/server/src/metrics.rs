@@ -7,19 +7,29 @@
 use std::fmt::Write as _;
 
 use axum::{
-    extract::State,
+    extract::{Request, State},
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use scheduler::{HistogramSnapshot, SchedulerMetrics};
 
-use crate::{app::AppState, problem::ApiError};
+use store::Role;
+
+use crate::{app::AppState, auth, problem::ApiError};
 
 /// The Prometheus text exposition format's media type.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Answers the scrape.
-pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// Answers the scrape: with a viewer's bearer token (or session), unless
+/// the server was told the metrics are public (`[metrics] public = true`).
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if !state.metrics_public() {
+        let (parts, _) = request.into_parts();
+        auth::authenticate(&parts, &state, Role::Viewer).await?;
+    }
     let metrics = state.scheduler()?.metrics().await?;
     let mut names = Vec::with_capacity(metrics.runs.len());
     for count in &metrics.runs {

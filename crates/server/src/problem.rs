@@ -115,6 +115,12 @@ pub enum ApiError {
     /// The body is not in a media type the endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Too many attempts (sign-in guesses): try again after the wait.
+    #[error("too many failed sign-in attempts; try again in {} s", retry_after.as_secs().max(1))]
+    TooManyRequests {
+        /// How long the client must wait.
+        retry_after: std::time::Duration,
+    },
     /// The server cannot do this now (shutting down, scheduler not running).
     #[error("{0}")]
     Unavailable(String),
@@ -177,6 +183,11 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
+            Self::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
+            ),
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -238,6 +249,13 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"clockwork\""),
             );
+        }
+        if let Self::TooManyRequests { retry_after } = &self {
+            // Whole seconds, rounded up: a client never retries too early.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         // Kept for `fill_instance`, which knows the request path.
         response.extensions_mut().insert(problem);

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     app::AppState,
-    auth::{Editor, Viewer},
+    auth::{Editor, HeldCredential, Viewer},
     extract::{ApiPath, ApiQuery},
     jobs::{self, JobPath},
     live_logs,
@@ -139,7 +139,8 @@ pub(crate) async fn logs(
             Some(after) => after,
             None => last_event_id(&headers)?,
         };
-        return Ok(live_logs::stream(state, run.id, after).into_response());
+        let held = HeldCredential::of(&headers);
+        return Ok(live_logs::stream(state, run.id, after, held).into_response());
     }
     let limit = match query.limit {
         None => DEFAULT_LOG_PAGE,

@@ -23,6 +23,7 @@ use crate::{
     extract::ApiJson,
     model::RoleDoc,
     problem::ApiError,
+    throttle::{ClientAddress, Subject},
 };
 
 /// Body of `POST /session`: a user's name and password, or an API token.
@@ -88,24 +89,33 @@ const WRONG_CREDENTIALS: &str = "the name and password, or the token, are not va
     responses(
         (status = 200, body = SessionView, description = "Signed in; `Set-Cookie: clockwork_session=…; HttpOnly; SameSite=Strict; Path=/`"),
         (status = 401, body = crate::Problem, content_type = "application/problem+json", description = "Wrong credentials (which part is not said)"),
+        (status = 429, body = crate::Problem, content_type = "application/problem+json", description = "Too many failed attempts for this account or from this address; `Retry-After` says when to try again"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<Response, ApiError> {
+    let mut subjects: Vec<Subject> = client.map(Subject::Client).into_iter().collect();
+    if let Some(username) = &body.username {
+        subjects.push(Subject::Account(username.clone()));
+    }
+    if let Some(retry_after) = state.sign_in_throttle().wait(&subjects, state.now()) {
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
     let owner = match (&body.username, &body.password, &body.token) {
         (Some(username), Some(password), None) => {
             let user = state.store().user_authenticate(username, password).await?;
             match user {
                 Some(user) => SessionOwner::User(user.id),
-                None => return refuse(&state, json!({"username": username})).await,
+                None => return refuse(&state, &subjects, json!({"username": username})).await,
             }
         }
         (None, None, Some(token)) => match state.store().token_verify(token, state.now()).await? {
             Some(token) => SessionOwner::Token(token.id),
-            None => return refuse(&state, json!({"token": true})).await,
+            None => return refuse(&state, &subjects, json!({"token": true})).await,
         },
         (Some(_), None, None) => {
             return Err(ApiError::invalid("password", "is required with `username`"));
@@ -126,6 +136,7 @@ pub(crate) async fn sign_in(
             ));
         }
     };
+    state.sign_in_throttle().succeeded(&subjects);
     let (session, id) = state.store().session_create(owner, state.now()).await?;
     // Ended sessions are deleted here, a cheap indexed delete, rather than
     // by a timer of their own.
@@ -156,7 +167,12 @@ pub(crate) async fn sign_in(
         .into_response())
 }
 
-async fn refuse(state: &AppState, detail: serde_json::Value) -> Result<Response, ApiError> {
+async fn refuse(
+    state: &AppState,
+    subjects: &[Subject],
+    detail: serde_json::Value,
+) -> Result<Response, ApiError> {
+    state.sign_in_throttle().failed(subjects, state.now());
     state
         .audit("anonymous", "session.sign_in_failed", "session", detail)
         .await;

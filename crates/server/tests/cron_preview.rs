@@ -11,7 +11,9 @@ use serde_json::json;
 async fn a_six_field_expression_lists_its_next_instants_and_description() {
     let server = TestServer::sqlite().await;
     let reply = server
-        .get("/api/v1/cron/preview?expr=*/20%20*%20*%20*%20*%20*&count=3&from=2026-03-07T12:00:00Z")
+        .read(
+            "/api/v1/cron/preview?expr=*/20%20*%20*%20*%20*%20*&count=3&from=2026-03-07T12:00:00Z",
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.content_type, "application/json");
@@ -35,7 +37,7 @@ async fn a_six_field_expression_lists_its_next_instants_and_description() {
 async fn instants_follow_the_zone_and_its_dst_rules() {
     let server = TestServer::sqlite().await;
     let reply = server
-        .get("/api/v1/cron/preview?expr=30+2+*+*+*&tz=America/New_York&count=2&from=2026-03-07T12:00:00Z")
+        .read("/api/v1/cron/preview?expr=30+2+*+*+*&tz=America/New_York&count=2&from=2026-03-07T12:00:00Z")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.body["timezone"], "America/New_York");
@@ -48,7 +50,7 @@ async fn instants_follow_the_zone_and_its_dst_rules() {
 #[tokio::test]
 async fn count_defaults_to_five() {
     let server = TestServer::sqlite().await;
-    let reply = server.get("/api/v1/cron/preview?expr=@hourly").await;
+    let reply = server.read("/api/v1/cron/preview?expr=@hourly").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.body["next"].as_array().unwrap().len(), 5);
 }
@@ -56,7 +58,7 @@ async fn count_defaults_to_five() {
 #[tokio::test]
 async fn a_bad_expression_is_a_problem_naming_expr_and_its_column() {
     let server = TestServer::sqlite().await;
-    let reply = server.get("/api/v1/cron/preview?expr=0+60+*+*+*+*").await;
+    let reply = server.read("/api/v1/cron/preview?expr=0+60+*+*+*+*").await;
     let problem = reply.problem(422);
     assert_eq!(problem["type"], "urn:clockwork:problem:validation");
     assert_eq!(problem["instance"], "/api/v1/cron/preview");
@@ -78,7 +80,7 @@ async fn a_bad_expression_is_a_problem_naming_expr_and_its_column() {
 async fn every_invalid_parameter_is_reported_at_once() {
     let server = TestServer::sqlite().await;
     let reply = server
-        .get("/api/v1/cron/preview?expr=*+*+*+*+*&tz=Mars/Base&count=0&from=yesterday")
+        .read("/api/v1/cron/preview?expr=*+*+*+*+*&tz=Mars/Base&count=0&from=yesterday")
         .await;
     assert_eq!(reply.error_fields(), ["tz", "count", "from"]);
     assert_eq!(
@@ -92,7 +94,7 @@ async fn every_invalid_parameter_is_reported_at_once() {
 async fn a_count_above_the_cap_is_refused() {
     let server = TestServer::sqlite().await;
     let reply = server
-        .get("/api/v1/cron/preview?expr=@daily&count=101")
+        .read("/api/v1/cron/preview?expr=@daily&count=101")
         .await;
     assert_eq!(reply.error_fields(), ["count"]);
 }
@@ -100,7 +102,7 @@ async fn a_count_above_the_cap_is_refused() {
 #[tokio::test]
 async fn a_missing_expression_is_named() {
     let server = TestServer::sqlite().await;
-    let reply = server.get("/api/v1/cron/preview?tz=UTC").await;
+    let reply = server.read("/api/v1/cron/preview?tz=UTC").await;
     assert_eq!(reply.error_fields(), ["expr"]);
     assert!(
         reply.body["errors"][0]["message"]
@@ -114,7 +116,7 @@ async fn a_missing_expression_is_named() {
 async fn a_count_that_is_not_a_number_is_named() {
     let server = TestServer::sqlite().await;
     let reply = server
-        .get("/api/v1/cron/preview?expr=@daily&count=ten")
+        .read("/api/v1/cron/preview?expr=@daily&count=ten")
         .await;
     assert_eq!(reply.error_fields(), ["count"]);
 }
@@ -122,6 +124,18 @@ async fn a_count_that_is_not_a_number_is_named() {
 #[tokio::test]
 async fn an_unknown_parameter_is_refused_not_ignored() {
     let server = TestServer::sqlite().await;
-    let reply = server.get("/api/v1/cron/preview?expr=@daily&cnt=3").await;
+    let reply = server.read("/api/v1/cron/preview?expr=@daily&cnt=3").await;
     assert_eq!(reply.error_fields(), ["cnt"]);
+}
+
+#[tokio::test]
+async fn the_preview_needs_credentials_as_documented() {
+    let server = TestServer::sqlite().await;
+    let reply = server.get("/api/v1/cron/preview?expr=@daily").await;
+    reply.problem(401);
+    let document = server.get("/api/v1/openapi.json").await.body;
+    let operation = &document["paths"]["/api/v1/cron/preview"]["get"];
+    assert!(operation["security"].is_array(), "{operation:#}");
+    assert!(operation["responses"]["401"].is_object(), "{operation:#}");
+    server.stop().await;
 }

@@ -197,3 +197,42 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         ])
     );
 }
+
+#[tokio::test]
+async fn wrong_json_types_name_the_field_and_the_expected_type() {
+    let server = TestServer::sqlite().await;
+    let base = serde_json::json!({
+        "name": "typed",
+        "schedule": {"cron": "@daily", "timezone": "UTC"},
+        "script": "return 1",
+    });
+    for (field, value, expected) in [
+        (
+            "overlap",
+            serde_json::json!({}),
+            "expected a string, one of `skip`",
+        ),
+        (
+            "overlap",
+            serde_json::json!(5),
+            "expected a string, one of `skip`",
+        ),
+        ("misfire", serde_json::json!([]), "expected a string"),
+        ("enabled", serde_json::json!("yes"), "expected a boolean"),
+        ("timeout_seconds", serde_json::json!("10"), "expected u32"),
+        ("schedule", serde_json::json!("@daily"), "expected struct"),
+        ("name", serde_json::json!({}), "expected a string"),
+    ] {
+        let mut body = base.clone();
+        body[field] = value.clone();
+        let reply = server.write("POST", "/api/v1/jobs", Some(&body)).await;
+        assert_eq!(reply.error_fields(), [field], "{field}: {value}");
+        let message = reply.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{field}: {value}: {message}");
+        assert!(
+            message.starts_with("invalid type"),
+            "{field}: {value}: {message}"
+        );
+    }
+    server.stop().await;
+}

@@ -641,7 +641,7 @@ async fn without_a_scheduler_run_cancel_and_metrics_are_unavailable(server: Test
         .write("POST", "/api/v1/runs/1/cancel", None)
         .await
         .problem(503);
-    server.get("/metrics").await.problem(503);
+    server.read("/metrics").await.problem(503);
     let runs = server
         .store
         .runs_list(&store::RunFilter::default())

@@ -18,6 +18,7 @@ scheduler_tests!(
     run_now_refuses_bad_input_and_changes_nothing,
     metrics_count_runs_by_job_and_status,
     a_job_created_through_the_api_fires_on_its_schedule,
+    revoking_a_token_closes_its_open_log_stream,
 );
 
 /// One server-sent event.
@@ -241,7 +242,8 @@ async fn metrics_count_runs_by_job_and_status(server: TestServer) {
         let run_id = run.expect(202)["id"].as_i64().unwrap();
         events(&server, run_id, None).await;
     }
-    let reply = server.get("/metrics").await;
+    server.get("/metrics").await.problem(401);
+    let reply = server.read("/metrics").await;
     assert_eq!(reply.status, 200);
     assert_eq!(
         reply.content_type,
@@ -299,5 +301,74 @@ async fn a_job_created_through_the_api_fires_on_its_schedule(server: TestServer)
     assert_eq!(items[0]["result"], "tick");
     let job = server.read("/api/v1/jobs/ticker").await;
     assert_eq!(job.body["next_fire_at"], "2026-03-07T12:00:40Z");
+    server.stop().await;
+}
+
+async fn revoking_a_token_closes_its_open_log_stream(server: TestServer) {
+    // A run that outlives the test unless it is cancelled.
+    create(
+        &server,
+        "long",
+        "console.log('started');\nawait new Promise((r) => setTimeout(r, 3600000));",
+    )
+    .await;
+    let run = server.write("POST", "/api/v1/jobs/long/run", None).await;
+    let run_id = run.expect(202)["id"].as_i64().unwrap();
+    let token = server
+        .call(
+            &server.admin,
+            "POST",
+            "/api/v1/tokens",
+            Some(&json!({"name": "watcher", "role": "viewer"})),
+        )
+        .await;
+    let token_body = token.expect(201).clone();
+    let secret = token_body["token"].as_str().unwrap().to_owned();
+    let token_id = token_body["id"].as_i64().unwrap();
+    let reader = {
+        let server_url = server.url("");
+        let client = server.client.clone();
+        let secret = secret.clone();
+        tokio::spawn(async move {
+            let response = client
+                .get(format!("{server_url}/api/v1/runs/{run_id}/logs"))
+                .bearer_auth(&secret)
+                .header("accept", "text/event-stream")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let mut response = response;
+            let mut text = String::new();
+            // Wait for the first line before the token is revoked.
+            while !text.contains("started") {
+                let chunk = response.chunk().await.unwrap().expect("a first line");
+                text.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            (text, response)
+        })
+    };
+    let (text, response) = reader.await.unwrap();
+    assert!(text.contains("event: log"), "{text}");
+    server
+        .call(
+            &server.admin,
+            "DELETE",
+            &format!("/api/v1/tokens/{token_id}"),
+            None,
+        )
+        .await
+        .expect(204);
+    let rest = tokio::time::timeout(Duration::from_secs(30), response.text())
+        .await
+        .expect("the stream closes when its token is revoked")
+        .unwrap();
+    assert!(!rest.contains("event: end"), "{rest}");
+    // The run goes on; a valid credential still follows it.
+    let still = server.read(&format!("/api/v1/runs/{run_id}")).await;
+    assert_eq!(still.expect(200)["status"], "running");
+    server
+        .write("POST", &format!("/api/v1/runs/{run_id}/cancel"), None)
+        .await;
     server.stop().await;
 }

@@ -51,3 +51,15 @@ async fn jobs_without_retention_get_the_configured_default() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_need_a_token_unless_configured_public() {
+    let private = TestServer::sqlite().await;
+    private.get("/metrics").await.problem(401);
+    // Past the credential check, this scheduler-less server answers 503.
+    private.read("/metrics").await.problem(503);
+    private.stop().await;
+    let public = TestServer::sqlite_custom(|state| state.with_public_metrics(true)).await;
+    public.get("/metrics").await.problem(503);
+    public.stop().await;
+}

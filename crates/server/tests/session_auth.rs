@@ -20,6 +20,8 @@ engine_tests!(
     admins_manage_tokens,
     sign_ins_and_changes_are_audited,
     ended_sessions_end_and_are_deleted_at_the_next_sign_in,
+    wrong_guesses_for_an_account_back_off_exponentially,
+    wrong_guesses_from_one_address_back_off_across_accounts,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -602,5 +604,66 @@ async fn ended_sessions_end_and_are_deleted_at_the_next_sign_in(server: TestServ
         !server.store.session_delete(old_id).await.unwrap(),
         "the ended session's row is gone"
     );
+    server.stop().await;
+}
+
+/// The `Retry-After` of a 429 answer, in seconds.
+fn retry_after(reply: &Reply) -> u64 {
+    reply.problem(429);
+    reply.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn wrong_guesses_for_an_account_back_off_exponentially(server: TestServer) {
+    add_user(&server, "ada", Role::Viewer).await;
+    let wrong = json!({"username": "ada", "password": "wrong password"});
+    let right = json!({"username": "ada", "password": PASSWORD});
+    for _ in 0..4 {
+        sign_in(&server, wrong.clone()).await.0.problem(401);
+    }
+    // The fifth wrong guess starts the back-off: 1 s, then 2 s, 4 s…
+    sign_in(&server, wrong.clone()).await.0.problem(401);
+    let (reply, browser) = sign_in(&server, right.clone()).await;
+    assert!(browser.is_none(), "even the right password waits");
+    assert_eq!(retry_after(&reply), 1);
+    server.clock.advance(std::time::Duration::from_secs(1));
+    sign_in(&server, wrong.clone()).await.0.problem(401);
+    assert_eq!(retry_after(&sign_in(&server, wrong.clone()).await.0), 2);
+    server.clock.advance(std::time::Duration::from_secs(2));
+    sign_in(&server, wrong.clone()).await.0.problem(401);
+    assert_eq!(retry_after(&sign_in(&server, right.clone()).await.0), 4);
+    // Throttled attempts are not checked, so they are not audited either.
+    let audit = server.store.audit_list(None, 50).await.unwrap().items;
+    let failed = audit
+        .iter()
+        .filter(|entry| entry.action == "session.sign_in_failed")
+        .count();
+    assert_eq!(failed, 7);
+    // After the wait the right password works and clears the count.
+    server.clock.advance(std::time::Duration::from_secs(4));
+    let (reply, browser) = sign_in(&server, right.clone()).await;
+    reply.expect(200);
+    assert!(browser.is_some());
+    sign_in(&server, wrong.clone()).await.0.problem(401);
+    sign_in(&server, right).await.0.expect(200);
+    server.stop().await;
+}
+
+async fn wrong_guesses_from_one_address_back_off_across_accounts(server: TestServer) {
+    add_user(&server, "ada", Role::Viewer).await;
+    for name in ["a", "b", "c", "d", "e"] {
+        sign_in(&server, json!({"username": name, "password": "guess"}))
+            .await
+            .0
+            .problem(401);
+    }
+    // Another account, and token guesses, from the same address wait too.
+    let (reply, _) = sign_in(&server, json!({"username": "ada", "password": PASSWORD})).await;
+    assert_eq!(retry_after(&reply), 1);
+    let (reply, _) = sign_in(&server, json!({"token": "cw_guess"})).await;
+    assert_eq!(retry_after(&reply), 1);
     server.stop().await;
 }

@@ -88,7 +88,7 @@ impl server::ChannelSender for AlertSender {
                 .timeout(std::time::Duration::from_secs(10));
             match self.0.send(request).await {
                 Ok(response) => Ok(response.status.as_u16()),
-                Err(error) => Err(error.to_string()),
+                Err(error) => Err(egress::redact_path(&error.to_string(), url)),
             }
         })
     }
