@@ -44,3 +44,11 @@ pub fn run_error(error: &runtime::ErrorInfo) -> store::RunError {
         column: error.column,
     }
 }
+
+/// A stored script language as the sandbox knows it.
+pub fn language(language: store::Language) -> runtime::Language {
+    match language {
+        store::Language::JavaScript => runtime::Language::JavaScript,
+        store::Language::TypeScript => runtime::Language::TypeScript,
+    }
+}

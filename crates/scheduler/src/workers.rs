@@ -156,7 +156,7 @@ fn run_spec(core: &Core, run: &Run, spec: &JobSpec) -> RunSpec {
     };
     RunSpec {
         script: spec.script.clone(),
-        language: spec.language,
+        language: crate::to_store::language(spec.language),
         limits,
         params: run.params.clone().unwrap_or_else(|| spec.params.clone()),
         state: run.state.clone(),

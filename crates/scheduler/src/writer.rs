@@ -156,7 +156,7 @@ async fn commit(store: &Store, batch: Vec<Write>) {
             }
             Err(error @ StoreError::Database(_)) => {
                 // Said once, then every `LOG_EVERY` attempts: retries are frequent.
-                if attempts % LOG_EVERY == 0 {
+                if attempts.is_multiple_of(LOG_EVERY) {
                     tracing::warn!(%error, finishes = writes.finishes.len(), attempts, "cannot store run results; retrying");
                 }
                 attempts += 1;

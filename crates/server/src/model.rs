@@ -10,12 +10,11 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use runtime::Language;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use store::{
-    HttpCall, Job, JobSchedule, JobSpec, JobVersion, LogLevel, Misfire, Overlap, RetentionPolicy,
-    RetryPolicy, Run, RunError, RunLogLine, RunStatus, RunSummary, Trigger,
+    HttpCall, Job, JobSchedule, JobSpec, JobVersion, Language, LogLevel, Misfire, Overlap,
+    RetentionPolicy, RetryPolicy, Run, RunError, RunLogLine, RunStatus, RunSummary, Trigger,
 };
 use utoipa::ToSchema;
 

@@ -63,8 +63,12 @@ pub(crate) async fn job(spec: &JobSpec, run_as_names: Option<&[String]>) -> Resu
     }
     // An oversized script is already reported and is not worth compiling.
     if spec.script.len() <= MAX_SCRIPT_BYTES
-        && let Some(error) =
-            script_syntax(&spec.script, spec.language, spec.handler.as_deref()).await?
+        && let Some(error) = script_syntax(
+            &spec.script,
+            scheduler::to_store::language(spec.language),
+            spec.handler.as_deref(),
+        )
+        .await?
     {
         errors.push(error);
     }

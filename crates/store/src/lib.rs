@@ -111,10 +111,11 @@ pub use crate::{
     store::{Engine, Store},
     tokens::{ApiToken, NewToken, Role, TOKEN_PREFIX},
     types::{
-        HttpCall, Job, JobSchedule, JobSpec, JobVersion, LogLevel, LogLine, MAX_ATTEMPTS_RANGE,
-        MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, Page,
-        RecentRun, RetentionPolicy, RetryPolicy, Run, RunError, RunLogLine, RunStatus, RunSummary,
-        ScheduledJob, SpecProblem, TIMEOUT_SECONDS_RANGE, Trigger, UnknownValue,
+        HttpCall, Job, JobSchedule, JobSpec, JobVersion, Language, LogLevel, LogLine,
+        MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MEMORY_LIMIT_MB_RANGE, Misfire,
+        Overlap, Page, RecentRun, RetentionPolicy, RetryPolicy, Run, RunError, RunLogLine,
+        RunStatus, RunSummary, ScheduledJob, SpecProblem, TIMEOUT_SECONDS_RANGE, Trigger,
+        UnknownValue,
     },
     users::{
         MAX_PASSWORD_CHARS, MAX_USER_NAME_CHARS, MIN_PASSWORD_CHARS, NewUser, User, UserUpdate,

@@ -34,7 +34,7 @@ pub struct JobSpec {
     pub script: String,
     /// The language of `script` (versions saved before it existed are JavaScript).
     #[serde(default)]
-    pub language: runtime::Language,
+    pub language: Language,
     /// When it fires; `None` for a job that only runs on demand.
     #[serde(default)]
     pub schedule: Option<JobSchedule>,
@@ -93,7 +93,7 @@ impl JobSpec {
             name: name.into(),
             description: String::new(),
             script: script.into(),
-            language: runtime::Language::JavaScript,
+            language: Language::JavaScript,
             schedule: None,
             enabled: true,
             timeout_seconds: default_timeout_seconds(),
@@ -361,6 +361,19 @@ pub struct UnknownValue {
     pub kind: &'static str,
     /// The text.
     pub value: String,
+}
+
+string_enum! {
+    /// The language a job's script is written in.
+    #[derive(Default)]
+    pub enum Language {
+        /// JavaScript, run as written (the default, and what versions saved
+        /// before the field existed were).
+        #[default]
+        JavaScript => "javascript",
+        /// TypeScript: types are stripped before the script runs.
+        TypeScript => "typescript",
+    }
 }
 
 string_enum! {

@@ -289,6 +289,7 @@ impl Arrow {
                     .runs_write_if_running(&RunWrites {
                         appends: Vec::new(),
                         finishes: vec![finish],
+                        starts: Vec::new(),
                     })
                     .await
                     .unwrap();
