@@ -23,6 +23,7 @@ mod app;
 mod auth;
 mod chains;
 mod channels;
+mod conditional;
 mod console;
 mod cron_preview;
 mod extract;

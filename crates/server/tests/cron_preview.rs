@@ -125,3 +125,19 @@ async fn an_unknown_parameter_is_refused_not_ignored() {
     let reply = server.get("/api/v1/cron/preview?expr=@daily&cnt=3").await;
     assert_eq!(reply.error_fields(), ["cnt"]);
 }
+
+#[tokio::test]
+async fn an_expression_that_never_fires_in_the_zone_is_a_problem_saying_why() {
+    let server = TestServer::sqlite().await;
+    let reply = server
+        .get("/api/v1/cron/preview?expr=*/30+2+*+3+SUN%232&tz=America/New_York")
+        .await;
+    let problem = reply.problem(422);
+    assert_eq!(problem["errors"][0]["field"], "expr");
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("never fires in America/New_York"),
+        "{message}"
+    );
+    assert!(message.contains("daylight-saving gap"), "{message}");
+}
