@@ -90,6 +90,14 @@ pub(crate) struct RunArgs {
     /// The job parameters, `context.params`: a JSON object.
     #[arg(long, env = "CLOCKWORK_PARAMS", value_parser = parse_params, value_name = "JSON")]
     params: Option<Value>,
+    /// The exported function a module is called as, as a job's `handler`
+    /// (default: run, handler, the default export, or the only exported function).
+    #[arg(long, value_name = "NAME")]
+    handler: Option<String>,
+    /// A `process.env` variable, NAME=VALUE (repeatable); VALUE `secret:S`
+    /// reads the stored secret S. Nothing else of this shell's environment is passed.
+    #[arg(long = "env", value_parser = parse_env_pair, value_name = "NAME=VALUE")]
+    env: Vec<(String, String)>,
     /// Where the SQLite database (storage, secrets) and the secret key live;
     /// created on the first storage call.
     #[arg(
@@ -221,6 +229,14 @@ fn parse_params(text: &str) -> Result<Value, String> {
     }
 }
 
+/// `--env NAME=VALUE`.
+fn parse_env_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(String::from("expected NAME=VALUE, e.g. --env REGION=eu")),
+    }
+}
+
 /// What one run needs, validated, before anything starts.
 struct RunSetup {
     script: String,
@@ -231,6 +247,8 @@ struct RunSetup {
     sites: Sites,
     limits: Limits,
     params: Value,
+    handler: Option<String>,
+    env: std::collections::BTreeMap<String, String>,
     database: DatabaseLocation,
 }
 
@@ -278,6 +296,8 @@ impl RunSetup {
                 .params
                 .clone()
                 .unwrap_or_else(|| Value::Object(serde_json::Map::new())),
+            handler: args.handler.clone(),
+            env: args.env.iter().cloned().collect(),
             database: DatabaseLocation {
                 data_dir: args.data_dir.clone(),
                 url: args.database.clone(),
@@ -349,6 +369,8 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
     let mut spec = RunSpec::new(setup.script.clone());
     spec.limits = setup.limits;
     spec.params = setup.params;
+    spec.handler = setup.handler;
+    spec.env = setup.env;
     spec.job = JobInfo {
         id: String::new(),
         name: setup.script_name.clone(),

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::observe::{Recorder, RetryNotice};
 use crate::ratelimit::{is_rate_limited, retry_delay};
+use crate::reach::{self, Refused};
 use crate::redact::{redact_parsed, redact_url};
 use crate::request::{Auth, RedirectMode, Request, Response};
 use crate::{BuildError, Error, Policy, tls};
@@ -174,6 +175,8 @@ impl ClientBuilder {
             // Redirects are followed here, hop by hop, to check each against
             // the allow-list of the calling policy.
             .redirect(reqwest::redirect::Policy::none())
+            // Every name is resolved under the calling policy's reach.
+            .dns_resolver(reach::CheckedResolver)
             .build()
             .map_err(|error| BuildError::Http(error_chain(&error)))?;
         Ok(Client {
@@ -490,13 +493,19 @@ impl Exchange<'_> {
         headers: &HeaderMap,
         body: Option<&Bytes>,
     ) -> Result<reqwest::Response, Error> {
+        let reach = self.policy.reach.for_url(url);
+        if reach::literal_ip(url).is_some_and(|ip| !reach.permits(ip)) {
+            return Err(Error::Connection {
+                url: redact_parsed(url),
+                message: Refused.to_string(),
+            });
+        }
         let mut request = reqwest::Request::new(method.clone(), url.clone());
         *request.headers_mut() = headers.clone();
         if let Some(body) = body {
             *request.body_mut() = Some(body.clone().into());
         }
-        self.http
-            .execute(request)
+        reach::within(reach, self.http.execute(request))
             .await
             .map_err(|error| connection_error(url, &error))
     }
@@ -601,11 +610,48 @@ fn status_text(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// A connection that could not be made (refused, reset, unreachable, an
+/// unknown name or not within the policy's reach) reads the same whatever
+/// the cause, so a script cannot map ports or addresses through the
+/// differences; TLS and mid-exchange failures keep their detail.
 fn connection_error(url: &Url, error: &reqwest::Error) -> Error {
+    let message = if error.is_connect() && is_not_connected(error) {
+        Refused.to_string()
+    } else {
+        error_chain(error)
+    };
     Error::Connection {
         url: redact_parsed(url),
-        message: error_chain(error),
+        message,
     }
+}
+
+/// True when no connection was established: the reach refused it, or the
+/// operating system could not connect.
+fn is_not_connected(error: &reqwest::Error) -> bool {
+    use std::io::ErrorKind;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if cause.is::<Refused>() {
+            return true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::TimedOut
+            )
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// `error: cause: cause…` without the URL reqwest would include (it may carry

@@ -6,6 +6,9 @@
 //!
 //! - the egress allow-list ([`AllowList`], [`HostPattern`]), checked before
 //!   anything is sent and again for every redirect hop;
+//! - the addresses a call may connect to ([`Reach`]: loopback, link-local,
+//!   this machine's own and private addresses), checked on the address
+//!   actually connected to, after DNS, on every hop;
 //! - the limits of a call ([`Policy`]): time budget, caller deadline, response
 //!   size, redirect count;
 //! - credentials ([`Auth`]), never forwarded to another origin on redirect;
@@ -48,6 +51,7 @@ mod error;
 mod observe;
 mod policy;
 mod ratelimit;
+mod reach;
 mod redact;
 mod request;
 mod tls;
@@ -56,7 +60,8 @@ pub use crate::client::{Client, ClientBuilder};
 pub use crate::error::{BuildError, Error};
 pub use crate::observe::{CallRecord, Observer, RetryNotice, WaitReason};
 pub use crate::policy::{AllowList, HostPattern, PatternError, Policy};
-pub use crate::redact::redact_url;
+pub use crate::reach::Reach;
+pub use crate::redact::{redact_path, redact_url};
 pub use crate::request::{Auth, RedirectMode, Request, Response};
 pub use bytes::Bytes;
 pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};

@@ -8,6 +8,8 @@ use std::time::Duration;
 use reqwest::Url;
 use reqwest::header::HeaderValue;
 
+use crate::Reach;
+
 /// The rules every call through a [`Client`](crate::Client) follows.
 ///
 /// Plain data: build it with struct update syntax over [`Policy::default`].
@@ -15,6 +17,9 @@ use reqwest::header::HeaderValue;
 pub struct Policy {
     /// Hosts calls (and every redirect hop) may reach. Default: any host.
     pub allowed_hosts: AllowList,
+    /// Addresses calls (and every redirect hop) may connect to, checked
+    /// after DNS. Default: any address ([`Reach::any`]).
+    pub reach: Reach,
     /// The whole budget of one call: connecting, redirects, reading the body
     /// and every rate-limit wait and retry. A wait that would pass it is not
     /// taken; the rate-limited response is returned instead. Default: 60 s.
@@ -41,6 +46,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             allowed_hosts: AllowList::any(),
+            reach: Reach::any(),
             timeout: Duration::from_secs(60),
             max_response_bytes: 32 << 20,
             max_retries: 4,
@@ -86,6 +92,20 @@ impl AllowList {
         Ok(AllowList {
             patterns: Some(patterns),
         })
+    }
+
+    /// No host at all.
+    pub fn none() -> Self {
+        AllowList {
+            patterns: Some(Vec::new()),
+        }
+    }
+
+    /// Adds `pattern` (nothing changes when every host is allowed already).
+    pub(crate) fn push(&mut self, pattern: HostPattern) {
+        if let Some(patterns) = &mut self.patterns {
+            patterns.push(pattern);
+        }
     }
 
     /// True when every host is allowed.

@@ -60,6 +60,30 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `text` (a message about a call to `url`) with `url` shown as its origin
+/// only, `https://hooks.slack.com/…`: for URLs whose path is itself the
+/// secret (Slack and other incoming-webhook URLs).
+///
+/// ```
+/// let url = "https://hooks.slack.com/services/T1/B2/s3cr3t";
+/// let error = format!("request to {} failed: could not connect", egress::redact_url(url));
+/// assert_eq!(
+///     egress::redact_path(&error, url),
+///     "request to https://hooks.slack.com/… failed: could not connect"
+/// );
+/// ```
+pub fn redact_path(text: &str, url: &str) -> String {
+    let origin = match Url::parse(url) {
+        Ok(parsed) => format!("{}/…", parsed.origin().ascii_serialization()),
+        Err(_) => "the channel URL".to_owned(),
+    };
+    let mut safe = text.replace(&redact_url(url), &origin);
+    if !url.is_empty() {
+        safe = safe.replace(url, &origin);
+    }
+    safe
+}
+
 /// [`redact_url`] for an already parsed URL.
 pub(crate) fn redact_parsed(url: &Url) -> String {
     let mut safe = url.clone();

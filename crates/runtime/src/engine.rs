@@ -1,20 +1,27 @@
 //! One run, from the user's text to its [`Outcome`].
 //!
-//! Each run gets its own QuickJS runtime (with the capped allocator of
-//! [`limits`](crate::limits)) and one full context, both dropped at the end:
-//! nothing survives from one run to the next.
+//! Each run gets a fresh full context on a QuickJS runtime (an engine, with
+//! the capped allocator of [`limits`](crate::limits)) that its executor
+//! keeps between runs. The context is dropped at the end of the run, and the
+//! engine is kept only when the run left nothing behind in it (see
+//! [`Engine::give_back`]): nothing of one run is visible to the next.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use egress::CallRecord;
 use rquickjs::context::EvalOptions;
 use rquickjs::{AsyncContext, AsyncRuntime, Ctx, Function, Module, Object, Promise, Value};
 use serde_json::Value as Json;
 
-use crate::host::{self, BuiltinModules, Host};
+use crate::handler::{self, Export};
+use crate::host::{self, Host};
 use crate::js_error::describe;
-use crate::limits::{CappedAllocator, Guard, Trip};
+use crate::limits::{CappedAllocator, Guard, Meter, Trip};
 use crate::logs::LogSink;
+use crate::mask::Masker;
+use crate::modules::BuiltinModules;
 use crate::outcome::{ErrorInfo, Outcome, RetryRequest, RunStatus};
 use crate::precompiled::{self, Script};
 use crate::source::{self, Prepared, SCRIPT_FILE, ScriptForm};
@@ -40,6 +47,7 @@ pub(crate) async fn run(
     guard: Arc<Guard>,
     logs: Arc<LogSink>,
     started: Instant,
+    pool: Arc<EnginePool>,
 ) -> Outcome {
     let (ended, host) = match source::prepare(&spec.script) {
         Err(error) => (
@@ -51,15 +59,15 @@ pub(crate) async fn run(
             }),
             None,
         ),
-        Ok(prepared) => {
-            let host = Arc::new(Host::new(
-                &spec,
-                prepared,
-                Arc::clone(&guard),
-                Arc::clone(&logs),
-            ));
-            (execute(&spec, &host).await, Some(host))
-        }
+        Ok(prepared) => match crate::node::resolve_env(&spec).await {
+            Err(error) => (Ended::Error(error), None),
+            Ok(env) => {
+                let mut host = Host::new(&spec, prepared, Arc::clone(&guard), Arc::clone(&logs));
+                host.env = env;
+                let host = Arc::new(host);
+                (execute(&spec, &host, &pool).await, Some(host))
+            }
+        },
     };
     // A limit that tripped explains whatever the script did afterwards, even
     // a caught out-of-memory error or a result computed just too late (the
@@ -90,16 +98,36 @@ pub(crate) async fn run(
             (status, Json::Null, Some(ErrorInfo::message(message)), None)
         }
     };
+    let mask = logs.masker();
     Outcome {
         continuation: continuation.filter(|_| status == RunStatus::Succeeded),
         status,
-        result,
-        error,
+        result: mask.json(result),
+        error: error.map(|error| mask_error(mask, error)),
         logs: logs.finish(),
-        http_calls,
+        http_calls: http_calls
+            .into_iter()
+            .map(|call| mask_call(mask, call))
+            .collect(),
         duration: started.elapsed(),
         peak_memory_bytes: guard.peak_bytes() as u64,
         retry,
+    }
+}
+
+fn mask_error(mask: &Masker, error: ErrorInfo) -> ErrorInfo {
+    ErrorInfo {
+        message: mask.text(&error.message),
+        stack: error.stack.map(|stack| mask.text(&stack)),
+        ..error
+    }
+}
+
+fn mask_call(mask: &Masker, call: CallRecord) -> CallRecord {
+    CallRecord {
+        url: mask.text(&call.url),
+        error: call.error.map(|error| mask.text(&error)),
+        ..call
     }
 }
 
@@ -127,8 +155,8 @@ fn retry_message(retry: &RetryRequest) -> String {
     if let Some(reason) = &retry.retry_reason {
         message.push_str(&format!(" ({reason})"));
     }
-    if let Some(after) = retry.retry_after_seconds {
-        message.push_str(&format!(" after {after} s"));
+    if let Some(after) = retry.retry_after {
+        message.push_str(&format!(" after {}", human_duration(after)));
     }
     message
 }
@@ -157,39 +185,129 @@ pub(crate) fn human_duration(duration: Duration) -> String {
     }
 }
 
-async fn execute(spec: &RunSpec, host: &Arc<Host>) -> Ended {
+async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
     if let Some(trip) = host.guard.tripped() {
         return Ended::Tripped(trip);
     }
-    let runtime = match AsyncRuntime::new_with_alloc(CappedAllocator::new(Arc::clone(&host.guard)))
-    {
-        Ok(runtime) => runtime,
+    let engine = match Engine::take(pool).await {
+        Ok(engine) => engine,
         Err(error) => return engine_failure(&error),
     };
+    let runtime = &engine.runtime;
     let guard = Arc::clone(&host.guard);
     runtime
         .set_interrupt_handler(Some(Box::new(move || guard.should_interrupt())))
         .await;
-    runtime.set_max_stack_size(JS_STACK_BYTES).await;
-    runtime.set_loader(BuiltinModules, BuiltinModules).await;
     runtime
         .set_host_promise_rejection_tracker(Some(host::rejection_tracker(host)))
         .await;
-    let context = match AsyncContext::full(&runtime).await {
+    let context = match AsyncContext::full(runtime).await {
         Ok(context) => context,
         Err(error) => return engine_failure(&error),
     };
-    host.guard.arm();
+    host.guard.arm(&engine.meter);
     let info = host::info_json(spec);
     let ended = tokio::select! {
         biased;
         trip = host.guard.wait_tripped() => Ended::Tripped(trip),
         ended = context.async_with(async |ctx| drive(ctx, host, info).await) => ended,
     };
-    // Context before runtime; any future still holding script values went with the select.
+    // Any future still holding script values went with the select; the
+    // context goes before the engine is kept or dropped.
     drop(context);
-    drop(runtime);
+    host.guard.disarm();
+    engine.give_back(host.guard.tripped().is_none(), pool).await;
     ended
+}
+
+/// A QuickJS runtime with its capped allocator: serves one run at a time,
+/// each in a fresh full context, and is kept in its executor's
+/// [`EnginePool`] between runs.
+struct Engine {
+    runtime: AsyncRuntime,
+    meter: Arc<Meter>,
+}
+
+/// An engine holding more than this between runs (after a garbage
+/// collection) is dropped rather than kept.
+const KEEP_AT_MOST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Spare engines kept at most: enough for the runs that end and start
+/// around the same moment; a burst beyond creates engines and drops the
+/// surplus as it ends.
+const SPARE_ENGINES: usize = 64;
+
+impl Engine {
+    /// A spare engine, or a new one.
+    async fn take(pool: &EnginePool) -> rquickjs::Result<Self> {
+        let engine = match pool.pop() {
+            Some(engine) => {
+                pool.reused.fetch_add(1, Ordering::Relaxed);
+                engine
+            }
+            None => {
+                let engine = Self::new().await?;
+                pool.started.fetch_add(1, Ordering::Relaxed);
+                engine
+            }
+        };
+        // QuickJS measures its stack from where this is called: the stack of
+        // this run's thread.
+        engine.runtime.set_max_stack_size(JS_STACK_BYTES).await;
+        Ok(engine)
+    }
+
+    async fn new() -> rquickjs::Result<Self> {
+        let meter = Meter::new();
+        let runtime = AsyncRuntime::new_with_alloc(CappedAllocator::new(Arc::clone(&meter)))?;
+        runtime.set_loader(BuiltinModules, BuiltinModules).await;
+        Ok(Self { runtime, meter })
+    }
+
+    /// Keeps the engine for a next run if its run ended `clean` (no limit
+    /// tripped) and left nothing behind: no pending job or spawned future
+    /// (they would belong to the context just dropped) and little memory
+    /// once collected. Anything else drops it whole.
+    async fn give_back(self, clean: bool, pool: &EnginePool) {
+        if !clean {
+            return;
+        }
+        self.runtime.set_interrupt_handler(None).await;
+        self.runtime.set_host_promise_rejection_tracker(None).await;
+        // Collecting may queue jobs too (finalization callbacks of the
+        // dropped context), so look for jobs after it.
+        self.runtime.run_gc().await;
+        if self.runtime.is_job_pending().await || self.meter.used_bytes() > KEEP_AT_MOST_BYTES {
+            return;
+        }
+        pool.push(self);
+    }
+}
+
+/// An executor's spare engines, and how many it started and reused.
+#[derive(Default)]
+pub(crate) struct EnginePool {
+    spares: Mutex<Vec<Engine>>,
+    pub(crate) started: AtomicU64,
+    pub(crate) reused: AtomicU64,
+}
+
+impl EnginePool {
+    fn pop(&self) -> Option<Engine> {
+        self.lock().pop()
+    }
+
+    fn push(&self, engine: Engine) {
+        let mut spares = self.lock();
+        if spares.len() < SPARE_ENGINES {
+            spares.push(engine);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Engine>> {
+        // A list of engines each left whole: consistent even after a panic.
+        self.spares.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 fn engine_failure(error: &rquickjs::Error) -> Ended {
@@ -207,7 +325,7 @@ async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
         Ok(installed) => installed,
         Err(error) => return Ended::Error(caught(&ctx, error, &host.prepared)),
     };
-    let main = start(&ctx, &host.prepared);
+    let main = start(&ctx, host);
     tokio::pin!(main);
     let settled = loop {
         tokio::select! {
@@ -248,6 +366,7 @@ fn install<'js>(
     console::install(ctx, &host.logs)?;
     let timers = timers::install(ctx, host)?;
     host::install_forge(ctx, host, info, form)?;
+    crate::node::install(ctx, host, form)?;
     Ok(timers)
 }
 
@@ -261,10 +380,12 @@ fn caught(ctx: &Ctx<'_>, error: rquickjs::Error, prepared: &Prepared) -> ErrorIn
 
 /// Evaluates the script and calls it: the body function (script style) or
 /// the exported handler (module style). Resolves to its result.
-async fn start<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> Result<Value<'js>, ErrorInfo> {
+async fn start<'js>(ctx: &Ctx<'js>, host: &Host) -> Result<Value<'js>, ErrorInfo> {
+    let prepared = &host.prepared;
+    let handler = host.handler.as_deref();
     let outcome = match prepared.form {
-        ScriptForm::Script => start_script(ctx, prepared).await,
-        ScriptForm::Module => start_module(ctx, prepared).await,
+        ScriptForm::Script => start_script(ctx, prepared, handler).await,
+        ScriptForm::Module => start_module(ctx, prepared, handler).await,
     };
     outcome.map_err(|error| caught(ctx, error, prepared))
 }
@@ -277,18 +398,44 @@ pub(crate) fn script_options() -> EvalOptions {
     options
 }
 
-async fn start_script<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> rquickjs::Result<Value<'js>> {
+/// A script-style body; when it returns nothing and filled `module.exports`
+/// (a CommonJS module), the handler it exports is called as a module's is.
+async fn start_script<'js>(
+    ctx: &Ctx<'js>,
+    prepared: &Prepared,
+    handler: Option<&str>,
+) -> rquickjs::Result<Value<'js>> {
     let body: Function<'js> = ctx.eval_with_options(prepared.code.as_str(), script_options())?;
     let promise: Promise<'js> = body.call(())?;
-    promise.into_future::<Value<'js>>().await
+    let value = promise.into_future::<Value<'js>>().await?;
+    if !value.is_undefined() {
+        return Ok(value);
+    }
+    match crate::node::commonjs_exports(ctx)? {
+        Some(exports) => call_handler(ctx, &exports, handler).await,
+        None => Ok(value),
+    }
 }
 
-async fn start_module<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> rquickjs::Result<Value<'js>> {
+async fn start_module<'js>(
+    ctx: &Ctx<'js>,
+    prepared: &Prepared,
+    handler: Option<&str>,
+) -> rquickjs::Result<Value<'js>> {
     let module = Module::declare(ctx.clone(), SCRIPT_FILE, prepared.code.as_str())?;
     let (module, evaluated) = module.eval()?;
     evaluated.into_future::<Value<'js>>().await?;
     let namespace = module.namespace()?;
-    let handler = handler_of(ctx, &namespace)?;
+    call_handler(ctx, &namespace.into_value(), handler).await
+}
+
+/// Calls the handler `exports` holds as `handler(event, context)` and awaits it.
+async fn call_handler<'js>(
+    ctx: &Ctx<'js>,
+    exports: &Value<'js>,
+    wanted: Option<&str>,
+) -> rquickjs::Result<Value<'js>> {
+    let handler = handler_of(ctx, exports, wanted)?;
     let surface = host::surface(ctx)?;
     let event: Value<'js> = surface.get("event")?;
     let context: Value<'js> = surface.get("context")?;
@@ -299,18 +446,47 @@ async fn start_module<'js>(ctx: &Ctx<'js>, prepared: &Prepared) -> rquickjs::Res
     }
 }
 
-/// The exported `run`, `handler` or default function, in that order.
-fn handler_of<'js>(ctx: &Ctx<'js>, namespace: &Object<'js>) -> rquickjs::Result<Function<'js>> {
-    for name in ["run", "handler", "default"] {
-        if let Some(function) = namespace.get::<_, Value<'js>>(name)?.into_function() {
-            return Ok(function);
+/// The function to call (see [`handler::pick`]): from the exports, or, when
+/// they hold none and their default is a plain object (`export default { run }`,
+/// a bundled CommonJS module), from that object. A CommonJS
+/// `module.exports = function` is that function.
+fn handler_of<'js>(
+    ctx: &Ctx<'js>,
+    exports: &Value<'js>,
+    wanted: Option<&str>,
+) -> rquickjs::Result<Function<'js>> {
+    if let Some(function) = exports.as_function() {
+        return Ok(function.clone());
+    }
+    let Some(object) = exports.as_object() else {
+        return Err(rquickjs::Exception::throw_type(
+            ctx,
+            "the module exports nothing",
+        ));
+    };
+    let listed = export_list(object)?;
+    let picked = match handler::pick(wanted, &listed) {
+        Ok(name) => return object.get(name),
+        Err(message) => message,
+    };
+    let default: Value<'js> = object.get("default")?;
+    if let Some(inner) = default.as_object().filter(|_| !default.is_function()) {
+        let inner_list = export_list(inner)?;
+        if let Ok(name) = handler::pick(wanted, &inner_list) {
+            return inner.get(name);
         }
     }
-    Err(rquickjs::Exception::throw_type(
-        ctx,
-        "the module exports no function named run or handler and no default function; \
-         write `export async function run(event, context) { … }`",
-    ))
+    Err(rquickjs::Exception::throw_type(ctx, &picked))
+}
+
+fn export_list<'js>(object: &Object<'js>) -> rquickjs::Result<Vec<Export>> {
+    let mut list = Vec::new();
+    for name in object.keys::<String>() {
+        let name = name?;
+        let is_function = object.get::<_, Value<'js>>(name.as_str())?.is_function();
+        list.push(Export { name, is_function });
+    }
+    Ok(list)
 }
 
 /// The script's result as JSON within the result limit, or its retry request.
@@ -372,11 +548,10 @@ fn settled_json<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<Sett
 fn retry_request(options: &str) -> RetryRequest {
     let options: Json = serde_json::from_str(options).unwrap_or(Json::Null);
     RetryRequest {
-        retry_after_seconds: options
+        retry_after: options
             .get("retryAfter")
             .and_then(Json::as_f64)
-            .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-            .map(|seconds| seconds.ceil() as u64),
+            .and_then(crate::queue::seconds_to_millis),
         retry_reason: options
             .get("retryReason")
             .and_then(Json::as_str)

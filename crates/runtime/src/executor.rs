@@ -1,12 +1,23 @@
-//! Where runs execute: a dedicated multi-thread tokio runtime, so a busy
-//! script never delays the caller's runtime (the scheduler, HTTP answers).
+//! Where runs execute: each live run on an operating-system thread of its
+//! own, so a script that never yields shares the CPU with every other run
+//! instead of holding a thread they wait for, and never delays the caller
+//! (the scheduler, HTTP answers).
+//!
+//! The threads are the blocking pool of a tokio runtime owned by the
+//! executor: a finished run's thread waits a while for the next run, and
+//! its engine goes back to the executor's pool (see `engine`), so a run
+//! seldom pays for either. Each
+//! thread drives its run with [`Handle::block_on`](tokio::runtime::Handle::block_on):
+//! the run's timers and I/O are driven by the runtime's few worker threads,
+//! and a run awaiting them holds no CPU.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tokio::task::JoinHandle;
 
-use crate::engine;
+use crate::engine::{self, EnginePool};
 use crate::error::{RuntimeError, ScriptError};
 use crate::limits::{Guard, Trip, Watchdog};
 use crate::logs::{LogSink, LogStream};
@@ -14,9 +25,18 @@ use crate::outcome::{ErrorInfo, Outcome, RunStatus};
 use crate::source::{self, ScriptForm};
 use crate::spec::RunSpec;
 
-/// Native stack of each worker thread: QuickJS's own budget
+/// Native stack of each run's thread: QuickJS's own budget
 /// ([`engine::JS_STACK_BYTES`]) plus ample room for the host code around it.
+/// Only the pages a run touches take memory.
 const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Threads running scripts at once, at most; runs beyond wait for one. The
+/// scheduler's `workers` bounds live runs far below this; it only keeps a
+/// runaway caller from exhausting the process's threads.
+const MAX_RUN_THREADS: usize = 4096;
+
+/// How long a run's thread (and its engine) waits for the next run.
+const RUN_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Stands in for a timeout beyond what the clock can represent.
 const FOREVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
@@ -24,7 +44,8 @@ const FOREVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 
 /// How an [`Executor`] is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutorConfig {
-    /// Threads running scripts; defaults to the number of cores.
+    /// Threads driving the timers and I/O of the runs (each run executes on
+    /// a thread of its own); defaults to the number of cores.
     pub worker_threads: usize,
 }
 
@@ -36,20 +57,33 @@ impl Default for ExecutorConfig {
     }
 }
 
-/// Runs scripts, each in its own sandbox, on threads of its own.
+/// Runs scripts, each in its own sandbox on a thread of its own.
 ///
 /// Dropping the executor stops runs still going: their handles then report
 /// `cancelled` ("the executor shut down").
 pub struct Executor {
     runtime: Option<tokio::runtime::Runtime>,
     watchdog: Watchdog,
+    engines: Arc<EnginePool>,
+}
+
+/// How many engines (QuickJS runtimes) an executor's runs started, and how
+/// many runs reused an engine a previous run left clean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineCounts {
+    /// Engines created.
+    pub started: u64,
+    /// Runs that reused an engine (each still in a fresh context).
+    pub reused: u64,
 }
 
 impl Executor {
-    /// Starts the worker threads and the deadline watchdog.
+    /// Starts the I/O threads and the deadline watchdog.
     pub fn new(config: ExecutorConfig) -> Result<Self, RuntimeError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
+            .max_blocking_threads(MAX_RUN_THREADS)
+            .thread_keep_alive(RUN_THREAD_KEEP_ALIVE)
             .thread_name("clockwork-js")
             .thread_stack_size(WORKER_STACK_BYTES)
             .enable_all()
@@ -57,7 +91,16 @@ impl Executor {
         Ok(Self {
             runtime: Some(runtime),
             watchdog: Watchdog::start()?,
+            engines: Arc::default(),
         })
+    }
+
+    /// Engines started and reused so far.
+    pub fn engines(&self) -> EngineCounts {
+        EngineCounts {
+            started: self.engines.started.load(Ordering::Relaxed),
+            reused: self.engines.reused.load(Ordering::Relaxed),
+        }
     }
 
     /// Starts one run. Its clock starts now; the handle follows it.
@@ -75,7 +118,11 @@ impl Executor {
             guard: Arc::clone(&guard),
             logs: Arc::clone(&logs),
         };
-        let task = self.handle().spawn(engine::run(spec, guard, logs, started));
+        let handle = self.handle().clone();
+        let engines = Arc::clone(&self.engines);
+        let task = self.handle().spawn_blocking(move || {
+            handle.block_on(engine::run(spec, guard, logs, started, engines))
+        });
         RunHandle {
             control,
             task,
@@ -95,7 +142,7 @@ impl Executor {
 impl Drop for Executor {
     fn drop(&mut self) {
         // Fields drop after this body: stop the scripts first (the watchdog
-        // trips every live guard), so no worker stays busy in one.
+        // trips every live guard), so no thread stays busy in one.
         self.watchdog.stop_all();
         if let Some(runtime) = self.runtime.take() {
             // Never blocks, so an executor may be dropped inside async code.
@@ -191,4 +238,15 @@ pub fn check_syntax(source: &str) -> Result<ScriptForm, ScriptError> {
     let prepared = source::prepare(source)?;
     crate::syntax::compile(&prepared)?;
     Ok(prepared.form)
+}
+
+/// Checks that a module-style script exports the job's `handler`; the error
+/// lists the names it does export. Script-style (and CommonJS) texts show
+/// their exports only when they run: they pass.
+pub fn check_handler(source: &str, handler: &str) -> Result<(), ScriptError> {
+    let prepared = source::prepare(source)?;
+    match prepared.form {
+        ScriptForm::Module => crate::handler::check_named(handler, &prepared.exports),
+        ScriptForm::Script => Ok(()),
+    }
 }

@@ -48,10 +48,38 @@ export default function forge(host) {
     return typeof URLSearchParams === 'function' && value instanceof URLSearchParams;
   }
 
+  // C0 controls and DEL: the URL parser drops tab, LF and CR, so `.\t.`
+  // would reach the site as `..`; none belongs in a path segment.
+  const CONTROL = /[\u0000-\u001f\u007f]/;
+  // Dots some servers fold to `.`: NFKC covers the leaders, small and
+  // fullwidth full stops; the ideographic ones are mapped by hand.
+  const LOOKALIKE_DOT = /[\u3002\uff61]/g;
+
+  function percentDecoded(text) {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  }
+
+  function foldDots(text) {
+    return text.normalize('NFKC').replace(LOOKALIKE_DOT, '.');
+  }
+
+  // True when `text` could move the request to another path: as written, as
+  // the URL parser reads it, or percent-decoded by a lenient server.
+  function manipulates(text) {
+    const direct = [text, foldDots(text)];
+    if (direct.some((t) => CONTROL.test(t) || PATH_FORBIDDEN.test(t))) return true;
+    const decoded = percentDecoded(text);
+    return [decoded, foldDots(decoded)].some((t) => CONTROL.test(t) || t.includes('..'));
+  }
+
   function pathPart(value) {
     if (isRoute(value)) return value.value;
     const text = String(value);
-    if (PATH_FORBIDDEN.test(text)) throw new Error(PATH_MANIPULATION);
+    if (manipulates(text)) throw new Error(PATH_MANIPULATION);
     return text;
   }
 
@@ -240,6 +268,166 @@ export default function forge(host) {
     requestBitbucket: asApp.requestBitbucket,
   });
 
+  // Script Master's console bridge (the `@forge/bridge` shape): a plain
+  // product-relative string path, checked as `assumeTrustedRoute` paths
+  // must be, sent as `asApp()` sends it.
+  const SCHEME_OR_HOST = /^[a-z][a-z0-9+.-]*:|^[\/\\]{2}/i;
+
+  function bridgeRequester(name, product) {
+    const send = asApp[name];
+    return async function (path, init) {
+      if (isRoute(path)) return send(path, init);
+      if (typeof path !== 'string') {
+        throw new TypeError(`${name} takes a path string such as '/rest/api/3/myself', not ${typeof path}`);
+      }
+      if (SCHEME_OR_HOST.test(path) || !path.startsWith('/')) {
+        throw new TypeError(
+          `${name} takes a path relative to the ${product} site, starting with '/' ` +
+            `(such as '/rest/api/3/myself'), not '${path}'; use fetch() for other hosts`,
+        );
+      }
+      return send(assumeTrustedRoute(path), init);
+    };
+  }
+
+  const bridge = freeze({
+    requestJira: bridgeRequester('requestJira', 'Jira'),
+    requestConfluence: bridgeRequester('requestConfluence', 'Confluence'),
+  });
+
+  // ------------------------------------------- names Clockwork cannot serve (§2)
+  // They import fine; calling one fails and says what to use instead.
+
+  function unavailable(name, instead) {
+    return function () {
+      throw new Error(`${name} is not available in Clockwork: ${instead}`);
+    };
+  }
+
+  const REST_TRIGGER = 'jobs have no web trigger URLs; start a run with POST /api/v1/jobs/{job}/runs';
+  const webTrigger = freeze({
+    getUrl: unavailable('webTrigger.getUrl', REST_TRIGGER),
+    deleteUrl: unavailable('webTrigger.deleteUrl', REST_TRIGGER),
+    getUrlIds: unavailable('webTrigger.getUrlIds', REST_TRIGGER),
+  });
+  const REMOTE = 'Forge Remote needs a Forge installation; call your service with fetch(url, init)';
+  const invokeRemote = unavailable('invokeRemote', REMOTE);
+  const invokeService = unavailable('invokeService', REMOTE);
+  const privacy = freeze({
+    reportPersonalData: unavailable(
+      'privacy.reportPersonalData',
+      "call Atlassian's personal data reporting API with fetch() if the job stores personal data",
+    ),
+  });
+  const TRANSLATIONS = "translations come from a Forge app's locales folder, which a job does not have";
+  const i18n = freeze({
+    createTranslationFunction: unavailable('i18n.createTranslationFunction', TRANSLATIONS),
+    getTranslations: unavailable('i18n.getTranslations', TRANSLATIONS),
+  });
+  const permissions = freeze({
+    hasPermission: unavailable(
+      'permissions.hasPermission',
+      'scheduled and queued runs have no user; ask the product with requestJira (e.g. /rest/api/3/mypermissions)',
+    ),
+  });
+  const getAppContext = unavailable(
+    'getAppContext',
+    'a job is not a Forge app installation; context.job and event.context describe the run',
+  );
+
+  // The errors @forge/api exports, for `instanceof` checks in catch blocks.
+  function errorClass(name) {
+    const klass = class extends Error {
+      constructor(message) {
+        super(message);
+        this.name = name;
+      }
+    };
+    Object.defineProperty(klass, 'name', { value: name });
+    return klass;
+  }
+  const errorClasses = {};
+  for (const name of [
+    'HttpError', 'FetchError', 'NotAllowedError', 'ProxyRequestError', 'ExternalEndpointNotAllowedError',
+    'InvalidWorkspaceRequestedError', 'RequestProductNotAllowedError', 'NeedsAuthenticationError',
+    'ProductEndpointNotAllowedError', 'InvalidRemoteError', 'InvalidContainerServiceError',
+  ]) {
+    errorClasses[name] = errorClass(name);
+  }
+  const isForgePlatformError = (error) =>
+    Object.values(errorClasses).some((klass) => error instanceof klass);
+
+  // ------------------------------------------- entity properties (§2)
+  // Through the product REST API with the app's credential.
+
+  async function productJson(request, path, init, what) {
+    const response = await request(assumeTrustedRoute(path), init);
+    if (response.status === 404 && (init === undefined || init.method === 'GET')) return undefined;
+    if (!response.ok) {
+      const detail = await response.text();
+      throw new Error(`${what} failed: ${response.status} ${response.statusText} ${detail}`.trim());
+    }
+    return response.status === 204 ? undefined : response.json().catch(() => undefined);
+  }
+
+  function jiraProperties(base, suffix) {
+    const path = (key) => `${base}/properties/${encodeURIComponent(key)}${suffix}`;
+    const request = asApp.requestJira;
+    return freeze({
+      async get(key) {
+        const answer = await productJson(request, path(key), { method: 'GET' }, `get property '${key}'`);
+        return answer === undefined ? undefined : answer.value;
+      },
+      async set(key, value) {
+        const body = jsonText(value, `Property '${key}'`);
+        await productJson(request, path(key), { method: 'PUT', body }, `set property '${key}'`);
+      },
+      async delete(key) {
+        await productJson(request, path(key), { method: 'DELETE' }, `delete property '${key}'`);
+      },
+    });
+  }
+
+  function confluenceProperties(base) {
+    const path = (key) => `${base}/property/${encodeURIComponent(key)}`;
+    const request = asApp.requestConfluence;
+    async function current(key) {
+      return productJson(request, path(key), { method: 'GET' }, `get property '${key}'`);
+    }
+    return freeze({
+      async get(key) {
+        const answer = await current(key);
+        return answer === undefined ? undefined : answer.value;
+      },
+      // Confluence versions its properties: an update names the next version.
+      async set(key, value) {
+        const existing = await current(key);
+        const body = { key, value: JSON.parse(jsonText(value, `Property '${key}'`)) };
+        if (existing === undefined) {
+          await productJson(request, `${base}/property`, { method: 'POST', body: JSON.stringify(body) },
+            `set property '${key}'`);
+        } else {
+          body.version = { number: ((existing.version && existing.version.number) || 0) + 1 };
+          await productJson(request, path(key), { method: 'PUT', body: JSON.stringify(body) },
+            `set property '${key}'`);
+        }
+      },
+      async delete(key) {
+        await productJson(request, path(key), { method: 'DELETE' }, `delete property '${key}'`);
+      },
+    });
+  }
+
+  const segment = (value) => encodeURIComponent(String(value));
+  const properties = freeze({
+    onJiraIssue: (issue) => jiraProperties(`/rest/api/3/issue/${segment(issue)}`, ''),
+    onJiraProject: (project) => jiraProperties(`/rest/api/3/project/${segment(project)}`, ''),
+    onJiraUser: (accountId) =>
+      jiraProperties('/rest/api/3/user', `?accountId=${segment(accountId)}`),
+    onConfluencePage: (page) => confluenceProperties(`/wiki/rest/api/content/${segment(page)}`),
+    onConfluenceSpace: (space) => confluenceProperties(`/wiki/rest/api/space/${segment(space)}`),
+  });
+
   // ------------------------------------------------------------- storage (§3)
 
   async function kv(request) {
@@ -258,9 +446,30 @@ export default function forge(host) {
     return freeze({ condition: 'STARTS_WITH', value: String(prefix) });
   }
 
+  const condition = (name) => (...values) => freeze({ condition: name, values, value: values[0] });
   const WhereConditions = freeze({
     beginsWith: (prefix) => freeze({ condition: 'BEGINS_WITH', value: String(prefix) }),
+    between: condition('BETWEEN'),
+    equalsTo: condition('EQUAL_TO'),
+    greaterThan: condition('GREATER_THAN'),
+    greaterThanEqualTo: condition('GREATER_THAN_EQUAL_TO'),
+    lessThan: condition('LESS_THAN'),
+    lessThanEqualTo: condition('LESS_THAN_EQUAL_TO'),
   });
+  const FilterConditions = freeze({
+    ...WhereConditions,
+    contains: condition('CONTAINS'),
+    notContains: condition('NOT_CONTAINS'),
+    notEqualTo: condition('NOT_EQUAL_TO'),
+    exists: condition('EXISTS'),
+    notExists: condition('NOT_EXISTS'),
+  });
+  const Sort = freeze({ ASC: 'ASC', DESC: 'DESC' });
+  const entity = unavailable(
+    'entity (custom entities)',
+    "keep each record under a key with a common prefix (kvs.set('reminder:' + id, value)) " +
+      "and list them with kvs.query().where('key', WhereConditions.beginsWith('reminder:'))",
+  );
 
   class Query {
     #prefix;
@@ -277,7 +486,10 @@ export default function forge(host) {
         typeof condition !== 'object' || condition === null ||
         (condition.condition !== 'STARTS_WITH' && condition.condition !== 'BEGINS_WITH')
       ) {
-        throw new TypeError('where() takes startsWith(prefix) or WhereConditions.beginsWith(prefix)');
+        throw new TypeError(
+          'where() on keys takes startsWith(prefix) or WhereConditions.beginsWith(prefix); ' +
+            'the other conditions are for custom entities, which Clockwork does not have',
+        );
       }
       return new Query(condition.value, this.#limit, this.#cursor);
     }
@@ -321,6 +533,7 @@ export default function forge(host) {
       await kv({ op: 'deleteSecret', key });
     },
     query: () => new Query('', undefined, undefined),
+    entity,
   };
 
   const storage = freeze({
@@ -465,6 +678,47 @@ export default function forge(host) {
     }
   }
 
+  // ------------------------------------------------ @forge/resolver 1.x (§1)
+  // `resolver.getDefinitions()` is a handler: called with a queue event it
+  // runs the one definition (or the one the event's `call.functionKey`
+  // names) as `definition({ payload, context })`, payload = the event body.
+
+  class Resolver {
+    #definitions = new Map();
+    define(key, fn) {
+      if (typeof fn !== 'function') throw new TypeError(`Resolver.define('${key}', …) needs a function`);
+      if (this.#definitions.has(key)) throw new Error(`Resolver definition '${key}' already exists.`);
+      this.#definitions.set(String(key), fn);
+      return this;
+    }
+    getDefinitions() {
+      const definitions = new Map(this.#definitions);
+      return async function resolve(event, runContext) {
+        const call = event && typeof event === 'object' && event.call ? event.call : undefined;
+        let key = call && call.functionKey;
+        if (key === undefined) {
+          if (definitions.size !== 1) {
+            throw new Error(
+              `the resolver defines ${definitions.size === 0 ? 'no functions' : [...definitions.keys()].join(', ')}; ` +
+                'a job runs a resolver with exactly one definition',
+            );
+          }
+          key = definitions.keys().next().value;
+        }
+        const fn = definitions.get(key);
+        if (fn === undefined) throw new Error(`Resolver has no definition for '${key}'.`);
+        const isQueued = event && typeof event === 'object' && 'body' in event && 'jobId' in event;
+        const payload = call ? call.payload : isQueued ? event.body : event;
+        const resolverContext = { ...runContext };
+        if (isQueued) {
+          resolverContext.jobId = event.jobId;
+          if (event.retryContext !== undefined) resolverContext.retryContext = event.retryContext;
+        }
+        return fn({ payload, context: resolverContext });
+      };
+    }
+  }
+
   // ----------------------------------------------------- handler arguments (§1)
 
   const context = {
@@ -501,14 +755,21 @@ export default function forge(host) {
   return {
     modules: {
       '@forge/api': {
-        default: api, route, assumeTrustedRoute, routeFromAbsolute, fetch, authorize,
-        requestJira: api.requestJira, requestConfluence: api.requestConfluence,
-        requestBitbucket: api.requestBitbucket, storage, startsWith, WhereConditions,
+        default: api, asApp: api.asApp, asUser: api.asUser, route, assumeTrustedRoute, routeFromAbsolute,
+        fetch, authorize, requestJira: api.requestJira, requestConfluence: api.requestConfluence,
+        requestBitbucket: api.requestBitbucket, storage, properties, webTrigger, startsWith,
+        WhereConditions, FilterConditions, SortOrder: Sort, invokeRemote, invokeService, privacy, i18n,
+        permissions, getAppContext, isForgePlatformError, ...errorClasses,
       },
-      '@forge/kvs': { kvs, WhereConditions },
+      '@forge/kvs': { default: kvs, kvs, WhereConditions, FilterConditions, Sort },
       '@forge/events': { Queue, InvocationError, InvocationErrorCode },
+      '@forge/resolver': { default: Resolver },
+      '@forge/bridge': { requestJira: bridge.requestJira, requestConfluence: bridge.requestConfluence },
     },
-    globals: { api, route, fetch, authorize, storage, kvs, Queue, InvocationError, event, context },
+    globals: {
+      api, route, fetch, authorize, storage, kvs, Queue, InvocationError, event, context,
+      requestJira: bridge.requestJira, requestConfluence: bridge.requestConfluence,
+    },
     event,
     context,
     settle,

@@ -1,20 +1,17 @@
 //! The run's side of the sandbox: per-run state the script's native functions
 //! share ([`Host`]), the Forge surface built from `forge.js` over those
-//! functions, and the loader of the built-in `@forge/*` modules.
+//! functions (the modules a script imports are in `modules`).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use rquickjs::loader::{ImportAttributes, Loader, Resolver};
-use rquickjs::module::{Declarations, Declared, Exports, ModuleDef};
 use rquickjs::object::{Accessor, Property};
 use rquickjs::prelude::Opt;
-use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Module, Object, Promise, Value};
+use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Promise, Value};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -26,7 +23,7 @@ use crate::limits::{Guard, Trip};
 use crate::logs::LogSink;
 use crate::outcome::{Continuation, ErrorInfo};
 use crate::queue::{self, QueueBackend, QueueRequest};
-use crate::source::{BUILTIN_MODULES, Prepared, ScriptForm};
+use crate::source::{Prepared, ScriptForm};
 use crate::spec::RunSpec;
 
 /// Native calls a run may have in flight; beyond it a call throws at once
@@ -43,6 +40,10 @@ pub(crate) struct Host {
     pub(crate) logs: Arc<LogSink>,
     pub(crate) prepared: Prepared,
     pub(crate) http: HttpContext,
+    /// The job's `handler`, the exported function a module is called as.
+    pub(crate) handler: Option<String>,
+    /// `process.env`, secrets resolved (see [`crate::node::resolve_env`]).
+    pub(crate) env: std::collections::BTreeMap<String, String>,
     kv: Arc<dyn KvStore>,
     queue: Arc<dyn QueueBackend>,
     continuation: Mutex<Option<Continuation>>,
@@ -83,6 +84,9 @@ impl Host {
         guard: Arc<Guard>,
         logs: Arc<LogSink>,
     ) -> Self {
+        for credential in [&spec.sites.app, &spec.sites.user].into_iter().flatten() {
+            logs.masker().learn(credential.secret());
+        }
         Self {
             http: HttpContext::new(
                 spec.sites.clone(),
@@ -93,6 +97,8 @@ impl Host {
             guard,
             logs,
             prepared,
+            handler: spec.handler.clone(),
+            env: std::collections::BTreeMap::new(),
             kv: Arc::clone(&spec.services.kv),
             queue: Arc::clone(&spec.services.queue),
             continuation: Mutex::new(None),
@@ -281,7 +287,14 @@ fn kv_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Functi
         host,
         "storage",
         |host: Arc<Host>, request: KvRequest| async move {
-            kv::call(&*host.kv, request).await.map_err(|error| error.0)
+            let reads_secret = matches!(request, KvRequest::GetSecret { .. });
+            let answer = kv::call(&*host.kv, request)
+                .await
+                .map_err(|error| error.0)?;
+            if reads_secret {
+                host.logs.masker().learn_json(&answer);
+            }
+            Ok(answer)
         },
     )
 }
@@ -423,7 +436,7 @@ fn continuation(state: &str, delay: &Value<'_>) -> Result<Continuation, Continue
 // collector cannot see.
 
 /// Script-style globals (FORGE-API §1); `fetch` is a global in both forms.
-const SCRIPT_GLOBALS: [&str; 10] = [
+const SCRIPT_GLOBALS: [&str; 12] = [
     "api",
     "route",
     "fetch",
@@ -434,6 +447,8 @@ const SCRIPT_GLOBALS: [&str; 10] = [
     "InvocationError",
     "event",
     "context",
+    "requestJira",
+    "requestConfluence",
 ];
 
 #[allow(elided_lifetimes_in_paths)] // the derive's expansion elides a lifetime
@@ -498,7 +513,7 @@ pub(crate) fn install_forge<'js>(
     };
     let globals = ctx.globals();
     for name in names {
-        globals.prop(*name, lazy_global(name))?;
+        globals.prop(*name, lazy_global(name, surface))?;
     }
     Ok(())
 }
@@ -519,10 +534,12 @@ fn build_surface<'js>(
     define.call((natives,))
 }
 
-/// A global that builds the surface when first read, and is then a plain,
-/// writable value like any global; assigning it first just sets the value.
-fn lazy_global<'js>(
+/// A global that builds its surface (`surface`, whose `globals` hold it)
+/// when first read, and is then a plain, writable value like any global;
+/// assigning it first just sets the value.
+pub(crate) fn lazy_global<'js>(
     name: &'static str,
+    surface: fn(&Ctx<'js>) -> rquickjs::Result<Object<'js>>,
 ) -> Accessor<
     impl Fn(Ctx<'js>) -> rquickjs::Result<Value<'js>> + 'js,
     impl Fn(Ctx<'js>, Value<'js>) -> rquickjs::Result<()> + 'js,
@@ -574,110 +591,4 @@ pub(crate) fn built_surface<'js>(ctx: &Ctx<'js>) -> Option<Object<'js>> {
         .try_borrow()
         .ok()?
         .clone()
-}
-
-// ---------------------------------------------------------------------------
-// The `@forge/*` modules
-
-/// Names each built-in module exports (kept equal to `forge.js`; a test checks).
-pub(crate) const MODULE_EXPORTS: [(&str, &[&str]); 3] = [
-    (
-        "@forge/api",
-        &[
-            "default",
-            "route",
-            "assumeTrustedRoute",
-            "routeFromAbsolute",
-            "fetch",
-            "authorize",
-            "requestJira",
-            "requestConfluence",
-            "requestBitbucket",
-            "storage",
-            "startsWith",
-            "WhereConditions",
-        ],
-    ),
-    ("@forge/kvs", &["kvs", "WhereConditions"]),
-    (
-        "@forge/events",
-        &["Queue", "InvocationError", "InvocationErrorCode"],
-    ),
-];
-
-trait BuiltinName {
-    const INDEX: usize;
-}
-struct ApiModule;
-struct KvsModule;
-struct EventsModule;
-impl BuiltinName for ApiModule {
-    const INDEX: usize = 0;
-}
-impl BuiltinName for KvsModule {
-    const INDEX: usize = 1;
-}
-impl BuiltinName for EventsModule {
-    const INDEX: usize = 2;
-}
-
-struct Builtin<M>(PhantomData<M>);
-
-impl<M: BuiltinName> ModuleDef for Builtin<M> {
-    fn declare(declarations: &Declarations<'_>) -> rquickjs::Result<()> {
-        for name in MODULE_EXPORTS[M::INDEX].1 {
-            declarations.declare(*name)?;
-        }
-        Ok(())
-    }
-
-    fn evaluate<'js>(ctx: &Ctx<'js>, exports: &Exports<'js>) -> rquickjs::Result<()> {
-        let (module_name, names) = MODULE_EXPORTS[M::INDEX];
-        let modules: Object<'js> = surface(ctx)?.get("modules")?;
-        let namespace: Object<'js> = modules.get(module_name)?;
-        for name in names {
-            exports.export(*name, namespace.get::<_, Value<'js>>(*name)?)?;
-        }
-        Ok(())
-    }
-}
-
-/// Resolves and loads the built-in modules; nothing else can be imported.
-pub(crate) struct BuiltinModules;
-
-impl Resolver for BuiltinModules {
-    fn resolve<'js>(
-        &mut self,
-        ctx: &Ctx<'js>,
-        _base: &str,
-        name: &str,
-        _attributes: Option<ImportAttributes<'js>>,
-    ) -> rquickjs::Result<String> {
-        if BUILTIN_MODULES.contains(&name) {
-            return Ok(name.to_owned());
-        }
-        Err(Exception::throw_message(
-            ctx,
-            &format!(
-                "Cannot import '{name}': only {} can be imported",
-                BUILTIN_MODULES.join(", ")
-            ),
-        ))
-    }
-}
-
-impl Loader for BuiltinModules {
-    fn load<'js>(
-        &mut self,
-        ctx: &Ctx<'js>,
-        name: &str,
-        _attributes: Option<ImportAttributes<'js>>,
-    ) -> rquickjs::Result<Module<'js, Declared>> {
-        match name {
-            "@forge/api" => Module::declare_def::<Builtin<ApiModule>, _>(ctx.clone(), name),
-            "@forge/kvs" => Module::declare_def::<Builtin<KvsModule>, _>(ctx.clone(), name),
-            "@forge/events" => Module::declare_def::<Builtin<EventsModule>, _>(ctx.clone(), name),
-            _ => Err(rquickjs::Error::new_loading(name)),
-        }
-    }
 }

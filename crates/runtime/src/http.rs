@@ -19,6 +19,10 @@ use crate::logs::LogSink;
 use crate::outcome::LogLevel;
 use crate::spec::{Credential, Sites};
 
+/// Forge's message for a route that would reach another path than written.
+const PATH_MANIPULATION: &str = "Disallowing path manipulation attempt. \
+     For more information see: https://go.atlassian.com/product-fetch-api-route";
+
 /// Calls a run records; later ones are counted in one log line.
 const MAX_RECORDED_CALLS: usize = 10_000;
 
@@ -116,6 +120,7 @@ impl HttpContext {
         deadline: Instant,
         logs: Arc<LogSink>,
     ) -> Self {
+        let client = client.map(|client| reaching_sites(&client, &sites));
         Self {
             sites,
             client,
@@ -145,6 +150,21 @@ impl HttpContext {
         }
         std::mem::take(&mut calls.records)
     }
+}
+
+/// The client with the run's own Jira and Confluence sites reachable
+/// wherever they are (an internal address, or loopback in tests), whatever
+/// else the policy refuses.
+fn reaching_sites(client: &egress::Client, sites: &Sites) -> egress::Client {
+    let policy = client.policy();
+    if policy.reach.allows_everything() {
+        return client.clone();
+    }
+    let urls = [sites.jira_url.as_deref(), sites.confluence_url.as_deref()];
+    client.with_policy(egress::Policy {
+        reach: policy.reach.clone().exempting(urls.into_iter().flatten()),
+        ..policy.clone()
+    })
 }
 
 #[derive(Default)]
@@ -321,6 +341,13 @@ pub(crate) fn resolve(sites: &Sites, meta: RequestMeta) -> Result<Resolved, Http
                     ))
                 })?,
             };
+            // Even a trusted route: the URL parser drops tab, LF and CR,
+            // so what the script's checks saw would not be what is sent.
+            if path.chars().any(|c| c.is_ascii_control()) {
+                return Err(HttpFailure::Error(format!(
+                    "{PATH_MANIPULATION} (the path contains a control character)"
+                )));
+            }
             let path = if path.starts_with('/') {
                 path
             } else {
@@ -412,6 +439,18 @@ mod tests {
         });
         let resolved = resolve(&with_user, product(Product::Jira, Principal::User, "/x")).unwrap();
         assert_eq!(resolved.credential, with_user.user);
+    }
+
+    #[test]
+    fn control_characters_in_a_product_path_are_refused_even_in_trusted_routes() {
+        for c in (0u8..0x20).chain([0x7f]) {
+            let path = format!("/rest/api/3/issue/.{}./comment", char::from(c));
+            let error = resolve(&sites(), product(Product::Jira, Principal::App, &path));
+            assert!(
+                matches!(&error, Err(HttpFailure::Error(m)) if m.starts_with(PATH_MANIPULATION)),
+                "{c:#x}: {error:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Runs one Forge-style script in a QuickJS sandbox, with hard limits, and
 //! returns its [`Outcome`].
 //!
-//! An [`Executor`] owns the threads scripts run on (a tokio runtime of its
-//! own, so a busy script never delays its caller) and a watchdog thread for
-//! deadlines. [`Executor::start`] takes a [`RunSpec`] — the script, its
+//! An [`Executor`] owns the threads scripts run on (each live run on an
+//! operating-system thread of its own, reusing an engine a previous run
+//! left clean, so a script that never yields delays neither
+//! other runs nor the caller) and a watchdog thread for deadlines. [`Executor::start`] takes a [`RunSpec`] — the script, its
 //! [`Limits`], parameters, chain state or queue event, job and run details,
 //! [`Sites`] and [`Services`] — and returns a [`RunHandle`] to cancel the
 //! run, follow its log live ([`LogStream`]) and await its [`Outcome`].
@@ -51,12 +52,17 @@ mod engine;
 mod error;
 mod executor;
 mod globals;
+mod handler;
+mod hashing;
 mod host;
 mod http;
 mod js_error;
 mod kv;
 mod limits;
 mod logs;
+mod mask;
+mod modules;
+mod node;
 mod outcome;
 mod precompiled;
 mod queue;
@@ -67,7 +73,9 @@ mod timers;
 mod web;
 
 pub use crate::error::{RuntimeError, ScriptError};
-pub use crate::executor::{Executor, ExecutorConfig, RunControl, RunHandle, check_syntax};
+pub use crate::executor::{
+    EngineCounts, Executor, ExecutorConfig, RunControl, RunHandle, check_handler, check_syntax,
+};
 pub use crate::kv::{KvError, KvExpect, KvOp, KvPage, KvSetItem, KvStore, MemoryKvStore};
 pub use crate::logs::LogStream;
 pub use crate::outcome::{

@@ -22,8 +22,8 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -43,20 +43,18 @@ pub(crate) enum Trip {
     Aborted = 5,
 }
 
-/// The limits state of one run, shared by the allocator, the interrupt
-/// handler, the watchdog, the run task and its handle.
+/// The limits state of one run, shared by the interrupt handler, the
+/// watchdog, the run task and its handle. Its memory is counted by the
+/// [`Meter`] of the engine serving it, which it is [attached](Guard::arm) to.
 #[derive(Debug)]
 pub(crate) struct Guard {
     tripped: AtomicU8,
-    armed: AtomicBool,
     deadline: Instant,
     memory_cap: usize,
-    /// Written only by the allocator, which QuickJS calls under its runtime
-    /// lock; so plain loads and stores suffice (no read-modify-write).
-    used: AtomicUsize,
+    /// The engine's meter and this run's generation on it, once armed.
+    engine: OnceLock<(Arc<Meter>, u64)>,
+    /// The run's peak, copied from the meter when the run ends.
     peak: AtomicUsize,
-    /// Bytes still allowed after a trip, for the interrupt's own error.
-    grace: AtomicUsize,
     wake: Notify,
 }
 
@@ -67,12 +65,10 @@ impl Guard {
     pub(crate) fn new(deadline: Instant, memory_cap: usize) -> Self {
         Self {
             tripped: AtomicU8::new(0),
-            armed: AtomicBool::new(false),
             deadline,
             memory_cap,
-            used: AtomicUsize::new(0),
+            engine: OnceLock::new(),
             peak: AtomicUsize::new(0),
-            grace: AtomicUsize::new(0),
             wake: Notify::new(),
         }
     }
@@ -81,18 +77,39 @@ impl Guard {
         self.deadline
     }
 
-    /// From now on the allocator refuses beyond the cap or after a trip.
-    pub(crate) fn arm(&self) {
-        self.armed.store(true, Ordering::Release);
+    /// From now on `meter`'s allocator refuses beyond this run's cap or
+    /// after a trip; the run's memory is counted from what the engine holds now.
+    pub(crate) fn arm(self: &Arc<Self>, meter: &Arc<Meter>) {
+        let generation = meter.begin(self);
+        if self.engine.set((Arc::clone(meter), generation)).is_err() {
+            return;
+        }
+        // A trip that came before the engine was known still stops it (both
+        // sides are sequentially consistent: one of them sees the other).
+        if self.tripped.load(Ordering::SeqCst) != 0 {
+            meter.stop(generation);
+        }
+    }
+
+    /// The run is over for its engine: the allocator counts only, and the
+    /// run's peak is kept.
+    pub(crate) fn disarm(&self) {
+        if let Some((meter, generation)) = self.engine.get() {
+            self.peak.store(meter.peak_bytes(), Ordering::Relaxed);
+            meter.end(*generation);
+        }
     }
 
     /// Stops the run; the first reason wins.
     pub(crate) fn trip(&self, reason: Trip) {
         if self
             .tripped
-            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(0, reason as u8, Ordering::SeqCst, Ordering::Acquire)
             .is_ok()
         {
+            if let Some((meter, generation)) = self.engine.get() {
+                meter.stop(*generation);
+            }
             // `notify_one` keeps a permit when nobody waits yet, so the run task
             // cannot miss it between checking the flag and waiting.
             self.wake.notify_one();
@@ -126,8 +143,8 @@ impl Guard {
     /// lets QuickJS allocate the uncatchable error it throws then.
     pub(crate) fn should_interrupt(&self) -> bool {
         let over = self.is_over();
-        if over {
-            self.grace.store(INTERRUPT_GRACE_BYTES, Ordering::Relaxed);
+        if over && let Some((meter, _)) = self.engine.get() {
+            meter.grace.store(INTERRUPT_GRACE_BYTES, Ordering::Relaxed);
         }
         over
     }
@@ -142,16 +159,93 @@ impl Guard {
         }
     }
 
+    /// The most the run's engine held while it ran (known once it ended).
     pub(crate) fn peak_bytes(&self) -> usize {
+        match self.engine.get() {
+            Some((meter, generation)) if meter.serves(*generation) => meter.peak_bytes(),
+            _ => self.peak.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The memory of one engine (a QuickJS runtime), counted by its
+/// [`CappedAllocator`] across the runs it serves one after another, and the
+/// limits of the run it serves now.
+///
+/// `run` holds the current run's generation shifted left by one, with the
+/// low bit set once that run is stopped; zero between runs. A guard stops
+/// its engine only while the engine still serves it (compare-and-swap on
+/// its own generation), so a late cancel of a finished run never reaches
+/// the next one.
+#[derive(Debug, Default)]
+pub(crate) struct Meter {
+    run: AtomicU64,
+    generations: AtomicU64,
+    cap: AtomicUsize,
+    /// Written only by the allocator, which QuickJS calls under its runtime
+    /// lock; so plain loads and stores suffice (no read-modify-write).
+    used: AtomicUsize,
+    peak: AtomicUsize,
+    /// Bytes still allowed after a trip, for the interrupt's own error.
+    grace: AtomicUsize,
+    /// The run served now, to trip when it reaches its memory cap.
+    current: Mutex<Weak<Guard>>,
+}
+
+const STOPPED: u64 = 1;
+
+impl Meter {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Bytes the engine holds now.
+    pub(crate) fn used_bytes(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn begin(&self, guard: &Arc<Guard>) -> u64 {
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(guard);
+        self.cap.store(guard.memory_cap, Ordering::Relaxed);
+        self.grace.store(0, Ordering::Relaxed);
+        self.peak.store(self.used_bytes(), Ordering::Relaxed);
+        self.run.store(generation << 1, Ordering::SeqCst);
+        generation
+    }
+
+    fn end(&self, generation: u64) {
+        let _ = self
+            .run
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |run| {
+                (run >> 1 == generation).then_some(0)
+            });
+    }
+
+    fn stop(&self, generation: u64) {
+        let _ = self.run.compare_exchange(
+            generation << 1,
+            (generation << 1) | STOPPED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
+
+    fn serves(&self, generation: u64) -> bool {
+        self.run.load(Ordering::Acquire) >> 1 == generation
+    }
+
+    fn peak_bytes(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
     }
 
-    /// Whether `extra` more bytes may be allocated; trips on the memory cap.
+    /// Whether `extra` more bytes may be allocated; trips the run on its cap.
     fn admit(&self, extra: usize) -> bool {
-        if !self.armed.load(Ordering::Relaxed) {
+        let run = self.run.load(Ordering::Relaxed);
+        if run == 0 {
             return true;
         }
-        if self.tripped.load(Ordering::Relaxed) != 0 {
+        if run & STOPPED != 0 {
             let grace = self.grace.load(Ordering::Relaxed);
             if extra > grace {
                 return false;
@@ -160,8 +254,12 @@ impl Guard {
             return true;
         }
         let wanted = self.used.load(Ordering::Relaxed).saturating_add(extra);
-        if wanted > self.memory_cap {
-            self.trip(Trip::Memory);
+        if wanted > self.cap.load(Ordering::Relaxed) {
+            self.stop(run >> 1);
+            let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(guard) = current.upgrade() {
+                guard.trip(Trip::Memory);
+            }
             return false;
         }
         true
@@ -181,16 +279,16 @@ impl Guard {
     }
 }
 
-/// QuickJS's allocator for one run: Rust's global allocator, counted and
-/// capped, refusing everything once the guard has tripped. Frees and shrinking
-/// reallocations always succeed, so teardown never fails.
+/// QuickJS's allocator for one engine: Rust's global allocator, counted and
+/// capped, refusing everything once the run it serves has tripped. Frees
+/// and shrinking reallocations always succeed, so teardown never fails.
 pub(crate) struct CappedAllocator {
-    guard: Arc<Guard>,
+    meter: Arc<Meter>,
 }
 
 impl CappedAllocator {
-    pub(crate) fn new(guard: Arc<Guard>) -> Self {
-        Self { guard }
+    pub(crate) fn new(meter: Arc<Meter>) -> Self {
+        Self { meter }
     }
 }
 
@@ -201,13 +299,13 @@ impl CappedAllocator {
 #[allow(unsafe_code)]
 unsafe impl Allocator for CappedAllocator {
     fn alloc(&mut self, size: usize) -> *mut u8 {
-        if !self.guard.admit(size) {
+        if !self.meter.admit(size) {
             return std::ptr::null_mut();
         }
         let block = RustAllocator.alloc(size);
         if !block.is_null() {
             // SAFETY: `block` was just allocated by `RustAllocator`.
-            self.guard.add(unsafe { RustAllocator::usable_size(block) });
+            self.meter.add(unsafe { RustAllocator::usable_size(block) });
         }
         block
     }
@@ -216,13 +314,13 @@ unsafe impl Allocator for CappedAllocator {
         let Some(total) = count.checked_mul(size) else {
             return std::ptr::null_mut();
         };
-        if !self.guard.admit(total) {
+        if !self.meter.admit(total) {
             return std::ptr::null_mut();
         }
         let block = RustAllocator.calloc(count, size);
         if !block.is_null() {
             // SAFETY: `block` was just allocated by `RustAllocator`.
-            self.guard.add(unsafe { RustAllocator::usable_size(block) });
+            self.meter.add(unsafe { RustAllocator::usable_size(block) });
         }
         block
     }
@@ -230,7 +328,7 @@ unsafe impl Allocator for CappedAllocator {
     unsafe fn dealloc(&mut self, ptr: *mut u8) {
         // SAFETY: the caller passes a block of this allocator, i.e. of `RustAllocator`.
         unsafe {
-            self.guard.sub(RustAllocator::usable_size(ptr));
+            self.meter.sub(RustAllocator::usable_size(ptr));
             RustAllocator.dealloc(ptr);
         }
     }
@@ -243,13 +341,13 @@ unsafe impl Allocator for CappedAllocator {
         // on failure the old block stays valid, as `realloc` requires.
         unsafe {
             let old = RustAllocator::usable_size(ptr);
-            if new_size > old && !self.guard.admit(new_size - old) {
+            if new_size > old && !self.meter.admit(new_size - old) {
                 return std::ptr::null_mut();
             }
             let block = RustAllocator.realloc(ptr, new_size);
             if !block.is_null() {
-                self.guard.sub(old);
-                self.guard.add(RustAllocator::usable_size(block));
+                self.meter.sub(old);
+                self.meter.add(RustAllocator::usable_size(block));
             }
             block
         }
@@ -446,18 +544,23 @@ mod tests {
         assert!(guard.should_interrupt());
     }
 
-    #[test]
-    fn allocator_refuses_beyond_the_cap_and_after_a_trip() {
-        let guard = Arc::new(Guard::new(Instant::now() + Duration::from_secs(60), 4096));
-        let mut allocator = CappedAllocator::new(Arc::clone(&guard));
-        let setup = allocator.alloc(8192);
-        assert!(!setup.is_null(), "an unarmed guard only counts");
-        // SAFETY (test): `setup` came from this allocator.
+    fn free(allocator: &mut CappedAllocator, block: *mut u8) {
+        // SAFETY (test): every block passed here came from this allocator.
         #[allow(unsafe_code)]
         unsafe {
-            allocator.dealloc(setup);
+            allocator.dealloc(block);
         }
-        guard.arm();
+    }
+
+    #[test]
+    fn allocator_refuses_beyond_the_cap_and_after_a_trip() {
+        let meter = Meter::new();
+        let guard = Arc::new(Guard::new(Instant::now() + Duration::from_secs(60), 4096));
+        let mut allocator = CappedAllocator::new(Arc::clone(&meter));
+        let setup = allocator.alloc(8192);
+        assert!(!setup.is_null(), "an engine serving no run only counts");
+        free(&mut allocator, setup);
+        guard.arm(&meter);
         let block = allocator.alloc(1000);
         assert!(!block.is_null());
         assert!(allocator.alloc(5000).is_null());
@@ -466,13 +569,45 @@ mod tests {
             allocator.alloc(8).is_null(),
             "refuses everything once tripped"
         );
-        // SAFETY (test): `block` came from this allocator.
-        #[allow(unsafe_code)]
-        unsafe {
-            allocator.dealloc(block);
-        }
+        free(&mut allocator, block);
         assert!(guard.peak_bytes() >= 1000);
-        assert_eq!(guard.used.load(Ordering::Relaxed), 0);
+        assert_eq!(meter.used_bytes(), 0);
+    }
+
+    #[test]
+    fn a_late_trip_of_a_finished_run_does_not_reach_the_next_run() {
+        let meter = Meter::new();
+        let mut allocator = CappedAllocator::new(Arc::clone(&meter));
+        let far = Instant::now() + Duration::from_secs(60);
+        let first = Arc::new(Guard::new(far, 1 << 20));
+        first.arm(&meter);
+        let kept = allocator.alloc(5000);
+        first.disarm();
+        let second = Arc::new(Guard::new(far, 1 << 20));
+        second.arm(&meter);
+        first.trip(Trip::Cancelled);
+        let block = allocator.alloc(1000);
+        assert!(!block.is_null(), "the next run still allocates");
+        assert_eq!(second.tripped(), None);
+        assert!(first.peak_bytes() >= 5000, "the first run keeps its peak");
+        second.trip(Trip::Cancelled);
+        assert!(allocator.alloc(8).is_null(), "its own trip stops it");
+        second.disarm();
+        free(&mut allocator, block);
+        free(&mut allocator, kept);
+    }
+
+    #[test]
+    fn a_trip_before_arming_stops_the_engine_at_once() {
+        let meter = Meter::new();
+        let mut allocator = CappedAllocator::new(Arc::clone(&meter));
+        let guard = Arc::new(Guard::new(
+            Instant::now() + Duration::from_secs(60),
+            1 << 20,
+        ));
+        guard.trip(Trip::Cancelled);
+        guard.arm(&meter);
+        assert!(allocator.alloc(8).is_null());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::broadcast;
 
+use crate::mask::Masker;
 use crate::outcome::{LogLevel, LogLine};
 
 /// Lines a slow live reader may fall behind before it skips some.
@@ -23,6 +24,8 @@ pub(crate) const LINE_OVERHEAD_BYTES: usize = 64;
 pub(crate) struct LogSink {
     state: Mutex<LogState>,
     limit_bytes: usize,
+    /// The run's secrets, masked in every line before it is kept or streamed.
+    mask: Masker,
 }
 
 struct LogState {
@@ -45,7 +48,13 @@ impl LogSink {
                 live: Some(broadcast::channel(LIVE_CAPACITY).0),
             }),
             limit_bytes,
+            mask: Masker::default(),
         }
+    }
+
+    /// The secrets of the run this log belongs to.
+    pub(crate) fn masker(&self) -> &Masker {
+        &self.mask
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
@@ -54,6 +63,7 @@ impl LogSink {
     }
 
     pub(crate) fn push(&self, level: LogLevel, message: String) {
+        let message = self.mask.text(&message);
         let mut state = self.lock();
         let size = message.len();
         let cost = size.saturating_add(LINE_OVERHEAD_BYTES);

@@ -120,8 +120,9 @@ pub struct Continuation {
 /// A queue consumer's request to be retried (`return new InvocationError({…})`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetryRequest {
-    /// Seconds to wait before the retry, when the script said.
-    pub retry_after_seconds: Option<u64>,
+    /// How long to wait before the retry, when the script said
+    /// (`retryAfter` seconds, fractions honoured to the millisecond).
+    pub retry_after: Option<std::time::Duration>,
     /// The script's reason code, when given.
     pub retry_reason: Option<String>,
     /// Data the retry receives in `event.retryContext.retryData`.

@@ -13,6 +13,8 @@ pub(crate) enum Script {
     Forge,
     /// `harden.js`: interruptible wrappers of long-running built-ins.
     Harden,
+    /// `node.js`: the Node surface (`Buffer`, `process`, built-in modules).
+    Node,
 }
 
 impl Script {
@@ -20,6 +22,7 @@ impl Script {
         match self {
             Self::Forge => "clockwork:forge",
             Self::Harden => "clockwork:harden",
+            Self::Node => "clockwork:node",
         }
     }
 
@@ -27,15 +30,18 @@ impl Script {
         match self {
             Self::Forge => include_str!("forge.js"),
             Self::Harden => include_str!("harden.js"),
+            Self::Node => include_str!("node.js"),
         }
     }
 
     fn slot(self) -> &'static OnceLock<Result<Vec<u8>, String>> {
         static FORGE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
         static HARDEN: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+        static NODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
         match self {
             Self::Forge => &FORGE,
             Self::Harden => &HARDEN,
+            Self::Node => &NODE,
         }
     }
 
@@ -90,7 +96,7 @@ mod tests {
 
     #[test]
     fn the_runtimes_own_scripts_compile() {
-        for script in [Script::Forge, Script::Harden] {
+        for script in [Script::Forge, Script::Harden, Script::Node] {
             let bytecode = script.bytecode();
             assert!(bytecode.is_ok(), "{script:?}: {bytecode:?}");
         }

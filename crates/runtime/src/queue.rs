@@ -145,26 +145,31 @@ fn validate_push(events: Vec<PushedEvent>) -> Result<Vec<QueueEvent>, String> {
         .into_iter()
         .map(|event| {
             let delay = match event.delay_in_seconds {
-                None => 0,
-                Some(seconds)
-                    if seconds.fract() == 0.0
-                        && (0.0..=MAX_DELAY_SECONDS as f64).contains(&seconds) =>
-                {
-                    seconds as u64
-                }
-                Some(seconds) => {
-                    return Err(format!(
-                        "Invalid delayInSeconds {seconds}: it must be a whole number from 0 to {MAX_DELAY_SECONDS}"
-                    ));
-                }
+                None => Duration::ZERO,
+                Some(seconds) => seconds_to_millis(seconds)
+                    .filter(|delay| *delay <= Duration::from_secs(MAX_DELAY_SECONDS))
+                    .ok_or_else(|| {
+                        format!(
+                            "Invalid delayInSeconds {seconds}: it must be a number from 0 to {MAX_DELAY_SECONDS}"
+                        )
+                    })?,
             };
             Ok(QueueEvent {
                 body: event.body,
-                delay: Duration::from_secs(delay),
+                delay,
                 concurrency: event.concurrency,
             })
         })
         .collect()
+}
+
+/// A number of seconds from a script (Forge types delays as numbers: `0.5`
+/// is valid), to the millisecond; `None` for negative or non-finite ones.
+pub(crate) fn seconds_to_millis(seconds: f64) -> Option<Duration> {
+    if !seconds.is_finite() || seconds < 0.0 || seconds > u32::MAX as f64 {
+        return None;
+    }
+    Some(Duration::from_millis((seconds * 1000.0).round() as u64))
 }
 
 /// A [`QueueBackend`] in memory: records pushes; nothing consumes them
@@ -333,7 +338,7 @@ mod tests {
             error.starts_with("push payload is 204808 bytes as JSON"),
             "{error}"
         );
-        for delay in [-1.0, 901.0, 1.5] {
+        for delay in [-1.0, 901.0, 900.001] {
             let error = request(
                 &queue,
                 json!({"op": "push", "queue": "q", "events": [{"body": {}, "delayInSeconds": delay}]}),
@@ -351,7 +356,7 @@ mod tests {
             &queue,
             json!({"op": "push", "queue": "q", "events": [
                 {"body": {"n": 1}, "delayInSeconds": 900},
-                {"body": {"n": 2}},
+                {"body": {"n": 2}, "delayInSeconds": 0.5},
                 {"body": {"n": 3}},
             ]}),
         )
@@ -361,6 +366,11 @@ mod tests {
         let (name, events) = queue.job(&job_id).unwrap();
         assert_eq!(name, "q");
         assert_eq!(events[0].0.delay, Duration::from_secs(900));
+        assert_eq!(
+            events[1].0.delay,
+            Duration::from_millis(500),
+            "fractions are honoured"
+        );
         assert!(queue.finish_event(&job_id, 0, true));
         assert!(queue.finish_event(&job_id, 1, false));
         let stats = request(

@@ -6,8 +6,8 @@
 //! `import` declarations are accepted in both forms; in script style each one
 //! is rewritten, on the same line(s), into `const {…} = await import('…');`,
 //! so pasted `import api, { route } from '@forge/api';` lines work and no line
-//! moves. Only the built-in modules can be imported; anything else is reported
-//! before the script runs, at the import's position.
+//! moves. Only the modules of `modules` can be imported; anything else is
+//! reported before the script runs, at the import's position.
 //!
 //! The scanner is a small JavaScript lexer: it knows comments, strings,
 //! template literals with nested `${}`, regular-expression literals (told from
@@ -27,9 +27,6 @@ use crate::error::ScriptError;
 
 /// The name of the user's script in stack traces.
 pub(crate) const SCRIPT_FILE: &str = "job.js";
-
-/// The built-in modules a script may import.
-pub(crate) const BUILTIN_MODULES: [&str; 3] = ["@forge/api", "@forge/kvs", "@forge/events"];
 
 /// Script style is evaluated as this function expression; its body is the user's text.
 const WRAP_PREFIX: &str = "(async function job() {\n";
@@ -53,6 +50,8 @@ pub enum ScriptForm {
 pub(crate) struct Prepared {
     pub(crate) form: ScriptForm,
     pub(crate) code: String,
+    /// The names a module exports, as written (`export * from` adds none).
+    pub(crate) exports: Vec<String>,
     user_lines: Vec<String>,
     /// 1-based user line → the column (characters) of a rewritten `import`.
     pinned_columns: HashMap<u32, u32>,
@@ -108,6 +107,7 @@ pub(crate) fn prepare(text: &str) -> Result<Prepared, ScriptError> {
         return Ok(Prepared {
             form: ScriptForm::Module,
             code: format!("{MODULE_PREFIX}{text}"),
+            exports: analysis.exports,
             user_lines,
             pinned_columns: HashMap::new(),
         });
@@ -132,6 +132,7 @@ pub(crate) fn prepare(text: &str) -> Result<Prepared, ScriptError> {
     Ok(Prepared {
         form: ScriptForm::Script,
         code,
+        exports: Vec::new(),
         user_lines,
         pinned_columns,
     })
@@ -199,11 +200,13 @@ fn js_string(value: &str) -> String {
 
 struct Analysis {
     has_export: bool,
+    exports: Vec<String>,
     imports: Vec<ImportDecl>,
 }
 
 fn analyse(text: &str, tokens: &[Token<'_>]) -> Result<Analysis, ScriptError> {
     let mut has_export = false;
+    let mut exports = Vec::new();
     let mut imports = Vec::new();
     let mut index = 0;
     while index < tokens.len() {
@@ -211,6 +214,7 @@ fn analyse(text: &str, tokens: &[Token<'_>]) -> Result<Analysis, ScriptError> {
         let top_level_statement = token.depth == 0 && starts_statement(tokens, index);
         if top_level_statement && token.kind == Kind::Ident("export") {
             has_export = true;
+            exports.extend(exported_names(&tokens[index + 1..]));
         }
         if top_level_statement
             && token.kind == Kind::Ident("import")
@@ -220,14 +224,10 @@ fn analyse(text: &str, tokens: &[Token<'_>]) -> Result<Analysis, ScriptError> {
             )
         {
             let (import, next) = parse_import(text, tokens, index)?;
-            if !BUILTIN_MODULES.contains(&import.specifier.as_str()) {
+            if let Err(message) = crate::modules::canonical(&import.specifier) {
                 let (line, column) = line_and_column(text, token.start);
                 return Err(ScriptError {
-                    message: format!(
-                        "Cannot import '{}': only {} can be imported",
-                        import.specifier,
-                        BUILTIN_MODULES.join(", ")
-                    ),
+                    message,
                     line: Some(line),
                     column: Some(column),
                 });
@@ -240,8 +240,95 @@ fn analyse(text: &str, tokens: &[Token<'_>]) -> Result<Analysis, ScriptError> {
     }
     Ok(Analysis {
         has_export,
+        exports,
         imports,
     })
+}
+
+/// The names one `export` statement exports; `tokens` follow the keyword.
+/// Destructuring declarations (`export const { a } = …`) and `export *`
+/// contribute none: the list is for messages, the module's namespace decides.
+fn exported_names(tokens: &[Token<'_>]) -> Vec<String> {
+    let ident = |at: usize| match tokens.get(at).map(|t| &t.kind) {
+        Some(Kind::Ident(name)) => Some(*name),
+        _ => None,
+    };
+    match ident(0) {
+        Some("default") => vec![String::from("default")],
+        Some("async") if ident(1) == Some("function") => named_after(tokens, 2),
+        Some("function") => named_after(tokens, 1),
+        Some("class") => ident(1).map(String::from).into_iter().collect(),
+        Some("const" | "let" | "var") => declared_names(&tokens[1..]),
+        _ if tokens.first().map(|t| &t.kind) == Some(&Kind::Punct(b'{')) => {
+            export_clause_names(&tokens[1..])
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `function NAME` or `function* NAME`, from `at` (just after `function`).
+fn named_after(tokens: &[Token<'_>], at: usize) -> Vec<String> {
+    let at = at + usize::from(tokens.get(at).map(|t| &t.kind) == Some(&Kind::Punct(b'*')));
+    match tokens.get(at).map(|t| &t.kind) {
+        Some(Kind::Ident(name)) => vec![(*name).to_owned()],
+        _ => Vec::new(),
+    }
+}
+
+/// `a = 1, b = f(x, y)`: the names at the declaration's own depth.
+fn declared_names(tokens: &[Token<'_>]) -> Vec<String> {
+    let Some(depth) = tokens.first().map(|t| t.depth) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let mut expect_name = true;
+    for token in tokens {
+        if token.depth < depth || (token.depth == depth && token.kind == Kind::Punct(b';')) {
+            break;
+        }
+        if token.depth > depth {
+            continue;
+        }
+        match &token.kind {
+            Kind::Ident(name) if expect_name => {
+                names.push((*name).to_owned());
+                expect_name = false;
+            }
+            Kind::Punct(b',') => expect_name = true,
+            _ if expect_name => return names,
+            _ if token.newline_before
+                && !names.is_empty()
+                && matches!(token.kind, Kind::Ident(_)) =>
+            {
+                break;
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// `a, b as c, d as default }`: the exported names.
+fn export_clause_names(tokens: &[Token<'_>]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut current: Option<String> = None;
+    let mut after_as = false;
+    for token in tokens {
+        match &token.kind {
+            Kind::Punct(b'}') | Kind::Punct(b',') => {
+                names.extend(current.take());
+                after_as = false;
+                if token.kind == Kind::Punct(b'}') {
+                    break;
+                }
+            }
+            Kind::Ident("as") if current.is_some() && !after_as => after_as = true,
+            Kind::Ident(name) => current = Some((*name).to_owned()),
+            Kind::Str(name) => current = Some(name.clone()),
+            _ => {}
+        }
+    }
+    names
 }
 
 /// A token begins a statement when nothing precedes it, or `;`, `}` or a line break does.
@@ -685,6 +772,27 @@ mod tests {
     }
 
     #[test]
+    fn export_names_are_collected() {
+        let text = "export const trigger = async () => 1, other = 2;\n\
+                    export async function run() {}\n\
+                    export function* gen() {}\n\
+                    export class K {}\n\
+                    const a = 1, b = 2; export { a, b as beta, a as default };\n\
+                    export let { x } = {};\n\
+                    export const handler = resolver.getDefinitions();";
+        assert_eq!(
+            prepare(text).unwrap().exports,
+            [
+                "trigger", "other", "run", "gen", "K", "a", "beta", "default", "handler"
+            ]
+        );
+        assert_eq!(
+            prepare("export default () => 1").unwrap().exports,
+            ["default"]
+        );
+    }
+
+    #[test]
     fn imports_alone_keep_script_style() {
         assert_eq!(
             form("import api, { route } from '@forge/api';\nreturn 1"),
@@ -767,9 +875,12 @@ mod tests {
     #[test]
     fn unknown_modules_are_rejected_at_their_position() {
         let error = prepare("const a = 1;\n  import _ from 'lodash';").unwrap_err();
-        assert_eq!(
-            error.message,
-            "Cannot import 'lodash': only @forge/api, @forge/kvs, @forge/events can be imported"
+        assert!(
+            error
+                .message
+                .starts_with("Cannot import 'lodash': only @forge/api"),
+            "{}",
+            error.message
         );
         assert_eq!((error.line, error.column), (Some(2), Some(3)));
         let error = prepare("import x from './x.js';\nexport default x").unwrap_err();

@@ -1,5 +1,6 @@
 //! What one run needs: the script, its limits, its inputs and its services.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,13 @@ pub struct RunSpec {
     pub sites: Sites,
     /// Storage and queues.
     pub services: Services,
+    /// The exported function a module-style script is called as (Forge's
+    /// `handler: index.trigger`); `None` picks `run`, `handler`, the default
+    /// export or the only exported function.
+    pub handler: Option<String>,
+    /// `process.env`: name → value, or `secret:NAME` for the stored secret
+    /// `NAME` (read when the run starts). Nothing else of any environment.
+    pub env: BTreeMap<String, String>,
 }
 
 impl RunSpec {
@@ -47,6 +55,8 @@ impl RunSpec {
             run: RunInfo::default(),
             sites: Sites::default(),
             services: Services::in_memory(),
+            handler: None,
+            env: BTreeMap::new(),
         }
     }
 }
@@ -59,6 +69,8 @@ impl fmt::Debug for RunSpec {
             .field("job", &self.job)
             .field("run", &self.run)
             .field("sites", &self.sites)
+            .field("handler", &self.handler)
+            .field("env_names", &self.env.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +161,16 @@ pub enum Credential {
         /// The token.
         token: String,
     },
+}
+
+impl Credential {
+    /// The secret part: the API token or the bearer token.
+    pub fn secret(&self) -> &str {
+        match self {
+            Self::Basic { api_token, .. } => api_token,
+            Self::Bearer { token } => token,
+        }
+    }
 }
 
 impl fmt::Debug for Credential {

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use rquickjs::{Context, Module, Runtime, Value};
 
 use crate::error::ScriptError;
-use crate::host::BuiltinModules;
 use crate::js_error::describe;
+use crate::modules::BuiltinModules;
 use crate::source::{Prepared, SCRIPT_FILE, ScriptForm};
 
 /// Memory for compiling one script.

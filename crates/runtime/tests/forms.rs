@@ -76,7 +76,10 @@ async fn module_style_gets_the_scheduled_event_and_context() {
 async fn module_without_a_handler_fails_clearly() {
     let message = failure("export const value = 1;").await;
     assert!(
-        message.starts_with("TypeError: the module exports no function named run or handler"),
+        message.starts_with(
+            "TypeError: the module exports no function named run or handler, no default function \
+             and not exactly one function (its exports: value)"
+        ),
         "{message}"
     );
 }
@@ -277,10 +280,16 @@ async fn unknown_imports_are_rejected_with_their_position() {
         .await
         .error
         .unwrap();
-    assert_eq!(
-        error.message,
-        "Cannot import 'lodash': only @forge/api, @forge/kvs, @forge/events can be imported"
+    assert!(
+        error
+            .message
+            .starts_with("Cannot import 'lodash': only @forge/api, @forge/kvs, @forge/events"),
+        "{}",
+        error.message
     );
+    assert!(error.message.ends_with(
+        "bundle npm packages into the script (esbuild --bundle --platform=node --format=esm)"
+    ));
     assert_eq!((error.line, error.column), (Some(2), Some(1)));
     let error = run("export async function run() { return (await import('fs')).readFileSync }")
         .await
@@ -288,7 +297,8 @@ async fn unknown_imports_are_rejected_with_their_position() {
         .unwrap();
     assert_eq!(
         error.message,
-        "Error: Cannot import 'fs': only @forge/api, @forge/kvs, @forge/events can be imported"
+        "Error: Cannot import 'fs': it is not available in Clockwork's sandbox \
+         (scripts have no files, sockets, processes or host information)"
     );
 }
 
@@ -315,9 +325,12 @@ fn check_syntax_detects_the_form_and_reports_positions() {
     let error = check_syntax("export function run() {\n  return 1 +;\n}").unwrap_err();
     assert_eq!(error.line, Some(2));
     let error = check_syntax("import x from 'x';").unwrap_err();
-    assert_eq!(
-        error.message,
-        "Cannot import 'x': only @forge/api, @forge/kvs, @forge/events can be imported"
+    assert!(
+        error
+            .message
+            .starts_with("Cannot import 'x': only @forge/api"),
+        "{}",
+        error.message
     );
     // `return` at the top level is fine in script style, a syntax error in a module.
     assert!(check_syntax("export const run = 1;\nreturn 2").is_err());

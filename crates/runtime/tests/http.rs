@@ -136,7 +136,7 @@ async fn succeed(spec: RunSpec) -> Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_jira_goes_to_the_site_with_the_app_credential() {
-    let (base, _server) = serve().await;
+    let (base, server) = serve().await;
     let script = "import api, { route } from '@forge/api';\n\
                   const key = 'ABC-1';\n\
                   const response = await api.asApp().requestJira(route`/rest/api/3/issue/${key}?fields=${'summary,status'}`);\n\
@@ -163,10 +163,15 @@ async fn request_jira_goes_to_the_site_with_the_app_credential() {
         echo["uri"],
         "/rest/api/3/issue/ABC-1?fields=summary%2Cstatus"
     );
-    // base64("bot@acme.com:app-token")
+    // base64("bot@acme.com:app-token") was sent; the script's copy of it
+    // is masked in the result (the token is a secret the run holds).
+    assert_eq!(
+        server.seen()[0].headers["authorization"],
+        "Basic Ym90QGFjbWUuY29tOmFwcC10b2tlbg=="
+    );
     assert_eq!(
         echo["headers"]["authorization"],
-        "Basic Ym90QGFjbWUuY29tOmFwcC10b2tlbg=="
+        "Basic Ym90QGFjbWUuY29tOmFw***bg=="
     );
     assert_eq!(echo["headers"]["content-type"], "application/json");
     assert_eq!(outcome.http_calls.len(), 1);
@@ -306,7 +311,10 @@ async fn as_user_uses_the_run_as_credential_or_sends_nothing() {
     with_user.sites.user = Some(Credential::Bearer {
         token: "user-token".into(),
     });
-    assert_eq!(succeed(with_user).await.result, json!("Bearer user-token"));
+    // Sent as is; masked in the result the script returns.
+    assert_eq!(succeed(with_user).await.result, json!("Bearer ***"));
+    let sent = server.seen();
+    assert_eq!(sent[0].headers["authorization"], "Bearer user-token");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

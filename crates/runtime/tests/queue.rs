@@ -104,7 +104,7 @@ async fn push_limits() {
             "{q}await q.push({{ body: {{}}, delayInSeconds: 901 }})"
         ))
         .await,
-        "Error: Invalid delayInSeconds 901: it must be a whole number from 0 to 900"
+        "Error: Invalid delayInSeconds 901: it must be a number from 0 to 900"
     );
     assert_eq!(
         failure(&format!("{q}await q.push({{ body: 'text' }})")).await,
@@ -170,7 +170,7 @@ async fn returning_an_invocation_error_asks_for_a_retry() {
     assert_eq!(
         outcome.retry,
         Some(RetryRequest {
-            retry_after_seconds: Some(30),
+            retry_after: Some(std::time::Duration::from_secs(30)),
             retry_reason: Some("FUNCTION_UPSTREAM_RATE_LIMITED".into()),
             retry_data: Some(json!({"page": 2})),
         })
@@ -183,7 +183,7 @@ async fn returning_an_invocation_error_asks_for_a_retry() {
     assert_eq!(
         outcome.retry,
         Some(RetryRequest {
-            retry_after_seconds: None,
+            retry_after: None,
             retry_reason: None,
             retry_data: None
         })

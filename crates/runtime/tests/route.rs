@@ -206,3 +206,59 @@ async fn route_objects_cannot_be_forged_or_changed() {
                   return [r.value, Object.isFrozen(r)]";
     assert_eq!(result(script).await, json!(["/a/b", true]));
 }
+
+#[tokio::test]
+async fn control_characters_in_path_values_are_refused() {
+    // The URL parser drops tab, LF and CR: `.\t.` would be sent as `..`.
+    let mut attempts: Vec<String> = (0u32..0x20)
+        .chain([0x7f])
+        .flat_map(|c| [format!("'.\\u{{{c:04x}}}.'"), format!("'ok\\u{{{c:04x}}}'")])
+        .collect();
+    attempts.push("'%09'".into());
+    attempts.push("'.%0a.'".into());
+    let expressions: Vec<String> = attempts
+        .iter()
+        .map(|value| format!("route`/rest/api/3/issue/${{{value}}}/comment`"))
+        .collect();
+    let refs: Vec<&str> = expressions.iter().map(String::as_str).collect();
+    let results = evaluate(&refs).await;
+    for (attempt, outcome) in attempts.iter().zip(results) {
+        assert_eq!(
+            outcome,
+            error(&format!("Error: {PATH_MANIPULATION}")),
+            "{attempt}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn look_alike_dots_are_refused_as_dots() {
+    let attempts = [
+        "'\\uff0e\\uff0e'",              // fullwidth full stop
+        "'.\\uff0e'",                    // mixed
+        "'\\u2024\\u2024'",              // one dot leader
+        "'\\u2025'",                     // two dot leader
+        "'\\u2026'",                     // horizontal ellipsis
+        "'\\ufe52\\ufe52'",              // small full stop
+        "'\\u3002\\u3002'",              // ideographic full stop
+        "'\\uff61\\uff61'",              // halfwidth ideographic full stop
+        "'%EF%BC%8E%EF%BC%8E'",          // fullwidth, percent-encoded
+        "'%2e%u002e'.slice(0, 3) + '.'", // `%2e.` spelled another way
+    ];
+    let expressions: Vec<String> = attempts
+        .iter()
+        .map(|value| format!("route`/rest/api/3/issue/${{{value}}}/comment`"))
+        .collect();
+    let refs: Vec<&str> = expressions.iter().map(String::as_str).collect();
+    let results = evaluate(&refs).await;
+    for (attempt, outcome) in attempts.iter().zip(results) {
+        assert_eq!(
+            outcome,
+            error(&format!("Error: {PATH_MANIPULATION}")),
+            "{attempt}"
+        );
+    }
+    // One look-alike dot inside a name is a name, as `v1.2` is.
+    let results = evaluate(&["route`/x/${'v1\\uff0e2'}`"]).await;
+    assert_eq!(results, [ok("/x/v1\u{ff0e}2")]);
+}

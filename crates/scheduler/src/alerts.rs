@@ -245,7 +245,8 @@ async fn attempt(
     let error = match client.send(request).await {
         Ok(response) if response.ok() => return DeliveryOutcome::Delivered,
         Ok(response) => format!("HTTP {}", response.status.as_u16()),
-        Err(error) => error.to_string(),
+        // A Slack or webhook URL's path is its secret: never stored or shown.
+        Err(error) => egress::redact_path(&error.to_string(), &channel.spec.url),
     };
     if delivery.attempts >= MAX_ATTEMPTS {
         return DeliveryOutcome::GaveUp { error };
@@ -291,6 +292,53 @@ mod tests {
             log_lines: 0,
             chain_id: None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_failed_delivery_never_records_the_channels_secret_path() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .unwrap();
+        let url = format!("http://127.0.0.1:{closed}/services/T1/B2/s3cr3t-path");
+        let at = jiff::Timestamp::UNIX_EPOCH;
+        let channel = NotificationChannel {
+            id: 1,
+            spec: store::ChannelSpec {
+                name: "ops".into(),
+                kind: ChannelKind::Slack,
+                url: url.clone(),
+                events: vec![store::AlertEvent::Failed],
+                enabled: true,
+            },
+            created_at: at,
+            updated_at: at,
+        };
+        let delivery = Delivery {
+            id: 1,
+            channel_id: 1,
+            job_id: 4,
+            run_id: 9,
+            event: store::AlertEvent::Failed,
+            payload: serde_json::json!({}),
+            status: store::DeliveryStatus::Pending,
+            attempts: 1,
+            next_attempt_at: None,
+            last_error: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let client = egress::Client::new(egress::Policy::default()).unwrap();
+        let outcome = attempt(&client, &channel, &delivery, at).await;
+        let DeliveryOutcome::Retry { error, .. } = outcome else {
+            panic!("expected a retry, got {outcome:?}");
+        };
+        assert!(!error.contains("s3cr3t"), "{error}");
+        assert!(!error.contains("/services"), "{error}");
+        assert!(
+            error.contains(&format!("http://127.0.0.1:{closed}/…")),
+            "{error}"
+        );
     }
 
     #[test]

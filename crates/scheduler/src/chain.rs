@@ -1,5 +1,5 @@
-//! Chains on the scheduler side: which run follows a chunk, the state size
-//! check at a chunk's end, and cancelling a whole chain.
+//! Chains on the scheduler side: the rules for which run follows a chunk
+//! (applied by `follow_up`) and the state size check at a chunk's end.
 //!
 //! The rules, all decided here and in the store's claim statements:
 //! - a run that succeeds with `context.continueWith(state, {delaySeconds})`
@@ -26,8 +26,6 @@ use jiff::Timestamp;
 use runtime::{ErrorInfo, Outcome};
 use store::{JobSpec, NewRun, Run, RunStatus, Trigger};
 
-use crate::{SchedulerError, SchedulerHandle, policy};
-
 /// Attempts in all an interrupted chunk gets when the job's retry policy
 /// allows fewer.
 pub const INTERRUPTED_CHUNK_ATTEMPTS: u32 = 5;
@@ -46,8 +44,9 @@ pub(crate) fn next_chunk(run: &Run, outcome: &Outcome, now: Timestamp) -> Option
     })
 }
 
-/// The retry of an interrupted chunk beyond the job's retry policy: at
-/// once, while it has had fewer than [`INTERRUPTED_CHUNK_ATTEMPTS`].
+/// The retry of an interrupted chunk (`run` is part of a chain) beyond the
+/// job's retry policy: at once, while it has had fewer than
+/// [`INTERRUPTED_CHUNK_ATTEMPTS`].
 pub(crate) fn resume_interrupted(
     spec: &JobSpec,
     run: &Run,
@@ -55,7 +54,7 @@ pub(crate) fn resume_interrupted(
     now: Timestamp,
 ) -> Option<NewRun> {
     let limit = spec.retry.max_attempts.max(INTERRUPTED_CHUNK_ATTEMPTS);
-    if run.chain_id.is_none() || status != RunStatus::Interrupted || run.attempt >= limit {
+    if status != RunStatus::Interrupted || run.attempt >= limit {
         return None;
     }
     Some(NewRun {
@@ -94,85 +93,13 @@ pub(crate) fn refuse_oversized_state(outcome: &mut Outcome) {
     });
 }
 
-/// Cancels the chain's queued or running run (so the chain ends). Returns
-/// `false` when the chain has no live run. A chunk that ends while this
-/// runs may have queued the next one: looked for again, a few times.
-pub(crate) async fn cancel(
-    handle: &SchedulerHandle,
-    store: &store::Store,
-    chain_id: i64,
-) -> Result<bool, SchedulerError> {
-    for _ in 0..3 {
-        let live = store.chain_live_runs(chain_id).await?;
-        if live.is_empty() {
-            return Ok(false);
-        }
-        let mut cancelled = false;
-        for run_id in live {
-            cancelled |= handle.cancel(run_id).await?;
-        }
-        if cancelled {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// The run that follows `run` ending in `status`: the policy's follow-up,
-/// or the resumption of an interrupted chunk the policy would drop.
-pub(crate) fn follow_up(
-    spec: &JobSpec,
-    run: &Run,
-    status: RunStatus,
-    outcome: Option<&Outcome>,
-    now: Timestamp,
-    jitter: f64,
-) -> Option<NewRun> {
-    policy::follow_up(spec, run, status, outcome, now, jitter)
-        .or_else(|| resume_interrupted(spec, run, status, now))
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use runtime::Continuation;
-    use store::RetryPolicy;
 
-    fn t(seconds: i64) -> Timestamp {
-        Timestamp::from_second(1_800_000_000 + seconds).unwrap()
-    }
-
-    fn chunk(attempt: u32, chain_id: Option<i64>) -> Run {
-        Run {
-            id: 7,
-            job_id: 1,
-            job_version: 3,
-            trigger: Trigger::Continuation,
-            status: RunStatus::Running,
-            attempt,
-            scheduled_for: None,
-            queued_at: t(0),
-            not_before: t(0),
-            started_at: Some(t(0)),
-            finished_at: None,
-            duration_ms: None,
-            node: Some("n".into()),
-            lease_expires_at: None,
-            cancel_requested: false,
-            missed_count: None,
-            parent_run_id: Some(6),
-            params: None,
-            state: Some(serde_json::json!({"cursor": 500})),
-            event: None,
-            result: None,
-            error: None,
-            http_calls: Vec::new(),
-            log_lines: 0,
-            chain_id,
-        }
-    }
-
-    fn outcome(state: serde_json::Value, delay_seconds: u64) -> Outcome {
+    /// A chunk's success that continues with `state` after `delay_seconds`.
+    pub(crate) fn outcome(state: serde_json::Value, delay_seconds: u64) -> Outcome {
         Outcome {
             status: runtime::RunStatus::Succeeded,
             result: serde_json::json!(1),
@@ -187,124 +114,6 @@ mod tests {
             }),
             retry: None,
         }
-    }
-
-    #[test]
-    fn the_next_chunk_carries_the_state_the_delay_and_the_chain() {
-        let spec = JobSpec::new("j", "");
-        let first = Run {
-            trigger: Trigger::Schedule,
-            state: None,
-            ..chunk(1, None)
-        };
-        let next = follow_up(
-            &spec,
-            &first,
-            RunStatus::Succeeded,
-            Some(&outcome(serde_json::json!({"cursor": 1000}), 30)),
-            t(10),
-            0.5,
-        )
-        .unwrap();
-        assert_eq!(next.trigger, Trigger::Continuation);
-        assert_eq!(next.chain_id, Some(7), "the first chunk names the chain");
-        assert_eq!(next.state, Some(serde_json::json!({"cursor": 1000})));
-        assert_eq!(next.not_before, t(40));
-        assert_eq!(next.job_version, Some(3));
-        assert_eq!(next.parent_run_id, Some(7));
-        let later = follow_up(
-            &spec,
-            &chunk(1, Some(2)),
-            RunStatus::Succeeded,
-            Some(&outcome(serde_json::json!(null), 0)),
-            t(10),
-            0.5,
-        )
-        .unwrap();
-        assert_eq!(later.chain_id, Some(2), "later chunks keep it");
-        assert_eq!(later.not_before, t(10));
-    }
-
-    #[test]
-    fn an_interrupted_chunk_is_resumed_without_retries_configured_up_to_a_bound() {
-        let spec = JobSpec::new("j", "");
-        assert_eq!(spec.retry.max_attempts, 1);
-        let retry = follow_up(
-            &spec,
-            &chunk(1, Some(2)),
-            RunStatus::Interrupted,
-            None,
-            t(10),
-            0.5,
-        )
-        .unwrap();
-        assert_eq!(retry.trigger, Trigger::Retry);
-        assert_eq!(retry.attempt, 2);
-        assert_eq!(retry.not_before, t(10), "at once");
-        assert_eq!(retry.state, Some(serde_json::json!({"cursor": 500})));
-        assert_eq!(retry.chain_id, Some(2));
-        assert_eq!(
-            follow_up(
-                &spec,
-                &chunk(INTERRUPTED_CHUNK_ATTEMPTS, Some(2)),
-                RunStatus::Interrupted,
-                None,
-                t(10),
-                0.5
-            ),
-            None,
-            "bounded"
-        );
-        for status in [RunStatus::Failed, RunStatus::TimedOut, RunStatus::Cancelled] {
-            assert_eq!(
-                follow_up(&spec, &chunk(1, Some(2)), status, None, t(10), 0.5),
-                None,
-                "{status} follows the job's policy alone"
-            );
-        }
-        assert_eq!(
-            follow_up(
-                &spec,
-                &chunk(1, None),
-                RunStatus::Interrupted,
-                None,
-                t(10),
-                0.5
-            ),
-            None,
-            "not a chain yet"
-        );
-    }
-
-    #[test]
-    fn with_retries_configured_an_interrupted_chunk_follows_the_jobs_policy_first() {
-        let mut spec = JobSpec::new("j", "");
-        spec.retry = RetryPolicy {
-            max_attempts: 2,
-            backoff_seconds: 10,
-        };
-        let retry = follow_up(
-            &spec,
-            &chunk(1, Some(2)),
-            RunStatus::Interrupted,
-            None,
-            t(0),
-            0.0,
-        )
-        .unwrap();
-        assert_eq!(retry.not_before, t(5), "the job's backoff");
-        assert_eq!(retry.chain_id, Some(2));
-        let resumed = follow_up(
-            &spec,
-            &chunk(2, Some(2)),
-            RunStatus::Interrupted,
-            None,
-            t(0),
-            0.0,
-        )
-        .unwrap();
-        assert_eq!(resumed.attempt, 3);
-        assert_eq!(resumed.not_before, t(0));
     }
 
     #[test]

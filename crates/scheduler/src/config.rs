@@ -26,6 +26,9 @@ impl RunEnvironment for IsolatedEnvironment {
     }
 }
 
+/// How long audit entries are kept unless configured otherwise.
+pub(crate) const DEFAULT_AUDIT_DAYS: u32 = 90;
+
 /// A scheduler's settings. [`SchedulerConfig::new`] gives the defaults.
 #[derive(Clone)]
 pub struct SchedulerConfig {
@@ -63,6 +66,9 @@ pub struct SchedulerConfig {
     pub retention_interval: Duration,
     /// Runs deleted per statement while pruning.
     pub retention_batch: u32,
+    /// Audit entries older than this many days are pruned with the run
+    /// history (`[retention] audit_days`; default 90); `None` keeps them all.
+    pub audit_days: Option<u32>,
     /// What runs reach outside their sandbox.
     pub environment: Arc<dyn RunEnvironment>,
     /// The HTTP client failure alerts are posted with; `None` disables
@@ -92,6 +98,7 @@ impl SchedulerConfig {
             sweep_interval: Duration::from_secs(10),
             retention_interval: Duration::from_secs(300),
             retention_batch: 500,
+            audit_days: Some(DEFAULT_AUDIT_DAYS),
             environment: Arc::new(IsolatedEnvironment),
             alerts: None,
             runs_queued: Arc::default(),
@@ -120,6 +127,7 @@ impl fmt::Debug for SchedulerConfig {
             .field("sweep_interval", &self.sweep_interval)
             .field("retention_interval", &self.retention_interval)
             .field("retention_batch", &self.retention_batch)
+            .field("audit_days", &self.audit_days)
             .field("alerts", &self.alerts.is_some())
             .finish_non_exhaustive()
     }

@@ -23,6 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::{
     core::{Core, far_future},
+    ended::run_ended,
     events::RunEvent,
     live::StopReason,
     policy::{self, Due, PlanRules},
@@ -400,12 +401,9 @@ impl FireLoop {
                         }
                     }
                 }
+                status if status.is_terminal() => run_ended(core, &run, status, now, None),
                 status => {
                     queued |= status == RunStatus::Queued;
-                    if status.is_terminal() {
-                        core.metrics.count_run(run.job_id, status);
-                        crate::alerts::raise(core, &run, status);
-                    }
                     core.events.send(RunEvent::of(&run, status, now));
                 }
             }

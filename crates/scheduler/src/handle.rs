@@ -18,6 +18,7 @@ use crate::{
     config::SchedulerConfig,
     coordination,
     core::Core,
+    ended::run_ended,
     error::SchedulerError,
     events::{Events, RunEvent},
     fire::{FireCommand, FireLoop},
@@ -186,9 +187,7 @@ impl SchedulerHandle {
         let core = &self.shared.core;
         let now = core.now();
         if let Some(run) = core.store.run_cancel_if_queued(run_id, now).await? {
-            core.metrics.count_run(run.job_id, RunStatus::Cancelled);
-            core.events
-                .send(RunEvent::of(&run, RunStatus::Cancelled, now));
+            run_ended(core, &run, RunStatus::Cancelled, now, None);
             core.wake_feeder.notify_one();
             return Ok(true);
         }
@@ -205,9 +204,24 @@ impl SchedulerHandle {
 
     /// Cancels a chain: its queued or running run, which ends it (a
     /// cancelled chunk queues no next one). Returns `false` when the chain
-    /// has no live run (it has ended, or no run has this chain id).
+    /// has no live run (it has ended, or no run has this chain id). A chunk
+    /// that ends meanwhile may have queued the next one: looked for again,
+    /// a few times.
     pub async fn cancel_chain(&self, chain_id: i64) -> Result<bool, SchedulerError> {
-        crate::chain::cancel(self, &self.shared.core.store, chain_id).await
+        for _ in 0..3 {
+            let live = self.shared.core.store.chain_live_runs(chain_id).await?;
+            if live.is_empty() {
+                return Ok(false);
+            }
+            let mut cancelled = false;
+            for run_id in live {
+                cancelled |= self.cancel(run_id).await?;
+            }
+            if cancelled {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The live log of a run executing on this node: the lines so far,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use store::{Heartbeat, RunStatus};
 
-use crate::{core::Core, events::RunEvent, live::StopReason};
+use crate::{core::Core, ended::run_ended, live::StopReason};
 
 /// Runs interrupted per statement.
 const SWEEP_BATCH: u32 = 100;
@@ -74,7 +74,7 @@ pub(crate) async fn sweep(core: &Arc<Core>) -> usize {
         let interrupted = match core
             .store
             .runs_interrupt_if_lease_expired_then(now, SWEEP_BATCH, |run, spec| {
-                crate::workers::follow_up(
+                crate::follow_up::follow_up(
                     spec,
                     run,
                     RunStatus::Interrupted,
@@ -95,14 +95,7 @@ pub(crate) async fn sweep(core: &Arc<Core>) -> usize {
         swept += count;
         for (run, retry) in interrupted {
             tracing::info!(run = run.id, job = run.job_id, node = ?run.node, "run interrupted: its lease expired");
-            core.metrics.count_run(run.job_id, RunStatus::Interrupted);
-            core.events
-                .send(RunEvent::of(&run, RunStatus::Interrupted, now));
-            crate::alerts::raise(core, &run, RunStatus::Interrupted);
-            if let Some(queued) = retry {
-                core.events
-                    .send(RunEvent::of(&queued, RunStatus::Queued, now));
-            }
+            run_ended(core, &run, RunStatus::Interrupted, now, retry.as_ref());
         }
         if count < SWEEP_BATCH as usize {
             swept += crate::queue::requeue_orphans(core).await;

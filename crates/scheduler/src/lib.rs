@@ -10,7 +10,8 @@
 //! It owns time and policies: exact firing (a heap of next instants and a
 //! sleep until the earliest — no polling tick), atomic occurrence claims,
 //! workers with a concurrency limit, the overlap, misfire and retry
-//! policies, chains of runs (`context.continueWith`, in `chain`), leases with heartbeats and the sweeper that interrupts runs of
+//! policies, chains of runs (`context.continueWith`, in `chain`), what
+//! follows a run that ended (one decision, in `follow_up`), leases with heartbeats and the sweeper that interrupts runs of
 //! dead nodes, graceful shutdown, history retention, live log fan-out and
 //! metrics, `@forge/events` queues over the store ([`StoreQueue`]: event
 //! runs, their retries and concurrency limits), and failure alerts (webhook and Slack channels, delivered
@@ -28,9 +29,11 @@ mod chain;
 mod config;
 mod coordination;
 mod core;
+mod ended;
 mod error;
 mod events;
 mod fire;
+mod follow_up;
 mod handle;
 mod lease;
 mod live;

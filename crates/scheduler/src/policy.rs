@@ -1,12 +1,11 @@
 //! The policies as pure functions of what is known: which occurrences are
 //! due, which rows a claim writes (overlap and misfire), when a retry runs
-//! (exponential backoff with jitter) and which run follows a finished one.
+//! (exponential backoff with jitter) and a failed attempt's retry.
 //! No I/O, no clock: time is an argument, so every rule is unit-tested.
 
 use std::time::Duration;
 
 use jiff::{Timestamp, tz::TimeZone};
-use runtime::Outcome;
 use store::{
     ClaimedJob, JobSpec, Misfire, NewRun, OccurrenceKind, OccurrencePlan, OccurrenceRow, Overlap,
     RetryPolicy, Run, RunStatus, Trigger,
@@ -243,20 +242,15 @@ pub(crate) fn retry_delay(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Du
     nominal.div_f64(2.0) + nominal.div_f64(2.0).mul_f64(jitter.clamp(0.0, 1.0))
 }
 
-/// The run that follows `run` ending in `status`: the chain's next chunk
-/// after a success that called `continueWith`, or a retry of a failed,
-/// timed-out or interrupted attempt while attempts remain.
-pub(crate) fn follow_up(
+/// The job's retry of `run` ending in `status`: a failed, timed-out or
+/// interrupted attempt is retried after its backoff while attempts remain.
+pub(crate) fn retry(
     spec: &JobSpec,
     run: &Run,
     status: RunStatus,
-    outcome: Option<&Outcome>,
     now: Timestamp,
     jitter: f64,
 ) -> Option<NewRun> {
-    if status == RunStatus::Succeeded {
-        return crate::chain::next_chunk(run, outcome?, now);
-    }
     if !status.is_retryable() || run.attempt >= spec.retry.max_attempts {
         return None;
     }
@@ -549,74 +543,5 @@ mod tests {
         assert_eq!(retry_delay(&policy, 2, 0.0), Duration::from_secs(30));
         assert_eq!(retry_delay(&policy, 3, 0.5), Duration::from_secs(90));
         assert_eq!(retry_delay(&policy, 40, 1.0), MAX_RETRY_DELAY);
-    }
-
-    fn run(attempt: u32) -> Run {
-        Run {
-            id: 7,
-            job_id: 1,
-            job_version: 3,
-            trigger: Trigger::Schedule,
-            status: RunStatus::Running,
-            attempt,
-            scheduled_for: Some(t(0)),
-            queued_at: t(0),
-            not_before: t(0),
-            started_at: Some(t(0)),
-            finished_at: None,
-            duration_ms: None,
-            node: Some("n".into()),
-            lease_expires_at: None,
-            cancel_requested: false,
-            missed_count: None,
-            parent_run_id: None,
-            params: Some(serde_json::json!({"p": 1})),
-            state: None,
-            event: None,
-            result: None,
-            error: None,
-            http_calls: Vec::new(),
-            log_lines: 0,
-            chain_id: None,
-        }
-    }
-
-    #[test]
-    fn failed_attempts_are_retried_while_attempts_remain() {
-        let mut spec = JobSpec::new("j", "");
-        spec.retry = RetryPolicy {
-            max_attempts: 3,
-            backoff_seconds: 10,
-        };
-        for status in [
-            RunStatus::Failed,
-            RunStatus::TimedOut,
-            RunStatus::Interrupted,
-        ] {
-            let retry = follow_up(&spec, &run(1), status, None, t(5), 0.0).unwrap();
-            assert_eq!(retry.trigger, Trigger::Retry);
-            assert_eq!(retry.attempt, 2);
-            assert_eq!(retry.scheduled_for, Some(t(0)));
-            assert_eq!(retry.not_before, t(10));
-            assert_eq!(retry.parent_run_id, Some(7));
-            assert_eq!(retry.params, Some(serde_json::json!({"p": 1})));
-        }
-        assert_eq!(
-            follow_up(&spec, &run(3), RunStatus::Failed, None, t(5), 0.0),
-            None
-        );
-        assert_eq!(
-            follow_up(&spec, &run(1), RunStatus::Cancelled, None, t(5), 0.0),
-            None
-        );
-        assert_eq!(
-            follow_up(&spec, &run(1), RunStatus::Succeeded, None, t(5), 0.0),
-            None
-        );
-        spec.retry.max_attempts = 1;
-        assert_eq!(
-            follow_up(&spec, &run(1), RunStatus::Failed, None, t(5), 0.0),
-            None
-        );
     }
 }

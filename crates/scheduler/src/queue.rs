@@ -153,17 +153,18 @@ impl QueueBackend for StoreQueue {
     }
 }
 
-/// The run that follows an event run's end, or `None` when `run` is not an
-/// event run (the caller then applies the general policy).
-pub(crate) fn follow_up(
+/// The retry of an event run that ended in `status` (not a success):
+/// the queue's rules for an `InvocationError` and an interruption, else
+/// the job's retry policy with the event's retry context.
+pub(crate) fn event_retry(
     spec: &JobSpec,
     run: &Run,
+    event: &Value,
     status: RunStatus,
     outcome: Option<&Outcome>,
     now: Timestamp,
     jitter: f64,
-) -> Option<Option<NewRun>> {
-    let event = run.event.as_ref()?;
+) -> Option<NewRun> {
     let retry = |delay: Duration, context: Value| NewRun {
         attempt: run.attempt + 1,
         not_before: now + delay,
@@ -176,40 +177,37 @@ pub(crate) fn follow_up(
         && let Some(request) = outcome.and_then(|outcome| outcome.retry.as_ref())
     {
         if run.attempt >= INVOCATION_ERROR_MAX_ATTEMPTS {
-            return Some(None);
+            return None;
         }
-        let seconds = request
-            .retry_after_seconds
-            .unwrap_or(0)
-            .min(MAX_RETRY_AFTER_SECONDS);
-        return Some(Some(retry(
-            Duration::from_secs(seconds),
+        let delay = request
+            .retry_after
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(MAX_RETRY_AFTER_SECONDS));
+        return Some(retry(
+            delay,
             json!({
                 "retryCount": run.attempt,
                 "retryReason": request.retry_reason,
                 "retryData": request.retry_data,
             }),
-        )));
+        ));
     }
     if status == RunStatus::Interrupted {
         let most = INTERRUPTED_EVENT_MAX_ATTEMPTS.max(spec.retry.max_attempts);
-        return Some((run.attempt < most).then(|| {
+        return (run.attempt < most).then(|| {
             retry(
                 Duration::ZERO,
                 json!({ "retryCount": run.attempt, "retryReason": "INTERRUPTED" }),
             )
-        }));
+        });
     }
-    let general = policy::follow_up(spec, run, status, outcome, now, jitter);
-    Some(general.map(|mut next| {
-        if next.trigger == Trigger::Retry {
-            next.event = Some(with_retry_context(
-                event,
-                json!({ "retryCount": run.attempt, "retryReason": status.as_str().to_uppercase() }),
-            ));
-        }
+    policy::retry(spec, run, status, now, jitter).map(|mut next| {
+        next.event = Some(with_retry_context(
+            event,
+            json!({ "retryCount": run.attempt, "retryReason": status.as_str().to_uppercase() }),
+        ));
         next
-    }))
+    })
 }
 
 /// Re-queues events whose last run was interrupted without a successor
@@ -245,153 +243,7 @@ fn with_retry_context(event: &Value, context: Value) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use runtime::RetryRequest;
-
     use super::*;
-
-    fn t(seconds: i64) -> Timestamp {
-        Timestamp::from_second(1_800_000_000 + seconds).unwrap()
-    }
-
-    fn event_run(attempt: u32) -> Run {
-        Run {
-            id: 7,
-            job_id: 3,
-            job_version: 1,
-            trigger: Trigger::Event,
-            status: RunStatus::Running,
-            attempt,
-            scheduled_for: None,
-            queued_at: t(0),
-            not_before: t(0),
-            started_at: Some(t(0)),
-            finished_at: None,
-            duration_ms: None,
-            node: Some("n".into()),
-            lease_expires_at: Some(t(30)),
-            cancel_requested: false,
-            missed_count: None,
-            parent_run_id: None,
-            params: None,
-            state: None,
-            event: Some(json!({"body": {"n": 1}, "jobId": "4", "eventId": "9", "queueName": "q"})),
-            result: None,
-            error: None,
-            http_calls: Vec::new(),
-            log_lines: 0,
-            chain_id: None,
-        }
-    }
-
-    fn outcome(retry: Option<RetryRequest>) -> Outcome {
-        Outcome {
-            status: runtime::RunStatus::Failed,
-            result: Value::Null,
-            error: None,
-            logs: Vec::new(),
-            http_calls: Vec::new(),
-            duration: Duration::ZERO,
-            peak_memory_bytes: 0,
-            continuation: None,
-            retry,
-        }
-    }
-
-    #[test]
-    fn an_invocation_error_retries_after_its_delay_with_a_retry_context() {
-        let spec = JobSpec::new("consumer", "");
-        let request = RetryRequest {
-            retry_after_seconds: Some(2),
-            retry_reason: Some("FUNCTION_UPSTREAM_RATE_LIMITED".into()),
-            retry_data: Some(json!({"page": 2})),
-        };
-        let next = follow_up(
-            &spec,
-            &event_run(1),
-            RunStatus::Failed,
-            Some(&outcome(Some(request.clone()))),
-            t(10),
-            0.5,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(next.trigger, Trigger::Retry);
-        assert_eq!(next.attempt, 2);
-        assert_eq!(next.not_before, t(12));
-        assert_eq!(next.parent_run_id, Some(7));
-        let event = next.event.unwrap();
-        assert_eq!(event["eventId"], "9");
-        assert_eq!(
-            event["retryContext"],
-            json!({"retryCount": 1, "retryReason": "FUNCTION_UPSTREAM_RATE_LIMITED", "retryData": {"page": 2}})
-        );
-        // The fifth attempt is the last, whatever the job's policy.
-        let last = follow_up(
-            &spec,
-            &event_run(INVOCATION_ERROR_MAX_ATTEMPTS),
-            RunStatus::Failed,
-            Some(&outcome(Some(request))),
-            t(10),
-            0.5,
-        );
-        assert_eq!(last, Some(None));
-    }
-
-    #[test]
-    fn a_thrown_error_follows_the_jobs_policy_and_interruptions_always_retry() {
-        let mut spec = JobSpec::new("consumer", "");
-        let thrown = follow_up(
-            &spec,
-            &event_run(1),
-            RunStatus::Failed,
-            Some(&outcome(None)),
-            t(0),
-            0.5,
-        );
-        assert_eq!(thrown, Some(None), "max_attempts 1: no retry");
-        spec.retry.max_attempts = 2;
-        spec.retry.backoff_seconds = 0;
-        let thrown = follow_up(
-            &spec,
-            &event_run(1),
-            RunStatus::Failed,
-            Some(&outcome(None)),
-            t(0),
-            0.5,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(thrown.event.unwrap()["retryContext"]["retryCount"], 1);
-        spec.retry.max_attempts = 1;
-        let interrupted = follow_up(
-            &spec,
-            &event_run(1),
-            RunStatus::Interrupted,
-            None,
-            t(0),
-            0.5,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(interrupted.not_before, t(0));
-        assert_eq!(
-            follow_up(
-                &spec,
-                &event_run(INTERRUPTED_EVENT_MAX_ATTEMPTS),
-                RunStatus::Interrupted,
-                None,
-                t(0),
-                0.5
-            ),
-            Some(None)
-        );
-        let mut plain = event_run(1);
-        plain.event = None;
-        assert_eq!(
-            follow_up(&spec, &plain, RunStatus::Failed, None, t(0), 0.5),
-            None
-        );
-    }
 
     #[test]
     fn concurrency_takes_forges_shape_or_a_number() {

@@ -24,6 +24,10 @@ pub(crate) async fn pruner(core: Arc<Core>, mut stop: tokio::sync::watch::Receiv
                 if pruned > 0 {
                     tracing::info!(pruned, "pruned run history");
                 }
+                let pruned = prune_audit(&core).await;
+                if pruned > 0 {
+                    tracing::info!(pruned, "pruned the audit log");
+                }
             }
             _ = stop.changed() => return,
         }
@@ -71,5 +75,36 @@ pub(crate) async fn prune_all(core: &Core) -> u64 {
             }
         }
         after = last;
+    }
+}
+
+/// Deletes audit entries older than the configured age; returns how many.
+pub(crate) async fn prune_audit(core: &Core) -> u64 {
+    let Some(days) = core.config.audit_days else {
+        return 0;
+    };
+    let age = jiff::SignedDuration::from_hours(i64::from(days) * 24);
+    let Ok(before) = core.now().checked_sub(age) else {
+        return 0;
+    };
+    let mut pruned = 0;
+    loop {
+        match core
+            .store
+            .audit_prune(before, core.config.retention_batch)
+            .await
+        {
+            Ok(deleted) => {
+                pruned += deleted;
+                if deleted < u64::from(core.config.retention_batch) {
+                    return pruned;
+                }
+                tokio::task::yield_now().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot prune the audit log");
+                return pruned;
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::{
     core::{Core, far_future},
+    ended::run_ended,
     events::RunEvent,
     live::StopReason,
 };
@@ -98,7 +99,7 @@ async fn finish(
     crate::chain::refuse_oversized_state(&mut outcome);
     let status = final_status(outcome.status, reason);
     let finished_at = core.now();
-    let follow_up = follow_up(
+    let follow_up = crate::follow_up::follow_up(
         spec,
         run,
         status,
@@ -126,16 +127,16 @@ async fn finish(
     let written = core.writer.finish(finish).await;
     core.live.remove(run.id);
     if written.applied {
-        core.metrics.count_run(run.job_id, status);
         core.metrics.run_duration.observe(outcome.duration);
-        core.events.send(RunEvent::of(run, status, finished_at));
         let mut ended = run.clone();
         ended.error = run_error(&outcome, status);
-        crate::alerts::raise(core, &ended, status);
-        if let Some(next) = written.follow_up {
-            core.events
-                .send(RunEvent::of(&next, RunStatus::Queued, finished_at));
-        }
+        run_ended(
+            core,
+            &ended,
+            status,
+            finished_at,
+            written.follow_up.as_ref(),
+        );
     }
     core.wake_feeder.notify_one();
 }
@@ -168,6 +169,8 @@ fn run_spec(core: &Core, run: &Run, spec: &JobSpec) -> RunSpec {
         },
         sites,
         services,
+        handler: spec.handler.clone(),
+        env: spec.env.clone(),
     }
 }
 
@@ -342,21 +345,6 @@ async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
             };
         }
     }
-}
-
-/// The run that follows `run` ending with `status`, if any: an event's
-/// retries follow the queue's rules, every other run the chain's (a chain's
-/// next chunk or resumption, falling back to the job's retry policy).
-pub(crate) fn follow_up(
-    spec: &JobSpec,
-    run: &Run,
-    status: RunStatus,
-    outcome: Option<&Outcome>,
-    now: jiff::Timestamp,
-    jitter: f64,
-) -> Option<store::NewRun> {
-    crate::queue::follow_up(spec, run, status, outcome, now, jitter)
-        .unwrap_or_else(|| crate::chain::follow_up(spec, run, status, outcome, now, jitter))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use utoipa::ToSchema;
 use crate::{
     app::AppState,
     auth::Editor,
+    console_storage::AuditedSecrets,
     extract::ApiJson,
     jobs,
     model::{HttpCallView, LogLevelDoc, RunErrorView},
@@ -149,9 +150,14 @@ pub(crate) async fn run(
         Some(job) => Some(jobs::find(&state, job).await?),
         None => None,
     };
-    let (sites, services) = console
+    let (sites, mut services) = console
         .environment
         .prepare(job.as_ref().map(|job| &job.spec));
+    services.kv = Arc::new(AuditedSecrets {
+        inner: services.kv,
+        state: state.clone(),
+        actor: caller.actor().to_owned(),
+    });
     let mut limits = Limits {
         timeout: Duration::from_secs(u64::from(timeout)),
         ..Limits::default()
@@ -191,6 +197,11 @@ pub(crate) async fn run(
         },
         sites,
         services,
+        handler: job.as_ref().and_then(|job| job.spec.handler.clone()),
+        env: job
+            .as_ref()
+            .map(|job| job.spec.env.clone())
+            .unwrap_or_default(),
     };
     state
         .audit(

@@ -25,6 +25,7 @@ mod chains;
 mod channels;
 mod conditional;
 mod console;
+mod console_storage;
 mod cron_preview;
 mod extract;
 mod health;

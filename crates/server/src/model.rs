@@ -7,6 +7,8 @@
 //! own types; the `*Doc` enums below only describe them in the schema (a
 //! test checks they list every value).
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -84,6 +86,15 @@ pub struct JobInput {
     /// unique among jobs): each pushed event becomes an `event` run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+    /// The exported function a module-style script is called as, like
+    /// Forge's `handler: index.trigger` (default: `run`, `handler`, the
+    /// default export, or the only exported function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
+    /// `process.env` of every run: name → value, or `secret:NAME` for the
+    /// stored secret `NAME` (default `{}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
     /// Read-only; ignored.
     #[serde(default, skip_serializing)]
     #[schema(read_only)]
@@ -191,6 +202,10 @@ impl JobInput {
         }
         spec.run_as.clone_from(&self.run_as);
         spec.queue.clone_from(&self.queue);
+        spec.handler.clone_from(&self.handler);
+        if let Some(env) = &self.env {
+            spec.env.clone_from(env);
+        }
         if let Some(retention) = self.retention {
             spec.retention = RetentionPolicy {
                 keep_runs: retention.keep_runs.unwrap_or(spec.retention.keep_runs),
@@ -225,6 +240,8 @@ impl From<&JobSpec> for JobInput {
                 keep_days: Some(spec.retention.keep_days),
             }),
             queue: spec.queue.clone(),
+            handler: spec.handler.clone(),
+            env: Some(spec.env.clone()),
             progress: None,
             version: None,
             id: None,
@@ -287,6 +304,12 @@ pub struct JobView {
     pub retention: RetentionView,
     /// The queue key it consumes; `null` when it consumes none.
     pub queue: Option<String>,
+    /// The exported function a module is called as; `null`: the default choice.
+    #[serde(default)]
+    pub handler: Option<String>,
+    /// `process.env` of every run (`secret:NAME` values as written, never resolved).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
     /// What a UI draws of work in progress: the newest chain and the
     /// consumed queue's events (filled by `GET /jobs` and `GET /jobs/{job}`).
     pub progress: ProgressView,
@@ -422,6 +445,8 @@ impl From<Job> for JobView {
                 keep_days: spec.retention.keep_days,
             },
             queue: spec.queue,
+            handler: spec.handler,
+            env: spec.env,
             progress: ProgressView::default(),
             version: job.version,
             next_fire_at: job.next_fire_at,

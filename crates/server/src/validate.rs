@@ -46,7 +46,8 @@ pub(crate) fn fires_in(
 
 /// Checks a job spec as a save must: the store's bounds (name, sizes,
 /// ranges), the `run_as` credential, the cron expression and zone (and that
-/// the expression fires in that zone after `now`), and the script's syntax. Every
+/// the expression fires in that zone after `now`), the script's syntax and
+/// that it exports the named `handler`. Every
 /// problem found is reported at once, each with its field path; the script's
 /// with the line and column in the user's text.
 pub(crate) async fn job(
@@ -88,7 +89,7 @@ pub(crate) async fn job(
     }
     // An oversized script is already reported and is not worth compiling.
     if spec.script.len() <= MAX_SCRIPT_BYTES
-        && let Some(error) = script_syntax(&spec.script).await?
+        && let Some(error) = script_syntax(&spec.script, spec.handler.as_deref()).await?
     {
         errors.push(error);
     }
@@ -104,15 +105,28 @@ fn has_error(errors: &[FieldError], field: &str) -> bool {
 }
 
 /// Compiles the script without running it, on a blocking thread (it can
-/// take up to a second of CPU for a large script).
-async fn script_syntax(script: &str) -> Result<Option<FieldError>, ApiError> {
+/// take up to a second of CPU for a large script), and checks that a module
+/// exports the job's `handler` (reported on `handler`, listing the exports).
+async fn script_syntax(
+    script: &str,
+    handler: Option<&str>,
+) -> Result<Option<FieldError>, ApiError> {
     let script = script.to_owned();
-    let checked = tokio::task::spawn_blocking(move || runtime::check_syntax(&script))
-        .await
-        .map_err(ApiError::internal)?;
+    let handler_name = handler.map(str::to_owned);
+    let checked = tokio::task::spawn_blocking(move || {
+        runtime::check_syntax(&script).map_err(|error| ("script", error))?;
+        match handler_name {
+            Some(handler) => {
+                runtime::check_handler(&script, &handler).map_err(|error| ("handler", error))
+            }
+            None => Ok(()),
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?;
     Ok(checked
         .err()
-        .map(|error| FieldError::new("script", error.message).at(error.line, error.column)))
+        .map(|(field, error)| FieldError::new(field, error.message).at(error.line, error.column)))
 }
 
 /// A page size from a query: absent means the store's default; otherwise

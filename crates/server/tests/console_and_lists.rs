@@ -69,6 +69,7 @@ console_tests!(
     console_requests_are_checked,
     the_jobs_list_shows_recent_runs_totals_and_filters,
     the_storage_browser_lists_reads_writes_and_deletes,
+    a_secret_read_in_the_console_is_audited_and_masked,
 );
 
 /// No executor: the console is unavailable (engine-independent).
@@ -590,5 +591,28 @@ async fn the_storage_browser_lists_reads_writes_and_deletes(server: TestServer) 
         .write("PUT", &format!("/api/v1/storage/{long}"), Some(&json!(1)))
         .await;
     assert_eq!(bad.error_fields(), vec!["key"]);
+    server.stop().await;
+}
+
+async fn a_secret_read_in_the_console_is_audited_and_masked(server: TestServer) {
+    let script = "import { kvs } from '@forge/kvs';\n\
+                  await kvs.setSecret('db-password', 'c0rrect-h0rse');\n\
+                  const secret = await kvs.getSecret('db-password');\n\
+                  console.log('password:', secret);\n\
+                  return secret;";
+    let (reply, events) = console(&server, json!({ "script": script })).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(!reply.text.contains("c0rrect-h0rse"), "{}", reply.text);
+    let outcome = outcome(&events);
+    assert_eq!(outcome["status"], "succeeded", "{outcome}");
+    assert_eq!(outcome["result"], "***");
+    let audit = server.store.audit_list(None, 10).await.unwrap();
+    let read = audit
+        .items
+        .iter()
+        .find(|entry| entry.action == "secret.read")
+        .expect("the secret read is audited");
+    assert_eq!(read.actor, "editor");
+    assert_eq!(read.target, "secret:db-password");
     server.stop().await;
 }

@@ -71,6 +71,22 @@ impl Store {
         })
     }
 
+    /// Deletes up to `batch` of the oldest entries written before `before`;
+    /// returns how many went.
+    pub async fn audit_prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        let before = before.as_millisecond();
+        let deleted = with_backend!(self, |pool, _sql| {
+            sqlx::query(common::AUDIT_PRUNE)
+                .bind(before)
+                .bind(i64::from(batch))
+                .execute(pool)
+                .await
+                .db()?
+                .rows_affected()
+        });
+        Ok(deleted)
+    }
+
     /// One page of the audit log, newest first.
     pub async fn audit_list(
         &self,

@@ -57,6 +57,7 @@ mod jobs;
 mod kv;
 mod migrate;
 mod notify;
+mod private_files;
 mod queues;
 mod runs;
 mod script_storage;
@@ -86,6 +87,7 @@ pub use crate::{
         AlertEvent, ChannelKind, ChannelSpec, Delivery, DeliveryOutcome, DeliveryStatus,
         NewDelivery, NotificationChannel,
     },
+    private_files::{DATABASE_FILE, create_private_dir, shared_paths},
     queues::{
         MAX_QUEUE_KEY_CHARS, NewQueueEvent, QueueCounts, QueueJob, QueuePush, QueuePushed,
         QueueSummary, check_queue_key, event_json,

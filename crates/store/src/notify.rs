@@ -5,6 +5,7 @@
 //! due delivery pushes its next attempt past a claim window, so other
 //! nodes skip it unless the sender dies.
 
+use base64::{Engine as _, engine::general_purpose::STANDARD};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,6 +16,7 @@ use crate::{
         opt_instant, parse_enum, to_json,
     },
     error::{DbResultExt, StoreError},
+    secret::Sealed,
     sql::common,
     store::{Store, with_backend},
     types::Page,
@@ -180,6 +182,14 @@ pub enum DeliveryOutcome {
 
 const DELIVERY_CURSOR: &str = "delivery";
 
+/// Marks a sealed channel URL: `sealed:VERSION:NONCE:CIPHERTEXT` (base64).
+const SEALED_PREFIX: &str = "sealed:";
+
+/// The associated data a channel's URL is bound to.
+fn channel_aad(name: &str) -> String {
+    format!("\0channel:{name}")
+}
+
 impl Store {
     /// Creates or replaces (by name) a channel.
     pub async fn channel_upsert(
@@ -193,12 +203,13 @@ impl Store {
             });
         }
         let events = to_json("channel events", &spec.events)?;
+        let stored_url = self.seal_channel_url(&spec.name, &spec.url)?;
         let now = self.now_ms();
-        with_backend!(self, |pool, _sql| {
+        let channel = with_backend!(self, |pool, _sql| {
             let row = sqlx::query(common::CHANNEL_UPSERT)
                 .bind(&spec.name)
                 .bind(spec.kind.as_str())
-                .bind(&spec.url)
+                .bind(&stored_url)
                 .bind(&events)
                 .bind(spec.enabled)
                 .bind(now)
@@ -206,7 +217,8 @@ impl Store {
                 .await
                 .db()?;
             decode_channel(&row)
-        })
+        })?;
+        self.open_channel_url(channel)
     }
 
     /// Every channel, by name.
@@ -216,8 +228,63 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .db()?;
-            rows.iter().map(decode_channel).collect()
+            rows.iter()
+                .map(|row| decode_channel(row).and_then(|channel| self.open_channel_url(channel)))
+                .collect()
         })
+    }
+
+    /// A channel's URL as stored: sealed under the secret key like a site's
+    /// secret when the store has one (a Slack or webhook URL is itself a
+    /// credential), else as given.
+    fn seal_channel_url(&self, name: &str, url: &str) -> Result<String, StoreError> {
+        let Ok(key) = self.secret_key() else {
+            return Ok(url.to_owned());
+        };
+        let sealed = key
+            .encrypt(&channel_aad(name), url)
+            .ok_or_else(|| StoreError::Invalid {
+                what: "channel url",
+                reason: "is too large".into(),
+            })?;
+        Ok(format!(
+            "{SEALED_PREFIX}{}:{}:{}",
+            sealed.version,
+            STANDARD.encode(&sealed.nonce),
+            STANDARD.encode(&sealed.ciphertext)
+        ))
+    }
+
+    /// `channel` with its stored URL opened (URLs stored before sealing,
+    /// or without a key, are read as they are).
+    fn open_channel_url(
+        &self,
+        mut channel: NotificationChannel,
+    ) -> Result<NotificationChannel, StoreError> {
+        let Some(sealed) = channel.spec.url.strip_prefix(SEALED_PREFIX) else {
+            return Ok(channel);
+        };
+        let corrupt = || StoreError::corrupt("channel url", "not a sealed URL");
+        let mut parts = sealed.splitn(3, ':');
+        let (Some(version), Some(nonce), Some(ciphertext)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(corrupt());
+        };
+        let sealed = Sealed {
+            version: version.parse().map_err(|_| corrupt())?,
+            nonce: STANDARD.decode(nonce).map_err(|_| corrupt())?,
+            ciphertext: STANDARD.decode(ciphertext).map_err(|_| corrupt())?,
+        };
+        let key = self.secret_key().map_err(|_| {
+            StoreError::corrupt("channel url", "sealed, but no secret key is configured")
+        })?;
+        let plain = key
+            .decrypt(&channel_aad(&channel.spec.name), &sealed)
+            .map_err(|_| StoreError::corrupt("channel url", "cannot be decrypted with this key"))?;
+        channel.spec.url = String::from_utf8(plain.to_vec())
+            .map_err(|_| StoreError::corrupt("channel url", "not UTF-8"))?;
+        Ok(channel)
     }
 
     /// Deletes a channel and its deliveries; returns whether it existed.

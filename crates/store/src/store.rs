@@ -112,6 +112,14 @@ impl Store {
     pub async fn open_sqlite(path: impl AsRef<Path>) -> Result<Store, OpenError> {
         let path = path.as_ref();
         create_parent_dir(path)?;
+        crate::private_files::create_private_file(path)
+            .map_err(sqlx::Error::Io)
+            .db()
+            .map_err(|source| OpenError::Connect {
+                engine: Engine::Sqlite.name(),
+                url: path.display().to_string(),
+                source,
+            })?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -302,12 +310,11 @@ async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), OpenError> {
 
 fn create_parent_dir(path: &Path) -> Result<(), OpenError> {
     match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => {
-            std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
+        Some(dir) if !dir.as_os_str().is_empty() => crate::private_files::create_private_dir(dir)
+            .map_err(|source| OpenError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
-            })
-        }
+            }),
         _ => Ok(()),
     }
 }

@@ -3,7 +3,7 @@
 //! `snake_case`; instants are [`Timestamp`]s (stored as Unix milliseconds, so
 //! sub-millisecond precision is not kept).
 
-use std::{fmt, str::FromStr};
+use std::{collections::BTreeMap, fmt, str::FromStr};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,21 @@ pub struct JobSpec {
     /// to it becomes an `event` run. Unique among jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+    /// The exported function a module-style script is called as (Forge's
+    /// `handler: index.trigger`); `None`: `run`, `handler`, the default
+    /// export or the only exported function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
+    /// `process.env` of every run: name → value, or `secret:NAME` for the
+    /// stored secret `NAME` (Forge's `forge variables set`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
+
+/// The most `env` entries a job may have.
+const MAX_ENV_ENTRIES: usize = 100;
+/// The longest `env` value, in bytes.
+const MAX_ENV_VALUE_BYTES: usize = 32 * 1024;
 
 impl JobSpec {
     /// A spec with every default: enabled, no schedule.
@@ -87,6 +101,8 @@ impl JobSpec {
             run_as: None,
             retention: RetentionPolicy::default(),
             queue: None,
+            handler: None,
+            env: BTreeMap::new(),
         }
     }
 
@@ -152,8 +168,66 @@ impl JobSpec {
         if self.description.len() > 10_000 {
             return problem("description", "must be at most 10000 bytes".into());
         }
-        Ok(())
+        if let Some(handler) = &self.handler
+            && !is_identifier(handler)
+        {
+            return problem(
+                "handler",
+                "must be the name of an exported function (letters, digits, _ and $, not starting with a digit; at most 200 characters)".into(),
+            );
+        }
+        check_env(&self.env)
     }
+}
+
+/// A JavaScript identifier as an export name is written (ASCII, ≤ 200 characters).
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_' || first == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        && name.len() <= 200
+}
+
+/// `env`: names as shells write them, bounded values, `secret:` naming a secret.
+fn check_env(env: &BTreeMap<String, String>) -> Result<(), SpecProblem> {
+    let problem = |reason: String| {
+        Err(SpecProblem {
+            field: "env",
+            reason,
+        })
+    };
+    if env.len() > MAX_ENV_ENTRIES {
+        return problem(format!("may have at most {MAX_ENV_ENTRIES} variables"));
+    }
+    for (name, value) in env {
+        let valid_name = name.len() <= 200
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return problem(format!(
+                "variable {name:?}: names are letters, digits and _, not starting with a digit"
+            ));
+        }
+        if value.len() > MAX_ENV_VALUE_BYTES {
+            return problem(format!(
+                "variable {name}: the value is more than {MAX_ENV_VALUE_BYTES} bytes"
+            ));
+        }
+        if value
+            .strip_prefix("secret:")
+            .is_some_and(|secret| secret.trim().is_empty())
+        {
+            return problem(format!(
+                "variable {name}: 'secret:' must be followed by the secret's name"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A job name that breaks the rules of [`JobSpec::name`], and why.

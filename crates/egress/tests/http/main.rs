@@ -7,6 +7,7 @@
 
 mod calls;
 mod limits;
+mod reach;
 mod redirects;
 mod retries;
 mod runtimes;

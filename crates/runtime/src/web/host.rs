@@ -29,6 +29,7 @@ pub(super) fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     host.set("promiseState", Function::new(ctx.clone(), promise_state)?)?;
     host.set("proxyTarget", Function::new(ctx.clone(), proxy_target)?)?;
     host.set("zoneOffset", Function::new(ctx.clone(), zone_offset)?)?;
+    crate::hashing::register(ctx, &host)?;
     Ok(host)
 }
 

@@ -50,3 +50,5 @@ pub fn messages(outcome: &Outcome) -> Vec<String> {
         .map(|line| line.message.clone())
         .collect()
 }
+
+pub mod site;

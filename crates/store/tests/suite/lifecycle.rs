@@ -263,3 +263,33 @@ async fn concurrent_first_opens_of_a_new_sqlite_file_all_succeed() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_new_sqlite_database_and_its_directory_are_private_to_the_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = data.join("clockwork.db");
+    let store = Store::open_sqlite(&path).await.unwrap();
+    store
+        .kv_set(
+            "k",
+            &json!("a value to put in the WAL"),
+            SetOptions::default(),
+        )
+        .await
+        .unwrap();
+    let mode = |path: &std::path::Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for file in ["clockwork.db", "clockwork.db-wal", "clockwork.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    assert_eq!(store::shared_paths(&data), []);
+    store.close().await;
+
+    // An existing world-readable directory and database keep their modes
+    // (the operator chose them) but are reported for a warning.
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let shared = store::shared_paths(&data);
+    assert_eq!(shared, [(data.clone(), 0o755), (path.clone(), 0o644)]);
+}

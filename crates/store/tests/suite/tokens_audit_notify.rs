@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use store::{
     AlertEvent, AuditEntry, ChannelKind, ChannelSpec, DeliveryOutcome, DeliveryStatus, NewDelivery,
-    NewToken, Role, StoreError,
+    NewToken, Role, SecretKey, StoreError,
 };
 
 use crate::{fixtures::at, harness::TestDb};
@@ -15,7 +15,9 @@ store_tests! {
     revoked_tokens_verify_as_nothing,
     token_use_is_recorded_at_most_once_a_minute,
     the_audit_log_pages_newest_first,
+    old_audit_entries_are_pruned_in_batches,
     channels_are_upserted_by_name,
+    channel_urls_are_sealed_at_rest,
     deliveries_are_enqueued_once_and_claimed_by_one_sender,
     delivery_outcomes_are_recorded_once,
 }
@@ -355,5 +357,51 @@ async fn delivery_outcomes_are_recorded_once(db: TestDb) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn old_audit_entries_are_pruned_in_batches(db: TestDb) {
+    for i in 0..5 {
+        db.clock.set(at(i));
+        db.store
+            .audit_append(&AuditEntry {
+                actor: format!("user-{i}"),
+                action: "session.sign_in_failed".into(),
+                target: "session".into(),
+                detail: serde_json::json!({}),
+            })
+            .await
+            .unwrap();
+    }
+    // Entries before at(3): user-0, user-1, user-2, deleted two at a time.
+    assert_eq!(db.store.audit_prune(at(3), 2).await.unwrap(), 2);
+    assert_eq!(db.store.audit_prune(at(3), 2).await.unwrap(), 1);
+    assert_eq!(db.store.audit_prune(at(3), 2).await.unwrap(), 0);
+    let left = db.store.audit_list(None, 10).await.unwrap();
+    let actors: Vec<&str> = left.items.iter().map(|e| e.actor.as_str()).collect();
+    assert_eq!(actors, ["user-4", "user-3"]);
+}
+
+async fn channel_urls_are_sealed_at_rest(db: TestDb) {
+    let created = db.store.channel_upsert(&slack()).await.unwrap();
+    assert_eq!(created.spec.url, slack().url);
+    assert_eq!(
+        db.reopen().await.channel_list().await.unwrap()[0].spec,
+        slack()
+    );
+    // Without the key the stored text is of no use, and another key cannot open it.
+    let bare = store::Store::open(&db.url()).await.unwrap();
+    assert!(bare.channel_list().await.is_err());
+    let other = db.reopen_with_key(SecretKey::generate()).await;
+    assert!(other.channel_list().await.is_err());
+    // A URL stored before sealing (or without a key) still reads as written.
+    db.execute_raw(
+        "UPDATE notification_channels SET url = 'https://hooks.example/plain'",
+        "UPDATE notification_channels SET url = 'https://hooks.example/plain'",
+    )
+    .await;
+    assert_eq!(
+        db.store.channel_list().await.unwrap()[0].spec.url,
+        "https://hooks.example/plain"
     );
 }

@@ -1,0 +1,188 @@
+//! Engines are reused, never shared: an engine a run left clean serves a
+//! later run, and nothing of one run — globals, prototypes, the Forge
+//! surface, timers, pending promises, finalizers, storage — reaches the
+//! next, whether it ended cleanly, timed out, ran out of memory or was
+//! cancelled mid-await. And a script that never yields holds up no other
+//! run.
+//!
+//! Runs here go one after another on an executor, so each takes the engine
+//! the previous one left, if it kept it; `Executor::engines` shows whether
+//! it did.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{executor, messages};
+use runtime::{Executor, ExecutorConfig, Outcome, RunSpec, RunStatus};
+use serde_json::json;
+
+/// Everything a script can reach, spoiled; ends however `ending` makes it.
+fn polluter(ending: &str) -> String {
+    format!(
+        "await storage.set('mine', 1);\n\
+         globalThis.leaked = 1;\n\
+         Object.prototype.polluted = true;\n\
+         Array.prototype.push = null;\n\
+         String.prototype.trim = () => 'spoiled';\n\
+         console.log = null;\n\
+         const spoil = f => {{ try {{ f() }} catch {{}} }};\n\
+         spoil(() => {{ api.asApp = null; }});\n\
+         spoil(() => {{ route.spoiled = true; }});\n\
+         spoil(() => {{ kvs.get = null; }});\n\
+         setTimeout(() => {{ while (true) {{}} }}, 10000);\n\
+         Promise.resolve().then(() => {{ globalThis.leaked = 2; }});\n\
+         new Promise(r => setTimeout(r, 10000)).then(() => {{ while (true) {{}} }});\n\
+         new FinalizationRegistry(() => {{ while (true) {{}} }}).register({{}}, 'x');\n\
+         {ending}"
+    )
+}
+
+/// The next run sees a pristine sandbox.
+const CHECKER: &str = "const a = []; a.push(1);\n\
+    console.log('fine');\n\
+    return [typeof leaked, ({}).polluted === undefined, a.length, ' ok '.trim(),\n\
+            typeof api.asApp, route.spoiled === undefined, typeof kvs.get, await storage.get('mine')];";
+
+fn pristine() -> serde_json::Value {
+    json!([
+        "undefined",
+        true,
+        1,
+        "ok",
+        "function",
+        true,
+        "function",
+        null
+    ])
+}
+
+fn spec(script: &str) -> RunSpec {
+    let mut spec = RunSpec::new(script);
+    spec.limits.timeout = Duration::from_millis(500);
+    spec
+}
+
+async fn check_next_run(executor: &Executor) {
+    let outcome = executor.start(spec(CHECKER)).outcome().await;
+    assert_eq!(
+        outcome.status,
+        RunStatus::Succeeded,
+        "{:?} {:?}",
+        outcome.error,
+        outcome.logs
+    );
+    assert_eq!(outcome.result, pristine());
+    assert_eq!(messages(&outcome), ["fine"]);
+}
+
+async fn first_run(executor: &Executor, spec: RunSpec) -> Outcome {
+    executor.start(spec).outcome().await
+}
+
+#[tokio::test]
+async fn nothing_of_a_clean_run_reaches_the_next_on_the_same_engine() {
+    let executor = executor();
+    // Warm the thread with a run that leaves nothing behind.
+    let warm = first_run(&executor, spec("return 1")).await;
+    assert_eq!(warm.status, RunStatus::Succeeded);
+    let first = first_run(
+        &executor,
+        spec(
+            "await storage.set('mine', 1);\nglobalThis.leaked = 1;\nObject.prototype.polluted = true;\nArray.prototype.push = null;\n\
+             String.prototype.trim = () => 'spoiled';\nconsole.log = null;\n\
+             try { api.asApp = null; route.spoiled = true; kvs.get = null; } catch {}\n\
+             return 1",
+        ),
+    )
+    .await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{:?}", first.error);
+    check_next_run(&executor).await;
+    let engines = executor.engines();
+    assert!(
+        engines
+            == runtime::EngineCounts {
+                started: 1,
+                reused: 2
+            },
+        "runs one after another reuse the engine: {engines:?}"
+    );
+}
+
+#[tokio::test]
+async fn nothing_reaches_the_next_run_after_a_timeout() {
+    let executor = executor();
+    let first = first_run(&executor, spec(&polluter("while (true) {}"))).await;
+    assert_eq!(first.status, RunStatus::TimedOut, "{:?}", first.error);
+    check_next_run(&executor).await;
+}
+
+#[tokio::test]
+async fn nothing_reaches_the_next_run_after_running_out_of_memory() {
+    let executor = executor();
+    let mut bomb = spec(&polluter(
+        "const hog = []; while (true) hog[hog.length] = new Array(1e5).fill(1);",
+    ));
+    bomb.limits.memory_bytes = 16 * 1024 * 1024;
+    bomb.limits.timeout = Duration::from_secs(10);
+    let first = first_run(&executor, bomb).await;
+    assert_eq!(first.status, RunStatus::Failed);
+    assert_eq!(
+        first.error.expect("an error").message,
+        "memory limit exceeded (16 MiB)"
+    );
+    check_next_run(&executor).await;
+}
+
+#[tokio::test]
+async fn nothing_reaches_the_next_run_after_a_cancel_mid_await() {
+    let executor = executor();
+    let handle = executor.start(spec(&polluter(
+        "console.info('waiting');\nawait new Promise(() => {});",
+    )));
+    let mut logs = handle.logs();
+    assert_eq!(logs.next().await.expect("a line").message, "waiting");
+    handle.cancel();
+    let first = handle.outcome().await;
+    assert_eq!(first.status, RunStatus::Cancelled);
+    check_next_run(&executor).await;
+}
+
+#[tokio::test]
+async fn pending_timers_promises_and_finalizers_do_not_outlive_their_run() {
+    let executor = executor();
+    let first = first_run(&executor, spec(&polluter("return 1"))).await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{:?}", first.error);
+    // The leftovers would spin in the next run's time: it would time out.
+    check_next_run(&executor).await;
+}
+
+#[tokio::test]
+async fn a_script_that_never_yields_holds_up_no_other_run() {
+    // One I/O thread, and more endless scripts than the machine has cores.
+    let executor = Executor::new(ExecutorConfig { worker_threads: 1 }).expect("executor starts");
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let mut spinning = Vec::new();
+    // A hang guard, not a timing assertion: before each run had a thread of
+    // its own, the second endless script never started, nor the quick run.
+    let outcome = tokio::time::timeout(Duration::from_secs(60), async {
+        for _ in 0..2 * cores {
+            let mut busy = RunSpec::new("console.log('busy');\nwhile (true) {}");
+            busy.limits.timeout = Duration::from_secs(3600);
+            let handle = executor.start(busy);
+            assert_eq!(handle.logs().next().await.expect("a line").message, "busy");
+            spinning.push(handle);
+        }
+        let quick = executor.start(RunSpec::new(
+            "await new Promise(r => setTimeout(r, 10));\nreturn 'done'",
+        ));
+        quick.outcome().await
+    })
+    .await
+    .expect("every run starts, and the quick one ends, while the others spin");
+    assert_eq!(outcome.result, json!("done"));
+    for handle in spinning {
+        handle.cancel();
+        assert_eq!(handle.outcome().await.status, RunStatus::Cancelled);
+    }
+}
