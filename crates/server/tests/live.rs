@@ -165,12 +165,6 @@ async fn cancel_stops_a_running_run_and_an_ended_run_conflicts(server: TestServe
             .unwrap();
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
-    // The stream says the run started before its first line.
-    let started = seen.find("started").unwrap();
-    let running = seen
-        .find("event: run\ndata: ")
-        .filter(|at| seen[*at..started].contains("\"status\":\"running\""));
-    assert!(running.is_some_and(|at| at < started), "{seen}");
     let viewer = server.viewer.clone();
     let path = format!("/api/v1/runs/{run_id}/cancel");
     server.call(&viewer, "POST", &path, None).await.problem(403);
