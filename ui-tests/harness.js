@@ -5,7 +5,7 @@
 // conditions that have no DOM event to wait on.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +20,18 @@ export const ADMIN_TOKEN = 'cw-ui-test-admin-token-0123456789abcdef';
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 const START_TIMEOUT_MS = 30_000;
 
-/** Starts `clockwork serve` on 127.0.0.1:0 in a fresh data directory; resolves once it listens. */
-export async function startServer() {
+/**
+ * Starts `clockwork serve` on 127.0.0.1:0 in a fresh data directory, with
+ * `config` (TOML text) as its clockwork.toml when given; resolves once it listens.
+ */
+export async function startServer({ config = null } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'clockwork-ui-'));
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dataDir, 'data')];
+  if (config != null) {
+    writeFileSync(join(dataDir, 'clockwork.toml'), config);
+    args.push('--config', join(dataDir, 'clockwork.toml'));
+  }
+  const child = spawn(BIN, args, {
     env: {
       ...process.env,
       CLOCKWORK_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -88,8 +96,8 @@ export function launch() {
  * One test's world: a server, a browser page on it, and cleanup that saves
  * a screenshot (also when the test fails) and stops everything.
  */
-export async function setup(t, { viewport = { width: 1280, height: 800 }, colorScheme = 'light' } = {}) {
-  const server = await startServer();
+export async function setup(t, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', config = null } = {}) {
+  const server = await startServer({ config });
   const browser = await launch();
   const context = await browser.newContext({ viewport, colorScheme, baseURL: server.url });
   const page = await context.newPage();

@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode, Url, header};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use server::{JobView, LogLineView, LogPage, Page, Problem, RunView};
+use store::LogLevel;
 
 use crate::{InvalidInput, job_file};
 
@@ -119,6 +120,61 @@ pub(crate) struct LogsArgs {
     /// Keep printing lines as the run writes them, until it ends.
     #[arg(short, long)]
     follow: bool,
+    /// Only lines at this level or above: debug, info, warn, error.
+    #[arg(long, value_parser = parse_level)]
+    level: Option<LogLevel>,
+    /// Only lines whose message contains this text (case-sensitive).
+    #[arg(long, value_name = "TEXT")]
+    grep: Option<String>,
+    /// Print each line as one JSON object (seq, ts, level, message).
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_level(text: &str) -> Result<LogLevel, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a level: debug, info, warn or error"))
+}
+
+/// Which log lines `clockwork logs` prints, and how.
+struct LogFilter {
+    level: Option<LogLevel>,
+    grep: Option<String>,
+    json: bool,
+}
+
+impl LogFilter {
+    fn keeps(&self, line: &LogLineView) -> bool {
+        self.level
+            .is_none_or(|level| rank(line.level) >= rank(level))
+            && self
+                .grep
+                .as_deref()
+                .is_none_or(|text| line.message.contains(text))
+    }
+
+    fn print(&self, out: &mut dyn Write, line: &LogLineView) -> Result<()> {
+        if !self.keeps(line) {
+            return Ok(());
+        }
+        if self.json {
+            serde_json::to_writer(&mut *out, line)?;
+            writeln!(out)?;
+            Ok(())
+        } else {
+            print_log_line(out, line)
+        }
+    }
+}
+
+/// Levels in order of severity.
+fn rank(level: LogLevel) -> u8 {
+    match level {
+        LogLevel::Debug => 0,
+        LogLevel::Info => 1,
+        LogLevel::Warn => 2,
+        LogLevel::Error => 3,
+    }
 }
 
 /// Runs `clockwork job …`.
@@ -250,11 +306,16 @@ pub(crate) fn chain(args: ChainArgs, out: &mut dyn Write) -> Result<()> {
 /// Runs `clockwork logs …`.
 pub(crate) fn logs(args: LogsArgs, out: &mut dyn Write) -> Result<()> {
     let api = Api::new(&args.server)?;
+    let filter = LogFilter {
+        level: args.level,
+        grep: args.grep,
+        json: args.json,
+    };
     block_on(async {
         if args.follow {
-            follow_logs(&api, args.run, out).await
+            follow_logs(&api, args.run, &filter, out).await
         } else {
-            stored_logs(&api, args.run, out).await
+            stored_logs(&api, args.run, &filter, out).await
         }
     })
 }
@@ -314,11 +375,48 @@ async fn list_jobs(
 }
 
 async fn apply(api: &Api, paths: &[PathBuf], out: &mut dyn Write) -> Result<()> {
-    // Read every file first: a typo in the last file applies nothing.
-    let files = job_file::collect(paths)?
-        .iter()
-        .map(|path| job_file::read(path))
-        .collect::<Result<Vec<_>>>()?;
+    // Check every file first — read here, then by the server without
+    // writing — and report every problem: one bad file applies nothing.
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    let paths = job_file::collect(paths)?;
+    for path in &paths {
+        match job_file::read(path) {
+            Ok(file) => files.push(file),
+            Err(error) => problems.push(format!("{error:#}")),
+        }
+    }
+    for file in &files {
+        let checked = api
+            .send(
+                Method::PUT,
+                &["jobs", &file.name],
+                &[("dry_run", "true")],
+                Some(&file.body),
+            )
+            .await;
+        match checked {
+            Ok(_) => {}
+            Err(error) if error.is::<InvalidInput>() => {
+                problems.push(format!("{}: {error:#}", file.path.display()));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    if let [only] = problems.as_slice()
+        && paths.len() == 1
+    {
+        return Err(InvalidInput(only.clone()).into());
+    }
+    if !problems.is_empty() {
+        return Err(InvalidInput(format!(
+            "nothing was applied: {} problem(s) in {} file(s)\n  {}",
+            problems.len(),
+            paths.len(),
+            problems.join("\n  ")
+        ))
+        .into());
+    }
     for file in files {
         let before: Option<JobView> = api.call_optional(&["jobs", &file.name]).await?;
         let (status, job): (StatusCode, JobView) = api
@@ -360,7 +458,7 @@ async fn set_paused(api: &Api, job: &str, action: &str, out: &mut dyn Write) -> 
     Ok(())
 }
 
-async fn stored_logs(api: &Api, run: i64, out: &mut dyn Write) -> Result<()> {
+async fn stored_logs(api: &Api, run: i64, filter: &LogFilter, out: &mut dyn Write) -> Result<()> {
     let run = run.to_string();
     let mut after = 0u64;
     loop {
@@ -374,7 +472,7 @@ async fn stored_logs(api: &Api, run: i64, out: &mut dyn Write) -> Result<()> {
             )
             .await?;
         for line in &page.items {
-            print_log_line(out, line)?;
+            filter.print(out, line)?;
         }
         match page.next_after {
             Some(next) => after = next,
@@ -385,7 +483,7 @@ async fn stored_logs(api: &Api, run: i64, out: &mut dyn Write) -> Result<()> {
 
 /// Follows the run's live log (server-sent events) until the run ends,
 /// reconnecting after the last line seen if the connection drops.
-async fn follow_logs(api: &Api, run: i64, out: &mut dyn Write) -> Result<()> {
+async fn follow_logs(api: &Api, run: i64, filter: &LogFilter, out: &mut dyn Write) -> Result<()> {
     let mut last_seq = 0u64;
     let mut reconnects = 0;
     loop {
@@ -404,7 +502,7 @@ async fn follow_logs(api: &Api, run: i64, out: &mut dyn Write) -> Result<()> {
                     let line: LogLineView = serde_json::from_str(&event.data)
                         .context("the server sent a log line that is not JSON")?;
                     last_seq = line.seq;
-                    print_log_line(out, &line)?;
+                    filter.print(out, &line)?;
                     out.flush()?;
                 }
                 Ok(Some(event)) if event.name == "end" => {
@@ -562,6 +660,26 @@ impl Api {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<(StatusCode, T)> {
+        let response = self.send(method, segments, query, body).await?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .context("the server's answer broke off")?;
+        let value = serde_json::from_slice(&bytes)
+            .context("the server's answer is not the JSON this client expects")?;
+        Ok((status, value))
+    }
+
+    /// Sends a request with `body` as JSON; the response when it succeeded,
+    /// its problem document as an error when not.
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<reqwest::Response> {
         let mut request = self.request(method, segments, query)?;
         if let Some(body) = body {
             request = request
@@ -572,15 +690,7 @@ impl Api {
             .send()
             .await
             .map_err(|error| self.unreachable(error))?;
-        let response = self.check(response).await?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .context("the server's answer broke off")?;
-        let value = serde_json::from_slice(&bytes)
-            .context("the server's answer is not the JSON this client expects")?;
-        Ok((status, value))
+        self.check(response).await
     }
 
     /// A GET whose 404 means "none".

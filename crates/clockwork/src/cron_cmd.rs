@@ -22,7 +22,8 @@ pub(crate) enum CronCommand {
         /// The cron expression, quoted, e.g. '30 2 * * 1-5'.
         expression: String,
     },
-    /// Check an expression (and a time zone): exit 0 when valid, 2 when not.
+    /// Check an expression (and a time zone, where it must fire): exit 0
+    /// when valid, 2 when not.
     Validate {
         /// The cron expression, quoted, e.g. '30 2 * * 1-5'.
         expression: String,
@@ -73,7 +74,8 @@ pub(crate) fn run(command: CronCommand, out: &mut dyn Write) -> Result<()> {
         CronCommand::Validate { expression, tz } => {
             let schedule = parse_schedule(&expression)?;
             if let Some(name) = tz {
-                resolve_zone(&name)?;
+                let zone = resolve_zone(&name)?;
+                check_fires(&schedule, Timestamp::now(), &zone)?;
             }
             writeln!(out, "valid: {}", schedule.describe())?;
             Ok(())
@@ -88,6 +90,7 @@ fn next(args: &NextArgs, out: &mut dyn Write) -> Result<()> {
         Some(text) => parse_instant(text)?,
         None => Timestamp::now(),
     };
+    check_fires(&schedule, from, &zone)?;
     let instants = schedule
         .iter_after(from, &zone)
         .take(args.count as usize)
@@ -112,6 +115,13 @@ fn next(args: &NextArgs, out: &mut dyn Write) -> Result<()> {
 fn parse_schedule(expression: &str) -> Result<Schedule> {
     Schedule::parse(expression).map_err(|error| {
         InvalidInput(format!("invalid cron expression {expression:?}: {error}")).into()
+    })
+}
+
+/// An expression that fires nowhere in the zone is an error, not an empty list.
+fn check_fires(schedule: &Schedule, from: Timestamp, zone: &TimeZone) -> Result<()> {
+    schedule.check_fires_in(from, zone).map_err(|error| {
+        InvalidInput(format!("cron expression {:?}: {error}", schedule.source())).into()
     })
 }
 

@@ -2,20 +2,21 @@
 //! REST API in one process, until SIGTERM or SIGINT.
 //!
 //! Start-up: logs (human or JSON), the configuration file, the data
-//! directory, the database (SQLite in the data directory unless
+//! directory, the listener (bound first, so a port in use fails before
+//! anything is written), the database (SQLite in the data directory unless
 //! `--database` names PostgreSQL), the secret key, the first admin token on
 //! an empty database (and the user `admin` when `CLOCKWORK_ADMIN_PASSWORD`
-//! is set and no user exists), the node id (kept in the data directory),
-//! the scheduler (which takes back its previous process's runs, interrupts
-//! runs whose node died and retries them per policy), then the listener.
-//! On SIGTERM/SIGINT: no new runs or writes, live-log streams end, running
-//! runs get the grace period (`scheduler.grace_seconds`, default 30 s)
-//! while the listener keeps answering reads and `/healthz` (503
-//! "draining"), then the database closes. The line `clockwork listening on
+//! is set and no user exists) — or, on a database with no user, how to make
+//! one — the node id (kept in the data directory), then the scheduler
+//! (which takes back its previous process's runs, interrupts runs whose
+//! node died and retries them per policy) and the API. On SIGTERM/SIGINT:
+//! no new runs or writes, live-log streams end, running runs get the grace
+//! period (`scheduler.grace_seconds`, default 30 s) while the listener
+//! keeps answering reads and `/healthz` (503 "draining"), then the database
+//! closes. The line `clockwork listening on
 //! http://ADDR` on stdout tells scripts (and the end-to-end tests) the port.
 
 use std::{
-    net::SocketAddr,
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -45,9 +46,10 @@ const ADMIN_PASSWORD_ENV: &str = "CLOCKWORK_ADMIN_PASSWORD";
 /// Arguments of `clockwork serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Address and port to listen on (port 0 picks a free one).
+    /// Address (or host name) and port to listen on, e.g. `127.0.0.1:8080`,
+    /// `localhost:8080`, `[::]:8080`; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    listen: String,
     /// Where the SQLite database and the secret key file live.
     #[arg(long, default_value = "./clockwork-data")]
     data_dir: PathBuf,
@@ -110,19 +112,24 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
             args.data_dir.display()
         )
     })?;
+    // Listen first: a port in use must fail before anything is written,
+    // or the one-time admin token would be printed for a server that never ran.
+    let listener = tokio::net::TcpListener::bind(args.listen.as_str())
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let store = open_store(&args).await?;
     warn_if_shared(&args);
-    bootstrap_admin_token(&store).await?;
+    let token_created = bootstrap_admin_token(&store).await?;
     bootstrap_admin_user(&store).await?;
+    if !token_created && store.users_count().await? == 0 {
+        eprintln!("{}", how_to_sign_in(&args));
+    }
     for channel in &settings.channels {
         store
             .channel_upsert(channel)
             .await
             .with_context(|| format!("cannot save the notification channel {:?}", channel.name))?;
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener
         .local_addr()
         .context("the listener has no address")?;
@@ -291,11 +298,26 @@ fn sqlite_url(data_dir: &Path) -> String {
     data_dir.join(store::DATABASE_FILE).display().to_string()
 }
 
+/// What a start without a new token and without users says: the first
+/// admin token was printed once, at the first start; a user can be made.
+fn how_to_sign_in(args: &ServeArgs) -> String {
+    let target = match &args.database {
+        Some(_) => "--database \"$CLOCKWORK_DATABASE\"".to_owned(),
+        None => format!("--data-dir {}", args.data_dir.display()),
+    };
+    format!(
+        "No user exists yet. Sign in with the admin API token printed at the first start, \
+         or create an admin user (the password is read from standard input):\n\n    \
+         clockwork user add admin --role admin {target}\n"
+    )
+}
+
 /// On a database without live tokens, creates the `admin` token: its
 /// secret from `CLOCKWORK_ADMIN_TOKEN`, or generated and printed once.
-async fn bootstrap_admin_token(store: &Store) -> Result<()> {
+/// True when it created one.
+async fn bootstrap_admin_token(store: &Store) -> Result<bool> {
     if store.tokens_live_count().await? > 0 {
-        return Ok(());
+        return Ok(false);
     }
     let given = std::env::var(ADMIN_TOKEN_ENV)
         .ok()
@@ -323,7 +345,7 @@ async fn bootstrap_admin_token(store: &Store) -> Result<()> {
              Use it as `Authorization: Bearer <token>`, or `export CLOCKWORK_TOKEN=<token>` for the CLI.\n"
         );
     }
-    Ok(())
+    Ok(true)
 }
 
 /// On a database without users, creates the user `admin` (role admin)

@@ -248,3 +248,72 @@ fn a_reader_that_stops_early_is_not_an_error() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+#[test]
+fn a_schedule_that_never_fires_in_its_zone_is_refused_with_the_reason() {
+    // 02:00-02:59 on the second Sunday of March: the hour New York skips.
+    let reason = "the expression never fires in America/New_York: every time it matches falls in a daylight-saving gap there";
+    for command in [
+        [
+            "cron",
+            "validate",
+            "*/30 2 * 3 SUN#2",
+            "--tz",
+            "America/New_York",
+        ],
+        [
+            "cron",
+            "next",
+            "*/30 2 * 3 SUN#2",
+            "--tz",
+            "America/New_York",
+        ],
+    ] {
+        let line = invalid(&command);
+        assert!(
+            line.starts_with("error: cron expression \"*/30 2 * 3 SUN#2\": "),
+            "{line}"
+        );
+        assert!(line.contains(reason), "{line}");
+    }
+    // The same expression fires in a zone without DST.
+    let output = clockwork(&["cron", "validate", "*/30 2 * 3 SUN#2", "--tz", "UTC"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn a_postgres_url_without_a_user_means_the_operating_system_user_as_with_libpq() {
+    let os_user =
+        String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let os_user = os_user.trim();
+    // A database that does not exist: whoever connects, nothing is written.
+    let output = Command::new(env!("CARGO_BIN_EXE_clockwork"))
+        .args([
+            "user",
+            "add",
+            "nobody-here",
+            "--role",
+            "viewer",
+            "--password-env",
+            "PW",
+        ])
+        .args([
+            "--database",
+            "postgres://127.0.0.1:5432/clockwork_no_such_database",
+        ])
+        .env("PW", "a long enough password")
+        .env_remove("PGUSER")
+        .env_remove("CLOCKWORK_DATABASE")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("role \"{os_user}\" does not exist"))
+            || err.contains("database \"clockwork_no_such_database\" does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains("anonymous"), "{err}");
+    // The server's C source line is noise to an operator.
+    assert!(!err.contains(" at line "), "{err}");
+}

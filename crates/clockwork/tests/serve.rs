@@ -126,6 +126,49 @@ fn bad_input_is_a_one_line_error_and_changes_nothing() {
 }
 
 #[test]
+fn apply_reports_every_bad_file_and_applies_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Serve::start(&dir.path().join("data"), &[]);
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).unwrap();
+    write(
+        &jobs,
+        "a-good.toml",
+        "name = \"fresh\"\nscript = \"return 1\"\n",
+    );
+    write(
+        &jobs,
+        "b-bad-cron.toml",
+        "name = \"bad-cron\"\nscript = \"return 1\"\n[schedule]\ncron = \"0 60 * * *\"\n",
+    );
+    write(
+        &jobs,
+        "c-bad-key.toml",
+        "name = \"bad-key\"\nscript = \"return 1\"\ncolour = \"red\"\n",
+    );
+    write(&jobs, "d-bad-toml.toml", "name = \"broken\nscript = 1\n");
+    let output = server.client(&["job", "apply", "-f", &jobs.display().to_string()]);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("nothing was applied: 3 problem(s) in 4 file(s)"),
+        "{error}"
+    );
+    for expected in [
+        "b-bad-cron.toml: schedule.cron: hour field: 60 is out of range",
+        "c-bad-key.toml: colour: unknown field `colour`",
+        "d-bad-toml.toml: invalid TOML",
+    ] {
+        assert!(error.contains(expected), "{expected} in {error}");
+    }
+    let list = ok(&server.client(&["job", "list", "--json"]));
+    assert!(
+        !list.contains("fresh"),
+        "the good file was not applied: {list}"
+    );
+}
+
+#[test]
 fn the_admin_token_is_generated_once_and_printed_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -226,6 +269,18 @@ fn run_follow_logs_and_list_runs_through_the_cli() {
     );
     let stored = ok(&server.client(&["logs", &run_id]));
     assert_eq!(stored, stdout(&followed));
+    // Filtered by level and text, and as JSON lines.
+    let warned = ok(&server.client(&["logs", &run_id, "--level", "warn"]));
+    assert_eq!(warned.lines().count(), 1, "{warned}");
+    assert!(warned.ends_with("warn  bye\n"), "{warned}");
+    let grepped = ok(&server.client(&["logs", &run_id, "--grep", "admins", "--json"]));
+    let line: serde_json::Value = serde_json::from_str(grepped.trim()).unwrap();
+    assert_eq!(line["message"], "hello admins");
+    assert_eq!(line["level"], "info");
+    assert_eq!(line["seq"], 1);
+    let output = server.client(&["logs", &run_id, "--level", "loud"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("not a level: debug, info, warn or error"));
     let runs = ok(&server.client(&["runs", "greet"]));
     let row: Vec<&str> = runs.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(row[..3], [run_id.as_str(), "succeeded", "manual"], "{runs}");
@@ -255,5 +310,86 @@ fn json_logs_are_one_object_per_line() {
             .iter()
             .any(|line| line["message"] == "serving" && line["level"] == "INFO"),
         "{log}"
+    );
+}
+
+/// `clockwork serve --listen ADDR --data-dir DATA` without the test's admin
+/// token or password, so the start decides what to print itself.
+fn serve_command(listen: &str, data: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_clockwork"));
+    command
+        .args(["serve", "--listen", listen, "--data-dir"])
+        .arg(data)
+        .env_remove("CLOCKWORK_ADMIN_TOKEN")
+        .env_remove("CLOCKWORK_ADMIN_PASSWORD")
+        .env_remove("CLOCKWORK_DATABASE");
+    command
+}
+
+#[test]
+fn a_port_in_use_fails_before_the_database_or_the_token_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let output = serve_command(&listen, &data).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains(&format!("cannot listen on {listen}")),
+        "{error}"
+    );
+    assert!(
+        !error.contains("Created the first admin API token"),
+        "{error}"
+    );
+    assert!(
+        !data.join("clockwork.db").exists(),
+        "no database was created"
+    );
+    drop(taken);
+
+    // The next start is the first real one: it prints the token.
+    let mut child = serve_command("127.0.0.1:0", &data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.starts_with("clockwork listening on"), "{line}");
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(stderr(&output).contains("Created the first admin API token"));
+
+    // Later starts, with no user made, say how to get in.
+    let server = Serve::start(&data, &[]);
+    let said = server.stderr();
+    assert!(
+        said.contains(&format!(
+            "clockwork user add admin --role admin --data-dir {}",
+            data.display()
+        )),
+        "{said}"
+    );
+}
+
+#[test]
+fn listen_accepts_a_host_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = serve_command("localhost:0", &dir.path().join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.starts_with("clockwork listening on http://"),
+        "{line:?}"
     );
 }

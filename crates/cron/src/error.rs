@@ -290,6 +290,49 @@ impl fmt::Display for ColumnSuffix {
     }
 }
 
+/// A schedule that matches wall-clock times but fires at none in a zone:
+/// every match falls in a daylight-saving gap there, and an interval-like
+/// schedule (`*` or `/` in its minute or hour field) skips gap times.
+///
+/// ```
+/// use cron::Schedule;
+///
+/// let schedule = Schedule::parse("*/30 2 * 3 SUN#2")?;
+/// let new_york = cron::time_zone("America/New_York")?;
+/// let from = "2026-01-01T00:00:00Z".parse()?;
+/// let err = schedule.check_fires_in(from, &new_york).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "the expression never fires in America/New_York: every time it matches falls in a \
+///      daylight-saving gap there (clocks skip those times), and a schedule with `*` or `/` \
+///      in its minute or hour field skips gap times",
+/// );
+/// assert!(schedule.check_fires_in(from, &cron::time_zone("UTC")?).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the expression never fires in {zone}: every time it matches falls in a daylight-saving \
+     gap there (clocks skip those times), and a schedule with `*` or `/` in its minute or hour \
+     field skips gap times"
+)]
+pub struct NeverFiresIn {
+    zone: String,
+}
+
+impl NeverFiresIn {
+    pub(crate) fn new(zone: &str) -> Self {
+        NeverFiresIn {
+            zone: zone.to_owned(),
+        }
+    }
+
+    /// The zone's name.
+    pub fn zone(&self) -> &str {
+        &self.zone
+    }
+}
+
 /// A time zone name that is not in the IANA database bundled with the binary.
 ///
 /// ```

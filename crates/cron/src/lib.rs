@@ -44,7 +44,7 @@ mod zone;
 
 pub use crate::{
     dst::{DstRules, FoldRule, GapRule},
-    error::{Field, ParseError, ParseErrorKind, UnknownTimeZone},
+    error::{Field, NeverFiresIn, ParseError, ParseErrorKind, UnknownTimeZone},
     schedule::{Occurrences, Schedule},
     zone::{format_instant, time_zone},
 };

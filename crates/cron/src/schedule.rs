@@ -9,7 +9,7 @@ use jiff::{Timestamp, ZonedDateTime};
 
 use crate::civil::Weekday;
 use crate::dst::DstRules;
-use crate::error::{ParseError, ParseErrorKind};
+use crate::error::{NeverFiresIn, ParseError, ParseErrorKind};
 use crate::spec::{MonthShape, Spec};
 use crate::{describe, parse};
 
@@ -171,6 +171,20 @@ impl Schedule {
     pub fn next_after(&self, after: Timestamp, tz: &TimeZone) -> Option<ZonedDateTime> {
         self.next_instant(after, tz)
             .map(|instant| instant.to_zoned_datetime(tz.clone()))
+    }
+
+    /// Whether the schedule fires at all in `tz` after `after`.
+    /// [`parse`](Schedule::parse) already rejects expressions that match no
+    /// day; an expression that matches only wall-clock times a zone skips
+    /// (`*/30 2 * 3 SUN#2` in New York: 02:xx on the day clocks spring
+    /// forward) parses, yet never fires there. See [`NeverFiresIn`].
+    pub fn check_fires_in(&self, after: Timestamp, tz: &TimeZone) -> Result<(), NeverFiresIn> {
+        match self.next_instant(after, tz) {
+            Some(_) => Ok(()),
+            None => Err(NeverFiresIn::new(
+                tz.iana_name().unwrap_or("this time zone"),
+            )),
+        }
     }
 
     /// All fire instants strictly after `after`, in increasing order.

@@ -276,6 +276,14 @@ async fn transport(
     Ok((meta, response.body.to_vec()))
 }
 
+/// What a script hears when it calls Jira and no site is configured: where to add one.
+const NO_JIRA_SITE: &str = "requestJira: no Jira site is configured in Clockwork: add one in the web UI \
+     (Settings → Sites), in clockwork.toml ([site] jira_url), or with `clockwork run --jira-url`";
+/// The same for Confluence (which falls back to the Jira site).
+const NO_CONFLUENCE_SITE: &str = "requestConfluence: no Confluence (or Jira) site is configured in Clockwork: \
+     add one in the web UI (Settings → Sites), in clockwork.toml ([site] confluence_url or jira_url), \
+     or with `clockwork run --confluence-url`";
+
 pub(crate) fn resolve(sites: &Sites, meta: RequestMeta) -> Result<Resolved, HttpFailure> {
     match meta {
         RequestMeta::Fetch {
@@ -307,16 +315,13 @@ pub(crate) fn resolve(sites: &Sites, meta: RequestMeta) -> Result<Resolved, Http
             headers,
         } => {
             let base = match product {
-                Product::Jira => sites.jira_url.as_deref().ok_or_else(|| {
-                    HttpFailure::Error(String::from(
-                        "requestJira: no Jira site is configured in Clockwork",
-                    ))
-                })?,
-                Product::Confluence => sites.confluence_base().ok_or_else(|| {
-                    HttpFailure::Error(String::from(
-                        "requestConfluence: no Confluence (or Jira) site is configured in Clockwork",
-                    ))
-                })?,
+                Product::Jira => sites
+                    .jira_url
+                    .as_deref()
+                    .ok_or_else(|| HttpFailure::Error(String::from(NO_JIRA_SITE)))?,
+                Product::Confluence => sites
+                    .confluence_base()
+                    .ok_or_else(|| HttpFailure::Error(String::from(NO_CONFLUENCE_SITE)))?,
                 Product::Bitbucket => {
                     return Err(HttpFailure::Error(String::from(
                         "requestBitbucket: Clockwork has no Bitbucket site; use fetch() with the Bitbucket API URL",
@@ -453,7 +458,7 @@ mod tests {
         let none = Sites::default();
         assert!(matches!(
             resolve(&none, product(Product::Jira, Principal::App, "/x")),
-            Err(HttpFailure::Error(m)) if m == "requestJira: no Jira site is configured in Clockwork"
+            Err(HttpFailure::Error(m)) if m == NO_JIRA_SITE
         ));
         assert!(resolve(&sites(), product(Product::Bitbucket, Principal::App, "/x")).is_err());
         let fetch = RequestMeta::Fetch {

@@ -412,7 +412,9 @@ async fn without_a_client_or_site_calls_fail_clearly() {
     no_site.sites.jira_url = None;
     assert_eq!(
         run_spec(no_site).await.error.unwrap().message,
-        "Error: requestConfluence: no Confluence (or Jira) site is configured in Clockwork"
+        "Error: requestConfluence: no Confluence (or Jira) site is configured in Clockwork: \
+         add one in the web UI (Settings → Sites), in clockwork.toml ([site] confluence_url or jira_url), \
+         or with `clockwork run --confluence-url`"
     );
     let outcome = run_spec(spec(
         "await api.requestBitbucket(route`/2.0/repositories`)",

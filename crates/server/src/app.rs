@@ -20,13 +20,14 @@ use jiff::Timestamp;
 use scheduler::SchedulerHandle;
 use store::{Clock, JobSpec, RetentionPolicy, Store, SystemClock};
 use tokio::{net::TcpListener, sync::watch};
-use tower_http::trace::TraceLayer;
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     chains,
     channels::{self, ChannelSender},
+    conditional,
     console::{self, Console, ConsoleEnvironment},
     cron_preview,
     extract::MAX_BODY_BYTES,
@@ -405,6 +406,10 @@ pub fn app(state: AppState) -> Router {
             reads_only_while_draining,
         ))
         .layer(middleware::from_fn(problem::fill_instance))
+        .layer(middleware::from_fn(conditional::etag))
+        // Outside the validator, which hashes the uncompressed body; the
+        // UI's assets come compressed already and event streams are left alone.
+        .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

@@ -88,6 +88,9 @@ pub(crate) async fn preview(
             state.now()
         }
     };
+    if let (Some(schedule), Some(zone)) = (&schedule, &zone) {
+        validate::fires_in(schedule, zone, from, "expr", &mut errors);
+    }
     let (Some(schedule), Some(zone), true) = (schedule, zone, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };

@@ -148,7 +148,7 @@ fn json_error(path: String, error: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match error.classify() {
         Category::Data => {
-            let message = strip_position(&error.to_string());
+            let message = without_read_only_fields(&strip_position(&error.to_string()));
             ApiError::Validation(vec![FieldError::new(
                 named_field_path(path, &message),
                 message,
@@ -158,6 +158,23 @@ fn json_error(path: String, error: &serde_json::Error) -> ApiError {
             ApiError::BadRequest(format!("the request body is not valid JSON: {error}"))
         }
     }
+}
+
+/// serde's unknown-field message lists every field the input type reads,
+/// including those of a resource as read that it only ignores; a person
+/// fixing a typo wants the ones they can set.
+fn without_read_only_fields(message: &str) -> String {
+    let Some((head, expected)) = message.split_once(", expected one of ") else {
+        return message.to_owned();
+    };
+    if !head.starts_with("unknown field") {
+        return message.to_owned();
+    }
+    let writable: Vec<&str> = expected
+        .split(", ")
+        .filter(|name| !crate::model::READ_ONLY_JOB_FIELDS.contains(&name.trim_matches('`')))
+        .collect();
+    format!("{head}, expected one of {}", writable.join(", "))
 }
 
 /// serde_json appends ` at line L column C` (positions in the whole body);

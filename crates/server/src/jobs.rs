@@ -64,7 +64,7 @@ impl JobPath {
 /// Lists jobs in name order, a page at a time.
 #[utoipa::path(get, path = "/jobs", tag = "jobs", params(ListQuery),
     responses(
-        (status = 200, body = JobPage, description = "A page of jobs, each with its 20 newest runs; `total` counts every match"),
+        (status = 200, body = JobPage, description = "A page of jobs without their scripts, each with its 20 newest runs; `total` counts every match"),
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),
     ),
@@ -107,7 +107,12 @@ pub(crate) async fn list(
                 (sum + count / 2) / count
             });
             JobListItem {
-                job: JobView::from(job),
+                // A page of jobs is for finding one: its scripts (up to 1 MiB
+                // each) would make every refresh heavy.
+                job: JobView {
+                    script: None,
+                    ..JobView::from(job)
+                },
                 recent_runs: runs.into_iter().map(RecentRunView::from).collect(),
                 avg_duration_ms,
             }
@@ -145,7 +150,7 @@ pub(crate) async fn create(
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
     let spec = state.spec_of(&input);
-    validate::job(&spec, state.run_as_names()).await?;
+    validate::job(&spec, state.run_as_names(), state.now()).await?;
     create_job(&state, spec, caller.actor()).await
 }
 
@@ -188,11 +193,22 @@ pub(crate) async fn get(
     Ok(Json(view))
 }
 
+/// Query of `PUT /jobs/{job}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReplaceQuery {
+    /// `true`: check the job as a save would and answer 204, writing
+    /// nothing (`clockwork job apply` checks every file before it applies any).
+    dry_run: Option<bool>,
+}
+
 /// Replaces a job with a new version; creates it when the path names a
 /// job that does not exist yet by the body's name (declarative upsert).
 /// A body identical to the current version changes nothing.
-#[utoipa::path(put, path = "/jobs/{job}", tag = "jobs", params(JobPath), request_body = JobInput,
+#[utoipa::path(put, path = "/jobs/{job}", tag = "jobs", params(JobPath, ReplaceQuery), request_body = JobInput,
     responses(
+        (status = 204, description = "`dry_run=true`: the job would be saved; nothing was written"),
         (status = 200, body = JobView, description = "Replaced (or unchanged)"),
         (status = 201, body = JobView, description = "Created"),
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
@@ -206,12 +222,24 @@ pub(crate) async fn replace(
     State(state): State<AppState>,
     caller: Editor,
     ApiPath(path): ApiPath<JobPath>,
+    ApiQuery(query): ApiQuery<ReplaceQuery>,
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
     let spec = state.spec_of(&input);
-    validate::job(&spec, state.run_as_names()).await?;
+    validate::job(&spec, state.run_as_names(), state.now()).await?;
     let job_ref = JobRef::parse(&path.job);
-    match state.store().job_get(&job_ref).await? {
+    let current = state.store().job_get(&job_ref).await?;
+    if query.dry_run == Some(true) {
+        return match (&current, &job_ref) {
+            (None, JobRef::Name(name)) if *name != spec.name => Err(ApiError::invalid(
+                "name",
+                format!("must be {name:?}, the name in the path, to create that job"),
+            )),
+            (None, JobRef::Id(_)) => Err(not_found(&path.job)),
+            _ => Ok(StatusCode::NO_CONTENT.into_response()),
+        };
+    }
+    match current {
         Some(current) => {
             let job = update_job(&state, current, spec, input.version, caller.actor()).await?;
             Ok(Json(JobView::from(job)).into_response())
@@ -262,7 +290,7 @@ pub(crate) async fn patch(
     merge_patch(&mut document, patch);
     let input: JobInput = parse_value(document)?;
     let spec = state.spec_of(&input);
-    validate::job(&spec, state.run_as_names()).await?;
+    validate::job(&spec, state.run_as_names(), state.now()).await?;
     let job = update_job(&state, current, spec, input.version, caller.actor()).await?;
     Ok(Json(job.into()))
 }

@@ -27,6 +27,7 @@ mod app;
 mod auth;
 mod chains;
 mod channels;
+mod conditional;
 mod console;
 mod console_storage;
 mod cron_preview;

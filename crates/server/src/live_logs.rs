@@ -1,5 +1,6 @@
 //! A run's log as server-sent events: the stored lines after a position,
-//! then live lines while the run goes on, then an `end` event with the run.
+//! then live lines while the run goes on, a `run` event whenever its status
+//! changes, then an `end` event with the run.
 //!
 //! Lines are numbered by their `seq` in the stored log (the event id, so a
 //! client reconnects with `Last-Event-ID`). While the run executes on this
@@ -13,7 +14,7 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::{Stream, stream};
-use store::{LogQuery, Run};
+use store::{LogQuery, Run, RunStatus};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::{
@@ -46,6 +47,7 @@ pub(crate) fn stream(
             state,
             run_id,
             last_seq: after,
+            last_status: None,
             events,
             held,
         };
@@ -66,6 +68,8 @@ struct Follower {
     state: AppState,
     run_id: i64,
     last_seq: u64,
+    /// The status the client last heard of, so each change is sent once.
+    last_status: Option<RunStatus>,
     events: mpsc::Sender<Event>,
     held: HeldCredential,
 }
@@ -77,14 +81,18 @@ impl Follower {
         let mut recheck = tokio::time::interval(CREDENTIAL_RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            self.send_stored().await?;
+            // The status first: a line the run wrote after it started must
+            // not reach the client before the news that it started.
             let Some(run) = self.load_run().await? else {
+                self.send_stored().await?;
                 return Ok(());
             };
             if run.status.is_terminal() {
                 self.send_stored().await?;
                 return self.send_end(run).await;
             }
+            self.send_status(&run).await?;
+            self.send_stored().await?;
             let live = self
                 .state
                 .scheduler_if_any()
@@ -176,6 +184,20 @@ impl Follower {
             .event("log")
             .id(line.seq.to_string())
             .json_data(line)
+            .map_err(|_| Gone)?;
+        self.events.send(event).await.map_err(|_| Gone)
+    }
+
+    /// A `run` event carrying the run when its status changed since the
+    /// last one, so a page opened on a queued run sees it start.
+    async fn send_status(&mut self, run: &Run) -> Result<(), Gone> {
+        if self.last_status == Some(run.status) {
+            return Ok(());
+        }
+        self.last_status = Some(run.status);
+        let event = Event::default()
+            .event("run")
+            .json_data(RunView::from(run.clone()))
             .map_err(|_| Gone)?;
         self.events.send(event).await.map_err(|_| Gone)
     }

@@ -18,6 +18,20 @@ use store::{
 };
 use utoipa::ToSchema;
 
+/// The fields of a job as read that [`JobInput`] accepts and ignores, so a
+/// job read can be sent back; an unknown-field error does not offer them.
+pub(crate) const READ_ONLY_JOB_FIELDS: &[&str] = &[
+    "progress",
+    "id",
+    "next_fire_at",
+    "last_run",
+    "created_at",
+    "updated_at",
+    "schedule_description",
+    "recent_runs",
+    "avg_duration_ms",
+];
+
 /// A job as clients write it (`POST /jobs`, `PUT /jobs/{job}`, and the
 /// result of a merge patch). Omitted fields take their defaults.
 ///
@@ -28,6 +42,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobInput {
+    // Keep `READ_ONLY_JOB_FIELDS` below in step with the read-only fields.
     /// Unique name: letters, digits, `.`, `_`, `-`, not only digits.
     pub name: String,
     /// Free text for people.
@@ -271,8 +286,9 @@ pub struct JobView {
     /// The schedule in English (`At 09:00 on the last Friday of the month`).
     #[serde(default)]
     pub schedule_description: Option<String>,
-    /// The script.
-    pub script: String,
+    /// The script; left out of `GET /jobs` pages (read the job for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
     /// The language of `script`.
     #[schema(value_type = LanguageDoc)]
     pub language: Language,
@@ -422,7 +438,7 @@ impl From<Job> for JobView {
                 .and_then(|schedule| cron::Schedule::parse(&schedule.cron).ok())
                 .map(|schedule| schedule.describe()),
             schedule: spec.schedule.as_ref().map(ScheduleInput::from),
-            script: spec.script,
+            script: Some(spec.script),
             language: spec.language,
             enabled: spec.enabled,
             timeout_seconds: spec.timeout_seconds,

@@ -100,14 +100,21 @@ pub enum ApiError {
     /// The method is not allowed on this path.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
-    /// The change conflicts with the current state (name taken, stale version).
+    /// The change conflicts with the current state (stale version).
     #[error("{0}")]
     Conflict(String),
+    /// One field's value conflicts with the current state (a name taken):
+    /// a 409 whose `errors` name the field, so a form can show it there.
+    #[error("{}", .0.message)]
+    FieldConflict(FieldError),
     /// An `If-Match` precondition did not hold.
     #[error("{0}")]
     PreconditionFailed(String),
     /// The body is larger than the server accepts.
-    #[error("the request body is larger than {limit} bytes")]
+    #[error(
+        "the request body is larger than {limit} bytes (a job's or console script may be at most {} bytes, 1 MiB)",
+        store::MAX_SCRIPT_BYTES
+    )]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: usize,
@@ -167,7 +174,9 @@ impl ApiError {
                 "method-not-allowed",
                 "Method not allowed",
             ),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::Conflict(_) | Self::FieldConflict(_) => {
+                (StatusCode::CONFLICT, "conflict", "Conflict")
+            }
             Self::PreconditionFailed(_) => (
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",
@@ -224,6 +233,7 @@ impl ApiError {
             instance: None,
             errors: match self {
                 Self::Validation(errors) => errors.clone(),
+                Self::FieldConflict(error) => vec![error.clone()],
                 _ => Vec::new(),
             },
         }
@@ -279,7 +289,8 @@ impl From<store::StoreError> for ApiError {
     fn from(error: store::StoreError) -> Self {
         use store::StoreError as E;
         match error {
-            E::NameTaken { .. } | E::VersionConflict { .. } => Self::Conflict(error.to_string()),
+            E::NameTaken { .. } => Self::FieldConflict(FieldError::new("name", error.to_string())),
+            E::VersionConflict { .. } => Self::Conflict(error.to_string()),
             E::JobNotFound { .. } | E::NoConsumer { .. } => Self::NotFound(error.to_string()),
             E::InvalidSpec(problem) => Self::invalid(problem.field, problem.reason),
             E::Invalid { what, reason } => Self::invalid(what, reason),

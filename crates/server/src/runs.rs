@@ -117,10 +117,11 @@ pub(crate) async fn get(
 /// A run's log lines. As JSON: the stored lines, a page at a time. With
 /// `Accept: text/event-stream`: every line after `after` (or the
 /// `Last-Event-ID` header) as `log` events with the line's `seq` as id,
-/// live while the run goes on, then one `end` event carrying the run.
+/// live while the run goes on, a `run` event (data: the RunView) each time
+/// its status changes, then one `end` event carrying the run.
 #[utoipa::path(get, path = "/runs/{id}/logs", tag = "runs", params(RunPath, LogsQuery),
     responses(
-        (status = 200, body = LogPage, description = "JSON page, or a `text/event-stream` of `log` events (data: a LogLineView) ending with an `end` event (data: the RunView)"),
+        (status = 200, body = LogPage, description = "JSON page, or a `text/event-stream` of `log` events (data: a LogLineView) and `run` events on status changes (data: the RunView), ending with an `end` event (data: the RunView)"),
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json"),

@@ -2,7 +2,7 @@
 //! list so one response names every invalid field at once.
 
 use cron::Schedule;
-use jiff::tz::TimeZone;
+use jiff::{Timestamp, tz::TimeZone};
 use store::{JobSpec, MAX_SCRIPT_BYTES};
 
 use crate::problem::{ApiError, FieldError};
@@ -30,12 +30,31 @@ pub(crate) fn time_zone(name: &str, field: &str, errors: &mut Vec<FieldError>) -
     }
 }
 
+/// Records an expression that fires nowhere in `zone` after `now` (every
+/// match in a daylight-saving gap).
+pub(crate) fn fires_in(
+    schedule: &Schedule,
+    zone: &TimeZone,
+    now: Timestamp,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    if let Err(error) = schedule.check_fires_in(now, zone) {
+        errors.push(FieldError::new(field, error.to_string()));
+    }
+}
+
 /// Checks a job spec as a save must: the store's bounds (name, sizes,
-/// ranges), the `run_as` credential, the cron expression and zone, the
-/// script's syntax and that it exports the named `handler`. Every
+/// ranges), the `run_as` credential, the cron expression and zone (and that
+/// the expression fires in that zone after `now`), the script's syntax and
+/// that it exports the named `handler`. Every
 /// problem found is reported at once, each with its field path; the script's
 /// with the line and column in the user's text.
-pub(crate) async fn job(spec: &JobSpec, run_as_names: Option<&[String]>) -> Result<(), ApiError> {
+pub(crate) async fn job(
+    spec: &JobSpec,
+    run_as_names: Option<&[String]>,
+    now: Timestamp,
+) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if let Err(problem) = spec.check() {
         errors.push(FieldError::new(problem.field, problem.reason));
@@ -54,11 +73,18 @@ pub(crate) async fn job(spec: &JobSpec, run_as_names: Option<&[String]>) -> Resu
         ));
     }
     if let Some(schedule) = &spec.schedule {
-        if !has_error(&errors, "schedule.cron") {
-            cron(&schedule.cron, "schedule.cron", &mut errors);
-        }
-        if !has_error(&errors, "schedule.timezone") {
-            time_zone(&schedule.timezone, "schedule.timezone", &mut errors);
+        let parsed = if has_error(&errors, "schedule.cron") {
+            None
+        } else {
+            cron(&schedule.cron, "schedule.cron", &mut errors)
+        };
+        let zone = if has_error(&errors, "schedule.timezone") {
+            None
+        } else {
+            time_zone(&schedule.timezone, "schedule.timezone", &mut errors)
+        };
+        if let (Some(parsed), Some(zone)) = (parsed, zone) {
+            fires_in(&parsed, &zone, now, "schedule.cron", &mut errors);
         }
     }
     // An oversized script is already reported and is not worth compiling.

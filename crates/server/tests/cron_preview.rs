@@ -139,3 +139,19 @@ async fn the_preview_needs_credentials_as_documented() {
     assert!(operation["responses"]["401"].is_object(), "{operation:#}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_expression_that_never_fires_in_the_zone_is_a_problem_saying_why() {
+    let server = TestServer::sqlite().await;
+    let reply = server
+        .read("/api/v1/cron/preview?expr=*/30+2+*+3+SUN%232&tz=America/New_York")
+        .await;
+    let problem = reply.problem(422);
+    assert_eq!(problem["errors"][0]["field"], "expr");
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("never fires in America/New_York"),
+        "{message}"
+    );
+    assert!(message.contains("daylight-saving gap"), "{message}");
+}

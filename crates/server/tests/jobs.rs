@@ -14,6 +14,7 @@ engine_tests!(
     create_returns_the_job_with_defaults_and_its_first_fire_instant,
     a_job_reads_the_same_by_id_and_by_name,
     list_pages_in_name_order_and_filters,
+    the_list_leaves_scripts_out_is_compressed_and_revalidates,
     put_saves_a_new_version_and_an_identical_put_changes_nothing,
     put_on_an_unknown_name_creates_that_job,
     patch_merges_into_the_current_version,
@@ -38,6 +39,60 @@ fn nightly() -> Value {
         "schedule": {"cron": "*/20 * * * * *", "timezone": "UTC"},
         "script": "return 1;",
     })
+}
+
+async fn the_list_leaves_scripts_out_is_compressed_and_revalidates(server: TestServer) {
+    let mut big = nightly();
+    big["script"] = json!(format!("return 1;\n//{}", "x".repeat(100_000)));
+    server
+        .write("POST", "/api/v1/jobs", Some(&big))
+        .await
+        .expect(201);
+    let list = server.read("/api/v1/jobs").await;
+    let item = &list.expect(200)["items"][0];
+    assert_eq!(item["name"], "nightly-sync");
+    assert!(item.get("script").is_none(), "{item}");
+    assert!(list.text.len() < 10_000, "{} bytes", list.text.len());
+    let one = server.read("/api/v1/jobs/nightly-sync").await;
+    assert_eq!(one.expect(200)["script"], big["script"]);
+
+    // Asked again with its validator: 304 and no body, until it changes.
+    let tag = list.headers["etag"].to_str().unwrap().to_owned();
+    assert_eq!(list.headers["cache-control"], "private, no-cache");
+    let again = |tag: String| {
+        server.send(
+            server
+                .client
+                .get(server.url("/api/v1/jobs"))
+                .bearer_auth(&server.viewer)
+                .header("if-none-match", tag),
+        )
+    };
+    let unchanged = again(tag.clone()).await;
+    assert_eq!(unchanged.status, 304);
+    assert_eq!(unchanged.text, "");
+    server
+        .write("POST", "/api/v1/jobs/nightly-sync/pause", None)
+        .await
+        .expect(200);
+    let changed = again(tag.clone()).await;
+    assert_eq!(changed.status, 200);
+    assert_eq!(changed.body["items"][0]["enabled"], false);
+    assert_ne!(changed.headers["etag"].to_str().unwrap(), tag);
+
+    // Compressed for a client that accepts it (this client leaves the
+    // answer as it came, so the encoding can be seen).
+    common::http_client();
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let gzipped = server
+        .send(
+            raw.get(server.url("/api/v1/jobs/nightly-sync"))
+                .bearer_auth(&server.viewer)
+                .header("accept-encoding", "gzip"),
+        )
+        .await;
+    assert_eq!(gzipped.status, 200);
+    assert_eq!(gzipped.headers["content-encoding"], "gzip");
 }
 
 /// What must not change when a request fails: every job as listed, every
@@ -335,6 +390,15 @@ async fn invalid_fields_are_all_reported_with_their_paths_and_nothing_changes(se
     unknown["colour"] = json!("blue");
     let reply = server.write("POST", "/api/v1/jobs", Some(&unknown)).await;
     assert_eq!(reply.error_fields(), ["colour"]);
+    // It offers the fields one can set, not the read-only ones it ignores.
+    let message = reply.body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`script`") && message.contains("`version`"),
+        "{message}"
+    );
+    for read_only in ["`id`", "`next_fire_at`", "`created_at`", "`progress`"] {
+        assert!(!message.contains(read_only), "{message}");
+    }
 
     let mut nested = nightly();
     nested["schedule"]["zone"] = json!("UTC");
@@ -359,6 +423,18 @@ async fn invalid_fields_are_all_reported_with_their_paths_and_nothing_changes(se
     assert_eq!(
         reply.body["errors"][0]["message"],
         "hour field: 61 is out of range 0-23 (column 3)"
+    );
+
+    // Valid text, but every match falls in New York's spring-forward gap.
+    let mut never = nightly();
+    never["name"] = json!("never-fires");
+    never["schedule"] = json!({"cron": "*/30 2 * 3 SUN#2", "timezone": "America/New_York"});
+    let reply = server.write("POST", "/api/v1/jobs", Some(&never)).await;
+    assert_eq!(reply.error_fields(), ["schedule.cron"]);
+    let message = reply.body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the expression never fires in America/New_York: every time it matches falls in a daylight-saving gap"),
+        "{message}"
     );
 
     let mut bounds = nightly();
@@ -433,9 +509,15 @@ async fn an_oversized_script_is_refused_and_an_oversized_body_too(server: TestSe
     assert_eq!(reply.error_fields(), ["script"]);
     job["script"] = json!("x".repeat(server::MAX_BODY_BYTES));
     let reply = server.write("POST", "/api/v1/jobs", Some(&job)).await;
-    assert_eq!(
-        reply.problem(413)["type"],
-        "urn:clockwork:problem:payload-too-large"
+    let problem = reply.problem(413);
+    assert_eq!(problem["type"], "urn:clockwork:problem:payload-too-large");
+    // It names the limit the person can act on, not only the body's.
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("script may be at most 1048576 bytes, 1 MiB"),
+        "{problem}"
     );
     assert_eq!(snapshot(&server).await, before);
 }
@@ -553,7 +635,13 @@ async fn a_taken_name_and_a_stale_version_conflict(server: TestServer) {
         .expect(201);
     let before = snapshot(&server).await;
     let reply = server.write("POST", "/api/v1/jobs", Some(&nightly())).await;
-    assert_eq!(reply.problem(409)["type"], "urn:clockwork:problem:conflict");
+    let problem = reply.problem(409);
+    assert_eq!(problem["type"], "urn:clockwork:problem:conflict");
+    // The field is named, so a form shows the error beside it.
+    assert_eq!(
+        problem["errors"],
+        json!([{"field": "name", "message": "a job named \"nightly-sync\" already exists"}])
+    );
     let rename = json!({"name": "nightly-sync"});
     server
         .write("PATCH", "/api/v1/jobs/other", Some(&rename))

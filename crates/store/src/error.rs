@@ -13,12 +13,35 @@ use crate::{kv::Expect, types::SpecProblem};
 #[error(transparent)]
 pub struct DatabaseError(Inner);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 enum Inner {
-    #[error(transparent)]
     Sqlx(sqlx::Error),
-    #[error(transparent)]
     Migrate(sqlx::migrate::MigrateError),
+}
+
+// Transparent, except that the database's own words are given without the
+// driver's decoration (PostgreSQL's error also names the line of its C
+// source that raised it, which tells an operator nothing).
+impl std::fmt::Display for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlx(sqlx::Error::Database(error)) => {
+                write!(f, "the database refused: {}", error.message())
+            }
+            Self::Sqlx(error) => error.fmt(f),
+            Self::Migrate(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Inner {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Sqlx(sqlx::Error::Database(_)) => None,
+            Self::Sqlx(error) => error.source(),
+            Self::Migrate(error) => error.source(),
+        }
+    }
 }
 
 impl DatabaseError {

@@ -1,9 +1,13 @@
 // Clockwork's browser app: the shell (header, navigation, sign-in, sign-out)
 // and the client-side router (History API) that hands each path to its page.
-// Pages get a `ctx` whose `signal` aborts their requests and whose
-// `cleanup` list runs when the user navigates away (live streams, timers).
+// Pages get a `ctx` whose `signal` aborts their requests, whose `cleanup`
+// list runs when the user navigates away (live streams, timers), and whose
+// `unsaved()` a page with a form sets: leaving (a link, Back, a reload,
+// signing out) then asks first. Each route change names the tab after the
+// page's heading and moves focus to `main`, so screen readers start there.
 
 import { api, ApiError, h, fill, session, svg } from './lib.js';
+import { errorBanner } from './components.js';
 import { jobsPage } from './jobs.js';
 import { jobPage } from './job.js';
 import { editorPage } from './edit.js';
@@ -24,11 +28,19 @@ const ROUTES = [
 const root = document.getElementById('app');
 let current = null;
 
-/** Goes to `path` inside the app (no reload). */
+/** Goes to `path` inside the app (no reload), unless the page has unsaved edits the user keeps. */
 export function navigate(path, { replace = false } = {}) {
+  if (!mayLeave()) return false;
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
   render();
+  return true;
+}
+
+/** True when the current page has nothing unsaved, or the user agrees to lose it. */
+export function mayLeave() {
+  if (!current?.unsaved?.()) return true;
+  return confirm('You have unsaved changes. Leave this page and lose them?');
 }
 
 function leave() {
@@ -54,21 +66,41 @@ async function render() {
   const route = ROUTES.find(([re]) => re.test(path));
   const main = h('main', { id: 'main', tabindex: '-1' });
   fill(root, header(path), main);
-  const ctx = { controller: new AbortController(), cleanup: [] };
+  const ctx = { controller: new AbortController(), cleanup: [], unsaved: null, path: location.pathname + location.search };
   ctx.signal = ctx.controller.signal;
   current = ctx;
+  document.title = 'Clockwork';
   if (!route) {
     fill(main, h('h1', null, 'Not found'), h('p', null, 'Nothing lives at this address. ', h('a', { href: '/' }, 'Back to the jobs')));
+    arrived(main, ctx);
     return;
   }
   const match = path.match(route[0]);
+  // Focus and title as soon as the heading is there, not when the page's
+  // last request ends.
+  const headed = new MutationObserver(() => main.querySelector('h1') && arrived(main, ctx));
+  headed.observe(main, { childList: true, subtree: true });
   try {
     await route[1](main, ctx, ...match.slice(1).map((p) => (p == null ? p : decodeURIComponent(p))));
   } catch (error) {
     if (error.name === 'AbortError' || ctx.signal.aborted) return;
     console.error(error);
-    fill(main, h('h1', null, 'Something went wrong'), h('p', { role: 'alert', class: 'error' }, error.message));
+    const banner = errorBanner();
+    banner.show(error);
+    fill(main, h('h1', null, 'Something went wrong'), banner.el);
+  } finally {
+    headed.disconnect();
   }
+  if (current === ctx) arrived(main, ctx);
+}
+
+/** Names the tab after the page's heading and puts focus at the page's start (once per page). */
+function arrived(main, ctx) {
+  if (ctx.arrived || current !== ctx) return;
+  ctx.arrived = true;
+  const heading = main.querySelector('h1')?.textContent.trim();
+  document.title = heading ? `${heading} · Clockwork` : 'Clockwork';
+  if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
 }
 
 /** A clock face (no emoji font needed). */
@@ -105,6 +137,7 @@ function header(path) {
 }
 
 async function signOut() {
+  if (!mayLeave()) return;
   try {
     await api('DELETE', '/session');
   } catch (error) {
@@ -118,7 +151,7 @@ async function signOut() {
 
 function signInPage() {
   let mode = 'password';
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const message = errorBanner();
   const form = h('form', { class: 'card signin', 'aria-labelledby': 'signin-title' });
   const draw = () => {
     const fields =
@@ -132,7 +165,7 @@ function signInPage() {
       form,
       h('h1', { id: 'signin-title' }, logo(), 'Sign in to Clockwork'),
       fields,
-      message,
+      message.el,
       h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
       h(
         'button',
@@ -141,7 +174,7 @@ function signInPage() {
           class: 'link',
           onClick: () => {
             mode = mode === 'password' ? 'token' : 'password';
-            message.hidden = true;
+            message.hide();
             draw();
           },
         },
@@ -162,13 +195,13 @@ function signInPage() {
       session.csrf = answer.csrf_token;
       render();
     } catch (error) {
-      message.hidden = false;
-      message.textContent =
+      message.show(
         error instanceof ApiError && error.status === 401
           ? mode === 'password'
             ? 'Wrong username or password.'
             : 'That token is not valid.'
-          : error.message;
+          : error,
+      );
       button.disabled = false;
     }
   });
@@ -184,7 +217,17 @@ document.addEventListener('click', (event) => {
   event.preventDefault();
   if (a.pathname + a.search !== location.pathname + location.search) navigate(a.pathname + a.search);
 });
-window.addEventListener('popstate', render);
+window.addEventListener('popstate', () => {
+  // Back/Forward already changed the address: put it back when the user stays.
+  if (current && !mayLeave()) {
+    history.pushState(null, '', current.path);
+    return;
+  }
+  render();
+});
+window.addEventListener('beforeunload', (event) => {
+  if (current?.unsaved?.()) event.preventDefault();
+});
 session.onExpired = render;
 
 async function start() {

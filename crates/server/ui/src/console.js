@@ -1,6 +1,7 @@
 // The script console: run an ad hoc script against the configured sites
 // and watch its log and result live (nothing is kept in run history).
 
+import { errorBanner } from './components.js';
 import { fill, h } from './lib.js';
 import { consoleRun } from './output.js';
 
@@ -16,7 +17,7 @@ export async function consolePage(main, ctx) {
   const timeout = h('input', { id: 'console-timeout', type: 'number', min: 1, max: 86400, value: 60 });
   const job = h('input', { id: 'console-job', placeholder: 'none', autocomplete: 'off' });
   const out = h('section', { class: 'output', 'aria-label': 'Console output' });
-  const error = h('p', { role: 'alert', class: 'error', hidden: true });
+  const error = errorBanner();
   const runButton = h('button', { type: 'button', class: 'primary', title: 'Run (Ctrl/Cmd+Enter)', onClick: run }, 'Run');
   const stopButton = h('button', { type: 'button', hidden: true }, 'Stop');
   fill(
@@ -36,7 +37,7 @@ export async function consolePage(main, ctx) {
         h('div', { class: 'field' }, h('label', { for: 'console-job' }, "Use a job's sites and run-as"), job),
       ),
     ),
-    error,
+    error.el,
     h('div', { class: 'buttons' }, runButton, stopButton),
     out,
   );
@@ -51,13 +52,12 @@ export async function consolePage(main, ctx) {
   let running = null;
   async function run() {
     if (running) return;
-    error.hidden = true;
+    error.hide();
     let parsed;
     try {
       parsed = params.value.trim() ? JSON.parse(params.value) : {};
     } catch (e) {
-      error.hidden = false;
-      error.textContent = `Params is not valid JSON: ${e.message}`;
+      error.show(`Params is not valid JSON: ${e.message}`);
       return;
     }
     const request = { script: editor.value, params: parsed, timeout_seconds: Number(timeout.value) || undefined };

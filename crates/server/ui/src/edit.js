@@ -2,12 +2,17 @@
 // instants (live, from /cron/preview), a searchable time-zone picker,
 // policies, params, and the script in CodeMirror. Save (Ctrl/Cmd+S) makes a
 // new version and puts the server's errors on their fields (scripts: a
-// marker at the line/column); Run now queues the saved version; Test run
-// (Ctrl/Cmd+Enter) runs the unsaved script with its output below.
+// marker at the line/column); Run now queues the saved version (asking to
+// save unsaved edits first); Test run (Ctrl/Cmd+Enter) runs the unsaved
+// script with its output below. Leaving with unsaved edits asks first.
 
 import { navigate } from './app.js';
+import { errorBanner, field, setFieldError } from './components.js';
 import { api, ApiError, debounce, fill, h, session } from './lib.js';
 import { consoleRun } from './output.js';
+
+/** The server's limit on a script (store::MAX_SCRIPT_BYTES), checked here to name it before sending. */
+const MAX_SCRIPT_BYTES = 1024 * 1024;
 
 const NEW_SCRIPT = `// Runs as the body of an async function: await and return work.
 const res = await api.asApp().requestJira(route\`/rest/api/3/myself\`);
@@ -29,16 +34,11 @@ export async function editorPage(main, ctx, jobRef) {
   let job = jobRef ? await api('GET', `/jobs/${encodeURIComponent(jobRef)}`, undefined, { signal: ctx.signal }) : null;
   const editorModule = import('./editor.js');
 
-  let ids = 0;
-  const field = (label, control, hint) => {
-    control.id ||= `f-${++ids}`;
-    return h('div', { class: 'field' }, h('label', { for: control.id }, label), control, hint);
-  };
   const input = (props) => h('input', { disabled: !canEdit, ...props });
   const select = (name, options, value) =>
     h('select', { name, disabled: !canEdit }, options.map(([v, t]) => h('option', { value: v, selected: v === value }, t)));
 
-  const name = input({ name: 'name', required: true, value: job?.name ?? '', autocomplete: 'off', spellcheck: 'false' });
+  const name = input({ name: 'name', required: true, value: job?.name ?? '', autocomplete: 'off', spellcheck: 'false', pattern: '[A-Za-z0-9._\\-]+' });
   const description = input({ name: 'description', value: job?.description ?? '' });
   const cron = input({
     name: 'schedule',
@@ -59,10 +59,11 @@ export async function editorPage(main, ctx, jobRef) {
   const backoff = input({ type: 'number', name: 'backoff_seconds', min: 0, value: job?.retry?.backoff_seconds ?? 30 });
   const params = h('textarea', { name: 'params', rows: 3, spellcheck: 'false', disabled: !canEdit, value: JSON.stringify(job?.params ?? {}, null, 2) });
 
+  const scriptError = h('p', { class: 'field-error', id: 'script-error', hidden: true });
   const cronDescription = h('p', { id: 'cron-description', class: 'cron-description', 'aria-live': 'polite' });
   const nextList = h('ol', { class: 'next-list', 'aria-label': 'Next runs' });
   const scriptBox = h('div', { class: 'editor-box' }, h('p', { class: 'muted' }, 'Loading the editor…'));
-  const errors = h('div', { role: 'alert', class: 'form-errors', hidden: true });
+  const errors = errorBanner();
   const notice = h('p', { role: 'status', class: 'notice' });
   const output = h('section', { class: 'output', 'aria-label': 'Test run output' });
 
@@ -84,7 +85,7 @@ export async function editorPage(main, ctx, jobRef) {
     h(
       'div',
       { class: 'grid2' },
-      h('div', null, field('Name', name), field('Description', description)),
+      h('div', null, field('Name', name, 'Letters, digits, dots, underscores and hyphens; no spaces. Not only digits.'), field('Description', description)),
       h(
         'div',
         null,
@@ -111,8 +112,8 @@ export async function editorPage(main, ctx, jobRef) {
       ),
       field('Params (JSON)', params),
     ),
-    h('div', { class: 'field' }, h('span', { id: 'script-label' }, 'Script'), scriptBox),
-    errors,
+    h('div', { class: 'field' }, h('span', { id: 'script-label' }, 'Script'), scriptBox, scriptError),
+    errors.el,
     h('div', { class: 'buttons sticky' }, saveButton, runNowButton, testButton, stopButton, notice),
     output,
   );
@@ -180,22 +181,40 @@ export async function editorPage(main, ctx, jobRef) {
     save();
   });
 
-  function showErrors(list) {
+  // Where each field the server names is shown.
+  const controls = {
+    name,
+    description,
+    schedule: cron,
+    'schedule.cron': cron,
+    'schedule.timezone': tz,
+    timeout_seconds: timeout,
+    memory_limit_mb: memory,
+    overlap,
+    misfire,
+    'retry.max_attempts': attempts,
+    'retry.backoff_seconds': backoff,
+    params,
+  };
+
+  /** Puts each error beside its field (scripts: a marker at its line) and lists them all above the buttons. */
+  function showErrors(list, error = null) {
+    for (const control of Object.values(controls)) setFieldError(control, null);
+    scriptError.hidden = true;
     if (!list.length) {
-      errors.hidden = true;
-      fill(errors);
+      errors.hide();
       return;
     }
-    errors.hidden = false;
-    fill(
-      errors,
-      h('p', null, 'Nothing was saved:'),
-      h(
-        'ul',
-        null,
-        list.map((e) => h('li', null, h('code', null, e.field), ': ', e.message, e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : '')),
-      ),
-    );
+    for (const e of list) {
+      if (controls[e.field]) setFieldError(controls[e.field], e.message);
+      else if (e.field === 'script') {
+        scriptError.hidden = false;
+        scriptError.textContent = `${e.message}${e.line ? ` (line ${e.line}${e.column ? `, column ${e.column}` : ''})` : ''}`;
+      }
+    }
+    errors.show(error ?? new ApiError(422, { errors: list }), 'Nothing was saved:');
+    const first = list.map((e) => controls[e.field]).find(Boolean);
+    if (first?.closest('details')) first.closest('details').open = true;
   }
 
   function body() {
@@ -204,6 +223,13 @@ export async function editorPage(main, ctx, jobRef) {
       parsedParams = params.value.trim() ? JSON.parse(params.value) : {};
     } catch (error) {
       throw new ApiError(422, { detail: 'Params is not valid JSON', errors: [{ field: 'params', message: `not valid JSON: ${error.message}` }] });
+    }
+    const scriptBytes = new TextEncoder().encode(editor.value).length;
+    if (scriptBytes > MAX_SCRIPT_BYTES) {
+      throw new ApiError(422, {
+        detail: 'The script is too large',
+        errors: [{ field: 'script', message: `is ${scriptBytes.toLocaleString('en')} bytes; a script may be at most 1 MiB (${MAX_SCRIPT_BYTES.toLocaleString('en')} bytes)` }],
+      });
     }
     const number = (el) => (el.value === '' ? undefined : Number(el.value));
     const input = {
@@ -226,40 +252,56 @@ export async function editorPage(main, ctx, jobRef) {
     return input;
   }
 
+  // What was last saved (or loaded): the page has unsaved edits when the form differs.
+  const snapshot = () => JSON.stringify([...form.querySelectorAll('input, select, textarea')].map((el) => (el.type === 'checkbox' ? el.checked : el.value)).concat(editor.value));
+  let saved = snapshot();
+  const unsaved = () => canEdit && snapshot() !== saved;
+  ctx.unsaved = unsaved;
+
   let saving = false;
+  /** Saves; resolves to true when the server took it. */
   async function save() {
-    if (!canEdit || saving) return;
+    if (!canEdit || saving) return false;
     saving = true;
     saveButton.disabled = true;
     notice.textContent = 'Saving…';
     try {
       const input = body();
-      const saved = job
+      const answer = job
         ? await api('PUT', `/jobs/${job.id}`, input, { signal: ctx.signal })
         : await api('POST', '/jobs', input, { signal: ctx.signal });
       const created = !job;
-      job = saved;
+      job = answer;
+      saved = snapshot();
       showErrors([]);
       editor.setErrors([]);
-      notice.textContent = `Saved version ${saved.version}.`;
+      notice.textContent = `Saved version ${answer.version}.`;
       runNowButton.disabled = false;
-      form.querySelector('h1').textContent = `Edit ${saved.name}`;
-      if (created) history.replaceState(null, '', `/jobs/${saved.id}/edit`);
+      form.querySelector('h1').textContent = `Edit ${answer.name}`;
+      document.title = `Edit ${answer.name} · Clockwork`;
+      if (created) history.replaceState(null, '', `/jobs/${answer.id}/edit`);
+      return true;
     } catch (error) {
-      if (error.name === 'AbortError') return;
+      if (error.name === 'AbortError') return false;
       notice.textContent = '';
       const list = error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors : [{ field: '.', message: error.message }];
-      showErrors(list);
+      showErrors(list, error);
       const scriptErrors = list.filter((e) => e.field === 'script' || e.pointer === '/script');
-      editor.setErrors(scriptErrors.map((e) => ({ line: e.line, column: e.column, message: e.message ?? e.detail })));
+      editor.setErrors(scriptErrors.filter((e) => e.line).map((e) => ({ line: e.line, column: e.column, message: e.message ?? e.detail })));
+      return false;
     } finally {
       saving = false;
       saveButton.disabled = !canEdit;
     }
   }
 
+  /** Runs the saved version; with unsaved edits, asks to save them first (Test run runs them unsaved). */
   async function runNow() {
     if (!job) return;
+    if (unsaved()) {
+      if (!confirm('Run now runs the saved version. Save your changes first and run them? (Cancel keeps editing; Test run runs unsaved changes.)')) return;
+      if (!(await save())) return;
+    }
     runNowButton.disabled = true;
     try {
       const run = await api('POST', `/jobs/${job.id}/run`, { trigger: 'manual' });

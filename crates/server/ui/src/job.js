@@ -4,6 +4,7 @@
 // with a side-by-side diff of any two and who saved them.
 
 import { navigate } from './app.js';
+import { actionButton, errorBanner, table } from './components.js';
 import { api, badge, diffLines, fill, fmtDuration, fmtTime, h, session, STATUSES, statusLabel, svg, timeEl } from './lib.js';
 
 const RUNS_PAGE = 50;
@@ -11,7 +12,7 @@ const RUNS_PAGE = 50;
 export async function jobPage(main, ctx, ref) {
   let job = await api('GET', `/jobs/${encodeURIComponent(ref)}`, undefined, { signal: ctx.signal });
   const canEdit = session.user.role !== 'viewer';
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const message = errorBanner();
   const head = h('div');
   const progress = h('div');
   const runsBody = h('tbody');
@@ -22,29 +23,8 @@ export async function jobPage(main, ctx, ref) {
   let cursor = null;
   let statusFilter = '';
 
-  const fail = (error) => {
-    message.hidden = false;
-    message.textContent = error.message;
-  };
-  const act = (label, fn, cls = '') =>
-    h(
-      'button',
-      {
-        type: 'button',
-        class: cls,
-        onClick: async (e) => {
-          e.target.disabled = true;
-          try {
-            await fn();
-          } catch (error) {
-            fail(error);
-          } finally {
-            e.target.disabled = false;
-          }
-        },
-      },
-      label,
-    );
+  const fail = (error) => message.show(error);
+  const act = (label, fn, cls = '') => actionButton(label, fn, message, cls);
 
   async function reloadJob() {
     job = await api('GET', `/jobs/${job.id}`, undefined, { signal: ctx.signal });
@@ -247,15 +227,10 @@ export async function jobPage(main, ctx, ref) {
     fill(
       versionsBox,
       h('h2', { id: 'versions-title' }, 'Versions'),
-      h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          { 'aria-label': 'Versions' },
-          h('thead', null, h('tr', null, ['Version', 'Saved by', 'When'].map((t) => h('th', { scope: 'col' }, t)))),
-          h('tbody', null, versions.map((v) => h('tr', null, h('td', null, `v${v.version}`), h('td', null, v.actor), h('td', null, timeEl(v.created_at, false))))),
-        ),
+      table(
+        'Versions',
+        ['Version', 'Saved by', 'When'],
+        versions.map((v) => h('tr', null, h('td', null, `v${v.version}`), h('td', null, v.actor), h('td', null, timeEl(v.created_at, false)))),
       ),
       versions.length > 1 && h('div', { class: 'filters' }, h('label', null, 'From ', from), h('label', null, 'To ', to)),
       versions.length > 1 ? diffBox : h('p', { class: 'muted' }, 'Only one version so far: nothing to compare.'),
@@ -283,7 +258,7 @@ export async function jobPage(main, ctx, ref) {
   fill(
     main,
     head,
-    message,
+    message.el,
     progress,
     h(
       'section',
@@ -291,16 +266,7 @@ export async function jobPage(main, ctx, ref) {
       h('h2', { id: 'runs-title' }, 'Runs'),
       chart,
       h('div', { class: 'filters' }, h('label', null, 'Status', filter)),
-      h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          { 'aria-label': 'Runs' },
-          h('thead', null, h('tr', null, ['Run', 'Status', 'Trigger', 'Scheduled for', 'Started', 'Duration', 'Lateness', 'Attempt'].map((t) => h('th', { scope: 'col' }, t)))),
-          runsBody,
-        ),
-      ),
+      table('Runs', ['Run', 'Status', 'Trigger', 'Scheduled for', 'Started', 'Duration', 'Lateness', 'Attempt'], runsBody),
       more,
     ),
     versionsBox,

@@ -2,6 +2,7 @@
 // run, last status, a strip of its last 20 runs and their average duration;
 // search and filters in the URL, server-side paging, pause/resume in place.
 
+import { errorBanner, table } from './components.js';
 import { api, badge, debounce, fill, fmtDuration, h, session, STATUSES, statusLabel, timeEl } from './lib.js';
 
 const PAGE_SIZE = 50;
@@ -16,7 +17,7 @@ export async function jobsPage(main, ctx) {
 
   const count = h('p', { class: 'muted', 'aria-live': 'polite' });
   const body = h('tbody');
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const message = errorBanner();
   const prev = h('button', { type: 'button', onClick: () => go(pageIndex - 1) }, 'Previous page');
   const next = h('button', { type: 'button', onClick: () => go(pageIndex + 1) }, 'Next page');
 
@@ -80,27 +81,8 @@ export async function jobsPage(main, ctx) {
       h('label', null, 'Last status', status),
       h('label', null, 'State', enabled),
     ),
-    message,
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        { class: 'jobs', 'aria-label': 'Jobs' },
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            ['Name', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''].map((t) =>
-              h('th', { scope: 'col' }, t),
-            ),
-          ),
-        ),
-        body,
-      ),
-    ),
+    message.el,
+    table('Jobs', ['Name', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''], body, null, { class: 'jobs' }),
     h('div', { class: 'pager' }, count, h('div', { class: 'buttons' }, prev, next)),
   );
 
@@ -111,7 +93,7 @@ export async function jobsPage(main, ctx) {
     if (filters.enabled) p.set('enabled', filters.enabled);
     if (cursors[pageIndex]) p.set('cursor', cursors[pageIndex]);
     const page = await api('GET', `/jobs?${p}`, undefined, { signal: ctx.signal });
-    message.hidden = true;
+    message.hide();
     cursors[pageIndex + 1] = page.next_cursor || null;
     prev.disabled = pageIndex === 0;
     next.disabled = !page.next_cursor;
@@ -189,8 +171,7 @@ export async function jobsPage(main, ctx) {
   }
 
   function show(error) {
-    message.hidden = false;
-    message.textContent = error.message;
+    message.show(error);
   }
 
   async function go(index) {
@@ -210,18 +191,37 @@ export async function jobsPage(main, ctx) {
   ctx.cleanup.push(() => clearInterval(timer));
 }
 
-/** The last runs, oldest on the left, each a coloured cell linking to the run. */
+/**
+ * The last runs, oldest on the left, each a coloured cell linking to the
+ * run. One tab stop per strip (the newest run); the arrow keys, Home and
+ * End move between its cells.
+ */
 export function strip(runs) {
   const cells = runs
     .slice(0, 20)
     .reverse()
-    .map((run) =>
+    .map((run, i, all) =>
       h('a', {
         class: `cell s-${run.status}`,
         href: `/runs/${run.id}`,
+        tabindex: i === all.length - 1 ? 0 : -1,
         title: `${statusLabel(run.status)}${run.scheduled_for ? ` · ${run.scheduled_for}` : ''}${run.duration_ms != null ? ` · ${fmtDuration(run.duration_ms)}` : ''}`,
         'aria-label': `Run ${run.id}: ${statusLabel(run.status)}`,
       }),
     );
-  return h('div', { class: 'strip', role: 'list', 'aria-label': 'Recent runs' }, cells.map((c) => h('span', { role: 'listitem' }, c)));
+  const move = (event) => {
+    const at = cells.indexOf(document.activeElement);
+    if (at < 0) return;
+    const to = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: cells.length - 1 }[event.key];
+    if (to == null || to < 0 || to >= cells.length) return;
+    event.preventDefault();
+    cells[at].tabIndex = -1;
+    cells[to].tabIndex = 0;
+    cells[to].focus();
+  };
+  return h(
+    'div',
+    { class: 'strip', role: 'list', 'aria-label': 'Recent runs (arrow keys move between them)', onKeydown: move },
+    cells.map((c) => h('span', { role: 'listitem' }, c)),
+  );
 }

@@ -22,7 +22,9 @@ function describeProblem(status, problem) {
   if (problem && typeof problem === 'object') {
     const errors = Array.isArray(problem.errors) ? problem.errors : [];
     const fields = errors.map((e) => `${e.field ?? e.pointer ?? ''}: ${e.message ?? e.detail ?? ''}`).join('; ');
-    return [problem.detail || problem.title, fields].filter(Boolean).join(' — ') || `HTTP ${status}`;
+    const detail = problem.detail || problem.title;
+    // One field's problem already says it in its detail: say it once.
+    return (fields && fields !== detail ? [detail, fields] : [detail || fields]).filter(Boolean).join(' — ') || `HTTP ${status}`;
   }
   return `HTTP ${status}`;
 }

@@ -5,7 +5,12 @@
 
 import { navigate } from './app.js';
 import { api, badge, fill, fmtDuration, fmtTime, h, jsonTree, session, TERMINAL } from './lib.js';
-import { appendLog, errorBox, logList } from './output.js';
+import { errorBox, httpCallsTable, logView } from './output.js';
+import { errorBanner } from './components.js';
+
+/** Log lines fetched per request: a small first page so the first lines show at once, then big ones. */
+const FIRST_LOG_PAGE = 500;
+const LOG_PAGE = 10_000;
 
 export async function runPage(main, ctx, id) {
   let run = await api('GET', `/runs/${id}`, undefined, { signal: ctx.signal });
@@ -17,12 +22,12 @@ export async function runPage(main, ctx, id) {
   const status = h('span', { class: 'run-badge', role: 'status', 'aria-label': 'Status' });
   const timeline = h('ol', { class: 'timeline', 'aria-label': 'Timeline' });
   const facts = h('dl', { class: 'facts' });
-  const logs = logList('Logs');
+  const logs = logView('Logs', { tools: true, filename: `run-${run.id}`, follow: !TERMINAL.has(run.status) });
   const logState = h('p', { class: 'muted' });
   const calls = h('div');
   const result = h('div');
   const error = h('div');
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const message = errorBanner();
   const cancel = h('button', { type: 'button', class: 'danger', onClick: doCancel }, 'Cancel');
   const rerun = h('button', { type: 'button', onClick: doRerun }, 'Re-run');
 
@@ -34,11 +39,11 @@ export async function runPage(main, ctx, id) {
       h('div', null, title, h('p', null, job ? h('a', { href: `/jobs/${job.id}` }, job.name) : `Job ${run.job_id}`, ` · version ${run.job_version}`)),
       h('div', { class: 'buttons' }, status, canEdit && cancel, canEdit && rerun),
     ),
-    message,
+    message.el,
     timeline,
     facts,
     error,
-    h('section', null, h('h2', null, 'Logs'), logState, logs),
+    h('section', null, h('h2', null, 'Logs'), logState, logs.el),
     result,
     calls,
   );
@@ -85,37 +90,7 @@ export async function runPage(main, ctx, id) {
     fill(
       calls,
       run.http_calls?.length
-        ? h(
-            'section',
-            null,
-            h('h2', null, 'HTTP calls'),
-            h(
-              'div',
-              { class: 'table-wrap' },
-              h(
-                'table',
-                { 'aria-label': 'HTTP calls' },
-                h('thead', null, h('tr', null, ['Method', 'URL', 'Status', 'Duration', 'Retries', 'Size', 'Error'].map((t) => h('th', { scope: 'col' }, t)))),
-                h(
-                  'tbody',
-                  null,
-                  run.http_calls.map((c) =>
-                    h(
-                      'tr',
-                      null,
-                      h('td', null, c.method),
-                      h('td', { class: 'url' }, c.url),
-                      h('td', { class: c.status >= 400 || c.error ? 'error' : '' }, c.status ?? '—'),
-                      h('td', { class: 'num' }, fmtDuration(c.duration_ms)),
-                      h('td', { class: 'num' }, c.retries),
-                      h('td', { class: 'num' }, c.response_size ?? '—'),
-                      h('td', null, c.error || ''),
-                    ),
-                  ),
-                ),
-              ),
-            ),
-          )
+        ? h('section', null, h('h2', null, 'HTTP calls'), httpCallsTable(run.http_calls))
         : null,
     );
   }
@@ -135,15 +110,39 @@ export async function runPage(main, ctx, id) {
   draw();
   loadScript();
 
-  // The log: stored lines, then live ones, then `end` with the final run.
-  logState.textContent = TERMINAL.has(run.status) ? '' : 'Following the log live…';
-  const source = new EventSource(`/api/v1/runs/${run.id}/logs`);
+  // The log: the stored lines a page at a time, then (while the run goes)
+  // the live ones over SSE from the last line fetched, with the run's status
+  // changes (`run` events) and its final state (`end`).
+  let lastSeq = 0;
+  const accept = (items) => {
+    // A reconnecting event stream may send lines again: keep each seq once.
+    const fresh = items.filter((line) => line.seq > lastSeq);
+    if (!fresh.length) return;
+    lastSeq = fresh[fresh.length - 1].seq;
+    logs.push(fresh);
+  };
+  const endedWhenOpened = TERMINAL.has(run.status);
+  logState.textContent = endedWhenOpened ? 'Loading the log…' : 'Following the log live…';
+  for (let limit = FIRST_LOG_PAGE; ; limit = LOG_PAGE) {
+    const page = await api('GET', `/runs/${run.id}/logs?after=${lastSeq}&limit=${limit}`, undefined, { signal: ctx.signal });
+    accept(page.items);
+    if (page.next_after == null) break;
+  }
+  if (endedWhenOpened) {
+    logState.textContent = logs.lines.length ? '' : 'No log lines.';
+    return;
+  }
+  const source = new EventSource(`/api/v1/runs/${run.id}/logs?after=${lastSeq}`);
   ctx.cleanup.push(() => source.close());
-  source.addEventListener('log', (event) => appendLog(logs, JSON.parse(event.data)));
+  source.addEventListener('log', (event) => accept([JSON.parse(event.data)]));
+  source.addEventListener('run', (event) => {
+    run = JSON.parse(event.data);
+    draw();
+  });
   source.addEventListener('end', (event) => {
     source.close();
     run = JSON.parse(event.data);
-    logState.textContent = logs.children.length ? '' : 'No log lines.';
+    logState.textContent = logs.lines.length ? '' : 'No log lines.';
     draw();
     loadScript();
   });
@@ -166,8 +165,7 @@ export async function runPage(main, ctx, id) {
       run = await api('GET', `/runs/${run.id}`);
       draw();
     } catch (err) {
-      message.hidden = false;
-      message.textContent = err.message;
+      message.show(err);
     } finally {
       cancel.disabled = false;
     }
@@ -180,8 +178,7 @@ export async function runPage(main, ctx, id) {
       const next = await api('POST', `/jobs/${run.job_id}/run`, body);
       navigate(`/runs/${next.id}`);
     } catch (err) {
-      message.hidden = false;
-      message.textContent = err.message;
+      message.show(err);
       rerun.disabled = false;
     }
   }

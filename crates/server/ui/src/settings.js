@@ -2,7 +2,17 @@
 // channels with "Send test", API tokens (shown once on creation; revoke),
 // users (admin only) and the key-value storage browser (editors too).
 
+import { actionButton, choice, errorBanner, field, form, table, text } from './components.js';
 import { api, fill, h, session, timeEl } from './lib.js';
+
+/** What a channel can be told about (store::AlertEvent), all wanted by default. */
+const ALERT_EVENTS = [
+  ['failed', 'Failed'],
+  ['timed_out', 'Timed out'],
+  ['interrupted', 'Interrupted'],
+  ['missed', 'Missed'],
+  ['recovered', 'Recovered'],
+];
 
 const SECTIONS = [
   ['sites', 'Sites', 'admin'],
@@ -33,78 +43,15 @@ export async function settingsPage(main, ctx, section) {
   } catch (error) {
     if (error.name === 'AbortError') return;
     // The other sections stay reachable when one cannot load.
-    fill(box, h('h2', { id: 'section-title' }, current[1]), h('p', { role: 'alert', class: 'error' }, error.message));
+    const banner = errorBanner();
+    banner.show(error);
+    fill(box, h('h2', { id: 'section-title' }, current[1]), banner.el);
   }
-}
-
-/** A form whose submit runs `fn(data)`, with its own error line; returns the form. */
-function form(label, fields, submitLabel, fn) {
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
-  const el = h('form', { class: 'card inline-form', 'aria-label': label }, fields, h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, submitLabel)), message);
-  el.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const button = el.querySelector('button[type=submit]');
-    button.disabled = true;
-    message.hidden = true;
-    try {
-      await fn(Object.fromEntries(new FormData(el)), el);
-    } catch (error) {
-      message.hidden = false;
-      message.textContent = error.message;
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return el;
-}
-
-let ids = 0;
-function field(label, control) {
-  control.id ||= `s-${++ids}`;
-  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
-}
-const text = (name, props = {}) => h('input', { name, autocomplete: 'off', ...props });
-const choice = (name, options, value) => h('select', { name }, options.map((o) => h('option', { value: o, selected: o === value }, o)));
-
-function table(label, headers, rows, empty) {
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      { 'aria-label': label },
-      h('thead', null, h('tr', null, headers.map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', null, rows.length ? rows : h('tr', null, h('td', { colspan: headers.length, class: 'empty' }, empty))),
-    ),
-  );
-}
-
-function actionButton(label, fn, message, cls = 'small') {
-  return h(
-    'button',
-    {
-      type: 'button',
-      class: cls,
-      onClick: async (e) => {
-        e.target.disabled = true;
-        message.hidden = true;
-        try {
-          await fn();
-        } catch (error) {
-          message.hidden = false;
-          message.textContent = error.message;
-        } finally {
-          e.target.disabled = false;
-        }
-      },
-    },
-    label,
-  );
 }
 
 async function sites(box, ctx) {
   const { items } = await api('GET', '/sites', undefined, { signal: ctx.signal });
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const message = errorBanner();
   const reload = () => sites(box, ctx);
   const secret = text('secret', { type: 'password', placeholder: 'API token or password (write-only)' });
   const name = text('name', { required: true });
@@ -131,7 +78,7 @@ async function sites(box, ctx) {
     box,
     h('h2', { id: 'section-title' }, 'Sites'),
     h('p', { class: 'muted' }, 'Secrets are write-only: they are stored encrypted and never shown again. Leave Secret empty to keep the current one.'),
-    message,
+    message.el,
     table(
       'Sites',
       ['Name', 'Product', 'Base URL', 'Auth', 'Email', 'Secret', 'Source', ''],
@@ -187,17 +134,23 @@ async function sites(box, ctx) {
 
 async function channels(box, ctx) {
   const { items } = await api('GET', '/channels', undefined, { signal: ctx.signal });
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const message = errorBanner();
   const testResult = h('p', { role: 'status' });
   const reload = () => channels(box, ctx);
   let editing = null;
+  const eventBoxes = h(
+    'fieldset',
+    { class: 'field checks' },
+    h('legend', null, 'Events'),
+    ALERT_EVENTS.map(([value, label]) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'events', value, checked: true }), ` ${label}`)),
+  );
   const channelForm = form(
     'Channel',
     [
       field('Channel name', text('name', { required: true })),
       field('Kind', choice('kind', ['webhook', 'slack'])),
       field('URL', text('url', { type: 'url', placeholder: 'https://…' })),
-      field('Events', text('events', { placeholder: 'failed, timed_out, interrupted, missed, recovered' })),
+      eventBoxes,
       h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'enabled', checked: true }), ' Enabled'),
     ],
     'Save channel',
@@ -205,10 +158,7 @@ async function channels(box, ctx) {
       const body = {
         name: data.name,
         kind: data.kind,
-        events: (data.events || '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
+        events: [...eventBoxes.querySelectorAll('input:checked')].map((box) => box.value),
         enabled: data.enabled === 'on',
       };
       // A masked URL read back is not sent again: the stored one stays.
@@ -221,7 +171,7 @@ async function channels(box, ctx) {
   fill(
     box,
     h('h2', { id: 'section-title' }, 'Notification channels'),
-    message,
+    message.el,
     testResult,
     table(
       'Channels',
@@ -257,7 +207,8 @@ async function channels(box, ctx) {
                 f.name.value = c.name;
                 f.kind.value = c.kind;
                 f.url.value = c.url || '';
-                f.events.value = (c.events || []).join(', ');
+                const wanted = new Set(c.events?.length ? c.events : ALERT_EVENTS.map(([v]) => v));
+                for (const box of eventBoxes.querySelectorAll('input')) box.checked = wanted.has(box.value);
                 f.enabled.checked = c.enabled;
               },
               message,
@@ -284,7 +235,7 @@ async function channels(box, ctx) {
 
 async function tokens(box, ctx, created = null) {
   const { items } = await api('GET', '/tokens', undefined, { signal: ctx.signal });
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const message = errorBanner();
   fill(
     box,
     h('h2', { id: 'section-title' }, 'API tokens'),
@@ -296,7 +247,7 @@ async function tokens(box, ctx, created = null) {
         h('input', { readonly: true, value: created.token, 'aria-label': 'New token', onFocus: (e) => e.target.select() }),
         h('button', { type: 'button', class: 'small', onClick: () => navigator.clipboard?.writeText(created.token) }, 'Copy'),
       ),
-    message,
+    message.el,
     table(
       'Tokens',
       ['Name', 'Role', 'Created', 'Last used', 'Revoked', ''],
@@ -338,12 +289,12 @@ async function tokens(box, ctx, created = null) {
 
 async function users(box, ctx) {
   const { items } = await api('GET', '/users', undefined, { signal: ctx.signal });
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const message = errorBanner();
   const reload = () => users(box, ctx);
   fill(
     box,
     h('h2', { id: 'section-title' }, 'Users'),
-    message,
+    message.el,
     table(
       'Users',
       ['Name', 'Role', 'Created', 'State', ''],
@@ -363,8 +314,7 @@ async function users(box, ctx) {
                   try {
                     await api('PATCH', `/users/${encodeURIComponent(u.name)}`, { role: e.target.value });
                   } catch (error) {
-                    message.hidden = false;
-                    message.textContent = error.message;
+                    message.show(error);
                     e.target.value = u.role;
                   }
                 },
@@ -418,7 +368,7 @@ async function users(box, ctx) {
 }
 
 async function storage(box, ctx) {
-  const message = h('p', { role: 'alert', class: 'error', hidden: true });
+  const message = errorBanner();
   const prefix = h('input', { id: 'storage-prefix', type: 'search', placeholder: 'all keys' });
   const body = h('tbody');
   const more = h('button', { type: 'button', hidden: true }, 'More keys');
@@ -476,21 +426,14 @@ async function storage(box, ctx) {
   const valueInput = h('textarea', { name: 'value', rows: 4, spellcheck: 'false', placeholder: '{"any": "JSON"}' });
   prefix.addEventListener('input', () => load(true).catch(show));
   more.addEventListener('click', () => load(false).catch(show));
-  function show(error) {
-    message.hidden = false;
-    message.textContent = error.message;
-  }
+  const show = (error) => message.show(error);
   fill(
     box,
     h('h2', { id: 'section-title' }, 'Storage'),
     h('p', { class: 'muted' }, 'The key-value store scripts use (storage / kvs). Secret values are never shown.'),
     h('div', { class: 'filters' }, h('div', { class: 'field' }, h('label', { for: 'storage-prefix' }, 'Key prefix'), prefix)),
-    message,
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h('table', { 'aria-label': 'Storage' }, h('thead', null, h('tr', null, ['Key', 'Value', 'Bytes', ''].map((t) => h('th', { scope: 'col' }, t)))), body),
-    ),
+    message.el,
+    table('Storage', ['Key', 'Value', 'Bytes', ''], body),
     more,
     h('h3', null, 'Set a value'),
     form('Storage value', [field('Key', keyInput), field('Value (JSON)', valueInput)], 'Save value', async (data) => {
