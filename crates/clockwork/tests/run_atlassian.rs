@@ -319,8 +319,8 @@ fn requests_without_a_site_credential_or_bitbucket_fail_clearly() {
     assert_eq!(
         scratch.result(script, &[]),
         json!([
-            "requestJira: no Jira site is configured in Clockwork",
-            "requestConfluence: no Confluence (or Jira) site is configured in Clockwork",
+            "requestJira: no Jira site is configured in Clockwork: add one in the web UI (Settings → Sites), in clockwork.toml ([site] jira_url), or with `clockwork run --jira-url`",
+            "requestConfluence: no Confluence (or Jira) site is configured in Clockwork: add one in the web UI (Settings → Sites), in clockwork.toml ([site] confluence_url or jira_url), or with `clockwork run --confluence-url`",
             "requestBitbucket: Clockwork has no Bitbucket site; use fetch() with the Bitbucket API URL",
         ])
     );

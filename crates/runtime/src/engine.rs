@@ -320,8 +320,8 @@ fn engine_failure(error: &rquickjs::Error) -> Ended {
 /// its result, an uncaught exception or an unhandled rejection.
 async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
     let form = host.prepared.form;
-    // `_timers` owns the pending callbacks until this future ends, however it ends.
-    let _timers = match install(&ctx, host, info, form) {
+    // `timers` owns the pending callbacks until this future ends, however it ends.
+    let timers = match install(&ctx, host, info, form) {
         Ok(installed) => installed,
         Err(error) => return Ended::Error(caught(&ctx, error, &host.prepared)),
     };
@@ -341,6 +341,7 @@ async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
             }
         }
     };
+    timers.cancel_pending();
     let value = match settled {
         Ok(value) => value,
         Err(error) => return Ended::Error(error),

@@ -79,7 +79,19 @@ type Shared<'js> = Rc<RefCell<Timers<'js>>>;
 
 /// Owns a run's timers: dropping it (with the run's driving future) drops
 /// every pending callback.
-pub(crate) struct TimerQueue<'js>(#[allow(dead_code)] Shared<'js>);
+pub(crate) struct TimerQueue<'js>(Shared<'js>);
+
+impl TimerQueue<'_> {
+    /// Drops every pending timer. Called when the script's result settles:
+    /// from then on the run has ended and none of its timers may fire, even
+    /// one already due while the last promise jobs still run.
+    pub(crate) fn cancel_pending(&self) {
+        let mut state = self.0.borrow_mut();
+        state.queue.clear();
+        state.keys.clear();
+        state.changed.notify_one();
+    }
+}
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<TimerQueue<'js>> {
     let timers: Shared<'js> = Rc::new(RefCell::new(Timers {

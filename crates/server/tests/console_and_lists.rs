@@ -347,6 +347,7 @@ async fn ended_run(server: &TestServer, job_id: i64, status: RunStatus, millis: 
         })
         .await
         .unwrap();
+    crate::common::start_as(&server.store, run.id, "n1", now).await;
     server
         .store
         .run_logs_append_if_running(&[LogAppend {

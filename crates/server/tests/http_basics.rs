@@ -139,7 +139,8 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
     };
     // The Job JSON, plus `retention` (per-job history bounds),
     // `queue` (the key it consumes), `progress` (chains and queues),
-    // `handler` and `env` (Forge's entry point and `process.env`).
+    // `handler` and `env` (Forge's entry point and `process.env`) and
+    // `language` (JavaScript or TypeScript).
     assert_eq!(
         properties("JobView"),
         sorted(&[
@@ -167,6 +168,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "schedule_description",
             "handler",
             "env",
+            "language",
         ])
     );
     // The Run JSON, plus `missed_count` (how many occurrences a
@@ -194,6 +196,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "missed_count",
             "chain_id",
             "event",
+            "lateness_ms",
         ])
     );
 }

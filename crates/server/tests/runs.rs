@@ -50,6 +50,7 @@ async fn finished_run(server: &TestServer, job_id: i64, status: RunStatus, lines
         .await
         .unwrap();
     assert_eq!(claimed[0].run.id, run.id);
+    crate::common::start_as(&server.store, run.id, "n1", now).await;
     let log = |message: &str| LogLine {
         ts: now,
         level: LogLevel::Info,
@@ -97,6 +98,7 @@ async fn a_run_shows_exactly_the_documented_fields(server: TestServer) {
             "started_at": "2026-03-07T12:00:00Z",
             "finished_at": "2026-03-07T12:00:01.5Z",
             "duration_ms": 1500,
+            "lateness_ms": null,
             "attempt": 1,
             "result": {"copied": 3},
             "error": null,

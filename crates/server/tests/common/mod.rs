@@ -349,3 +349,20 @@ pub fn finish_as(
         other => panic!("{other} is not a status a running run ends in"),
     }
 }
+
+/// Records that the script of claimed run `id` began on `node` at `at`
+/// (a claim alone leaves `started_at` empty).
+pub async fn start_as(store: &Store, id: i64, node: &str, at: Timestamp) {
+    let applied = store
+        .runs_write_if_running(&store::RunWrites {
+            starts: vec![store::RunStart {
+                run_id: id,
+                node: node.into(),
+                started_at: at,
+            }],
+            ..store::RunWrites::default()
+        })
+        .await
+        .unwrap();
+    assert!(applied.finished.is_empty());
+}
