@@ -335,7 +335,9 @@ test('settings: a token is shown once and revoked, a user is added and signs in,
 });
 
 test('settings: a site secret is write-only and a channel sends a real test delivery', async (t) => {
-  const { page, server } = await setup(t);
+  // The receiver listens on loopback, which alert channels may reach only
+  // when the operator names the host (docs/security.md).
+  const { page, server } = await setup(t, { config: '[egress]\nalerts_allow_hosts = ["127.0.0.1"]\n' });
   const received = [];
   const hook = createServer((request, response) => {
     let body = '';

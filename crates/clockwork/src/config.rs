@@ -21,6 +21,7 @@
 //! [egress]
 //! allow = ["example.atlassian.net", "*.example.com"]
 //! allow_private = false     # 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7
+//! alerts_allow_hosts = []    # channel hosts reachable wherever they resolve
 //!
 //! [limits]                  # for jobs that set none
 //! timeout_seconds = 900
@@ -74,6 +75,9 @@ pub(crate) struct Settings {
     pub(crate) egress_allow_private: bool,
     /// Alert channels may reach private address ranges (default: as scripts).
     pub(crate) alerts_allow_private: bool,
+    /// Hosts (or `host:port`) alert channels may reach wherever they
+    /// resolve, loopback included: a relay the operator runs on purpose.
+    pub(crate) alerts_allow_hosts: Vec<String>,
     /// The run limits of jobs that set none.
     pub(crate) limits: server::DefaultLimits,
     /// The history kept per job unless the job says otherwise.
@@ -145,6 +149,8 @@ struct EgressFile {
     #[serde(default)]
     allow_private: bool,
     alerts_allow_private: Option<bool>,
+    #[serde(default)]
+    alerts_allow_hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,6 +302,9 @@ impl Resolver<'_> {
             settings.egress_allow_private = egress.allow_private;
             settings.alerts_allow_private =
                 egress.alerts_allow_private.unwrap_or(egress.allow_private);
+            egress::AllowList::new(&egress.alerts_allow_hosts)
+                .map_err(|error| format!("egress.alerts_allow_hosts: {error}"))?;
+            settings.alerts_allow_hosts = egress.alerts_allow_hosts;
         }
         settings.metrics_public = raw.metrics.is_some_and(|metrics| metrics.public);
         if let Some(limits) = raw.limits {
@@ -478,6 +487,15 @@ events = ["failed"]
         let text = "[egress]\nallow_private = true\nalerts_allow_private = false\n";
         let settings = parse(text, &env).unwrap();
         assert!(!settings.alerts_allow_private);
+        assert!(settings.alerts_allow_hosts.is_empty());
+        let text = "[egress]\nalerts_allow_hosts = [\"127.0.0.1\", \"relay.internal:8443\"]\n";
+        let settings = parse(text, &env).unwrap();
+        assert_eq!(
+            settings.alerts_allow_hosts,
+            ["127.0.0.1", "relay.internal:8443"]
+        );
+        let error = parse("[egress]\nalerts_allow_hosts = [\"\"]\n", &env).unwrap_err();
+        assert!(error.starts_with("egress.alerts_allow_hosts: "), "{error}");
         let error = parse("[retention]\naudit_days = 0\n", &env).unwrap_err();
         assert_eq!(error, "retention.audit_days: must be at least 1");
         assert!(parse("[metrics]\npublick = true\n", &env).is_err());

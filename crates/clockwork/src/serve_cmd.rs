@@ -216,9 +216,14 @@ fn run_environment(
     .context("cannot set up the outbound HTTP client")?;
     // Alert channels are the operator's own configuration, not a script's
     // reach: the scripts' allow-list does not apply to them, but the
-    // address rules do (a channel URL must not reach the server itself).
+    // address rules do (a channel URL must not reach the server itself),
+    // except for the hosts `[egress] alerts_allow_hosts` names.
     let alerts = http.with_policy(egress::Policy {
-        reach: public_reach(settings.alerts_allow_private),
+        reach: egress::Reach {
+            exempt: egress::AllowList::new(&settings.alerts_allow_hosts)
+                .context("egress.alerts_allow_hosts")?,
+            ..public_reach(settings.alerts_allow_private)
+        },
         ..egress::Policy::default()
     });
     // Pushes are stored with their runs; the same signal wakes this node's workers.
