@@ -53,7 +53,8 @@ pub(crate) fn start_batch_at(core: &Arc<Core>, runs: Vec<Start>, at: jiff::Times
     });
 }
 
-/// Hands the run to the executor now and follows it on a task of its own.
+/// Records the run's start, then hands it to the executor and follows it,
+/// on a task of its own.
 fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermit) {
     let started = core.now();
     if run.trigger == Trigger::Schedule
@@ -64,12 +65,11 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
             .fire_lateness
             .observe(Duration::try_from(late).unwrap_or(Duration::ZERO));
     }
-    let handle = core.executor.start(run_spec(core, &run, &spec));
-    let stop = core.live.register(run.id, handle.control());
-    core.events
-        .send(RunEvent::of(&run, RunStatus::Running, started));
     let core = core.clone();
     tokio::spawn(async move {
+        // The start is committed before the script runs: a node that dies
+        // from here on leaves a run that began (interrupted at its restart),
+        // never one that ran unrecorded and would run again as if it had not.
         core.writer
             .started(RunStart {
                 run_id: run.id,
@@ -77,6 +77,10 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
                 started_at: started,
             })
             .await;
+        let handle = core.executor.start(run_spec(&core, &run, &spec));
+        let stop = core.live.register(run.id, handle.control());
+        core.events
+            .send(RunEvent::of(&run, RunStatus::Running, started));
         let pump = tokio::spawn(pump_logs(core.clone(), run.id, handle.logs()));
         let outcome = handle.outcome().await;
         drop(permit);

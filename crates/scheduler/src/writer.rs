@@ -31,7 +31,7 @@ pub(crate) struct FinishWritten {
 }
 
 enum Write {
-    Start(RunStart),
+    Start(RunStart, oneshot::Sender<()>),
     Append(LogAppend),
     Finish(Box<RunFinish>, oneshot::Sender<FinishWritten>),
     /// Commit everything before it, answer, and end.
@@ -56,7 +56,11 @@ impl Writer {
     /// Records when a run's script began (no answer: it applies only while
     /// the run is still this node's, like an append).
     pub(crate) async fn started(&self, start: RunStart) {
-        let _ = self.sender.send(Write::Start(start)).await;
+        let (reply, committed) = oneshot::channel();
+        if self.sender.send(Write::Start(start, reply)).await.is_ok() {
+            // An error only means the writer stopped: nothing more to wait for.
+            let _ = committed.await;
+        }
     }
 
     /// Stores log lines of a running run (no answer: a lost append only
@@ -131,9 +135,13 @@ async fn write_loop(store: Store, window: Duration, mut receiver: mpsc::Receiver
 async fn commit(store: &Store, batch: Vec<Write>) {
     let mut writes = RunWrites::default();
     let mut replies = Vec::new();
+    let mut start_replies = Vec::new();
     for write in batch {
         match write {
-            Write::Start(start) => writes.starts.push(start),
+            Write::Start(start, reply) => {
+                writes.starts.push(start);
+                start_replies.push(reply);
+            }
             Write::Append(append) => writes.appends.push(append),
             Write::Finish(finish, reply) => {
                 writes.finishes.push(*finish);
@@ -174,6 +182,9 @@ async fn commit(store: &Store, batch: Vec<Write>) {
             }
         }
     };
+    for reply in start_replies {
+        let _ = reply.send(());
+    }
     for ((reply, applied), follow_up) in replies
         .into_iter()
         .zip(applied.finished)
