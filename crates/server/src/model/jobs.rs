@@ -17,7 +17,7 @@ use super::{LanguageDoc, MisfireDoc, OverlapDoc, QueueCountsView, RunStatusDoc, 
 
 /// The fields of a job as read that [`JobInput`] accepts and ignores, so a
 /// job read can be sent back; an unknown-field error does not offer them.
-pub(crate) const READ_ONLY_JOB_FIELDS: &[&str] = &[
+pub const READ_ONLY_JOB_FIELDS: &[&str] = &[
     "progress",
     "id",
     "next_fire_at",
