@@ -356,8 +356,25 @@ async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
         Err(error) => Ended::Error(error),
     };
     // The result is decided; what the script left going cannot change it.
+    run_queued_jobs(&ctx, host);
     land_unawaited_requests(host).await;
     ended
+}
+
+/// Promise jobs run after the result settles, at most: enough for the
+/// turns a request takes to reach the host (`fetch` builds its request in
+/// a few), bounded for a script that queues jobs endlessly.
+const JOBS_AFTER_SETTLING: usize = 10_000;
+
+/// Runs the promise jobs the script's last turn queued, as Node would
+/// before its event loop idles: a request started without `await` is only
+/// handed to the host a few jobs later.
+fn run_queued_jobs(ctx: &Ctx<'_>, host: &Host) {
+    for _ in 0..JOBS_AFTER_SETTLING {
+        if host.guard.is_over() || !ctx.execute_pending_job() {
+            return;
+        }
+    }
 }
 
 /// Requests the script did not await get this long to finish after its
@@ -420,7 +437,7 @@ fn install<'js>(
     let guard = Arc::clone(&host.guard);
     let stopped = Function::new(ctx.clone(), move || guard.is_over())?;
     precompiled::default_export(ctx, Script::Harden)?.call::<_, ()>((stopped,))?;
-    crate::stack::install(ctx, &host.prepared)?;
+    crate::stack::install(ctx, &host.prepared, Arc::clone(&host.guard))?;
     globals::install_web_globals(ctx)?;
     console::install(ctx, &host.logs)?;
     let timers = timers::install(ctx, host)?;

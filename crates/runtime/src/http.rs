@@ -267,6 +267,27 @@ fn reaching_sites(client: &egress::Client, sites: &Sites) -> egress::Client {
 struct Calls {
     records: Vec<CallRecord>,
     unrecorded: u64,
+    /// `(method, url)` of cut calls whose egress record (cancelled) has
+    /// not come in yet: that one is left out, the cut record stands.
+    cut: Vec<(String, String)>,
+}
+
+impl Calls {
+    fn push(&mut self, record: CallRecord) {
+        if self.records.len() < MAX_RECORDED_CALLS {
+            self.records.push(record);
+        } else {
+            self.unrecorded += 1;
+        }
+    }
+}
+
+impl RunObserver {
+    fn record_cut(&self, record: CallRecord) {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        calls.cut.push((record.method.clone(), record.url.clone()));
+        calls.push(record);
+    }
 }
 
 /// Turns the egress client's reports into the run's log lines and call records.
@@ -282,11 +303,15 @@ impl Observer for RunObserver {
 
     fn on_complete(&self, record: &CallRecord) {
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-        if calls.records.len() < MAX_RECORDED_CALLS {
-            calls.records.push(record.clone());
-        } else {
-            calls.unrecorded += 1;
+        let cut = calls
+            .cut
+            .iter()
+            .position(|(method, url)| *method == record.method && *url == record.url);
+        if let Some(cut) = cut.filter(|_| record.status.is_none()) {
+            calls.cut.swap_remove(cut);
+            return;
         }
+        calls.push(record.clone());
     }
 }
 
@@ -298,15 +323,17 @@ pub(crate) async fn send(
     body: Option<Vec<u8>>,
 ) -> Result<(ResponseMeta, Vec<u8>), HttpFailure> {
     let resolved = resolved?;
+    let label = (resolved.method.clone(), egress::redact_url(&resolved.url));
     let mut cut = http.flights.cut.subscribe();
     if *cut.borrow() {
-        return Err(cut_before_sending(http, &resolved));
+        return Err(record_cut(http, &label));
     }
     tokio::select! {
         sent = transport(http, resolved, body) => sent,
-        // Dropping the transport's future ends the call; the egress client
-        // records it as cancelled.
-        _ = cut.wait_for(|cut| *cut) => Err(HttpFailure::Error(String::from(CUT))),
+        // Dropping the transport's future ends the call (the egress client
+        // aborts it on its own task, and its late "cancelled" record is
+        // left out for this one).
+        _ = cut.wait_for(|cut| *cut) => Err(record_cut(http, &label)),
     }
 }
 
@@ -314,11 +341,12 @@ pub(crate) async fn send(
 const CUT: &str = "cut: the script's result had settled and the request outlived the grace \
      Clockwork gives requests the script did not await";
 
-/// A request made once the grace is over: recorded, never sent.
-fn cut_before_sending(http: &HttpContext, resolved: &Resolved) -> HttpFailure {
-    http.observer.on_complete(&CallRecord {
-        method: resolved.method.clone(),
-        url: egress::redact_url(&resolved.url),
+/// Records a request cut (or refused once the grace is over) as the
+/// script's call record says it: unanswered, with why.
+fn record_cut(http: &HttpContext, (method, url): &(String, String)) -> HttpFailure {
+    http.observer.record_cut(CallRecord {
+        method: method.clone(),
+        url: url.clone(),
         status: None,
         duration_ms: 0,
         retries: 0,

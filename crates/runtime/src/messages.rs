@@ -12,13 +12,13 @@
 //! | `cannot set property 'x' of null` | `Cannot set properties of null (setting 'x')` |
 //! | `not a function` | `o.f is not a function` (the callee as written; V8 prints a call's arguments as `(...)`) |
 //! | `'c' is read-only` (assigning a `const`) | `Assignment to constant variable.` |
-//! | `Cannot convert undefined or null to object` (`const { a } = v`) | `Cannot destructure property 'a' of 'v' as it is undefined.` |
 //!
 //! Where the text does not say enough the engine's message stays (a callee
 //! that is not written before the call's parenthesis, a read-only property
-//! of a frozen object, a destructured parameter). The engine does not tell
-//! `undefined` from `null` when destructuring: written literally it is
-//! named, otherwise the message says `undefined or null`.
+//! of a frozen object). Destructuring `undefined` keeps the engine's
+//! `Cannot convert undefined or null to object`: quickjs-ng places that
+//! error at the start of the enclosing function, not at the declaration,
+//! so the property and the value cannot be read from the text.
 
 /// Node's wording of an engine error raised at byte `column` (1-based) of
 /// `line` (the evaluated text), or `None` to keep the engine's.
@@ -35,7 +35,6 @@ pub(crate) fn node_message(name: &str, message: &str, line: &str, column: u32) -
     }
     match message {
         "not a function" => callee_at(line, at).map(|callee| format!("{callee} is not a function")),
-        "Cannot convert undefined or null to object" => destructuring_at(line, at),
         _ => constant_assignment(message, line, at),
     }
 }
@@ -184,106 +183,6 @@ fn matching_open(text: &[u8], open: u8, close: u8) -> Option<usize> {
     None
 }
 
-/// `const { a, … } = value` at byte `at` (where the engine places the
-/// statement): Node's message about the first property.
-fn destructuring_at(line: &str, at: usize) -> Option<String> {
-    let rest = line.get(at..)?;
-    let rest = ["const", "let", "var"]
-        .iter()
-        .find_map(|keyword| rest.strip_prefix(keyword))?;
-    let pattern = rest.trim_start().strip_prefix('{')?;
-    let close = matching_close(pattern)?;
-    let property = first_property(&pattern[..close])?;
-    let value_text = pattern[close + 1..]
-        .trim_start()
-        .strip_prefix('=')
-        .filter(|after| !after.starts_with('='))?;
-    let value_text = value_text
-        .split(';')
-        .next()
-        .unwrap_or(value_text)
-        .trim();
-    if value_text.is_empty() {
-        return None;
-    }
-    let shown = if expression_spans(value_text) {
-        expression_before(value_text).unwrap_or_else(|| value_text.to_owned())
-    } else {
-        value_text.to_owned()
-    };
-    let what = match value_text {
-        "undefined" => "undefined",
-        "null" => "null",
-        _ => "undefined or null",
-    };
-    Some(format!(
-        "Cannot destructure property '{property}' of '{shown}' as it is {what}."
-    ))
-}
-
-/// Whether `text` is one member-access chain (so printing it as a callee is faithful).
-fn expression_spans(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut start = bytes.len();
-    loop {
-        match bytes[..start].last() {
-            Some(b']') => match matching_open(&bytes[..start], b'[', b']') {
-                Some(open) => start = open,
-                None => return false,
-            },
-            Some(b')') => match matching_open(&bytes[..start], b'(', b')') {
-                Some(open) => start = open,
-                None => return false,
-            },
-            Some(&byte) if is_identifier_byte(byte) => {
-                while start > 0 && is_identifier_byte(bytes[start - 1]) {
-                    start -= 1;
-                }
-                if text[..start].ends_with("?.") {
-                    start -= 2;
-                } else if text[..start].ends_with('.') {
-                    start -= 1;
-                } else {
-                    return start == 0;
-                }
-            }
-            _ => return start == 0,
-        }
-    }
-}
-
-/// The index of the `}` closing a pattern whose `{` was just consumed.
-fn matching_close(pattern: &str) -> Option<usize> {
-    let mut depth = 1_usize;
-    for (index, byte) in pattern.bytes().enumerate() {
-        match byte {
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return (byte == b'}').then_some(index);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The first property a pattern names: `a`, `'b-c'`, `a: alias`, `a = 1`.
-fn first_property(pattern: &str) -> Option<String> {
-    let pattern = pattern.trim_start();
-    if let Some(quoted) = pattern
-        .strip_prefix('\'')
-        .or_else(|| pattern.strip_prefix('"'))
-    {
-        let quote = pattern.chars().next()?;
-        return quoted.split(quote).next().map(str::to_owned);
-    }
-    let name: String = pattern.chars().take_while(|c| is_identifier_char(*c)).collect();
-    (!name.is_empty()).then_some(name)
-}
-
 fn is_identifier_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$' || byte >= 0x80
 }
@@ -361,30 +260,5 @@ mod tests {
         // A frozen object's property keeps the engine's words.
         assert_eq!(node("'x' is read-only", "o.x = 1", "o"), None);
         assert_eq!(node("'c' is read-only", "cc = 1", "cc"), None);
-    }
-
-    #[test]
-    fn destructuring_names_the_property_and_the_value() {
-        assert_eq!(
-            node("Cannot convert undefined or null to object", "const {a} = undefined;", "const").as_deref(),
-            Some("Cannot destructure property 'a' of 'undefined' as it is undefined.")
-        );
-        assert_eq!(
-            node("Cannot convert undefined or null to object", "let { name: n, id } = null", "let").as_deref(),
-            Some("Cannot destructure property 'name' of 'null' as it is null.")
-        );
-        assert_eq!(
-            node("Cannot convert undefined or null to object", "  const { assignee } = issue.fields;", "const").as_deref(),
-            Some("Cannot destructure property 'assignee' of 'issue.fields' as it is undefined or null.")
-        );
-        assert_eq!(
-            node("Cannot convert undefined or null to object", "const { data } = load(x);", "const").as_deref(),
-            Some("Cannot destructure property 'data' of 'load(...)' as it is undefined or null.")
-        );
-        // Object.keys(undefined) reads the same in Node: kept.
-        assert_eq!(
-            node("Cannot convert undefined or null to object", "Object.keys(v)", "Object"),
-            None
-        );
     }
 }

@@ -18,6 +18,7 @@ use rquickjs::function::This;
 use rquickjs::{Array, Ctx, Function, Object, Value};
 
 use crate::js_error::error_headline;
+use crate::limits::Guard;
 use crate::source::{Prepared, SCRIPT_FILE};
 
 /// One call site, as the engine describes it.
@@ -30,11 +31,21 @@ struct Site {
 }
 
 /// Installs `Error.prepareStackTrace` for the run's script.
-pub(crate) fn install(ctx: &Ctx<'_>, prepared: &Prepared) -> rquickjs::Result<()> {
+pub(crate) fn install(
+    ctx: &Ctx<'_>,
+    prepared: &Prepared,
+    guard: Arc<Guard>,
+) -> rquickjs::Result<()> {
     let prepared = Arc::new(prepared.clone());
     let prepare = Function::new(
         ctx.clone(),
         move |error: Value<'_>, sites: Array<'_>| -> rquickjs::Result<String> {
+            // A stopped run's errors (the engine's uncatchable interrupt
+            // among them) get no stack: reading the call sites would call
+            // into the script's engine, which is being stopped.
+            if guard.is_over() {
+                return Ok(String::new());
+            }
             let sites = read_sites(&sites)?;
             Ok(prepare_stack(&error, &sites, &prepared))
         },
