@@ -283,9 +283,13 @@ impl Calls {
 }
 
 impl RunObserver {
-    fn record_cut(&self, record: CallRecord) {
+    /// Records a cut call; `egress_records_too` when the egress client had
+    /// it and will record it as well (that record is left out).
+    fn record_cut(&self, egress_records_too: bool, record: CallRecord) {
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-        calls.cut.push((record.method.clone(), record.url.clone()));
+        if egress_records_too {
+            calls.cut.push((record.method.clone(), record.url.clone()));
+        }
         calls.push(record);
     }
 }
@@ -307,7 +311,7 @@ impl Observer for RunObserver {
             .cut
             .iter()
             .position(|(method, url)| *method == record.method && *url == record.url);
-        if let Some(cut) = cut.filter(|_| record.status.is_none()) {
+        if let Some(cut) = cut {
             calls.cut.swap_remove(cut);
             return;
         }
@@ -324,16 +328,21 @@ pub(crate) async fn send(
 ) -> Result<(ResponseMeta, Vec<u8>), HttpFailure> {
     let resolved = resolved?;
     let label = (resolved.method.clone(), egress::redact_url(&resolved.url));
+    let started = Instant::now();
     let mut cut = http.flights.cut.subscribe();
     if *cut.borrow() {
-        return Err(record_cut(http, &label));
+        return Err(record_cut(http, &label, started, false));
     }
+    let cut = async {
+        let _ = cut.wait_for(|cut| *cut).await;
+        // Recorded before the transport's future is dropped: the egress
+        // client then aborts the call on its own task, and its record of
+        // that (whenever it comes) is left out for this one.
+        record_cut(http, &label, started, true)
+    };
     tokio::select! {
         sent = transport(http, resolved, body) => sent,
-        // Dropping the transport's future ends the call (the egress client
-        // aborts it on its own task, and its late "cancelled" record is
-        // left out for this one).
-        _ = cut.wait_for(|cut| *cut) => Err(record_cut(http, &label)),
+        failure = cut => Err(failure),
     }
 }
 
@@ -343,12 +352,17 @@ const CUT: &str = "cut: the script's result had settled and the request outlived
 
 /// Records a request cut (or refused once the grace is over) as the
 /// script's call record says it: unanswered, with why.
-fn record_cut(http: &HttpContext, (method, url): &(String, String)) -> HttpFailure {
-    http.observer.record_cut(CallRecord {
+fn record_cut(
+    http: &HttpContext,
+    (method, url): &(String, String),
+    started: Instant,
+    egress_records_too: bool,
+) -> HttpFailure {
+    http.observer.record_cut(egress_records_too, CallRecord {
         method: method.clone(),
         url: url.clone(),
         status: None,
-        duration_ms: 0,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         retries: 0,
         error: Some(String::from(CUT)),
         response_size: None,

@@ -10,14 +10,26 @@ use std::time::Duration;
 
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use common::{messages, run_spec};
+use common::{executor, messages, run_spec};
 use runtime::{LogLevel, RunSpec, RunStatus};
 use serde_json::json;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Server {
     /// `METHOD path body` of each request, as it arrived.
     seen: Arc<Mutex<Vec<String>>>,
+    /// Requests under `/held/` are answered one per permit: a test lets one
+    /// through once the run has said it is waiting for it.
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            seen: Arc::default(),
+            permits: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
 }
 
 async fn answer(State(server): State<Server>, request: Request) -> String {
@@ -33,6 +45,9 @@ async fn answer(State(server): State<Server>, request: Request) -> String {
     if parts.uri.path() == "/hold" {
         // Never answers: only the run's cut ends this request.
         std::future::pending::<()>().await;
+    }
+    if parts.uri.path().starts_with("/held/") {
+        server.permits.acquire().await.unwrap().forget();
     }
     String::from("{\"ok\":true}")
 }
@@ -54,32 +69,45 @@ fn spec(script: &str, base: &str) -> RunSpec {
     spec
 }
 
+/// Runs `spec`; once the run's log names a request it is waiting for (the
+/// warning starting with `expected`), lets one held request be answered.
+async fn run_releasing(spec: RunSpec, server: &Server, expected: &str) -> runtime::Outcome {
+    let executor = executor();
+    let handle = executor.start(spec);
+    let mut logs = handle.logs();
+    while let Some(line) = logs.next().await {
+        if line.level == LogLevel::Warn && line.message.starts_with(expected) {
+            server.permits.add_permits(1);
+            break;
+        }
+    }
+    handle.outcome().await
+}
+
 #[tokio::test]
 async fn an_unawaited_post_lands_once_is_recorded_and_named() {
     let (base, server) = serve().await;
-    let script = "fetch('BASE/hook', { method: 'POST', body: JSON.stringify({ n: 1 }) });\nreturn 'done';";
-    let outcome = run_spec(spec(script, &base)).await;
+    let script = "fetch('BASE/held/hook', { method: 'POST', body: JSON.stringify({ n: 1 }) });\nreturn 'done';";
+    let expected = format!("POST {base}/held/hook: the script did not await this request");
+    let outcome = run_releasing(spec(script, &base), &server, &expected).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     assert_eq!(outcome.result, json!("done"));
     assert_eq!(
         *server.seen.lock().unwrap(),
-        vec![String::from("POST /hook {\"n\":1}")]
+        vec![String::from("POST /held/hook {\"n\":1}")]
     );
     assert_eq!(outcome.http_calls.len(), 1);
     let call = &outcome.http_calls[0];
     assert_eq!((call.method.as_str(), call.status), ("POST", Some(200)));
-    assert_eq!(call.url, format!("{base}/hook"));
-    let warning = outcome
+    assert_eq!(call.url, format!("{base}/held/hook"));
+    let warnings: Vec<&str> = outcome
         .logs
         .iter()
-        .find(|line| line.level == LogLevel::Warn)
-        .map(|line| line.message.clone())
-        .unwrap_or_default();
-    assert!(
-        warning.starts_with(&format!("POST {base}/hook: the script did not await this request")),
-        "{:?}",
-        messages(&outcome)
-    );
+        .filter(|line| line.level == LogLevel::Warn)
+        .map(|line| line.message.as_str())
+        .collect();
+    assert_eq!(warnings.len(), 1, "{:?}", messages(&outcome));
+    assert!(warnings[0].starts_with(&expected), "{warnings:?}");
 }
 
 #[tokio::test]
@@ -88,7 +116,7 @@ async fn unawaited_product_requests_land_and_awaited_ones_are_not_named() {
     let script = "import api, { route } from '@forge/api';\n\
                   export async function run() {\n\
                     await fetch('BASE/first');\n\
-                    api.asApp().requestJira(route`/rest/api/3/issue/A-1/comment`, { method: 'POST', body: '{}' });\n\
+                    api.asApp().requestJira(route`/held/rest/api/3/issue/A-1/comment`, { method: 'POST', body: '{}' });\n\
                     return 'ok';\n\
                   }";
     let mut spec = spec(script, &base);
@@ -97,10 +125,12 @@ async fn unawaited_product_requests_land_and_awaited_ones_are_not_named() {
         email: "bot@acme.test".into(),
         api_token: "app-token".into(),
     });
-    let outcome = run_spec(spec).await;
+    let expected = format!("POST {base}/held/rest/api/3/issue/A-1/comment: ");
+    let outcome = run_releasing(spec, &server, &expected).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     assert_eq!(server.seen.lock().unwrap().len(), 2);
     assert_eq!(outcome.http_calls.len(), 2);
+    assert!(outcome.http_calls.iter().all(|call| call.status == Some(200)));
     let warnings: Vec<String> = outcome
         .logs
         .iter()
@@ -108,10 +138,7 @@ async fn unawaited_product_requests_land_and_awaited_ones_are_not_named() {
         .map(|line| line.message.clone())
         .collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(
-        warnings[0].starts_with(&format!("POST {base}/rest/api/3/issue/A-1/comment: ")),
-        "{warnings:?}"
-    );
+    assert!(warnings[0].starts_with(&expected), "{warnings:?}");
 }
 
 #[tokio::test]
