@@ -210,7 +210,7 @@ fn errors_read_as_node_prints_them() {
     assert_eq!(
         report["error"]["stack"],
         "TypeError: Cannot read properties of undefined (reading 'fields')\n    \
-         at summary (nightly-sync.js:2:33)\n    at run (nightly-sync.js:6:10)"
+         at summary (nightly-sync.js:2:28)\n    at run (nightly-sync.js:6:16)"
     );
     assert_eq!(fake.seen_under("/rest/api/3/issue/OPS-1").len(), 1);
 

@@ -411,7 +411,10 @@ async fn land_unawaited_requests(host: &Host) {
             ),
         );
     }
-    if tokio::time::timeout(grace, host.http.all_landed()).await.is_ok() {
+    if tokio::time::timeout(grace, host.http.all_landed())
+        .await
+        .is_ok()
+    {
         return;
     }
     for request in host.http.in_flight() {

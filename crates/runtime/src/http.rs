@@ -358,15 +358,18 @@ fn record_cut(
     started: Instant,
     egress_records_too: bool,
 ) -> HttpFailure {
-    http.observer.record_cut(egress_records_too, CallRecord {
-        method: method.clone(),
-        url: url.clone(),
-        status: None,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        retries: 0,
-        error: Some(String::from(CUT)),
-        response_size: None,
-    });
+    http.observer.record_cut(
+        egress_records_too,
+        CallRecord {
+            method: method.clone(),
+            url: url.clone(),
+            status: None,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            retries: 0,
+            error: Some(String::from(CUT)),
+            response_size: None,
+        },
+    );
     HttpFailure::Error(String::from(CUT))
 }
 

@@ -128,7 +128,10 @@ mod tests {
         let prepared = prepare("let a;\nnull.x").unwrap().named("sync.js");
         let stack = "    at f (clockwork:script:3:1)\n    at g (@forge/api:3:4)\n";
         let mapped = map_stack(stack, &prepared);
-        assert_eq!(mapped, "    at f (sync.js:2:1)\n    at g (@forge/api:3:4)\n");
+        assert_eq!(
+            mapped,
+            "    at f (sync.js:2:1)\n    at g (@forge/api:3:4)\n"
+        );
         assert_eq!(first_position(&mapped, "sync.js"), Some((2, 1)));
     }
 

@@ -218,7 +218,11 @@ mod tests {
         let cases = [
             ("  o.foo(1)", "foo", "o.foo"),
             ("f()", "f", "f"),
-            ("await api.asApp().requestJiraa(route`/x`)", "requestJiraa", "api.asApp(...).requestJiraa"),
+            (
+                "await api.asApp().requestJiraa(route`/x`)",
+                "requestJiraa",
+                "api.asApp(...).requestJiraa",
+            ),
             ("x = list[0].run ()", "run", "list[0].run"),
             ("a?.b?.()", "b", "a?.b"),
             ("tag`x`", "tag", "tag"),
@@ -232,11 +236,18 @@ mod tests {
         }
         assert_eq!(node("not a function", "(0, x)()", "x"), None);
         assert_eq!(
-            node("not a function", "throw new TypeError('not a function')", "TypeError"),
+            node(
+                "not a function",
+                "throw new TypeError('not a function')",
+                "TypeError"
+            ),
             None,
             "an error the script makes keeps its words"
         );
-        assert_eq!(node("not a function", "f()", "f").as_deref(), Some("f is not a function"));
+        assert_eq!(
+            node("not a function", "f()", "f").as_deref(),
+            Some("f is not a function")
+        );
         assert_eq!(
             node_message("RangeError", "not a function", "f()", 1),
             None,

@@ -9,17 +9,41 @@ use serde_json::json;
 #[tokio::test]
 async fn common_type_errors_read_as_node_writes_them() {
     let cases = [
-        ("let o; o.x", "TypeError: Cannot read properties of undefined (reading 'x')"),
-        ("const issue = { fields: null };\nissue.fields.summary", "TypeError: Cannot read properties of null (reading 'summary')"),
-        ("let o; o.x = 1", "TypeError: Cannot set properties of undefined (setting 'x')"),
-        ("const o = {}; o.foo()", "TypeError: o.foo is not a function"),
+        (
+            "let o; o.x",
+            "TypeError: Cannot read properties of undefined (reading 'x')",
+        ),
+        (
+            "const issue = { fields: null };\nissue.fields.summary",
+            "TypeError: Cannot read properties of null (reading 'summary')",
+        ),
+        (
+            "let o; o.x = 1",
+            "TypeError: Cannot set properties of undefined (setting 'x')",
+        ),
+        (
+            "const o = {}; o.foo()",
+            "TypeError: o.foo is not a function",
+        ),
         ("let f = 1; f()", "TypeError: f is not a function"),
-        ("import api from '@forge/api';\nawait api.asApp().requestJiraa('/x')", "TypeError: api.asApp(...).requestJiraa is not a function"),
+        (
+            "import api from '@forge/api';\nawait api.asApp().requestJiraa('/x')",
+            "TypeError: api.asApp(...).requestJiraa is not a function",
+        ),
         // Known difference: the engine places this error at the enclosing
         // function's start, so the declaration cannot be read (see messages.rs).
-        ("const {a} = undefined;", "TypeError: Cannot convert undefined or null to object"),
-        ("const c = 1; c = 2;", "TypeError: Assignment to constant variable."),
-        ("undefinedFn()", "ReferenceError: undefinedFn is not defined"),
+        (
+            "const {a} = undefined;",
+            "TypeError: Cannot convert undefined or null to object",
+        ),
+        (
+            "const c = 1; c = 2;",
+            "TypeError: Assignment to constant variable.",
+        ),
+        (
+            "undefinedFn()",
+            "ReferenceError: undefinedFn is not defined",
+        ),
     ];
     for (script, expected) in cases {
         assert_eq!(failure(script).await, expected, "{script}");
@@ -44,7 +68,10 @@ async fn errors_the_script_throws_keep_their_words() {
         failure("throw new TypeError('not a function')").await,
         "TypeError: not a function"
     );
-    assert_eq!(failure("throw new Error('x is read-only')").await, "Error: x is read-only");
+    assert_eq!(
+        failure("throw new Error('x is read-only')").await,
+        "Error: x is read-only"
+    );
 }
 
 fn named(script: &str, job: &str, language: Language) -> RunSpec {
@@ -90,11 +117,16 @@ async fn typescript_stacks_point_into_the_typescript() {
                   export const run = async (): Promise<string> => {\n  const issue: Issue = find([], 3);\n  return issue.key;\n};";
     let outcome = run_spec(named(script, "weekly", Language::TypeScript)).await;
     let error = outcome.error.unwrap();
-    assert_eq!(error.message, "TypeError: Cannot read properties of undefined (reading 'key')");
+    assert_eq!(
+        error.message,
+        "TypeError: Cannot read properties of undefined (reading 'key')"
+    );
     assert_eq!((error.line, error.column), (Some(5), Some(10)));
     assert_eq!(
         error.stack.as_deref(),
-        Some("TypeError: Cannot read properties of undefined (reading 'key')\n    at run (weekly.ts:5:10)")
+        Some(
+            "TypeError: Cannot read properties of undefined (reading 'key')\n    at run (weekly.ts:5:10)"
+        )
     );
 }
 
@@ -108,4 +140,3 @@ async fn the_script_name_wins_over_the_jobs() {
         Some("TypeError: Cannot read properties of null (reading 'x')\n    at nightly-sync.js:1:1")
     );
 }
-

@@ -130,7 +130,12 @@ async fn unawaited_product_requests_land_and_awaited_ones_are_not_named() {
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     assert_eq!(server.seen.lock().unwrap().len(), 2);
     assert_eq!(outcome.http_calls.len(), 2);
-    assert!(outcome.http_calls.iter().all(|call| call.status == Some(200)));
+    assert!(
+        outcome
+            .http_calls
+            .iter()
+            .all(|call| call.status == Some(200))
+    );
     let warnings: Vec<String> = outcome
         .logs
         .iter()
@@ -162,7 +167,8 @@ async fn a_request_that_outlives_the_grace_is_cut_and_reported() {
     let logs = messages(&outcome);
     assert!(
         logs.iter()
-            .any(|line| line.starts_with(&format!("POST {base}/hold: cut ")) && line.ends_with("after the script's result, still unanswered")),
+            .any(|line| line.starts_with(&format!("POST {base}/hold: cut "))
+                && line.ends_with("after the script's result, still unanswered")),
         "{logs:?}"
     );
 }
