@@ -227,6 +227,6 @@ fn errors_read_as_node_prints_them() {
     );
     assert_eq!(
         report["error"]["stack"],
-        "TypeError: Assignment to constant variable.\n    at weekly.ts:2:1"
+        "TypeError: Assignment to constant variable.\n    at weekly.ts:3:8"
     );
 }

@@ -73,26 +73,30 @@ fn property_access(message: &str) -> Option<String> {
     ))
 }
 
-/// `'c' is read-only` raised at an assignment to the identifier `c` itself.
+/// `'c' is read-only` raised at the binding `c` itself (not a property
+/// `o.c`): assigning a `const` (or a function's or class's own name, which
+/// V8 words the same). QuickJS places the error at a reference to `c` —
+/// the assignment, or a later use of `c` in the same function — so only
+/// the name is checked. The read-only globals keep the engine's words.
 fn constant_assignment(message: &str, line: &str, at: usize) -> Option<String> {
     let name = message.strip_prefix('\'')?.strip_suffix("' is read-only")?;
-    let rest = line.get(at..)?;
-    let after = rest.strip_prefix(name)?;
-    let next = after.chars().next();
-    if next.is_some_and(is_identifier_char) {
+    if matches!(name, "undefined" | "NaN" | "Infinity") {
         return None;
     }
-    let operator = after.trim_start();
-    let assigns = operator.starts_with("++")
-        || operator.starts_with("--")
-        || (operator.contains('=')
-            && !operator.starts_with("==")
-            && operator
-                .split('=')
-                .next()
-                .is_some_and(|op| op.len() <= 4 && op.chars().all(|c| "+-*/%&|^<>?".contains(c))));
-    let prefixed = line[..at].trim_end().ends_with("++") || line[..at].trim_end().ends_with("--");
-    (assigns || prefixed).then(|| String::from("Assignment to constant variable."))
+    let after = line.get(at..)?.strip_prefix(name)?;
+    if after.chars().next().is_some_and(is_identifier_char) {
+        return None;
+    }
+    let before = line.get(..at)?.trim_end();
+    if before.ends_with('.') || before.ends_with('#') {
+        return None;
+    }
+    let starts_name = before
+        .chars()
+        .next_back()
+        .is_none_or(|c| !is_identifier_char(c))
+        || before.len() < line[..at].len();
+    starts_name.then(|| String::from("Assignment to constant variable."))
 }
 
 /// The callee of the call at byte `at`: the position is on the callee's
@@ -268,8 +272,18 @@ mod tests {
             node("'c' is read-only", "++c", "c").as_deref(),
             Some("Assignment to constant variable.")
         );
+        // QuickJS may place it at a later use of the name.
+        assert_eq!(
+            node("'c' is read-only", "return c + 1;", "c ").as_deref(),
+            Some("Assignment to constant variable.")
+        );
         // A frozen object's property keeps the engine's words.
+        assert_eq!(node("'x' is read-only", "o.x = 1", "x"), None);
         assert_eq!(node("'x' is read-only", "o.x = 1", "o"), None);
         assert_eq!(node("'c' is read-only", "cc = 1", "cc"), None);
+        assert_eq!(
+            node("'undefined' is read-only", "undefined = 1", "undefined"),
+            None
+        );
     }
 }

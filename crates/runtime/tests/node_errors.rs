@@ -140,3 +140,18 @@ async fn the_script_name_wins_over_the_jobs() {
         Some("TypeError: Cannot read properties of null (reading 'x')\n    at nightly-sync.js:1:1")
     );
 }
+
+#[tokio::test]
+async fn assigning_a_constant_reads_as_node_says_it() {
+    // QuickJS places the error at a later use of the name (line 3 here).
+    let script = "const limit: number = 3;\nlimit = 4;\nreturn limit;";
+    let error = run_spec(named(script, "weekly", Language::TypeScript))
+        .await
+        .error
+        .unwrap();
+    assert_eq!(error.message, "TypeError: Assignment to constant variable.");
+    assert_eq!(
+        failure("'use strict';\nconst o = Object.freeze({ x: 1 });\no.x = 2;").await,
+        "TypeError: 'x' is read-only"
+    );
+}
