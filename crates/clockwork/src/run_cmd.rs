@@ -262,6 +262,9 @@ struct RunSetup {
     script_name: String,
     /// The file as the user named it, for error positions.
     shown_path: String,
+    /// The file's name (no directory), as stack traces name the script;
+    /// `None` for standard input.
+    file_name: Option<String>,
     sites: Sites,
     limits: Limits,
     params: Value,
@@ -312,6 +315,10 @@ impl RunSetup {
                 .unwrap_or_else(|| Language::of_path(&args.script)),
             script_name,
             shown_path,
+            file_name: (args.script != Path::new("-"))
+                .then(|| args.script.file_name())
+                .flatten()
+                .map(|name| name.to_string_lossy().into_owned()),
             sites,
             limits,
             params: args
@@ -408,6 +415,7 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
     spec.params = setup.params;
     spec.handler = setup.handler;
     spec.env = setup.env;
+    spec.script_name = setup.file_name.clone();
     spec.job = JobInfo {
         id: String::new(),
         name: setup.script_name.clone(),

@@ -180,6 +180,7 @@ fn run_spec(core: &Core, run: &Run, spec: &JobSpec) -> RunSpec {
         services,
         handler: spec.handler.clone(),
         env: spec.env.clone(),
+        script_name: None,
     }
 }
 

@@ -208,6 +208,7 @@ pub(crate) async fn run(
             .as_ref()
             .map(|job| job.spec.env.clone())
             .unwrap_or_default(),
+        script_name: None,
     };
     state
         .audit(
