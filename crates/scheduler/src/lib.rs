@@ -36,12 +36,14 @@ mod events;
 mod fire;
 mod follow_up;
 mod handle;
+mod job_saves;
 mod lease;
 mod live;
 mod metrics;
 mod policy;
 mod queue;
 mod retention;
+mod run_spec;
 mod script_storage;
 pub mod to_store;
 mod workers;
@@ -53,7 +55,9 @@ pub use crate::{
     error::SchedulerError,
     events::RunEvent,
     handle::{Scheduler, SchedulerHandle, next_fire_after},
+    job_saves::JobSaves,
     metrics::{DURATION_BUCKETS, HistogramSnapshot, LATENESS_BUCKETS, RunCount, SchedulerMetrics},
     queue::{INTERRUPTED_EVENT_MAX_ATTEMPTS, INVOCATION_ERROR_MAX_ATTEMPTS, StoreQueue},
+    run_spec::{RunIdentity, run_spec},
     script_storage::ScriptStorage,
 };

@@ -41,7 +41,6 @@ mod openapi;
 mod problem;
 mod queues;
 mod runs;
-mod schedule;
 mod session;
 mod sites;
 mod storage;
