@@ -5,7 +5,11 @@
 //! [`runtime::Executor`] and a clock, and returns a [`SchedulerHandle`] —
 //! the only thing other layers touch: [`SchedulerHandle::job_changed`],
 //! `run_now`, `cancel`, `subscribe_logs` (live logs for SSE), `events`
-//! ([`RunEvent`]s), `metrics` ([`SchedulerMetrics`]) and `shutdown`.
+//! ([`RunEvent`]s), `metrics` ([`SchedulerMetrics`]) and `shutdown`. Job
+//! saves are one call each through [`JobSaves`], which decides the job's
+//! next fire instant, writes it and tells the running scheduler (it works
+//! without one too); [`run_spec`] is the one way a job's spec becomes the
+//! sandbox's [`runtime::RunSpec`] (workers, console runs, `clockwork run`).
 //!
 //! It owns time and policies: exact firing (a heap of next instants and a
 //! sleep until the earliest — no polling tick), atomic occurrence claims,
