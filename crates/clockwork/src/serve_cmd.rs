@@ -157,9 +157,11 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
     .await?;
     let mut state = server::AppState::new(store.clone())
         .with_scheduler(scheduler.clone())
-        .with_console(executor, environment)
+        .with_console(scheduler::ConsoleRuns::new(executor, environment))
         .with_sites(sites)
-        .with_channel_sender(Arc::new(environment::AlertSender(alerts)))
+        // Channels' test messages go through the alerts' client (outside
+        // the scripts' allow-list, like the alerts themselves).
+        .with_channel_sender(Arc::new(alerts))
         .with_run_as_names(settings.users.keys().cloned().collect())
         .with_default_limits(settings.limits)
         .with_public_metrics(settings.metrics_public);

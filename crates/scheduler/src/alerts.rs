@@ -8,14 +8,13 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use egress::{HeaderName, HeaderValue, Method, Request};
 use serde_json::{Value, json};
 use store::{
     AlertEvent, ChannelKind, Delivery, DeliveryOutcome, JobRef, NewDelivery, NotificationChannel,
     Run, RunStatus,
 };
 
-use crate::core::Core;
+use crate::{channel_tests::post_json, core::Core};
 
 /// Attempts per delivery before giving up.
 const MAX_ATTEMPTS: u64 = 5;
@@ -23,8 +22,6 @@ const MAX_ATTEMPTS: u64 = 5;
 const FIRST_RETRY: Duration = Duration::from_secs(10);
 /// How long a claimed delivery stays invisible to other nodes' deliverers.
 const CLAIM_WINDOW: Duration = Duration::from_secs(60);
-/// One attempt's time budget.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the deliverer looks for due deliveries without being woken.
 const POLL: Duration = Duration::from_secs(5);
 /// Deliveries claimed at once.
@@ -235,18 +232,12 @@ async fn attempt(
     delivery: &Delivery,
     now: jiff::Timestamp,
 ) -> DeliveryOutcome {
-    let request = Request::new(Method::POST, channel.spec.url.clone())
-        .header(
-            HeaderName::from_static("content-type"),
-            HeaderValue::from_static("application/json"),
-        )
-        .body(delivery.payload.to_string())
-        .timeout(ATTEMPT_TIMEOUT);
-    let error = match client.send(request).await {
-        Ok(response) if response.ok() => return DeliveryOutcome::Delivered,
-        Ok(response) => format!("HTTP {}", response.status.as_u16()),
-        // A Slack or webhook URL's path is its secret: never stored or shown.
-        Err(error) => egress::redact_path(&error.to_string(), &channel.spec.url),
+    let sent = post_json(client, &channel.spec.url, delivery.payload.to_string()).await;
+    let error = match sent {
+        Ok(status) if (200..300).contains(&status) => return DeliveryOutcome::Delivered,
+        Ok(status) => format!("HTTP {status}"),
+        // A Slack or webhook URL's path is its secret: `post_json` never shows it.
+        Err(error) => error,
     };
     if delivery.attempts >= MAX_ATTEMPTS {
         return DeliveryOutcome::GaveUp { error };

@@ -10,6 +10,11 @@
 //! next fire instant, writes it and tells the running scheduler (it works
 //! without one too); [`run_spec`] is the one way a job's spec becomes the
 //! sandbox's [`runtime::RunSpec`] (workers, console runs, `clockwork run`).
+//! Console runs are one call too: [`ConsoleRuns::start`] runs a script now
+//! on the executor and in the [`ConsoleEnvironment`] the process hands in,
+//! as the job it names would run, and returns the run's handle; channel
+//! tests are one [`send_test_message`] through a [`ChannelSender`] (the
+//! alerts' `egress::Client`).
 //!
 //! It owns time and policies: exact firing (a heap of next instants and a
 //! sleep until the earliest — no polling tick), atomic occurrence claims,
@@ -20,18 +25,21 @@
 //! metrics, the sandbox's adapters over the store ([`StoreQueue`]:
 //! `@forge/events` queues, event runs, their retries and concurrency
 //! limits; [`ScriptStorage`]: Forge `storage` and secrets), and failure alerts (webhook and Slack channels, delivered
-//! through `egress` with retries). Nodes coordinate only through the database; `coordination`
+//! through `egress` with retries, and their test messages). Nodes coordinate only through the database; `coordination`
 //! documents how, as a state diagram with its failure rules.
 //!
 //! It must not know about HTTP, axum, the REST API or SQL: it speaks to the
 //! database only through `store` methods, and what runs reach outside their
-//! sandbox (sites, storage, egress) arrives through [`RunEnvironment`].
+//! sandbox (sites, storage, egress) arrives through [`RunEnvironment`]
+//! (and [`ConsoleEnvironment`] for console runs).
 
 #![deny(missing_docs)]
 
 mod alerts;
 mod chain;
+mod channel_tests;
 mod config;
+mod console_runs;
 mod coordination;
 mod core;
 mod ended;
@@ -55,7 +63,9 @@ mod writer;
 
 pub use crate::{
     chain::INTERRUPTED_CHUNK_ATTEMPTS,
+    channel_tests::{ChannelSender, TestSend, send_test_message},
     config::{IsolatedEnvironment, RunEnvironment, SchedulerConfig, default_workers},
+    console_runs::{ConsoleEnvironment, ConsoleRun, ConsoleRuns},
     error::SchedulerError,
     events::RunEvent,
     handle::{Scheduler, SchedulerHandle, next_fire_after},

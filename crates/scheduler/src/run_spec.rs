@@ -1,6 +1,6 @@
 //! The one way a job's spec becomes what the sandbox runs
-//! ([`runtime::RunSpec`]): the workers' runs, the server's console runs
-//! and `clockwork run`'s one-off runs all build theirs with [`run_spec`],
+//! ([`runtime::RunSpec`]): the workers' runs, console runs
+//! ([`crate::ConsoleRuns`]) and `clockwork run`'s one-off runs all build theirs with [`run_spec`],
 //! so a job runs alike wherever it runs.
 
 use std::time::Duration;

@@ -17,7 +17,7 @@ use axum::{
     routing::get,
 };
 use jiff::Timestamp;
-use scheduler::{JobSaves, SchedulerHandle};
+use scheduler::{ChannelSender, ConsoleRuns, JobSaves, SchedulerHandle};
 use store::{Clock, JobSpec, RetentionPolicy, Store, SystemClock};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
@@ -25,11 +25,7 @@ use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    chains,
-    channels::{self, ChannelSender},
-    conditional,
-    console::{self, Console, ConsoleEnvironment},
-    cron_preview,
+    chains, channels, conditional, console, cron_preview,
     extract::MAX_BODY_BYTES,
     health, jobs, metrics,
     model::JobInput,
@@ -58,7 +54,7 @@ struct Inner {
     default_retention: Option<RetentionPolicy>,
     default_limits: DefaultLimits,
     run_as_names: Option<Vec<String>>,
-    console: Option<Console>,
+    console: Option<ConsoleRuns>,
     sites: Option<Arc<SiteBook>>,
     channel_sender: Option<Arc<dyn ChannelSender>>,
     metrics_public: bool,
@@ -130,19 +126,11 @@ impl AppState {
     }
 
     /// The same state running console and test runs (`POST
-    /// /api/v1/console/run`) on `executor` in `environment` — the same as
-    /// the scheduler's runs get. Without them that endpoint answers 503.
-    pub fn with_console(
-        self,
-        executor: Arc<runtime::Executor>,
-        environment: Arc<dyn ConsoleEnvironment>,
-    ) -> Self {
-        self.rebuild(|inner| {
-            inner.console = Some(Console {
-                executor,
-                environment,
-            });
-        })
+    /// /api/v1/console/run`) through `console` (the process's executor in
+    /// the same environment as the scheduler's runs). Without it that
+    /// endpoint answers 503.
+    pub fn with_console(self, console: ConsoleRuns) -> Self {
+        self.rebuild(|inner| inner.console = Some(console))
     }
 
     /// The same state listing the configuration's sites from `book` and
@@ -186,8 +174,8 @@ impl AppState {
         })
     }
 
-    /// The console's executor and environment, or a 503.
-    pub(crate) fn console(&self) -> Result<&Console, ApiError> {
+    /// The console runs, or a 503.
+    pub(crate) fn console(&self) -> Result<&ConsoleRuns, ApiError> {
         self.inner.console.as_ref().ok_or_else(|| {
             ApiError::Unavailable("this server has no script executor for console runs".to_owned())
         })

@@ -4,13 +4,11 @@
 //! write-only: shown as `https://hooks.slack.com/…`, and a PUT that omits
 //! it (or sends the masked form back) keeps the stored one.
 //!
-//! Sending is not the server's: the process that owns the outbound HTTP
-//! client (`clockwork serve`, the alerts' client) hands in a
-//! [`ChannelSender`]. Test sends are not stored as deliveries (a delivery
-//! belongs to a run); the answer carries the outcome and the audit log
-//! records the attempt.
-
-use std::{future::Future, pin::Pin};
+//! Sending is the scheduler's (it owns alert delivery): a test is one call
+//! to `scheduler::send_test_message` through the `scheduler::ChannelSender`
+//! the process hands in (`clockwork serve`: the alerts' client). Test sends
+//! are not stored as deliveries (a delivery belongs to a run); the answer
+//! carries the outcome and the audit log records the attempt.
 
 use axum::{
     Json,
@@ -31,17 +29,6 @@ use crate::{
     model::Items,
     problem::{ApiError, FieldError},
 };
-
-/// Posts a JSON body to a channel's URL: the status of the answer, or why
-/// none came.
-pub trait ChannelSender: Send + Sync {
-    /// One POST of `body` to `url`.
-    fn post<'a>(
-        &'a self,
-        url: &'a str,
-        body: Value,
-    ) -> Pin<Box<dyn Future<Output = Result<u16, String>> + Send + 'a>>;
-}
 
 /// A channel as the API shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -343,32 +330,11 @@ pub(crate) async fn test(
 ) -> Result<Json<TestDelivery>, ApiError> {
     let channel = find(&state, &path.name).await?;
     let sender = state.channel_sender()?;
-    let text = format!(
-        "Clockwork test message: the channel {:?} receives alerts.",
-        channel.spec.name
-    );
-    let body = match channel.spec.kind {
-        ChannelKind::Slack => json!({"text": text}),
-        ChannelKind::Webhook => {
-            json!({"event": "test", "channel": channel.spec.name, "message": text})
-        }
-    };
-    let outcome = match sender.post(&channel.spec.url, body).await {
-        Ok(status) if (200..300).contains(&status) => TestDelivery {
-            delivered: true,
-            status: Some(status),
-            error: None,
-        },
-        Ok(status) => TestDelivery {
-            delivered: false,
-            status: Some(status),
-            error: Some(format!("the channel answered HTTP {status}")),
-        },
-        Err(error) => TestDelivery {
-            delivered: false,
-            status: None,
-            error: Some(error),
-        },
+    let sent = scheduler::send_test_message(sender, &channel.spec).await;
+    let outcome = TestDelivery {
+        delivered: sent.delivered,
+        status: sent.status,
+        error: sent.error,
     };
     state
         .audit(

@@ -2,12 +2,12 @@
 //! the editor's Test run) and streams its log and outcome as server-sent
 //! events over the POST response.
 //!
-//! The script runs in the same environment as a job's runs — sites,
-//! storage, egress — which the server does not build itself: the process
-//! that owns them (`clockwork serve`) hands in a [`ConsoleEnvironment`]
-//! and the script [`Executor`]. Nothing is stored in run history; the
-//! audit log records that a console run happened. When the client goes
-//! away the run is cancelled.
+//! The handler parses, makes one call — `scheduler::ConsoleRuns::start`,
+//! which owns the executor and the environment the process hands in — and
+//! streams the run it gets back. Nothing is stored in run history; the
+//! audit log records that a console run happened, and each secret the
+//! script reads (`console_storage`). When the client goes away the run is
+//! cancelled.
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -16,12 +16,11 @@ use axum::{
     response::sse::{Event, KeepAlive, Sse},
 };
 use futures_util::{Stream, stream};
-use runtime::{Executor, JobInfo, LogStream, RunControl, RunHandle, RunInfo};
-use runtime::{Services, Sites};
-use scheduler::{RunIdentity, to_store};
+use runtime::{LogStream, RunControl, RunHandle};
+use scheduler::{ConsoleRun, to_store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use store::{JobSpec, LogLevel};
+use store::LogLevel;
 use utoipa::ToSchema;
 
 use crate::{
@@ -33,22 +32,6 @@ use crate::{
     model::{HttpCallView, LogLevelDoc, RunErrorView},
     problem::ApiError,
 };
-
-/// What a console run reaches outside its sandbox. `clockwork serve`
-/// implements it over the same sites, storage and egress client as its
-/// scheduled runs.
-pub trait ConsoleEnvironment: Send + Sync {
-    /// The sites and services of one console run; `job` is the job whose
-    /// `run_as` credential it borrows, when the request names one.
-    fn prepare(&self, job: Option<&JobSpec>) -> (Sites, Services);
-}
-
-/// The script executor and environment console runs use.
-#[derive(Clone)]
-pub(crate) struct Console {
-    pub(crate) executor: Arc<Executor>,
-    pub(crate) environment: Arc<dyn ConsoleEnvironment>,
-}
 
 /// The default time limit of a console run.
 const DEFAULT_TIMEOUT_SECONDS: u32 = 60;
@@ -150,59 +133,18 @@ pub(crate) async fn run(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let console = state.console()?.clone();
+    let console = state.console()?;
     let job = match &request.job {
         Some(job) => Some(jobs::find(&state, job).await?),
         None => None,
     };
-    let (sites, mut services) = console
-        .environment
-        .prepare(job.as_ref().map(|job| &job.spec));
-    services.kv = Arc::new(AuditedSecrets {
-        inner: services.kv,
-        state: state.clone(),
-        actor: caller.actor().to_owned(),
-    });
-    // The job's spec with the console's script, language and timeout; a
-    // script of no job runs with every default.
-    let language = scheduler::to_store::script_language(request.language.unwrap_or_default());
-    let job_spec = match &job {
-        Some(job) => JobSpec {
-            script: request.script,
-            language,
-            timeout_seconds: timeout,
-            ..job.spec.clone()
-        },
-        None => JobSpec {
-            language,
-            timeout_seconds: timeout,
-            ..JobSpec::new("console", request.script)
-        },
-    };
-    let identity = RunIdentity {
-        job: match &job {
-            Some(job) => JobInfo {
-                id: job.id.to_string(),
-                name: job.spec.name.clone(),
-                version: u32::try_from(job.version).unwrap_or(u32::MAX),
-            },
-            None => JobInfo {
-                id: "console".to_owned(),
-                name: "console".to_owned(),
-                version: 0,
-            },
-        },
-        run: RunInfo {
-            id: "console".to_owned(),
-            attempt: 1,
-            trigger: "manual".to_owned(),
-            scheduled_for: None,
-        },
+    let run = ConsoleRun {
+        script: request.script,
+        language: request.language.unwrap_or_default(),
         params: request.params,
-        state: None,
-        event: None,
+        timeout_seconds: timeout,
+        job: job.as_ref(),
     };
-    let spec = scheduler::run_spec(&job_spec, identity, sites, services);
     state
         .audit(
             caller.actor(),
@@ -211,10 +153,17 @@ pub(crate) async fn run(
                 Some(job) => format!("job:{}", job.id),
                 None => "console".to_owned(),
             },
-            json!({"script_bytes": spec.script.len(), "timeout_seconds": timeout}),
+            json!({"script_bytes": run.script.len(), "timeout_seconds": timeout}),
         )
         .await;
-    let handle = console.executor.start(spec);
+    let audited = state.clone();
+    let handle = console.start(&run, |storage| {
+        Arc::new(AuditedSecrets {
+            inner: storage,
+            state: audited,
+            actor: caller.actor().to_owned(),
+        })
+    });
     Ok(Sse::new(events(handle)).keep_alive(KeepAlive::default()))
 }
 

@@ -15,16 +15,18 @@
 //! Handlers are thin: parse, make one call — the store for reads (the jobs
 //! list is one `jobs_overview` read), the scheduler for commands (job saves
 //! through `scheduler::JobSaves`, which decides when the job fires; runs,
-//! cancels) — and map to JSON; console runs and channel tests still run
-//! here, on the executor and channel sender the process hands in. The
-//! API's JSON lives in `model/` per resource, or beside its handlers. The crate must not know about SQL, the
-//! JavaScript engine's internals or how the scheduler fires: it speaks to
-//! `store` and `scheduler` through their public APIs, and to `runtime`
-//! through its public API for three things only — console runs on the
-//! executor the process hands in ([`AppState::with_console`], their spec
-//! built by `scheduler::run_spec`), syntax
-//! checks (`runtime::check_syntax`) and the live log lines the scheduler
-//! streams — converting the sandbox's records with `scheduler::to_store`.
+//! cancels; console runs through `scheduler::ConsoleRuns`, which owns the
+//! executor the process hands in ([`AppState::with_console`]); channel
+//! tests through `scheduler::send_test_message` and the
+//! `scheduler::ChannelSender` the process hands in) — and map to JSON or,
+//! for a console run, to its event stream. The API's JSON lives in
+//! `model/` per resource, or beside its handlers. The crate must not know
+//! about SQL, the JavaScript engine's internals or how the scheduler fires
+//! or sends: it speaks to `store` and `scheduler` through their public
+//! APIs, and to `runtime` through its public API for three things only —
+//! the handle of a console run (its live log and outcome), syntax checks
+//! (`runtime::check_syntax`) and the live log lines the scheduler streams
+//! — converting the sandbox's records with `scheduler::to_store`.
 
 #![deny(missing_docs)]
 
@@ -58,8 +60,6 @@ pub use crate::{
     app::{AppState, DefaultLimits, app, serve},
     auth::{Admin, CSRF_HEADER, Caller, Editor, SESSION_COOKIE, Via, Viewer},
     chains::{ChainProgressView, ChainView, ChunkView},
-    channels::ChannelSender,
-    console::ConsoleEnvironment,
     cron_preview::CronPreview,
     extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},
     model::{

@@ -16,8 +16,9 @@ use std::{
 use axum::{Router, http::StatusCode, routing::post};
 use common::{Engine, TestServer, postgres_url};
 use runtime::{Credential, Sites};
+use scheduler::ChannelSender;
 use serde_json::{Value, json};
-use server::{AppState, ChannelSender, SiteBook};
+use server::{AppState, SiteBook};
 use store::Store;
 
 /// Posts with a plain HTTP client, as `clockwork serve`'s alert client does.

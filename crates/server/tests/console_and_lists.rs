@@ -13,8 +13,9 @@ use std::{sync::Arc, time::Duration};
 use common::{Engine, Reply, TestServer, postgres_url};
 use runtime::{MemoryQueue, Services, Sites};
 use scheduler::ScriptStorage;
+use scheduler::{ConsoleEnvironment, ConsoleRuns};
 use serde_json::{Value, json};
-use server::{AppState, ConsoleEnvironment};
+use server::AppState;
 use store::{
     Clock, JobSpec, LogAppend, LogLevel, LogLine, NewRun, RunClaim, RunStatus, Store, Trigger,
 };
@@ -93,7 +94,7 @@ async fn console_server(engine: Engine) -> (TestServer, Option<String>) {
                 .with_secret_key(store::SecretKey::generate());
             let environment = Arc::new(StoreEnvironment(store.clone()));
             let server = TestServer::start_custom(store, Some(dir), false, |state: AppState| {
-                state.with_console(executor, environment)
+                state.with_console(ConsoleRuns::new(executor, environment))
             })
             .await;
             (server, None)
@@ -120,7 +121,7 @@ async fn console_server(engine: Engine) -> (TestServer, Option<String>) {
                 .with_secret_key(store::SecretKey::generate());
             let environment = Arc::new(StoreEnvironment(store.clone()));
             let server = TestServer::start_custom(store, None, false, |state: AppState| {
-                state.with_console(executor, environment)
+                state.with_console(ConsoleRuns::new(executor, environment))
             })
             .await;
             (server, Some(schema))

@@ -2,7 +2,7 @@
 //! configured and stored sites (with the job's `run_as` user credential),
 //! storage and `@forge/events` queues in the database, and the egress
 //! client with the allow-list. Console and test runs
-//! (`server::ConsoleEnvironment`) get the same.
+//! (`scheduler::ConsoleEnvironment`) get the same.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -44,7 +44,7 @@ impl RunEnvironment for ServeEnvironment {
 }
 
 /// Console and test runs get exactly what scheduled runs get.
-impl server::ConsoleEnvironment for ServeEnvironment {
+impl scheduler::ConsoleEnvironment for ServeEnvironment {
     fn prepare(&self, job: Option<&JobSpec>) -> (Sites, Services) {
         self.prepare_for(job)
     }
@@ -65,31 +65,5 @@ impl ServeEnvironment {
             http: Some(self.http.clone()),
         };
         (sites, services)
-    }
-}
-
-/// Channels' test messages go through the alerts' HTTP client (outside the
-/// scripts' allow-list, like the alerts themselves).
-pub(crate) struct AlertSender(pub(crate) egress::Client);
-
-impl server::ChannelSender for AlertSender {
-    fn post<'a>(
-        &'a self,
-        url: &'a str,
-        body: serde_json::Value,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, String>> + Send + 'a>> {
-        Box::pin(async move {
-            let request = egress::Request::new(egress::Method::POST, url.to_owned())
-                .header(
-                    egress::HeaderName::from_static("content-type"),
-                    egress::HeaderValue::from_static("application/json"),
-                )
-                .body(body.to_string())
-                .timeout(std::time::Duration::from_secs(10));
-            match self.0.send(request).await {
-                Ok(response) => Ok(response.status.as_u16()),
-                Err(error) => Err(egress::redact_path(&error.to_string(), url)),
-            }
-        })
     }
 }
