@@ -379,7 +379,10 @@ pub fn app(state: AppState) -> Router {
     let (api, document) = OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", api_routes())
         .split_for_parts();
-    let document = Bytes::from(openapi::to_json(&document));
+    let facts = crate::openapi_contract::Facts {
+        run_as_names: state.inner.run_as_names.as_deref(),
+    };
+    let document = Bytes::from(openapi::to_json(&document, &facts));
     Router::new()
         .merge(api)
         .route(
