@@ -87,7 +87,13 @@ pub(crate) async fn follow_changes(core: Arc<Core>, fire: mpsc::UnboundedSender<
                 }
                 Ok(Change::RunsQueued | Change::RunsFinished) => core.wake_feeder.notify_one(),
                 Ok(Change::CancelRequested(run_id)) => {
-                    core.live.stop(run_id, StopReason::Cancelled);
+                    // Notification channels are database-wide: an installation
+                    // in another schema of the same database announces its own
+                    // run ids. Only a run whose cancel this database recorded
+                    // is stopped.
+                    if cancel_recorded(&core, run_id).await {
+                        core.live.stop(run_id, StopReason::Cancelled);
+                    }
                 }
                 Ok(Change::Resync) => {
                     let _ = fire.send(FireCommand::ReloadAll);
@@ -99,5 +105,16 @@ pub(crate) async fn follow_changes(core: Arc<Core>, fire: mpsc::UnboundedSender<
                 }
             }
         }
+    }
+}
+
+/// Whether this installation's database holds a cancel request for the run
+/// (a failed read counts as yes: the lease check stops it soon anyway, and
+/// a real cancel must not be lost).
+async fn cancel_recorded(core: &Core, run_id: i64) -> bool {
+    match core.store.run_get(run_id).await {
+        Ok(Some(run)) => run.cancel_requested,
+        Ok(None) => false,
+        Err(_) => true,
     }
 }

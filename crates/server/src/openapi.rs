@@ -62,7 +62,10 @@ pub(crate) fn base() -> openapi::OpenApi {
 
 /// The served document as JSON text: the generated one completed into
 /// the contract the server keeps ([`crate::openapi_contract`]).
-pub(crate) fn to_json(document: &openapi::OpenApi, facts: &crate::openapi_contract::Facts<'_>) -> String {
+pub(crate) fn to_json(
+    document: &openapi::OpenApi,
+    facts: &crate::openapi_contract::Facts<'_>,
+) -> String {
     // The document is plain data built by our own code; serialising it cannot fail.
     let mut value = serde_json::to_value(document).unwrap_or_default();
     crate::openapi_contract::complete(&mut value, facts);

@@ -69,9 +69,9 @@ fn entries(value: &Value) -> impl Iterator<Item = (&String, &Value)> {
 fn declare_constraints(document: &mut Value, constraints: &Value) {
     for (schema, properties) in entries(&constraints["properties"]) {
         for (property, patch) in entries(properties) {
-            if let Some(target) =
-                document.pointer_mut(&format!("/components/schemas/{schema}/properties/{property}"))
-            {
+            if let Some(target) = document.pointer_mut(&format!(
+                "/components/schemas/{schema}/properties/{property}"
+            )) {
                 merge(target, patch);
             }
         }
@@ -199,11 +199,7 @@ fn problem_answer(code: &str) -> Value {
 /// OpenAPI requires a description on every response.
 fn describe_every_response(document: &mut Value) {
     for_each_operation(document, |_, _, operation| {
-        for (code, response) in operation["responses"]
-            .as_object_mut()
-            .into_iter()
-            .flatten()
-        {
+        for (code, response) in operation["responses"].as_object_mut().into_iter().flatten() {
             if response.get("description").is_none() {
                 response["description"] = json!(description(code));
             }
@@ -278,18 +274,27 @@ mod tests {
             "/api/v1/users": {"get": {"operationId": "list_users", "responses": {}}},
         }});
         name_operations_uniquely(&mut document);
-        assert_eq!(document["paths"]["/api/v1/jobs"]["get"]["operationId"], "jobs_list");
+        assert_eq!(
+            document["paths"]["/api/v1/jobs"]["get"]["operationId"],
+            "jobs_list"
+        );
         assert_eq!(
             document["paths"]["/api/v1/jobs/{job}/runs"]["get"]["operationId"],
             "jobs_runs_list"
         );
-        assert_eq!(document["paths"]["/api/v1/users"]["get"]["operationId"], "list_users");
+        assert_eq!(
+            document["paths"]["/api/v1/users"]["get"]["operationId"],
+            "list_users"
+        );
     }
 
     #[test]
     fn merge_replaces_leaves_and_merges_objects() {
         let mut target = json!({"a": {"b": 1, "c": 2}, "d": [1], "e": 1});
-        merge(&mut target, &json!({"a": {"b": 3}, "d": [2, null], "e": null}));
+        merge(
+            &mut target,
+            &json!({"a": {"b": 3}, "d": [2, null], "e": null}),
+        );
         assert_eq!(target, json!({"a": {"b": 3, "c": 2}, "d": [2, null]}));
     }
 }

@@ -58,9 +58,10 @@ impl<'de> de::Deserializer<'de> for Strict {
                 }
             }
             Value::String(s) => visitor.visit_string(s),
-            Value::Array(items) => {
-                de::Deserializer::deserialize_any(SeqDeserializer::new(items.into_iter().map(Strict)), visitor)
-            }
+            Value::Array(items) => de::Deserializer::deserialize_any(
+                SeqDeserializer::new(items.into_iter().map(Strict)),
+                visitor,
+            ),
             Value::Object(object) => de::Deserializer::deserialize_any(members(object), visitor),
         }
     }
@@ -100,7 +101,9 @@ impl<'de> de::Deserializer<'de> for Strict {
     ) -> Result<V::Value, Error> {
         match self.0 {
             Value::String(s) => visitor.visit_enum(s.into_deserializer()),
-            Value::Object(object) => visitor.visit_enum(MapAccessDeserializer::new(members(object))),
+            Value::Object(object) => {
+                visitor.visit_enum(MapAccessDeserializer::new(members(object)))
+            }
             other => Err(de::Error::invalid_type(unexpected(&other), &visitor)),
         }
     }
@@ -169,20 +172,33 @@ mod tests {
         assert_eq!(outer.mode, Some(Mode::Queue { depth: 2 }));
         assert_eq!(outer.list, Some(vec![1, 2]));
         assert_eq!(outer.any, Some(serde_json::json!([1, {"x": null}])));
-        assert_eq!(read(serde_json::json!({"mode": "skip"})).unwrap().mode, Some(Mode::Skip));
+        assert_eq!(
+            read(serde_json::json!({"mode": "skip"})).unwrap().mode,
+            Some(Mode::Skip)
+        );
     }
 
     #[test]
     fn an_array_is_not_a_struct_at_any_depth() {
-        assert!(read(serde_json::json!([null, null, null, null, null])).unwrap_err().contains("invalid type: sequence"));
+        assert!(
+            read(serde_json::json!([null, null, null, null, null]))
+                .unwrap_err()
+                .contains("invalid type: sequence")
+        );
         let nested = read(serde_json::json!({"inner": [1]})).unwrap_err();
-        assert!(nested.starts_with("inner: invalid type: sequence"), "{nested}");
+        assert!(
+            nested.starts_with("inner: invalid type: sequence"),
+            "{nested}"
+        );
     }
 
     #[test]
     fn wrong_types_and_unknown_fields_name_their_path() {
         let error = read(serde_json::json!({"inner": {"a": "x"}})).unwrap_err();
-        assert!(error.starts_with("inner.a: invalid type: string"), "{error}");
+        assert!(
+            error.starts_with("inner.a: invalid type: string"),
+            "{error}"
+        );
         let error = read(serde_json::json!({"inner": {"b": 1}})).unwrap_err();
         assert!(error.contains("unknown field `b`"), "{error}");
         let error = read(serde_json::json!({"mode": {}})).unwrap_err();

@@ -251,7 +251,10 @@ async fn the_openapi_document_describes_every_response_and_names_each_operation_
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let id = operation["operationId"].as_str().unwrap();
-            assert!(ids.insert(id.to_owned()), "{method} {path}: {id} is used twice");
+            assert!(
+                ids.insert(id.to_owned()),
+                "{method} {path}: {id} is used twice"
+            );
             for (code, response) in operation["responses"].as_object().unwrap() {
                 assert!(
                     response["description"].is_string(),
@@ -261,7 +264,10 @@ async fn the_openapi_document_describes_every_response_and_names_each_operation_
             assert!(operation["responses"]["503"].is_object(), "{method} {path}");
             if operation.get("requestBody").is_some() {
                 for code in ["400", "413", "415", "422"] {
-                    assert!(operation["responses"][code].is_object(), "{method} {path} {code}");
+                    assert!(
+                        operation["responses"][code].is_object(),
+                        "{method} {path} {code}"
+                    );
                 }
             }
         }
@@ -276,7 +282,10 @@ async fn the_openapi_document_describes_every_response_and_names_each_operation_
     assert_eq!(limit["schema"]["minimum"], 1);
     assert_eq!(limit["schema"]["maximum"], 500);
     let schemas = &document["components"]["schemas"];
-    assert_eq!(schemas["UserInput"]["properties"]["password"]["minLength"], 8);
+    assert_eq!(
+        schemas["UserInput"]["properties"]["password"]["minLength"],
+        8
+    );
     assert_eq!(schemas["JobInput"]["properties"]["name"]["maxLength"], 200);
     assert_eq!(
         document["paths"]["/api/v1/jobs/{job}/run"]["post"]["requestBody"]["required"],
@@ -292,9 +301,21 @@ async fn the_openapi_document_describes_every_response_and_names_each_operation_
 async fn an_array_is_not_read_as_an_object_body() {
     let server = TestServer::sqlite().await;
     let reply = server
-        .call(&server.admin, "PATCH", "/api/v1/users/admin", Some(&serde_json::json!([null, null])))
+        .call(
+            &server.admin,
+            "PATCH",
+            "/api/v1/users/admin",
+            Some(&serde_json::json!([null, null])),
+        )
         .await;
-    assert!(reply.problem(422)["detail"].as_str().unwrap().contains("sequence"), "{}", reply.text);
+    assert!(
+        reply.problem(422)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sequence"),
+        "{}",
+        reply.text
+    );
     let job = serde_json::json!({"name": "nightly", "script": "export default () => 1", "retry": [3, 10]});
     let reply = server.write("POST", "/api/v1/jobs", Some(&job)).await;
     assert_eq!(reply.error_fields(), ["retry"], "{}", reply.text);

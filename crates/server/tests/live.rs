@@ -428,7 +428,10 @@ async fn a_session_stream_closes_when(server: TestServer, end: SessionEnd) {
                 .body(json!({"username": "watcher", "password": password}).to_string()),
         )
         .await;
-    let csrf = signed_in.expect(200)["csrf_token"].as_str().unwrap().to_owned();
+    let csrf = signed_in.expect(200)["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let cookie = signed_in
         .headers
         .get_all("set-cookie")

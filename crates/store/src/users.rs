@@ -347,11 +347,17 @@ mod tests {
         let real = PasswordHash::new(&real).unwrap();
         assert_eq!(dummy.algorithm, real.algorithm);
         assert_eq!(dummy.version, real.version);
-        assert_eq!(dummy.params, real.params, "the same memory, time and parallelism cost");
+        assert_eq!(
+            dummy.params, real.params,
+            "the same memory, time and parallelism cost"
+        );
         assert_eq!(
             dummy.hash.map(|hash| hash.len()),
             real.hash.map(|hash| hash.len())
         );
-        assert!(!verify_password("correct horse", &DUMMY_HASH.clone().unwrap()));
+        assert!(!verify_password(
+            "correct horse",
+            &DUMMY_HASH.clone().unwrap()
+        ));
     }
 }
