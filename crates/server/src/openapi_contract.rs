@@ -5,10 +5,11 @@
 //! listed, and the bounds the server checks (lengths, ranges, patterns,
 //! either-or fields) declared on the schemas they concern.
 //!
-//! The bounds are data (`openapi_contract.json`) rather than annotations
-//! on the types because several of those types are shared with the store
-//! and its checks; `tests/http_basics.rs` and `scripts/api-contract-tests`
-//! hold them to what the server answers.
+//! The bounds are data (`openapi_contract.json`): one list to review
+//! against the checks they mirror (`store::JobSpec::check`, the users',
+//! sites', channels' and queries' checks), which live in the store and the
+//! handlers rather than on the documented types. `tests/http_basics.rs`
+//! and `scripts/api-contract-tests` hold them to what the server answers.
 
 use std::collections::HashMap;
 
