@@ -76,7 +76,8 @@ pub use crate::{
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
     error::{
-        DatabaseError, KvError, OpenError, SecretError, SecretKeyError, StoreError, Unavailability,
+        DatabaseError, ErrorClass, KvError, OpenError, SecretError, SecretKeyError, StoreError,
+        Unavailability,
     },
     feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL},
     jobs::{JobEnable, JobFilter, JobRef, JobUpdate, LastRunFilter, NewJob},

@@ -233,6 +233,8 @@ pub struct RunWrites {
 /// that node), in the order given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunWritesApplied {
+    /// One per start.
+    pub started: Vec<bool>,
     /// One per append.
     pub appended: Vec<bool>,
     /// One per finish.
@@ -500,13 +502,15 @@ impl Store {
             let outcome = async {
                 let mut applied = RunWritesApplied::default();
                 for start in &writes.starts {
-                    sqlx::query(common::RUN_MARK_STARTED_IF_RUNNING)
+                    let marked = sqlx::query(common::RUN_MARK_STARTED_IF_RUNNING)
                         .bind(start.run_id)
                         .bind(&start.node)
                         .bind(ms(start.started_at))
                         .execute(&mut *tx)
                         .await
-                        .db()?;
+                        .db()?
+                        .rows_affected();
+                    applied.started.push(marked == 1);
                 }
                 for (append, lines_json) in &appends {
                     let lines = i64::try_from(append.lines.len()).unwrap_or(i64::MAX);
