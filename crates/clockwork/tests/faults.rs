@@ -406,3 +406,166 @@ fn sqlite_a_full_disk_is_reported_and_recovered_from_without_a_restart() {
     }
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// A real HTTP server standing in for a Jira site: it answers `{}` to
+/// every request and records, in arrival order, the attempt each request
+/// names (`?attempt=N`) — the outside world's view of who executes a run.
+struct Outside {
+    url: String,
+    hits: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+impl Outside {
+    fn start() -> Outside {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                // The headers, up to the blank line (requests have no body).
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                if let Some(attempt) = request_line
+                    .split_once("attempt=")
+                    .and_then(|(_, rest)| rest.split(['&', ' ']).next())
+                    .and_then(|n| n.parse().ok())
+                {
+                    recorded.lock().unwrap().push(attempt);
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                );
+            }
+        });
+        Outside { url, hits }
+    }
+
+    fn hits(&self) -> Vec<u64> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
+/// Issue 12's first experiment: node A loses its database (the relay in
+/// front of it is cut) while a manual run executes on it; node B, on the
+/// same PostgreSQL, sees the lease expire and runs attempt 2. A must have
+/// stopped attempt 1 before then — the site never hears from attempt 1
+/// after attempt 2's first request — and once A reaches the database
+/// again, its late end of attempt 1 is refused: the row keeps what B wrote.
+fn a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it(
+    database: &Database,
+) {
+    let Database::Postgres(schema) = database else {
+        unreachable!("two nodes share PostgreSQL only")
+    };
+    let outside = Outside::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clockwork.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[site]\njira_url = \"{}\"\n[site.app]\nemail = \"app@example.com\"\napi_token = \"t\"\n\
+             [scheduler]\nlease_seconds = 6\n",
+            outside.url
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let relay = test_support::Relay::start(test_support::host_and_port(schema.url()));
+    let through_relay = relay.url_for(schema.url());
+    let a = support::Serve::start(
+        &dir.path().join("a"),
+        &["--database", &through_relay, "--config", &config],
+    );
+    let api_a = Api::new(&a);
+    // Attempt 1 calls the site until it is stopped; attempt 2 a few times.
+    let job = json!({
+        "name": "talks-to-jira",
+        "script": "import api, { route } from '@forge/api';\n\
+                   const attempt = context.run.attempt;\n\
+                   for (let i = 0; attempt === 1 || i < 5; i++) {\n\
+                     await api.asApp().requestJira(route`/rest/api/3/tick?attempt=${attempt}&i=${i}`);\n\
+                     console.log('tick ' + i);\n\
+                     await new Promise((resolve) => setTimeout(resolve, 100));\n\
+                   }\n\
+                   return 'attempt ' + attempt;",
+        "retry": {"max_attempts": 2, "backoff_seconds": 0},
+    });
+    assert_eq!(api_a.call("POST", "/jobs", Some(job)).0, 201);
+    let first = api_a.run_now("talks-to-jira");
+    wait_for("attempt 1 to call the site", Duration::from_secs(30), || {
+        (outside.hits().len() >= 3).then_some(())
+    });
+    let on_a = api_a.get(&format!("/runs/{first}"));
+    assert_eq!(on_a["status"], "running", "{on_a}");
+    // B starts only now, so attempt 1 is A's.
+    let b = support::Serve::start(
+        &dir.path().join("b"),
+        &["--database", schema.url(), "--config", &config],
+    );
+    let api_b = Api::new(&b);
+
+    relay.cut();
+    let retry = wait_for(
+        "B to run attempt 2 to its end",
+        Duration::from_secs(40),
+        || {
+            api_b
+                .runs("talks-to-jira")
+                .into_iter()
+                .find(|r| r["attempt"] == 2 && r["status"] == "succeeded")
+        },
+    );
+    assert_ne!(retry["node"], on_a["node"], "{retry}");
+    let hits = outside.hits();
+    let first_of_attempt_2 = hits.iter().position(|&attempt| attempt == 2).unwrap();
+    assert!(
+        hits[first_of_attempt_2..].iter().all(|&attempt| attempt == 2),
+        "attempt 1 still called the site after attempt 2 began: {hits:?}"
+    );
+    let interrupted = api_b.get(&format!("/runs/{first}"));
+    assert_eq!(interrupted["status"], "interrupted", "{interrupted}");
+    let swept_error = interrupted["error"].clone();
+    let swept_lines = interrupted["log_lines"].clone();
+
+    // A reaches the database again: its end of attempt 1 (and the lines
+    // logged since the cut) are refused, not retried forever.
+    relay.restore();
+    wait_for(
+        "A to report its end of attempt 1 refused",
+        Duration::from_secs(30),
+        || {
+            a.stderr()
+                .contains("the store refused this run's end")
+                .then_some(())
+        },
+    );
+    let after = api_b.get(&format!("/runs/{first}"));
+    assert_eq!(after["status"], "interrupted", "{after}");
+    assert_eq!(after["error"], swept_error, "{after}");
+    assert_eq!(after["log_lines"], swept_lines, "{after}");
+    assert!(
+        a.stderr().contains("stopped the run: its lease could not be renewed"),
+        "{}",
+        a.stderr()
+    );
+    assert_eq!(b.terminate(), Some(0));
+    assert_eq!(a.terminate(), Some(0));
+}
+
+#[test]
+fn postgres_a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it() {
+    support::e2e::run_scenario(
+        test_support::Database::Postgres,
+        a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it,
+    );
+}
