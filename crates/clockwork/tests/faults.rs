@@ -502,9 +502,11 @@ fn a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it
     });
     assert_eq!(api_a.call("POST", "/jobs", Some(job)).0, 201);
     let first = api_a.run_now("talks-to-jira");
-    wait_for("attempt 1 to call the site", Duration::from_secs(30), || {
-        (outside.hits().len() >= 3).then_some(())
-    });
+    wait_for(
+        "attempt 1 to call the site",
+        Duration::from_secs(30),
+        || (outside.hits().len() >= 3).then_some(()),
+    );
     let on_a = api_a.get(&format!("/runs/{first}"));
     assert_eq!(on_a["status"], "running", "{on_a}");
     // B starts only now, so attempt 1 is A's.
@@ -529,7 +531,9 @@ fn a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it
     let hits = outside.hits();
     let first_of_attempt_2 = hits.iter().position(|&attempt| attempt == 2).unwrap();
     assert!(
-        hits[first_of_attempt_2..].iter().all(|&attempt| attempt == 2),
+        hits[first_of_attempt_2..]
+            .iter()
+            .all(|&attempt| attempt == 2),
         "attempt 1 still called the site after attempt 2 began: {hits:?}"
     );
     let interrupted = api_b.get(&format!("/runs/{first}"));
@@ -554,7 +558,8 @@ fn a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it
     assert_eq!(after["error"], swept_error, "{after}");
     assert_eq!(after["log_lines"], swept_lines, "{after}");
     assert!(
-        a.stderr().contains("stopped the run: its lease could not be renewed"),
+        a.stderr()
+            .contains("stopped the run: its lease could not be renewed"),
         "{}",
         a.stderr()
     );
@@ -567,5 +572,96 @@ fn postgres_a_node_cut_off_from_the_database_stops_its_run_before_another_node_r
     support::e2e::run_scenario(
         test_support::Database::Postgres,
         a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it,
+    );
+}
+
+/// Issue 12's fourth experiment: PostgreSQL goes away for 5 s (the relay
+/// in front of the node is cut) while a job every 2 s is running — one of
+/// its runs is in flight, so its end is written only after the outage.
+/// History then shows the outage's occurrences as one `missed` row with
+/// its count and one `catch_up` run; none is `skipped`, as if the run that
+/// ended during the outage were still going.
+fn an_outage_records_missed_and_one_catch_up_never_skipped(database: &Database) {
+    let Database::Postgres(schema) = database else {
+        unreachable!("the relay stands in front of PostgreSQL")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let relay = test_support::Relay::start(test_support::host_and_port(schema.url()));
+    let through_relay = relay.url_for(schema.url());
+    let server = support::Serve::start(&dir.path().join("data"), &["--database", &through_relay]);
+    let api = Api::new(&server);
+    let job = json!({
+        "name": "run_once",
+        "schedule": {"cron": "*/2 * * * * *"},
+        "script": "await new Promise((resolve) => setTimeout(resolve, 1000));\nreturn context.run.scheduledFor;",
+        "misfire": "run_once",
+    });
+    assert_eq!(api.call("POST", "/jobs", Some(job)).0, 201);
+    wait_for(
+        "two runs, and a third in flight",
+        Duration::from_secs(30),
+        || {
+            let runs = api.runs("run_once");
+            let succeeded = runs.iter().filter(|r| r["status"] == "succeeded").count();
+            let in_flight = runs
+                .iter()
+                .any(|r| r["status"] == "running" && r["started_at"].is_string());
+            (succeeded >= 2 && in_flight).then_some(())
+        },
+    );
+    relay.cut();
+    // The outage itself (nothing to await: the point is that time passes
+    // with the database out of reach).
+    std::thread::sleep(Duration::from_secs(5));
+    relay.restore();
+    let restored_at = Timestamp::now().as_millisecond();
+    let runs = wait_for(
+        "two on-time runs after the outage",
+        Duration::from_secs(30),
+        || {
+            let runs = api.runs("run_once");
+            let after = runs
+                .iter()
+                .filter(|r| {
+                    r["trigger"] == "schedule"
+                        && r["status"] == "succeeded"
+                        && ms(r, "scheduled_for") > restored_at
+                })
+                .count();
+            (after >= 2 && settled(&runs)).then_some(runs)
+        },
+    );
+    // Every occurrence once; nothing skipped; the outage's occurrences as
+    // one `missed` row, then the catch-up of the newest unless an on-time
+    // occurrence came as the database did (it runs instead).
+    let runs = by_instant(runs);
+    let mut expected = ms(&runs[0], "scheduled_for");
+    for run in &runs {
+        assert_eq!(ms(run, "scheduled_for"), expected, "{runs:#?}");
+        assert_ne!(run["status"], "skipped", "{runs:#?}");
+        expected += 2000 * run["missed_count"].as_i64().unwrap_or(1);
+    }
+    let missed: Vec<usize> = (0..runs.len())
+        .filter(|&i| runs[i]["status"] == "missed")
+        .collect();
+    assert_eq!(missed.len(), 1, "{runs:#?}");
+    assert!(runs[missed[0]]["missed_count"].as_i64().unwrap() >= 1);
+    for (i, run) in runs.iter().enumerate().filter(|(i, _)| *i != missed[0]) {
+        let trigger = if i == missed[0] + 1 {
+            run["trigger"].as_str()
+        } else {
+            Some("schedule")
+        };
+        assert_eq!(run["trigger"].as_str(), trigger, "{runs:#?}");
+        assert_eq!(run["status"], "succeeded", "{runs:#?}");
+    }
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn postgres_an_outage_records_missed_and_one_catch_up_never_skipped() {
+    support::e2e::run_scenario(
+        test_support::Database::Postgres,
+        an_outage_records_missed_and_one_catch_up_never_skipped,
     );
 }

@@ -307,6 +307,12 @@ pub enum StoreError {
     /// a second site for one product).
     #[error("{0}")]
     Conflict(String),
+    /// The caller abandoned an occurrence claim its plan found stale
+    /// (nothing was written); claiming again with the current time works.
+    #[error(
+        "the occurrence claim was abandoned: it waited for the database past the next occurrence"
+    )]
+    ClaimAbandoned,
     /// A stored row no longer decodes (the database was edited by hand).
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt {
@@ -343,6 +349,7 @@ impl StoreError {
     pub fn class(&self) -> ErrorClass {
         match self {
             StoreError::Database(error) => error.class(),
+            StoreError::ClaimAbandoned => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
         }
     }

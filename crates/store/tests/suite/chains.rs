@@ -234,6 +234,7 @@ async fn occurrence_claims_count_a_chain_between_chunks_as_running(db: TestDb) {
                     kind: OccurrenceKind::Queued,
                 }],
                 cancel_running: true,
+                abandon: false,
             }
         })
         .await

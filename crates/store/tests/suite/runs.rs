@@ -367,6 +367,7 @@ impl Arrow {
                     .occurrences_claim(&claims, at(12), |_, _| store::OccurrencePlan {
                         rows: Vec::new(),
                         cancel_running: true,
+                        abandon: false,
                     })
                     .await
                     .unwrap();
