@@ -90,12 +90,39 @@ type SummaryRow = (
     i64,
 );
 
+/// `$1` chain, `$2` the error of a run interrupted because its lease
+/// expired → the chain's summary row. A chunk's time counts what it
+/// executed: from its start to its end as its node recorded it, or — when
+/// its node died and the lease expired (the row's end is when another node
+/// noticed, up to a lease later) — to its last stored log line, the last
+/// sign of it executing.
+const CHAIN_SUMMARY: &str = "WITH s AS (\
+        SELECT chain_id, min(job_id) AS job_id, count(*) AS runs, \
+            sum(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS done, \
+            sum(CASE WHEN status IN ('queued', 'running') THEN 1 ELSE 0 END) AS live, \
+            min(started_at_ms) AS started, max(finished_at_ms) AS finished, \
+            sum(CASE \
+                WHEN started_at_ms IS NULL OR finished_at_ms IS NULL THEN 0 \
+                WHEN status = 'interrupted' AND error = $2 THEN \
+                    COALESCE((SELECT max(l.ts_ms) FROM run_logs l WHERE l.run_id = r.id), \
+                        started_at_ms) - started_at_ms \
+                ELSE finished_at_ms - started_at_ms END) AS busy, \
+            max(id) AS last_id \
+        FROM runs r WHERE chain_id = $1 GROUP BY chain_id) \
+    SELECT s.chain_id, s.job_id, CAST(s.runs AS BIGINT), CAST(s.done AS BIGINT), \
+        CAST(s.live AS BIGINT), s.started, s.finished, CAST(s.busy AS BIGINT), l.status, \
+        CAST(COALESCE(octet_length(l.state), 0) AS BIGINT) \
+    FROM s JOIN runs l ON l.id = s.last_id";
+
 impl Store {
     /// The chain with this id, summary only; `None` when no run has it.
+    /// Its `total_duration_ms` counts execution only (see `CHAIN_SUMMARY`).
     pub async fn chain_summary(&self, id: i64) -> Result<Option<ChainSummary>, StoreError> {
+        let lease_expired = crate::runs::transition::lease_expired_error()?;
         let row: Option<SummaryRow> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::CHAIN_SUMMARY)
+            sqlx::query_as(CHAIN_SUMMARY)
                 .bind(id)
+                .bind(&lease_expired)
                 .fetch_optional(pool)
                 .await
                 .db()?

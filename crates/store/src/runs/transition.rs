@@ -321,6 +321,11 @@ pub(crate) use cancel_queued_runs_of_queue_job;
 const LEASE_EXPIRED: &str =
     "the node running it stopped renewing its lease (it crashed, hung or lost the database)";
 
+/// The stored `error` of a run interrupted because its lease expired.
+pub(crate) fn lease_expired_error() -> Result<String, StoreError> {
+    to_json("run error", &RunError::message(LEASE_EXPIRED))
+}
+
 impl Store {
     /// queued → running: claims up to `limit` queued runs whose time has
     /// come for `node`, oldest first, and returns them with their specs.
@@ -630,7 +635,7 @@ impl Store {
     where
         F: FnMut(&Run, &JobSpec) -> Option<NewRun> + Send,
     {
-        let error = to_json("run error", &RunError::message(LEASE_EXPIRED))?;
+        let error = lease_expired_error()?;
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
