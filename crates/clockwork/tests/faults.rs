@@ -665,3 +665,62 @@ fn postgres_an_outage_records_missed_and_one_catch_up_never_skipped() {
         an_outage_records_missed_and_one_catch_up_never_skipped,
     );
 }
+
+/// Issue 12's eighth point: a site stored through one node's API reaches
+/// the runs of another node sharing PostgreSQL without a restart (a
+/// notification tells it to re-read the sites).
+fn a_site_stored_on_one_node_is_used_by_another_without_a_restart(database: &Database) {
+    let Database::Postgres(schema) = database else {
+        unreachable!("nodes share PostgreSQL only")
+    };
+    let outside = Outside::start();
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--database", schema.url()];
+    // Nodes sharing a database share its secret key (the site's secret is
+    // stored encrypted).
+    let key = [(
+        "CLOCKWORK_SECRET_KEY",
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    )];
+    let a = support::Serve::start_with_env(&dir.path().join("a"), &args, &key);
+    let b = support::Serve::start_with_env(&dir.path().join("b"), &args, &key);
+    let api_a = Api::new(&a);
+    let api_b = Api::new(&b);
+    let job = json!({
+        "name": "calls-jira",
+        "script": "import api, { route } from '@forge/api';\n\
+                   const res = await api.asApp().requestJira(route`/rest/api/3/myself?attempt=${context.run.attempt}`);\n\
+                   return res.status;",
+    });
+    assert_eq!(api_b.call("POST", "/jobs", Some(job)).0, 201);
+    // B has read the sites (none) before the site exists.
+    let before = api_b.run("calls-jira");
+    assert_eq!(before["status"], "failed", "{before}");
+
+    let site = json!({"product": "jira", "base_url": outside.url, "auth": "bearer", "secret": "t"});
+    let (status, _, body) = api_a.call("PUT", "/sites/jira", Some(site));
+    assert!(status == 200 || status == 201, "{status} {body}");
+    // Only B is left to execute runs.
+    assert_eq!(a.terminate(), Some(0));
+    // The notification arrives moments after the PUT's answer: the first
+    // run may still miss it, a later one must not.
+    let after = wait_for(
+        "a run on B to reach the site stored on A",
+        Duration::from_secs(10),
+        || {
+            let run = api_b.run("calls-jira");
+            (run["status"] == "succeeded").then_some(run)
+        },
+    );
+    assert_eq!(after["result"], 200, "{after}");
+    assert!(!outside.hits().is_empty());
+    assert_eq!(b.terminate(), Some(0));
+}
+
+#[test]
+fn postgres_a_site_stored_on_one_node_is_used_by_another_without_a_restart() {
+    support::e2e::run_scenario(
+        test_support::Database::Postgres,
+        a_site_stored_on_one_node_is_used_by_another_without_a_restart,
+    );
+}

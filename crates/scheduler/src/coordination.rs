@@ -89,6 +89,8 @@ pub(crate) async fn follow_changes(core: Arc<Core>, fire: mpsc::UnboundedSender<
                 Ok(Change::CancelRequested(run_id)) => {
                     core.live.stop(run_id, StopReason::Cancelled);
                 }
+                // The server's site book follows these itself.
+                Ok(Change::SitesChanged) => {}
                 Ok(Change::Resync) => {
                     let _ = fire.send(FireCommand::ReloadAll);
                     core.wake_feeder.notify_one();

@@ -79,7 +79,7 @@ pub use crate::{
         DatabaseError, ErrorClass, KvError, OpenError, SecretError, SecretKeyError, StoreError,
         Unavailability,
     },
-    feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL},
+    feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL, SETTINGS_CHANNEL},
     jobs::{JobEnable, JobFilter, JobRef, JobUpdate, LastRunFilter, NewJob},
     kv::{
         DEFAULT_PAGE_SIZE, Expect, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,
