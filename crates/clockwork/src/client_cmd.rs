@@ -56,10 +56,23 @@ enum JobCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print one job as JSON.
+    /// Print one job: as the API's JSON, or as a job file `job apply`
+    /// takes back (`--format toml|yaml`), so a job made in the UI can go
+    /// into version control.
     Get {
         /// The job's name or id.
         job: String,
+        /// `json` (the API's view, every field) or a job file: `toml`, `yaml`.
+        #[arg(long, value_enum, default_value_t = GetFormat::Json)]
+        format: GetFormat,
+        /// Write the job file here instead of to standard output.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Write the script to this file and name it as `script_file` in
+        /// the job file (relative to the job file's folder) instead of
+        /// inline. Needs --format toml or yaml.
+        #[arg(long, value_name = "PATH")]
+        script_file: Option<PathBuf>,
     },
     /// Create or update jobs from declarative files (upsert by name).
     Apply {
@@ -90,6 +103,14 @@ enum JobCommand {
         /// The job's name or id.
         job: String,
     },
+}
+
+/// What `job get` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum GetFormat {
+    Json,
+    Toml,
+    Yaml,
 }
 
 /// `clockwork runs NAME`.
@@ -183,9 +204,14 @@ pub(crate) fn job(args: JobArgs, out: &mut dyn Write) -> Result<()> {
     block_on(async {
         match args.command {
             JobCommand::List { search, json } => list_jobs(&api, search, json, out).await,
-            JobCommand::Get { job } => {
+            JobCommand::Get {
+                job,
+                format,
+                output,
+                script_file,
+            } => {
                 let job: Value = api.call(Method::GET, &["jobs", &job], &[], None).await?;
-                print_json(out, &job)
+                get_job(&job, format, output, script_file, out)
             }
             JobCommand::Apply { files } => apply(&api, &files, out).await,
             JobCommand::Run { job, params } => run_now(&api, &job, params, out).await,
@@ -198,6 +224,76 @@ pub(crate) fn job(args: JobArgs, out: &mut dyn Write) -> Result<()> {
             }
         }
     })
+}
+
+/// Prints or writes the job `job get` read, in `format`.
+fn get_job(
+    job: &Value,
+    format: GetFormat,
+    output: Option<PathBuf>,
+    script_file: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let file_format = match format {
+        GetFormat::Json if script_file.is_some() => {
+            return Err(InvalidInput(
+                "--script-file needs --format toml or yaml (a job file names its script file)"
+                    .to_owned(),
+            )
+            .into());
+        }
+        GetFormat::Json => {
+            let text = serde_json::to_string_pretty(job)? + "\n";
+            return emit(&text, output.as_deref(), out);
+        }
+        GetFormat::Toml => job_file::Format::Toml,
+        GetFormat::Yaml => job_file::Format::Yaml,
+    };
+    let reference = match &script_file {
+        Some(path) => Some(script_reference(path, output.as_deref())?),
+        None => None,
+    };
+    let text = job_file::export(job, file_format, reference.as_deref())?;
+    if let Some(path) = &script_file {
+        let script = job["script"].as_str().unwrap_or_default();
+        std::fs::write(path, script).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    emit(&text, output.as_deref(), out)
+}
+
+/// How the job file at `job_file` (standard output: the current folder)
+/// names `script`: relative to the job file's folder when it lies within
+/// it, else as an absolute path.
+fn script_reference(
+    script: &std::path::Path,
+    job_file: Option<&std::path::Path>,
+) -> Result<String> {
+    let absolute = |path: &std::path::Path| {
+        std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+    };
+    let script = absolute(script)?;
+    let folder = match job_file {
+        Some(file) => absolute(file)?
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
+        None => absolute(std::path::Path::new("."))?,
+    };
+    let named = script.strip_prefix(&folder).unwrap_or(&script);
+    named
+        .to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| InvalidInput(format!("{} is not valid UTF-8", named.display())).into())
+}
+
+/// Writes `text` to `path`, or to `out` when there is no path.
+fn emit(text: &str, path: Option<&std::path::Path>, out: &mut dyn Write) -> Result<()> {
+    match path {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => Ok(out.write_all(text.as_bytes())?),
+    }
 }
 
 /// Runs `clockwork runs …`.

@@ -1,10 +1,10 @@
-//! Declarative job files for `clockwork job apply`: one job per TOML or
-//! YAML file, with the fields of the API's job JSON, and the script either
-//! inline (`script`) or in a file next to it (`script_file`, relative to the
-//! job file). The server validates the fields (unknown ones included); this
-//! module only reads the file and resolves the script. A `script_file`
-//! ending in `.ts`, `.mts` or `.cts` makes the job TypeScript unless the
-//! file says `language`.
+//! Declarative job files for `clockwork job apply` and `clockwork job get
+//! --format`: one job per TOML or YAML file, with the fields of the API's
+//! job JSON, and the script either inline (`script`) or in a file next to
+//! it (`script_file`, relative to the job file). The server validates the
+//! fields (unknown ones included); this module only reads and writes the
+//! file and resolves the script. A `script_file` ending in `.ts`, `.mts` or
+//! `.cts` makes the job TypeScript unless the file says `language`.
 
 use std::path::{Path, PathBuf};
 
@@ -51,8 +51,9 @@ pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The two formats of a job file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Toml,
     Yaml,
 }
@@ -119,6 +120,85 @@ fn parse(text: &str, format: Format) -> Result<Value, String> {
         Format::Yaml => {
             yaml_serde::from_str::<Value>(text).map_err(|error| format!("invalid YAML: {error}"))
         }
+    }
+}
+
+/// The order fields are written in: what a reader looks for first, the
+/// script last. Fields not named here follow in name order.
+const FIELD_ORDER: &[&str] = &[
+    "name",
+    "description",
+    "schedule",
+    "enabled",
+    "language",
+    "handler",
+    "queue",
+    "timeout_seconds",
+    "memory_limit_mb",
+    "overlap",
+    "misfire",
+    "retry",
+    "retention",
+    "run_as",
+    "params",
+    "env",
+];
+
+/// A job as the API shows it (`GET /jobs/{job}`), written as a job file
+/// `apply` takes back: without the read-only fields and the version (so
+/// the file applies whatever the job's later history), without empty
+/// values, and with the script inline or as `script_file` when given.
+pub(crate) fn export(job: &Value, format: Format, script_file: Option<&str>) -> Result<String> {
+    let Some(view) = job.as_object() else {
+        bail!("the server answered with a job that is not a JSON object");
+    };
+    let mut fields: Vec<(&str, Value)> = view
+        .iter()
+        .filter(|(name, value)| is_exported(name) && !value.is_null())
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
+    fields.sort_by_key(|(name, _)| {
+        FIELD_ORDER
+            .iter()
+            .position(|known| known == name)
+            .unwrap_or(FIELD_ORDER.len())
+    });
+    let script = fields
+        .iter()
+        .position(|(name, _)| *name == "script")
+        .map(|at| fields.remove(at).1);
+    match script_file {
+        Some(path) => fields.push(("script_file", Value::String(path.to_owned()))),
+        None => fields.extend(script.map(|script| ("script", script))),
+    }
+    let ordered = Ordered(fields);
+    match format {
+        Format::Toml => toml::to_string(&ordered).map_err(|error| {
+            InvalidInput(format!(
+                "this job cannot be written as TOML ({error}); TOML has no null, so try --format yaml"
+            ))
+            .into()
+        }),
+        Format::Yaml => Ok(yaml_serde::to_string(&ordered)?),
+    }
+}
+
+/// Whether a field of the API's job view belongs in a job file.
+fn is_exported(name: &str) -> bool {
+    name != "version" && !server::READ_ONLY_JOB_FIELDS.contains(&name)
+}
+
+/// A table whose fields keep the order they are given in.
+struct Ordered<'a>(Vec<(&'a str, Value)>);
+
+impl serde::Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
     }
 }
 
@@ -274,5 +354,34 @@ mod tests {
         assert_eq!(names, ["a.toml", "b.yml"]);
         let empty = tempfile::tempdir().unwrap();
         assert!(collect(&[empty.path().to_owned()]).is_err());
+    }
+
+    #[test]
+    fn an_exported_job_reads_top_down_with_the_script_last() {
+        let view = json!({
+            "id": 7, "version": 3, "name": "sync", "created_at": "2026-01-01T00:00:00Z",
+            "script": "console.log('x');\nreturn 1;\n", "enabled": true,
+            "schedule": {"cron": "0 2 * * *", "timezone": "UTC"},
+            "params": {"project": "OPS"}, "next_fire_at": null, "run_as": null,
+        });
+        let toml = export(&view, Format::Toml, None).unwrap();
+        assert_eq!(
+            toml,
+            "name = \"sync\"\nenabled = true\nscript = \"\"\"\nconsole.log('x');\nreturn 1;\n\"\"\"\n\n\
+             [schedule]\ncron = \"0 2 * * *\"\ntimezone = \"UTC\"\n\n[params]\nproject = \"OPS\"\n"
+        );
+        let yaml = export(&view, Format::Yaml, Some("sync.js")).unwrap();
+        assert_eq!(
+            yaml,
+            "name: sync\nschedule:\n  cron: 0 2 * * *\n  timezone: UTC\nenabled: true\nparams:\n  project: OPS\nscript_file: sync.js\n"
+        );
+    }
+
+    #[test]
+    fn a_null_inside_params_cannot_be_toml_and_says_what_to_use() {
+        let view = json!({"name": "n", "script": "return 1", "params": {"a": null}});
+        let error = export(&view, Format::Toml, None).unwrap_err().to_string();
+        assert!(error.contains("try --format yaml"), "{error}");
+        assert!(export(&view, Format::Yaml, None).is_ok());
     }
 }

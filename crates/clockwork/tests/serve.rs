@@ -168,6 +168,93 @@ fn apply_reports_every_bad_file_and_applies_none() {
     );
 }
 
+/// The fields of a job view a job file carries (what `job get --format`
+/// keeps): everything but the read-only fields and the version.
+fn writable(job: &serde_json::Value) -> serde_json::Value {
+    let mut job = job.as_object().unwrap().clone();
+    job.retain(|name, value| {
+        name != "version"
+            && !server::READ_ONLY_JOB_FIELDS.contains(&name.as_str())
+            && !value.is_null()
+    });
+    serde_json::Value::Object(job)
+}
+
+#[test]
+fn a_job_made_elsewhere_is_written_as_a_job_file_that_applies_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Serve::start(&dir.path().join("data"), &[]);
+    let source = write(
+        dir.path(),
+        "rich.yaml",
+        "name: rich\ndescription: Nightly sync\nlanguage: typescript\nhandler: trigger\n\
+         schedule: {cron: '0 2 * * 1-5', timezone: Europe/Berlin}\ntimeout_seconds: 120\n\
+         overlap: queue_one\nretry: {max_attempts: 3, backoff_seconds: 10}\n\
+         params: {project: OPS, limit: 50, flags: [a, b]}\nenv: {REGION: eu}\n\
+         script: |\n  export const trigger = async (): Promise<string> => {\n    return 'ran';\n  };\n",
+    );
+    ok(&server.client(&["job", "apply", "-f", &source]));
+    let original: serde_json::Value =
+        serde_json::from_str(&ok(&server.client(&["job", "get", "rich"]))).unwrap();
+
+    // TOML with the script beside it, named relative to the job file.
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("scripts")).unwrap();
+    let job_file = repo.join("rich.toml").display().to_string();
+    let script_file = repo.join("scripts/rich.ts").display().to_string();
+    let written = server.client(&[
+        "job",
+        "get",
+        "rich",
+        "--format",
+        "toml",
+        "-o",
+        &job_file,
+        "--script-file",
+        &script_file,
+    ]);
+    assert_eq!(ok(&written), "");
+    let toml = std::fs::read_to_string(&job_file).unwrap();
+    assert!(toml.starts_with("name = \"rich\"\n"), "{toml}");
+    assert!(toml.contains("script_file = \"scripts/rich.ts\""), "{toml}");
+    for absent in ["version", "next_fire_at", "created_at", "id =", "script ="] {
+        assert!(!toml.contains(absent), "{absent} in {toml}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&script_file).unwrap(),
+        original["script"].as_str().unwrap()
+    );
+
+    // YAML to standard output, the script inline.
+    let yaml = ok(&server.client(&["job", "get", "rich", "--format", "yaml"]));
+    let yaml_path = write(dir.path(), "exported.yaml", &yaml);
+
+    // Each file recreates the job as it was.
+    for file in [&job_file, &yaml_path] {
+        ok(&server.client(&["job", "delete", "rich"]));
+        assert_eq!(
+            ok(&server.client(&["job", "apply", "-f", file])),
+            "created rich (version 1)\n"
+        );
+        let recreated: serde_json::Value =
+            serde_json::from_str(&ok(&server.client(&["job", "get", "rich"]))).unwrap();
+        assert_eq!(writable(&recreated), writable(&original), "{file}");
+        assert_eq!(
+            ok(&server.client(&["job", "apply", "-f", file])),
+            "unchanged rich (version 1)\n"
+        );
+    }
+
+    // A script file needs a job file to name it.
+    let output = server.client(&["job", "get", "rich", "--script-file", &script_file]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--script-file needs --format toml or yaml"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn the_admin_token_is_generated_once_and_printed_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -60,8 +60,8 @@ pub use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, MAX_BODY_BYTES},
     model::{
         HttpCallView, Items, JobInput, JobListItem, JobPage, JobVersionView, JobView, LogLineView,
-        Page, RecentRunView, RetentionInput, RetentionView, RetryInput, RetryView, RunErrorView,
-        RunSummaryView, RunView, ScheduleInput,
+        Page, READ_ONLY_JOB_FIELDS, RecentRunView, RetentionInput, RetentionView, RetryInput,
+        RetryView, RunErrorView, RunSummaryView, RunView, ScheduleInput,
     },
     problem::{ApiError, FieldError, PROBLEM_JSON, Problem},
     runs::LogPage,

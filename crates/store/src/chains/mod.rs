@@ -13,15 +13,16 @@
 //! otherwise its status is that of its newest run (a chain that finished
 //! normally ends with a chunk that `succeeded` without continuing).
 
+pub(crate) mod sql;
+
 use jiff::Timestamp;
 
 use crate::{
     codec::{count, opt_instant, parse_enum},
     error::{DbResultExt, StoreError},
     runs::decode_run,
-    sql::common,
+    runs::{Run, RunStatus},
     store::{Store, with_backend},
-    types::{Run, RunStatus},
 };
 
 /// The largest state (as JSON text) a chunk may hand to the next: 1 MiB.
@@ -34,7 +35,7 @@ macro_rules! join_first_chunk {
     ($finish_id:expr, $encoded:expr, $conn:expr) => {{
         let encoded: &$crate::runs::EncodedNewRun<'_> = $encoded;
         if encoded.new.chain_id == Some($finish_id) {
-            sqlx::query($crate::sql::common::RUN_JOIN_OWN_CHAIN)
+            sqlx::query($crate::runs::sql::RUN_JOIN_OWN_CHAIN)
                 .bind($finish_id)
                 .execute($conn)
                 .await
@@ -90,37 +91,13 @@ type SummaryRow = (
     i64,
 );
 
-/// `$1` chain, `$2` the error of a run interrupted because its lease
-/// expired → the chain's summary row. A chunk's time counts what it
-/// executed: from its start to its end as its node recorded it, or — when
-/// its node died and the lease expired (the row's end is when another node
-/// noticed, up to a lease later) — to its last stored log line, the last
-/// sign of it executing.
-const CHAIN_SUMMARY: &str = "WITH s AS (\
-        SELECT chain_id, min(job_id) AS job_id, count(*) AS runs, \
-            sum(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS done, \
-            sum(CASE WHEN status IN ('queued', 'running') THEN 1 ELSE 0 END) AS live, \
-            min(started_at_ms) AS started, max(finished_at_ms) AS finished, \
-            sum(CASE \
-                WHEN started_at_ms IS NULL OR finished_at_ms IS NULL THEN 0 \
-                WHEN status = 'interrupted' AND error = $2 THEN \
-                    COALESCE((SELECT max(l.ts_ms) FROM run_logs l WHERE l.run_id = r.id), \
-                        started_at_ms) - started_at_ms \
-                ELSE finished_at_ms - started_at_ms END) AS busy, \
-            max(id) AS last_id \
-        FROM runs r WHERE chain_id = $1 GROUP BY chain_id) \
-    SELECT s.chain_id, s.job_id, CAST(s.runs AS BIGINT), CAST(s.done AS BIGINT), \
-        CAST(s.live AS BIGINT), s.started, s.finished, CAST(s.busy AS BIGINT), l.status, \
-        CAST(COALESCE(octet_length(l.state), 0) AS BIGINT) \
-    FROM s JOIN runs l ON l.id = s.last_id";
-
 impl Store {
     /// The chain with this id, summary only; `None` when no run has it.
-    /// Its `total_duration_ms` counts execution only (see `CHAIN_SUMMARY`).
+    /// Its `total_duration_ms` counts execution only (see `sql::CHAIN_SUMMARY`).
     pub async fn chain_summary(&self, id: i64) -> Result<Option<ChainSummary>, StoreError> {
         let lease_expired = crate::runs::transition::lease_expired_error()?;
         let row: Option<SummaryRow> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(CHAIN_SUMMARY)
+            sqlx::query_as(sql::CHAIN_SUMMARY)
                 .bind(id)
                 .bind(&lease_expired)
                 .fetch_optional(pool)
@@ -136,7 +113,7 @@ impl Store {
             return Ok(None);
         };
         let runs = with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::CHAIN_RUNS)
+            let rows = sqlx::query(sql::CHAIN_RUNS)
                 .bind(id)
                 .fetch_all(pool)
                 .await
@@ -152,7 +129,7 @@ impl Store {
         job_id: i64,
     ) -> Result<Option<ChainSummary>, StoreError> {
         let (newest,): (Option<i64>,) = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::CHAIN_NEWEST_OF_JOB)
+            sqlx::query_as(sql::CHAIN_NEWEST_OF_JOB)
                 .bind(job_id)
                 .fetch_one(pool)
                 .await
@@ -168,7 +145,7 @@ impl Store {
     /// chunks run one after the other).
     pub async fn chain_live_runs(&self, id: i64) -> Result<Vec<i64>, StoreError> {
         let rows: Vec<(i64,)> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::CHAIN_LIVE_RUNS)
+            sqlx::query_as(sql::CHAIN_LIVE_RUNS)
                 .bind(id)
                 .fetch_all(pool)
                 .await

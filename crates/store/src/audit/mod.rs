@@ -1,6 +1,8 @@
 //! The audit log: who changed what, when. Job changes append to it in their
 //! own transaction; other layers append with [`Store::audit_append`].
 
+pub(crate) mod sql;
+
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
@@ -8,9 +10,8 @@ use serde_json::Value;
 use crate::{
     codec::{decode_id_cursor, encode_cursor, from_json, instant, list_limit, to_json},
     error::{DbResultExt, StoreError},
-    sql::common,
+    shared::Page,
     store::{Store, with_backend},
-    types::Page,
 };
 
 /// An entry to append.
@@ -51,7 +52,7 @@ impl Store {
         let now = self.now_ms();
         let detail = to_json("audit detail", &entry.detail)?;
         let (id,): (i64,) = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::AUDIT_INSERT)
+            sqlx::query_as(sql::AUDIT_INSERT)
                 .bind(now)
                 .bind(&entry.actor)
                 .bind(&entry.action)
@@ -76,7 +77,7 @@ impl Store {
     pub async fn audit_prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         let before = before.as_millisecond();
         let deleted = with_backend!(self, |pool, _sql| {
-            sqlx::query(common::AUDIT_PRUNE)
+            sqlx::query(sql::AUDIT_PRUNE)
                 .bind(before)
                 .bind(i64::from(batch))
                 .execute(pool)
@@ -100,7 +101,7 @@ impl Store {
         let limit = list_limit(limit);
         let rows: Vec<(i64, i64, String, String, String, String)> =
             with_backend!(self, |pool, _sql| {
-                sqlx::query_as(common::AUDIT_LIST)
+                sqlx::query_as(sql::AUDIT_LIST)
                     .bind(before)
                     .bind(i64::from(limit) + 1)
                     .fetch_all(pool)
