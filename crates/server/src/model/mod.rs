@@ -19,11 +19,12 @@ use serde::{Deserialize, Serialize};
 use store::{Language, LogLevel, Misfire, Overlap, RunStatus, Trigger};
 use utoipa::ToSchema;
 
-pub(crate) use self::{jobs::READ_ONLY_JOB_FIELDS, queues::QueueCountsView};
+pub(crate) use self::queues::QueueCountsView;
 pub use self::{
     jobs::{
-        JobInput, JobListItem, JobPage, JobVersionView, JobView, RecentRunView, RetentionInput,
-        RetentionView, RetryInput, RetryView, RunSummaryView, ScheduleInput,
+        JobInput, JobListItem, JobPage, JobVersionView, JobView, READ_ONLY_JOB_FIELDS,
+        RecentRunView, RetentionInput, RetentionView, RetryInput, RetryView, RunSummaryView,
+        ScheduleInput,
     },
     runs::{HttpCallView, LogLineView, RunErrorView, RunView},
 };
