@@ -259,3 +259,72 @@ async fn write_alone(store: &Store, writes: &RunWrites, run_id: i64) -> Option<R
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+    use std::time::Duration;
+
+    use jiff::Timestamp;
+    use store::{JobSpec, NewJob, NewRun, RunClaim, Trigger};
+
+    use super::*;
+
+    const NODE: &str = "n1";
+
+    /// One running run on [`NODE`] of each of `count` new jobs.
+    async fn running_runs(store: &Store, count: usize, now: Timestamp) -> Vec<Run> {
+        for n in 0..count {
+            let job = store
+                .job_create(&NewJob {
+                    spec: JobSpec::new(format!("writer-{n}"), "return 1"),
+                    next_fire_at: None,
+                    actor: "tester".into(),
+                })
+                .await
+                .unwrap();
+            store
+                .run_insert(&NewRun::new(job.id, Trigger::Manual, now))
+                .await
+                .unwrap();
+        }
+        let claim = RunClaim {
+            node: NODE.into(),
+            now,
+            lease_until: now + Duration::from_secs(30),
+            limit: 100,
+        };
+        let claimed = store.runs_claim_queued(&claim).await.unwrap();
+        claimed.into_iter().map(|claimed| claimed.run).collect()
+    }
+
+    /// A finish the store refuses for good (its follow-up names a job that
+    /// does not exist) is dropped — the writer does not retry it forever —
+    /// and the finish committed in the same batch is still written.
+    #[tokio::test]
+    async fn a_refused_write_is_dropped_and_the_rest_of_its_batch_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db.sqlite").to_str().unwrap())
+            .await
+            .unwrap();
+        let now = Timestamp::now();
+        let runs = running_runs(&store, 2, now).await;
+        let refused = RunFinish::failed(runs[0].id, NODE, now, None)
+            .with_follow_up(Some(NewRun::new(424_242, Trigger::Retry, now)));
+        let good = RunFinish::succeeded(runs[1].id, NODE, now, None);
+        // A long window: both finishes go into one batch.
+        let (writer, task) = Writer::start(store.clone(), Duration::from_millis(200));
+        let (refused, good) = tokio::join!(writer.finish(refused), writer.finish(good));
+        assert!(!refused.applied);
+        assert!(good.applied);
+        let stored = |id| {
+            let store = store.clone();
+            async move { store.run_get(id).await.unwrap().unwrap().status }
+        };
+        assert_eq!(stored(runs[0].id).await, store::RunStatus::Running);
+        assert_eq!(stored(runs[1].id).await, store::RunStatus::Succeeded);
+        writer.stop().await;
+        task.await.unwrap();
+    }
+}
