@@ -704,14 +704,18 @@ fn a_site_stored_on_one_node_is_used_by_another_without_a_restart(database: &Dat
     assert_eq!(a.terminate(), Some(0));
     // The notification arrives moments after the PUT's answer: the first
     // run may still miss it, a later one must not.
-    let after = wait_for(
-        "a run on B to reach the site stored on A",
-        Duration::from_secs(10),
-        || {
-            let run = api_b.run("calls-jira");
-            (run["status"] == "succeeded").then_some(run)
-        },
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let run = api_b.run("calls-jira");
+        if run["status"] == "succeeded" {
+            break run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no run on B reached the site stored on A: {run}\nB's log: {}",
+            b.stderr()
+        );
+    };
     assert_eq!(after["result"], 200, "{after}");
     assert!(!outside.hits().is_empty());
     assert_eq!(b.terminate(), Some(0));

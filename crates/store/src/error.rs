@@ -440,3 +440,37 @@ pub struct SpecProblem {
     /// What is wrong with it.
     pub reason: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(error: sqlx::Error) -> StoreError {
+        StoreError::Database(DatabaseError(Inner::Sqlx(error)))
+    }
+
+    #[test]
+    fn failures_of_the_database_are_transient_refused_requests_permanent() {
+        for transient in [
+            database(sqlx::Error::PoolClosed),
+            database(sqlx::Error::PoolTimedOut),
+            database(sqlx::Error::Io(io::Error::from(
+                io::ErrorKind::ConnectionReset,
+            ))),
+            StoreError::ClaimAbandoned,
+        ] {
+            assert_eq!(transient.class(), ErrorClass::Transient, "{transient}");
+        }
+        for permanent in [
+            database(sqlx::Error::RowNotFound),
+            StoreError::JobNotFound { job: "7".into() },
+            StoreError::Invalid {
+                what: "attempt",
+                reason: "attempts count from 1".into(),
+            },
+            StoreError::corrupt("run", "bad"),
+        ] {
+            assert_eq!(permanent.class(), ErrorClass::Permanent, "{permanent}");
+        }
+    }
+}
