@@ -87,10 +87,10 @@ pub use crate::{
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
     error::{
-        DatabaseError, OpenError, SecretError, SecretKeyError, SpecProblem, StoreError,
+        DatabaseError, ErrorClass, OpenError, SecretError, SecretKeyError, SpecProblem, StoreError,
         Unavailability,
     },
-    feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL},
+    feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL, SETTINGS_CHANNEL},
     jobs::{
         Job, JobEnable, JobFilter, JobOverview, JobRef, JobSchedule, JobSpec, JobUpdate,
         JobVersion, JobsOverview, Language, LastRunFilter, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS,
