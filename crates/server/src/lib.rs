@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod audit;
 mod auth;
 mod chains;
 mod channels;

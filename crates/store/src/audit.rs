@@ -43,7 +43,24 @@ pub struct AuditRecord {
     pub detail: Value,
 }
 
+/// Which entries [`Store::audit_search`] returns: all of them when every field is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only entries by this actor (exact).
+    pub actor: Option<String>,
+    /// Only entries on this target (exact: `job:42`, `user:ana`, …).
+    pub target: Option<String>,
+}
+
 const AUDIT_CURSOR: &str = "audit";
+
+/// `$1` id below which to start, `$2` limit, `$3` actor or NULL, `$4` target
+/// or NULL. Kept here rather than in `sql.rs`: the same text runs on both
+/// dialects.
+const AUDIT_SEARCH: &str = "SELECT id, at_ms, actor, action, target, detail \
+    FROM audit_log WHERE id < $1 \
+    AND ($3 IS NULL OR actor = $3) AND ($4 IS NULL OR target = $4) \
+    ORDER BY id DESC LIMIT $2";
 
 impl Store {
     /// Appends an entry, stamped with the store clock's now.
@@ -93,41 +110,75 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<AuditRecord>, StoreError> {
-        let before = match cursor {
-            Some(cursor) => decode_id_cursor(AUDIT_CURSOR, cursor)?,
-            None => i64::MAX,
-        };
+        let before = audit_before(cursor)?;
         let limit = list_limit(limit);
-        let rows: Vec<(i64, i64, String, String, String, String)> =
-            with_backend!(self, |pool, _sql| {
-                sqlx::query_as(common::AUDIT_LIST)
-                    .bind(before)
-                    .bind(i64::from(limit) + 1)
-                    .fetch_all(pool)
-                    .await
-                    .db()?
-            });
-        let mut items = rows
-            .into_iter()
-            .map(|(id, at, actor, action, target, detail)| {
-                Ok(AuditRecord {
-                    id,
-                    at: instant(at)?,
-                    actor,
-                    action,
-                    target,
-                    detail: from_json("audit detail", &detail)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items
-                .last()
-                .map(|record| encode_cursor(AUDIT_CURSOR, &record.id.to_string()))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let rows: Vec<AuditRow> = with_backend!(self, |pool, _sql| {
+            sqlx::query_as(common::AUDIT_LIST)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+                .db()?
+        });
+        audit_page(rows, limit)
     }
+
+    /// One page of the entries `filter` selects, newest first.
+    pub async fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        let before = audit_before(cursor)?;
+        let limit = list_limit(limit);
+        let rows: Vec<AuditRow> = with_backend!(self, |pool, _sql| {
+            sqlx::query_as(AUDIT_SEARCH)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .bind(filter.actor.as_deref())
+                .bind(filter.target.as_deref())
+                .fetch_all(pool)
+                .await
+                .db()?
+        });
+        audit_page(rows, limit)
+    }
+}
+
+/// `(id, at_ms, actor, action, target, detail)` as selected.
+type AuditRow = (i64, i64, String, String, String, String);
+
+/// The id below which a page starts: the cursor's, or the top.
+fn audit_before(cursor: Option<&str>) -> Result<i64, StoreError> {
+    match cursor {
+        Some(cursor) => decode_id_cursor(AUDIT_CURSOR, cursor),
+        None => Ok(i64::MAX),
+    }
+}
+
+/// Decodes up to `limit` rows (one more was fetched to know whether more follow).
+fn audit_page(rows: Vec<AuditRow>, limit: u32) -> Result<Page<AuditRecord>, StoreError> {
+    let mut items = rows
+        .into_iter()
+        .map(|(id, at, actor, action, target, detail)| {
+            Ok(AuditRecord {
+                id,
+                at: instant(at)?,
+                actor,
+                action,
+                target,
+                detail: from_json("audit detail", &detail)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items
+            .last()
+            .map(|record| encode_cursor(AUDIT_CURSOR, &record.id.to_string()))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
 }

@@ -70,7 +70,7 @@ mod types;
 mod users;
 
 pub use crate::{
-    audit::{AuditEntry, AuditRecord},
+    audit::{AuditEntry, AuditFilter, AuditRecord},
     browse::{StorageItem, StoragePage},
     chains::{Chain, ChainSummary, MAX_STATE_BYTES},
     clock::{Clock, ManualClock, SystemClock},

@@ -20,6 +20,20 @@ console.log('status', res.status);
 return { ok: res.ok };
 `;
 
+/** Where the console leaves a script for "Save as job" (read once by the new-job editor). */
+export const DRAFT_KEY = 'clockwork.newJobDraft';
+
+/** The console's draft `{script, params}`, taken (so a later New job starts clean), or null. */
+function takeDraft() {
+  try {
+    const draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) ?? 'null');
+    sessionStorage.removeItem(DRAFT_KEY);
+    return draft && typeof draft.script === 'string' ? draft : null;
+  } catch {
+    return null;
+  }
+}
+
 function zones() {
   try {
     const list = Intl.supportedValuesOf('timeZone');
@@ -33,6 +47,7 @@ export async function editorPage(main, ctx, jobRef) {
   const canEdit = session.user.role !== 'viewer';
   let job = jobRef ? await api('GET', `/jobs/${encodeURIComponent(jobRef)}`, undefined, { signal: ctx.signal }) : null;
   const editorModule = import('./editor.js');
+  const draft = job ? null : takeDraft();
 
   const input = (props) => h('input', { disabled: !canEdit, ...props });
   const select = (name, options, value) =>
@@ -57,7 +72,7 @@ export async function editorPage(main, ctx, jobRef) {
   const misfire = select('misfire', [['run_once', 'Run once'], ['skip', 'Skip'], ['run_all', 'Run all']], job?.misfire ?? 'run_once');
   const attempts = input({ type: 'number', name: 'max_attempts', min: 1, max: 100, value: job?.retry?.max_attempts ?? 1 });
   const backoff = input({ type: 'number', name: 'backoff_seconds', min: 0, value: job?.retry?.backoff_seconds ?? 30 });
-  const params = h('textarea', { name: 'params', rows: 3, spellcheck: 'false', disabled: !canEdit, value: JSON.stringify(job?.params ?? {}, null, 2) });
+  const params = h('textarea', { name: 'params', rows: 3, spellcheck: 'false', disabled: !canEdit, value: JSON.stringify(job?.params ?? draft?.params ?? {}, null, 2) });
 
   const scriptError = h('p', { class: 'field-error', id: 'script-error', hidden: true });
   const cronDescription = h('p', { id: 'cron-description', class: 'cron-description', 'aria-live': 'polite' });
@@ -153,7 +168,7 @@ export async function editorPage(main, ctx, jobRef) {
   if (ctx.signal.aborted) return;
   scriptBox.replaceChildren();
   const editor = createEditor(scriptBox, {
-    doc: job?.script ?? NEW_SCRIPT,
+    doc: job?.script ?? draft?.script ?? NEW_SCRIPT,
     label: 'Script',
     readOnly: !canEdit,
     onSave: () => save(),
@@ -254,7 +269,8 @@ export async function editorPage(main, ctx, jobRef) {
 
   // What was last saved (or loaded): the page has unsaved edits when the form differs.
   const snapshot = () => JSON.stringify([...form.querySelectorAll('input, select, textarea')].map((el) => (el.type === 'checkbox' ? el.checked : el.value)).concat(editor.value));
-  let saved = snapshot();
+  // A script brought from the console is unsaved until it is saved as a job.
+  let saved = draft ? '' : snapshot();
   const unsaved = () => canEdit && snapshot() !== saved;
   ctx.unsaved = unsaved;
 
