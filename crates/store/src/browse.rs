@@ -67,7 +67,7 @@ impl Store {
         let upper = crate::kv::prefix_upper_bound(prefix);
         let now = self.now_ms();
         let rows: Vec<(String, i64, Option<String>, i64)> = with_backend!(self, |pool, sql| {
-            sqlx::query_as(sql.storage_browse)
+            sqlx::query_as(sql.kv.storage_browse)
                 .bind(prefix)
                 .bind(&after_key)
                 .bind(after_secret)

@@ -1,8 +1,8 @@
-//! The store's error types, one per area, all built with `thiserror`.
+//! The store's error types, all built with `thiserror`. A leaf: it imports
+//! none of the store's resource modules (the key-value store's own error,
+//! [`KvError`](crate::KvError), lives beside it in `kv`).
 
 use std::{io, path::PathBuf};
-
-use crate::{kv::Expect, types::SpecProblem};
 
 /// A failure inside the database engine or driver: connection lost, disk
 /// full, constraint violated, migration refused.
@@ -96,67 +96,6 @@ pub enum OpenError {
     /// The schema migrations could not be applied.
     #[error("cannot apply the database migrations")]
     Migrate(#[source] DatabaseError),
-}
-
-/// Why a key-value operation failed. Nothing was written when one is returned.
-#[derive(Debug, thiserror::Error)]
-pub enum KvError {
-    /// `if_absent` was asked for and the key holds a live value.
-    #[error("key {key:?} already exists")]
-    KeyExists {
-        /// The key.
-        key: String,
-    },
-    /// An expectation of [`Store::kv_transact`](crate::Store::kv_transact)
-    /// did not hold; the whole transaction was abandoned.
-    #[error("transaction aborted: key {key:?} was expected to be {expected}")]
-    ExpectationFailed {
-        /// The key whose expectation failed (the first in operation order).
-        key: String,
-        /// What was expected of it.
-        expected: Expect,
-    },
-    /// The key is empty, too long, or contains a NUL character.
-    #[error("invalid key {key:?}: {reason}")]
-    InvalidKey {
-        /// The key (NUL characters shown escaped).
-        key: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// The value's JSON text is larger than the store accepts.
-    #[error("value of key {key:?} is {size} bytes as JSON, more than the store's limit of {max}")]
-    ValueTooLarge {
-        /// The key.
-        key: String,
-        /// The JSON text's size in bytes.
-        size: usize,
-        /// [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES).
-        max: usize,
-    },
-    /// A list cursor that this store did not hand out.
-    #[error("invalid list cursor")]
-    InvalidCursor,
-    /// More keys or operations in one call than the store accepts.
-    #[error("{len} entries in one call, more than the store's limit of {max}")]
-    TooMany {
-        /// How many were given.
-        len: usize,
-        /// [`MAX_BATCH`](crate::MAX_BATCH).
-        max: usize,
-    },
-    /// A stored value is not JSON any more (the database was edited by hand).
-    #[error("stored value of key {key:?} is not valid JSON")]
-    CorruptValue {
-        /// The key.
-        key: String,
-        /// The parser's reason.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The database failed.
-    #[error("key-value store failure")]
-    Database(#[from] DatabaseError),
 }
 
 /// Why a secret operation failed.
@@ -406,4 +345,14 @@ impl DatabaseError {
     pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(&self.0, Inner::Sqlx(sqlx::Error::Database(error)) if error.is_unique_violation())
     }
+}
+
+/// A bound a [`JobSpec`] breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {reason}")]
+pub struct SpecProblem {
+    /// The field's path, e.g. `retry.max_attempts`.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
 }

@@ -30,6 +30,17 @@
 //!   `event` runs consuming them, written in one transaction;
 //! - on PostgreSQL, a [`ChangeFeed`] of other nodes' changes (`LISTEN/NOTIFY`).
 //!
+//! Each resource is one module folder (`jobs/`, `runs/`, `kv/`, `queues/`,
+//! `chains/`, `notify/` for channels and deliveries, `users/`, `sessions/`,
+//! `tokens/`, `sites/`, `secret/`, `audit/`): its `Store` methods in
+//! `mod.rs`, its types beside them (`jobs/types.rs`, `runs/types.rs`) and
+//! its SQL in its own `sql.rs` — a `const` where both dialects share the
+//! text, a `SQLITE` and a `POSTGRES` value of the resource's statement
+//! struct where they differ (the convention is `sql.rs`'s, and a test
+//! holds the two dialects' statements side by side). The leaf modules —
+//! `error`, `codec`, `clock`, `shared` (pages, string enums),
+//! `private_files` — import no resource module (a test reads them).
+//!
 //! Both engines behave identically, including under concurrency (claims
 //! use `FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single writer lock
 //! otherwise). Invariants are CHECK constraints in both SQL dialects.
@@ -62,11 +73,11 @@ mod queues;
 mod runs;
 mod secret;
 mod sessions;
+mod shared;
 mod sites;
 mod sql;
 mod store;
 mod tokens;
-mod types;
 mod users;
 
 pub use crate::{
@@ -76,12 +87,18 @@ pub use crate::{
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
     error::{
-        DatabaseError, KvError, OpenError, SecretError, SecretKeyError, StoreError, Unavailability,
+        DatabaseError, OpenError, SecretError, SecretKeyError, SpecProblem, StoreError,
+        Unavailability,
     },
     feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL},
-    jobs::{JobEnable, JobFilter, JobRef, JobUpdate, LastRunFilter, NewJob},
+    jobs::{
+        Job, JobEnable, JobFilter, JobRef, JobSchedule, JobSpec, JobUpdate, JobVersion, Language,
+        LastRunFilter, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES,
+        MEMORY_LIMIT_MB_RANGE, Misfire, NewJob, Overlap, RetentionPolicy, RetryPolicy,
+        ScheduledJob, TIMEOUT_SECONDS_RANGE,
+    },
     kv::{
-        DEFAULT_PAGE_SIZE, Expect, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,
+        DEFAULT_PAGE_SIZE, Expect, KvError, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,
         MAX_PAGE_SIZE, MAX_VALUE_BYTES, SetOptions, TxOp,
     },
     notify::{
@@ -94,7 +111,8 @@ pub use crate::{
         QueueSummary, check_queue_key, event_json,
     },
     runs::{
-        ActiveRuns, LogQuery, NewRun, PruneRuns, RunFilter,
+        ActiveRuns, HttpCall, LogLevel, LogLine, LogQuery, NewRun, PruneRuns, RecentRun, Run,
+        RunError, RunFilter, RunLogLine, RunStatus, RunSummary, Trigger,
         claim::{
             ClaimedJob, ClaimedOccurrences, OccurrenceClaim, OccurrenceKind, OccurrencePlan,
             OccurrenceRow,
@@ -107,17 +125,81 @@ pub use crate::{
     },
     secret::{SECRET_KEY_ENV, SECRET_KEY_FILE, SecretKey},
     sessions::{SESSION_IDLE, SESSION_MAX_AGE, Session, SessionOwner},
+    shared::{Page, UnknownValue},
     sites::{Site, SiteAuth, SiteProduct, SiteSpec},
     store::{Engine, Store},
     tokens::{ApiToken, NewToken, Role, TOKEN_PREFIX},
-    types::{
-        HttpCall, Job, JobSchedule, JobSpec, JobVersion, Language, LogLevel, LogLine,
-        MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MEMORY_LIMIT_MB_RANGE, Misfire,
-        Overlap, Page, RecentRun, RetentionPolicy, RetryPolicy, Run, RunError, RunLogLine,
-        RunStatus, RunSummary, ScheduledJob, SpecProblem, TIMEOUT_SECONDS_RANGE, Trigger,
-        UnknownValue,
-    },
     users::{
         MAX_PASSWORD_CHARS, MAX_USER_NAME_CHARS, MIN_PASSWORD_CHARS, NewUser, User, UserUpdate,
     },
 };
+
+#[cfg(test)]
+mod tests {
+    /// The modules every resource builds on.
+    const LEAVES: &[(&str, &str)] = &[
+        ("error.rs", include_str!("error.rs")),
+        ("codec.rs", include_str!("codec.rs")),
+        ("clock.rs", include_str!("clock.rs")),
+        ("shared.rs", include_str!("shared.rs")),
+        ("private_files.rs", include_str!("private_files.rs")),
+    ];
+    /// The modules that own a resource (or the store's handle on them).
+    const RESOURCES: &[&str] = &[
+        "audit", "browse", "chains", "feed", "jobs", "kv", "migrate", "notify", "queues", "runs",
+        "secret", "sessions", "sites", "sql", "store", "tokens", "users",
+    ];
+
+    /// The crate modules `source` names in code (comments aside): every
+    /// identifier of a `use crate::…;` item, and the first segment of any
+    /// other `crate::` or `super::` path.
+    fn modules_named(source: &str) -> Vec<String> {
+        let code: String = source
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut named = Vec::new();
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find("use crate::") {
+            let item = &rest[at..];
+            let end = item.find(';').unwrap_or(item.len());
+            named.extend(
+                item[..end]
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map(str::to_owned),
+            );
+            rest = &item[end..];
+        }
+        for prefix in ["crate::", "super::"] {
+            for (at, _) in code.match_indices(prefix) {
+                let segment: String = code[at + prefix.len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                named.push(segment);
+            }
+        }
+        named
+    }
+
+    #[test]
+    fn the_leaf_modules_import_no_resource_module() {
+        for (file, source) in LEAVES {
+            let imported: Vec<String> = modules_named(source)
+                .into_iter()
+                .filter(|name| RESOURCES.contains(&name.as_str()))
+                .collect();
+            assert!(imported.is_empty(), "{file} imports {imported:?}");
+        }
+    }
+
+    #[test]
+    fn an_import_of_a_resource_module_is_seen() {
+        let named =
+            modules_named("use crate::{\n    kv::Expect,\n    error::X,\n};\n// crate::runs\n");
+        assert!(named.iter().any(|name| name == "kv"), "{named:?}");
+        assert!(!named.iter().any(|name| name == "runs"), "{named:?}");
+        assert!(modules_named("let x = crate::jobs::f();").contains(&"jobs".to_owned()));
+    }
+}

@@ -26,9 +26,10 @@ use crate::{
     codec::{commit_or_rollback, id_array, ms, parse_enum, to_json},
     error::{DbResultExt, StoreError},
     feed::{CANCEL_PREFIX, RUNS_CHANNEL, RUNS_QUEUED},
+    jobs::{JobSpec, Overlap},
     runs::{ActiveRuns, decode_run, transition::decode_specs},
+    runs::{Run, RunStatus, Trigger},
     store::{Store, with_backend},
-    types::{JobSpec, Overlap, Run, RunStatus, Trigger},
 };
 
 /// One job's due occurrence to claim.
@@ -176,23 +177,24 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                if let Some(lock) = sql.jobs_lock_for_claim {
+                if let Some(lock) = sql.runs.jobs_lock_for_claim {
                     sqlx::query(lock)
                         .bind(&all_ids)
                         .execute(&mut *tx)
                         .await
                         .db()?;
                 }
-                let won: Vec<(i64, i64, String)> = sqlx::query_as(sql.jobs_advance_if_next_fire_at)
-                    .bind(&cas)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .db()?;
+                let won: Vec<(i64, i64, String)> =
+                    sqlx::query_as(sql.runs.jobs_advance_if_next_fire_at)
+                        .bind(&cas)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .db()?;
                 if won.is_empty() {
                     return Ok(Vec::new());
                 }
                 let won_ids = id_array(won.iter().map(|(id, _, _)| *id));
-                let live: Vec<(i64, i64, String)> = sqlx::query_as(sql.runs_active_of_jobs)
+                let live: Vec<(i64, i64, String)> = sqlx::query_as(sql.runs.runs_active_of_jobs)
                     .bind(&won_ids)
                     .fetch_all(&mut *tx)
                     .await
@@ -220,7 +222,7 @@ impl Store {
                 let inserted = if rows.is_empty() {
                     Vec::new()
                 } else {
-                    let rows = sqlx::query(sql.runs_insert_occurrences)
+                    let rows = sqlx::query(sql.runs.runs_insert_occurrences)
                         .bind(to_json("occurrence rows", &rows)?)
                         .bind(now_ms)
                         .fetch_all(&mut *tx)
@@ -237,7 +239,7 @@ impl Store {
                 let cancelled: Vec<(i64, i64, String)> = if replacing.is_empty() {
                     Vec::new()
                 } else {
-                    sqlx::query_as(sql.runs_request_cancel_of_jobs)
+                    sqlx::query_as(sql.runs.runs_request_cancel_of_jobs)
                         .bind(id_array(replacing.iter().copied()))
                         .fetch_all(&mut *tx)
                         .await
@@ -265,7 +267,7 @@ impl Store {
                 let specs = if starting.is_empty() {
                     HashMap::new()
                 } else {
-                    let rows = sqlx::query(sql.job_versions_get_many)
+                    let rows = sqlx::query(sql.runs.job_versions_get_many)
                         .bind(to_json("job versions", &starting)?)
                         .fetch_all(&mut *tx)
                         .await

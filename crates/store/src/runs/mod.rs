@@ -6,7 +6,9 @@
 
 pub(crate) mod claim;
 pub(crate) mod recover;
+pub(crate) mod sql;
 pub(crate) mod transition;
+mod types;
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -18,9 +20,13 @@ use crate::{
     },
     error::{DbResultExt, StoreError},
     feed::{RUNS_CHANNEL, RUNS_QUEUED},
-    sql::common,
+    shared::Page,
     store::{Store, with_backend},
-    types::{LogLine, Page, Run, RunLogLine, RunStatus, Trigger},
+};
+
+pub use self::types::{
+    HttpCall, LogLevel, LogLine, RecentRun, Run, RunError, RunLogLine, RunStatus, RunSummary,
+    Trigger,
 };
 
 /// A queued run to insert (manual, API, retry, continuation or event runs;
@@ -126,7 +132,7 @@ macro_rules! insert_queued {
     ($encoded:expr, $conn:expr) => {{
         let encoded: &$crate::runs::EncodedNewRun<'_> = $encoded;
         let new = encoded.new;
-        let row = sqlx::query($crate::sql::common::RUN_INSERT_QUEUED)
+        let row = sqlx::query($crate::runs::sql::RUN_INSERT_QUEUED)
             .bind(new.job_id)
             .bind(new.job_version)
             .bind(new.trigger.as_str())
@@ -233,7 +239,7 @@ impl Store {
     /// The run with this id.
     pub async fn run_get(&self, id: i64) -> Result<Option<Run>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(common::RUN_GET)
+            let row = sqlx::query(sql::RUN_GET)
                 .bind(id)
                 .fetch_optional(pool)
                 .await
@@ -253,16 +259,16 @@ impl Store {
         let status = filter.status.map(RunStatus::as_str);
         let mut items = with_backend!(self, |pool, _sql| {
             let query = match (filter.job_id, status) {
-                (None, None) => sqlx::query(common::RUNS_LIST_ALL).bind(before).bind(fetch),
-                (None, Some(status)) => sqlx::query(common::RUNS_LIST_BY_STATUS)
+                (None, None) => sqlx::query(sql::RUNS_LIST_ALL).bind(before).bind(fetch),
+                (None, Some(status)) => sqlx::query(sql::RUNS_LIST_BY_STATUS)
                     .bind(before)
                     .bind(fetch)
                     .bind(status),
-                (Some(job), None) => sqlx::query(common::RUNS_LIST_BY_JOB)
+                (Some(job), None) => sqlx::query(sql::RUNS_LIST_BY_JOB)
                     .bind(before)
                     .bind(fetch)
                     .bind(job),
-                (Some(job), Some(status)) => sqlx::query(common::RUNS_LIST_BY_JOB_AND_STATUS)
+                (Some(job), Some(status)) => sqlx::query(sql::RUNS_LIST_BY_JOB_AND_STATUS)
                     .bind(before)
                     .bind(fetch)
                     .bind(job)
@@ -287,7 +293,7 @@ impl Store {
         let after = i64::try_from(query.after_seq).unwrap_or(i64::MAX);
         let limit = i64::from(query.limit.clamp(1, 10_000));
         with_backend!(self, |pool, _sql| {
-            let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(common::RUN_LOGS)
+            let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(sql::RUN_LOGS)
                 .bind(query.run_id)
                 .bind(after)
                 .bind(limit)
@@ -310,7 +316,7 @@ impl Store {
     /// How many runs of a job are queued and running.
     pub async fn runs_active_count(&self, job_id: i64) -> Result<ActiveRuns, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows: Vec<(String, i64)> = sqlx::query_as(common::RUNS_ACTIVE_COUNT)
+            let rows: Vec<(String, i64)> = sqlx::query_as(sql::RUNS_ACTIVE_COUNT)
                 .bind(job_id)
                 .fetch_all(pool)
                 .await
@@ -322,7 +328,7 @@ impl Store {
     /// How many runs of all jobs are queued and running (for metrics).
     pub async fn runs_live_counts(&self) -> Result<ActiveRuns, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows: Vec<(String, i64)> = sqlx::query_as(common::RUNS_LIVE_COUNTS)
+            let rows: Vec<(String, i64)> = sqlx::query_as(sql::RUNS_LIVE_COUNTS)
                 .fetch_all(pool)
                 .await
                 .db()?;
@@ -337,7 +343,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<Timestamp>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let (next,): (Option<i64>,) = sqlx::query_as(common::RUNS_NEXT_QUEUED_AFTER)
+            let (next,): (Option<i64>,) = sqlx::query_as(sql::RUNS_NEXT_QUEUED_AFTER)
                 .bind(ms(now))
                 .fetch_one(pool)
                 .await
@@ -354,7 +360,7 @@ impl Store {
         run_id: i64,
     ) -> Result<Option<RunStatus>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let row: Option<(String,)> = sqlx::query_as(common::RUN_PREVIOUS_OUTCOME)
+            let row: Option<(String,)> = sqlx::query_as(sql::RUN_PREVIOUS_OUTCOME)
                 .bind(job_id)
                 .bind(run_id)
                 .fetch_optional(pool)
@@ -372,7 +378,7 @@ impl Store {
     pub async fn runs_prune(&self, prune: &PruneRuns) -> Result<u64, StoreError> {
         let cutoff = ms(prune.now) - i64::from(prune.keep_days) * 86_400_000;
         with_backend!(self, |pool, _sql| {
-            let deleted = sqlx::query(common::RUNS_PRUNE)
+            let deleted = sqlx::query(sql::RUNS_PRUNE)
                 .bind(prune.job_id)
                 .bind(i64::from(prune.keep_runs))
                 .bind(cutoff)

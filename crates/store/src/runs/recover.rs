@@ -13,7 +13,7 @@ use crate::{
     codec::{commit_or_rollback, ms},
     error::{DbResultExt, StoreError},
     feed::{RUNS_CHANNEL, RUNS_QUEUED},
-    sql::common,
+    runs::sql,
     store::{Store, with_backend},
 };
 
@@ -41,13 +41,13 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let requeued = sqlx::query(common::RUNS_REQUEUE_UNSTARTED_OF_NODE)
+                let requeued = sqlx::query(sql::RUNS_REQUEUE_UNSTARTED_OF_NODE)
                     .bind(node)
                     .execute(&mut *tx)
                     .await
                     .db()?
                     .rows_affected();
-                let expired = sqlx::query(common::RUNS_EXPIRE_LEASES_OF_NODE)
+                let expired = sqlx::query(sql::RUNS_EXPIRE_LEASES_OF_NODE)
                     .bind(node)
                     .bind(past)
                     .execute(&mut *tx)

@@ -31,10 +31,11 @@ use crate::{
     codec::{Columns, commit_or_rollback, from_json, id_array, ms, opt_to_json, to_json},
     error::{DbResultExt, StoreError},
     feed::{CANCEL_PREFIX, RUNS_CHANNEL, RUNS_FINISHED},
+    jobs::JobSpec,
+    runs::sql,
+    runs::{HttpCall, LogLine, Run, RunError, RunStatus},
     runs::{NewRun, decode_run, log_lines_json},
-    sql::common,
     store::{Store, with_backend},
-    types::{HttpCall, JobSpec, LogLine, Run, RunError, RunStatus},
 };
 
 /// A claim of queued runs by one node's workers.
@@ -264,18 +265,6 @@ pub struct LeaseState {
     pub cancel_requested: bool,
 }
 
-/// `$1` job, `$2` now: the job's queued chain chunks → their ids.
-pub(crate) const CANCEL_QUEUED_CHUNKS_OF_JOB: &str = "UPDATE runs \
-    SET status = 'cancelled', finished_at_ms = $2 \
-    WHERE job_id = $1 AND status = 'queued' AND chain_id IS NOT NULL RETURNING id";
-
-/// `$1` queue job, `$2` now: its event runs not started (the settle
-/// trigger cancels their events) → how many.
-pub(crate) const CANCEL_QUEUED_RUNS_OF_QUEUE_JOB: &str = "UPDATE runs \
-    SET status = 'cancelled', finished_at_ms = $2 \
-    WHERE status = 'queued' AND queue_event_id IN \
-        (SELECT id FROM queue_events WHERE queue_job_id = $1 AND status = 'pending')";
-
 /// queued → cancelled for the queued chunks of the chains of each job in
 /// `$job_ids` (an iterator of ids), at `$now_ms`, on `$conn`: a replaced
 /// chain ends. Evaluates to `Result<(), StoreError>`.
@@ -283,7 +272,7 @@ macro_rules! cancel_queued_chunks_of_jobs {
     ($job_ids:expr, $now_ms:expr, $conn:expr) => {{
         let mut outcome = Ok(());
         for job_id in $job_ids {
-            if let Err(error) = sqlx::query($crate::runs::transition::CANCEL_QUEUED_CHUNKS_OF_JOB)
+            if let Err(error) = sqlx::query($crate::runs::sql::CANCEL_QUEUED_CHUNKS_OF_JOB)
                 .bind(job_id)
                 .bind($now_ms)
                 .execute(&mut *$conn)
@@ -304,7 +293,7 @@ pub(crate) use cancel_queued_chunks_of_jobs;
 /// `Result<u64, StoreError>`: how many.
 macro_rules! cancel_queued_runs_of_queue_job {
     ($queue_job_id:expr, $now_ms:expr, $conn:expr) => {
-        sqlx::query($crate::runs::transition::CANCEL_QUEUED_RUNS_OF_QUEUE_JOB)
+        sqlx::query($crate::runs::sql::CANCEL_QUEUED_RUNS_OF_QUEUE_JOB)
             .bind($queue_job_id)
             .bind($now_ms)
             .execute($conn)
@@ -337,7 +326,7 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let rows = sqlx::query(sql.runs_claim_queued)
+                let rows = sqlx::query(sql.runs.runs_claim_queued)
                     .bind(&claim.node)
                     .bind(ms(claim.now))
                     .bind(ms(claim.lease_until))
@@ -370,7 +359,7 @@ impl Store {
                     .iter()
                     .map(|run| json!({"job_id": run.job_id, "version": run.job_version}))
                     .collect::<Vec<_>>();
-                let specs = sqlx::query(sql.job_versions_get_many)
+                let specs = sqlx::query(sql.runs.job_versions_get_many)
                     .bind(to_json("job versions", &wanted)?)
                     .fetch_all(&mut *tx)
                     .await
@@ -401,7 +390,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<Run>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(common::RUN_CANCEL_IF_QUEUED)
+            let row = sqlx::query(sql::RUN_CANCEL_IF_QUEUED)
                 .bind(id)
                 .bind(ms(now))
                 .fetch_optional(pool)
@@ -422,7 +411,7 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let node: Option<(String,)> = sqlx::query_as(common::RUN_REQUEST_CANCEL_IF_RUNNING)
+                let node: Option<(String,)> = sqlx::query_as(sql::RUN_REQUEST_CANCEL_IF_RUNNING)
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await
@@ -500,7 +489,7 @@ impl Store {
             let outcome = async {
                 let mut applied = RunWritesApplied::default();
                 for start in &writes.starts {
-                    sqlx::query(common::RUN_MARK_STARTED_IF_RUNNING)
+                    sqlx::query(sql::RUN_MARK_STARTED_IF_RUNNING)
                         .bind(start.run_id)
                         .bind(&start.node)
                         .bind(ms(start.started_at))
@@ -510,7 +499,7 @@ impl Store {
                 }
                 for (append, lines_json) in &appends {
                     let lines = i64::try_from(append.lines.len()).unwrap_or(i64::MAX);
-                    let counted: Option<(i64,)> = sqlx::query_as(common::RUN_COUNT_LOGS_IF_RUNNING)
+                    let counted: Option<(i64,)> = sqlx::query_as(sql::RUN_COUNT_LOGS_IF_RUNNING)
                         .bind(append.run_id)
                         .bind(&append.node)
                         .bind(lines)
@@ -520,7 +509,7 @@ impl Store {
                     if let Some((total,)) = counted
                         && lines > 0
                     {
-                        sqlx::query(sql.run_logs_insert)
+                        sqlx::query(sql.runs.run_logs_insert)
                             .bind(append.run_id)
                             .bind(total - lines + 1)
                             .bind(lines_json)
@@ -531,22 +520,23 @@ impl Store {
                     applied.appended.push(counted.is_some());
                 }
                 for finish in &finishes {
-                    let counted: Option<(i64, bool)> = sqlx::query_as(sql.run_finish_if_running)
-                        .bind(finish.id)
-                        .bind(finish.node)
-                        .bind(finish.status)
-                        .bind(finish.finished_at_ms)
-                        .bind(&finish.result)
-                        .bind(&finish.error)
-                        .bind(&finish.http_calls)
-                        .bind(finish.lines)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .db()?;
+                    let counted: Option<(i64, bool)> =
+                        sqlx::query_as(sql.runs.run_finish_if_running)
+                            .bind(finish.id)
+                            .bind(finish.node)
+                            .bind(finish.status)
+                            .bind(finish.finished_at_ms)
+                            .bind(&finish.result)
+                            .bind(&finish.error)
+                            .bind(&finish.http_calls)
+                            .bind(finish.lines)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .db()?;
                     if let Some((total, _)) = counted
                         && finish.lines > 0
                     {
-                        sqlx::query(sql.run_logs_insert)
+                        sqlx::query(sql.runs.run_logs_insert)
                             .bind(finish.id)
                             .bind(total - finish.lines + 1)
                             .bind(&finish.lines_json)
@@ -558,7 +548,7 @@ impl Store {
                         // Cancelling a chunk ends its chain, even when the
                         // chunk succeeded before it saw the request.
                         (Some((_, true)), Some(new))
-                            if new.new.trigger == crate::types::Trigger::Continuation =>
+                            if new.new.trigger == crate::runs::Trigger::Continuation =>
                         {
                             None
                         }
@@ -630,7 +620,7 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let rows = sqlx::query(sql.runs_interrupt_if_lease_expired)
+                let rows = sqlx::query(sql.runs.runs_interrupt_if_lease_expired)
                     .bind(ms(now))
                     .bind(&error)
                     .bind(i64::from(limit))
@@ -646,7 +636,7 @@ impl Store {
                 let specs = if runs.is_empty() {
                     std::collections::HashMap::new()
                 } else {
-                    let rows = sqlx::query(sql.job_versions_get_many)
+                    let rows = sqlx::query(sql.runs.job_versions_get_many)
                         .bind(to_json("job versions", &wanted)?)
                         .fetch_all(&mut *tx)
                         .await
@@ -705,7 +695,7 @@ impl Store {
         }
         let ids = id_array(heartbeat.run_ids.iter().copied());
         let held: Vec<(i64, bool)> = with_backend!(self, |pool, sql| {
-            sqlx::query_as(sql.runs_heartbeat_if_running)
+            sqlx::query_as(sql.runs.runs_heartbeat_if_running)
                 .bind(&ids)
                 .bind(&heartbeat.node)
                 .bind(ms(heartbeat.lease_until))

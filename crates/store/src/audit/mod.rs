@@ -1,6 +1,8 @@
 //! The audit log: who changed what, when. Job changes append to it in their
 //! own transaction; other layers append with [`Store::audit_append`].
 
+pub(crate) mod sql;
+
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
@@ -8,9 +10,8 @@ use serde_json::Value;
 use crate::{
     codec::{decode_id_cursor, encode_cursor, from_json, instant, list_limit, to_json},
     error::{DbResultExt, StoreError},
-    sql::common,
+    shared::Page,
     store::{Store, with_backend},
-    types::Page,
 };
 
 /// An entry to append.
@@ -54,21 +55,13 @@ pub struct AuditFilter {
 
 const AUDIT_CURSOR: &str = "audit";
 
-/// `$1` id below which to start, `$2` limit, `$3` actor or NULL, `$4` target
-/// or NULL. Kept here rather than in `sql.rs`: the same text runs on both
-/// dialects.
-const AUDIT_SEARCH: &str = "SELECT id, at_ms, actor, action, target, detail \
-    FROM audit_log WHERE id < $1 \
-    AND ($3 IS NULL OR actor = $3) AND ($4 IS NULL OR target = $4) \
-    ORDER BY id DESC LIMIT $2";
-
 impl Store {
     /// Appends an entry, stamped with the store clock's now.
     pub async fn audit_append(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
         let now = self.now_ms();
         let detail = to_json("audit detail", &entry.detail)?;
         let (id,): (i64,) = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::AUDIT_INSERT)
+            sqlx::query_as(sql::AUDIT_INSERT)
                 .bind(now)
                 .bind(&entry.actor)
                 .bind(&entry.action)
@@ -93,7 +86,7 @@ impl Store {
     pub async fn audit_prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         let before = before.as_millisecond();
         let deleted = with_backend!(self, |pool, _sql| {
-            sqlx::query(common::AUDIT_PRUNE)
+            sqlx::query(sql::AUDIT_PRUNE)
                 .bind(before)
                 .bind(i64::from(batch))
                 .execute(pool)
@@ -113,7 +106,7 @@ impl Store {
         let before = audit_before(cursor)?;
         let limit = list_limit(limit);
         let rows: Vec<AuditRow> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::AUDIT_LIST)
+            sqlx::query_as(sql::AUDIT_LIST)
                 .bind(before)
                 .bind(i64::from(limit) + 1)
                 .fetch_all(pool)
@@ -133,7 +126,7 @@ impl Store {
         let before = audit_before(cursor)?;
         let limit = list_limit(limit);
         let rows: Vec<AuditRow> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(AUDIT_SEARCH)
+            sqlx::query_as(sql::AUDIT_SEARCH)
                 .bind(before)
                 .bind(i64::from(limit) + 1)
                 .bind(filter.actor.as_deref())

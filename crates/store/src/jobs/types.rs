@@ -1,13 +1,15 @@
-//! The persisted domain types: jobs and their specs, runs and their
-//! statuses, log lines, HTTP call summaries. Serialisable with serde in
-//! `snake_case`; instants are [`Timestamp`]s (stored as Unix milliseconds, so
-//! sub-millisecond precision is not kept).
+//! A job's types: the spec its author writes ([`JobSpec`], checked against
+//! the store's bounds), its policies, and the job and its versions as read
+//! back. Serialisable with serde in `snake_case`; instants are
+//! [`Timestamp`]s (stored as Unix milliseconds).
 
 use std::{collections::BTreeMap, fmt, str::FromStr};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::{error::SpecProblem, runs::RunSummary, shared::string_enum};
 
 /// The largest script, in bytes of UTF-8.
 pub const MAX_SCRIPT_BYTES: usize = 1024 * 1024;
@@ -257,16 +259,6 @@ fn check_job_name(name: &str) -> Result<(), SpecProblem> {
     Ok(())
 }
 
-/// A bound a [`JobSpec`] breaks.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field} {reason}")]
-pub struct SpecProblem {
-    /// The field's path, e.g. `retry.max_attempts`.
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
 fn default_true() -> bool {
     true
 }
@@ -292,75 +284,6 @@ pub struct JobSchedule {
     /// IANA zone name; `UTC` when not given.
     #[serde(default = "default_timezone")]
     pub timezone: String,
-}
-
-/// Declares a string-valued enum: serde names, `as_str`, `FromStr`, `Display`.
-macro_rules! string_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
-        }
-
-        /// Only from a string: a value of another type is reported as
-        /// such (`invalid type: map, expected a string, one of …`), never
-        /// as malformed input.
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct Names;
-                impl serde::de::Visitor<'_> for Names {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str(concat!("a string, one of" $(, " `", $text, "`")+))
-                    }
-                    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<$name, E> {
-                        text.parse().map_err(|_| E::unknown_variant(text, &[$($text),+]))
-                    }
-                }
-                deserializer.deserialize_str(Names)
-            }
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The value as stored and serialised.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownValue;
-            fn from_str(text: &str) -> Result<Self, UnknownValue> {
-                match text {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownValue { kind: stringify!($name), value: text.to_string() }),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-/// A text that names no value of an enum.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} {value:?}")]
-pub struct UnknownValue {
-    /// The enum's name.
-    pub kind: &'static str,
-    /// The text.
-    pub value: String,
 }
 
 string_enum! {
@@ -515,268 +438,6 @@ pub struct ScheduledJob {
     pub misfire: Misfire,
 }
 
-string_enum! {
-    /// The status of a run. See [`RunStatus::can_become`] for the graph.
-    pub enum RunStatus {
-        /// Waiting for a worker (and for `not_before`).
-        Queued => "queued",
-        /// A node is executing it and holds its lease.
-        Running => "running",
-        /// The script completed.
-        Succeeded => "succeeded",
-        /// The script threw, or broke a limit other than time.
-        Failed => "failed",
-        /// Its timeout passed.
-        TimedOut => "timed_out",
-        /// Cancelled before or while running.
-        Cancelled => "cancelled",
-        /// Its node stopped (lease expired, or shut down before it ended).
-        Interrupted => "interrupted",
-        /// Its occurrence came while another run was active (overlap `skip`).
-        Skipped => "skipped",
-        /// Occurrences passed while the scheduler was down; `missed_count` says how many.
-        Missed => "missed",
-    }
-}
-
-impl RunStatus {
-    /// Whether the run has ended: every status but `queued` and `running`.
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, RunStatus::Queued | RunStatus::Running)
-    }
-
-    /// The run state machine: whether a run in `self` may move to `to`.
-    ///
-    /// ```text
-    /// (insert) ──► queued ──claim──► running ──finish──► succeeded | failed | timed_out | cancelled
-    ///                │                  └──lease expired / shutdown──► interrupted
-    ///                └──cancel──► cancelled
-    /// (insert) ──► skipped | missed            (terminal from birth)
-    /// ```
-    /// Each arrow is one guarded statement in `runs/transition.rs`; the
-    /// store's tests check that exactly these arrows apply.
-    pub fn can_become(self, to: RunStatus) -> bool {
-        use RunStatus::*;
-        matches!(
-            (self, to),
-            (Queued, Running | Cancelled)
-                | (
-                    Running,
-                    Succeeded | Failed | TimedOut | Cancelled | Interrupted
-                )
-        )
-    }
-
-    /// The final statuses the retry policy applies to.
-    pub fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted
-        )
-    }
-}
-
-string_enum! {
-    /// What created a run.
-    pub enum Trigger {
-        /// An occurrence of its schedule.
-        Schedule => "schedule",
-        /// A person, through the UI or CLI.
-        Manual => "manual",
-        /// A program, through the REST API.
-        Api => "api",
-        /// The retry policy, after a failed attempt.
-        Retry => "retry",
-        /// The misfire policy, for an occurrence that passed during downtime.
-        CatchUp => "catch_up",
-        /// The previous chunk of a chain called `continueWith`.
-        Continuation => "continuation",
-        /// A queue event for the job's key.
-        Event => "event",
-    }
-}
-
-string_enum! {
-    /// The level of a log line.
-    pub enum LogLevel {
-        /// `console.debug`.
-        Debug => "debug",
-        /// `console.log`, `console.info`.
-        Info => "info",
-        /// `console.warn` and runtime notices.
-        Warn => "warn",
-        /// `console.error`.
-        Error => "error",
-    }
-}
-
-/// Why a run did not succeed. Positions are 1-based in the user's script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunError {
-    /// What went wrong.
-    pub message: String,
-    /// The JavaScript stack, when there is one.
-    #[serde(default)]
-    pub stack: Option<String>,
-    /// The line, when known.
-    #[serde(default)]
-    pub line: Option<u32>,
-    /// The column, when known.
-    #[serde(default)]
-    pub column: Option<u32>,
-}
-
-impl RunError {
-    /// An error with only a message.
-    pub fn message(message: impl Into<String>) -> RunError {
-        RunError {
-            message: message.into(),
-            stack: None,
-            line: None,
-            column: None,
-        }
-    }
-}
-
-/// One outbound HTTP call of a run, as history keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HttpCall {
-    /// `GET`, `POST`, …
-    pub method: String,
-    /// The URL without credentials.
-    pub url: String,
-    /// The final status, if a response arrived.
-    pub status: Option<u16>,
-    /// From the call's start to its end, retries included.
-    pub duration_ms: u64,
-    /// Rate-limit retries made.
-    pub retries: u32,
-    /// Why it failed, if it did.
-    pub error: Option<String>,
-    /// The response body's size, if a response arrived.
-    pub response_size: Option<u64>,
-}
-
-/// One run: one execution attempt of one job version, or one occurrence
-/// that did not run (`skipped`, `missed`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Run {
-    /// Its id.
-    pub id: i64,
-    /// The job.
-    pub job_id: i64,
-    /// The job version it executes.
-    pub job_version: i64,
-    /// What created it.
-    pub trigger: Trigger,
-    /// Where it is in its life.
-    pub status: RunStatus,
-    /// 1 for the first attempt, then 2, 3, … for retries.
-    pub attempt: u32,
-    /// The occurrence it is for, when it has one (retries keep it).
-    pub scheduled_for: Option<Timestamp>,
-    /// When the row was written.
-    pub queued_at: Timestamp,
-    /// The earliest instant a worker may start it (retry backoff, chain delay).
-    pub not_before: Timestamp,
-    /// When a node started it.
-    pub started_at: Option<Timestamp>,
-    /// When it ended (for `skipped`/`missed`: when it was recorded).
-    pub finished_at: Option<Timestamp>,
-    /// `finished_at − started_at`, when both are known.
-    pub duration_ms: Option<i64>,
-    /// The node that ran or runs it.
-    pub node: Option<String>,
-    /// Until when its node's lease holds (running runs only).
-    pub lease_expires_at: Option<Timestamp>,
-    /// Someone asked for it to be cancelled while it was running.
-    pub cancel_requested: bool,
-    /// For a `missed` row: how many occurrences it stands for.
-    pub missed_count: Option<u64>,
-    /// The run this one retries or continues.
-    pub parent_run_id: Option<i64>,
-    /// Parameters of this run, overriding the job's (manual runs).
-    pub params: Option<Value>,
-    /// A chain's saved state (`context.state`).
-    pub state: Option<Value>,
-    /// The queue event it consumes.
-    pub event: Option<Value>,
-    /// The script's result.
-    pub result: Option<Value>,
-    /// Why it did not succeed.
-    pub error: Option<RunError>,
-    /// Its outbound HTTP calls.
-    pub http_calls: Vec<HttpCall>,
-    /// How many log lines it has stored.
-    pub log_lines: u64,
-    /// The chain it belongs to (the id of the chain's first chunk), if any.
-    pub chain_id: Option<i64>,
-}
-
-/// One of a job's recent runs, as the jobs page's strip shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RecentRun {
-    /// Its id.
-    pub id: i64,
-    /// Its status.
-    pub status: RunStatus,
-    /// The occurrence it is for.
-    pub scheduled_for: Option<Timestamp>,
-    /// From start to end, once it ended after starting.
-    pub duration_ms: Option<i64>,
-}
-
-/// The newest run of a job, as job lists show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunSummary {
-    /// Its id.
-    pub id: i64,
-    /// Its status.
-    pub status: RunStatus,
-    /// Its trigger.
-    pub trigger: Trigger,
-    /// Its occurrence.
-    pub scheduled_for: Option<Timestamp>,
-    /// When it started.
-    pub started_at: Option<Timestamp>,
-    /// When it ended.
-    pub finished_at: Option<Timestamp>,
-}
-
-/// A log line to store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogLine {
-    /// When it was written.
-    pub ts: Timestamp,
-    /// Its level.
-    pub level: LogLevel,
-    /// The message. NUL characters are stored as U+FFFD (PostgreSQL text
-    /// cannot hold them).
-    pub message: String,
-}
-
-/// A stored log line with its position in the run's log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RunLogLine {
-    /// 1 for the run's first line, then 2, 3, …
-    pub seq: u64,
-    /// When it was written.
-    pub ts: Timestamp,
-    /// Its level.
-    pub level: LogLevel,
-    /// The message.
-    pub message: String,
-}
-
-/// One page of a list, with the cursor of the next page.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    /// The items, in the list's order.
-    pub items: Vec<T>,
-    /// Present when more items follow; opaque, pass it back to continue.
-    pub next_cursor: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -911,47 +572,5 @@ mod tests {
         for (spec, field) in cases {
             assert_eq!(spec.check().unwrap_err().field, field, "{spec:?}");
         }
-    }
-
-    #[test]
-    fn the_state_graph_has_exactly_the_documented_arrows() {
-        let arrows: Vec<(RunStatus, RunStatus)> = RunStatus::ALL
-            .iter()
-            .flat_map(|&from| RunStatus::ALL.iter().map(move |&to| (from, to)))
-            .filter(|&(from, to)| from.can_become(to))
-            .collect();
-        use RunStatus::*;
-        assert_eq!(
-            arrows,
-            [
-                (Queued, Running),
-                (Queued, Cancelled),
-                (Running, Succeeded),
-                (Running, Failed),
-                (Running, TimedOut),
-                (Running, Cancelled),
-                (Running, Interrupted),
-            ]
-        );
-        for status in RunStatus::ALL {
-            if status.is_terminal() {
-                assert!(RunStatus::ALL.iter().all(|&to| !status.can_become(to)));
-            }
-        }
-    }
-
-    #[test]
-    fn enums_round_trip_through_their_text() {
-        for status in RunStatus::ALL {
-            assert_eq!(status.as_str().parse::<RunStatus>().unwrap(), *status);
-            assert_eq!(
-                serde_json::to_string(status).unwrap(),
-                format!("\"{status}\"")
-            );
-        }
-        for trigger in Trigger::ALL {
-            assert_eq!(trigger.as_str().parse::<Trigger>().unwrap(), *trigger);
-        }
-        assert!("Queued".parse::<RunStatus>().is_err());
     }
 }

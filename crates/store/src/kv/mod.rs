@@ -21,6 +21,8 @@
 //!   transaction lasts. Per-key locks would allow more parallel writers,
 //!   but cannot lock keys that do not exist yet (`Expect::Absent`).
 
+pub(crate) mod sql;
+
 use std::{
     collections::{HashMap, HashSet},
     fmt,
@@ -31,10 +33,70 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 
 use crate::{
-    error::{DbResultExt, KvError},
-    sql::common,
+    error::{DatabaseError, DbResultExt},
     store::{Store, with_backend},
 };
+
+/// Why a key-value operation failed. Nothing was written when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    /// `if_absent` was asked for and the key holds a live value.
+    #[error("key {key:?} already exists")]
+    KeyExists {
+        /// The key.
+        key: String,
+    },
+    /// An expectation of [`Store::kv_transact`](crate::Store::kv_transact)
+    /// did not hold; the whole transaction was abandoned.
+    #[error("transaction aborted: key {key:?} was expected to be {expected}")]
+    ExpectationFailed {
+        /// The key whose expectation failed (the first in operation order).
+        key: String,
+        /// What was expected of it.
+        expected: Expect,
+    },
+    /// The key is empty, too long, or contains a NUL character.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key (NUL characters shown escaped).
+        key: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The value's JSON text is larger than the store accepts.
+    #[error("value of key {key:?} is {size} bytes as JSON, more than the store's limit of {max}")]
+    ValueTooLarge {
+        /// The key.
+        key: String,
+        /// The JSON text's size in bytes.
+        size: usize,
+        /// [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES).
+        max: usize,
+    },
+    /// A list cursor that this store did not hand out.
+    #[error("invalid list cursor")]
+    InvalidCursor,
+    /// More keys or operations in one call than the store accepts.
+    #[error("{len} entries in one call, more than the store's limit of {max}")]
+    TooMany {
+        /// How many were given.
+        len: usize,
+        /// [`MAX_BATCH`](crate::MAX_BATCH).
+        max: usize,
+    },
+    /// A stored value is not JSON any more (the database was edited by hand).
+    #[error("stored value of key {key:?} is not valid JSON")]
+    CorruptValue {
+        /// The key.
+        key: String,
+        /// The parser's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The database failed.
+    #[error("key-value store failure")]
+    Database(#[from] DatabaseError),
+}
 
 /// Entries per [`Store::kv_list`] page when the caller does not say.
 pub const DEFAULT_PAGE_SIZE: u32 = 10;
@@ -192,7 +254,7 @@ macro_rules! apply_write {
                 key,
                 json,
                 expires_at_ms,
-            } => sqlx::query($sql.kv_upsert)
+            } => sqlx::query($sql.kv.kv_upsert)
                 .bind(*key)
                 .bind(json)
                 .bind(*expires_at_ms)
@@ -201,7 +263,7 @@ macro_rules! apply_write {
                 .await
                 .db()
                 .map(drop),
-            Write::Delete { key } => sqlx::query(common::KV_DELETE)
+            Write::Delete { key } => sqlx::query(sql::KV_DELETE)
                 .bind(*key)
                 .execute($conn)
                 .await
@@ -216,7 +278,7 @@ impl Store {
         check_key(key)?;
         let now = self.now_ms();
         let row: Option<(String, Option<i64>)> = with_backend!(self, |pool, sql| {
-            sqlx::query_as(sql.kv_get)
+            sqlx::query_as(sql.kv.kv_get)
                 .bind(key)
                 .fetch_optional(pool)
                 .await
@@ -234,7 +296,7 @@ impl Store {
 
     async fn delete_if_expired(&self, key: &str, now: i64) -> Result<(), KvError> {
         with_backend!(self, |pool, _sql| {
-            sqlx::query(common::KV_DELETE_IF_EXPIRED)
+            sqlx::query(sql::KV_DELETE_IF_EXPIRED)
                 .bind(key)
                 .bind(now)
                 .execute(pool)
@@ -261,9 +323,9 @@ impl Store {
         let expires_at_ms = expiry(now, options.ttl);
         let written = with_backend!(self, |pool, sql| {
             let statement = if options.if_absent {
-                sql.kv_insert_if_absent
+                sql.kv.kv_insert_if_absent
             } else {
-                sql.kv_upsert
+                sql.kv.kv_upsert
             };
             sqlx::query(statement)
                 .bind(key)
@@ -287,7 +349,7 @@ impl Store {
     pub async fn kv_delete(&self, key: &str) -> Result<(), KvError> {
         check_key(key)?;
         with_backend!(self, |pool, _sql| {
-            sqlx::query(common::KV_DELETE)
+            sqlx::query(sql::KV_DELETE)
                 .bind(key)
                 .execute(pool)
                 .await
@@ -317,7 +379,7 @@ impl Store {
         let now = self.now_ms();
         let rows: Vec<(String, String)> = match prefix_upper_bound(&prefix) {
             Some(upper) => with_backend!(self, |pool, sql| {
-                sqlx::query_as(sql.kv_list_bounded)
+                sqlx::query_as(sql.kv.kv_list_bounded)
                     .bind(&prefix)
                     .bind(&after)
                     .bind(&upper)
@@ -328,7 +390,7 @@ impl Store {
                     .db()?
             }),
             None => with_backend!(self, |pool, sql| {
-                sqlx::query_as(sql.kv_list_unbounded)
+                sqlx::query_as(sql.kv.kv_list_unbounded)
                     .bind(&prefix)
                     .bind(&after)
                     .bind(now)
@@ -359,7 +421,7 @@ impl Store {
         let now = self.now_ms();
         let keys_json = json_array(keys.iter().map(String::as_str));
         let rows: Vec<(String, String)> = with_backend!(self, |pool, sql| {
-            sqlx::query_as(sql.kv_get_many)
+            sqlx::query_as(sql.kv.kv_get_many)
                 .bind(&keys_json)
                 .bind(now)
                 .fetch_all(pool)
@@ -403,7 +465,7 @@ impl Store {
         keys.iter().try_for_each(|key| check_key(key))?;
         let keys_json = json_array(keys.iter().map(String::as_str));
         with_backend!(self, |pool, sql| {
-            sqlx::query(sql.kv_delete_many)
+            sqlx::query(sql.kv.kv_delete_many)
                 .bind(&keys_json)
                 .execute(pool)
                 .await
@@ -435,10 +497,10 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                if let Some(lock) = sql.lock_kv_for_transact {
+                if let Some(lock) = sql.kv.lock_kv_for_transact {
                     sqlx::query(lock).execute(&mut *tx).await.db()?;
                 }
-                let current: Vec<(String, String)> = sqlx::query_as(sql.kv_get_many)
+                let current: Vec<(String, String)> = sqlx::query_as(sql.kv.kv_get_many)
                     .bind(&expected_keys)
                     .bind(now)
                     .fetch_all(&mut *tx)
@@ -462,7 +524,7 @@ impl Store {
     pub async fn kv_purge_expired(&self, limit: u32) -> Result<u64, KvError> {
         let now = self.now_ms();
         let deleted = with_backend!(self, |pool, _sql| {
-            sqlx::query(common::KV_PURGE_EXPIRED)
+            sqlx::query(sql::KV_PURGE_EXPIRED)
                 .bind(now)
                 .bind(i64::from(limit))
                 .execute(pool)

@@ -12,6 +12,8 @@
 //! mode 0600; a key file others can read is refused. Every row records the
 //! version of the key that wrote it, so keys can be rotated later.
 
+pub(crate) mod sql;
+
 use std::{
     ffi::OsString,
     fmt,
@@ -34,7 +36,6 @@ use zeroize::Zeroizing;
 use crate::{
     error::{DbResultExt, SecretError, SecretKeyError},
     kv::{MAX_VALUE_BYTES, key_problem, shown_key},
-    sql::common,
     store::{Store, with_backend},
 };
 
@@ -353,7 +354,7 @@ impl Store {
         check_secret_key(key)?;
         let secret_key = self.secret_key()?;
         let row: Option<(i32, Vec<u8>, Vec<u8>)> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::SECRET_GET)
+            sqlx::query_as(sql::SECRET_GET)
                 .bind(key)
                 .fetch_optional(pool)
                 .await
@@ -394,7 +395,7 @@ impl Store {
         let sealed = secret_key.encrypt(key, &json).ok_or_else(too_large)?;
         let now = self.now_ms();
         with_backend!(self, |pool, _sql| {
-            sqlx::query(common::SECRET_UPSERT)
+            sqlx::query(sql::SECRET_UPSERT)
                 .bind(key)
                 .bind(sealed.version)
                 .bind(&sealed.nonce)
@@ -412,7 +413,7 @@ impl Store {
     pub async fn secret_delete(&self, key: &str) -> Result<(), SecretError> {
         check_secret_key(key)?;
         with_backend!(self, |pool, _sql| {
-            sqlx::query(common::SECRET_DELETE)
+            sqlx::query(sql::SECRET_DELETE)
                 .bind(key)
                 .execute(pool)
                 .await

@@ -9,6 +9,8 @@
 //! use recorded at most once a minute) and capped at [`SESSION_MAX_AGE`]
 //! after sign-in.
 
+pub(crate) mod sql;
+
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -17,7 +19,6 @@ use sha2::{Digest, Sha256};
 use crate::{
     codec::{Columns, instant, ms, parse_enum},
     error::{DbResultExt, StoreError},
-    sql::common,
     store::{Store, with_backend},
     tokens::Role,
 };
@@ -79,8 +80,8 @@ impl Store {
         // use, so a change between this read and the insert cannot widen access.
         let owner_row: Option<(String, String)> = with_backend!(self, |pool, _sql| {
             let query = match owner {
-                SessionOwner::User(id) => sqlx::query_as(common::SESSION_OWNER_USER).bind(id),
-                SessionOwner::Token(id) => sqlx::query_as(common::SESSION_OWNER_TOKEN).bind(id),
+                SessionOwner::User(id) => sqlx::query_as(sql::SESSION_OWNER_USER).bind(id),
+                SessionOwner::Token(id) => sqlx::query_as(sql::SESSION_OWNER_TOKEN).bind(id),
             };
             query.fetch_optional(pool).await.db()?
         });
@@ -91,7 +92,7 @@ impl Store {
             });
         };
         with_backend!(self, |pool, _sql| {
-            sqlx::query(common::SESSION_INSERT)
+            sqlx::query(sql::SESSION_INSERT)
                 .bind(hash_id(&id).as_slice())
                 .bind(user_id)
                 .bind(token_id)
@@ -125,7 +126,7 @@ impl Store {
         let now_ms = ms(now);
         let hash = hash_id(id);
         let row = with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(common::SESSION_BY_HASH)
+            let row = sqlx::query(sql::SESSION_BY_HASH)
                 .bind(hash.as_slice())
                 .bind(now_ms)
                 .fetch_optional(pool)
@@ -146,7 +147,7 @@ impl Store {
         if now_ms - last_seen >= TOUCH_RESOLUTION_MS {
             let expires = (now_ms + ms_of(SESSION_IDLE)).min(max_end);
             with_backend!(self, |pool, _sql| {
-                sqlx::query(common::SESSION_TOUCH)
+                sqlx::query(sql::SESSION_TOUCH)
                     .bind(hash.as_slice())
                     .bind(now_ms)
                     .bind(expires)
@@ -165,7 +166,7 @@ impl Store {
     /// Ends the session with this id; returns whether it existed.
     pub async fn session_delete(&self, id: &str) -> Result<bool, StoreError> {
         let deleted = with_backend!(self, |pool, _sql| {
-            sqlx::query(common::SESSION_DELETE)
+            sqlx::query(sql::SESSION_DELETE)
                 .bind(hash_id(id).as_slice())
                 .execute(pool)
                 .await
@@ -179,7 +180,7 @@ impl Store {
     pub async fn sessions_purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let max_age_ms = ms_of(SESSION_MAX_AGE);
         Ok(with_backend!(self, |pool, _sql| {
-            sqlx::query(common::SESSIONS_PURGE)
+            sqlx::query(sql::SESSIONS_PURGE)
                 .bind(ms(now))
                 .bind(ms(now).saturating_sub(max_age_ms))
                 .execute(pool)

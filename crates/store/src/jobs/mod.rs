@@ -3,6 +3,9 @@
 //! in the same transaction and, on PostgreSQL, announced to other nodes on
 //! [`JOBS_CHANNEL`](crate::JOBS_CHANNEL) when it commits.
 
+pub(crate) mod sql;
+mod types;
+
 use std::fmt;
 
 use jiff::Timestamp;
@@ -15,12 +18,15 @@ use crate::{
     },
     error::{DbResultExt, StoreError},
     feed::JOBS_CHANNEL,
-    sql::common,
+    runs::{RecentRun, RunStatus, RunSummary},
+    shared::Page,
     store::{Store, with_backend},
-    types::{
-        Job, JobSchedule, JobSpec, JobVersion, Page, RecentRun, RetentionPolicy, RunStatus,
-        RunSummary, ScheduledJob,
-    },
+};
+
+pub use self::types::{
+    Job, JobSchedule, JobSpec, JobVersion, Language, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS,
+    MAX_SCRIPT_BYTES, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, RetentionPolicy, RetryPolicy,
+    ScheduledJob, TIMEOUT_SECONDS_RANGE,
 };
 
 /// A job to create (version 1).
@@ -166,7 +172,7 @@ impl<'a> JobColumns<'a> {
 /// transaction); evaluates to `Result<(), DatabaseError>`.
 macro_rules! audit_job {
     ($conn:expr, $now:expr, $actor:expr, $action:expr, $id:expr, $detail:expr) => {
-        sqlx::query(common::AUDIT_INSERT)
+        sqlx::query(crate::audit::sql::AUDIT_INSERT)
             .bind($now)
             .bind($actor)
             .bind($action)
@@ -215,7 +221,7 @@ macro_rules! set_queue {
             None => None,
         };
         match taken {
-            Some((other,)) => Err(StoreError::InvalidSpec(crate::types::SpecProblem {
+            Some((other,)) => Err(StoreError::InvalidSpec(crate::error::SpecProblem {
                 field: "queue",
                 reason: format!("is already consumed by job {other:?}; a queue has one consumer"),
             })),
@@ -228,7 +234,7 @@ macro_rules! set_queue {
                 .map(drop)
                 .map_err(|error| {
                     unique_to(error, || {
-                        StoreError::InvalidSpec(crate::types::SpecProblem {
+                        StoreError::InvalidSpec(crate::error::SpecProblem {
                             field: "queue",
                             reason: "is already consumed by another job; a queue has one consumer"
                                 .into(),
@@ -251,7 +257,7 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let (id,): (i64,) = sqlx::query_as(common::JOB_INSERT)
+                let (id,): (i64,) = sqlx::query_as(sql::JOB_INSERT)
                     .bind(columns.name)
                     .bind(columns.enabled)
                     .bind(columns.cron)
@@ -267,7 +273,7 @@ impl Store {
                     .db()
                     .map_err(|error| unique_to(error, name_taken))?;
                 crate::jobs::set_queue!(&mut *tx, id, new.spec.queue.as_deref())?;
-                sqlx::query(common::JOB_VERSION_INSERT)
+                sqlx::query(sql::JOB_VERSION_INSERT)
                     .bind(id)
                     .bind(1_i64)
                     .bind(&columns.spec_json)
@@ -285,7 +291,7 @@ impl Store {
                     json!({"name": columns.name, "version": 1})
                 )?;
                 notify_job!(sql.notify, &mut *tx, id)?;
-                let row = sqlx::query(common::JOB_GET_BY_ID)
+                let row = sqlx::query(sql::JOB_GET_BY_ID)
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await
@@ -307,7 +313,7 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let current: Option<(i64,)> = sqlx::query_as(sql.job_version_for_update)
+                let current: Option<(i64,)> = sqlx::query_as(sql.jobs.job_version_for_update)
                     .bind(update.id)
                     .fetch_optional(&mut *tx)
                     .await
@@ -327,7 +333,7 @@ impl Store {
                     });
                 }
                 let version = current + 1;
-                sqlx::query(common::JOB_UPDATE)
+                sqlx::query(sql::JOB_UPDATE)
                     .bind(update.id)
                     .bind(version)
                     .bind(columns.name)
@@ -345,7 +351,7 @@ impl Store {
                     .db()
                     .map_err(|error| unique_to(error, name_taken))?;
                 crate::jobs::set_queue!(&mut *tx, update.id, update.spec.queue.as_deref())?;
-                sqlx::query(common::JOB_VERSION_INSERT)
+                sqlx::query(sql::JOB_VERSION_INSERT)
                     .bind(update.id)
                     .bind(version)
                     .bind(&columns.spec_json)
@@ -363,7 +369,7 @@ impl Store {
                     json!({"name": columns.name, "version": version})
                 )?;
                 notify_job!(sql.notify, &mut *tx, update.id)?;
-                let row = sqlx::query(common::JOB_GET_BY_ID)
+                let row = sqlx::query(sql::JOB_GET_BY_ID)
                     .bind(update.id)
                     .fetch_one(&mut *tx)
                     .await
@@ -393,7 +399,7 @@ impl Store {
                 } else {
                     None
                 };
-                let updated: Option<(i64,)> = sqlx::query_as(common::JOB_SET_ENABLED)
+                let updated: Option<(i64,)> = sqlx::query_as(sql::JOB_SET_ENABLED)
                     .bind(change.id)
                     .bind(change.enabled)
                     .bind(next)
@@ -413,7 +419,7 @@ impl Store {
                 };
                 audit_job!(&mut *tx, now, &change.actor, action, change.id, json!({}))?;
                 notify_job!(sql.notify, &mut *tx, change.id)?;
-                let row = sqlx::query(common::JOB_GET_BY_ID)
+                let row = sqlx::query(sql::JOB_GET_BY_ID)
                     .bind(change.id)
                     .fetch_one(&mut *tx)
                     .await
@@ -431,7 +437,7 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let deleted: Option<(String,)> = sqlx::query_as(common::JOB_DELETE)
+                let deleted: Option<(String,)> = sqlx::query_as(sql::JOB_DELETE)
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await
@@ -459,8 +465,8 @@ impl Store {
     pub async fn job_get(&self, job: &JobRef) -> Result<Option<Job>, StoreError> {
         let row = with_backend!(self, |pool, _sql| {
             let query = match job {
-                JobRef::Id(id) => sqlx::query(common::JOB_GET_BY_ID).bind(*id),
-                JobRef::Name(name) => sqlx::query(common::JOB_GET_BY_NAME).bind(name.as_str()),
+                JobRef::Id(id) => sqlx::query(sql::JOB_GET_BY_ID).bind(*id),
+                JobRef::Name(name) => sqlx::query(sql::JOB_GET_BY_NAME).bind(name.as_str()),
             };
             match query.fetch_optional(pool).await.db()? {
                 Some(row) => Some(decode_job(&row)?),
@@ -479,7 +485,7 @@ impl Store {
         let limit = list_limit(filter.limit);
         let search = filter.search.as_deref().filter(|s| !s.is_empty());
         let mut items = with_backend!(self, |pool, sql| {
-            let rows = sqlx::query(sql.job_list)
+            let rows = sqlx::query(sql.jobs.job_list)
                 .bind(&after)
                 .bind(search)
                 .bind(filter.enabled)
@@ -507,10 +513,10 @@ impl Store {
         let search = filter.search.as_deref().filter(|s| !s.is_empty());
         let (n,): (i64,) = with_backend!(self, |pool, sql| {
             let query = match filter.last_run {
-                None => sqlx::query_as(sql.job_count)
+                None => sqlx::query_as(sql.jobs.job_count)
                     .bind(search)
                     .bind(filter.enabled),
-                Some(last_run) => sqlx::query_as(sql.job_count_by_last_run)
+                Some(last_run) => sqlx::query_as(sql.jobs.job_count_by_last_run)
                     .bind(search)
                     .bind(filter.enabled)
                     .bind(last_run.as_str()),
@@ -536,7 +542,7 @@ impl Store {
         /// `job_id`, `id`, `status`, scheduled for, started, finished.
         type Row = (i64, i64, String, Option<i64>, Option<i64>, Option<i64>);
         let rows: Vec<Row> = with_backend!(self, |pool, sql| {
-            sqlx::query_as(sql.runs_recent_of_jobs)
+            sqlx::query_as(sql.jobs.runs_recent_of_jobs)
                 .bind(&ids)
                 .bind(i64::from(per_job))
                 .fetch_all(pool)
@@ -564,7 +570,7 @@ impl Store {
     /// Every version of a job, newest first (empty when the job does not exist).
     pub async fn job_versions(&self, id: i64) -> Result<Vec<JobVersion>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::JOB_VERSIONS)
+            let rows = sqlx::query(sql::JOB_VERSIONS)
                 .bind(id)
                 .fetch_all(pool)
                 .await
@@ -580,7 +586,7 @@ impl Store {
         version: i64,
     ) -> Result<Option<JobVersion>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(common::JOB_VERSION_GET)
+            let row = sqlx::query(sql::JOB_VERSION_GET)
                 .bind(id)
                 .bind(version)
                 .fetch_optional(pool)
@@ -594,7 +600,7 @@ impl Store {
     /// from. Reads no scripts, so it stays fast for 100,000 jobs.
     pub async fn jobs_scheduled(&self) -> Result<Vec<ScheduledJob>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::JOBS_SCHEDULED)
+            let rows = sqlx::query(sql::JOBS_SCHEDULED)
                 .fetch_all(pool)
                 .await
                 .db()?;
@@ -605,7 +611,7 @@ impl Store {
     /// The job's scheduling state, if it is enabled and has a schedule.
     pub async fn job_scheduled(&self, id: i64) -> Result<Option<ScheduledJob>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(common::JOB_SCHEDULED)
+            let row = sqlx::query(sql::JOB_SCHEDULED)
                 .bind(id)
                 .fetch_optional(pool)
                 .await
@@ -622,7 +628,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<(i64, RetentionPolicy)>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(common::JOBS_RETENTION)
+            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(sql::JOBS_RETENTION)
                 .bind(after_id)
                 .bind(i64::from(limit))
                 .fetch_all(pool)

@@ -5,6 +5,8 @@
 //! ([`Store::site_credentials`]). One site per product, since a run has
 //! one Jira and one Confluence base URL.
 
+pub(crate) mod sql;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -13,7 +15,6 @@ use crate::{
     codec::{Columns, commit_or_rollback, instant, parse_enum},
     error::{DbResultExt, SecretError, StoreError},
     secret::Sealed,
-    sql::common,
     store::{Store, with_backend},
 };
 
@@ -46,11 +47,11 @@ macro_rules! site_enum {
             }
         }
         impl std::str::FromStr for $ty {
-            type Err = crate::types::UnknownValue;
+            type Err = crate::shared::UnknownValue;
             fn from_str(text: &str) -> Result<$ty, Self::Err> {
                 match text {
                     $($text => Ok($ty::$variant),)+
-                    _ => Err(crate::types::UnknownValue { kind: stringify!($ty), value: text.to_string() }),
+                    _ => Err(crate::shared::UnknownValue { kind: stringify!($ty), value: text.to_string() }),
                 }
             }
         }
@@ -116,7 +117,7 @@ impl Store {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let existing: Option<(i32, Vec<u8>, Vec<u8>, i64)> =
-                    sqlx::query_as(common::SITE_SECRET)
+                    sqlx::query_as(sql::SITE_SECRET)
                         .bind(&spec.name)
                         .fetch_optional(&mut *tx)
                         .await
@@ -137,7 +138,7 @@ impl Store {
                         });
                     }
                 };
-                sqlx::query(common::SITE_UPSERT)
+                sqlx::query(sql::SITE_UPSERT)
                     .bind(&spec.name)
                     .bind(spec.product.as_str())
                     .bind(&spec.base_url)
@@ -176,7 +177,7 @@ impl Store {
     /// Every stored site by name.
     pub async fn site_list(&self) -> Result<Vec<Site>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::SITE_LIST).fetch_all(pool).await.db()?;
+            let rows = sqlx::query(sql::SITE_LIST).fetch_all(pool).await.db()?;
             rows.iter().map(decode_site).collect()
         })
     }
@@ -184,7 +185,7 @@ impl Store {
     /// Deletes a site; returns whether it existed.
     pub async fn site_delete(&self, name: &str) -> Result<bool, StoreError> {
         let deleted = with_backend!(self, |pool, _sql| {
-            sqlx::query(common::SITE_DELETE)
+            sqlx::query(sql::SITE_DELETE)
                 .bind(name)
                 .execute(pool)
                 .await
@@ -210,7 +211,7 @@ impl Store {
             Vec<u8>,
         );
         let rows: Vec<Row> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::SITE_LIST_WITH_SECRET)
+            sqlx::query_as(sql::SITE_LIST_WITH_SECRET)
                 .fetch_all(pool)
                 .await
                 .db()?

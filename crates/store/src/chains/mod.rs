@@ -13,15 +13,16 @@
 //! otherwise its status is that of its newest run (a chain that finished
 //! normally ends with a chunk that `succeeded` without continuing).
 
+pub(crate) mod sql;
+
 use jiff::Timestamp;
 
 use crate::{
     codec::{count, opt_instant, parse_enum},
     error::{DbResultExt, StoreError},
     runs::decode_run,
-    sql::common,
+    runs::{Run, RunStatus},
     store::{Store, with_backend},
-    types::{Run, RunStatus},
 };
 
 /// The largest state (as JSON text) a chunk may hand to the next: 1 MiB.
@@ -34,7 +35,7 @@ macro_rules! join_first_chunk {
     ($finish_id:expr, $encoded:expr, $conn:expr) => {{
         let encoded: &$crate::runs::EncodedNewRun<'_> = $encoded;
         if encoded.new.chain_id == Some($finish_id) {
-            sqlx::query($crate::sql::common::RUN_JOIN_OWN_CHAIN)
+            sqlx::query($crate::runs::sql::RUN_JOIN_OWN_CHAIN)
                 .bind($finish_id)
                 .execute($conn)
                 .await
@@ -94,7 +95,7 @@ impl Store {
     /// The chain with this id, summary only; `None` when no run has it.
     pub async fn chain_summary(&self, id: i64) -> Result<Option<ChainSummary>, StoreError> {
         let row: Option<SummaryRow> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::CHAIN_SUMMARY)
+            sqlx::query_as(sql::CHAIN_SUMMARY)
                 .bind(id)
                 .fetch_optional(pool)
                 .await
@@ -109,7 +110,7 @@ impl Store {
             return Ok(None);
         };
         let runs = with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::CHAIN_RUNS)
+            let rows = sqlx::query(sql::CHAIN_RUNS)
                 .bind(id)
                 .fetch_all(pool)
                 .await
@@ -125,7 +126,7 @@ impl Store {
         job_id: i64,
     ) -> Result<Option<ChainSummary>, StoreError> {
         let (newest,): (Option<i64>,) = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::CHAIN_NEWEST_OF_JOB)
+            sqlx::query_as(sql::CHAIN_NEWEST_OF_JOB)
                 .bind(job_id)
                 .fetch_one(pool)
                 .await
@@ -141,7 +142,7 @@ impl Store {
     /// chunks run one after the other).
     pub async fn chain_live_runs(&self, id: i64) -> Result<Vec<i64>, StoreError> {
         let rows: Vec<(i64,)> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::CHAIN_LIVE_RUNS)
+            sqlx::query_as(sql::CHAIN_LIVE_RUNS)
                 .bind(id)
                 .fetch_all(pool)
                 .await

@@ -1,5 +1,7 @@
 //! API tokens: a random secret shown once, stored only as its SHA-256 hash.
 
+pub(crate) mod sql;
+
 use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -7,7 +9,6 @@ use sha2::{Digest, Sha256};
 use crate::{
     codec::{Columns, instant, ms, opt_instant, parse_enum},
     error::{DbResultExt, StoreError},
-    sql::common,
     store::{Store, with_backend},
 };
 
@@ -43,13 +44,13 @@ impl Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = crate::types::UnknownValue;
+    type Err = crate::shared::UnknownValue;
     fn from_str(text: &str) -> Result<Role, Self::Err> {
         match text {
             "admin" => Ok(Role::Admin),
             "editor" => Ok(Role::Editor),
             "viewer" => Ok(Role::Viewer),
-            _ => Err(crate::types::UnknownValue {
+            _ => Err(crate::shared::UnknownValue {
                 kind: "Role",
                 value: text.to_string(),
             }),
@@ -103,7 +104,7 @@ impl Store {
         let now = self.now_ms();
         let hash = hash_secret(&secret);
         let (id,): (i64,) = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::TOKEN_INSERT)
+            sqlx::query_as(sql::TOKEN_INSERT)
                 .bind(&new.name)
                 .bind(new.role.as_str())
                 .bind(hash.as_slice())
@@ -142,7 +143,7 @@ impl Store {
     ) -> Result<Option<ApiToken>, StoreError> {
         let hash = hash_secret(secret);
         let token = with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(common::TOKEN_BY_HASH)
+            let row = sqlx::query(sql::TOKEN_BY_HASH)
                 .bind(hash.as_slice())
                 .fetch_optional(pool)
                 .await
@@ -158,7 +159,7 @@ impl Store {
             .is_none_or(|used| now_ms - ms(used) >= LAST_USED_RESOLUTION_MS)
         {
             with_backend!(self, |pool, _sql| {
-                sqlx::query(common::TOKEN_TOUCH)
+                sqlx::query(sql::TOKEN_TOUCH)
                     .bind(token.id)
                     .bind(now_ms)
                     .bind(now_ms - LAST_USED_RESOLUTION_MS)
@@ -173,7 +174,7 @@ impl Store {
     /// Every token, revoked ones included, oldest first.
     pub async fn token_list(&self) -> Result<Vec<ApiToken>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::TOKEN_LIST).fetch_all(pool).await.db()?;
+            let rows = sqlx::query(sql::TOKEN_LIST).fetch_all(pool).await.db()?;
             rows.iter().map(decode_token).collect()
         })
     }
@@ -182,7 +183,7 @@ impl Store {
     pub async fn token_revoke(&self, id: i64) -> Result<bool, StoreError> {
         let now = self.now_ms();
         let revoked = with_backend!(self, |pool, _sql| {
-            sqlx::query(common::TOKEN_REVOKE)
+            sqlx::query(sql::TOKEN_REVOKE)
                 .bind(id)
                 .bind(now)
                 .execute(pool)
@@ -197,7 +198,7 @@ impl Store {
     /// then bootstraps an admin token).
     pub async fn tokens_live_count(&self) -> Result<u64, StoreError> {
         let (count,): (i64,) = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::TOKENS_LIVE_COUNT)
+            sqlx::query_as(sql::TOKENS_LIVE_COUNT)
                 .fetch_one(pool)
                 .await
                 .db()?

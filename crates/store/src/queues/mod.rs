@@ -11,9 +11,11 @@
 //! was interrupted (its node died) and has no successor.
 //!
 //! Event runs are claimed by `runs_claim_queued` with their own statement
-//! ([`QueueSql::claim_events`]): the job's overlap policy does not apply
+//! ([`sql::QueueSql::claim_events`]): the job's overlap policy does not apply
 //! to them; the queue's concurrency limit does, counted in the database so
 //! it holds across nodes.
+
+pub(crate) mod sql;
 
 use std::time::Duration;
 
@@ -26,9 +28,8 @@ use crate::{
     error::{DbResultExt, StoreError},
     feed::{RUNS_CHANNEL, RUNS_QUEUED},
     runs::{EncodedNewRun, NewRun, decode_run, insert_queued},
-    sql::{qualified_run_columns, run_columns},
+    runs::{Run, Trigger},
     store::{Store, with_backend},
-    types::{Run, Trigger},
 };
 
 /// The longest queue key, in characters.
@@ -136,110 +137,6 @@ pub struct QueueSummary {
     pub counts: QueueCounts,
 }
 
-/// The queue statements whose text differs between the dialects.
-pub(crate) struct QueueSql {
-    /// Taken first in a transaction that claims event runs or re-queues
-    /// events: claims of event runs are serialised across nodes, so each
-    /// sees the others' running runs when it counts against a limit.
-    pub(crate) lock: Option<&'static str>,
-    /// queued → running for event runs: `$1` node, `$2` now, `$3` lease
-    /// until, `$4` limit. A run is claimable when it is due, its job is
-    /// enabled (a paused consumer's events wait), and its queue has fewer
-    /// running runs than its limit, counting the runs claimed before it in
-    /// the same statement (its rank among the queue's due runs).
-    pub(crate) claim_events: &'static str,
-}
-
-/// Due event runs ranked per queue, and each queue's running count.
-macro_rules! claimable_event_runs {
-    ($enabled:literal) => {
-        concat!(
-            "WITH due AS (\
-                SELECT r.id, r.not_before_ms, e.queue, e.concurrency_limit, \
-                    row_number() OVER (PARTITION BY e.queue \
-                                       ORDER BY r.not_before_ms, r.id) AS pos \
-                FROM runs r \
-                JOIN queue_events e ON e.id = r.queue_event_id \
-                JOIN jobs j ON j.id = r.job_id \
-                WHERE r.status = 'queued' AND r.queue_event_id IS NOT NULL \
-                  AND r.not_before_ms <= $2 AND j.enabled = ",
-            $enabled,
-            "), busy AS (\
-                SELECT e.queue, count(*) AS n FROM runs r \
-                JOIN queue_events e ON e.id = r.queue_event_id \
-                WHERE r.status = 'running' AND r.queue_event_id IS NOT NULL \
-                GROUP BY e.queue) \
-             SELECT due.id FROM due LEFT JOIN busy ON busy.queue = due.queue \
-             WHERE due.concurrency_limit IS NULL \
-                OR COALESCE(busy.n, 0) + due.pos <= due.concurrency_limit \
-             ORDER BY due.not_before_ms, due.id LIMIT $4"
-        )
-    };
-}
-
-/// SQLite: its write lock already serialises claimers.
-pub(crate) const SQLITE: QueueSql = QueueSql {
-    lock: None,
-    claim_events: concat!(
-        "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3 \
-         WHERE status = 'queued' AND id IN (",
-        claimable_event_runs!("1"),
-        ") RETURNING ",
-        run_columns!()
-    ),
-};
-
-/// PostgreSQL: a transaction-scoped advisory lock serialises event claims
-/// (other claims never touch event runs, so they are not held up).
-pub(crate) const POSTGRES: QueueSql = QueueSql {
-    lock: Some("SELECT pg_advisory_xact_lock(7301004)"),
-    claim_events: concat!(
-        "WITH picked AS MATERIALIZED (",
-        claimable_event_runs!("TRUE"),
-        ") UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3 \
-         FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING ",
-        qualified_run_columns!()
-    ),
-};
-
-const CONSUMER_OF: &str = "SELECT id FROM jobs WHERE queue_key = $1";
-const QUEUE_JOB_INSERT: &str = "INSERT INTO queue_jobs (queue, job_id, events, created_at_ms) \
-    VALUES ($1, $2, $3, $4) RETURNING id";
-const QUEUE_EVENT_INSERT: &str = "INSERT INTO queue_events \
-        (queue_job_id, queue, job_id, body, concurrency_limit, created_at_ms) \
-    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
-const QUEUE_JOB_GET: &str = "SELECT id, queue, job_id, events, created_at_ms FROM queue_jobs \
-    WHERE id = $1 AND queue = $2";
-const QUEUE_JOB_COUNTS: &str = "SELECT status, count(*) FROM queue_events \
-    WHERE queue_job_id = $1 GROUP BY status";
-const QUEUE_COUNTS: &str = "SELECT status, count(*) FROM queue_events \
-    WHERE queue = $1 GROUP BY status";
-const QUEUE_JOBS_RECENT: &str = "SELECT id, queue, job_id, events, created_at_ms FROM queue_jobs \
-    WHERE queue = $1 ORDER BY id DESC LIMIT $2";
-/// `$1` queue job, `$2` now: its pending events without a live run (an
-/// interrupted run not re-queued yet) are cancelled too.
-const QUEUE_JOB_CANCEL_ORPHANS: &str = "UPDATE queue_events \
-    SET status = 'cancelled', settled_at_ms = $2 \
-    WHERE queue_job_id = $1 AND status = 'pending' AND NOT EXISTS (\
-        SELECT 1 FROM runs r WHERE r.queue_event_id = queue_events.id \
-          AND r.status IN ('queued', 'running'))";
-/// `$1` limit: pending events with no queued or running run.
-const ORPHANS: &str = "SELECT e.id, e.queue_job_id, e.queue, e.job_id, e.body FROM queue_events e \
-    WHERE e.status = 'pending' AND NOT EXISTS (\
-        SELECT 1 FROM runs r WHERE r.queue_event_id = e.id \
-          AND r.status IN ('queued', 'running')) \
-    ORDER BY e.id LIMIT $1";
-/// `$1` event → its newest run's id, attempt and event JSON.
-const LAST_RUN_OF_EVENT: &str = "SELECT id, attempt, event FROM runs \
-    WHERE queue_event_id = $1 ORDER BY id DESC LIMIT 1";
-/// `$1` event, `$2` now.
-const EVENT_FAIL_IF_PENDING: &str = "UPDATE queue_events SET status = 'failed', \
-    settled_at_ms = $2 WHERE id = $1 AND status = 'pending'";
-/// `$1` job → its queue key.
-const QUEUE_OF_JOB: &str = "SELECT queue_key FROM jobs WHERE id = $1";
-
 /// The event JSON a consumer receives (FORGE-API §4), without `retryContext`.
 pub fn event_json(queue: &str, queue_job_id: i64, event_id: i64, body: &Value) -> Value {
     json!({
@@ -294,7 +191,7 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let consumer: Option<(i64,)> = sqlx::query_as(CONSUMER_OF)
+                let consumer: Option<(i64,)> = sqlx::query_as(sql::CONSUMER_OF)
                     .bind(&push.queue)
                     .fetch_optional(&mut *tx)
                     .await
@@ -304,7 +201,7 @@ impl Store {
                         queue: push.queue.clone(),
                     });
                 };
-                let (queue_job_id,): (i64,) = sqlx::query_as(QUEUE_JOB_INSERT)
+                let (queue_job_id,): (i64,) = sqlx::query_as(sql::QUEUE_JOB_INSERT)
                     .bind(&push.queue)
                     .bind(job_id)
                     .bind(i64::try_from(push.events.len()).unwrap_or(i64::MAX))
@@ -314,7 +211,7 @@ impl Store {
                     .db()?;
                 let mut runs = Vec::with_capacity(push.events.len());
                 for (event, body) in push.events.iter().zip(&bodies) {
-                    let (event_id,): (i64,) = sqlx::query_as(QUEUE_EVENT_INSERT)
+                    let (event_id,): (i64,) = sqlx::query_as(sql::QUEUE_EVENT_INSERT)
                         .bind(queue_job_id)
                         .bind(&push.queue)
                         .bind(job_id)
@@ -360,7 +257,7 @@ impl Store {
         queue_job_id: i64,
     ) -> Result<Option<QueueJob>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(QUEUE_JOB_GET)
+            let row = sqlx::query(sql::QUEUE_JOB_GET)
                 .bind(queue_job_id)
                 .bind(queue)
                 .fetch_optional(pool)
@@ -369,7 +266,7 @@ impl Store {
             let Some(row) = row else {
                 return Ok(None);
             };
-            let counts: Vec<(String, i64)> = sqlx::query_as(QUEUE_JOB_COUNTS)
+            let counts: Vec<(String, i64)> = sqlx::query_as(sql::QUEUE_JOB_COUNTS)
                 .bind(queue_job_id)
                 .fetch_all(pool)
                 .await
@@ -386,7 +283,7 @@ impl Store {
     ) -> Result<Vec<QueueJob>, StoreError> {
         let limit = i64::from(crate::codec::list_limit(limit));
         with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(QUEUE_JOBS_RECENT)
+            let rows = sqlx::query(sql::QUEUE_JOBS_RECENT)
                 .bind(queue)
                 .bind(limit)
                 .fetch_all(pool)
@@ -394,7 +291,7 @@ impl Store {
                 .db()?;
             let mut jobs = Vec::with_capacity(rows.len());
             for row in &rows {
-                let counts: Vec<(String, i64)> = sqlx::query_as(QUEUE_JOB_COUNTS)
+                let counts: Vec<(String, i64)> = sqlx::query_as(sql::QUEUE_JOB_COUNTS)
                     .bind(row.i64(0)?)
                     .fetch_all(pool)
                     .await
@@ -409,12 +306,12 @@ impl Store {
     /// nothing was ever pushed to it.
     pub async fn queue_summary(&self, queue: &str) -> Result<Option<QueueSummary>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let consumer: Option<(i64,)> = sqlx::query_as(CONSUMER_OF)
+            let consumer: Option<(i64,)> = sqlx::query_as(sql::CONSUMER_OF)
                 .bind(queue)
                 .fetch_optional(pool)
                 .await
                 .db()?;
-            let rows: Vec<(String, i64)> = sqlx::query_as(QUEUE_COUNTS)
+            let rows: Vec<(String, i64)> = sqlx::query_as(sql::QUEUE_COUNTS)
                 .bind(queue)
                 .fetch_all(pool)
                 .await
@@ -433,7 +330,7 @@ impl Store {
     /// The queue job `id` consumes and its counts, if it consumes one.
     pub async fn queue_of_job(&self, job_id: i64) -> Result<Option<QueueSummary>, StoreError> {
         let key: Option<(Option<String>,)> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(QUEUE_OF_JOB)
+            sqlx::query_as(sql::QUEUE_OF_JOB)
                 .bind(job_id)
                 .fetch_optional(pool)
                 .await
@@ -457,7 +354,7 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let exists = sqlx::query(QUEUE_JOB_GET)
+                let exists = sqlx::query(sql::QUEUE_JOB_GET)
                     .bind(queue_job_id)
                     .bind(queue)
                     .fetch_optional(&mut *tx)
@@ -471,7 +368,7 @@ impl Store {
                     ms(now),
                     &mut *tx
                 )?;
-                let orphans = sqlx::query(QUEUE_JOB_CANCEL_ORPHANS)
+                let orphans = sqlx::query(sql::QUEUE_JOB_CANCEL_ORPHANS)
                     .bind(queue_job_id)
                     .bind(ms(now))
                     .execute(&mut *tx)
@@ -503,7 +400,7 @@ impl Store {
                 if let Some(lock) = sql.queues.lock {
                     sqlx::query(lock).execute(&mut *tx).await.db()?;
                 }
-                let orphans = sqlx::query(ORPHANS)
+                let orphans = sqlx::query(sql::ORPHANS)
                     .bind(i64::from(limit.max(1)))
                     .fetch_all(&mut *tx)
                     .await
@@ -512,7 +409,7 @@ impl Store {
                 for orphan in &orphans {
                     let event_id = orphan.i64(0)?;
                     let job_id = orphan.i64(3)?;
-                    let last = sqlx::query(LAST_RUN_OF_EVENT)
+                    let last = sqlx::query(sql::LAST_RUN_OF_EVENT)
                         .bind(event_id)
                         .fetch_optional(&mut *tx)
                         .await
@@ -526,7 +423,7 @@ impl Store {
                         None => (None, 0, None),
                     };
                     if attempt >= max_attempts {
-                        sqlx::query(EVENT_FAIL_IF_PENDING)
+                        sqlx::query(sql::EVENT_FAIL_IF_PENDING)
                             .bind(event_id)
                             .bind(ms(now))
                             .execute(&mut *tx)

@@ -5,6 +5,8 @@
 //! due delivery pushes its next attempt past a claim window, so other
 //! nodes skip it unless the sender dies.
 
+pub(crate) mod sql;
+
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -17,9 +19,8 @@ use crate::{
     },
     error::{DbResultExt, StoreError},
     secret::Sealed,
-    sql::common,
+    shared::Page,
     store::{Store, with_backend},
-    types::Page,
 };
 
 /// Where a channel posts.
@@ -57,11 +58,11 @@ macro_rules! text_enum_impls {
             }
         }
         impl std::str::FromStr for $ty {
-            type Err = crate::types::UnknownValue;
+            type Err = crate::shared::UnknownValue;
             fn from_str(text: &str) -> Result<$ty, Self::Err> {
                 match text {
                     $($text => Ok($ty::$variant),)+
-                    _ => Err(crate::types::UnknownValue { kind: stringify!($ty), value: text.to_string() }),
+                    _ => Err(crate::shared::UnknownValue { kind: stringify!($ty), value: text.to_string() }),
                 }
             }
         }
@@ -206,7 +207,7 @@ impl Store {
         let stored_url = self.seal_channel_url(&spec.name, &spec.url)?;
         let now = self.now_ms();
         let channel = with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(common::CHANNEL_UPSERT)
+            let row = sqlx::query(sql::CHANNEL_UPSERT)
                 .bind(&spec.name)
                 .bind(spec.kind.as_str())
                 .bind(&stored_url)
@@ -224,10 +225,7 @@ impl Store {
     /// Every channel, by name.
     pub async fn channel_list(&self) -> Result<Vec<NotificationChannel>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::CHANNEL_LIST)
-                .fetch_all(pool)
-                .await
-                .db()?;
+            let rows = sqlx::query(sql::CHANNEL_LIST).fetch_all(pool).await.db()?;
             rows.iter()
                 .map(|row| decode_channel(row).and_then(|channel| self.open_channel_url(channel)))
                 .collect()
@@ -290,7 +288,7 @@ impl Store {
     /// Deletes a channel and its deliveries; returns whether it existed.
     pub async fn channel_delete(&self, name: &str) -> Result<bool, StoreError> {
         let deleted = with_backend!(self, |pool, _sql| {
-            sqlx::query(common::CHANNEL_DELETE)
+            sqlx::query(sql::CHANNEL_DELETE)
                 .bind(name)
                 .execute(pool)
                 .await
@@ -316,7 +314,7 @@ impl Store {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let mut added = 0;
             for (delivery, payload) in &encoded {
-                added += sqlx::query(common::DELIVERY_INSERT)
+                added += sqlx::query(sql::DELIVERY_INSERT)
                     .bind(delivery.channel_id)
                     .bind(delivery.job_id)
                     .bind(delivery.run_id)
@@ -343,7 +341,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         with_backend!(self, |pool, sql| {
-            let rows = sqlx::query(sql.deliveries_claim_due)
+            let rows = sqlx::query(sql.deliveries.deliveries_claim_due)
                 .bind(ms(now))
                 .bind(ms(claimed_until))
                 .bind(i64::from(limit))
@@ -382,7 +380,7 @@ impl Store {
             }
         };
         let updated = with_backend!(self, |pool, _sql| {
-            sqlx::query(common::DELIVERY_RECORD_IF_PENDING)
+            sqlx::query(sql::DELIVERY_RECORD_IF_PENDING)
                 .bind(id)
                 .bind(status.as_str())
                 .bind(next)
@@ -412,7 +410,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::DELIVERIES_OF_CHANNEL)
+            let rows = sqlx::query(sql::DELIVERIES_OF_CHANNEL)
                 .bind(channel_id)
                 .bind(i64::from(list_limit(limit)))
                 .fetch_all(pool)
@@ -434,7 +432,7 @@ impl Store {
         };
         let limit = list_limit(limit);
         let mut items = with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::DELIVERY_LIST)
+            let rows = sqlx::query(sql::DELIVERY_LIST)
                 .bind(before)
                 .bind(i64::from(limit) + 1)
                 .fetch_all(pool)

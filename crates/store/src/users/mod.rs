@@ -9,6 +9,8 @@
 //! exist. Hashing runs on a blocking thread: it takes tens of milliseconds
 //! by design and must not stall the async workers.
 
+pub(crate) mod sql;
+
 use std::sync::LazyLock;
 
 use argon2::{
@@ -21,7 +23,6 @@ use serde::Serialize;
 use crate::{
     codec::{Columns, count, instant, parse_enum},
     error::{DbResultExt, StoreError},
-    sql::common,
     store::{Store, with_backend},
     tokens::Role,
 };
@@ -85,7 +86,7 @@ impl Store {
         let hash = hash_password_blocking(new.password.clone()).await?;
         let now = self.now_ms();
         let row = with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(common::USER_INSERT)
+            let row = sqlx::query(sql::USER_INSERT)
                 .bind(&new.name)
                 .bind(new.role.as_str())
                 .bind(&hash)
@@ -108,7 +109,7 @@ impl Store {
     /// Every user by name.
     pub async fn user_list(&self) -> Result<Vec<User>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let rows = sqlx::query(common::USER_LIST).fetch_all(pool).await.db()?;
+            let rows = sqlx::query(sql::USER_LIST).fetch_all(pool).await.db()?;
             rows.iter().map(decode_user).collect()
         })
     }
@@ -116,7 +117,7 @@ impl Store {
     /// The user with this name.
     pub async fn user_get(&self, name: &str) -> Result<Option<User>, StoreError> {
         with_backend!(self, |pool, _sql| {
-            let row = sqlx::query(common::USER_GET)
+            let row = sqlx::query(sql::USER_GET)
                 .bind(name)
                 .fetch_optional(pool)
                 .await
@@ -128,7 +129,7 @@ impl Store {
     /// How many users exist.
     pub async fn users_count(&self) -> Result<u64, StoreError> {
         let (n,): (i64,) = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::USERS_COUNT)
+            sqlx::query_as(sql::USERS_COUNT)
                 .fetch_one(pool)
                 .await
                 .db()?
@@ -155,7 +156,7 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let row = sqlx::query(common::USER_UPDATE)
+                let row = sqlx::query(sql::USER_UPDATE)
                     .bind(name)
                     .bind(update.role.map(Role::as_str))
                     .bind(hash.as_deref())
@@ -169,7 +170,7 @@ impl Store {
                 };
                 let user = decode_user(&row)?;
                 if end_sessions {
-                    sqlx::query(common::SESSIONS_DELETE_OF_USER)
+                    sqlx::query(crate::sessions::sql::SESSIONS_DELETE_OF_USER)
                         .bind(user.id)
                         .execute(&mut *tx)
                         .await
@@ -185,7 +186,7 @@ impl Store {
     /// Deletes a user and its sessions; returns whether it existed.
     pub async fn user_delete(&self, name: &str) -> Result<bool, StoreError> {
         let deleted = with_backend!(self, |pool, _sql| {
-            sqlx::query(common::USER_DELETE)
+            sqlx::query(sql::USER_DELETE)
                 .bind(name)
                 .execute(pool)
                 .await
@@ -204,7 +205,7 @@ impl Store {
         password: &str,
     ) -> Result<Option<User>, StoreError> {
         let row: Option<(String,)> = with_backend!(self, |pool, _sql| {
-            sqlx::query_as(common::USER_PASSWORD_HASH)
+            sqlx::query_as(sql::USER_PASSWORD_HASH)
                 .bind(name)
                 .fetch_optional(pool)
                 .await

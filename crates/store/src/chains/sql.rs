@@ -1,0 +1,33 @@
+//! The SQL statements on chains of runs. Text both dialects share is a
+//! `const`.
+
+use crate::runs::sql::run_columns;
+/// `$1` chain → `chain_id`, `job_id`, runs, succeeded runs, live runs,
+/// first start, last end, summed run time, the newest run's status and
+/// its state's size in bytes.
+pub(crate) const CHAIN_SUMMARY: &str = "WITH s AS (\
+        SELECT chain_id, min(job_id) AS job_id, count(*) AS runs, \
+            sum(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS done, \
+            sum(CASE WHEN status IN ('queued', 'running') THEN 1 ELSE 0 END) AS live, \
+            min(started_at_ms) AS started, max(finished_at_ms) AS finished, \
+            sum(COALESCE(finished_at_ms - started_at_ms, 0)) AS busy, max(id) AS last_id \
+        FROM runs WHERE chain_id = $1 GROUP BY chain_id) \
+    SELECT s.chain_id, s.job_id, CAST(s.runs AS BIGINT), CAST(s.done AS BIGINT), \
+        CAST(s.live AS BIGINT), s.started, s.finished, CAST(s.busy AS BIGINT), l.status, \
+        CAST(COALESCE(octet_length(l.state), 0) AS BIGINT) \
+    FROM s JOIN runs l ON l.id = s.last_id";
+
+/// `$1` job → the id of its newest chain (NULL when it has none).
+pub(crate) const CHAIN_NEWEST_OF_JOB: &str =
+    "SELECT max(chain_id) FROM runs WHERE job_id = $1 AND chain_id IS NOT NULL";
+
+/// `$1` chain → its runs in order.
+pub(crate) const CHAIN_RUNS: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE chain_id = $1 ORDER BY id"
+);
+
+/// `$1` chain → `id` of its queued and running runs.
+pub(crate) const CHAIN_LIVE_RUNS: &str = "SELECT id FROM runs \
+    WHERE chain_id = $1 AND status IN ('queued', 'running') ORDER BY id";

@@ -1,0 +1,380 @@
+//! The SQL statements on runs, their logs and occurrence claims. Text both
+//! dialects share is a `const`; text that differs is a field of [`RunSql`],
+//! whose [`SQLITE`] and [`POSTGRES`] values the store picks per engine.
+
+use crate::sql::{dialect_statements, pg_ids, sqlite_ids};
+/// The columns of a run, in the order `runs::decode_run` reads them.
+macro_rules! run_columns {
+    () => {
+        "id, job_id, job_version, trigger, status, attempt, scheduled_for_ms, queued_at_ms, \
+         not_before_ms, started_at_ms, finished_at_ms, node, lease_expires_at_ms, \
+         cancel_requested, missed_count, parent_run_id, params, state, event, result, error, \
+         http_calls, log_lines, chain_id"
+    };
+}
+pub(crate) use run_columns;
+
+/// `run_columns!` qualified with the table name, for statements that join.
+macro_rules! qualified_run_columns {
+    () => {
+        "runs.id, runs.job_id, runs.job_version, runs.trigger, runs.status, runs.attempt, \
+         runs.scheduled_for_ms, runs.queued_at_ms, runs.not_before_ms, runs.started_at_ms, \
+         runs.finished_at_ms, runs.node, runs.lease_expires_at_ms, runs.cancel_requested, \
+         runs.missed_count, runs.parent_run_id, runs.params, runs.state, runs.event, \
+         runs.result, runs.error, runs.http_calls, runs.log_lines, runs.chain_id"
+    };
+}
+pub(crate) use qualified_run_columns;
+
+/// The ids of queued runs a worker may start now (alias `r`): due, and —
+/// unless the job allows overlap — the oldest queued run of a job with no
+/// running run, so each job's runs start one at a time and in order; a
+/// chain's queued chunk goes before every other queued run of its job (the
+/// chain is one execution, whatever was queued while it went on). Queue
+/// event runs are claimed apart (`queues::QueueSql::claim_events`): they
+/// neither follow nor hold up the overlap policy.
+macro_rules! claimable_queued_runs {
+    () => {
+        "SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id \
+         WHERE r.status = 'queued' AND r.not_before_ms <= $2 \
+           AND r.queue_event_id IS NULL \
+           AND (j.overlap = 'allow' OR ( \
+               NOT EXISTS (SELECT 1 FROM runs o \
+                           WHERE o.job_id = r.job_id AND o.status = 'running' \
+                             AND o.queue_event_id IS NULL) \
+               AND NOT EXISTS (SELECT 1 FROM runs e \
+                               WHERE e.job_id = r.job_id AND e.status = 'queued' \
+                                 AND e.queue_event_id IS NULL \
+                                 AND ((e.chain_id IS NOT NULL AND r.chain_id IS NULL) \
+                                      OR ((e.chain_id IS NULL) = (r.chain_id IS NULL) \
+                                          AND e.id < r.id)))))"
+    };
+}
+
+dialect_statements! {
+    /// The statements on runs, their logs and occurrence claims whose text
+    /// differs between the dialects.
+    pub(crate) struct RunSql {
+        /// `$1` JSON array of job ids: locks those jobs in id order (deadlock
+        /// free between nodes claiming overlapping sets); SQLite's write lock
+        /// already excludes every other claimer.
+        pub(crate) jobs_lock_for_claim: Option<&'static str>,
+        /// The occurrence compare-and-set: `$1` JSON array of
+        /// `{id, expected, next}` → `id`, `version`, `overlap` of the jobs
+        /// whose `next_fire_at_ms` was still `expected` (and is now `next`).
+        pub(crate) jobs_advance_if_next_fire_at: &'static str,
+        /// `$1` JSON array of job ids → `job_id`, `id`, `status` of their live runs.
+        pub(crate) runs_active_of_jobs: &'static str,
+        /// `$1` JSON array of occurrence rows, `$2` now → the inserted runs.
+        pub(crate) runs_insert_occurrences: &'static str,
+        /// `$1` JSON array of job ids → `job_id`, `id`, `node` of the running
+        /// runs of those jobs, now marked cancel-requested.
+        pub(crate) runs_request_cancel_of_jobs: &'static str,
+        /// `$1` JSON array of `{job_id, version}` → `job_id`, `version`, `spec`.
+        pub(crate) job_versions_get_many: &'static str,
+        /// queued → running: `$1` node, `$2` now, `$3` lease until, `$4` limit.
+        pub(crate) runs_claim_queued: &'static str,
+        /// running → terminal: `$1` id, `$2` node, `$3` status, `$4` finished
+        /// at, `$5` result, `$6` error, `$7` HTTP calls, `$8` new log lines →
+        /// `log_lines` after the update, `cancel_requested`.
+        pub(crate) run_finish_if_running: &'static str,
+        /// running → interrupted: `$1` now, `$2` error JSON, `$3` limit.
+        pub(crate) runs_interrupt_if_lease_expired: &'static str,
+        /// `$1` JSON array of run ids, `$2` node, `$3` lease until → `id`,
+        /// `cancel_requested` of the runs still running on that node.
+        pub(crate) runs_heartbeat_if_running: &'static str,
+        /// `$1` run id, `$2` first seq, `$3` JSON array of `[ts_ms, level, message]`.
+        pub(crate) run_logs_insert: &'static str,
+    }
+}
+
+/// SQLite: JSON is checked text; `json_each` unpacks key lists.
+pub(crate) const SQLITE: RunSql = RunSql {
+    jobs_lock_for_claim: None,
+    // The JSON is unpacked once into a materialised table; inline, SQLite
+    // re-evaluates it for every job row (quadratic in the batch size).
+    jobs_advance_if_next_fire_at: "WITH c AS MATERIALIZED (\
+            SELECT json_extract(value, '$.id') AS job_id, \
+                   json_extract(value, '$.expected') AS expected_ms, \
+                   json_extract(value, '$.next') AS next_ms \
+            FROM json_each($1)) \
+        UPDATE jobs SET next_fire_at_ms = c.next_ms FROM c \
+        WHERE jobs.id = c.job_id AND jobs.next_fire_at_ms = c.expected_ms \
+        RETURNING id, version, overlap",
+    // A chain is one execution: its queued next chunk counts as running.
+    runs_active_of_jobs: concat!(
+        "SELECT job_id, id, \
+             CASE WHEN chain_id IS NULL THEN status ELSE 'running' END AS status FROM runs \
+         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id IN ",
+        sqlite_ids!("$1")
+    ),
+    runs_insert_occurrences: concat!(
+        "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
+             queued_at_ms, not_before_ms, started_at_ms, finished_at_ms, node, \
+             lease_expires_at_ms, missed_count) \
+         SELECT json_extract(value, '$.job_id'), json_extract(value, '$.job_version'), \
+             json_extract(value, '$.trigger'), json_extract(value, '$.status'), 1, \
+             json_extract(value, '$.scheduled_for'), $2, $2, json_extract(value, '$.started_at'), \
+             json_extract(value, '$.finished_at'), json_extract(value, '$.node'), \
+             json_extract(value, '$.lease'), json_extract(value, '$.missed_count') \
+         FROM json_each($1) ORDER BY key \
+         RETURNING ",
+        run_columns!()
+    ),
+    runs_request_cancel_of_jobs: concat!(
+        "UPDATE runs SET cancel_requested = TRUE \
+         WHERE status = 'running' AND job_id IN ",
+        sqlite_ids!("$1"),
+        " RETURNING job_id, id, node"
+    ),
+    // CROSS JOIN keeps the wanted list outermost: one primary-key lookup each.
+    job_versions_get_many: "WITH p AS MATERIALIZED (\
+            SELECT json_extract(value, '$.job_id') AS job_id, \
+                   json_extract(value, '$.version') AS version \
+            FROM json_each($1)) \
+        SELECT v.job_id, v.version, v.spec FROM p CROSS JOIN job_versions v \
+        WHERE v.job_id = p.job_id AND v.version = p.version",
+    runs_claim_queued: concat!(
+        "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
+             lease_expires_at_ms = $3 \
+         WHERE status = 'queued' AND id IN (",
+        claimable_queued_runs!(),
+        " ORDER BY r.not_before_ms, r.id LIMIT $4) RETURNING ",
+        run_columns!()
+    ),
+    run_finish_if_running: "UPDATE runs SET status = $3, \
+            finished_at_ms = max($4, COALESCE(started_at_ms, $4)), \
+            lease_expires_at_ms = NULL, result = $5, error = $6, http_calls = $7, \
+            log_lines = log_lines + $8 \
+        WHERE id = $1 AND node = $2 AND status = 'running' \
+        RETURNING log_lines, cancel_requested",
+    runs_interrupt_if_lease_expired: concat!(
+        "UPDATE runs SET status = 'interrupted', \
+             finished_at_ms = max($1, COALESCE(started_at_ms, $1)), \
+             lease_expires_at_ms = NULL, error = $2 \
+         WHERE status = 'running' AND lease_expires_at_ms < $1 AND id IN (\
+             SELECT id FROM runs WHERE status = 'running' AND lease_expires_at_ms < $1 \
+             ORDER BY lease_expires_at_ms LIMIT $3) \
+         RETURNING ",
+        run_columns!()
+    ),
+    runs_heartbeat_if_running: concat!(
+        "UPDATE runs SET lease_expires_at_ms = $3 \
+         WHERE status = 'running' AND node = $2 AND id IN ",
+        sqlite_ids!("$1"),
+        " RETURNING id, cancel_requested"
+    ),
+    run_logs_insert: "INSERT INTO run_logs (run_id, seq, ts_ms, level, message) \
+        SELECT $1, $2 + key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+               json_extract(value, '$[2]') \
+        FROM json_each($3)",
+};
+
+/// PostgreSQL: `json` columns cast from and to text; row locks where SQLite
+/// relies on its single writer.
+pub(crate) const POSTGRES: RunSql = RunSql {
+    jobs_lock_for_claim: Some(concat!(
+        "SELECT id FROM jobs WHERE id IN ",
+        pg_ids!("$1"),
+        " ORDER BY id FOR UPDATE"
+    )),
+    jobs_advance_if_next_fire_at: "UPDATE jobs SET next_fire_at_ms = c.next \
+        FROM json_to_recordset($1::json) AS c(id bigint, expected bigint, next bigint) \
+        WHERE jobs.id = c.id AND jobs.next_fire_at_ms = c.expected \
+        RETURNING jobs.id, jobs.version, jobs.overlap",
+    // A chain is one execution: its queued next chunk counts as running.
+    runs_active_of_jobs: concat!(
+        "SELECT job_id, id, \
+             CASE WHEN chain_id IS NULL THEN status ELSE 'running' END AS status FROM runs \
+         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id IN ",
+        pg_ids!("$1")
+    ),
+    runs_insert_occurrences: concat!(
+        "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
+             queued_at_ms, not_before_ms, started_at_ms, finished_at_ms, node, \
+             lease_expires_at_ms, missed_count) \
+         SELECT r.job_id, r.job_version, r.trigger, r.status, 1, r.scheduled_for, $2, $2, \
+             r.started_at, r.finished_at, r.node, r.lease, r.missed_count \
+         FROM json_to_recordset($1::json) AS r(job_id bigint, \
+             job_version bigint, trigger text, status text, scheduled_for bigint, \
+             started_at bigint, finished_at bigint, node text, lease bigint, \
+             missed_count bigint) \
+         RETURNING ",
+        run_columns!()
+    ),
+    runs_request_cancel_of_jobs: concat!(
+        "UPDATE runs SET cancel_requested = TRUE \
+         WHERE status = 'running' AND job_id IN ",
+        pg_ids!("$1"),
+        " RETURNING job_id, id, node"
+    ),
+    job_versions_get_many: "SELECT v.job_id, v.version, v.spec FROM job_versions v \
+        JOIN json_to_recordset($1::json) AS p(job_id bigint, version bigint) \
+          ON v.job_id = p.job_id AND v.version = p.version",
+    // A materialised CTE: the locked, limited set is computed exactly once
+    // (as an `IN` subquery it may be re-evaluated and exceed the limit).
+    runs_claim_queued: concat!(
+        "WITH picked AS MATERIALIZED (",
+        claimable_queued_runs!(),
+        " ORDER BY r.not_before_ms, r.id LIMIT $4 FOR UPDATE OF r SKIP LOCKED) \
+         UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
+             lease_expires_at_ms = $3 \
+         FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING ",
+        qualified_run_columns!()
+    ),
+    run_finish_if_running: "UPDATE runs SET status = $3, \
+            finished_at_ms = greatest($4, started_at_ms), \
+            lease_expires_at_ms = NULL, result = $5, error = $6, http_calls = $7, \
+            log_lines = log_lines + $8 \
+        WHERE id = $1 AND node = $2 AND status = 'running' \
+        RETURNING log_lines, cancel_requested",
+    runs_interrupt_if_lease_expired: concat!(
+        "WITH picked AS MATERIALIZED (\
+             SELECT id FROM runs WHERE status = 'running' AND lease_expires_at_ms < $1 \
+             ORDER BY lease_expires_at_ms LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         UPDATE runs SET status = 'interrupted', finished_at_ms = greatest($1, started_at_ms), \
+             lease_expires_at_ms = NULL, error = $2 \
+         FROM picked \
+         WHERE runs.id = picked.id AND runs.status = 'running' \
+           AND runs.lease_expires_at_ms < $1 \
+         RETURNING ",
+        qualified_run_columns!()
+    ),
+    runs_heartbeat_if_running: concat!(
+        "UPDATE runs SET lease_expires_at_ms = $3 \
+         WHERE status = 'running' AND node = $2 AND id IN ",
+        pg_ids!("$1"),
+        " RETURNING id, cancel_requested"
+    ),
+    run_logs_insert: "INSERT INTO run_logs (run_id, seq, ts_ms, level, message) \
+        SELECT $1, $2 + t.ord - 1, (t.e->>0)::bigint, t.e->>1, t.e->>2 \
+        FROM json_array_elements($3::json) WITH ORDINALITY AS t(e, ord)",
+};
+
+/// `$1` job id, `$2` version or NULL for the current one, `$3` trigger,
+/// `$4` attempt, `$5` scheduled for, `$6` now, `$7` not before, `$8`
+/// parent run, `$9` params, `$10` state, `$11` event, `$12` chain → the run.
+pub(crate) const RUN_INSERT_QUEUED: &str = concat!(
+    "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
+         queued_at_ms, not_before_ms, parent_run_id, params, state, event, chain_id) \
+     SELECT id, COALESCE($2, version), $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+     FROM jobs WHERE id = $1 \
+     RETURNING ",
+    run_columns!()
+);
+
+/// `$1` id.
+pub(crate) const RUN_GET: &str = concat!("SELECT ", run_columns!(), " FROM runs WHERE id = $1");
+
+/// `$1` id below which to start, `$2` limit.
+pub(crate) const RUNS_LIST_ALL: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE id < $1 ORDER BY id DESC LIMIT $2"
+);
+
+/// `$1` id below which to start, `$2` limit, `$3` status.
+pub(crate) const RUNS_LIST_BY_STATUS: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE id < $1 AND status = $3 ORDER BY id DESC LIMIT $2"
+);
+
+/// `$1` id below which to start, `$2` limit, `$3` job.
+pub(crate) const RUNS_LIST_BY_JOB: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE id < $1 AND job_id = $3 ORDER BY id DESC LIMIT $2"
+);
+
+/// `$1` id below which to start, `$2` limit, `$3` job, `$4` status.
+pub(crate) const RUNS_LIST_BY_JOB_AND_STATUS: &str = concat!(
+    "SELECT ",
+    run_columns!(),
+    " FROM runs WHERE id < $1 AND job_id = $3 AND status = $4 ORDER BY id DESC LIMIT $2"
+);
+
+/// `$1` job → `status`, count of its live runs.
+pub(crate) const RUNS_ACTIVE_COUNT: &str = "SELECT status, count(*) FROM runs \
+    WHERE job_id = $1 AND status IN ('queued', 'running') GROUP BY status";
+
+/// `$1` now → the earliest future `not_before_ms` of a queued run.
+pub(crate) const RUNS_NEXT_QUEUED_AFTER: &str = "SELECT min(not_before_ms) FROM runs \
+    WHERE status = 'queued' AND not_before_ms > $1";
+
+/// Counts of runs by status across all jobs (live statuses only).
+pub(crate) const RUNS_LIVE_COUNTS: &str = "SELECT status, count(*) FROM runs \
+    WHERE status IN ('queued', 'running') GROUP BY status";
+
+/// queued → cancelled: `$1` id, `$2` now.
+pub(crate) const RUN_CANCEL_IF_QUEUED: &str = concat!(
+    "UPDATE runs SET status = 'cancelled', finished_at_ms = $2 \
+     WHERE id = $1 AND status = 'queued' RETURNING ",
+    run_columns!()
+);
+
+/// `$1` id → `node` of the running run now marked cancel-requested.
+pub(crate) const RUN_REQUEST_CANCEL_IF_RUNNING: &str = "UPDATE runs \
+    SET cancel_requested = TRUE WHERE id = $1 AND status = 'running' RETURNING node";
+
+/// `$1` id, `$2` node, `$3` the instant its script began: records the
+/// real start of a run this node claimed (once).
+pub(crate) const RUN_MARK_STARTED_IF_RUNNING: &str = "UPDATE runs \
+    SET started_at_ms = $3 \
+    WHERE id = $1 AND node = $2 AND status = 'running' AND started_at_ms IS NULL";
+
+/// `$1` node: runs it claimed whose script never began go back to the
+/// queue (nothing of them ran, so nothing is interrupted).
+pub(crate) const RUNS_REQUEUE_UNSTARTED_OF_NODE: &str = "UPDATE runs \
+    SET status = 'queued', node = NULL, lease_expires_at_ms = NULL \
+    WHERE status = 'running' AND node = $1 AND started_at_ms IS NULL";
+
+/// `$1` node, `$2` an instant already past: its other running runs'
+/// leases end now, so the sweep interrupts (and retries) them at once.
+pub(crate) const RUNS_EXPIRE_LEASES_OF_NODE: &str = "UPDATE runs \
+    SET lease_expires_at_ms = $2 WHERE status = 'running' AND node = $1";
+
+/// `$1` id, `$2` node, `$3` new lines → `log_lines` after the update.
+pub(crate) const RUN_COUNT_LOGS_IF_RUNNING: &str = "UPDATE runs \
+    SET log_lines = log_lines + $3 WHERE id = $1 AND node = $2 AND status = 'running' \
+    RETURNING log_lines";
+
+/// `$1` run, `$2` seq after which to start, `$3` limit.
+pub(crate) const RUN_LOGS: &str = "SELECT seq, ts_ms, level, message FROM run_logs \
+    WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
+/// `$1` job, `$2` runs kept, `$3` finished before this are old, `$4`
+/// batch → deletes up to a batch of ended runs beyond either bound;
+/// never a run of a chain still going (its history is one execution).
+pub(crate) const RUNS_PRUNE: &str = "DELETE FROM runs WHERE id IN (\
+        SELECT id FROM runs c \
+        WHERE job_id = $1 AND status NOT IN ('queued', 'running') \
+          AND (c.chain_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs l \
+               WHERE l.chain_id = c.chain_id AND l.status IN ('queued', 'running'))) \
+          AND (id <= COALESCE((SELECT id FROM runs WHERE job_id = $1 \
+                               ORDER BY id DESC LIMIT 1 OFFSET $2), 0) \
+               OR finished_at_ms < $3) \
+        ORDER BY id LIMIT $4)";
+
+/// `$1` run id: the run becomes the first chunk of its own chain.
+pub(crate) const RUN_JOIN_OWN_CHAIN: &str =
+    "UPDATE runs SET chain_id = id WHERE id = $1 AND chain_id IS NULL";
+
+/// `$1` job, `$2` run id → the newest ended run before it that ran or
+/// was missed (skipped and cancelled runs say nothing of health).
+pub(crate) const RUN_PREVIOUS_OUTCOME: &str = "SELECT status FROM runs \
+    WHERE job_id = $1 AND id < $2 \
+      AND status IN ('succeeded', 'failed', 'timed_out', 'interrupted', 'missed') \
+    ORDER BY id DESC LIMIT 1";
+
+/// `$1` job, `$2` now: the job's queued chain chunks → their ids.
+pub(crate) const CANCEL_QUEUED_CHUNKS_OF_JOB: &str = "UPDATE runs \
+    SET status = 'cancelled', finished_at_ms = $2 \
+    WHERE job_id = $1 AND status = 'queued' AND chain_id IS NOT NULL RETURNING id";
+
+/// `$1` queue job, `$2` now: its event runs not started (the settle
+/// trigger cancels their events) → how many.
+pub(crate) const CANCEL_QUEUED_RUNS_OF_QUEUE_JOB: &str = "UPDATE runs \
+    SET status = 'cancelled', finished_at_ms = $2 \
+    WHERE status = 'queued' AND queue_event_id IN \
+        (SELECT id FROM queue_events WHERE queue_job_id = $1 AND status = 'pending')";
