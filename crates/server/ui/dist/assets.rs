@@ -7,10 +7,10 @@ static ASSETS: &[Asset] = &[
         gzip: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-5DMZOCLO.css.gz")),
     },
     Asset {
-        path: "assets/app-JX5DRD2H.js",
+        path: "assets/app-MGFWF5IU.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-JX5DRD2H.js")),
-        gzip: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-JX5DRD2H.js.gz")),
+        body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-MGFWF5IU.js")),
+        gzip: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-MGFWF5IU.js.gz")),
     },
     Asset {
         path: "assets/editor-TKL6MDOK.js",

@@ -13,11 +13,13 @@ import { consoleRun } from './output.js';
 /** Recent scripts kept per user. */
 const HISTORY_SIZE = 20;
 
-const keyOf = (what) => `clockwork.console.${what}.${session.user.name}`;
+/** The storage keys of the signed-in user's console, fixed when the page opens (signing out ends the session before the page's cleanup saves). */
+const keysOf = (user) => ({ script: `clockwork.console.script.${user}`, history: `clockwork.console.history.${user}` });
+let keys = null;
 
 function readHistory() {
   try {
-    const list = JSON.parse(localStorage.getItem(keyOf('history')) ?? '[]');
+    const list = JSON.parse(localStorage.getItem(keys.history) ?? '[]');
     return Array.isArray(list) ? list.filter((e) => e && typeof e.script === 'string') : [];
   } catch {
     return [];
@@ -28,7 +30,7 @@ function readHistory() {
 function remember(script) {
   const list = [{ script, at: new Date().toISOString() }, ...readHistory().filter((e) => e.script !== script)].slice(0, HISTORY_SIZE);
   try {
-    localStorage.setItem(keyOf('history'), JSON.stringify(list));
+    localStorage.setItem(keys.history, JSON.stringify(list));
   } catch (error) {
     // Storage full or disabled: the console still works, it just forgets.
     console.warn(error);
@@ -36,9 +38,9 @@ function remember(script) {
   return list;
 }
 
-function saveDraft(script) {
+function saveDraft(key, script) {
   try {
-    localStorage.setItem(keyOf('script'), script);
+    localStorage.setItem(key, script);
   } catch (error) {
     console.warn(error);
   }
@@ -56,6 +58,8 @@ return { now: new Date().toISOString() };
 `;
 
 export async function consolePage(main, ctx) {
+  keys = keysOf(session.user.name);
+  const mine = keys;
   const editorModule = import('./editor.js');
   const box = h('div', { class: 'editor-box' }, h('p', { class: 'muted' }, 'Loading the editor…'));
   const params = h('textarea', { id: 'console-params', rows: 2, spellcheck: 'false', value: '{}' });
@@ -99,11 +103,11 @@ export async function consolePage(main, ctx) {
   const { createEditor } = await editorModule;
   if (ctx.signal.aborted) return;
   box.replaceChildren();
-  const keep = debounce(saveDraft, 300);
-  const editor = createEditor(box, { doc: localStorage.getItem(keyOf('script')) ?? EXAMPLE, label: 'Script', onRun: run, onChange: keep });
+  const keep = debounce((text) => saveDraft(mine.script, text), 300);
+  const editor = createEditor(box, { doc: localStorage.getItem(mine.script) ?? EXAMPLE, label: 'Script', onRun: run, onChange: keep });
   editor.view.contentDOM.setAttribute('aria-label', 'Script');
   // The debounced write may not have happened yet when the user leaves or reloads.
-  const flush = () => saveDraft(editor.value);
+  const flush = () => saveDraft(mine.script, editor.value);
   window.addEventListener('pagehide', flush);
   ctx.cleanup.push(() => {
     window.removeEventListener('pagehide', flush);
