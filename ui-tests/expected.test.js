@@ -245,3 +245,38 @@ test('the audit log page: who changed what and when, filtered by job and user, a
   assert.equal(await page.getByRole('link', { name: 'Audit log' }).count(), 0, 'not for editors');
   assert.deepEqual(consoleErrors, []);
 });
+
+test('many jobs at once: select rows (or the page) to pause, resume and delete them; descriptions in the list', async (t) => {
+  const { page, server, consoleErrors } = await setup(t);
+  for (const name of ['alpha', 'beta', 'gamma']) await server.api('POST', '/jobs', job(name, { description: `the ${name} report` }));
+  const enabledOf = async () => Object.fromEntries((await server.api('GET', '/jobs')).items.map((j) => [j.name, j.enabled]));
+  await signIn(page);
+  const jobs = page.getByRole('table', { name: 'Jobs' });
+  await jobs.getByRole('cell', { name: 'the beta report' }).waitFor();
+  const bar = page.getByRole('group', { name: 'Selected jobs' });
+  assert.equal(await bar.isVisible(), false, 'no bar without a selection');
+
+  await page.getByLabel('Select alpha').check();
+  await page.getByLabel('Select beta').check();
+  await bar.getByText('2 selected').waitFor();
+  await bar.getByRole('button', { name: 'Pause selected' }).click();
+  await eventually('alpha and beta paused', async () => JSON.stringify(await enabledOf()) === JSON.stringify({ alpha: false, beta: false, gamma: true }));
+  await jobs.getByRole('row').filter({ hasText: 'beta' }).getByText('paused', { exact: true }).first().waitFor();
+  // The selection survives the refresh.
+  assert.equal(await page.getByLabel('Select alpha').isChecked(), true);
+  await bar.getByRole('button', { name: 'Resume selected' }).click();
+  await eventually('alpha and beta resumed', async () => Object.values(await enabledOf()).every(Boolean));
+
+  page.once('dialog', (dialog) => {
+    assert.match(dialog.message(), /Delete 2 jobs \(alpha, beta\)/);
+    dialog.accept();
+  });
+  await bar.getByRole('button', { name: 'Delete selected' }).click();
+  await eventually('alpha and beta deleted', async () => JSON.stringify(Object.keys(await enabledOf())) === '["gamma"]');
+  await jobs.getByRole('link', { name: 'alpha' }).waitFor({ state: 'detached' });
+  await page.getByLabel('Select every job on this page').check();
+  await bar.getByText('1 selected').waitFor();
+  await bar.getByRole('button', { name: 'Clear selection' }).click();
+  await bar.waitFor({ state: 'hidden' });
+  assert.deepEqual(consoleErrors, []);
+});

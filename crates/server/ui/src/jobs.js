@@ -1,6 +1,8 @@
 // The jobs page: every job with its schedule (words and cron), zone, next
 // run, last status, a strip of its last 20 runs and their average duration;
-// search and filters in the URL, server-side paging, pause/resume in place.
+// search and filters in the URL, server-side paging, pause/resume in place;
+// editors select jobs (a checkbox per row, one for the page) to pause,
+// resume or delete them at once.
 
 import { errorBanner, table } from './components.js';
 import { api, badge, debounce, fill, fmtDuration, h, session, STATUSES, statusLabel, timeEl } from './lib.js';
@@ -20,6 +22,21 @@ export async function jobsPage(main, ctx) {
   const message = errorBanner();
   const prev = h('button', { type: 'button', onClick: () => go(pageIndex - 1) }, 'Previous page');
   const next = h('button', { type: 'button', onClick: () => go(pageIndex + 1) }, 'Next page');
+  // Selected jobs by id (kept across refreshes and pages) → name, for the confirmation.
+  const selected = new Map();
+  let shown = [];
+  const selectPage = h('input', { type: 'checkbox', 'aria-label': 'Select every job on this page', onChange: (e) => selectAll(e.target.checked) });
+  const selectionCount = h('span', { 'aria-live': 'polite' });
+  const bulkButton = (label, fn, cls = 'small') => h('button', { type: 'button', class: cls, onClick: (e) => bulk(e.currentTarget, fn) }, label);
+  const bulkBar = h(
+    'div',
+    { class: 'filters bulk', role: 'group', 'aria-label': 'Selected jobs', hidden: true },
+    selectionCount,
+    bulkButton('Pause selected', (id) => api('POST', `/jobs/${id}/pause`)),
+    bulkButton('Resume selected', (id) => api('POST', `/jobs/${id}/resume`)),
+    bulkButton('Delete selected', (id) => api('DELETE', `/jobs/${id}`), 'small danger'),
+    h('button', { type: 'button', class: 'small ghost', onClick: () => (selected.clear(), drawSelection()) }, 'Clear selection'),
+  );
 
   const syncUrl = () => {
     const p = new URLSearchParams();
@@ -82,7 +99,14 @@ export async function jobsPage(main, ctx) {
       h('label', null, 'State', enabled),
     ),
     message.el,
-    table('Jobs', ['Name', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''], body, null, { class: 'jobs' }),
+    canEdit && bulkBar,
+    table(
+      'Jobs',
+      [canEdit ? selectPage : null, 'Name', 'Description', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''].filter((c) => c !== null),
+      body,
+      null,
+      { class: 'jobs' },
+    ),
     h('div', { class: 'pager' }, count, h('div', { class: 'buttons' }, prev, next)),
   );
 
@@ -111,15 +135,56 @@ export async function jobsPage(main, ctx) {
           null,
           h(
             'td',
-            { colspan: 8, class: 'empty' },
+            { colspan: canEdit ? 10 : 9, class: 'empty' },
             anyFilter ? 'No job matches these filters.' : 'No jobs yet. ',
             !anyFilter && canEdit && h('a', { href: '/jobs/new' }, 'Write the first one'),
           ),
         ),
       );
+      shown = [];
+      drawSelection();
       return;
     }
+    shown = page.items;
     fill(body, page.items.map(row));
+    drawSelection();
+  }
+
+  function drawSelection() {
+    bulkBar.hidden = selected.size === 0;
+    selectionCount.textContent = `${selected.size} selected`;
+    for (const box of body.querySelectorAll('input[data-select]')) box.checked = selected.has(Number(box.dataset.select));
+    const onPage = shown.filter((j) => selected.has(j.id)).length;
+    selectPage.checked = shown.length > 0 && onPage === shown.length;
+    selectPage.indeterminate = onPage > 0 && onPage < shown.length;
+  }
+
+  function selectAll(on) {
+    for (const job of shown) {
+      if (on) selected.set(job.id, job.name);
+      else selected.delete(job.id);
+    }
+    drawSelection();
+  }
+
+  /** Runs `fn(id)` for every selected job (deleting asks first); reports the ones that failed by name. */
+  async function bulk(button, fn) {
+    const deleting = button.textContent.startsWith('Delete');
+    const names = [...selected.values()];
+    if (deleting && !confirm(`Delete ${names.length} job${names.length === 1 ? '' : 's'} (${names.join(', ')}) and their history?`)) return;
+    for (const b of bulkBar.querySelectorAll('button')) b.disabled = true;
+    const failures = [];
+    for (const [id, name] of [...selected]) {
+      try {
+        await fn(id);
+        if (deleting) selected.delete(id);
+      } catch (error) {
+        failures.push(`${name}: ${error.message}`);
+      }
+    }
+    for (const b of bulkBar.querySelectorAll('button')) b.disabled = false;
+    await go(pageIndex);
+    if (failures.length) show(new Error(failures.join('; ')));
   }
 
   function row(job) {
@@ -145,15 +210,34 @@ export async function jobsPage(main, ctx) {
           job.enabled ? 'Pause' : 'Resume',
         )
       : null;
+    const pick =
+      canEdit &&
+      h(
+        'td',
+        { class: 'select' },
+        h('input', {
+          type: 'checkbox',
+          'data-select': job.id,
+          checked: selected.has(job.id),
+          'aria-label': `Select ${job.name}`,
+          onChange: (e) => {
+            if (e.target.checked) selected.set(job.id, job.name);
+            else selected.delete(job.id);
+            drawSelection();
+          },
+        }),
+      );
     return h(
       'tr',
       { 'data-job': job.name },
+      pick,
       h(
         'th',
         { scope: 'row' },
         h('a', { href: `/jobs/${job.id}` }, job.name),
         !job.enabled && h('span', { class: 'badge paused' }, 'paused'),
       ),
+      h('td', { class: 'description', 'data-label': 'About' }, job.description || ''),
       h(
         'td',
         { class: 'schedule' },
