@@ -40,6 +40,8 @@ pub(crate) struct ListQuery {
     status: Option<String>,
     /// Only enabled (`true`) or paused (`false`) jobs.
     enabled: Option<bool>,
+    /// Only jobs with this tag (exact).
+    tag: Option<String>,
     /// Jobs per page, 1-500 (default 50).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -90,6 +92,7 @@ pub(crate) async fn list(
         cursor: query.cursor,
         limit: validate::limit(query.limit)?,
         last_run,
+        tag: query.tag.filter(|tag| !tag.is_empty()),
     };
     let page = state.store().job_list(&filter).await?;
     let total = state.store().job_count(&filter).await?;

@@ -174,6 +174,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "handler",
             "env",
             "language",
+            "tags",
         ])
     );
     // The Run JSON, plus `missed_count` (how many occurrences a

@@ -30,6 +30,7 @@ engine_tests!(
     a_taken_name_and_a_stale_version_conflict,
     changes_are_audited_with_the_token_name,
     an_old_version_is_restored_by_putting_its_spec_back,
+    jobs_carry_tags_and_the_list_filters_by_one,
     the_audit_log_is_read_by_admins_filtered_by_job_and_actor,
     without_a_scheduler_run_cancel_and_metrics_are_unavailable,
 );
@@ -143,6 +144,7 @@ async fn create_returns_the_job_with_defaults_and_its_first_fire_instant(server:
             "queue": null,
             "handler": null,
             "env": {},
+            "tags": [],
             "progress": {"chain": null, "queue": null},
             "version": 1,
             "next_fire_at": "2026-03-07T12:00:20Z",
@@ -713,6 +715,59 @@ async fn changes_are_audited_with_the_token_name(server: TestServer) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn jobs_carry_tags_and_the_list_filters_by_one(server: TestServer) {
+    let mut tagged = nightly();
+    tagged["tags"] = json!(["billing", "nightly"]);
+    let job = server.write("POST", "/api/v1/jobs", Some(&tagged)).await;
+    assert_eq!(job.expect(201)["tags"], json!(["billing", "nightly"]));
+    let mut other = nightly();
+    other["name"] = json!("other");
+    server
+        .write("POST", "/api/v1/jobs", Some(&other))
+        .await
+        .expect(201);
+    let names = |reply: &common::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let billing = server.read("/api/v1/jobs?tag=billing").await;
+    assert_eq!(names(&billing), ["nightly-sync"]);
+    assert_eq!(billing.body["total"], 1);
+    assert_eq!(billing.body["items"][0]["tags"], json!(["billing", "nightly"]));
+    assert!(names(&server.read("/api/v1/jobs?tag=bill").await).is_empty());
+    assert_eq!(names(&server.read("/api/v1/jobs").await).len(), 2);
+
+    // A patch replaces the list; versions keep the old one.
+    let patched = server
+        .write(
+            "PATCH",
+            "/api/v1/jobs/nightly-sync",
+            Some(&json!({"tags": ["finance"]})),
+        )
+        .await;
+    assert_eq!(patched.expect(200)["tags"], json!(["finance"]));
+    assert!(names(&server.read("/api/v1/jobs?tag=billing").await).is_empty());
+    let versions = server.read("/api/v1/jobs/nightly-sync/versions").await;
+    assert_eq!(
+        versions.expect(200)["items"][1]["spec"]["tags"],
+        json!(["billing", "nightly"])
+    );
+
+    for bad in [json!(["has space"]), json!(["a", "a"]), json!([""]), json!("billing")] {
+        let mut job = nightly();
+        job["name"] = json!("bad-tags");
+        job["tags"] = bad.clone();
+        let reply = server.write("POST", "/api/v1/jobs", Some(&job)).await;
+        reply.problem(422);
+        assert!(reply.text.contains("tags"), "{bad}: {}", reply.text);
+    }
+    assert!(server.read("/api/v1/jobs/bad-tags").await.status == 404);
 }
 
 /// The web UI's "Restore this version": the old version's `spec` sent back
