@@ -280,3 +280,37 @@ test('many jobs at once: select rows (or the page) to pause, resume and delete t
   await bar.waitFor({ state: 'hidden' });
   assert.deepEqual(consoleErrors, []);
 });
+
+test('tags: set in the editor (a bad one refused beside the field), shown in the list, and filtering it', async (t) => {
+  const { page, server, consoleErrors } = await setup(t);
+  await server.api('POST', '/jobs', job('invoice-sync', { tags: ['billing', 'nightly'] }));
+  await server.api('POST', '/jobs', job('ledger-report', { tags: ['billing'] }));
+  const cleanup = await server.api('POST', '/jobs', job('cleanup'));
+  await signIn(page);
+  const jobs = page.getByRole('table', { name: 'Jobs' });
+  await jobs.getByRole('link', { name: 'cleanup' }).waitFor();
+  await jobs.getByRole('row').filter({ hasText: 'invoice-sync' }).getByRole('button', { name: 'billing' }).click();
+  await jobs.getByRole('link', { name: 'cleanup' }).waitFor({ state: 'detached' });
+  assert.match(page.url(), /\?tag=billing$/);
+  assert.equal(await jobs.getByRole('link', { name: /invoice-sync|ledger-report/ }).count(), 2);
+  await page.getByText('1–2 of 2 jobs').waitFor();
+  await page.getByLabel('Tag', { exact: true }).fill('');
+  await jobs.getByRole('link', { name: 'cleanup' }).waitFor();
+
+  await page.goto(`/jobs/${cleanup.id}/edit`);
+  const tags = page.getByLabel('Tags', { exact: true });
+  await tags.fill('ops, weekly/old');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator(`#${await tags.getAttribute('id')}-error`).getByText(/"weekly\/old" is not a tag/).waitFor();
+  assert.deepEqual((await server.api('GET', `/jobs/${cleanup.id}`)).tags, [], 'nothing saved');
+  await tags.fill('ops, weekly');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved version 2.' }).waitFor();
+  assert.deepEqual((await server.api('GET', `/jobs/${cleanup.id}`)).tags, ['ops', 'weekly']);
+  await page.goto(`/jobs/${cleanup.id}`);
+  await page.getByRole('link', { name: 'weekly' }).click();
+  await page.waitForURL(/\/\?tag=weekly$/);
+  await jobs.getByRole('link', { name: 'cleanup' }).waitFor();
+  assert.equal(await jobs.getByRole('link', { name: 'invoice-sync' }).count(), 0);
+  assert.deepEqual(consoleErrors, []);
+});

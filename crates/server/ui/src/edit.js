@@ -55,6 +55,7 @@ export async function editorPage(main, ctx, jobRef) {
 
   const name = input({ name: 'name', required: true, value: job?.name ?? '', autocomplete: 'off', spellcheck: 'false', pattern: '[A-Za-z0-9._\\-]+' });
   const description = input({ name: 'description', value: job?.description ?? '' });
+  const tags = input({ name: 'tags', value: (job?.tags ?? []).join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. billing, nightly' });
   const cron = input({
     name: 'schedule',
     value: job?.schedule?.cron ?? (job ? '' : '0 * * * *'),
@@ -100,7 +101,7 @@ export async function editorPage(main, ctx, jobRef) {
     h(
       'div',
       { class: 'grid2' },
-      h('div', null, field('Name', name, 'Letters, digits, dots, underscores and hyphens; no spaces. Not only digits.'), field('Description', description)),
+      h('div', null, field('Name', name, 'Letters, digits, dots, underscores and hyphens; no spaces. Not only digits.'), field('Description', description), field('Tags', tags, 'Short words to find the job by on the jobs page, separated by commas: letters, digits, dots, underscores and hyphens.')),
       h(
         'div',
         null,
@@ -210,6 +211,7 @@ export async function editorPage(main, ctx, jobRef) {
     'retry.max_attempts': attempts,
     'retry.backoff_seconds': backoff,
     params,
+    tags,
   };
 
   /** Puts each error beside its field (scripts: a marker at its line) and lists them all above the buttons. */
@@ -259,6 +261,7 @@ export async function editorPage(main, ctx, jobRef) {
       misfire: misfire.value,
       retry: { max_attempts: number(attempts), backoff_seconds: number(backoff) },
       params: parsedParams,
+      tags: tags.value.split(/[\s,]+/).filter(Boolean),
     };
     if (job) {
       input.version = job.version;

@@ -85,10 +85,13 @@ export async function jobPage(main, ctx, ref) {
           ['Time zone', job.schedule?.timezone ?? '—'],
           ['Next run', job.enabled ? timeEl(job.next_fire_at) : 'paused'],
           ['Version', String(job.version)],
+          job.tags?.length ? ['Tags', job.tags.map((t) => [h('a', { class: 'tag', href: `/?tag=${encodeURIComponent(t)}` }, t), ' '])] : null,
           ['Timeout', fmtDuration(job.timeout_seconds * 1000)],
           ['Overlap', job.overlap.replace(/_/g, ' ')],
           ['Retries', job.retry.max_attempts > 1 ? `${job.retry.max_attempts - 1} (backoff ${job.retry.backoff_seconds} s)` : 'none'],
-        ].map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))),
+        ]
+          .filter(Boolean)
+          .map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))),
       ),
     );
     drawProgress();

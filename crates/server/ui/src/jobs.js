@@ -12,7 +12,7 @@ const REFRESH_MS = 10_000;
 
 export async function jobsPage(main, ctx) {
   const params = new URLSearchParams(location.search);
-  const filters = { q: params.get('q') || '', status: params.get('status') || '', enabled: params.get('enabled') || '' };
+  const filters = { q: params.get('q') || '', status: params.get('status') || '', enabled: params.get('enabled') || '', tag: params.get('tag') || '' };
   const cursors = [null]; // cursors[i] is the cursor of page i
   let pageIndex = 0;
   const canEdit = session.user.role !== 'viewer';
@@ -59,6 +59,32 @@ export async function jobsPage(main, ctx) {
       refilter();
     }, 250),
   });
+  const tagFilter = h('input', {
+    type: 'search',
+    placeholder: 'any',
+    value: filters.tag,
+    size: 12,
+    onInput: debounce((e) => {
+      filters.tag = e.target.value.trim();
+      refilter();
+    }, 250),
+  });
+  /** A tag in a row: a button that filters the list by it. */
+  const tagChip = (tag) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'tag',
+        title: `Show the jobs tagged ${tag}`,
+        onClick: () => {
+          filters.tag = tag;
+          tagFilter.value = tag;
+          refilter();
+        },
+      },
+      tag,
+    );
   const status = h(
     'select',
     {
@@ -97,12 +123,13 @@ export async function jobsPage(main, ctx) {
       h('label', null, 'Search', search),
       h('label', null, 'Last status', status),
       h('label', null, 'State', enabled),
+      h('label', null, 'Tag', tagFilter),
     ),
     message.el,
     canEdit && bulkBar,
     table(
       'Jobs',
-      [canEdit ? selectPage : null, 'Name', 'Description', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''].filter((c) => c !== null),
+      [canEdit ? selectPage : null, 'Name', 'Description and tags', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''].filter((c) => c !== null),
       body,
       null,
       { class: 'jobs' },
@@ -115,6 +142,7 @@ export async function jobsPage(main, ctx) {
     if (filters.q) p.set('q', filters.q);
     if (filters.status) p.set('status', filters.status);
     if (filters.enabled) p.set('enabled', filters.enabled);
+    if (filters.tag) p.set('tag', filters.tag);
     if (cursors[pageIndex]) p.set('cursor', cursors[pageIndex]);
     const page = await api('GET', `/jobs?${p}`, undefined, { signal: ctx.signal });
     message.hide();
@@ -127,7 +155,7 @@ export async function jobsPage(main, ctx) {
       ? `${first}–${first + page.items.length - 1}${total == null ? '' : ` of ${total}`} job${total === 1 ? '' : 's'}`
       : '';
     if (!page.items.length) {
-      const anyFilter = filters.q || filters.status || filters.enabled;
+      const anyFilter = filters.q || filters.status || filters.enabled || filters.tag;
       fill(
         body,
         h(
@@ -237,7 +265,7 @@ export async function jobsPage(main, ctx) {
         h('a', { href: `/jobs/${job.id}` }, job.name),
         !job.enabled && h('span', { class: 'badge paused' }, 'paused'),
       ),
-      h('td', { class: 'description', 'data-label': 'About' }, job.description || ''),
+      h('td', { class: 'description', 'data-label': 'About' }, job.description || '', job.tags?.length ? h('div', { class: 'tags' }, job.tags.map(tagChip)) : null),
       h(
         'td',
         { class: 'schedule' },
