@@ -206,9 +206,7 @@ pub(crate) fn job(args: JobArgs, out: &mut dyn Write) -> Result<()> {
     let api = Api::new(&args.server)?;
     block_on(async {
         match args.command {
-            JobCommand::List { search, tag, json } => {
-                list_jobs(&api, search, tag, json, out).await
-            }
+            JobCommand::List { search, tag, json } => list_jobs(&api, search, tag, json, out).await,
             JobCommand::Get {
                 job,
                 format,

@@ -198,7 +198,10 @@ fn a_job_made_elsewhere_is_written_as_a_job_file_that_applies_back() {
         serde_json::from_str(&ok(&server.client(&["job", "get", "rich"]))).unwrap();
     assert_eq!(original["tags"], serde_json::json!(["nightly", "eu"]));
     let tagged = ok(&server.client(&["job", "list", "--tag", "eu"]));
-    assert!(tagged.lines().nth(1).unwrap().starts_with("rich "), "{tagged}");
+    assert!(
+        tagged.lines().nth(1).unwrap().starts_with("rich "),
+        "{tagged}"
+    );
     let none = ok(&server.client(&["job", "list", "--tag", "weekly", "--json"]));
     assert_eq!(none.trim(), "[]");
 
@@ -222,7 +225,11 @@ fn a_job_made_elsewhere_is_written_as_a_job_file_that_applies_back() {
     let toml = std::fs::read_to_string(&job_file).unwrap();
     assert!(toml.starts_with("name = \"rich\"\n"), "{toml}");
     assert!(toml.contains("script_file = \"scripts/rich.ts\""), "{toml}");
-    assert!(toml.contains("tags = [\n    \"nightly\",\n    \"eu\",\n]") || toml.contains("tags = [\"nightly\", \"eu\"]"), "{toml}");
+    assert!(
+        toml.contains("tags = [\n    \"nightly\",\n    \"eu\",\n]")
+            || toml.contains("tags = [\"nightly\", \"eu\"]"),
+        "{toml}"
+    );
     for absent in ["version", "next_fire_at", "created_at", "id =", "script ="] {
         assert!(!toml.contains(absent), "{absent} in {toml}");
     }

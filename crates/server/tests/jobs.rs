@@ -739,7 +739,10 @@ async fn jobs_carry_tags_and_the_list_filters_by_one(server: TestServer) {
     let billing = server.read("/api/v1/jobs?tag=billing").await;
     assert_eq!(names(&billing), ["nightly-sync"]);
     assert_eq!(billing.body["total"], 1);
-    assert_eq!(billing.body["items"][0]["tags"], json!(["billing", "nightly"]));
+    assert_eq!(
+        billing.body["items"][0]["tags"],
+        json!(["billing", "nightly"])
+    );
     assert!(names(&server.read("/api/v1/jobs?tag=bill").await).is_empty());
     assert_eq!(names(&server.read("/api/v1/jobs").await).len(), 2);
 
@@ -759,7 +762,12 @@ async fn jobs_carry_tags_and_the_list_filters_by_one(server: TestServer) {
         json!(["billing", "nightly"])
     );
 
-    for bad in [json!(["has space"]), json!(["a", "a"]), json!([""]), json!("billing")] {
+    for bad in [
+        json!(["has space"]),
+        json!(["a", "a"]),
+        json!([""]),
+        json!("billing"),
+    ] {
         let mut job = nightly();
         job["name"] = json!("bad-tags");
         job["tags"] = bad.clone();
@@ -832,7 +840,10 @@ async fn the_audit_log_is_read_by_admins_filtered_by_job_and_actor(server: TestS
         .iter()
         .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
         .collect();
-    assert_eq!(actions, [("editor", "job.update"), ("editor", "job.create")]);
+    assert_eq!(
+        actions,
+        [("editor", "job.update"), ("editor", "job.create")]
+    );
     assert_eq!(on_job.body["items"][0]["target"], format!("job:{id}"));
     assert!(on_job.body["items"][0]["at"].is_string());
 
@@ -842,7 +853,10 @@ async fn the_audit_log_is_read_by_admins_filtered_by_job_and_actor(server: TestS
     assert!(items.iter().all(|e| e["actor"] == "admin"), "{items:?}");
 
     let paged = read("/api/v1/audit?limit=1").await;
-    let cursor = paged.expect(200)["next_cursor"].as_str().unwrap().to_owned();
+    let cursor = paged.expect(200)["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(paged.body["items"].as_array().unwrap().len(), 1);
     let next = server
         .call(
@@ -859,7 +873,12 @@ async fn the_audit_log_is_read_by_admins_filtered_by_job_and_actor(server: TestS
         .write("DELETE", "/api/v1/jobs/nightly-sync", None)
         .await;
     let deleted = server
-        .call(&server.admin, "GET", &format!("/api/v1/audit?job={id}"), None)
+        .call(
+            &server.admin,
+            "GET",
+            &format!("/api/v1/audit?job={id}"),
+            None,
+        )
         .await;
     assert_eq!(deleted.expect(200)["items"][0]["action"], "job.delete");
 

@@ -25,8 +25,8 @@ use crate::{
 
 pub use self::types::{
     Job, JobSchedule, JobSpec, JobVersion, Language, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS,
-    MAX_SCRIPT_BYTES, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, RetentionPolicy, RetryPolicy,
-    MAX_TAG_CHARS, MAX_TAGS, ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
+    MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap,
+    RetentionPolicy, RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
 };
 
 /// A job to create (version 1).

@@ -74,7 +74,14 @@ async fn jobs_carry_tags_and_list_by_one(db: TestDb) {
             .unwrap(),
         2
     );
-    assert!(db.store.job_list(&by_tag("none")).await.unwrap().items.is_empty());
+    assert!(
+        db.store
+            .job_list(&by_tag("none"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let read = db
         .store
         .job_get(&JobRef::Name("billing-sync".into()))

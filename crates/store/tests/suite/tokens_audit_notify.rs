@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use store::{
-    AlertEvent, AuditEntry, AuditFilter, ChannelKind, ChannelSpec, DeliveryOutcome, DeliveryStatus, NewDelivery,
-    NewToken, Role, SecretKey, StoreError,
+    AlertEvent, AuditEntry, AuditFilter, ChannelKind, ChannelSpec, DeliveryOutcome, DeliveryStatus,
+    NewDelivery, NewToken, Role, SecretKey, StoreError,
 };
 
 use crate::{fixtures::at, harness::TestDb};
