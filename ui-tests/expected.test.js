@@ -314,3 +314,17 @@ test('tags: set in the editor (a bad one refused beside the field), shown in the
   assert.equal(await jobs.getByRole('link', { name: 'invoice-sync' }).count(), 0);
   assert.deepEqual(consoleErrors, []);
 });
+
+test("the editor shows a Forge API name's signature and what it does on hover", async (t) => {
+  const { page, consoleErrors } = await setup(t);
+  await signIn(page);
+  await page.getByRole('link', { name: 'New job' }).click();
+  await page.getByRole('textbox', { name: 'Script', exact: true }).fill('const res = await api.asApp().requestJira(route`/rest/api/3/myself`);\nreturn res.status;\n');
+  await page.locator('.cm-content').getByText('requestJira', { exact: true }).hover();
+  const tip = page.locator('.cm-tooltip-hover .forge-doc');
+  await tip.getByText('requestJira(route, init?) → Promise<Response>').waitFor();
+  await tip.getByText(/non-2xx status does not throw/).waitFor();
+  await page.locator('.cm-content').getByText('myself').hover();
+  await tip.waitFor({ state: 'detached' });
+  assert.deepEqual(consoleErrors, []);
+});
