@@ -320,11 +320,29 @@ test("the editor shows a Forge API name's signature and what it does on hover", 
   await signIn(page);
   await page.getByRole('link', { name: 'New job' }).click();
   await page.getByRole('textbox', { name: 'Script', exact: true }).fill('const res = await api.asApp().requestJira(route`/rest/api/3/myself`);\nreturn res.status;\n');
-  await page.locator('.cm-content').getByText('requestJira', { exact: true }).hover();
+  // The words are parts of text nodes: point the mouse at the middle of one.
+  const pointAt = async (word) => {
+    const at = await page.evaluate((w) => {
+      const walker = document.createTreeWalker(document.querySelector('.cm-content'), NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const i = node.textContent.indexOf(w);
+        if (i < 0) continue;
+        const range = document.createRange();
+        range.setStart(node, i + Math.floor(w.length / 2));
+        range.setEnd(node, i + Math.floor(w.length / 2) + 1);
+        const r = range.getBoundingClientRect();
+        return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+      }
+      return null;
+    }, word);
+    assert.ok(at, `${word} is in the editor`);
+    await page.mouse.move(at.x, at.y);
+  };
+  await pointAt('requestJira');
   const tip = page.locator('.cm-tooltip-hover .forge-doc');
   await tip.getByText('requestJira(route, init?) → Promise<Response>').waitFor();
   await tip.getByText(/non-2xx status does not throw/).waitFor();
-  await page.locator('.cm-content').getByText('myself').hover();
+  await pointAt('myself');
   await tip.waitFor({ state: 'detached' });
   assert.deepEqual(consoleErrors, []);
 });
