@@ -346,3 +346,32 @@ test("the editor shows a Forge API name's signature and what it does on hover", 
   await tip.waitFor({ state: 'detached' });
   assert.deepEqual(consoleErrors, []);
 });
+
+test("the job editor is tall and resizable, with Test run's output below or beside it (remembered)", async (t) => {
+  const { page, consoleErrors } = await setup(t, { viewport: { width: 1400, height: 900 } });
+  await signIn(page);
+  await page.getByRole('link', { name: 'New job' }).click();
+  const editor = page.locator('.editor-box');
+  await page.getByRole('textbox', { name: 'Script', exact: true }).fill("console.log('side by side');\nreturn 1;\n");
+  const box = await editor.boundingBox();
+  assert.ok(box.height >= 900 * 0.6, `the editor is most of the window's height (${box.height}px)`);
+  assert.equal(await editor.evaluate((el) => getComputedStyle(el).resize), 'vertical');
+
+  await page.getByLabel('Place Test run output').selectOption('beside');
+  await page.getByRole('button', { name: 'Test run' }).click();
+  const output = page.getByRole('region', { name: 'Test run output' });
+  await output.getByText('side by side').waitFor();
+  const out = await output.boundingBox();
+  const script = await editor.boundingBox();
+  assert.ok(out.x >= script.x + script.width, 'the output is to the right of the editor');
+  assert.ok(out.y < script.y + script.height, 'and beside it, not below');
+
+  await page.reload();
+  await page.getByRole('textbox', { name: 'Script', exact: true }).waitFor();
+  assert.equal(await page.getByLabel('Place Test run output').inputValue(), 'beside', 'remembered');
+  await page.getByLabel('Place Test run output').selectOption('below');
+  const below = await page.getByRole('region', { name: 'Test run output' }).boundingBox();
+  const again = await editor.boundingBox();
+  assert.ok(below.y >= again.y + again.height, 'below the editor');
+  assert.deepEqual(consoleErrors, []);
+});

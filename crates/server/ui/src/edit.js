@@ -4,7 +4,9 @@
 // new version and puts the server's errors on their fields (scripts: a
 // marker at the line/column); Run now queues the saved version (asking to
 // save unsaved edits first); Test run (Ctrl/Cmd+Enter) runs the unsaved
-// script with its output below. Leaving with unsaved edits asks first.
+// script with its output below or beside it (a choice remembered in this
+// browser); the editor is most of the window's height and its corner drags
+// to resize it. Leaving with unsaved edits asks first.
 
 import { navigate } from './app.js';
 import { errorBanner, field, setFieldError } from './components.js';
@@ -19,6 +21,9 @@ const res = await api.asApp().requestJira(route\`/rest/api/3/myself\`);
 console.log('status', res.status);
 return { ok: res.ok };
 `;
+
+/** Where Test run's output goes: `below` or `beside` the editor. */
+const LAYOUT_KEY = 'clockwork.outputLayout';
 
 /** Where the console leaves a script for "Save as job" (read once by the new-job editor). */
 export const DRAFT_KEY = 'clockwork.newJobDraft';
@@ -82,6 +87,25 @@ export async function editorPage(main, ctx, jobRef) {
   const errors = errorBanner();
   const notice = h('p', { role: 'status', class: 'notice' });
   const output = h('section', { class: 'output', 'aria-label': 'Test run output' });
+  const layout = localStorage.getItem(LAYOUT_KEY) === 'beside' ? 'beside' : 'below';
+  const workbench = h(
+    'div',
+    { class: `workbench ${layout}` },
+    h('div', { class: 'field' }, h('span', { id: 'script-label' }, 'Script'), scriptBox, scriptError),
+    output,
+  );
+  const layoutChoice = h(
+    'select',
+    {
+      onChange: (e) => {
+        const value = e.target.value;
+        localStorage.setItem(LAYOUT_KEY, value);
+        workbench.className = `workbench ${value}`;
+      },
+    },
+    h('option', { value: 'below', selected: layout === 'below' }, 'below the editor'),
+    h('option', { value: 'beside', selected: layout === 'beside' }, 'beside the editor'),
+  );
 
   const saveButton = h('button', { type: 'submit', class: 'primary', disabled: !canEdit, title: canEdit ? 'Save (Ctrl/Cmd+S)' : 'Viewers cannot save' }, 'Save');
   const runNowButton = h('button', { type: 'button', disabled: !canEdit || !job, onClick: runNow }, 'Run now');
@@ -128,10 +152,10 @@ export async function editorPage(main, ctx, jobRef) {
       ),
       field('Params (JSON)', params),
     ),
-    h('div', { class: 'field' }, h('span', { id: 'script-label' }, 'Script'), scriptBox, scriptError),
+    h('div', { class: 'filters' }, h('label', null, 'Place Test run output ', layoutChoice)),
+    workbench,
     errors.el,
     h('div', { class: 'buttons sticky' }, saveButton, runNowButton, testButton, stopButton, notice),
-    output,
   );
   fill(main, form);
 
