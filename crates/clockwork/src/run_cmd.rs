@@ -23,13 +23,13 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use runtime::{
     CallRecord, Credential, ErrorInfo, Executor, ExecutorConfig, JobInfo, KvError, KvOp, KvPage,
-    KvSetItem, KvStore, Language, Limits, LogLevel, LogLine, Outcome, QueueBackend, QueueError,
-    QueueEvent, QueueJobStats, RunInfo, RunSpec, RunStatus, Services, Sites,
+    KvSetItem, KvStore, Language, LogLevel, LogLine, Outcome, QueueBackend, QueueError, QueueEvent,
+    QueueJobStats, RunInfo, RunStatus, Services, Sites,
 };
-use scheduler::ScriptStorage;
+use scheduler::{RunIdentity, ScriptStorage};
 use serde::Serialize;
 use serde_json::Value;
-use store::{MEMORY_LIMIT_MB_RANGE, SecretKey, Store};
+use store::{JobSpec, MEMORY_LIMIT_MB_RANGE, SecretKey, Store};
 use tokio::sync::OnceCell;
 
 use crate::InvalidInput;
@@ -262,8 +262,12 @@ struct RunSetup {
     script_name: String,
     /// The file as the user named it, for error positions.
     shown_path: String,
+    /// The file's name (no directory), as stack traces name the script;
+    /// `None` for standard input.
+    file_name: Option<String>,
     sites: Sites,
-    limits: Limits,
+    timeout: Duration,
+    memory_limit_mb: u32,
     params: Value,
     handler: Option<String>,
     env: std::collections::BTreeMap<String, String>,
@@ -300,11 +304,6 @@ impl RunSetup {
             app: app_credential(args)?,
             user: None,
         };
-        let limits = Limits {
-            timeout: args.timeout,
-            memory_bytes: (args.memory_limit as usize).saturating_mul(1024 * 1024),
-            ..Limits::default()
-        };
         Ok(Self {
             script,
             language: args
@@ -312,8 +311,13 @@ impl RunSetup {
                 .unwrap_or_else(|| Language::of_path(&args.script)),
             script_name,
             shown_path,
+            file_name: (args.script != Path::new("-"))
+                .then(|| args.script.file_name())
+                .flatten()
+                .map(|name| name.to_string_lossy().into_owned()),
             sites,
-            limits,
+            timeout: args.timeout,
+            memory_limit_mb: args.memory_limit,
             params: args
                 .params
                 .clone()
@@ -402,29 +406,38 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
         ..egress::Policy::default()
     })
     .context("cannot set up the HTTP client")?;
-    let mut spec = RunSpec::new(setup.script.clone());
-    spec.language = setup.language;
-    spec.limits = setup.limits;
-    spec.params = setup.params;
-    spec.handler = setup.handler;
-    spec.env = setup.env;
-    spec.job = JobInfo {
-        id: String::new(),
-        name: setup.script_name.clone(),
-        version: 0,
+    let job = JobSpec {
+        language: scheduler::to_store::script_language(setup.language),
+        params: setup.params,
+        handler: setup.handler,
+        env: setup.env,
+        memory_limit_mb: setup.memory_limit_mb,
+        ..JobSpec::new(setup.script_name.clone(), setup.script.clone())
     };
-    spec.run = RunInfo {
-        id: run_id(),
-        attempt: 1,
-        trigger: String::from("manual"),
-        scheduled_for: None,
+    let identity = RunIdentity {
+        job: JobInfo {
+            id: String::new(),
+            name: setup.script_name.clone(),
+            version: 0,
+        },
+        run: RunInfo {
+            id: run_id(),
+            attempt: 1,
+            trigger: String::from("manual"),
+            scheduled_for: None,
+        },
+        ..RunIdentity::default()
     };
-    spec.sites = setup.sites;
-    spec.services = Services {
+    let services = Services {
         kv: Arc::clone(&storage) as Arc<dyn KvStore>,
         queue: Arc::new(NoQueueDelivery),
         http: Some(http),
     };
+    let mut spec = scheduler::run_spec(&job, identity, setup.sites, services);
+    // A one-off run's timeout is any duration (`500ms`), not whole seconds.
+    spec.limits.timeout = setup.timeout;
+    // Stack traces name the file the user ran.
+    spec.script_name = setup.file_name.clone();
     let interrupted = interrupt_listener().await;
     tokio::pin!(interrupted);
     let handle = executor.start(spec);

@@ -93,7 +93,7 @@ fn a_thrown_error_fails_with_message_stack_line_and_column() {
     let error = &report["error"];
     assert_eq!(
         error["message"],
-        "TypeError: cannot read property 'here' of undefined"
+        "TypeError: Cannot read properties of undefined (reading 'here')"
     );
     assert_eq!(error["line"], 5);
 }
@@ -114,14 +114,14 @@ fn the_human_output_underlines_the_offending_column() {
     assert_eq!(
         &lines[2..7],
         [
-            "error: TypeError: cannot read property 'fields' of null",
+            "error: TypeError: Cannot read properties of null (reading 'fields')",
             " --> sync.js:3:2",
             "  |",
             "3 | \tissue.fields;",
             "  | \t^",
         ]
     );
-    assert_eq!(lines[7].trim(), "at job (job.js:3:2)");
+    assert_eq!(lines[7].trim(), "at sync.js:3:2");
 }
 
 #[test]

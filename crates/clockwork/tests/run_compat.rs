@@ -189,3 +189,44 @@ fn resolver_consumers_and_refused_modules() {
     );
     assert_eq!(report["error"]["line"], 1);
 }
+
+#[test]
+fn errors_read_as_node_prints_them() {
+    let fake = Fake::start(1);
+    let scratch = Scratch::new();
+    let script = "import api, { route } from '@forge/api';\n\
+                  const summary = (issue) => issue.fields.summary;\n\
+                  export async function run() {\n\
+                    const response = await api.asApp().requestJira(route`/rest/api/3/issue/OPS-1`);\n\
+                    const issue = await response.json();\n\
+                    return summary(issue.fields.parent);\n\
+                  }";
+    let report = run_on(&fake, &scratch, "nightly-sync.js", script, &[]);
+    assert_eq!(report["status"], "failed");
+    assert_eq!(
+        report["error"]["message"],
+        "TypeError: Cannot read properties of undefined (reading 'fields')"
+    );
+    assert_eq!(
+        report["error"]["stack"],
+        "TypeError: Cannot read properties of undefined (reading 'fields')\n    \
+         at summary (nightly-sync.js:2:28)\n    at run (nightly-sync.js:6:16)"
+    );
+    assert_eq!(fake.seen_under("/rest/api/3/issue/OPS-1").len(), 1);
+
+    let report = run_on(
+        &fake,
+        &scratch,
+        "weekly.ts",
+        "const limit: number = 3;\nlimit = 4;\nreturn limit;",
+        &[],
+    );
+    assert_eq!(
+        report["error"]["message"],
+        "TypeError: Assignment to constant variable."
+    );
+    assert_eq!(
+        report["error"]["stack"],
+        "TypeError: Assignment to constant variable.\n    at weekly.ts:3:8"
+    );
+}

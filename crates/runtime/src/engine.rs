@@ -22,7 +22,7 @@ use crate::limits::{CappedAllocator, Guard, Meter, Trip};
 use crate::logs::LogSink;
 use crate::mask::Masker;
 use crate::modules::BuiltinModules;
-use crate::outcome::{ErrorInfo, Outcome, RetryRequest, RunStatus};
+use crate::outcome::{ErrorInfo, LogLevel, Outcome, RetryRequest, RunStatus};
 use crate::precompiled::{self, Script};
 use crate::source::{Prepared, SCRIPT_FILE, ScriptForm};
 use crate::spec::RunSpec;
@@ -49,7 +49,9 @@ pub(crate) async fn run(
     started: Instant,
     pool: Arc<EnginePool>,
 ) -> Outcome {
-    let (ended, host) = match crate::typescript::prepare(&spec.script, spec.language) {
+    let prepared = crate::typescript::prepare(&spec.script, spec.language)
+        .map(|prepared| prepared.named(spec.display_name()));
+    let (ended, host) = match prepared {
         Err(error) => (
             Ended::Error(ErrorInfo {
                 message: error.message,
@@ -342,16 +344,91 @@ async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
         }
     };
     timers.cancel_pending();
-    let value = match settled {
-        Ok(value) => value,
-        Err(error) => return Ended::Error(error),
+    let ended = match settled {
+        Ok(value) => {
+            // Jobs queued by the script's last turn still run, and may reject.
+            tokio::task::yield_now().await;
+            match host.take_failure() {
+                Some(error) => Ended::Error(error),
+                None => settle(&ctx, host, value),
+            }
+        }
+        Err(error) => Ended::Error(error),
     };
-    // Jobs queued by the script's last turn still run, and may reject.
-    tokio::task::yield_now().await;
-    if let Some(error) = host.take_failure() {
-        return Ended::Error(error);
+    // The result is decided; what the script left going cannot change it.
+    run_queued_jobs(&ctx, host);
+    land_unawaited_requests(host).await;
+    ended
+}
+
+/// Promise jobs run after the result settles, at most: enough for the
+/// turns a request takes to reach the host (`fetch` builds its request in
+/// a few), bounded for a script that queues jobs endlessly.
+const JOBS_AFTER_SETTLING: usize = 10_000;
+
+/// Runs the promise jobs the script's last turn queued, as Node would
+/// before its event loop idles: a request started without `await` is only
+/// handed to the host a few jobs later.
+fn run_queued_jobs(ctx: &Ctx<'_>, host: &Host) {
+    for _ in 0..JOBS_AFTER_SETTLING {
+        if host.guard.is_over() || !ctx.execute_pending_job() {
+            return;
+        }
     }
-    settle(&ctx, host, value)
+}
+
+/// Requests the script did not await get this long to finish after its
+/// result settles (Node would keep them going; a run must end).
+const UNAWAITED_GRACE: Duration = Duration::from_secs(5);
+
+/// The grace ends this long before the run's deadline, so waiting never
+/// turns a settled run into a timed-out one.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+
+/// Lets the HTTP requests still in flight when the script's result settled
+/// finish — for [`UNAWAITED_GRACE`] at most, and never past the run's
+/// deadline — and cuts those that outlive it. Each is named in a warning;
+/// each is in the run's `http_calls`. Timers are not waited for (they are
+/// dropped when the result settles).
+async fn land_unawaited_requests(host: &Host) {
+    let unawaited = host.http.in_flight();
+    if unawaited.is_empty() {
+        return;
+    }
+    let left = host
+        .guard
+        .deadline()
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(DEADLINE_MARGIN);
+    let grace = UNAWAITED_GRACE.min(left);
+    for request in &unawaited {
+        host.logs.push(
+            LogLevel::Warn,
+            format!(
+                "{request}: the script did not await this request; its result settled with the \
+                 request in flight, which may take {} more to finish",
+                human_duration(grace)
+            ),
+        );
+    }
+    if tokio::time::timeout(grace, host.http.all_landed())
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    for request in host.http.in_flight() {
+        host.logs.push(
+            LogLevel::Warn,
+            format!(
+                "{request}: cut {} after the script's result, still unanswered",
+                human_duration(grace)
+            ),
+        );
+    }
+    host.http.cut();
+    // Cut requests end at their next poll; this only lets them be recorded.
+    let _ = tokio::time::timeout(DEADLINE_MARGIN, host.http.all_landed()).await;
 }
 
 fn install<'js>(
@@ -363,6 +440,7 @@ fn install<'js>(
     let guard = Arc::clone(&host.guard);
     let stopped = Function::new(ctx.clone(), move || guard.is_over())?;
     precompiled::default_export(ctx, Script::Harden)?.call::<_, ()>((stopped,))?;
+    crate::stack::install(ctx, &host.prepared, Arc::clone(&host.guard))?;
     globals::install_web_globals(ctx)?;
     console::install(ctx, &host.logs)?;
     let timers = timers::install(ctx, host)?;

@@ -144,7 +144,10 @@ impl Host {
             });
             // The script may never yield to let the failure be seen: stop it.
             self.guard.trip(Trip::Aborted);
-        } else {
+        } else if !failures.unhandled.contains_key(&promise) {
+            // Ids are addresses: a promise collected while still unhandled
+            // leaves its address to a new one. Its rejection stands (Node
+            // reports it however the promise ends), so the first is kept.
             let error = (failures.described < MAX_DESCRIBED).then(describe);
             failures.described += usize::from(error.is_some());
             let seq = failures.next_seq;
@@ -330,8 +333,12 @@ fn http_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Func
             };
             let call_host = Arc::clone(&host);
             let call_ctx = ctx.clone();
+            // In flight from this call on, even before its future first runs.
+            let (resolved, flight) = host.http.take_off(meta);
             promise_call(&ctx, &host, async move {
-                match http::send(&call_host.http, meta, body).await {
+                let sent = http::send(&call_host.http, resolved, body).await;
+                drop(flight);
+                match sent {
                     Ok((response, bytes)) => {
                         let meta = serde_json::to_string(&response)
                             .map_err(|e| Exception::throw_internal(&call_ctx, &e.to_string()))?;

@@ -8,6 +8,11 @@
 //! and rate-limit retries for product requests, never past the run's
 //! deadline. Each retry becomes a `warn` line of the run's log, each call a
 //! [`CallRecord`] of the outcome.
+//!
+//! Each request is in flight from the script's call until its answer (or
+//! failure) is back: [`HttpContext::in_flight`] lists them, so a run can
+//! let the requests a script did not await finish after its result settles,
+//! and [`HttpContext::cut`] ends those that outlive that grace.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -111,6 +116,42 @@ pub(crate) struct HttpContext {
     client: Option<egress::Client>,
     deadline: Instant,
     observer: Arc<RunObserver>,
+    flights: Arc<Flights>,
+}
+
+/// The requests in flight, by the order they were made.
+#[derive(Default)]
+struct Flights {
+    open: Mutex<OpenRequests>,
+    /// Signalled whenever a request lands.
+    landed: tokio::sync::Notify,
+    /// Set once: requests still in flight, and any made after, end at once.
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct OpenRequests {
+    next: u64,
+    /// id → `METHOD url` (credentials removed from the URL).
+    requests: std::collections::BTreeMap<u64, String>,
+}
+
+/// One request in flight; it lands when dropped, however its call ended.
+pub(crate) struct Flight {
+    flights: Arc<Flights>,
+    id: u64,
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        self.flights
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .requests
+            .remove(&self.id);
+        self.flights.landed.notify_waiters();
+    }
 }
 
 impl HttpContext {
@@ -129,7 +170,62 @@ impl HttpContext {
                 logs,
                 calls: Mutex::new(Calls::default()),
             }),
+            flights: Arc::default(),
         }
+    }
+
+    /// Resolves a script's request and marks it in flight until the
+    /// returned [`Flight`] is dropped (its call's future ends).
+    pub(crate) fn take_off(&self, meta: RequestMeta) -> (Result<Resolved, HttpFailure>, Flight) {
+        let resolved = resolve(&self.sites, meta);
+        let label = match &resolved {
+            Ok(resolved) => format!("{} {}", resolved.method, egress::redact_url(&resolved.url)),
+            Err(_) => String::from("a request that could not be resolved"),
+        };
+        let mut open = self
+            .flights
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let id = open.next;
+        open.next += 1;
+        open.requests.insert(id, label);
+        let flight = Flight {
+            flights: Arc::clone(&self.flights),
+            id,
+        };
+        (resolved, flight)
+    }
+
+    /// The requests in flight now, oldest first, as `METHOD url`.
+    pub(crate) fn in_flight(&self) -> Vec<String> {
+        let open = self
+            .flights
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        open.requests.values().cloned().collect()
+    }
+
+    /// Resolves once no request is in flight. The futures of the requests
+    /// must be driven meanwhile (the script's context drives them).
+    pub(crate) async fn all_landed(&self) {
+        loop {
+            let landed = self.flights.landed.notified();
+            tokio::pin!(landed);
+            // Registered before looking, so a landing in between is not missed.
+            landed.as_mut().enable();
+            if self.in_flight().is_empty() {
+                return;
+            }
+            landed.await;
+        }
+    }
+
+    /// Ends every request in flight, and refuses any made from now on:
+    /// each fails with "cut" and is recorded as such.
+    pub(crate) fn cut(&self) {
+        self.flights.cut.send_replace(true);
     }
 
     /// The calls made so far; a log line tells how many more were not recorded.
@@ -171,6 +267,31 @@ fn reaching_sites(client: &egress::Client, sites: &Sites) -> egress::Client {
 struct Calls {
     records: Vec<CallRecord>,
     unrecorded: u64,
+    /// `(method, url)` of cut calls whose egress record (cancelled) has
+    /// not come in yet: that one is left out, the cut record stands.
+    cut: Vec<(String, String)>,
+}
+
+impl Calls {
+    fn push(&mut self, record: CallRecord) {
+        if self.records.len() < MAX_RECORDED_CALLS {
+            self.records.push(record);
+        } else {
+            self.unrecorded += 1;
+        }
+    }
+}
+
+impl RunObserver {
+    /// Records a cut call; `egress_records_too` when the egress client had
+    /// it and will record it as well (that record is left out).
+    fn record_cut(&self, egress_records_too: bool, record: CallRecord) {
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        if egress_records_too {
+            calls.cut.push((record.method.clone(), record.url.clone()));
+        }
+        calls.push(record);
+    }
 }
 
 /// Turns the egress client's reports into the run's log lines and call records.
@@ -186,22 +307,70 @@ impl Observer for RunObserver {
 
     fn on_complete(&self, record: &CallRecord) {
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-        if calls.records.len() < MAX_RECORDED_CALLS {
-            calls.records.push(record.clone());
-        } else {
-            calls.unrecorded += 1;
+        let cut = calls
+            .cut
+            .iter()
+            .position(|(method, url)| *method == record.method && *url == record.url);
+        if let Some(cut) = cut {
+            calls.cut.swap_remove(cut);
+            return;
         }
+        calls.push(record.clone());
     }
 }
 
-/// Sends one request of the script and returns the final response.
+/// Sends one request of the script (resolved by [`HttpContext::take_off`])
+/// and returns the final response; a [`HttpContext::cut`] ends it at once.
 pub(crate) async fn send(
     http: &HttpContext,
-    meta: RequestMeta,
+    resolved: Result<Resolved, HttpFailure>,
     body: Option<Vec<u8>>,
 ) -> Result<(ResponseMeta, Vec<u8>), HttpFailure> {
-    let resolved = resolve(&http.sites, meta)?;
-    transport(http, resolved, body).await
+    let resolved = resolved?;
+    let label = (resolved.method.clone(), egress::redact_url(&resolved.url));
+    let started = Instant::now();
+    let mut cut = http.flights.cut.subscribe();
+    if *cut.borrow() {
+        return Err(record_cut(http, &label, started, false));
+    }
+    let cut = async {
+        let _ = cut.wait_for(|cut| *cut).await;
+        // Recorded before the transport's future is dropped: the egress
+        // client then aborts the call on its own task, and its record of
+        // that (whenever it comes) is left out for this one.
+        record_cut(http, &label, started, true)
+    };
+    tokio::select! {
+        sent = transport(http, resolved, body) => sent,
+        failure = cut => Err(failure),
+    }
+}
+
+/// Why a request the script did not await ended unanswered.
+const CUT: &str = "cut: the script's result had settled and the request outlived the grace \
+     Clockwork gives requests the script did not await";
+
+/// Records a request cut (or refused once the grace is over) as the
+/// script's call record says it: unanswered, with why.
+fn record_cut(
+    http: &HttpContext,
+    (method, url): &(String, String),
+    started: Instant,
+    egress_records_too: bool,
+) -> HttpFailure {
+    http.observer.record_cut(
+        egress_records_too,
+        CallRecord {
+            method: method.clone(),
+            url: url.clone(),
+            status: None,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            retries: 0,
+            error: Some(String::from(CUT)),
+            response_size: None,
+        },
+    );
+    HttpFailure::Error(String::from(CUT))
 }
 
 /// The one place bytes leave the process.

@@ -1,9 +1,10 @@
 //! A thrown JavaScript value → [`ErrorInfo`] with positions in the user's text.
 //!
 //! quickjs-ng errors carry no line or column properties; the position is the
-//! first `job.js:LINE:COLUMN` in `stack` (frames of built-in modules have
-//! other file names). Every such position in the stack is mapped back to the
-//! user's text, so the stack reads like their script.
+//! first frame of the user's script in `stack`. During a run the stack is
+//! already Node's (see `stack`): the script's display name, positions in the
+//! user's text, no internal frames. Stacks built without it (compiling on
+//! save) name the engine's file: each such position is mapped here.
 
 use rquickjs::{Ctx, Object, Value};
 
@@ -25,7 +26,9 @@ pub(crate) fn describe<'js>(ctx: &Ctx<'js>, thrown: &Value<'js>, prepared: &Prep
     let message = error_headline(object);
     let frames: Option<String> = object.get::<_, Option<String>>("stack").ok().flatten();
     let frames = frames.map(|stack| map_stack(&stack, prepared));
-    let position = frames.as_deref().and_then(first_position);
+    let position = frames
+        .as_deref()
+        .and_then(|frames| first_position(frames, &prepared.display_name));
     let stack = frames.map(|frames| {
         if frames.starts_with(&message) {
             frames
@@ -49,7 +52,7 @@ fn looks_like_error(value: &Value<'_>) -> bool {
 }
 
 /// `Error.prototype.toString`: `name: message`, or whichever of them is not empty.
-fn error_headline(object: &Object<'_>) -> String {
+pub(crate) fn error_headline(object: &Object<'_>) -> String {
     let name = object
         .get::<_, Option<String>>("name")
         .ok()
@@ -67,33 +70,41 @@ fn error_headline(object: &Object<'_>) -> String {
     }
 }
 
-/// Rewrites every `job.js:LINE:COLUMN` of a stack to the user's coordinates.
+/// Rewrites every engine position (`clockwork:script:LINE:COLUMN`) of a
+/// stack to the script's display name and the user's coordinates.
 pub(crate) fn map_stack(stack: &str, prepared: &Prepared) -> String {
     let needle = format!("{SCRIPT_FILE}:");
     let mut out = String::with_capacity(stack.len());
     let mut rest = stack;
     while let Some(found) = rest.find(&needle) {
         let after = &rest[found + needle.len()..];
-        out.push_str(&rest[..found + needle.len()]);
+        out.push_str(&rest[..found]);
         match parse_position(after) {
             Some((line, column, consumed)) => {
                 let (line, column) = prepared.user_position(line, column);
-                out.push_str(&format!("{line}:{column}"));
+                out.push_str(&format!("{}:{line}:{column}", prepared.display_name));
                 rest = &after[consumed..];
             }
-            None => rest = after,
+            None => {
+                out.push_str(&needle);
+                rest = after;
+            }
         }
     }
     out.push_str(rest);
     out
 }
 
-/// The first `job.js:LINE:COLUMN` of an (already mapped) stack.
-fn first_position(stack: &str) -> Option<(u32, u32)> {
-    let needle = format!("{SCRIPT_FILE}:");
+/// The position of the first frame (`    at …`) in the user's script.
+fn first_position(stack: &str, display_name: &str) -> Option<(u32, u32)> {
+    let needle = format!("{display_name}:");
     stack
-        .match_indices(&needle)
-        .find_map(|(at, _)| parse_position(&stack[at + needle.len()..]))
+        .lines()
+        .filter(|line| line.trim_start().starts_with("at "))
+        .find_map(|line| {
+            line.match_indices(&needle)
+                .find_map(|(at, _)| parse_position(&line[at + needle.len()..]))
+        })
         .map(|(line, column, _)| (line, column))
 }
 
@@ -114,24 +125,28 @@ mod tests {
 
     #[test]
     fn stack_positions_map_to_the_users_text() {
-        let prepared = prepare("let a;\nnull.x").unwrap();
-        let stack = "    at job (job.js:3:1)\n    at f (@forge/api:3:4)\n";
+        let prepared = prepare("let a;\nnull.x").unwrap().named("sync.js");
+        let stack = "    at f (clockwork:script:3:1)\n    at g (@forge/api:3:4)\n";
         let mapped = map_stack(stack, &prepared);
         assert_eq!(
             mapped,
-            "    at job (job.js:2:1)\n    at f (@forge/api:3:4)\n"
+            "    at f (sync.js:2:1)\n    at g (@forge/api:3:4)\n"
         );
-        assert_eq!(first_position(&mapped), Some((2, 1)));
+        assert_eq!(first_position(&mapped, "sync.js"), Some((2, 1)));
     }
 
     #[test]
     fn malformed_positions_are_left_alone() {
         let prepared = prepare("1").unwrap();
         assert_eq!(
-            map_stack("at job.js:x:1 job.js:", &prepared),
-            "at job.js:x:1 job.js:"
+            map_stack("at clockwork:script:x:1 clockwork:script:", &prepared),
+            "at clockwork:script:x:1 clockwork:script:"
         );
-        assert_eq!(first_position("at job.js:x:1"), None);
+        assert_eq!(first_position("    at job.js:x:1", "job.js"), None);
+        assert_eq!(
+            first_position("Error: job.js:1:1\n    at job.js:2:3", "job.js"),
+            Some((2, 3))
+        );
         assert_eq!(parse_position("12:7)"), Some((12, 7, 4)));
     }
 }

@@ -12,8 +12,9 @@
 //! TypeScript ([`Language`]) have their types stripped first (`typescript`).
 //!
 //! The crate owns the sandbox and everything a script sees: both script
-//! forms (see `source` for how the form is detected), error positions in
-//! the user's own text, console capture, timers, `event` and `context`, and
+//! forms (see `source` for how the form is detected), errors as Node shows
+//! them (`stack`, `messages`: the engine's `TypeError`s in V8's words, stacks
+//! naming the user's file with positions in their own text), console capture, timers, `event` and `context`, and
 //! the Forge API (`@forge/api`, `@forge/kvs`, `@forge/events`, also as
 //! script-style globals) over two traits other crates implement:
 //! [`KvStore`] and [`QueueBackend`] (in-memory versions included).
@@ -63,6 +64,7 @@ mod kv;
 mod limits;
 mod logs;
 mod mask;
+mod messages;
 mod modules;
 mod node;
 mod outcome;
@@ -70,6 +72,7 @@ mod precompiled;
 mod queue;
 mod source;
 mod spec;
+mod stack;
 mod syntax;
 mod timers;
 mod typescript;

@@ -25,11 +25,18 @@ use std::collections::HashMap;
 
 use crate::error::ScriptError;
 
-/// The name of the user's script in stack traces.
-pub(crate) const SCRIPT_FILE: &str = "job.js";
+/// The engine's name for the user's script. Stack traces show the script's
+/// display name instead ([`Prepared::display_name`]); this name is distinct
+/// from any display name, so a position is never mapped twice.
+pub(crate) const SCRIPT_FILE: &str = "clockwork:script";
 
-/// Script style is evaluated as this function expression; its body is the user's text.
-const WRAP_PREFIX: &str = "(async function job() {\n";
+/// The display name of a script that has none of its own.
+pub(crate) const DEFAULT_DISPLAY_NAME: &str = "job.js";
+
+/// Script style is evaluated as this function expression; its body is the
+/// user's text. Anonymous, so its frame reads like a module's top level
+/// in Node (`at nightly-sync.js:3:8`).
+const WRAP_PREFIX: &str = "(async function () {\n";
 /// A module is evaluated after one empty line.
 const MODULE_PREFIX: &str = "\n";
 /// Closed on a line of its own, so a trailing `// comment` cannot swallow it.
@@ -57,6 +64,8 @@ pub(crate) struct Prepared {
     pinned_columns: HashMap<u32, u32>,
     /// Set when the text was printed from TypeScript: positions go on to it.
     origin: Option<std::sync::Arc<crate::typescript::PositionMap>>,
+    /// The file name stack traces give the user's script (`nightly-sync.js`).
+    pub(crate) display_name: String,
 }
 
 impl Prepared {
@@ -69,6 +78,18 @@ impl Prepared {
             Some(origin) => origin.original(line, column),
             None => (line, column),
         }
+    }
+
+    /// Names the script in stack traces.
+    pub(crate) fn named(mut self, display_name: impl Into<String>) -> Self {
+        self.display_name = display_name.into();
+        self
+    }
+
+    /// The evaluated text's line `line` (1-based), as QuickJS numbers them.
+    pub(crate) fn code_line(&self, line: u32) -> Option<&str> {
+        let index = usize::try_from(line).ok()?.checked_sub(1)?;
+        self.code.split('\n').nth(index)
     }
 
     /// Marks the text as printed from TypeScript, with the way back to it.
@@ -128,6 +149,7 @@ pub(crate) fn prepare(text: &str) -> Result<Prepared, ScriptError> {
             user_lines,
             pinned_columns: HashMap::new(),
             origin: None,
+            display_name: String::from(DEFAULT_DISPLAY_NAME),
         });
     }
     let mut code = String::with_capacity(text.len() + WRAP_PREFIX.len() + 64);
@@ -154,6 +176,7 @@ pub(crate) fn prepare(text: &str) -> Result<Prepared, ScriptError> {
         user_lines,
         pinned_columns,
         origin: None,
+        display_name: String::from(DEFAULT_DISPLAY_NAME),
     })
 }
 

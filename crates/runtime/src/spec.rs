@@ -43,9 +43,28 @@ pub struct RunSpec {
     /// `process.env`: name → value, or `secret:NAME` for the stored secret
     /// `NAME` (read when the run starts). Nothing else of any environment.
     pub env: BTreeMap<String, String>,
+    /// The file name stack traces give the script (`nightly-sync.js`);
+    /// `None` names it after the job (see [`RunSpec::display_name`]).
+    pub script_name: Option<String>,
 }
 
 impl RunSpec {
+    /// The file name stack traces give the script: [`RunSpec::script_name`],
+    /// else the job's name with the language's extension (`nightly-sync.ts`),
+    /// else `job.js` (`job.ts`).
+    pub fn display_name(&self) -> String {
+        if let Some(name) = self.script_name.as_deref().filter(|name| !name.is_empty()) {
+            return name.to_owned();
+        }
+        let extension = match self.language {
+            Language::JavaScript => "js",
+            Language::TypeScript => "ts",
+        };
+        let stem = Some(self.job.name.as_str())
+            .filter(|name| !name.is_empty())
+            .unwrap_or("job");
+        format!("{stem}.{extension}")
+    }
     /// A spec with default limits, no site, and fresh in-memory storage and queues.
     pub fn new(script: impl Into<String>) -> Self {
         Self {
@@ -61,6 +80,7 @@ impl RunSpec {
             services: Services::in_memory(),
             handler: None,
             env: BTreeMap::new(),
+            script_name: None,
         }
     }
 }

@@ -78,7 +78,7 @@ async fn thrown_errors_report_the_line_and_column_of_the_typescript() {
     assert_eq!(error.message, "Error: no row");
     assert_eq!((error.line, error.column), (Some(7), Some(13)));
     let stack = error.stack.unwrap();
-    assert!(stack.contains(":7:13)"), "{stack}");
+    assert!(stack.ends_with("at job.ts:7:13"), "{stack}");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 //! cargo bench -p scheduler --bench scheduler -- history    [RUNS]     # the store side alone: claim + group-commit finish
 //! cargo bench -p scheduler --bench scheduler -- starts     [RUNS]     # the executor alone: handing over trivial scripts
 //! cargo bench -p scheduler --bench scheduler -- events     [EVENTS]   # queue events: push → run → recorded
+//! cargo bench -p scheduler --bench scheduler -- abuse      [SECONDS]  # a heartbeat beside endless loops and memory bombs
 //! ```
 //! Lateness is the start of execution (when the executor is handed the
 //! run) minus the occurrence's instant, from the scheduler's run events.
@@ -52,6 +53,7 @@ fn main() {
             "starts" => starts(number(1000)).await,
             "history" => history(number(20_000)).await,
             "events" => events(number(10_000)).await,
+            "abuse" => abuse(number(4)).await,
             "all" => {
                 lateness(30, 1000).await;
                 burst(3).await;
@@ -160,6 +162,132 @@ async fn collect_starts(
             Err(broadcast::error::RecvError::Closed) => return lateness,
         }
     }
+}
+
+/// The fairness scenario of `tests/suite/fairness.rs`, measured: a
+/// heartbeat job every second while four endless loops per core (limit
+/// `limit_seconds`) and four 64 MiB memory bombs run. Reports the
+/// heartbeat's lateness at script entry (it returns `Date.now()` first)
+/// and how long after their limit the loops ended.
+async fn abuse(limit_seconds: u64) {
+    let bench = database().await;
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let first = whole_second_after(Duration::from_secs(1));
+    let heartbeat = bench
+        .store
+        .job_create(&NewJob {
+            spec: JobSpec {
+                timeout_seconds: 5,
+                overlap: Overlap::Skip,
+                ..scheduled("heartbeat".into(), "* * * * * *", "return Date.now()")
+            },
+            next_fire_at: Some(first),
+            actor: "bench".into(),
+        })
+        .await
+        .unwrap();
+    let bad_job = |name: &str, script: &str, limit: u32, memory: u32| NewJob {
+        spec: JobSpec {
+            timeout_seconds: limit,
+            memory_limit_mb: memory,
+            ..JobSpec::new(name, script)
+        },
+        next_fire_at: None,
+        actor: "bench".into(),
+    };
+    let limit = u32::try_from(limit_seconds).unwrap();
+    let endless = bench
+        .store
+        .job_create(&bad_job("endless", "while (true) {}", limit, 256))
+        .await
+        .unwrap();
+    let bomb = bench
+        .store
+        .job_create(&bad_job(
+            "bomb",
+            "const hog = [];\nfor (;;) { hog.push(new Array(1e4).fill(Math.random())); for (let i = 0; i < 2e4; i++) {} }",
+            60,
+            64,
+        ))
+        .await
+        .unwrap();
+    let handle = start(&bench.store, config(4 * cores + 12)).await;
+    let mut events = handle.events();
+    let started = Timestamp::now();
+    let mut bad = Vec::new();
+    for _ in 0..4 * cores {
+        bad.push(
+            handle
+                .run_now(endless.id, None, Trigger::Manual)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    for _ in 0..4 {
+        bad.push(
+            handle
+                .run_now(bomb.id, None, Trigger::Manual)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let mut ended = 0;
+    let mut last_end = started;
+    while ended < bad.len() {
+        let event = events.recv().await.unwrap();
+        if bad.contains(&event.run_id) && event.status.is_terminal() {
+            ended += 1;
+            last_end = event.at;
+        }
+    }
+    handle.shutdown(Duration::from_secs(10)).await;
+    let mut overruns = Vec::new();
+    for id in &bad {
+        let run = bench.store.run_get(*id).await.unwrap().unwrap();
+        if run.job_id == endless.id {
+            let took = Duration::from_millis(u64::try_from(run.duration_ms.unwrap()).unwrap());
+            overruns.push(took.saturating_sub(Duration::from_secs(limit_seconds)));
+        }
+    }
+    let beats = bench
+        .store
+        .runs_list(&store::RunFilter {
+            job_id: Some(heartbeat.id),
+            limit: 1000,
+            ..store::RunFilter::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    let lateness = beats
+        .iter()
+        .filter(|run| {
+            run.scheduled_for
+                .is_some_and(|at| at >= started && at <= last_end)
+        })
+        .filter_map(|run| {
+            let entered = run.result.as_ref()?.as_i64()?;
+            let due = run.scheduled_for?.as_millisecond();
+            Some(Duration::from_millis(
+                u64::try_from(entered - due).unwrap_or(0),
+            ))
+        })
+        .collect();
+    report(
+        &format!(
+            "heartbeat beside {} endless loops and 4 memory bombs on {cores} cores (SQLite)",
+            4 * cores
+        ),
+        lateness,
+    );
+    overruns.sort();
+    println!(
+        "endless loops ended after their {limit_seconds} s limit by: p50 {:.0} ms, max {:.0} ms",
+        percentile(&overruns, 0.5).as_secs_f64() * 1e3,
+        overruns.last().unwrap().as_secs_f64() * 1e3,
+    );
 }
 
 /// `jobs` jobs firing every second for `seconds` seconds.

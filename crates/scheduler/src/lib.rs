@@ -5,7 +5,11 @@
 //! [`runtime::Executor`] and a clock, and returns a [`SchedulerHandle`] —
 //! the only thing other layers touch: [`SchedulerHandle::job_changed`],
 //! `run_now`, `cancel`, `subscribe_logs` (live logs for SSE), `events`
-//! ([`RunEvent`]s), `metrics` ([`SchedulerMetrics`]) and `shutdown`.
+//! ([`RunEvent`]s), `metrics` ([`SchedulerMetrics`]) and `shutdown`. Job
+//! saves are one call each through [`JobSaves`], which decides the job's
+//! next fire instant, writes it and tells the running scheduler (it works
+//! without one too); [`run_spec`] is the one way a job's spec becomes the
+//! sandbox's [`runtime::RunSpec`] (workers, console runs, `clockwork run`).
 //!
 //! It owns time and policies: exact firing (a heap of next instants and a
 //! sleep until the earliest — no polling tick), atomic occurrence claims,
@@ -36,12 +40,14 @@ mod events;
 mod fire;
 mod follow_up;
 mod handle;
+mod job_saves;
 mod lease;
 mod live;
 mod metrics;
 mod policy;
 mod queue;
 mod retention;
+mod run_spec;
 mod script_storage;
 pub mod to_store;
 mod workers;
@@ -53,7 +59,9 @@ pub use crate::{
     error::SchedulerError,
     events::RunEvent,
     handle::{Scheduler, SchedulerHandle, next_fire_after},
+    job_saves::JobSaves,
     metrics::{DURATION_BUCKETS, HistogramSnapshot, LATENESS_BUCKETS, RunCount, SchedulerMetrics},
     queue::{INTERRUPTED_EVENT_MAX_ATTEMPTS, INVOCATION_ERROR_MAX_ATTEMPTS, StoreQueue},
+    run_spec::{RunIdentity, run_spec},
     script_storage::ScriptStorage,
 };

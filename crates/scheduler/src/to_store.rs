@@ -52,3 +52,11 @@ pub fn language(language: store::Language) -> runtime::Language {
         store::Language::TypeScript => runtime::Language::TypeScript,
     }
 }
+
+/// A script language the sandbox knows, as stored.
+pub fn script_language(language: runtime::Language) -> store::Language {
+    match language {
+        runtime::Language::JavaScript => store::Language::JavaScript,
+        runtime::Language::TypeScript => store::Language::TypeScript,
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use runtime::{JobInfo, Limits, LogStream, Outcome, RunInfo, RunSpec};
+use runtime::{LogStream, Outcome, RunSpec};
 use store::{JobSpec, LogAppend, Run, RunClaim, RunError, RunFinish, RunStart, RunStatus, Trigger};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -151,36 +151,12 @@ async fn finish(
 
 fn run_spec(core: &Core, run: &Run, spec: &JobSpec) -> RunSpec {
     let (sites, services) = core.config.environment.prepare(spec, run);
-    let limits = Limits {
-        timeout: Duration::from_secs(u64::from(spec.timeout_seconds)),
-        memory_bytes: usize::try_from(spec.memory_limit_mb)
-            .unwrap_or(usize::MAX)
-            .saturating_mul(1024 * 1024),
-        ..Limits::default()
-    };
-    RunSpec {
-        script: spec.script.clone(),
-        language: crate::to_store::language(spec.language),
-        limits,
-        params: run.params.clone().unwrap_or_else(|| spec.params.clone()),
-        state: run.state.clone(),
-        event: run.event.clone(),
-        job: JobInfo {
-            id: run.job_id.to_string(),
-            name: spec.name.clone(),
-            version: u32::try_from(run.job_version).unwrap_or(u32::MAX),
-        },
-        run: RunInfo {
-            id: run.id.to_string(),
-            attempt: run.attempt,
-            trigger: run.trigger.as_str().to_string(),
-            scheduled_for: run.scheduled_for,
-        },
+    crate::run_spec(
+        spec,
+        crate::RunIdentity::of_run(run, &spec.name),
         sites,
         services,
-        handler: spec.handler.clone(),
-        env: spec.env.clone(),
-    }
+    )
 }
 
 /// How the run's end is recorded: a cancellation is `cancelled` only when

@@ -17,7 +17,7 @@ use axum::{
     routing::get,
 };
 use jiff::Timestamp;
-use scheduler::SchedulerHandle;
+use scheduler::{JobSaves, SchedulerHandle};
 use store::{Clock, JobSpec, RetentionPolicy, Store, SystemClock};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
@@ -258,11 +258,13 @@ impl AppState {
         &self.inner.store
     }
 
-    /// Tells the scheduler, if any, that job `id` changed.
-    pub(crate) fn job_changed(&self, id: i64) {
-        self.forget_job_name(id);
-        if let Some(scheduler) = &self.inner.scheduler {
-            scheduler.job_changed(id);
+    /// Job saves: one scheduler call per change (next fire instant, write,
+    /// notice to this process's scheduler, if any).
+    pub(crate) fn job_saves(&self) -> JobSaves {
+        let saves = JobSaves::new(self.inner.store.clone(), self.inner.clock.clone());
+        match &self.inner.scheduler {
+            Some(scheduler) => saves.with_scheduler(scheduler.clone()),
+            None => saves,
         }
     }
 
@@ -313,7 +315,8 @@ impl AppState {
         Some(job.spec.name)
     }
 
-    fn forget_job_name(&self, id: i64) {
+    /// Forgets the cached name of job `id` (it changed or went).
+    pub(crate) fn forget_job_name(&self, id: i64) {
         self.job_names().remove(&id);
     }
 

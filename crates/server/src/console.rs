@@ -9,16 +9,16 @@
 //! audit log records that a console run happened. When the client goes
 //! away the run is cancelled.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, sync::Arc};
 
 use axum::{
     extract::State,
     response::sse::{Event, KeepAlive, Sse},
 };
 use futures_util::{Stream, stream};
-use runtime::{Executor, JobInfo, Limits, LogStream, RunControl, RunHandle, RunInfo, RunSpec};
+use runtime::{Executor, JobInfo, LogStream, RunControl, RunHandle, RunInfo};
 use runtime::{Services, Sites};
-use scheduler::to_store;
+use scheduler::{RunIdentity, to_store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use store::{JobSpec, LogLevel};
@@ -163,26 +163,23 @@ pub(crate) async fn run(
         state: state.clone(),
         actor: caller.actor().to_owned(),
     });
-    let mut limits = Limits {
-        timeout: Duration::from_secs(u64::from(timeout)),
-        ..Limits::default()
+    // The job's spec with the console's script, language and timeout; a
+    // script of no job runs with every default.
+    let language = scheduler::to_store::script_language(request.language.unwrap_or_default());
+    let job_spec = match &job {
+        Some(job) => JobSpec {
+            script: request.script,
+            language,
+            timeout_seconds: timeout,
+            ..job.spec.clone()
+        },
+        None => JobSpec {
+            language,
+            timeout_seconds: timeout,
+            ..JobSpec::new("console", request.script)
+        },
     };
-    if let Some(job) = &job {
-        limits.memory_bytes = usize::try_from(job.spec.memory_limit_mb)
-            .unwrap_or(usize::MAX)
-            .saturating_mul(1024 * 1024);
-    }
-    let params = request
-        .params
-        .or_else(|| job.as_ref().map(|job| job.spec.params.clone()))
-        .unwrap_or_else(|| json!({}));
-    let spec = RunSpec {
-        script: request.script,
-        language: request.language.unwrap_or_default(),
-        limits,
-        params,
-        state: None,
-        event: None,
+    let identity = RunIdentity {
         job: match &job {
             Some(job) => JobInfo {
                 id: job.id.to_string(),
@@ -201,14 +198,11 @@ pub(crate) async fn run(
             trigger: "manual".to_owned(),
             scheduled_for: None,
         },
-        sites,
-        services,
-        handler: job.as_ref().and_then(|job| job.spec.handler.clone()),
-        env: job
-            .as_ref()
-            .map(|job| job.spec.env.clone())
-            .unwrap_or_default(),
+        params: request.params,
+        state: None,
+        event: None,
     };
+    let spec = scheduler::run_spec(&job_spec, identity, sites, services);
     state
         .audit(
             caller.actor(),

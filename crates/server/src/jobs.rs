@@ -1,6 +1,9 @@
 //! `/api/v1/jobs…`: create, read, replace, patch, delete, list, versions,
-//! pause and resume. Each handler parses, validates, calls the store once
-//! and maps the result; the store audits every change in its transaction.
+//! pause and resume. Each handler parses, validates, makes one call — the
+//! store for reads (the list is one `jobs_overview` read), the scheduler's
+//! [`JobSaves`](scheduler::JobSaves) for changes, which decides the next
+//! fire instant — and maps the result; the store audits every change in
+//! its transaction.
 
 use axum::{
     Json,
@@ -10,20 +13,19 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use store::{
-    Job, JobEnable, JobFilter, JobRef, JobSpec, JobUpdate, LastRunFilter, NewJob, Trigger,
-};
+use store::{Job, JobFilter, JobRef, JobSpec, LastRunFilter, Trigger};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     app::AppState,
     auth::{Editor, Viewer},
+    chains::ChainProgressView,
     extract::{ApiJson, ApiPath, ApiQuery, parse_value},
     model::{
         JobInput, JobListItem, JobPage, JobVersionView, JobView, Page, RecentRunView, RunView,
     },
     problem::ApiError,
-    schedule, validate,
+    validate,
 };
 
 /// Query of `GET /jobs`.
@@ -94,41 +96,32 @@ pub(crate) async fn list(
         last_run,
         tag: query.tag.filter(|tag| !tag.is_empty()),
     };
-    let page = state.store().job_list(&filter).await?;
-    let total = state.store().job_count(&filter).await?;
-    let ids: Vec<i64> = page.items.iter().map(|job| job.id).collect();
-    let mut recent = state.store().runs_recent_of_jobs(&ids, RECENT_RUNS).await?;
-    let mut items: Vec<JobListItem> = page
+    let overview = state.store().jobs_overview(&filter, RECENT_RUNS).await?;
+    let items = overview
+        .page
         .items
         .into_iter()
-        .map(|job| {
-            let runs = recent.remove(&job.id).unwrap_or_default();
-            let durations: Vec<i64> = runs.iter().filter_map(|run| run.duration_ms).collect();
-            let avg_duration_ms = (!durations.is_empty()).then(|| {
-                let sum: i64 = durations.iter().sum();
-                let count = i64::try_from(durations.len()).unwrap_or(i64::MAX);
-                (sum + count / 2) / count
-            });
+        .map(|item| {
+            let mut job = JobView::from(item.job);
+            // A page of jobs is for finding one: its scripts (up to 1 MiB
+            // each) would make every refresh heavy.
+            job.script = None;
+            job.progress.chain = item.newest_chain.as_ref().map(ChainProgressView::from);
             JobListItem {
-                // A page of jobs is for finding one: its scripts (up to 1 MiB
-                // each) would make every refresh heavy.
-                job: JobView {
-                    script: None,
-                    ..JobView::from(job)
-                },
-                recent_runs: runs.into_iter().map(RecentRunView::from).collect(),
-                avg_duration_ms,
+                job,
+                recent_runs: item
+                    .recent_runs
+                    .into_iter()
+                    .map(RecentRunView::from)
+                    .collect(),
+                avg_duration_ms: item.avg_duration_ms,
             }
         })
         .collect();
-    // The newest chain of each job on the page (a page is at most 500 jobs).
-    for item in &mut items {
-        item.job = crate::chains::with_progress(&state, item.job.clone()).await?;
-    }
     Ok(Json(JobPage {
         items,
-        next_cursor: page.next_cursor,
-        total,
+        next_cursor: overview.page.next_cursor,
+        total: overview.total,
     }))
 }
 
@@ -158,16 +151,7 @@ pub(crate) async fn create(
 }
 
 async fn create_job(state: &AppState, spec: JobSpec, actor: &str) -> Result<Response, ApiError> {
-    let next_fire_at = schedule::first_fire(&spec, state.now());
-    let job = state
-        .store()
-        .job_create(&NewJob {
-            spec,
-            next_fire_at,
-            actor: actor.to_owned(),
-        })
-        .await?;
-    state.job_changed(job.id);
+    let job = state.job_saves().create(spec, actor).await?;
     let location = format!("/api/v1/jobs/{}", job.id);
     Ok((
         StatusCode::CREATED,
@@ -333,21 +317,9 @@ async fn update_job(
             current.id, current.version
         )));
     }
-    if current.spec == spec {
-        return Ok(current);
-    }
-    let next_fire_at = schedule::next_fire_after_edit(&current, &spec, state.now());
-    let job = state
-        .store()
-        .job_update(&JobUpdate {
-            id: current.id,
-            spec,
-            expected_version: Some(current.version),
-            next_fire_at,
-            actor: actor.to_owned(),
-        })
-        .await?;
-    state.job_changed(job.id);
+    let id = current.id;
+    let job = state.job_saves().replace(current, spec, actor).await?;
+    state.forget_job_name(id);
     Ok(job)
 }
 
@@ -366,10 +338,10 @@ pub(crate) async fn delete(
     ApiPath(path): ApiPath<JobPath>,
 ) -> Result<StatusCode, ApiError> {
     let job = find(&state, &path.job).await?;
-    if !state.store().job_delete(job.id, caller.actor()).await? {
+    if !state.job_saves().delete(job.id, caller.actor()).await? {
         return Err(not_found(&path.job));
     }
-    state.job_changed(job.id);
+    state.forget_job_name(job.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -436,23 +408,10 @@ async fn set_enabled(
     actor: &str,
 ) -> Result<Json<JobView>, ApiError> {
     let current = find(state, job).await?;
-    if current.spec.enabled == enabled {
-        return Ok(Json(current.into()));
-    }
-    let spec = JobSpec {
-        enabled,
-        ..current.spec.clone()
-    };
     let job = state
-        .store()
-        .job_set_enabled(&JobEnable {
-            id: current.id,
-            enabled,
-            next_fire_at: schedule::first_fire(&spec, state.now()),
-            actor: actor.to_owned(),
-        })
+        .job_saves()
+        .set_enabled(current, enabled, actor)
         .await?;
-    state.job_changed(job.id);
     Ok(Json(job.into()))
 }
 

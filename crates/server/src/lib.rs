@@ -12,12 +12,17 @@
 //! bodies and query strings go through [`ApiJson`] and [`ApiQuery`], which
 //! reject unknown fields and oversized bodies with problem documents.
 //!
-//! Handlers are thin: parse, call the store (reads) or the scheduler
-//! (commands), map to JSON. The crate must not know about SQL, the
+//! Handlers are thin: parse, make one call — the store for reads (the jobs
+//! list is one `jobs_overview` read), the scheduler for commands (job saves
+//! through `scheduler::JobSaves`, which decides when the job fires; runs,
+//! cancels) — and map to JSON; console runs and channel tests still run
+//! here, on the executor and channel sender the process hands in. The
+//! API's JSON lives in `model/` per resource, or beside its handlers. The crate must not know about SQL, the
 //! JavaScript engine's internals or how the scheduler fires: it speaks to
 //! `store` and `scheduler` through their public APIs, and to `runtime`
 //! through its public API for three things only — console runs on the
-//! executor the process hands in ([`AppState::with_console`]), syntax
+//! executor the process hands in ([`AppState::with_console`], their spec
+//! built by `scheduler::run_spec`), syntax
 //! checks (`runtime::check_syntax`) and the live log lines the scheduler
 //! streams — converting the sandbox's records with `scheduler::to_store`.
 
@@ -42,7 +47,6 @@ mod openapi;
 mod problem;
 mod queues;
 mod runs;
-mod schedule;
 mod session;
 mod sites;
 mod storage;

@@ -13,8 +13,8 @@
 //! other writers. Instants are Unix milliseconds (`i64`) everywhere.
 
 use crate::{
-    jobs::sql::JobSql, kv::sql::KvSql, notify::sql::DeliverySql, queues::sql::QueueSql,
-    runs::sql::RunSql,
+    chains::sql::ChainSql, jobs::sql::JobSql, kv::sql::KvSql, notify::sql::DeliverySql,
+    queues::sql::QueueSql, runs::sql::RunSql,
 };
 
 /// A JSON array of ids in parameter `$n`, as a subquery, on SQLite.
@@ -102,6 +102,8 @@ pub(crate) struct Dialect {
     pub(crate) kv: &'static KvSql,
     /// Jobs (`jobs/sql.rs`).
     pub(crate) jobs: &'static JobSql,
+    /// Chains of runs (`chains/sql.rs`).
+    pub(crate) chains: &'static ChainSql,
     /// Runs, their logs and occurrence claims (`runs/sql.rs`).
     pub(crate) runs: &'static RunSql,
     /// Notification deliveries (`notify/sql.rs`).
@@ -117,6 +119,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
     notify: None,
     kv: &crate::kv::sql::SQLITE,
     jobs: &crate::jobs::sql::SQLITE,
+    chains: &crate::chains::sql::SQLITE,
     runs: &crate::runs::sql::SQLITE,
     deliveries: &crate::notify::sql::SQLITE,
     queues: &crate::queues::sql::SQLITE,
@@ -129,6 +132,7 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     notify: Some("SELECT pg_notify($1, $2)"),
     kv: &crate::kv::sql::POSTGRES,
     jobs: &crate::jobs::sql::POSTGRES,
+    chains: &crate::chains::sql::POSTGRES,
     runs: &crate::runs::sql::POSTGRES,
     deliveries: &crate::notify::sql::POSTGRES,
     queues: &crate::queues::sql::POSTGRES,
@@ -167,6 +171,7 @@ mod tests {
             ),
             ("kv", dialect.kv.statements()),
             ("jobs", dialect.jobs.statements()),
+            ("chains", dialect.chains.statements()),
             ("runs", dialect.runs.statements()),
             ("deliveries", dialect.deliveries.statements()),
             ("queues", dialect.queues.statements()),

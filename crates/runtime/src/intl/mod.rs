@@ -54,7 +54,50 @@ pub(crate) fn register<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> Result<()> {
     )?;
     host.set("intlList", Function::new(ctx.clone(), list)?)?;
     host.set("intlCompare", Function::new(ctx.clone(), compare)?)?;
+    host.set("intlSegment", Function::new(ctx.clone(), segment)?)?;
     Ok(())
+}
+
+/// `Intl.Segmenter`: the segments of `text` at `granularity` (`grapheme`,
+/// `word`, `sentence`), each `[segment, UTF-16 index, word-like]` (the last
+/// only meaningful for words). Word breaks follow UAX #29 without the
+/// dictionaries for Chinese, Japanese, Khmer, Lao, Myanmar and Thai, which
+/// would add megabytes to the binary.
+fn segment(ctx: Ctx<'_>, granularity: String, text: String) -> Result<rquickjs::Array<'_>> {
+    use icu_segmenter::options::{SentenceBreakInvariantOptions, WordBreakInvariantOptions};
+    use icu_segmenter::{GraphemeClusterSegmenter, SentenceSegmenter, WordSegmenter};
+    let mut boundaries: Vec<(usize, bool)> = Vec::new();
+    match granularity.as_str() {
+        "word" => {
+            let segmenter =
+                WordSegmenter::new_for_non_complex_scripts(WordBreakInvariantOptions::default());
+            let mut breaks = segmenter.segment_str(&text);
+            while let Some(at) = breaks.next() {
+                boundaries.push((at, breaks.is_word_like()));
+            }
+        }
+        "sentence" => {
+            let segmenter = SentenceSegmenter::new(SentenceBreakInvariantOptions::default());
+            boundaries.extend(segmenter.segment_str(&text).map(|at| (at, false)));
+        }
+        _ => {
+            let segmenter = GraphemeClusterSegmenter::new();
+            boundaries.extend(segmenter.segment_str(&text).map(|at| (at, false)));
+        }
+    }
+    let segments = rquickjs::Array::new(ctx.clone())?;
+    let mut utf16_index = 0_u32;
+    for (at, pair) in boundaries.windows(2).enumerate() {
+        let ((start, _), (end, word_like)) = (pair[0], pair[1]);
+        let piece = &text[start..end];
+        let entry = rquickjs::Array::new(ctx.clone())?;
+        entry.set(0, piece)?;
+        entry.set(1, utf16_index)?;
+        entry.set(2, word_like)?;
+        segments.set(at, entry)?;
+        utf16_index += u32::try_from(piece.encode_utf16().count()).unwrap_or(u32::MAX);
+    }
+    Ok(segments)
 }
 
 /// Collects what a [`Writeable`] writes and where its named parts are.

@@ -3,7 +3,13 @@
 //! firing on time while they are live, and each of them ends with its own
 //! status at its own limit.
 //!
-//! Timing-sensitive: `.config/nextest.toml` runs these tests alone.
+//! What is asserted is behaviour, which holds on a loaded machine too: no
+//! heartbeat is skipped or times out, and every bad run ends with its own
+//! status, not before its limit and long before a node that failed to stop
+//! it would. How late the heartbeat is and how far past their limits the
+//! loops end are figures: `cargo bench -p scheduler --bench scheduler --
+//! abuse` measures them (docs/execution.md). `.config/nextest.toml` still
+//! runs these tests alone, so they do not slow the rest of the suite.
 
 use std::time::Duration;
 
@@ -16,10 +22,9 @@ scheduler_tests! {
     a_heartbeat_keeps_its_time_while_endless_loops_and_memory_bombs_run,
 }
 
-/// Lateness at script entry the heartbeat must keep (p99).
-const HEARTBEAT_LATENESS: Duration = Duration::from_millis(50);
-/// How far past its limit a bad run may end.
-const LIMIT_SLACK: Duration = Duration::from_millis(100);
+/// Past its limit by this much, a run was not stopped by its limit but by
+/// something else (the test's end): a correctness bound, not a speed one.
+const NOT_STOPPED: Duration = Duration::from_secs(4);
 const BUSY_TIMEOUT_SECONDS: u32 = 4;
 const BOMB_MEMORY_MB: u32 = 64;
 const BOMBS: usize = 4;
@@ -103,7 +108,6 @@ async fn a_heartbeat_keeps_its_time_while_endless_loops_and_memory_bombs_run(env
     .await;
     handle.shutdown(Duration::from_secs(5)).await;
 
-    let mut overruns = Vec::new();
     for id in &bad {
         let run = env.store.run_get(*id).await.unwrap().unwrap();
         let took = Duration::from_millis(u64::try_from(run.duration_ms.unwrap()).unwrap());
@@ -111,7 +115,10 @@ async fn a_heartbeat_keeps_its_time_while_endless_loops_and_memory_bombs_run(env
             assert_eq!(run.status, RunStatus::TimedOut, "{run:?}");
             let limit = Duration::from_secs(u64::from(BUSY_TIMEOUT_SECONDS));
             assert!(took >= limit, "ended before its limit: {took:?}");
-            overruns.push(took - limit);
+            assert!(
+                took - limit < NOT_STOPPED,
+                "an endless run was not stopped at its limit: {took:?}"
+            );
         } else {
             assert_eq!(run.status, RunStatus::Failed, "{run:?}");
             assert_eq!(
@@ -119,12 +126,6 @@ async fn a_heartbeat_keeps_its_time_while_endless_loops_and_memory_bombs_run(env
                 format!("memory limit exceeded ({BOMB_MEMORY_MB} MiB)")
             );
         }
-    }
-    let mut problems = Vec::new();
-    if overruns.iter().any(|overrun| *overrun > LIMIT_SLACK) {
-        problems.push(format!(
-            "endless runs ended this long after their limit: {overruns:?}"
-        ));
     }
 
     let beats = env
@@ -142,33 +143,12 @@ async fn a_heartbeat_keeps_its_time_while_endless_loops_and_memory_bombs_run(env
         beats.iter().all(|run| run.status == RunStatus::Succeeded),
         "every heartbeat ran and succeeded: {statuses:?}"
     );
-    let mut lateness: Vec<Duration> = beats
+    let during_abuse = beats
         .iter()
         .filter(|run| run.scheduled_for.is_some_and(|at| at >= abuse_started))
-        .map(entry_lateness)
-        .collect();
+        .count();
     assert!(
-        lateness.len() >= usize::try_from(BUSY_TIMEOUT_SECONDS).unwrap(),
-        "heartbeats fired while the abuse lasted: {lateness:?}"
+        during_abuse >= usize::try_from(BUSY_TIMEOUT_SECONDS).unwrap(),
+        "a heartbeat for every second the abuse lasted: {statuses:?}"
     );
-    lateness.sort_unstable();
-    let p99 = lateness[(lateness.len() * 99).div_ceil(100) - 1];
-    if p99 > HEARTBEAT_LATENESS {
-        problems.push(format!(
-            "heartbeat lateness at script entry, p99 {p99:?}: {lateness:?}"
-        ));
-    }
-    assert!(problems.is_empty(), "{problems:#?}");
-}
-
-/// How long after its instant the heartbeat's script began (it returns
-/// `Date.now()` as its first statement).
-fn entry_lateness(run: &store::Run) -> Duration {
-    let entered = run
-        .result
-        .as_ref()
-        .and_then(serde_json::Value::as_i64)
-        .unwrap();
-    let due = run.scheduled_for.unwrap().as_millisecond();
-    Duration::from_millis(u64::try_from(entered - due).unwrap_or(0))
 }

@@ -15,10 +15,12 @@
 
 pub(crate) mod sql;
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 
 use crate::{
-    codec::{count, opt_instant, parse_enum},
+    codec::{count, id_array, opt_instant, parse_enum},
     error::{DbResultExt, StoreError},
     runs::decode_run,
     runs::{Run, RunStatus},
@@ -136,6 +138,28 @@ impl Store {
             Some(id) => self.chain_summary(id).await,
             None => Ok(None),
         }
+    }
+
+    /// The newest chain (running or ended) of each of `job_ids` that ever
+    /// had one, by job id, in one query.
+    pub(crate) async fn chains_newest_of_jobs(
+        &self,
+        job_ids: &[i64],
+    ) -> Result<HashMap<i64, ChainSummary>, StoreError> {
+        if job_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = id_array(job_ids.iter().copied());
+        let rows: Vec<SummaryRow> = with_backend!(self, |pool, sql| {
+            sqlx::query_as(sql.chains.chains_newest_of_jobs)
+                .bind(&ids)
+                .fetch_all(pool)
+                .await
+                .db()?
+        });
+        rows.into_iter()
+            .map(|row| decode_summary(row).map(|summary| (summary.job_id, summary)))
+            .collect()
     }
 
     /// The ids of the chain's queued and running runs (at most one, as

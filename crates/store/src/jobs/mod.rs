@@ -24,9 +24,9 @@ use crate::{
 };
 
 pub use self::types::{
-    Job, JobSchedule, JobSpec, JobVersion, Language, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS,
-    MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap,
-    RetentionPolicy, RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
+    Job, JobOverview, JobSchedule, JobSpec, JobVersion, JobsOverview, Language, MAX_ATTEMPTS_RANGE,
+    MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire,
+    Overlap, RetentionPolicy, RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
 };
 
 /// A job to create (version 1).
@@ -551,6 +551,42 @@ impl Store {
         Ok(crate::codec::count(n))
     }
 
+    /// The jobs page in one read: a page of jobs matching `filter`, how many
+    /// match in all, and for each job its `recent` newest runs, their mean
+    /// duration and its newest chain — a fixed number of queries whatever
+    /// the page's size.
+    pub async fn jobs_overview(
+        &self,
+        filter: &JobFilter,
+        recent: u32,
+    ) -> Result<JobsOverview, StoreError> {
+        let page = self.job_list(filter).await?;
+        let total = self.job_count(filter).await?;
+        let ids: Vec<i64> = page.items.iter().map(|job| job.id).collect();
+        let mut runs = self.runs_recent_of_jobs(&ids, recent).await?;
+        let mut chains = self.chains_newest_of_jobs(&ids).await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|job| {
+                let recent_runs = runs.remove(&job.id).unwrap_or_default();
+                JobOverview {
+                    avg_duration_ms: mean_duration_ms(&recent_runs),
+                    newest_chain: chains.remove(&job.id),
+                    recent_runs,
+                    job,
+                }
+            })
+            .collect();
+        Ok(JobsOverview {
+            page: Page {
+                items,
+                next_cursor: page.next_cursor,
+            },
+            total,
+        })
+    }
+
     /// The newest `per_job` runs of each of `job_ids`, newest first, in one
     /// query (one index range per job): the jobs page's strip of recent runs.
     pub async fn runs_recent_of_jobs(
@@ -735,6 +771,17 @@ fn decode_scheduled(row: &impl Columns) -> Result<ScheduledJob, StoreError> {
         next_fire_at: opt_instant(row.opt_i64(4)?)?,
         overlap: parse_enum("overlap policy", &row.text(5)?)?,
         misfire: parse_enum("misfire policy", &row.text(6)?)?,
+    })
+}
+
+/// The mean duration of the runs that have one, rounded to the nearest
+/// millisecond; `None` when none has.
+fn mean_duration_ms(runs: &[RecentRun]) -> Option<i64> {
+    let durations: Vec<i64> = runs.iter().filter_map(|run| run.duration_ms).collect();
+    (!durations.is_empty()).then(|| {
+        let sum: i64 = durations.iter().sum();
+        let count = i64::try_from(durations.len()).unwrap_or(i64::MAX);
+        (sum + count / 2) / count
     })
 }
 

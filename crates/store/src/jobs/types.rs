@@ -9,7 +9,12 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{error::SpecProblem, runs::RunSummary, shared::string_enum};
+use crate::{
+    chains::ChainSummary,
+    error::SpecProblem,
+    runs::{RecentRun, RunSummary},
+    shared::{Page, string_enum},
+};
 
 /// The largest script, in bytes of UTF-8.
 pub const MAX_SCRIPT_BYTES: usize = 1024 * 1024;
@@ -480,6 +485,29 @@ pub struct ScheduledJob {
     pub overlap: Overlap,
     /// Its misfire policy.
     pub misfire: Misfire,
+}
+
+/// One job as the jobs page shows it ([`Store::jobs_overview`](crate::Store::jobs_overview)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOverview {
+    /// The job.
+    pub job: Job,
+    /// Its newest runs, newest first.
+    pub recent_runs: Vec<RecentRun>,
+    /// The mean duration of those of them that started and ended, rounded
+    /// to the millisecond; `None` when none did.
+    pub avg_duration_ms: Option<i64>,
+    /// Its newest chain, going or ended; `None` when it never had one.
+    pub newest_chain: Option<ChainSummary>,
+}
+
+/// A page of the jobs page and how many jobs match in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobsOverview {
+    /// The jobs, in name order.
+    pub page: Page<JobOverview>,
+    /// How many jobs match the filter, on every page.
+    pub total: u64,
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! What the web UI's jobs page reads: a page of jobs filtered by search,
 //! enabled and newest-run status, the total matching, and each job's 20
 //! newest runs in one query — checked on 10,000 jobs and ~120,000 runs
-//! written straight into the database.
+//! written straight into the database — and all of it with each job's mean
+//! duration and newest chain in one read ([`store::Store::jobs_overview`]).
 
 use store::{JobFilter, LastRunFilter, NewJob, RunStatus};
 
@@ -203,4 +204,62 @@ async fn ten_thousand_jobs_page_with_their_recent_runs_and_totals(db: TestDb) {
             .unwrap()
             .is_empty()
     );
+
+    overview_is_the_page_with_means_and_newest_chains(&db).await;
+}
+
+/// `jobs_overview` reads what the page, the count, the recent runs and one
+/// `chain_newest_of_job` per job read: checked against them, with chains
+/// made of the runs of some jobs (two chains for some).
+async fn overview_is_the_page_with_means_and_newest_chains(db: &TestDb) {
+    // Job i (i % 4 == 3) has a chain of its runs 1-3; when i % 8 == 3 also
+    // a newer one of its runs 4 and up.
+    db.execute_raw(
+        "UPDATE runs SET chain_id = (job_id - 10) * 100 + 1 \
+             WHERE (job_id - 10) % 4 = 3 AND id - (job_id - 10) * 100 <= 3; \
+         UPDATE runs SET chain_id = (job_id - 10) * 100 + 4 \
+             WHERE (job_id - 10) % 8 = 3 AND id - (job_id - 10) * 100 >= 4;",
+        "UPDATE runs SET chain_id = (job_id - 10) * 100 + 1 \
+             WHERE (job_id - 10) % 4 = 3 AND id - (job_id - 10) * 100 <= 3; \
+         UPDATE runs SET chain_id = (job_id - 10) * 100 + 4 \
+             WHERE (job_id - 10) % 8 = 3 AND id - (job_id - 10) * 100 >= 4;",
+    )
+    .await;
+    let filter = JobFilter {
+        limit: 60,
+        search: Some("job-0".into()),
+        ..JobFilter::default()
+    };
+    let overview = db.store.jobs_overview(&filter, 20).await.unwrap();
+    let page = db.store.job_list(&filter).await.unwrap();
+    assert_eq!(overview.total, db.store.job_count(&filter).await.unwrap());
+    assert_eq!(overview.page.next_cursor, page.next_cursor);
+    let ids: Vec<i64> = page.items.iter().map(|j| j.id).collect();
+    let mut recent = db.store.runs_recent_of_jobs(&ids, 20).await.unwrap();
+    assert_eq!(overview.page.items.len(), page.items.len());
+    let mut chains = 0;
+    for (item, job) in overview.page.items.iter().zip(page.items) {
+        let i = job.id - 10;
+        let runs = recent.remove(&job.id).unwrap_or_default();
+        let durations: Vec<i64> = (1..=runs_of(i))
+            .rev()
+            .take(20)
+            .map(|k| duration_of(i, k))
+            .collect();
+        let mean = (!durations.is_empty()).then(|| {
+            let n = durations.len() as i64;
+            (durations.iter().sum::<i64>() + n / 2) / n
+        });
+        assert_eq!(item.avg_duration_ms, mean, "job {i}");
+        assert_eq!(item.recent_runs, runs, "job {i}");
+        let newest = db.store.chain_newest_of_job(job.id).await.unwrap();
+        assert_eq!(item.newest_chain, newest, "job {i}");
+        if let Some(chain) = &newest {
+            chains += 1;
+            let first = if i % 8 == 3 && runs_of(i) >= 4 { 4 } else { 1 };
+            assert_eq!(chain.id, i * 100 + first, "job {i}: its newest chain");
+        }
+        assert_eq!(item.job, job);
+    }
+    assert!(chains > 5, "only {chains} chains on the page");
 }

@@ -579,6 +579,55 @@ export default function makeIntl(host, need) {
     }
   }
 
+  // Segments as ECMA-402 gives them: iterable, with `containing(index)`.
+  class Segments {
+    #list;
+    #input;
+    #word;
+    constructor(list, input, word) {
+      this.#list = list;
+      this.#input = input;
+      this.#word = word;
+    }
+    #record([segment, index, wordLike]) {
+      const record = { segment, index, input: this.#input };
+      if (this.#word) record.isWordLike = wordLike;
+      return record;
+    }
+    containing(index = 0) {
+      const at = Math.trunc(Number(index)) || 0;
+      if (at < 0 || at >= this.#input.length) return undefined;
+      const found = this.#list.findLast((entry) => entry[1] <= at);
+      return found === undefined ? undefined : this.#record(found);
+    }
+    *[Symbol.iterator]() {
+      for (const entry of this.#list) yield this.#record(entry);
+    }
+  }
+
+  class Segmenter {
+    #locale;
+    #granularity;
+    constructor(locales = undefined, options = undefined) {
+      options = toOptions(options);
+      this.#locale = resolveLocale(locales)[0];
+      this.#granularity = getOption(options, 'granularity', ['grapheme', 'word', 'sentence'], 'grapheme');
+    }
+    segment(input) {
+      const text = String(input);
+      return new Segments(host.intlSegment(this.#granularity, text), text, this.#granularity === 'word');
+    }
+    resolvedOptions() {
+      return { locale: this.#locale, granularity: this.#granularity };
+    }
+    static supportedLocalesOf(locales) {
+      return canonicalLocales(locales);
+    }
+    get [Symbol.toStringTag]() {
+      return 'Intl.Segmenter';
+    }
+  }
+
   const Intl = {
     NumberFormat: callable(NumberFormat),
     DateTimeFormat: callable(DateTimeFormat),
@@ -586,6 +635,7 @@ export default function makeIntl(host, need) {
     PluralRules,
     ListFormat,
     RelativeTimeFormat,
+    Segmenter,
     getCanonicalLocales: canonicalLocales,
   };
   for (const key of Object.keys(Intl)) Object.defineProperty(Intl, key, { enumerable: false });
@@ -607,7 +657,7 @@ export default function makeIntl(host, need) {
       throw new TypeError(`this is not a Date object.`);
     }
   }
-  for (const klass of [NumberFormat, DateTimeFormat, Collator, PluralRules, ListFormat, RelativeTimeFormat]) host.classes.add(klass);
+  for (const klass of [NumberFormat, DateTimeFormat, Collator, PluralRules, ListFormat, RelativeTimeFormat, Segmenter]) host.classes.add(klass);
   return {
     Intl,
     numberToLocaleString(self, locales, options) {

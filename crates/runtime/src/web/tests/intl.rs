@@ -431,6 +431,37 @@ fn collator_plural_list_and_relative_time() {
     ]);
 }
 
+/// `Intl.Segmenter` against what Node 20 prints for the same calls.
+#[test]
+fn segmenter_splits_graphemes_words_and_sentences() {
+    check(&[
+        (
+            "return [...new Intl.Segmenter('en').segment('e\\u0301👍🏽a')].map(s => s.segment + '@' + s.index).join('|')",
+            "e\u{301}@0|👍🏽@2|a@6",
+        ),
+        (
+            "return [...new Intl.Segmenter('en', { granularity: 'word' }).segment('Hello, wörld 42!')].filter(s => s.isWordLike).map(s => s.segment).join('|')",
+            "Hello|wörld|42",
+        ),
+        (
+            "return [...new Intl.Segmenter('de', { granularity: 'sentence' }).segment('Eins. Zwei? Drei!')].map(s => s.segment).join('|')",
+            "Eins. |Zwei? |Drei!",
+        ),
+        (
+            "const s = new Intl.Segmenter('fr', { granularity: 'word' }).segment('un deux'); const c = s.containing(4); return [c.segment, c.index, c.isWordLike, s.containing(99)].join()",
+            "deux,3,true,",
+        ),
+        (
+            "const s = new Intl.Segmenter('ja'); return [s.resolvedOptions().locale, s.resolvedOptions().granularity, Object.prototype.toString.call(s)].join()",
+            "ja,grapheme,[object Intl.Segmenter]",
+        ),
+        (
+            "new Intl.Segmenter('en', { granularity: 'line' })",
+            "THROW RangeError RangeError: Value line out of range for Intl options property granularity",
+        ),
+    ]);
+}
+
 /// Locale data from ICU4X against what Node 20 prints for the same calls
 /// (copied from `node -p`), across the EU, the Americas, Japan, China,
 /// Korea and India.
