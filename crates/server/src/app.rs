@@ -25,7 +25,7 @@ use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    chains,
+    audit, chains,
     channels::{self, ChannelSender},
     conditional,
     console::{self, Console, ConsoleEnvironment},
@@ -353,6 +353,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(channels::get, channels::replace, channels::delete))
         .routes(routes!(channels::test))
         .routes(routes!(channels::deliveries))
+        .routes(routes!(audit::list))
         .routes(routes!(sites::list))
         .routes(routes!(sites::put, sites::delete))
         .routes(routes!(storage::browse))

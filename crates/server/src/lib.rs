@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod audit;
 mod auth;
 mod chains;
 mod channels;

@@ -100,6 +100,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         ("/api/v1/storage/{key}", "get"),
         ("/api/v1/storage/{key}", "put"),
         ("/api/v1/storage/{key}", "delete"),
+        ("/api/v1/audit", "get"),
     ];
     for (path, method) in operations {
         let operation = &document["paths"][path][method];
@@ -137,6 +138,10 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         names.sort();
         names
     };
+    assert_eq!(
+        properties("AuditView"),
+        sorted(&["id", "at", "actor", "action", "target", "detail"])
+    );
     // The Job JSON, plus `retention` (per-job history bounds),
     // `queue` (the key it consumes), `progress` (chains and queues),
     // `handler` and `env` (Forge's entry point and `process.env`) and
@@ -169,6 +174,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "handler",
             "env",
             "language",
+            "tags",
         ])
     );
     // The Run JSON, plus `missed_count` (how many occurrences a
