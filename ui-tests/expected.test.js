@@ -315,6 +315,30 @@ test('tags: set in the editor (a bad one refused beside the field), shown in the
   assert.deepEqual(consoleErrors, []);
 });
 
+test('saving in the editor keeps the settings the form does not show (language, handler, env, queue, retention, run as)', async (t) => {
+  const { page, server, consoleErrors } = await setup(t);
+  const kept = {
+    language: 'typescript',
+    handler: 'trigger',
+    env: { REGION: 'eu', TOKEN: 'secret:jira-token' },
+    queue: 'invoices',
+    retention: { keep_runs: 7, keep_days: 3 },
+  };
+  const created = await server.api('POST', '/jobs', job('typed-sync', {
+    ...kept,
+    script: "export const trigger = async (): Promise<number> => 1;\n",
+  }));
+  await signIn(page);
+  await page.goto(`/jobs/${created.id}/edit`);
+  await page.getByLabel('Description', { exact: true }).fill('edited in the browser');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved version 2.' }).waitFor();
+  const saved = await server.api('GET', `/jobs/${created.id}`);
+  assert.equal(saved.description, 'edited in the browser');
+  for (const [field, value] of Object.entries(kept)) assert.deepEqual(saved[field], value, field);
+  assert.deepEqual(consoleErrors, []);
+});
+
 test("the editor shows a Forge API name's signature and what it does on hover", async (t) => {
   const { page, consoleErrors } = await setup(t);
   await signIn(page);

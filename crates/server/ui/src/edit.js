@@ -287,11 +287,11 @@ export async function editorPage(main, ctx, jobRef) {
       params: parsedParams,
       tags: tags.value.split(/[\s,]+/).filter(Boolean),
     };
-    if (job) {
-      input.version = job.version;
-      if (job.run_as) input.run_as = job.run_as;
-    }
-    return input;
+    // PUT replaces the whole job: the settings this form does not show
+    // (language, handler, env, queue, retention, run as, and any added later)
+    // go back as they were read. The read-only fields of the job as read are
+    // accepted and ignored by the API.
+    return job ? { ...job, ...input, version: job.version } : input;
   }
 
   // What was last saved (or loaded): the page has unsaved edits when the form differs.
