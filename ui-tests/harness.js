@@ -96,10 +96,10 @@ export function launch() {
  * One test's world: a server, a browser page on it, and cleanup that saves
  * a screenshot (also when the test fails) and stops everything.
  */
-export async function setup(t, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', config = null } = {}) {
+export async function setup(t, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', config = null, timezoneId = undefined, locale = 'en-US' } = {}) {
   const server = await startServer({ config });
   const browser = await launch();
-  const context = await browser.newContext({ viewport, colorScheme, baseURL: server.url });
+  const context = await browser.newContext({ viewport, colorScheme, baseURL: server.url, timezoneId, locale, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   const consoleErrors = [];

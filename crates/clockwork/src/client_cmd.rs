@@ -52,6 +52,9 @@ enum JobCommand {
         /// Only jobs whose name contains this text.
         #[arg(long)]
         search: Option<String>,
+        /// Only jobs with this tag (exact).
+        #[arg(long)]
+        tag: Option<String>,
         /// Print the jobs as JSON, one array.
         #[arg(long)]
         json: bool,
@@ -203,7 +206,7 @@ pub(crate) fn job(args: JobArgs, out: &mut dyn Write) -> Result<()> {
     let api = Api::new(&args.server)?;
     block_on(async {
         match args.command {
-            JobCommand::List { search, json } => list_jobs(&api, search, json, out).await,
+            JobCommand::List { search, tag, json } => list_jobs(&api, search, tag, json, out).await,
             JobCommand::Get {
                 job,
                 format,
@@ -427,6 +430,7 @@ fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
 async fn list_jobs(
     api: &Api,
     search: Option<String>,
+    tag: Option<String>,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -436,6 +440,9 @@ async fn list_jobs(
         let mut query = vec![("limit", "500")];
         if let Some(search) = &search {
             query.push(("search", search));
+        }
+        if let Some(tag) = &tag {
+            query.push(("tag", tag));
         }
         if let Some(cursor) = &cursor {
             query.push(("cursor", cursor));

@@ -144,6 +144,8 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
         .reload(&store)
         .await
         .context("cannot read the sites stored in the database")?;
+    // Other nodes' site changes (PostgreSQL); ends with the process.
+    tokio::spawn(Arc::clone(&sites).follow_changes(store.clone()));
     let config = SchedulerConfig::new(node_id::node_id(args.node_id.as_deref(), &args.data_dir)?);
     let (environment, alerts) = run_environment(&settings, &store, Arc::clone(&sites), &config)?;
     let scheduler = start_scheduler(

@@ -406,3 +406,325 @@ fn sqlite_a_full_disk_is_reported_and_recovered_from_without_a_restart() {
     }
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// A real HTTP server standing in for a Jira site: it answers `{}` to
+/// every request and records, in arrival order, the attempt each request
+/// names (`?attempt=N`) — the outside world's view of who executes a run.
+struct Outside {
+    url: String,
+    hits: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+impl Outside {
+    fn start() -> Outside {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                // The headers, up to the blank line (requests have no body).
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                if let Some(attempt) = request_line
+                    .split_once("attempt=")
+                    .and_then(|(_, rest)| rest.split(['&', ' ']).next())
+                    .and_then(|n| n.parse().ok())
+                {
+                    recorded.lock().unwrap().push(attempt);
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                );
+            }
+        });
+        Outside { url, hits }
+    }
+
+    fn hits(&self) -> Vec<u64> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
+/// Issue 12's first experiment: node A loses its database (the relay in
+/// front of it is cut) while a manual run executes on it; node B, on the
+/// same PostgreSQL, sees the lease expire and runs attempt 2. A must have
+/// stopped attempt 1 before then — the site never hears from attempt 1
+/// after attempt 2's first request — and once A reaches the database
+/// again, its late end of attempt 1 is refused: the row keeps what B wrote.
+fn a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it(
+    database: &Database,
+) {
+    let Database::Postgres(schema) = database else {
+        unreachable!("two nodes share PostgreSQL only")
+    };
+    let outside = Outside::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clockwork.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[site]\njira_url = \"{}\"\n[site.app]\nemail = \"app@example.com\"\napi_token = \"t\"\n\
+             [scheduler]\nlease_seconds = 6\n",
+            outside.url
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let relay = test_support::Relay::start(test_support::host_and_port(schema.url()));
+    let through_relay = relay.url_for(schema.url());
+    let a = support::Serve::start(
+        &dir.path().join("a"),
+        &["--database", &through_relay, "--config", &config],
+    );
+    let api_a = Api::new(&a);
+    // Attempt 1 calls the site until it is stopped; attempt 2 a few times.
+    let job = json!({
+        "name": "talks-to-jira",
+        "script": "import api, { route } from '@forge/api';\n\
+                   const attempt = context.run.attempt;\n\
+                   for (let i = 0; attempt === 1 || i < 5; i++) {\n\
+                     await api.asApp().requestJira(route`/rest/api/3/tick?attempt=${attempt}&i=${i}`);\n\
+                     console.log('tick ' + i);\n\
+                     await new Promise((resolve) => setTimeout(resolve, 100));\n\
+                   }\n\
+                   return 'attempt ' + attempt;",
+        "retry": {"max_attempts": 2, "backoff_seconds": 0},
+    });
+    assert_eq!(api_a.call("POST", "/jobs", Some(job)).0, 201);
+    let first = api_a.run_now("talks-to-jira");
+    wait_for(
+        "attempt 1 to call the site",
+        Duration::from_secs(30),
+        || (outside.hits().len() >= 3).then_some(()),
+    );
+    let on_a = api_a.get(&format!("/runs/{first}"));
+    assert_eq!(on_a["status"], "running", "{on_a}");
+    // B starts only now, so attempt 1 is A's.
+    let b = support::Serve::start(
+        &dir.path().join("b"),
+        &["--database", schema.url(), "--config", &config],
+    );
+    let api_b = Api::new(&b);
+
+    relay.cut();
+    let retry = wait_for(
+        "B to run attempt 2 to its end",
+        Duration::from_secs(40),
+        || {
+            api_b
+                .runs("talks-to-jira")
+                .into_iter()
+                .find(|r| r["attempt"] == 2 && r["status"] == "succeeded")
+        },
+    );
+    assert_ne!(retry["node"], on_a["node"], "{retry}");
+    let hits = outside.hits();
+    let first_of_attempt_2 = hits.iter().position(|&attempt| attempt == 2).unwrap();
+    assert!(
+        hits[first_of_attempt_2..]
+            .iter()
+            .all(|&attempt| attempt == 2),
+        "attempt 1 still called the site after attempt 2 began: {hits:?}"
+    );
+    let interrupted = api_b.get(&format!("/runs/{first}"));
+    assert_eq!(interrupted["status"], "interrupted", "{interrupted}");
+    let swept_error = interrupted["error"].clone();
+    let swept_lines = interrupted["log_lines"].clone();
+
+    // A reaches the database again: its end of attempt 1 (and the lines
+    // logged since the cut) are refused, not retried forever.
+    relay.restore();
+    wait_for(
+        "A to report its end of attempt 1 refused",
+        Duration::from_secs(30),
+        || {
+            a.stderr()
+                .contains("the store refused this run's end")
+                .then_some(())
+        },
+    );
+    let after = api_b.get(&format!("/runs/{first}"));
+    assert_eq!(after["status"], "interrupted", "{after}");
+    assert_eq!(after["error"], swept_error, "{after}");
+    assert_eq!(after["log_lines"], swept_lines, "{after}");
+    assert!(
+        a.stderr()
+            .contains("stopped the run: its lease could not be renewed"),
+        "{}",
+        a.stderr()
+    );
+    assert_eq!(b.terminate(), Some(0));
+    assert_eq!(a.terminate(), Some(0));
+}
+
+#[test]
+fn postgres_a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it() {
+    support::e2e::run_scenario(
+        test_support::Database::Postgres,
+        a_node_cut_off_from_the_database_stops_its_run_before_another_node_retries_it,
+    );
+}
+
+/// Issue 12's fourth experiment: PostgreSQL goes away for 5 s (the relay
+/// in front of the node is cut) while a job every 2 s is running — one of
+/// its runs is in flight, so its end is written only after the outage.
+/// History then shows the outage's occurrences as one `missed` row with
+/// its count and one `catch_up` run; none is `skipped`, as if the run that
+/// ended during the outage were still going.
+fn an_outage_records_missed_and_one_catch_up_never_skipped(database: &Database) {
+    let Database::Postgres(schema) = database else {
+        unreachable!("the relay stands in front of PostgreSQL")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let relay = test_support::Relay::start(test_support::host_and_port(schema.url()));
+    let through_relay = relay.url_for(schema.url());
+    let server = support::Serve::start(&dir.path().join("data"), &["--database", &through_relay]);
+    let api = Api::new(&server);
+    let job = json!({
+        "name": "run_once",
+        "schedule": {"cron": "*/2 * * * * *"},
+        "script": "await new Promise((resolve) => setTimeout(resolve, 1000));\nreturn context.run.scheduledFor;",
+        "misfire": "run_once",
+    });
+    assert_eq!(api.call("POST", "/jobs", Some(job)).0, 201);
+    wait_for(
+        "two runs, and a third in flight",
+        Duration::from_secs(30),
+        || {
+            let runs = api.runs("run_once");
+            let succeeded = runs.iter().filter(|r| r["status"] == "succeeded").count();
+            let in_flight = runs
+                .iter()
+                .any(|r| r["status"] == "running" && r["started_at"].is_string());
+            (succeeded >= 2 && in_flight).then_some(())
+        },
+    );
+    relay.cut();
+    // The outage itself (nothing to await: the point is that time passes
+    // with the database out of reach).
+    std::thread::sleep(Duration::from_secs(5));
+    relay.restore();
+    let restored_at = Timestamp::now().as_millisecond();
+    let runs = wait_for(
+        "two on-time runs after the outage",
+        Duration::from_secs(30),
+        || {
+            let runs = api.runs("run_once");
+            let after = runs
+                .iter()
+                .filter(|r| {
+                    r["trigger"] == "schedule"
+                        && r["status"] == "succeeded"
+                        && ms(r, "scheduled_for") > restored_at
+                })
+                .count();
+            (after >= 2 && settled(&runs)).then_some(runs)
+        },
+    );
+    // Every occurrence once; nothing skipped; the outage's occurrences as
+    // one `missed` row, then the catch-up of the newest unless an on-time
+    // occurrence came as the database did (it runs instead).
+    let runs = by_instant(runs);
+    let mut expected = ms(&runs[0], "scheduled_for");
+    for run in &runs {
+        assert_eq!(ms(run, "scheduled_for"), expected, "{runs:#?}");
+        assert_ne!(run["status"], "skipped", "{runs:#?}");
+        expected += 2000 * run["missed_count"].as_i64().unwrap_or(1);
+    }
+    let missed: Vec<usize> = (0..runs.len())
+        .filter(|&i| runs[i]["status"] == "missed")
+        .collect();
+    assert_eq!(missed.len(), 1, "{runs:#?}");
+    assert!(runs[missed[0]]["missed_count"].as_i64().unwrap() >= 1);
+    for (i, run) in runs.iter().enumerate().filter(|(i, _)| *i != missed[0]) {
+        let trigger = if i == missed[0] + 1 {
+            run["trigger"].as_str()
+        } else {
+            Some("schedule")
+        };
+        assert_eq!(run["trigger"].as_str(), trigger, "{runs:#?}");
+        assert_eq!(run["status"], "succeeded", "{runs:#?}");
+    }
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn postgres_an_outage_records_missed_and_one_catch_up_never_skipped() {
+    support::e2e::run_scenario(
+        test_support::Database::Postgres,
+        an_outage_records_missed_and_one_catch_up_never_skipped,
+    );
+}
+
+/// Issue 12's eighth point: a site stored through one node's API reaches
+/// the runs of another node sharing PostgreSQL without a restart (a
+/// notification tells it to re-read the sites).
+fn a_site_stored_on_one_node_is_used_by_another_without_a_restart(database: &Database) {
+    let Database::Postgres(schema) = database else {
+        unreachable!("nodes share PostgreSQL only")
+    };
+    let outside = Outside::start();
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--database", schema.url()];
+    // Nodes sharing a database share its secret key (the site's secret is
+    // stored encrypted).
+    let key = [(
+        "CLOCKWORK_SECRET_KEY",
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    )];
+    let a = support::Serve::start_with_env(&dir.path().join("a"), &args, &key);
+    let b = support::Serve::start_with_env(&dir.path().join("b"), &args, &key);
+    let api_a = Api::new(&a);
+    let api_b = Api::new(&b);
+    let job = json!({
+        "name": "calls-jira",
+        "script": "import api, { route } from '@forge/api';\n\
+                   const res = await api.asApp().requestJira(route`/rest/api/3/myself?attempt=${context.run.attempt}`);\n\
+                   return res.status;",
+    });
+    assert_eq!(api_b.call("POST", "/jobs", Some(job)).0, 201);
+    // B has read the sites (none) before the site exists.
+    let before = api_b.run("calls-jira");
+    assert_eq!(before["status"], "failed", "{before}");
+
+    let site = json!({"product": "jira", "base_url": outside.url, "auth": "bearer", "secret": "t"});
+    let (status, _, body) = api_a.call("PUT", "/sites/jira", Some(site));
+    assert!(status == 200 || status == 201, "{status} {body}");
+    // Only B is left to execute runs.
+    assert_eq!(a.terminate(), Some(0));
+    // The notification arrives moments after the PUT's answer: the first
+    // run may still miss it, a later one must not.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let run = api_b.run("calls-jira");
+        if run["status"] == "succeeded" {
+            break run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no run on B reached the site stored on A: {run}\nB's log: {}",
+            b.stderr()
+        );
+    };
+    assert_eq!(after["result"], 200, "{after}");
+    assert!(!outside.hits().is_empty());
+    assert_eq!(b.terminate(), Some(0));
+}
+
+#[test]
+fn postgres_a_site_stored_on_one_node_is_used_by_another_without_a_restart() {
+    support::e2e::run_scenario(
+        test_support::Database::Postgres,
+        a_site_stored_on_one_node_is_used_by_another_without_a_restart,
+    );
+}

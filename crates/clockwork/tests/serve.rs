@@ -190,12 +190,20 @@ fn a_job_made_elsewhere_is_written_as_a_job_file_that_applies_back() {
         "name: rich\ndescription: Nightly sync\nlanguage: typescript\nhandler: trigger\n\
          schedule: {cron: '0 2 * * 1-5', timezone: Europe/Berlin}\ntimeout_seconds: 120\n\
          overlap: queue_one\nretry: {max_attempts: 3, backoff_seconds: 10}\n\
-         params: {project: OPS, limit: 50, flags: [a, b]}\nenv: {REGION: eu}\n\
+         params: {project: OPS, limit: 50, flags: [a, b]}\nenv: {REGION: eu}\ntags: [nightly, eu]\n\
          script: |\n  export const trigger = async (): Promise<string> => {\n    return 'ran';\n  };\n",
     );
     ok(&server.client(&["job", "apply", "-f", &source]));
     let original: serde_json::Value =
         serde_json::from_str(&ok(&server.client(&["job", "get", "rich"]))).unwrap();
+    assert_eq!(original["tags"], serde_json::json!(["nightly", "eu"]));
+    let tagged = ok(&server.client(&["job", "list", "--tag", "eu"]));
+    assert!(
+        tagged.lines().nth(1).unwrap().starts_with("rich "),
+        "{tagged}"
+    );
+    let none = ok(&server.client(&["job", "list", "--tag", "weekly", "--json"]));
+    assert_eq!(none.trim(), "[]");
 
     // TOML with the script beside it, named relative to the job file.
     let repo = dir.path().join("repo");
@@ -217,6 +225,11 @@ fn a_job_made_elsewhere_is_written_as_a_job_file_that_applies_back() {
     let toml = std::fs::read_to_string(&job_file).unwrap();
     assert!(toml.starts_with("name = \"rich\"\n"), "{toml}");
     assert!(toml.contains("script_file = \"scripts/rich.ts\""), "{toml}");
+    assert!(
+        toml.contains("tags = [\n    \"nightly\",\n    \"eu\",\n]")
+            || toml.contains("tags = [\"nightly\", \"eu\"]"),
+        "{toml}"
+    );
     for absent in ["version", "next_fire_at", "created_at", "id =", "script ="] {
         assert!(!toml.contains(absent), "{absent} in {toml}");
     }

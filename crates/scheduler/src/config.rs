@@ -39,7 +39,11 @@ pub struct SchedulerConfig {
     /// live); further runs wait `queued`. Default [`default_workers`].
     pub workers: usize,
     /// How long a claimed run stays this node's without a heartbeat;
-    /// heartbeats renew it every third of it.
+    /// heartbeats renew it every third of it. A node that cannot renew a
+    /// lease stops the run itself when a third of the lease is left (the
+    /// fencing margin, [`SchedulerConfig::fence_margin`]): node clocks must
+    /// agree to well within that margin, or another node may see the lease
+    /// expire while the run still executes here.
     pub lease: Duration,
     /// An occurrence found later than this after its instant counts as
     /// misfired (downtime, a paused process) and follows the misfire policy.
@@ -109,6 +113,20 @@ impl SchedulerConfig {
     /// The heartbeat period: a third of the lease, so two may be missed.
     pub(crate) fn heartbeat_every(&self) -> Duration {
         (self.lease / 3).max(Duration::from_millis(10))
+    }
+
+    /// How long before its lease ends a run this node could not renew is
+    /// stopped: a third of the lease (10 s of the default 30 s). It covers
+    /// the clocks of two nodes disagreeing (a lease is judged by the
+    /// sweeping node's clock) and the moment a script takes to stop.
+    pub fn fence_margin(&self) -> Duration {
+        self.lease / 3
+    }
+
+    /// How soon a heartbeat that failed is tried again: well within the
+    /// fencing margin, so one lost answer does not stop a run.
+    pub(crate) fn heartbeat_retry(&self) -> Duration {
+        (self.lease / 12).clamp(Duration::from_millis(10), Duration::from_secs(1))
     }
 }
 

@@ -37,16 +37,21 @@
 //!   and queues retries per policy. Occurrences it had not claimed are
 //!   still pending in `jobs.next_fire_at` and any node fires them (late
 //!   ones by the misfire policy).
-//! - A node that loses its lease (a pause longer than the lease) learns it
-//!   at its next heartbeat and stops the run without recording anything:
-//!   the row already says `interrupted`, and its finish would not apply.
+//! - A node that cannot renew a lease (the database is out of reach) stops
+//!   the run itself when a third of the lease is left (the fencing margin,
+//!   which also bounds the clock skew nodes may have), before another node
+//!   can see the lease expire; its `interrupted` end applies only if the row
+//!   is still its own when the database answers. A node that lost a lease
+//!   anyway (a pause longer than the lease) learns it at its next heartbeat
+//!   and stops the run without recording anything: the row already says
+//!   `interrupted`, and its writes are refused.
 //! - Notifications (`LISTEN/NOTIFY` on PostgreSQL) only wake nodes early;
 //!   correctness never depends on them. A lost one is covered by the
 //!   backstop poll, and a reconnect triggers a full re-read.
 //! - Cancelling a run on another node is a flag on its row: the owner
 //!   sees it through a notification or, at the latest, its next heartbeat.
 //! - Two nodes' clocks may disagree: a lease is judged by the sweeping
-//!   node's clock, so leases must be much longer than the clock skew.
+//!   node's clock, so the skew must stay well within the fencing margin.
 
 use std::{sync::Arc, time::Duration};
 
@@ -87,8 +92,16 @@ pub(crate) async fn follow_changes(core: Arc<Core>, fire: mpsc::UnboundedSender<
                 }
                 Ok(Change::RunsQueued | Change::RunsFinished) => core.wake_feeder.notify_one(),
                 Ok(Change::CancelRequested(run_id)) => {
-                    core.live.stop(run_id, StopReason::Cancelled);
+                    // Notification channels are database-wide: an installation
+                    // in another schema of the same database announces its own
+                    // run ids. Only a run whose cancel this database recorded
+                    // is stopped.
+                    if cancel_recorded(&core, run_id).await {
+                        core.live.stop(run_id, StopReason::Cancelled);
+                    }
                 }
+                // The server's site book follows these itself.
+                Ok(Change::SitesChanged) => {}
                 Ok(Change::Resync) => {
                     let _ = fire.send(FireCommand::ReloadAll);
                     core.wake_feeder.notify_one();
@@ -99,5 +112,16 @@ pub(crate) async fn follow_changes(core: Arc<Core>, fire: mpsc::UnboundedSender<
                 }
             }
         }
+    }
+}
+
+/// Whether this installation's database holds a cancel request for the run
+/// (a failed read counts as yes: the lease check stops it soon anyway, and
+/// a real cancel must not be lost).
+async fn cancel_recorded(core: &Core, run_id: i64) -> bool {
+    match core.store.run_get(run_id).await {
+        Ok(Some(run)) => run.cancel_requested,
+        Ok(None) => false,
+        Err(_) => true,
     }
 }

@@ -296,6 +296,21 @@ impl FireLoop {
                 let Some((due, rules)) = plans.get(&claim.job_id) else {
                     return store::OccurrencePlan::default();
                 };
+                // Lateness is judged when the claim is made, not when it was
+                // planned: a claim that waited for the database (an outage)
+                // until the job's next occurrence came is stale. It is
+                // abandoned and made again at once with everything due by
+                // now, so those occurrences follow the misfire policy instead
+                // of one running late as if on time and the next being
+                // `skipped` behind it.
+                let made_at = core.now();
+                if due.next.is_some_and(|next| next <= made_at) {
+                    return store::OccurrencePlan {
+                        abandon: true,
+                        ..store::OccurrencePlan::default()
+                    };
+                }
+                let rules = &rules.made_at(made_at, core.lease_until(made_at));
                 let mut take_worker = || match core.permits.clone().try_acquire_owned() {
                     Ok(permit) => {
                         permits.push(permit);
@@ -309,6 +324,17 @@ impl FireLoop {
             .await;
         let claimed = match claimed {
             Ok(claimed) => claimed,
+            Err(StoreError::ClaimAbandoned) => {
+                tracing::info!(
+                    jobs = claims.len(),
+                    "a claim waited for the database past the next occurrence; claiming again with what is due now"
+                );
+                let retry = self.core.now();
+                for claim in &claims {
+                    self.push(claim.job_id, retry);
+                }
+                return;
+            }
             Err(error) => {
                 tracing::warn!(%error, jobs = claims.len(), "cannot claim due occurrences; retrying");
                 for claim in &claims {

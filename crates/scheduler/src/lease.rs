@@ -11,23 +11,37 @@ use crate::{core::Core, ended::run_ended, live::StopReason};
 /// Runs interrupted per statement.
 const SWEEP_BATCH: u32 = 100;
 
-/// Renews the leases of this node's live runs every third of the lease;
-/// stops runs the node no longer holds and runs someone asked to cancel.
-pub(crate) async fn heartbeat(core: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(core.config.heartbeat_every());
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// Renews the leases of this node's live runs every third of the lease
+/// (sooner again after a failure); stops runs the node no longer holds and
+/// runs someone asked to cancel; and fences: a run whose lease could not be
+/// renewed is stopped here before that lease can expire elsewhere.
+pub(crate) async fn heartbeat(core: Arc<Core>, stop: tokio::sync::watch::Receiver<bool>) {
+    tokio::join!(renew(core.clone(), stop.clone()), fence(core, stop));
+}
+
+async fn renew(core: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut next = tokio::time::Instant::now() + core.config.heartbeat_every();
     loop {
         tokio::select! {
-            _ = tick.tick() => beat(&core).await,
+            _ = tokio::time::sleep_until(next) => {
+                let renewed = beat(&core).await;
+                let wait = if renewed {
+                    core.config.heartbeat_every()
+                } else {
+                    core.config.heartbeat_retry()
+                };
+                next = tokio::time::Instant::now() + wait;
+            }
             _ = stop.changed() => return,
         }
     }
 }
 
-async fn beat(core: &Core) {
+/// One renewal; `false` when the database did not take it.
+async fn beat(core: &Core) -> bool {
     let run_ids = core.live.ids();
     if run_ids.is_empty() {
-        return;
+        return true;
     }
     let now = core.now();
     let heartbeat = Heartbeat {
@@ -37,6 +51,9 @@ async fn beat(core: &Core) {
     };
     match core.store.runs_heartbeat_if_running(&heartbeat).await {
         Ok(states) => {
+            let held = states.iter().filter(|state| state.held);
+            core.live
+                .renewed(held.map(|state| state.run_id), heartbeat.lease_until);
             for state in states {
                 if !state.held {
                     core.live.stop(state.run_id, StopReason::LeaseLost);
@@ -44,8 +61,42 @@ async fn beat(core: &Core) {
                     core.live.stop(state.run_id, StopReason::Cancelled);
                 }
             }
+            true
         }
-        Err(error) => tracing::warn!(%error, "cannot renew run leases"),
+        Err(error) => {
+            tracing::warn!(%error, "cannot renew run leases");
+            false
+        }
+    }
+}
+
+/// Stops every live run whose lease is within the fencing margin of its
+/// end: the renewals did not get through, so another node may soon see the
+/// lease expire and start the retry. Wakes for the earliest such instant,
+/// and at least every heartbeat period (a run registered meanwhile holds a
+/// lease of its own that ends later than that).
+async fn fence(core: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let margin = jiff::SignedDuration::try_from(core.config.fence_margin())
+        .unwrap_or(jiff::SignedDuration::ZERO);
+    loop {
+        let fenced = core.live.fence_leases_ending_by(core.now() + margin);
+        for run_id in fenced {
+            tracing::warn!(
+                run = run_id,
+                node = %core.config.node_id,
+                "stopped the run: its lease could not be renewed (the database does not answer), and another node may take it over once the lease expires"
+            );
+        }
+        let poll = tokio::time::Instant::now() + core.config.heartbeat_every();
+        let next = core
+            .live
+            .earliest_lease_end()
+            .map(|end| core.deadline(end - margin))
+            .map_or(poll, |at| at.min(poll));
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

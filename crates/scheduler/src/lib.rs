@@ -2,8 +2,8 @@
 //! on time, and executes them.
 //!
 //! [`Scheduler::start`] takes a [`SchedulerConfig`], a [`store::Store`], a
-//! [`runtime::Executor`] and a clock, and returns a [`SchedulerHandle`] —
-//! the only thing other layers touch: [`SchedulerHandle::job_changed`],
+//! [`runtime::Executor`] and a clock, and returns a [`SchedulerHandle`]:
+//! [`SchedulerHandle::job_changed`],
 //! `run_now`, `cancel`, `subscribe_logs` (live logs for SSE), `events`
 //! ([`RunEvent`]s), `metrics` ([`SchedulerMetrics`]) and `shutdown`. Job
 //! saves are one call each through [`JobSaves`], which decides the job's

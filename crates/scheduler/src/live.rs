@@ -10,6 +10,7 @@ use std::{
     },
 };
 
+use jiff::Timestamp;
 use runtime::{LogStream, RunControl};
 use tokio::sync::Notify;
 
@@ -25,6 +26,11 @@ pub(crate) enum StopReason {
     Shutdown = 2,
     /// The node lost its lease (another node interrupted it): record nothing.
     LeaseLost = 3,
+    /// The node could not renew its lease in time (the database did not
+    /// answer): it stopped the run itself before the lease could expire
+    /// elsewhere. Its end is `interrupted`, written only if the store still
+    /// finds the run this node's when the write gets through.
+    Fenced = 4,
 }
 
 impl StopReason {
@@ -33,6 +39,7 @@ impl StopReason {
             1 => StopReason::Cancelled,
             2 => StopReason::Shutdown,
             3 => StopReason::LeaseLost,
+            4 => StopReason::Fenced,
             _ => StopReason::None,
         }
     }
@@ -41,6 +48,9 @@ impl StopReason {
 struct LiveRun {
     control: RunControl,
     reason: Arc<AtomicU8>,
+    /// The end of the lease as this node last wrote it (by its own clock):
+    /// the run must be stopped before then if no renewal gets through.
+    held_until: Timestamp,
 }
 
 /// The registry, shared by the workers, the heartbeat and the handle.
@@ -73,16 +83,61 @@ impl Live {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn register(&self, run_id: i64, control: RunControl) -> StopFlag {
+    /// Registers a run whose lease this node holds until `held_until`.
+    pub(crate) fn register(
+        &self,
+        run_id: i64,
+        control: RunControl,
+        held_until: Timestamp,
+    ) -> StopFlag {
         let reason = Arc::new(AtomicU8::new(StopReason::None as u8));
         self.lock().insert(
             run_id,
             LiveRun {
                 control,
                 reason: reason.clone(),
+                held_until,
             },
         );
         StopFlag(reason)
+    }
+
+    /// A heartbeat renewed these runs' leases until `until`.
+    pub(crate) fn renewed(&self, run_ids: impl IntoIterator<Item = i64>, until: Timestamp) {
+        let mut runs = self.lock();
+        for run_id in run_ids {
+            if let Some(run) = runs.get_mut(&run_id)
+                && run.held_until < until
+            {
+                run.held_until = until;
+            }
+        }
+    }
+
+    /// The earliest end of a lease held here by a run not stopped yet.
+    pub(crate) fn earliest_lease_end(&self) -> Option<Timestamp> {
+        self.lock()
+            .values()
+            .filter(|run| run.reason.load(Ordering::Acquire) == StopReason::None as u8)
+            .map(|run| run.held_until)
+            .min()
+    }
+
+    /// Stops, as [`StopReason::Fenced`], every run not stopped yet whose
+    /// lease ends at or before `deadline`; returns their ids.
+    pub(crate) fn fence_leases_ending_by(&self, deadline: Timestamp) -> Vec<i64> {
+        let ids: Vec<i64> = self
+            .lock()
+            .iter()
+            .filter(|(_, run)| {
+                run.held_until <= deadline
+                    && run.reason.load(Ordering::Acquire) == StopReason::None as u8
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        ids.into_iter()
+            .filter(|&id| self.stop(id, StopReason::Fenced))
+            .collect()
     }
 
     pub(crate) fn remove(&self, run_id: i64) {

@@ -77,6 +77,18 @@ pub(crate) struct PlanRules {
     pub(crate) lease_until: Timestamp,
 }
 
+impl PlanRules {
+    /// The same rules for a claim made at `made_at` (never before the
+    /// instant it was planned for), its runs leased until `lease_until`.
+    pub(crate) fn made_at(&self, made_at: Timestamp, lease_until: Timestamp) -> PlanRules {
+        PlanRules {
+            now: self.now.max(made_at),
+            lease_until: self.lease_until.max(lease_until),
+            ..self.clone()
+        }
+    }
+}
+
 /// The job's live runs as the plan adds rows.
 #[derive(Debug, Clone, Copy)]
 struct Live {
@@ -136,6 +148,7 @@ pub(crate) fn plan(
     OccurrencePlan {
         rows: planner.rows,
         cancel_running: planner.cancel_running,
+        abandon: false,
     }
 }
 

@@ -70,15 +70,32 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
         // The start is committed before the script runs: a node that dies
         // from here on leaves a run that began (interrupted at its restart),
         // never one that ran unrecorded and would run again as if it had not.
-        core.writer
+        let began = core
+            .writer
             .started(RunStart {
                 run_id: run.id,
                 node: core.config.node_id.clone(),
                 started_at: started,
             })
             .await;
+        // A start the store refused, or one written so late that the lease
+        // is (nearly) gone, is another node's run by now: executing it here
+        // could overlap that node's attempt.
+        let held_until = run
+            .lease_expires_at
+            .unwrap_or_else(|| core.lease_until(started));
+        if !began || !lease_left(&core, held_until) {
+            tracing::warn!(
+                run = run.id,
+                job = run.job_id,
+                "not starting the run: this node no longer holds its lease"
+            );
+            drop(permit);
+            core.wake_feeder.notify_one();
+            return;
+        }
         let handle = core.executor.start(run_spec(&core, &run, &spec));
-        let stop = core.live.register(run.id, handle.control());
+        let stop = core.live.register(run.id, handle.control(), held_until);
         core.events
             .send(RunEvent::of(&run, RunStatus::Running, started));
         let pump = tokio::spawn(pump_logs(core.clone(), run.id, handle.logs()));
@@ -87,6 +104,14 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
         let flushed = pump.await.unwrap_or(0);
         finish(&core, &run, &spec, outcome, flushed, stop.reason()).await;
     });
+}
+
+/// Whether a lease held until `held_until` is further away than the fencing
+/// margin, so a run may (still) execute under it.
+fn lease_left(core: &Core, held_until: jiff::Timestamp) -> bool {
+    let margin = jiff::SignedDuration::try_from(core.config.fence_margin())
+        .unwrap_or(jiff::SignedDuration::ZERO);
+    core.now() + margin < held_until
 }
 
 /// Records a run's end (unless its lease was lost) with its follow-up run.
@@ -134,6 +159,16 @@ async fn finish(
     let written = core.writer.finish(finish).await;
     core.unwritten_ends.remove(run.job_id);
     core.live.remove(run.id);
+    if !written.applied {
+        // Dropped, not retried: the row is no longer this node's (another
+        // node interrupted it once its lease expired, and may run it again).
+        tracing::warn!(
+            run = run.id,
+            job = run.job_id,
+            status = %status.as_str(),
+            "the store refused this run's end: this node no longer holds the run"
+        );
+    }
     if written.applied {
         core.metrics.run_duration.observe(outcome.duration);
         let mut ended = run.clone();
@@ -178,6 +213,14 @@ fn recorded_end(
         runtime::RunStatus::Cancelled if reason == StopReason::Cancelled => {
             RunFinish::cancelled(id, node, finished_at, error)
         }
+        runtime::RunStatus::Cancelled if reason == StopReason::Fenced => RunFinish::interrupted(
+            id,
+            node,
+            finished_at,
+            RunError::message(
+                "interrupted: the node could not renew its lease (the database did not answer), so it stopped the run before another node could take it over",
+            ),
+        ),
         runtime::RunStatus::Cancelled => RunFinish::interrupted(
             id,
             node,

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use store::{LogAppend, Run, RunFinish, RunStart, RunWrites, RunWritesApplied, Store, StoreError};
+use store::{
+    ErrorClass, LogAppend, Run, RunFinish, RunStart, RunWrites, RunWritesApplied, Store, StoreError,
+};
 use tokio::sync::{mpsc, oneshot};
 
 /// Writes queued before the workers wait (backpressure if the database stalls).
@@ -31,7 +33,7 @@ pub(crate) struct FinishWritten {
 }
 
 enum Write {
-    Start(RunStart, oneshot::Sender<()>),
+    Start(RunStart, oneshot::Sender<bool>),
     Append(LogAppend),
     Finish(Box<RunFinish>, oneshot::Sender<FinishWritten>),
     /// Commit everything before it, answer, and end.
@@ -53,14 +55,15 @@ impl Writer {
         (Writer { sender }, task)
     }
 
-    /// Records when a run's script began (no answer: it applies only while
-    /// the run is still this node's, like an append).
-    pub(crate) async fn started(&self, start: RunStart) {
+    /// Records when a run's script began, and waits until it is committed;
+    /// `false` when it did not apply (the run is no longer this node's) or
+    /// the writer stopped.
+    pub(crate) async fn started(&self, start: RunStart) -> bool {
         let (reply, committed) = oneshot::channel();
-        if self.sender.send(Write::Start(start, reply)).await.is_ok() {
-            // An error only means the writer stopped: nothing more to wait for.
-            let _ = committed.await;
+        if self.sender.send(Write::Start(start, reply)).await.is_err() {
+            return false;
         }
+        committed.await.unwrap_or(false)
     }
 
     /// Stores log lines of a running run (no answer: a lost append only
@@ -130,8 +133,10 @@ async fn write_loop(store: Store, window: Duration, mut receiver: mpsc::Receiver
     }
 }
 
-/// Commits one batch, retrying until the database takes it: a report that
-/// is dropped would leave a run `running` until its lease expires.
+/// Commits one batch, retrying while the database fails: a report that is
+/// dropped would leave a run `running` until its lease expires. A batch the
+/// store refuses as such (a permanent error) is written again one write at
+/// a time, so only the write at fault is dropped.
 async fn commit(store: &Store, batch: Vec<Write>) {
     let mut writes = RunWrites::default();
     let mut replies = Vec::new();
@@ -152,17 +157,39 @@ async fn commit(store: &Store, batch: Vec<Write>) {
             }
         }
     }
+    let applied = match write_while_transient(store, &writes).await {
+        Ok(applied) => applied,
+        Err(error) => write_one_by_one(store, &writes, &error).await,
+    };
+    for (reply, started) in start_replies.into_iter().zip(applied.started) {
+        let _ = reply.send(started);
+    }
+    for ((reply, applied), follow_up) in replies
+        .into_iter()
+        .zip(applied.finished)
+        .zip(applied.follow_ups)
+    {
+        let _ = reply.send(FinishWritten { applied, follow_up });
+    }
+}
+
+/// Writes `writes` in one transaction, trying again (every 50–500 ms)
+/// while the failure is transient; returns a permanent failure.
+async fn write_while_transient(
+    store: &Store,
+    writes: &RunWrites,
+) -> Result<RunWritesApplied, StoreError> {
     let mut pause = RETRY_FIRST;
     let mut attempts: u32 = 0;
-    let applied = loop {
-        match store.runs_write_if_running(&writes).await {
+    loop {
+        match store.runs_write_if_running(writes).await {
             Ok(applied) => {
                 if attempts > 0 {
                     tracing::info!(attempts, "stored the run results the database refused");
                 }
-                break applied;
+                return Ok(applied);
             }
-            Err(error @ StoreError::Database(_)) => {
+            Err(error) if error.class() == ErrorClass::Transient => {
                 // Said once, then every `LOG_EVERY` attempts: retries are frequent.
                 if attempts.is_multiple_of(LOG_EVERY) {
                     tracing::warn!(%error, finishes = writes.finishes.len(), attempts, "cannot store run results; retrying");
@@ -171,25 +198,133 @@ async fn commit(store: &Store, batch: Vec<Write>) {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(RETRY_MAX);
             }
-            Err(error) => {
-                // Not the database's fault: retrying cannot help.
-                tracing::error!(%error, "run results refused by the store");
-                break RunWritesApplied {
-                    appended: vec![false; writes.appends.len()],
-                    finished: vec![false; writes.finishes.len()],
-                    follow_ups: vec![None; writes.finishes.len()],
-                };
-            }
+            Err(error) => return Err(error),
         }
-    };
-    for reply in start_replies {
-        let _ = reply.send(());
     }
-    for ((reply, applied), follow_up) in replies
-        .into_iter()
-        .zip(applied.finished)
-        .zip(applied.follow_ups)
-    {
-        let _ = reply.send(FinishWritten { applied, follow_up });
+}
+
+/// After `error` refused a whole batch: each write alone, dropping (with a
+/// warning) those refused again — never retrying them forever.
+async fn write_one_by_one(
+    store: &Store,
+    writes: &RunWrites,
+    error: &StoreError,
+) -> RunWritesApplied {
+    let count = writes.starts.len() + writes.appends.len() + writes.finishes.len();
+    tracing::warn!(%error, writes = count, "the store refused a batch of run results; writing them one at a time");
+    let mut applied = RunWritesApplied::default();
+    for start in &writes.starts {
+        let alone = RunWrites {
+            starts: vec![start.clone()],
+            ..RunWrites::default()
+        };
+        let written = write_alone(store, &alone, start.run_id).await;
+        applied
+            .started
+            .push(written.is_some_and(|w| w.started == [true]));
+    }
+    for append in &writes.appends {
+        let alone = RunWrites {
+            appends: vec![append.clone()],
+            ..RunWrites::default()
+        };
+        let written = write_alone(store, &alone, append.run_id).await;
+        applied
+            .appended
+            .push(written.is_some_and(|w| w.appended == [true]));
+    }
+    for finish in &writes.finishes {
+        let alone = RunWrites {
+            finishes: vec![finish.clone()],
+            ..RunWrites::default()
+        };
+        let written = write_alone(store, &alone, finish.id).await;
+        let (finished, follow_up) = written
+            .and_then(|mut w| Some((w.finished.pop()?, w.follow_ups.pop()?)))
+            .unwrap_or((false, None));
+        applied.finished.push(finished);
+        applied.follow_ups.push(follow_up);
+    }
+    applied
+}
+
+/// One write of run `run_id`; `None` (with a warning) when the store
+/// refuses it for good.
+async fn write_alone(store: &Store, writes: &RunWrites, run_id: i64) -> Option<RunWritesApplied> {
+    match write_while_transient(store, writes).await {
+        Ok(applied) => Some(applied),
+        Err(error) => {
+            tracing::warn!(%error, run = run_id, "run result refused by the store; dropped");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+    use std::time::Duration;
+
+    use jiff::Timestamp;
+    use store::{JobSpec, NewJob, NewRun, RunClaim, Trigger};
+
+    use super::*;
+
+    const NODE: &str = "n1";
+
+    /// One running run on [`NODE`] of each of `count` new jobs.
+    async fn running_runs(store: &Store, count: usize, now: Timestamp) -> Vec<Run> {
+        for n in 0..count {
+            let job = store
+                .job_create(&NewJob {
+                    spec: JobSpec::new(format!("writer-{n}"), "return 1"),
+                    next_fire_at: None,
+                    actor: "tester".into(),
+                })
+                .await
+                .unwrap();
+            store
+                .run_insert(&NewRun::new(job.id, Trigger::Manual, now))
+                .await
+                .unwrap();
+        }
+        let claim = RunClaim {
+            node: NODE.into(),
+            now,
+            lease_until: now + Duration::from_secs(30),
+            limit: 100,
+        };
+        let claimed = store.runs_claim_queued(&claim).await.unwrap();
+        claimed.into_iter().map(|claimed| claimed.run).collect()
+    }
+
+    /// A finish the store refuses for good (its follow-up names a job that
+    /// does not exist) is dropped — the writer does not retry it forever —
+    /// and the finish committed in the same batch is still written.
+    #[tokio::test]
+    async fn a_refused_write_is_dropped_and_the_rest_of_its_batch_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db.sqlite").to_str().unwrap())
+            .await
+            .unwrap();
+        let now = Timestamp::now();
+        let runs = running_runs(&store, 2, now).await;
+        let refused = RunFinish::failed(runs[0].id, NODE, now, None)
+            .with_follow_up(Some(NewRun::new(424_242, Trigger::Retry, now)));
+        let good = RunFinish::succeeded(runs[1].id, NODE, now, None);
+        // A long window: both finishes go into one batch.
+        let (writer, task) = Writer::start(store.clone(), Duration::from_millis(200));
+        let (refused, good) = tokio::join!(writer.finish(refused), writer.finish(good));
+        assert!(!refused.applied);
+        assert!(good.applied);
+        let stored = |id| {
+            let store = store.clone();
+            async move { store.run_get(id).await.unwrap().unwrap().status }
+        };
+        assert_eq!(stored(runs[0].id).await, store::RunStatus::Running);
+        assert_eq!(stored(runs[1].id).await, store::RunStatus::Succeeded);
+        writer.stop().await;
+        task.await.unwrap();
     }
 }

@@ -25,7 +25,7 @@ use tracing::Span;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    chains, channels, conditional, console, cron_preview,
+    audit, chains, channels, conditional, console, cron_preview,
     extract::MAX_BODY_BYTES,
     health, jobs, metrics,
     model::JobInput,
@@ -341,6 +341,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(channels::get, channels::replace, channels::delete))
         .routes(routes!(channels::test))
         .routes(routes!(channels::deliveries))
+        .routes(routes!(audit::list))
         .routes(routes!(sites::list))
         .routes(routes!(sites::put, sites::delete))
         .routes(routes!(storage::browse))
@@ -370,7 +371,10 @@ pub fn app(state: AppState) -> Router {
     let (api, document) = OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", api_routes())
         .split_for_parts();
-    let document = Bytes::from(openapi::to_json(&document));
+    let facts = crate::openapi_contract::Facts {
+        run_as_names: state.inner.run_as_names.as_deref(),
+    };
+    let document = Bytes::from(openapi::to_json(&document, &facts));
     Router::new()
         .merge(api)
         .route(

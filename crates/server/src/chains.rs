@@ -74,7 +74,9 @@ pub struct ChainView {
     /// When its last run ended; `null` while it is running.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<Timestamp>,
-    /// Time its runs spent executing, summed (delays between chunks excluded).
+    /// Time its runs spent executing, summed (delays between chunks
+    /// excluded; a chunk whose node died counts to its last stored log line,
+    /// not to when its expired lease was noticed).
     pub total_duration_ms: i64,
     /// The size of the newest saved state, in bytes of JSON.
     pub latest_state_bytes: u64,

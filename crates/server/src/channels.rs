@@ -219,13 +219,28 @@ pub(crate) async fn create(
     let spec = spec_of(name, input, None)?;
     let channel = state.store().channel_upsert(&spec).await?;
     audit(&state, caller.actor(), "channel.create", &channel).await;
-    let location = format!("/api/v1/channels/{}", channel.spec.name);
+    let location = format!("/api/v1/channels/{}", path_segment(&channel.spec.name));
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
         Json(ChannelView::from(channel)),
     )
         .into_response())
+}
+
+/// `name` as one URL path segment: every byte but the unreserved ones
+/// percent-encoded, so any name (spaces, control characters) makes a valid
+/// `Location` header.
+fn path_segment(name: &str) -> String {
+    name.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
 }
 
 /// One channel.
@@ -481,5 +496,11 @@ mod tests {
             shown_url(ChannelKind::Webhook, "https://example.com/hook?k=1"),
             "https://example.com/hook?k=1"
         );
+    }
+
+    #[test]
+    fn a_location_segment_encodes_everything_but_unreserved_bytes() {
+        assert_eq!(path_segment("ops-alerts_1.x~"), "ops-alerts_1.x~");
+        assert_eq!(path_segment("a b/\u{10}é"), "a%20b%2F%10%C3%A9");
     }
 }

@@ -106,38 +106,45 @@ fn require_json_content_type(request: &Request) -> Result<(), ApiError> {
 }
 
 /// Parses a JSON document, reporting shape errors with the field's path.
+/// A number written with a zero fraction (`30.0`) is the integer it equals,
+/// as JSON Schema's `integer` has it.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        match inner.classify() {
-            // Reading an enum from the text, serde_json reports a value of
-            // the wrong type (`{"overlap": {}}`) as a syntax error; a
-            // document that is valid JSON has a shape error instead.
-            serde_json::error::Category::Syntax => {
-                shape_error::<T>(bytes).unwrap_or_else(|| json_error(path, &inner))
-            }
-            _ => json_error(path, &inner),
-        }
-    })?;
-    deserializer
-        .end()
-        .map_err(|error| json_error(".".to_owned(), &error))?;
-    Ok(value)
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|error| json_error(".".to_owned(), &error))?;
+    integral_floats_as_integers(&mut value);
+    parse_value(value)
 }
 
-/// The shape error of a valid JSON document that is not a `T`, with the
-/// field's path and the type expected there; `None` when it is not JSON.
-fn shape_error<T: DeserializeOwned>(bytes: &[u8]) -> Option<ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    parse_value::<T>(value).err()
+/// Rewrites every float with no fraction that fits an `i64`/`u64` as that
+/// integer, so `"timeout_seconds": 30.0` reads as 30.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => {
+            // Only integers a double holds exactly (|n| ≤ 2^53) are rewritten;
+            // a larger one stays a float and is refused where an integer is due.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if let Some(float) = number.as_f64()
+                && !number.is_i64()
+                && !number.is_u64()
+                && float.fract() == 0.0
+                && float.abs() <= EXACT
+            {
+                #[allow(clippy::cast_possible_truncation)] // integral and in range
+                let integer = float as i64;
+                *value = Value::from(integer);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(members) => members.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 /// Reads a JSON value (e.g. a merged patch) as `T`, reporting shape
 /// errors with the field's path like a request body.
 pub(crate) fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
+    crate::strict_json::from_value(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         json_error(path, &inner)

@@ -42,6 +42,8 @@ pub(crate) struct ListQuery {
     status: Option<String>,
     /// Only enabled (`true`) or paused (`false`) jobs.
     enabled: Option<bool>,
+    /// Only jobs with this tag (exact).
+    tag: Option<String>,
     /// Jobs per page, 1-500 (default 50).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -92,6 +94,7 @@ pub(crate) async fn list(
         cursor: query.cursor,
         limit: validate::limit(query.limit)?,
         last_run,
+        tag: query.tag.filter(|tag| !tag.is_empty()),
     };
     let overview = state.store().jobs_overview(&filter, RECENT_RUNS).await?;
     let items = overview

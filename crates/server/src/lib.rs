@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod audit;
 mod auth;
 mod chains;
 mod channels;
@@ -45,12 +46,14 @@ mod live_logs;
 mod metrics;
 mod model;
 mod openapi;
+mod openapi_contract;
 mod problem;
 mod queues;
 mod runs;
 mod session;
 mod sites;
 mod storage;
+mod strict_json;
 mod throttle;
 mod ui;
 mod users;

@@ -60,8 +60,14 @@ pub(crate) fn base() -> openapi::OpenApi {
     document
 }
 
-/// The document as JSON text.
-pub(crate) fn to_json(document: &openapi::OpenApi) -> String {
+/// The served document as JSON text: the generated one completed into
+/// the contract the server keeps ([`crate::openapi_contract`]).
+pub(crate) fn to_json(
+    document: &openapi::OpenApi,
+    facts: &crate::openapi_contract::Facts<'_>,
+) -> String {
     // The document is plain data built by our own code; serialising it cannot fail.
-    document.to_json().unwrap_or_else(|_| "{}".to_owned())
+    let mut value = serde_json::to_value(document).unwrap_or_default();
+    crate::openapi_contract::complete(&mut value, facts);
+    serde_json::to_string(&value).unwrap_or_else(|_| "{}".to_owned())
 }

@@ -303,7 +303,7 @@ impl From<store::StoreError> for ApiError {
                 }
                 None => Self::internal(other),
             },
-            other @ E::Corrupt { .. } => Self::internal(other),
+            other @ (E::Corrupt { .. } | E::ClaimAbandoned) => Self::internal(other),
         }
     }
 }

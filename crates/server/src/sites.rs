@@ -11,8 +11,8 @@
 //!
 //! The book keeps the effective sites in memory (runs read them without
 //! waiting on the database) and is reloaded after every change made here;
-//! another node sharing a PostgreSQL database sees a change when it
-//! restarts.
+//! on PostgreSQL every other node reloads it too, as soon as the change's
+//! notification arrives ([`SiteBook::follow_changes`]).
 
 use std::sync::{Arc, RwLock};
 
@@ -99,6 +99,45 @@ impl SiteBook {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = sites;
         Ok(())
+    }
+
+    /// Reloads the book whenever any node changes a stored site
+    /// (PostgreSQL `LISTEN/NOTIFY`), and after every reconnection (a
+    /// notification may have been lost meanwhile). Returns at once on
+    /// SQLite, where this process is the only node; otherwise runs until
+    /// the task is dropped.
+    pub async fn follow_changes(self: Arc<Self>, store: Store) {
+        const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+        loop {
+            let mut feed = match store.change_feed().await {
+                Ok(Some(feed)) => feed,
+                Ok(None) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for site changes; retrying");
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            };
+            self.reload_or_warn(&store).await;
+            loop {
+                match feed.next().await {
+                    Ok(store::Change::SitesChanged | store::Change::Resync) => {
+                        self.reload_or_warn(&store).await;
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "lost the site change feed; re-subscribing");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn reload_or_warn(&self, store: &Store) {
+        if let Err(error) = self.reload(store).await {
+            tracing::warn!(%error, "cannot re-read the stored sites; runs keep the previous ones");
+        }
     }
 
     /// The configuration's sites as the API lists them.

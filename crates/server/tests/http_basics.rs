@@ -100,6 +100,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         ("/api/v1/storage/{key}", "get"),
         ("/api/v1/storage/{key}", "put"),
         ("/api/v1/storage/{key}", "delete"),
+        ("/api/v1/audit", "get"),
     ];
     for (path, method) in operations {
         let operation = &document["paths"][path][method];
@@ -137,6 +138,10 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
         names.sort();
         names
     };
+    assert_eq!(
+        properties("AuditView"),
+        sorted(&["id", "at", "actor", "action", "target", "detail"])
+    );
     // The issue's Job JSON, plus `retention` (per-job history bounds),
     // `queue` (the key it consumes), `progress` (chains and queues),
     // `handler` and `env` (Forge's entry point and `process.env`) and
@@ -169,6 +174,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "handler",
             "env",
             "language",
+            "tags",
         ])
     );
     // The issue's Run JSON, plus `missed_count` (how many occurrences a
@@ -237,5 +243,100 @@ async fn wrong_json_types_name_the_field_and_the_expected_type() {
             "{field}: {value}: {message}"
         );
     }
+    server.stop().await;
+}
+
+/// Issue 13 point 11: what `openapi-spec-validator` reported on the
+/// served document (responses without `description`, shared
+/// `operationId`s) and the bounds schemathesis found undeclared.
+#[tokio::test]
+async fn the_openapi_document_describes_every_response_and_names_each_operation_once() {
+    let server = TestServer::sqlite().await;
+    let document = server.get("/api/v1/openapi.json").await.body;
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(
+                ids.insert(id.to_owned()),
+                "{method} {path}: {id} is used twice"
+            );
+            for (code, response) in operation["responses"].as_object().unwrap() {
+                assert!(
+                    response["description"].is_string(),
+                    "{method} {path} {code} has no description"
+                );
+            }
+            assert!(operation["responses"]["503"].is_object(), "{method} {path}");
+            if operation.get("requestBody").is_some() {
+                for code in ["400", "413", "415", "422"] {
+                    assert!(
+                        operation["responses"][code].is_object(),
+                        "{method} {path} {code}"
+                    );
+                }
+            }
+        }
+    }
+    let jobs = &document["paths"]["/api/v1/jobs"]["get"]["parameters"];
+    let limit = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["schema"]["minimum"], 1);
+    assert_eq!(limit["schema"]["maximum"], 500);
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(
+        schemas["UserInput"]["properties"]["password"]["minLength"],
+        8
+    );
+    assert_eq!(schemas["JobInput"]["properties"]["name"]["maxLength"], 200);
+    assert_eq!(
+        document["paths"]["/api/v1/jobs/{job}/run"]["post"]["requestBody"]["required"],
+        false
+    );
+    server.stop().await;
+}
+
+/// Issue 13 point 11 (found by schemathesis): serde read a JSON array as a
+/// struct's fields in order, so `[null, null]` changed nothing and answered
+/// 200; a body's struct, at any depth, is read only from an object.
+#[tokio::test]
+async fn an_array_is_not_read_as_an_object_body() {
+    let server = TestServer::sqlite().await;
+    let reply = server
+        .call(
+            &server.admin,
+            "PATCH",
+            "/api/v1/users/admin",
+            Some(&serde_json::json!([null, null])),
+        )
+        .await;
+    assert!(
+        reply.problem(422)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sequence"),
+        "{}",
+        reply.text
+    );
+    let job = serde_json::json!({"name": "nightly", "script": "export default () => 1", "retry": [3, 10]});
+    let reply = server.write("POST", "/api/v1/jobs", Some(&job)).await;
+    assert_eq!(reply.error_fields(), ["retry"], "{}", reply.text);
+    server.stop().await;
+}
+
+/// JSON Schema's `integer` includes `30.0`; the server reads it as 30.
+#[tokio::test]
+async fn an_integral_float_is_read_as_an_integer() {
+    let server = TestServer::sqlite().await;
+    let job = serde_json::json!({"name": "nightly", "script": "export default () => 1", "timeout_seconds": 30.0});
+    let reply = server.write("POST", "/api/v1/jobs", Some(&job)).await;
+    assert_eq!(reply.expect(201)["timeout_seconds"], 30);
+    let job = serde_json::json!({"name": "weekly", "script": "export default () => 1", "timeout_seconds": 30.5});
+    let reply = server.write("POST", "/api/v1/jobs", Some(&job)).await;
+    assert_eq!(reply.error_fields(), ["timeout_seconds"], "{}", reply.text);
     server.stop().await;
 }

@@ -29,6 +29,9 @@ engine_tests!(
     unknown_jobs_are_not_found,
     a_taken_name_and_a_stale_version_conflict,
     changes_are_audited_with_the_token_name,
+    an_old_version_is_restored_by_putting_its_spec_back,
+    jobs_carry_tags_and_the_list_filters_by_one,
+    the_audit_log_is_read_by_admins_filtered_by_job_and_actor,
     without_a_scheduler_run_cancel_and_metrics_are_unavailable,
 );
 
@@ -141,6 +144,7 @@ async fn create_returns_the_job_with_defaults_and_its_first_fire_instant(server:
             "queue": null,
             "handler": null,
             "env": {},
+            "tags": [],
             "progress": {"chain": null, "queue": null},
             "version": 1,
             "next_fire_at": "2026-03-07T12:00:20Z",
@@ -711,6 +715,181 @@ async fn changes_are_audited_with_the_token_name(server: TestServer) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn jobs_carry_tags_and_the_list_filters_by_one(server: TestServer) {
+    let mut tagged = nightly();
+    tagged["tags"] = json!(["billing", "nightly"]);
+    let job = server.write("POST", "/api/v1/jobs", Some(&tagged)).await;
+    assert_eq!(job.expect(201)["tags"], json!(["billing", "nightly"]));
+    let mut other = nightly();
+    other["name"] = json!("other");
+    server
+        .write("POST", "/api/v1/jobs", Some(&other))
+        .await
+        .expect(201);
+    let names = |reply: &common::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let billing = server.read("/api/v1/jobs?tag=billing").await;
+    assert_eq!(names(&billing), ["nightly-sync"]);
+    assert_eq!(billing.body["total"], 1);
+    assert_eq!(
+        billing.body["items"][0]["tags"],
+        json!(["billing", "nightly"])
+    );
+    assert!(names(&server.read("/api/v1/jobs?tag=bill").await).is_empty());
+    assert_eq!(names(&server.read("/api/v1/jobs").await).len(), 2);
+
+    // A patch replaces the list; versions keep the old one.
+    let patched = server
+        .write(
+            "PATCH",
+            "/api/v1/jobs/nightly-sync",
+            Some(&json!({"tags": ["finance"]})),
+        )
+        .await;
+    assert_eq!(patched.expect(200)["tags"], json!(["finance"]));
+    assert!(names(&server.read("/api/v1/jobs?tag=billing").await).is_empty());
+    let versions = server.read("/api/v1/jobs/nightly-sync/versions").await;
+    assert_eq!(
+        versions.expect(200)["items"][1]["spec"]["tags"],
+        json!(["billing", "nightly"])
+    );
+
+    for bad in [
+        json!(["has space"]),
+        json!(["a", "a"]),
+        json!([""]),
+        json!("billing"),
+    ] {
+        let mut job = nightly();
+        job["name"] = json!("bad-tags");
+        job["tags"] = bad.clone();
+        let reply = server.write("POST", "/api/v1/jobs", Some(&job)).await;
+        reply.problem(422);
+        assert!(reply.text.contains("tags"), "{bad}: {}", reply.text);
+    }
+    assert!(server.read("/api/v1/jobs/bad-tags").await.status == 404);
+}
+
+/// The web UI's "Restore this version": the old version's `spec` sent back
+/// with PUT, `version` set to the current one, makes a new version.
+async fn an_old_version_is_restored_by_putting_its_spec_back(server: TestServer) {
+    server
+        .write("POST", "/api/v1/jobs", Some(&nightly()))
+        .await
+        .expect(201);
+    let mut edited = nightly();
+    edited["script"] = json!("return 2;");
+    edited["timeout_seconds"] = json!(60);
+    server
+        .write("PUT", "/api/v1/jobs/nightly-sync", Some(&edited))
+        .await
+        .expect(200);
+    let versions = server.read("/api/v1/jobs/nightly-sync/versions").await;
+    let mut old = versions.expect(200)["items"][1]["spec"].clone();
+    assert_eq!(old["script"], "return 1;");
+    old["version"] = json!(2);
+    let restored = server
+        .write("PUT", "/api/v1/jobs/nightly-sync", Some(&old))
+        .await;
+    let job = restored.expect(200);
+    assert_eq!(job["version"], 3);
+    assert_eq!(job["script"], "return 1;");
+    assert_eq!(job["timeout_seconds"], 900);
+    let versions = server.read("/api/v1/jobs/nightly-sync/versions").await;
+    let items = versions.expect(200)["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["spec"]["script"], "return 1;");
+    // Restoring onto a version that has moved on is a conflict, not a silent overwrite.
+    let stale = server
+        .write("PUT", "/api/v1/jobs/nightly-sync", Some(&old))
+        .await;
+    stale.problem(409);
+}
+
+async fn the_audit_log_is_read_by_admins_filtered_by_job_and_actor(server: TestServer) {
+    let job = server.write("POST", "/api/v1/jobs", Some(&nightly())).await;
+    let id = job.expect(201)["id"].as_i64().unwrap();
+    let mut other = nightly();
+    other["name"] = json!("other-job");
+    server
+        .call(&server.admin, "POST", "/api/v1/jobs", Some(&other))
+        .await
+        .expect(201);
+    server
+        .write(
+            "PATCH",
+            "/api/v1/jobs/nightly-sync",
+            Some(&json!({"script": "return 5;"})),
+        )
+        .await
+        .expect(200);
+    let read = |path: &'static str| server.call(&server.admin, "GET", path, None);
+
+    let on_job = read("/api/v1/audit?job=nightly-sync").await;
+    let actions: Vec<(&str, &str)> = on_job.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [("editor", "job.update"), ("editor", "job.create")]
+    );
+    assert_eq!(on_job.body["items"][0]["target"], format!("job:{id}"));
+    assert!(on_job.body["items"][0]["at"].is_string());
+
+    let by_admin = read("/api/v1/audit?actor=admin").await;
+    let items = by_admin.expect(200)["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|e| e["actor"] == "admin"), "{items:?}");
+
+    let paged = read("/api/v1/audit?limit=1").await;
+    let cursor = paged.expect(200)["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(paged.body["items"].as_array().unwrap().len(), 1);
+    let next = server
+        .call(
+            &server.admin,
+            "GET",
+            &format!("/api/v1/audit?limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert!(next.expect(200)["items"][0]["id"].as_i64() < paged.body["items"][0]["id"].as_i64());
+
+    // By id, a deleted job's entries stay findable.
+    server
+        .write("DELETE", "/api/v1/jobs/nightly-sync", None)
+        .await;
+    let deleted = server
+        .call(
+            &server.admin,
+            "GET",
+            &format!("/api/v1/audit?job={id}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.expect(200)["items"][0]["action"], "job.delete");
+
+    read("/api/v1/audit?job=no-such-job").await.problem(404);
+    read("/api/v1/audit?limit=0").await.problem(422);
+    read("/api/v1/audit?cursor=bogus").await.problem(422);
+    server
+        .call(&server.editor, "GET", "/api/v1/audit", None)
+        .await
+        .problem(403);
+    server.read("/api/v1/audit").await.problem(403);
 }
 
 async fn without_a_scheduler_run_cancel_and_metrics_are_unavailable(server: TestServer) {

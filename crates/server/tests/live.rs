@@ -19,6 +19,9 @@ scheduler_tests!(
     metrics_count_runs_by_job_and_status,
     a_job_created_through_the_api_fires_on_its_schedule,
     revoking_a_token_closes_its_open_log_stream,
+    signing_out_closes_the_sessions_open_log_stream,
+    disabling_the_user_closes_their_open_log_stream,
+    deleting_the_user_closes_their_open_log_stream,
 );
 
 /// One server-sent event.
@@ -368,6 +371,128 @@ async fn revoking_a_token_closes_its_open_log_stream(server: TestServer) {
     // The run goes on; a valid credential still follows it.
     let still = server.read(&format!("/api/v1/runs/{run_id}")).await;
     assert_eq!(still.expect(200)["status"], "running");
+    server
+        .write("POST", &format!("/api/v1/runs/{run_id}/cancel"), None)
+        .await;
+    server.stop().await;
+}
+
+/// How a signed-in user's session ends while their log stream is open.
+#[derive(Debug, Clone, Copy)]
+enum SessionEnd {
+    SignOut,
+    Disable,
+    Delete,
+}
+
+async fn signing_out_closes_the_sessions_open_log_stream(server: TestServer) {
+    a_session_stream_closes_when(server, SessionEnd::SignOut).await;
+}
+
+async fn disabling_the_user_closes_their_open_log_stream(server: TestServer) {
+    a_session_stream_closes_when(server, SessionEnd::Disable).await;
+}
+
+async fn deleting_the_user_closes_their_open_log_stream(server: TestServer) {
+    a_session_stream_closes_when(server, SessionEnd::Delete).await;
+}
+
+/// Issue 13 point 8: a stream opened with the web UI's session cookie
+/// closes (without the run's `end` event) once the session has ended —
+/// not only when a token is revoked.
+async fn a_session_stream_closes_when(server: TestServer, end: SessionEnd) {
+    create(
+        &server,
+        "long",
+        "console.log('started');\nawait new Promise((r) => setTimeout(r, 3600000));",
+    )
+    .await;
+    let run = server.write("POST", "/api/v1/jobs/long/run", None).await;
+    let run_id = run.expect(202)["id"].as_i64().unwrap();
+    let password = "correct horse battery";
+    server
+        .call(
+            &server.admin,
+            "POST",
+            "/api/v1/users",
+            Some(&json!({"name": "watcher", "password": password, "role": "viewer"})),
+        )
+        .await
+        .expect(201);
+    let signed_in = server
+        .send(
+            server
+                .client
+                .post(server.url("/api/v1/session"))
+                .header("content-type", "application/json")
+                .body(json!({"username": "watcher", "password": password}).to_string()),
+        )
+        .await;
+    let csrf = signed_in.expect(200)["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookie = signed_in
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix("clockwork_session="))
+        .and_then(|value| value.split(';').next())
+        .map(|value| format!("clockwork_session={value}"))
+        .expect("a session cookie");
+    let mut response = server
+        .client
+        .get(server.url(&format!("/api/v1/runs/{run_id}/logs")))
+        .header("cookie", &cookie)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    while !text.contains("event: log") {
+        let chunk = response.chunk().await.unwrap().expect("a first line");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    match end {
+        SessionEnd::SignOut => {
+            let reply = server
+                .send(
+                    server
+                        .client
+                        .delete(server.url("/api/v1/session"))
+                        .header("cookie", &cookie)
+                        .header("x-csrf-token", &csrf),
+                )
+                .await;
+            assert_eq!(reply.status, 204, "{}", reply.text);
+        }
+        SessionEnd::Disable => {
+            server
+                .call(
+                    &server.admin,
+                    "PATCH",
+                    "/api/v1/users/watcher",
+                    Some(&json!({"disabled": true})),
+                )
+                .await
+                .expect(200);
+        }
+        SessionEnd::Delete => {
+            let reply = server
+                .call(&server.admin, "DELETE", "/api/v1/users/watcher", None)
+                .await;
+            assert_eq!(reply.status, 204, "{}", reply.text);
+        }
+    }
+    let rest = tokio::time::timeout(Duration::from_secs(30), response.text())
+        .await
+        .expect("the stream closes when its session ends")
+        .unwrap();
+    assert!(!rest.contains("event: end"), "{end:?}: {rest}");
+    let still = server.read(&format!("/api/v1/runs/{run_id}")).await;
+    assert_eq!(still.expect(200)["status"], "running", "{end:?}");
     server
         .write("POST", &format!("/api/v1/runs/{run_id}/cancel"), None)
         .await;

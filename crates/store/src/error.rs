@@ -246,6 +246,12 @@ pub enum StoreError {
     /// a second site for one product).
     #[error("{0}")]
     Conflict(String),
+    /// The caller abandoned an occurrence claim its plan found stale
+    /// (nothing was written); claiming again with the current time works.
+    #[error(
+        "the occurrence claim was abandoned: it waited for the database past the next occurrence"
+    )]
+    ClaimAbandoned,
     /// A stored row no longer decodes (the database was edited by hand).
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt {
@@ -267,6 +273,23 @@ impl StoreError {
         match self {
             StoreError::Database(error) => error.unavailability(),
             _ => None,
+        }
+    }
+
+    /// Whether trying the same operation again may succeed: [`Transient`]
+    /// for failures of the database itself (unreachable, disk full, a
+    /// lock or serialization conflict), [`Permanent`] for a request the
+    /// store or the database refuses as such (a violated constraint, an
+    /// invalid or corrupt value). A caller that retries should retry only
+    /// transient failures, and drop (and report) permanent ones.
+    ///
+    /// [`Transient`]: ErrorClass::Transient
+    /// [`Permanent`]: ErrorClass::Permanent
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::Database(error) => error.class(),
+            StoreError::ClaimAbandoned => ErrorClass::Transient,
+            _ => ErrorClass::Permanent,
         }
     }
 
@@ -298,7 +321,20 @@ impl std::fmt::Display for Unavailability {
     }
 }
 
+/// Whether an operation that failed may succeed if tried again
+/// ([`StoreError::class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The database could not do it now; the same request may succeed later.
+    Transient,
+    /// The request itself is refused; trying it again gives the same answer.
+    Permanent,
+}
+
 /// SQLite result codes (the primary code: the low byte of an extended one).
+const SQLITE_TOOBIG: i64 = 18;
+const SQLITE_CONSTRAINT: i64 = 19;
+const SQLITE_MISMATCH: i64 = 20;
 const SQLITE_IOERR: i64 = 10;
 const SQLITE_FULL: i64 = 13;
 const SQLITE_CANTOPEN: i64 = 14;
@@ -341,6 +377,54 @@ impl DatabaseError {
         }
     }
 
+    /// See [`StoreError::class`]. A failure the database itself does not
+    /// classify as the request's fault (a lost connection, a driver error)
+    /// counts as transient: wrongly retrying costs a retry, wrongly
+    /// dropping loses a write.
+    pub fn class(&self) -> ErrorClass {
+        let Inner::Sqlx(error) = &self.0 else {
+            return ErrorClass::Permanent;
+        };
+        match error {
+            sqlx::Error::Database(error) => {
+                let Some(code) = error.code() else {
+                    return ErrorClass::Transient;
+                };
+                let is_sqlite = error
+                    .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                    .is_some();
+                let permanent = if is_sqlite {
+                    code.parse::<i64>().is_ok_and(|extended| {
+                        matches!(
+                            extended & 0xff,
+                            SQLITE_CONSTRAINT | SQLITE_MISMATCH | SQLITE_TOOBIG
+                        )
+                    })
+                } else {
+                    // SQLSTATE classes 22 (data exception), 23 (integrity
+                    // constraint violation), 42 (syntax or access rule).
+                    ["22", "23", "42"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                };
+                if permanent {
+                    ErrorClass::Permanent
+                } else {
+                    ErrorClass::Transient
+                }
+            }
+            sqlx::Error::Encode(_)
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::TypeNotFound { .. }
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::RowNotFound
+            | sqlx::Error::Configuration(_) => ErrorClass::Permanent,
+            _ => ErrorClass::Transient,
+        }
+    }
+
     /// Whether the database refused a write that would duplicate a unique key.
     pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(&self.0, Inner::Sqlx(sqlx::Error::Database(error)) if error.is_unique_violation())
@@ -355,4 +439,38 @@ pub struct SpecProblem {
     pub field: &'static str,
     /// What is wrong with it.
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(error: sqlx::Error) -> StoreError {
+        StoreError::Database(DatabaseError(Inner::Sqlx(error)))
+    }
+
+    #[test]
+    fn failures_of_the_database_are_transient_refused_requests_permanent() {
+        for transient in [
+            database(sqlx::Error::PoolClosed),
+            database(sqlx::Error::PoolTimedOut),
+            database(sqlx::Error::Io(io::Error::from(
+                io::ErrorKind::ConnectionReset,
+            ))),
+            StoreError::ClaimAbandoned,
+        ] {
+            assert_eq!(transient.class(), ErrorClass::Transient, "{transient}");
+        }
+        for permanent in [
+            database(sqlx::Error::RowNotFound),
+            StoreError::JobNotFound { job: "7".into() },
+            StoreError::Invalid {
+                what: "attempt",
+                reason: "attempts count from 1".into(),
+            },
+            StoreError::corrupt("run", "bad"),
+        ] {
+            assert_eq!(permanent.class(), ErrorClass::Permanent, "{permanent}");
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //! Writes that another node must react to send a notification inside their
 //! transaction, so it is delivered exactly when the change is visible:
 //! job writes on [`JOBS_CHANNEL`] (payload: the job id), and new queued
-//! runs, finished runs and cancel requests on [`RUNS_CHANNEL`]. A
+//! runs, finished runs and cancel requests on [`RUNS_CHANNEL`], site
+//! changes on [`SETTINGS_CHANNEL`] (every node keeps the sites in memory
+//! for its runs, and re-reads them when told). A
 //! notification is a hint to look at the database, never the data itself:
 //! one lost while a listener reconnects is reported as [`Change::Resync`],
 //! and schedulers also poll slowly as a backstop. SQLite has one node, so
@@ -22,6 +24,10 @@ pub const JOBS_CHANNEL: &str = "clockwork_jobs";
 /// `cancel:<run id>`).
 pub const RUNS_CHANNEL: &str = "clockwork_runs";
 
+/// The channel on which settings changes are announced (payload: `sites`).
+pub const SETTINGS_CHANNEL: &str = "clockwork_settings";
+
+pub(crate) const SITES_CHANGED: &str = "sites";
 pub(crate) const RUNS_QUEUED: &str = "queued";
 pub(crate) const RUNS_FINISHED: &str = "finished";
 pub(crate) const CANCEL_PREFIX: &str = "cancel:";
@@ -37,6 +43,8 @@ pub enum Change {
     RunsFinished,
     /// Someone asked for this running run to be cancelled.
     CancelRequested(i64),
+    /// A stored site was added, changed or deleted: re-read the sites.
+    SitesChanged,
     /// The connection was re-established; notifications may have been lost,
     /// so re-read what matters.
     Resync,
@@ -74,6 +82,7 @@ fn parse(channel: &str, payload: &str) -> Option<Change> {
         JOBS_CHANNEL => payload.parse().ok().map(Change::JobChanged),
         RUNS_CHANNEL if payload == RUNS_QUEUED => Some(Change::RunsQueued),
         RUNS_CHANNEL if payload == RUNS_FINISHED => Some(Change::RunsFinished),
+        SETTINGS_CHANNEL if payload == SITES_CHANGED => Some(Change::SitesChanged),
         RUNS_CHANNEL => payload
             .strip_prefix(CANCEL_PREFIX)
             .and_then(|id| id.parse().ok())
@@ -91,7 +100,7 @@ impl Store {
         };
         let mut listener = PgListener::connect_with(pool).await.db()?;
         listener
-            .listen_all([JOBS_CHANNEL, RUNS_CHANNEL])
+            .listen_all([JOBS_CHANNEL, RUNS_CHANNEL, SETTINGS_CHANNEL])
             .await
             .db()?;
         Ok(Some(ChangeFeed { listener }))
@@ -112,6 +121,8 @@ mod tests {
             Some(Change::CancelRequested(7))
         );
         assert_eq!(parse(RUNS_CHANNEL, "cancel:x"), None);
+        assert_eq!(parse(SETTINGS_CHANNEL, "sites"), Some(Change::SitesChanged));
+        assert_eq!(parse(SETTINGS_CHANNEL, "other"), None);
         assert_eq!(parse(JOBS_CHANNEL, "x"), None);
         assert_eq!(parse("other", "1"), None);
     }

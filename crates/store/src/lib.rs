@@ -81,21 +81,21 @@ mod tokens;
 mod users;
 
 pub use crate::{
-    audit::{AuditEntry, AuditRecord},
+    audit::{AuditEntry, AuditFilter, AuditRecord},
     browse::{StorageItem, StoragePage},
     chains::{Chain, ChainSummary, MAX_STATE_BYTES},
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
     error::{
-        DatabaseError, OpenError, SecretError, SecretKeyError, SpecProblem, StoreError,
+        DatabaseError, ErrorClass, OpenError, SecretError, SecretKeyError, SpecProblem, StoreError,
         Unavailability,
     },
-    feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL},
+    feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL, SETTINGS_CHANNEL},
     jobs::{
         Job, JobEnable, JobFilter, JobOverview, JobRef, JobSchedule, JobSpec, JobUpdate,
         JobVersion, JobsOverview, Language, LastRunFilter, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS,
-        MAX_SCRIPT_BYTES, MEMORY_LIMIT_MB_RANGE, Misfire, NewJob, Overlap, RetentionPolicy,
-        RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE,
+        MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire, NewJob, Overlap,
+        RetentionPolicy, RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
     },
     kv::{
         DEFAULT_PAGE_SIZE, Expect, KvError, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,

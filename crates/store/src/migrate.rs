@@ -42,6 +42,8 @@ migrations! {
     4 => "0004_queues": "queues: queue jobs, events, event runs",
     5 => "0005_users_sessions": "users, sessions, sites",
     9 => "0009_runs_start_when_the_script_begins": "runs start when their script begins",
+    10 => "0010_ids_are_never_reused": "ids are never reused",
+    15 => "0015_job_tags": "job tags",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {

@@ -10,7 +10,7 @@ use std::{
 };
 
 use sqlx::{
-    Connection, PgPool, SqliteConnection, SqlitePool,
+    Connection, Executor, PgPool, SqliteConnection, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -352,6 +352,15 @@ async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), OpenError> {
         .db()
         .map_err(OpenError::Migrate)?
         .detach();
+    // Foreign keys off on this connection (closed afterwards) while the
+    // migrations run: rebuilding a referenced table (0010) drops it, and
+    // with them on that DROP would cascade into its children. The rebuild
+    // checks every reference itself before it ends. SQLite ignores this
+    // pragma inside a transaction, so it comes first.
+    conn.execute("PRAGMA foreign_keys = OFF")
+        .await
+        .db()
+        .map_err(OpenError::Migrate)?;
     let mut tx = conn
         .begin_with(crate::sql::SQLITE.begin_write)
         .await

@@ -15,8 +15,15 @@
 //! `engine_tests!`, `on_both_databases!`) by passing its runner, which
 //! builds the fixture on the database it is given (using [`PgSchema`] for
 //! the PostgreSQL side).
+//!
+//! [`Relay`] is a TCP relay a test can cut, to take a process's database
+//! away and give it back.
+
+mod relay;
 
 use std::sync::atomic::{AtomicU32, Ordering};
+
+pub use relay::{Relay, host_and_port};
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 

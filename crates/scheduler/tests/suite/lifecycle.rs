@@ -11,6 +11,7 @@ scheduler_tests! {
     running_and_queued_runs_can_be_cancelled,
     live_logs_fan_out_and_are_stored_while_the_run_goes_on,
     history_is_pruned_to_each_jobs_retention,
+    the_audit_log_is_pruned_by_its_configured_age,
     metrics_count_runs_by_job_and_status,
     a_restarted_node_queues_again_what_never_began_and_interrupts_the_rest,
 }
@@ -197,6 +198,50 @@ async fn history_is_pruned_to_each_jobs_retention(env: TestEnv) {
                 .items
                 .len()
                 == 2
+        }
+    })
+    .await;
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Issue 13 point 7: `[retention] audit_days` — the retention pass deletes
+/// audit entries older than the configured age and keeps the newer ones.
+async fn the_audit_log_is_pruned_by_its_configured_age(env: TestEnv) {
+    let entry = |action: &str| store::AuditEntry {
+        actor: "tester".into(),
+        action: action.into(),
+        target: "job:1".into(),
+        detail: serde_json::json!({}),
+    };
+    let now = jiff::Timestamp::now();
+    let long_ago = now - jiff::SignedDuration::from_hours(31 * 24);
+    let then = env
+        .store
+        .clone()
+        .with_clock(std::sync::Arc::new(store::ManualClock::new(long_ago)));
+    then.audit_append(&entry("old.entry")).await.unwrap();
+    env.store
+        .audit_append(&entry("recent.entry"))
+        .await
+        .unwrap();
+    let mut config = env.config("node-a");
+    config.audit_days = Some(30);
+    config.retention_interval = Duration::from_millis(200);
+    let handle = env.start(config).await;
+    let store = env.store.clone();
+    eventually("the entry older than 30 days is deleted", || {
+        let store = store.clone();
+        async move {
+            let actions: Vec<String> = store
+                .audit_list(None, 100)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|record| record.action)
+                .collect();
+            !actions.iter().any(|action| action == "old.entry")
+                && actions.iter().any(|action| action == "recent.entry")
         }
     })
     .await;

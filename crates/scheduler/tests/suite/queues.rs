@@ -16,7 +16,7 @@ scheduler_tests! {
     pushed_events_run_and_invocation_errors_are_retried_with_their_context,
     stats_and_cancel_work_from_another_run,
     pushing_to_a_key_no_job_consumes_fails_the_run,
-    delayed_events_start_on_time,
+    delayed_events_wait_for_their_delay,
 }
 
 /// Storage and queues in the test's database, as `clockwork serve` gives.
@@ -243,7 +243,10 @@ async fn pushing_to_a_key_no_job_consumes_fails_the_run(env: TestEnv) {
     );
 }
 
-async fn delayed_events_start_on_time(env: TestEnv) {
+/// An event pushed with `delayInSeconds` starts no earlier than its delay.
+/// How soon after it starts is a figure (`cargo bench -p scheduler --bench
+/// scheduler -- events`), not something a loaded machine can promise here.
+async fn delayed_events_wait_for_their_delay(env: TestEnv) {
     let store = env.store.clone();
     let consumer = env
         .create_job(consumer("consumer", "delayed", "return 1"), None)
@@ -266,13 +269,12 @@ async fn delayed_events_start_on_time(env: TestEnv) {
     .await;
     handle.shutdown(Duration::from_secs(5)).await;
     let run = store.run_get(started.run_id).await.unwrap().unwrap();
-    let late = run.started_at.unwrap().duration_since(run.not_before);
-    let late_ms = late.as_millis_f64();
+    let started_at = run.started_at.unwrap();
     assert!(
-        run.not_before > run.queued_at && (0.0..100.0).contains(&late_ms),
-        "queued {} not before {} started {} ({late_ms} ms late)",
+        run.not_before.duration_since(run.queued_at) >= jiff::SignedDuration::from_millis(999)
+            && started_at >= run.not_before,
+        "queued {} not before {} started {started_at}",
         run.queued_at,
         run.not_before,
-        run.started_at.unwrap()
     );
 }

@@ -97,6 +97,10 @@ pub struct JobInput {
     /// stored secret `NAME` (default `{}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,
+    /// Short words to find the job by (`GET /jobs?tag=`): at most 20, each
+    /// 1 to 40 letters, digits, `.`, `_` or `-`, each once (default none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
     /// Read-only; ignored.
     #[serde(default, skip_serializing)]
     #[schema(read_only)]
@@ -209,6 +213,9 @@ impl JobInput {
         if let Some(env) = &self.env {
             spec.env.clone_from(env);
         }
+        if let Some(tags) = &self.tags {
+            spec.tags.clone_from(tags);
+        }
         if let Some(retention) = self.retention {
             spec.retention = RetentionPolicy {
                 keep_runs: retention.keep_runs.unwrap_or(spec.retention.keep_runs),
@@ -246,6 +253,8 @@ impl From<&JobSpec> for JobInput {
             queue: spec.queue.clone(),
             handler: spec.handler.clone(),
             env: Some(spec.env.clone()),
+            // Left out when empty, so job files of untagged jobs stay as they were.
+            tags: (!spec.tags.is_empty()).then(|| spec.tags.clone()),
             progress: None,
             version: None,
             id: None,
@@ -317,6 +326,9 @@ pub struct JobView {
     /// `process.env` of every run (`secret:NAME` values as written, never resolved).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Its tags, in the order written.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// What a UI draws of work in progress: the newest chain and the
     /// consumed queue's events (filled by `GET /jobs` and `GET /jobs/{job}`).
     pub progress: ProgressView,
@@ -399,6 +411,7 @@ impl From<Job> for JobView {
             queue: spec.queue,
             handler: spec.handler,
             env: spec.env,
+            tags: spec.tags,
             progress: ProgressView::default(),
             version: job.version,
             next_fire_at: job.next_fire_at,

@@ -2,7 +2,7 @@
 // error line of their own, forms that submit through the API, tables,
 // buttons that run an action, and the one error banner.
 
-import { ApiError, h } from './lib.js';
+import { ApiError, browserZone, h, zones } from './lib.js';
 
 /**
  * The error banner (`role=alert`): hidden until `show(error)`. Field errors
@@ -148,4 +148,73 @@ export function actionButton(label, fn, banner, cls = 'small') {
     },
     label,
   );
+}
+
+/**
+ * A modal dialog (`<dialog>`, focus kept inside, Escape closes) titled
+ * `title` holding `body`; `submitLabel`'s button runs `fn()`, which closes
+ * it by resolving and keeps it open, its error shown inside, by throwing.
+ * Resolves to what `fn` returned, or null when cancelled.
+ */
+export function modal(title, body, submitLabel, fn, { danger = false } = {}) {
+  const banner = errorBanner();
+  const titleId = `dlg-${++ids}`;
+  const submit = h('button', { type: 'submit', class: danger ? 'danger' : 'primary' }, submitLabel);
+  const cancel = h('button', { type: 'button' }, 'Cancel');
+  const formEl = h('form', { method: 'dialog' }, h('h2', { id: titleId }, title), body, banner.el, h('div', { class: 'buttons' }, submit, cancel));
+  const dialog = h('dialog', { class: 'modal', 'aria-labelledby': titleId }, formEl);
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    let outcome = null;
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      resolve(outcome);
+    });
+    cancel.addEventListener('click', () => dialog.close());
+    formEl.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      banner.hide();
+      try {
+        outcome = (await fn()) ?? true;
+        dialog.close();
+      } catch (error) {
+        banner.show(error);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    dialog.showModal();
+  });
+}
+
+const ZONE_KEY = 'clockwork.timeZone';
+
+/**
+ * "Times in: your browser's zone | the job's zone" for pages about one job:
+ * sets the zone `fmtTime` uses (remembered across pages) and calls
+ * `redraw` on a change. Returns the control, or null when the job has no
+ * zone of its own; `ctx` puts the browser's zone back when the page goes.
+ */
+export function zoneSwitch(ctx, jobZone, redraw) {
+  ctx.cleanup.push(() => {
+    zones.shown = null;
+  });
+  const mine = browserZone();
+  if (!jobZone || jobZone === mine) {
+    zones.shown = null;
+    return null;
+  }
+  const wantJob = localStorage.getItem(ZONE_KEY) === 'job';
+  zones.shown = wantJob ? jobZone : null;
+  const select = choice('zone', [['browser', `your browser's zone (${mine})`], ['job', `the job's zone (${jobZone})`]], wantJob ? 'job' : 'browser', {
+    'aria-label': 'Show times in',
+    onChange: (e) => {
+      const job = e.target.value === 'job';
+      localStorage.setItem(ZONE_KEY, job ? 'job' : 'browser');
+      zones.shown = job ? jobZone : null;
+      redraw();
+    },
+  });
+  return h('label', { class: 'zone-switch' }, 'Times in ', select);
 }

@@ -4,7 +4,9 @@
 // new version and puts the server's errors on their fields (scripts: a
 // marker at the line/column); Run now queues the saved version (asking to
 // save unsaved edits first); Test run (Ctrl/Cmd+Enter) runs the unsaved
-// script with its output below. Leaving with unsaved edits asks first.
+// script with its output below or beside it (a choice remembered in this
+// browser); the editor is most of the window's height and its corner drags
+// to resize it. Leaving with unsaved edits asks first.
 
 import { navigate } from './app.js';
 import { errorBanner, field, setFieldError } from './components.js';
@@ -20,6 +22,23 @@ console.log('status', res.status);
 return { ok: res.ok };
 `;
 
+/** Where Test run's output goes: `below` or `beside` the editor. */
+const LAYOUT_KEY = 'clockwork.outputLayout';
+
+/** Where the console leaves a script for "Save as job" (read once by the new-job editor). */
+export const DRAFT_KEY = 'clockwork.newJobDraft';
+
+/** The console's draft `{script, params}`, taken (so a later New job starts clean), or null. */
+function takeDraft() {
+  try {
+    const draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) ?? 'null');
+    sessionStorage.removeItem(DRAFT_KEY);
+    return draft && typeof draft.script === 'string' ? draft : null;
+  } catch {
+    return null;
+  }
+}
+
 function zones() {
   try {
     const list = Intl.supportedValuesOf('timeZone');
@@ -33,6 +52,7 @@ export async function editorPage(main, ctx, jobRef) {
   const canEdit = session.user.role !== 'viewer';
   let job = jobRef ? await api('GET', `/jobs/${encodeURIComponent(jobRef)}`, undefined, { signal: ctx.signal }) : null;
   const editorModule = import('./editor.js');
+  const draft = job ? null : takeDraft();
 
   const input = (props) => h('input', { disabled: !canEdit, ...props });
   const select = (name, options, value) =>
@@ -40,6 +60,7 @@ export async function editorPage(main, ctx, jobRef) {
 
   const name = input({ name: 'name', required: true, value: job?.name ?? '', autocomplete: 'off', spellcheck: 'false', pattern: '[A-Za-z0-9._\\-]+' });
   const description = input({ name: 'description', value: job?.description ?? '' });
+  const tags = input({ name: 'tags', value: (job?.tags ?? []).join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. billing, nightly' });
   const cron = input({
     name: 'schedule',
     value: job?.schedule?.cron ?? (job ? '' : '0 * * * *'),
@@ -57,7 +78,7 @@ export async function editorPage(main, ctx, jobRef) {
   const misfire = select('misfire', [['run_once', 'Run once'], ['skip', 'Skip'], ['run_all', 'Run all']], job?.misfire ?? 'run_once');
   const attempts = input({ type: 'number', name: 'max_attempts', min: 1, max: 100, value: job?.retry?.max_attempts ?? 1 });
   const backoff = input({ type: 'number', name: 'backoff_seconds', min: 0, value: job?.retry?.backoff_seconds ?? 30 });
-  const params = h('textarea', { name: 'params', rows: 3, spellcheck: 'false', disabled: !canEdit, value: JSON.stringify(job?.params ?? {}, null, 2) });
+  const params = h('textarea', { name: 'params', rows: 3, spellcheck: 'false', disabled: !canEdit, value: JSON.stringify(job?.params ?? draft?.params ?? {}, null, 2) });
 
   const scriptError = h('p', { class: 'field-error', id: 'script-error', hidden: true });
   const cronDescription = h('p', { id: 'cron-description', class: 'cron-description', 'aria-live': 'polite' });
@@ -66,6 +87,25 @@ export async function editorPage(main, ctx, jobRef) {
   const errors = errorBanner();
   const notice = h('p', { role: 'status', class: 'notice' });
   const output = h('section', { class: 'output', 'aria-label': 'Test run output' });
+  const layout = localStorage.getItem(LAYOUT_KEY) === 'beside' ? 'beside' : 'below';
+  const workbench = h(
+    'div',
+    { class: `workbench ${layout}` },
+    h('div', { class: 'field' }, h('span', { id: 'script-label' }, 'Script'), scriptBox, scriptError),
+    output,
+  );
+  const layoutChoice = h(
+    'select',
+    {
+      onChange: (e) => {
+        const value = e.target.value;
+        localStorage.setItem(LAYOUT_KEY, value);
+        workbench.className = `workbench ${value}`;
+      },
+    },
+    h('option', { value: 'below', selected: layout === 'below' }, 'below the editor'),
+    h('option', { value: 'beside', selected: layout === 'beside' }, 'beside the editor'),
+  );
 
   const saveButton = h('button', { type: 'submit', class: 'primary', disabled: !canEdit, title: canEdit ? 'Save (Ctrl/Cmd+S)' : 'Viewers cannot save' }, 'Save');
   const runNowButton = h('button', { type: 'button', disabled: !canEdit || !job, onClick: runNow }, 'Run now');
@@ -85,7 +125,7 @@ export async function editorPage(main, ctx, jobRef) {
     h(
       'div',
       { class: 'grid2' },
-      h('div', null, field('Name', name, 'Letters, digits, dots, underscores and hyphens; no spaces. Not only digits.'), field('Description', description)),
+      h('div', null, field('Name', name, 'Letters, digits, dots, underscores and hyphens; no spaces. Not only digits.'), field('Description', description), field('Tags', tags, 'Short words to find the job by on the jobs page, separated by commas: letters, digits, dots, underscores and hyphens.')),
       h(
         'div',
         null,
@@ -112,10 +152,10 @@ export async function editorPage(main, ctx, jobRef) {
       ),
       field('Params (JSON)', params),
     ),
-    h('div', { class: 'field' }, h('span', { id: 'script-label' }, 'Script'), scriptBox, scriptError),
+    h('div', { class: 'filters' }, h('label', null, 'Place Test run output ', layoutChoice)),
+    workbench,
     errors.el,
     h('div', { class: 'buttons sticky' }, saveButton, runNowButton, testButton, stopButton, notice),
-    output,
   );
   fill(main, form);
 
@@ -153,7 +193,7 @@ export async function editorPage(main, ctx, jobRef) {
   if (ctx.signal.aborted) return;
   scriptBox.replaceChildren();
   const editor = createEditor(scriptBox, {
-    doc: job?.script ?? NEW_SCRIPT,
+    doc: job?.script ?? draft?.script ?? NEW_SCRIPT,
     label: 'Script',
     readOnly: !canEdit,
     onSave: () => save(),
@@ -195,6 +235,7 @@ export async function editorPage(main, ctx, jobRef) {
     'retry.max_attempts': attempts,
     'retry.backoff_seconds': backoff,
     params,
+    tags,
   };
 
   /** Puts each error beside its field (scripts: a marker at its line) and lists them all above the buttons. */
@@ -244,17 +285,19 @@ export async function editorPage(main, ctx, jobRef) {
       misfire: misfire.value,
       retry: { max_attempts: number(attempts), backoff_seconds: number(backoff) },
       params: parsedParams,
+      tags: tags.value.split(/[\s,]+/).filter(Boolean),
     };
-    if (job) {
-      input.version = job.version;
-      if (job.run_as) input.run_as = job.run_as;
-    }
-    return input;
+    // PUT replaces the whole job: the settings this form does not show
+    // (language, handler, env, queue, retention, run as, and any added later)
+    // go back as they were read. The read-only fields of the job as read are
+    // accepted and ignored by the API.
+    return job ? { ...job, ...input, version: job.version } : input;
   }
 
   // What was last saved (or loaded): the page has unsaved edits when the form differs.
   const snapshot = () => JSON.stringify([...form.querySelectorAll('input, select, textarea')].map((el) => (el.type === 'checkbox' ? el.checked : el.value)).concat(editor.value));
-  let saved = snapshot();
+  // A script brought from the console is unsaved until it is saved as a job.
+  let saved = draft ? '' : snapshot();
   const unsaved = () => canEdit && snapshot() !== saved;
   ctx.unsaved = unsaved;
 

@@ -1,10 +1,11 @@
 // The script editor: CodeMirror 6 with JavaScript highlighting, line
 // numbers, bracket matching, search, completion of the Forge API names and
-// error markers at the line/column the server reports. Loaded lazily (its
+// error markers at the line/column the server reports; hovering a Forge API
+// name shows its signature and what it does. Loaded lazily (its
 // own chunk) by the pages that edit scripts, so the jobs page stays light.
 
 import { basicSetup } from 'codemirror';
-import { EditorView, keymap } from '@codemirror/view';
+import { EditorView, hoverTooltip, keymap } from '@codemirror/view';
 import { EditorState, Prec } from '@codemirror/state';
 import { javascript, javascriptLanguage } from '@codemirror/lang-javascript';
 import { lintGutter, setDiagnostics } from '@codemirror/lint';
@@ -48,7 +49,98 @@ const FORGE_NAMES = [
   ['console.log', 'log a line'],
   ['console.warn', 'log a warning'],
   ['console.error', 'log an error'],
-].map(([label, detail]) => ({ label, detail, type: 'function' }));
+].map(([label, detail]) => ({
+  label,
+  detail,
+  type: 'function',
+  // Looked up when shown (FORGE_DOCS is defined below).
+  info: () => {
+    const doc = forgeDoc(label);
+    return doc ? `${doc[1]}\n\n${doc[2]}` : null;
+  },
+}));
+
+// Signatures and short docs of the Forge API names (FORGE-API.md, in our
+// words), shown on hover and beside completions. Keys are the name as
+// written after its last dot, or with its object for common words.
+const FORGE_DOCS = {
+  requestJira: ['requestJira(route, init?) → Promise<Response>', "A request to the Jira site's REST API; the path must come from route``. A non-2xx status does not throw: check res.ok / res.status."],
+  requestConfluence: ['requestConfluence(route, init?) → Promise<Response>', 'A request to the Confluence site (/wiki/api/v2/…, /wiki/rest/api/…); a non-2xx status does not throw.'],
+  requestBitbucket: ['requestBitbucket(route, init?) → Promise<Response>', 'A request to Bitbucket.'],
+  asApp: ['api.asApp() → { requestJira, requestConfluence, requestBitbucket }', "Requests authenticated with the site's app credential."],
+  asUser: ['api.asUser(accountId?) → { requestJira, requestConfluence, … }', "Requests as the job's run-as user credential."],
+  route: ['route`/path/${value}` → Route', 'A safe route: interpolated values are URL-encoded so they cannot change the path.'],
+  assumeTrustedRoute: ['assumeTrustedRoute(path: string) → Route', 'A route from a string you trust as it is (no encoding).'],
+  routeFromAbsolute: ['routeFromAbsolute(url: string) → Route', 'A route from an absolute URL of the configured site.'],
+  fetch: ['fetch(url, init?) → Promise<Response>', 'Outbound HTTP through the egress allow-list; no Content-Type is added.'],
+  authorize: ['authorize() → …', 'User authorisation checks: scheduled runs have no user.'],
+  'storage.get': ['storage.get(key) → Promise<value | undefined>', 'Reads a stored value (the key-value store shared by jobs).'],
+  'storage.set': ['storage.set(key, value) → Promise<void>', 'Stores a JSON value under key.'],
+  'storage.delete': ['storage.delete(key) → Promise<void>', 'Deletes a stored value.'],
+  'storage.getSecret': ['storage.getSecret(key) → Promise<value | undefined>', 'Reads a secret (never shown in the UI; masked in logs).'],
+  'storage.setSecret': ['storage.setSecret(key, value) → Promise<void>', 'Stores a secret.'],
+  'storage.deleteSecret': ['storage.deleteSecret(key) → Promise<void>', 'Deletes a secret.'],
+  'storage.query': ['storage.query().where(…).limit(n).getMany() → Promise<{ results, nextCursor }>', 'Lists stored keys, e.g. where("key", startsWith("prefix")).'],
+  'kvs.get': ['kvs.get(key) → Promise<value | undefined>', 'Reads a stored value (@forge/kvs).'],
+  'kvs.set': ['kvs.set(key, value) → Promise<void>', 'Stores a JSON value (@forge/kvs).'],
+  'kvs.delete': ['kvs.delete(key) → Promise<void>', 'Deletes a stored value (@forge/kvs).'],
+  'kvs.query': ['kvs.query() → query builder', 'Lists stored keys (@forge/kvs).'],
+  startsWith: ['startsWith(prefix) → condition', 'A key-prefix condition for storage queries.'],
+  Queue: ['new Queue({ key }) → Queue', 'An @forge/events queue: push(events) makes event runs of the job consuming key.'],
+  InvocationError: ['InvocationError', 'Throw it to fail the run on purpose.'],
+  'context.params': ['context.params: object', "This run's parameters: the job's, or a manual run's own."],
+  'context.job': ['context.job: { id, name, version }', 'The job this run belongs to.'],
+  'context.run': ['context.run: { id, attempt, trigger, scheduledFor }', 'This run.'],
+  'context.state': ['context.state', "A chain's saved state (undefined in its first run)."],
+  remainingTimeMs: ['context.remainingTimeMs() → number', 'Milliseconds left before the timeout.'],
+  continueWith: ['context.continueWith(state, { delaySeconds }) → void', 'Ends this run and continues the job as a chain with state.'],
+  'console.log': ['console.log(...values)', 'Logs an info line.'],
+  'console.warn': ['console.warn(...values)', 'Logs a warning.'],
+  'console.error': ['console.error(...values)', 'Logs an error line.'],
+};
+
+/** The FORGE_DOCS entry for a dotted name as written (`api.asApp().requestJira`), or null. */
+export function forgeDoc(written) {
+  // Template literals and call arguments say nothing about which name it is.
+  const parts = written
+    .replace(/`[^`]*`/g, '')
+    .replace(/\([^()]*\)/g, '')
+    .split('.')
+    .filter(Boolean);
+  for (let take = Math.min(2, parts.length); take >= 1; take--) {
+    const key = parts.slice(-take).join('.');
+    if (Object.hasOwn(FORGE_DOCS, key)) return [key, ...FORGE_DOCS[key]];
+  }
+  return null;
+}
+
+/** Hovering a Forge API name: its signature and what it does. */
+const forgeHover = hoverTooltip((view, pos) => {
+  const line = view.state.doc.lineAt(pos);
+  const text = line.text;
+  let from = pos - line.from;
+  let to = from;
+  while (from > 0 && /[\w$.()]/.test(text[from - 1])) from--;
+  while (to < text.length && /[\w$]/.test(text[to])) to++;
+  if (from === to) return null;
+  const doc = forgeDoc(text.slice(from, to));
+  if (!doc) return null;
+  return {
+    pos: line.from + from,
+    end: line.from + to,
+    above: true,
+    create() {
+      const dom = document.createElement('div');
+      dom.className = 'forge-doc';
+      const signature = document.createElement('code');
+      signature.textContent = doc[1];
+      const about = document.createElement('p');
+      about.textContent = doc[2];
+      dom.append(signature, about);
+      return { dom };
+    },
+  };
+});
 
 function forgeCompletions(context) {
   const word = context.matchBefore(/[\w$.()]+/);
@@ -79,6 +171,7 @@ export function createEditor(parent, { doc = '', label = 'Script', onSave, onRun
         basicSetup,
         javascript(),
         javascriptLanguage.data.of({ autocomplete: forgeCompletions }),
+        forgeHover,
         lintGutter(),
         dark() ? oneDark : [],
         EditorState.readOnly.of(readOnly),

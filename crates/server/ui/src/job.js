@@ -4,7 +4,7 @@
 // with a side-by-side diff of any two and who saved them.
 
 import { navigate } from './app.js';
-import { actionButton, errorBanner, table } from './components.js';
+import { actionButton, errorBanner, field, modal, table, zoneSwitch } from './components.js';
 import { api, badge, diffLines, fill, fmtDuration, fmtTime, h, session, STATUSES, statusLabel, svg, timeEl } from './lib.js';
 
 const RUNS_PAGE = 50;
@@ -13,6 +13,7 @@ export async function jobPage(main, ctx, ref) {
   let job = await api('GET', `/jobs/${encodeURIComponent(ref)}`, undefined, { signal: ctx.signal });
   const canEdit = session.user.role !== 'viewer';
   const message = errorBanner();
+  const notice = h('p', { role: 'status', class: 'notice' });
   const head = h('div');
   const progress = h('div');
   const runsBody = h('tbody');
@@ -24,6 +25,12 @@ export async function jobPage(main, ctx, ref) {
   let statusFilter = '';
 
   const fail = (error) => message.show(error);
+  const zoneBox = h('div', { class: 'filters' });
+  const redrawTimes = () => {
+    drawHead();
+    drawRuns();
+    loadVersions().catch(fail);
+  };
   const act = (label, fn, cls = '') => actionButton(label, fn, message, cls);
 
   async function reloadJob() {
@@ -32,6 +39,7 @@ export async function jobPage(main, ctx, ref) {
   }
 
   function drawHead() {
+    fill(zoneBox, zoneSwitch(ctx, job.schedule?.timezone, redrawTimes));
     fill(
       head,
       h(
@@ -47,6 +55,7 @@ export async function jobPage(main, ctx, ref) {
               const run = await api('POST', `/jobs/${job.id}/run`, { trigger: 'manual' });
               navigate(`/runs/${run.id}`);
             }),
+            act('Run with inputs…', runWithInputs),
             job.enabled
               ? act('Pause', async () => {
                   await api('POST', `/jobs/${job.id}/pause`);
@@ -76,10 +85,13 @@ export async function jobPage(main, ctx, ref) {
           ['Time zone', job.schedule?.timezone ?? '—'],
           ['Next run', job.enabled ? timeEl(job.next_fire_at) : 'paused'],
           ['Version', String(job.version)],
+          job.tags?.length ? ['Tags', job.tags.map((t) => [h('a', { class: 'tag', href: `/?tag=${encodeURIComponent(t)}` }, t), ' '])] : null,
           ['Timeout', fmtDuration(job.timeout_seconds * 1000)],
           ['Overlap', job.overlap.replace(/_/g, ' ')],
           ['Retries', job.retry.max_attempts > 1 ? `${job.retry.max_attempts - 1} (backoff ${job.retry.backoff_seconds} s)` : 'none'],
-        ].map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))),
+        ]
+          .filter(Boolean)
+          .map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))),
       ),
     );
     drawProgress();
@@ -133,6 +145,10 @@ export async function jobPage(main, ctx, ref) {
     runs = runs.concat(page.items);
     cursor = page.next_cursor || null;
     more.hidden = !cursor;
+    drawRuns();
+  }
+
+  function drawRuns() {
     fill(
       runsBody,
       runs.length
@@ -154,6 +170,44 @@ export async function jobPage(main, ctx, ref) {
         : h('tr', null, h('td', { colspan: 8, class: 'empty' }, statusFilter ? 'No run with this status.' : 'No runs yet.')),
     );
     drawChart();
+  }
+
+  /** "Run with inputs…": one run with params typed here instead of the job's. */
+  async function runWithInputs() {
+    const input = h('textarea', { name: 'params', rows: 8, spellcheck: 'false', value: JSON.stringify(job.params ?? {}, null, 2) });
+    const run = await modal(
+      `Run ${job.name} with inputs`,
+      field('Params (JSON object)', input, "This run's context.params; the job's saved params stay as they are."),
+      'Run',
+      async () => {
+        const params = parseParams(input.value);
+        return api('POST', `/jobs/${job.id}/run`, { trigger: 'manual', params });
+      },
+    );
+    if (run?.id) navigate(`/runs/${run.id}`);
+  }
+
+  /** "Restore this version": the diff from the current version first, then a new version with the old script and settings. */
+  async function restore(version, current) {
+    // Pausing is not part of a version: the job stays paused or enabled as it is now.
+    const spec = { ...version.spec, enabled: job.enabled };
+    const restored = await modal(
+      `Restore version ${version.version}?`,
+      [
+        h('p', null, `Saves a new version with the script and settings of v${version.version} (by ${version.actor}, ${fmtTime(version.created_at)}). These are the changes from the current v${current.version}:`),
+        h('h3', null, 'Script'),
+        diffTable(`Script changes restoring v${version.version}`, current.spec.script, spec.script),
+        h('h3', null, 'Settings'),
+        diffTable(`Settings changes restoring v${version.version}`, settingsText({ ...current.spec, enabled: job.enabled }), settingsText(spec)),
+      ],
+      `Restore version ${version.version}`,
+      () => api('PUT', `/jobs/${job.id}`, { ...spec, version: job.version }),
+    );
+    if (!restored?.id) return;
+    job = restored;
+    drawHead();
+    await loadVersions();
+    notice.textContent = `Restored version ${version.version} as version ${job.version}.`;
   }
 
   function drawChart() {
@@ -211,10 +265,7 @@ export async function jobPage(main, ctx, ref) {
       const a = versions.find((v) => v.version === Number(from.value));
       const b = versions.find((v) => v.version === Number(to.value));
       if (!a || !b) return fill(diffBox);
-      const settings = (v) => {
-        const { script, ...rest } = v.spec;
-        return JSON.stringify(rest, null, 2);
-      };
+      const settings = (v) => settingsText(v.spec);
       fill(
         diffBox,
         h('p', { class: 'muted' }, `v${a.version} by ${a.actor}, ${fmtTime(a.created_at)} → v${b.version} by ${b.actor}, ${fmtTime(b.created_at)}`),
@@ -227,10 +278,35 @@ export async function jobPage(main, ctx, ref) {
     fill(
       versionsBox,
       h('h2', { id: 'versions-title' }, 'Versions'),
+      session.user.role === 'admin' && h('p', null, h('a', { href: `/settings/audit?job=${job.id}` }, 'Audit log of this job')),
       table(
         'Versions',
-        ['Version', 'Saved by', 'When'],
-        versions.map((v) => h('tr', null, h('td', null, `v${v.version}`), h('td', null, v.actor), h('td', null, timeEl(v.created_at, false)))),
+        ['Version', 'Saved by', 'When', ''],
+        versions.map((v) =>
+          h(
+            'tr',
+            null,
+            h('td', null, `v${v.version}`, v.version === job.version ? h('span', { class: 'muted' }, ' (current)') : ''),
+            h('td', null, v.actor),
+            h('td', null, timeEl(v.created_at, false)),
+            h(
+              'td',
+              null,
+              canEdit &&
+                v.version !== job.version &&
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'small',
+                    'aria-label': `Restore version ${v.version}`,
+                    onClick: () => restore(v, versions.find((c) => c.version === job.version) ?? versions[0]).catch(fail),
+                  },
+                  'Restore this version',
+                ),
+            ),
+          ),
+        ),
       ),
       versions.length > 1 && h('div', { class: 'filters' }, h('label', null, 'From ', from), h('label', null, 'To ', to)),
       versions.length > 1 ? diffBox : h('p', { class: 'muted' }, 'Only one version so far: nothing to compare.'),
@@ -258,7 +334,9 @@ export async function jobPage(main, ctx, ref) {
   fill(
     main,
     head,
+    zoneBox,
     message.el,
+    notice,
     progress,
     h(
       'section',
@@ -278,6 +356,26 @@ export async function jobPage(main, ctx, ref) {
     if (document.visibilityState === 'visible' && !cursor) loadRuns(true).catch(() => {});
   }, 5000);
   ctx.cleanup.push(() => clearInterval(timer));
+}
+
+/** A version's settings (everything but the script) as JSON text to diff. */
+function settingsText(spec) {
+  const { script, version, ...rest } = spec;
+  return JSON.stringify(rest, null, 2);
+}
+
+/** The params typed in a dialog: a JSON object, or an error saying what is wrong. */
+export function parseParams(text) {
+  let value;
+  try {
+    value = text.trim() ? JSON.parse(text) : {};
+  } catch (error) {
+    throw new Error(`Params is not valid JSON: ${error.message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error('Params must be a JSON object, like {"key": "value"}.');
+  }
+  return value;
 }
 
 /** A side-by-side diff table of two texts. */

@@ -1,6 +1,8 @@
 // The jobs page: every job with its schedule (words and cron), zone, next
 // run, last status, a strip of its last 20 runs and their average duration;
-// search and filters in the URL, server-side paging, pause/resume in place.
+// search and filters in the URL, server-side paging, pause/resume in place;
+// editors select jobs (a checkbox per row, one for the page) to pause,
+// resume or delete them at once.
 
 import { errorBanner, table } from './components.js';
 import { api, badge, debounce, fill, fmtDuration, h, session, STATUSES, statusLabel, timeEl } from './lib.js';
@@ -10,7 +12,7 @@ const REFRESH_MS = 10_000;
 
 export async function jobsPage(main, ctx) {
   const params = new URLSearchParams(location.search);
-  const filters = { q: params.get('q') || '', status: params.get('status') || '', enabled: params.get('enabled') || '' };
+  const filters = { q: params.get('q') || '', status: params.get('status') || '', enabled: params.get('enabled') || '', tag: params.get('tag') || '' };
   const cursors = [null]; // cursors[i] is the cursor of page i
   let pageIndex = 0;
   const canEdit = session.user.role !== 'viewer';
@@ -20,6 +22,21 @@ export async function jobsPage(main, ctx) {
   const message = errorBanner();
   const prev = h('button', { type: 'button', onClick: () => go(pageIndex - 1) }, 'Previous page');
   const next = h('button', { type: 'button', onClick: () => go(pageIndex + 1) }, 'Next page');
+  // Selected jobs by id (kept across refreshes and pages) → name, for the confirmation.
+  const selected = new Map();
+  let shown = [];
+  const selectPage = h('input', { type: 'checkbox', 'aria-label': 'Select every job on this page', onChange: (e) => selectAll(e.target.checked) });
+  const selectionCount = h('span', { 'aria-live': 'polite' });
+  const bulkButton = (label, fn, cls = 'small') => h('button', { type: 'button', class: cls, onClick: (e) => bulk(e.currentTarget, fn) }, label);
+  const bulkBar = h(
+    'div',
+    { class: 'filters bulk', role: 'group', 'aria-label': 'Selected jobs', hidden: true },
+    selectionCount,
+    bulkButton('Pause selected', (id) => api('POST', `/jobs/${id}/pause`)),
+    bulkButton('Resume selected', (id) => api('POST', `/jobs/${id}/resume`)),
+    bulkButton('Delete selected', (id) => api('DELETE', `/jobs/${id}`), 'small danger'),
+    h('button', { type: 'button', class: 'small ghost', onClick: () => (selected.clear(), drawSelection()) }, 'Clear selection'),
+  );
 
   const syncUrl = () => {
     const p = new URLSearchParams();
@@ -42,6 +59,32 @@ export async function jobsPage(main, ctx) {
       refilter();
     }, 250),
   });
+  const tagFilter = h('input', {
+    type: 'search',
+    placeholder: 'any',
+    value: filters.tag,
+    size: 12,
+    onInput: debounce((e) => {
+      filters.tag = e.target.value.trim();
+      refilter();
+    }, 250),
+  });
+  /** A tag in a row: a button that filters the list by it. */
+  const tagChip = (tag) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'tag',
+        title: `Show the jobs tagged ${tag}`,
+        onClick: () => {
+          filters.tag = tag;
+          tagFilter.value = tag;
+          refilter();
+        },
+      },
+      tag,
+    );
   const status = h(
     'select',
     {
@@ -80,9 +123,17 @@ export async function jobsPage(main, ctx) {
       h('label', null, 'Search', search),
       h('label', null, 'Last status', status),
       h('label', null, 'State', enabled),
+      h('label', null, 'Tag', tagFilter),
     ),
     message.el,
-    table('Jobs', ['Name', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''], body, null, { class: 'jobs' }),
+    canEdit && bulkBar,
+    table(
+      'Jobs',
+      [canEdit ? selectPage : null, 'Name', 'Description and tags', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''].filter((c) => c !== null),
+      body,
+      null,
+      { class: 'jobs' },
+    ),
     h('div', { class: 'pager' }, count, h('div', { class: 'buttons' }, prev, next)),
   );
 
@@ -91,6 +142,7 @@ export async function jobsPage(main, ctx) {
     if (filters.q) p.set('q', filters.q);
     if (filters.status) p.set('status', filters.status);
     if (filters.enabled) p.set('enabled', filters.enabled);
+    if (filters.tag) p.set('tag', filters.tag);
     if (cursors[pageIndex]) p.set('cursor', cursors[pageIndex]);
     const page = await api('GET', `/jobs?${p}`, undefined, { signal: ctx.signal });
     message.hide();
@@ -103,7 +155,7 @@ export async function jobsPage(main, ctx) {
       ? `${first}–${first + page.items.length - 1}${total == null ? '' : ` of ${total}`} job${total === 1 ? '' : 's'}`
       : '';
     if (!page.items.length) {
-      const anyFilter = filters.q || filters.status || filters.enabled;
+      const anyFilter = filters.q || filters.status || filters.enabled || filters.tag;
       fill(
         body,
         h(
@@ -111,15 +163,56 @@ export async function jobsPage(main, ctx) {
           null,
           h(
             'td',
-            { colspan: 8, class: 'empty' },
+            { colspan: canEdit ? 10 : 9, class: 'empty' },
             anyFilter ? 'No job matches these filters.' : 'No jobs yet. ',
             !anyFilter && canEdit && h('a', { href: '/jobs/new' }, 'Write the first one'),
           ),
         ),
       );
+      shown = [];
+      drawSelection();
       return;
     }
+    shown = page.items;
     fill(body, page.items.map(row));
+    drawSelection();
+  }
+
+  function drawSelection() {
+    bulkBar.hidden = selected.size === 0;
+    selectionCount.textContent = `${selected.size} selected`;
+    for (const box of body.querySelectorAll('input[data-select]')) box.checked = selected.has(Number(box.dataset.select));
+    const onPage = shown.filter((j) => selected.has(j.id)).length;
+    selectPage.checked = shown.length > 0 && onPage === shown.length;
+    selectPage.indeterminate = onPage > 0 && onPage < shown.length;
+  }
+
+  function selectAll(on) {
+    for (const job of shown) {
+      if (on) selected.set(job.id, job.name);
+      else selected.delete(job.id);
+    }
+    drawSelection();
+  }
+
+  /** Runs `fn(id)` for every selected job (deleting asks first); reports the ones that failed by name. */
+  async function bulk(button, fn) {
+    const deleting = button.textContent.startsWith('Delete');
+    const names = [...selected.values()];
+    if (deleting && !confirm(`Delete ${names.length} job${names.length === 1 ? '' : 's'} (${names.join(', ')}) and their history?`)) return;
+    for (const b of bulkBar.querySelectorAll('button')) b.disabled = true;
+    const failures = [];
+    for (const [id, name] of [...selected]) {
+      try {
+        await fn(id);
+        if (deleting) selected.delete(id);
+      } catch (error) {
+        failures.push(`${name}: ${error.message}`);
+      }
+    }
+    for (const b of bulkBar.querySelectorAll('button')) b.disabled = false;
+    await go(pageIndex);
+    if (failures.length) show(new Error(failures.join('; ')));
   }
 
   function row(job) {
@@ -145,15 +238,34 @@ export async function jobsPage(main, ctx) {
           job.enabled ? 'Pause' : 'Resume',
         )
       : null;
+    const pick =
+      canEdit &&
+      h(
+        'td',
+        { class: 'select' },
+        h('input', {
+          type: 'checkbox',
+          'data-select': job.id,
+          checked: selected.has(job.id),
+          'aria-label': `Select ${job.name}`,
+          onChange: (e) => {
+            if (e.target.checked) selected.set(job.id, job.name);
+            else selected.delete(job.id);
+            drawSelection();
+          },
+        }),
+      );
     return h(
       'tr',
       { 'data-job': job.name },
+      pick,
       h(
         'th',
         { scope: 'row' },
         h('a', { href: `/jobs/${job.id}` }, job.name),
         !job.enabled && h('span', { class: 'badge paused' }, 'paused'),
       ),
+      h('td', { class: 'description', 'data-label': 'About' }, job.description || '', job.tags?.length ? h('div', { class: 'tags' }, job.tags.map(tagChip)) : null),
       h(
         'td',
         { class: 'schedule' },

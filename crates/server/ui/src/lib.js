@@ -157,11 +157,27 @@ export function fmtDuration(ms) {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** An instant in the viewer's locale, with its zone. */
+/** The zone times are shown in: `shown` null means the browser's (pages with a job may switch to its zone). */
+export const zones = { shown: null };
+
+/** The browser's IANA zone. */
+export const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+/** The zone `fmtTime` uses now. */
+export const shownZone = () => zones.shown ?? browserZone();
+
+/** An instant in the viewer's locale, in the shown zone, labelled with that zone (`GMT+1`, `EST`). */
 export function fmtTime(ts) {
   if (!ts) return '—';
   const d = new Date(ts);
-  return Number.isNaN(d.getTime()) ? ts : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  if (Number.isNaN(d.getTime())) return ts;
+  const options = { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' };
+  try {
+    return d.toLocaleString(undefined, { ...options, timeZone: shownZone() });
+  } catch {
+    // A zone this browser does not know: its own zone, still labelled.
+    return d.toLocaleString(undefined, options);
+  }
 }
 
 /** `in 5 min`, `3 h ago`, … relative to now. */

@@ -6,7 +6,7 @@
 import { navigate } from './app.js';
 import { api, badge, fill, fmtDuration, fmtTime, h, jsonTree, session, TERMINAL } from './lib.js';
 import { errorBox, httpCallsTable, logView } from './output.js';
-import { errorBanner } from './components.js';
+import { errorBanner, zoneSwitch } from './components.js';
 
 /** Log lines fetched per request: a small first page so the first lines show at once, then big ones. */
 const FIRST_LOG_PAGE = 500;
@@ -40,6 +40,7 @@ export async function runPage(main, ctx, id) {
       h('div', { class: 'buttons' }, status, canEdit && cancel, canEdit && rerun),
     ),
     message.el,
+    zoneSwitch(ctx, job?.schedule?.timezone, () => draw()),
     timeline,
     facts,
     error,

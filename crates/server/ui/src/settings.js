@@ -1,9 +1,10 @@
 // Settings: sites and their credentials (secrets write-only), notification
 // channels with "Send test", API tokens (shown once on creation; revoke),
-// users (admin only) and the key-value storage browser (editors too).
+// users and the audit log (admin only) and the key-value storage browser
+// (editors too).
 
 import { actionButton, choice, errorBanner, field, form, table, text } from './components.js';
-import { api, fill, h, session, timeEl } from './lib.js';
+import { api, fill, fmtTime, h, session, timeEl } from './lib.js';
 
 /** What a channel can be told about (store::AlertEvent), all wanted by default. */
 const ALERT_EVENTS = [
@@ -19,6 +20,7 @@ const SECTIONS = [
   ['channels', 'Channels', 'admin'],
   ['tokens', 'Tokens', 'admin'],
   ['users', 'Users', 'admin'],
+  ['audit', 'Audit log', 'admin'],
   ['storage', 'Storage', 'editor'],
 ];
 
@@ -37,7 +39,7 @@ export async function settingsPage(main, ctx, section) {
     ),
     box,
   );
-  const draw = { sites, channels, tokens, users, storage }[current[0]];
+  const draw = { sites, channels, tokens, users, audit, storage }[current[0]];
   try {
     await draw(box, ctx);
   } catch (error) {
@@ -285,6 +287,91 @@ async function tokens(box, ctx, created = null) {
       await tokens(box, ctx, answer);
     }),
   );
+}
+
+/** Entries per page of the audit log. */
+const AUDIT_PAGE = 50;
+
+/**
+ * The audit log: who changed what and when, newest first, filtered by job
+ * and by user (kept in the address, so a filtered view can be linked),
+ * a page at a time.
+ */
+async function audit(box, ctx) {
+  const query = new URLSearchParams(location.search);
+  const job = text('job', { value: query.get('job') ?? '', placeholder: 'name or id' });
+  const actor = text('actor', { value: query.get('actor') ?? '', placeholder: 'user or token name' });
+  const message = errorBanner();
+  const body = h('tbody');
+  const more = h('button', { type: 'button', hidden: true }, 'Older entries');
+  let cursor = null;
+  let rows = [];
+
+  const targetEl = (target) => {
+    const [kind, id] = target.split(':');
+    if (kind === 'job' && /^\d+$/.test(id)) return h('a', { href: `/jobs/${id}` }, target);
+    if (kind === 'run' && /^\d+$/.test(id)) return h('a', { href: `/runs/${id}` }, target);
+    return target;
+  };
+  const row = (e) =>
+    h(
+      'tr',
+      null,
+      h('td', null, h('time', { datetime: e.at, title: e.at }, fmtTime(e.at))),
+      h('td', null, e.actor),
+      h('td', null, h('code', null, e.action)),
+      h('td', null, targetEl(e.target)),
+      h('td', { class: 'audit-detail' }, e.detail && Object.keys(e.detail).length ? JSON.stringify(e.detail) : ''),
+    );
+
+  async function load(reset) {
+    const q = new URLSearchParams({ limit: String(AUDIT_PAGE) });
+    if (job.value.trim()) q.set('job', job.value.trim());
+    if (actor.value.trim()) q.set('actor', actor.value.trim());
+    if (!reset && cursor) q.set('cursor', cursor);
+    const page = await api('GET', `/audit?${q}`, undefined, { signal: ctx.signal });
+    rows = reset ? page.items : rows.concat(page.items);
+    cursor = page.next_cursor ?? null;
+    more.hidden = !cursor;
+    fill(body, rows.length ? rows.map(row) : h('tr', null, h('td', { colspan: 5, class: 'empty' }, 'No entries match.')));
+  }
+
+  const filters = h(
+    'form',
+    { class: 'filters', 'aria-label': 'Filter the audit log' },
+    h('label', null, 'Job ', job),
+    h('label', null, 'User ', actor),
+    h('button', { type: 'submit' }, 'Filter'),
+  );
+  filters.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    message.hide();
+    const q = new URLSearchParams();
+    if (job.value.trim()) q.set('job', job.value.trim());
+    if (actor.value.trim()) q.set('actor', actor.value.trim());
+    history.replaceState(null, '', `/settings/audit${q.size ? `?${q}` : ''}`);
+    try {
+      await load(true);
+    } catch (error) {
+      if (error.name !== 'AbortError') message.show(error);
+    }
+  });
+  more.addEventListener('click', () => load(false).catch((error) => message.show(error)));
+  fill(
+    box,
+    h('h2', { id: 'section-title' }, 'Audit log'),
+    h('p', { class: 'muted' }, 'Who changed what, and when: job saves, pauses and deletions, runs started and cancelled, sign-ins, users, tokens, sites, channels and storage. Newest first.'),
+    filters,
+    message.el,
+    table('Audit log', ['When', 'Who', 'What', 'On', 'Details'], body),
+    more,
+  );
+  try {
+    await load(true);
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    message.show(error);
+  }
 }
 
 async function users(box, ctx) {

@@ -44,6 +44,15 @@ pub struct AuditRecord {
     pub detail: Value,
 }
 
+/// Which entries [`Store::audit_search`] returns: all of them when every field is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only entries by this actor (exact).
+    pub actor: Option<String>,
+    /// Only entries on this target (exact: `job:42`, `user:ana`, …).
+    pub target: Option<String>,
+}
+
 const AUDIT_CURSOR: &str = "audit";
 
 impl Store {
@@ -94,41 +103,75 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<AuditRecord>, StoreError> {
-        let before = match cursor {
-            Some(cursor) => decode_id_cursor(AUDIT_CURSOR, cursor)?,
-            None => i64::MAX,
-        };
+        let before = audit_before(cursor)?;
         let limit = list_limit(limit);
-        let rows: Vec<(i64, i64, String, String, String, String)> =
-            with_backend!(self, |pool, _sql| {
-                sqlx::query_as(sql::AUDIT_LIST)
-                    .bind(before)
-                    .bind(i64::from(limit) + 1)
-                    .fetch_all(pool)
-                    .await
-                    .db()?
-            });
-        let mut items = rows
-            .into_iter()
-            .map(|(id, at, actor, action, target, detail)| {
-                Ok(AuditRecord {
-                    id,
-                    at: instant(at)?,
-                    actor,
-                    action,
-                    target,
-                    detail: from_json("audit detail", &detail)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items
-                .last()
-                .map(|record| encode_cursor(AUDIT_CURSOR, &record.id.to_string()))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let rows: Vec<AuditRow> = with_backend!(self, |pool, _sql| {
+            sqlx::query_as(sql::AUDIT_LIST)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+                .db()?
+        });
+        audit_page(rows, limit)
     }
+
+    /// One page of the entries `filter` selects, newest first.
+    pub async fn audit_search(
+        &self,
+        filter: &AuditFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<AuditRecord>, StoreError> {
+        let before = audit_before(cursor)?;
+        let limit = list_limit(limit);
+        let rows: Vec<AuditRow> = with_backend!(self, |pool, _sql| {
+            sqlx::query_as(sql::AUDIT_SEARCH)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .bind(filter.actor.as_deref())
+                .bind(filter.target.as_deref())
+                .fetch_all(pool)
+                .await
+                .db()?
+        });
+        audit_page(rows, limit)
+    }
+}
+
+/// `(id, at_ms, actor, action, target, detail)` as selected.
+type AuditRow = (i64, i64, String, String, String, String);
+
+/// The id below which a page starts: the cursor's, or the top.
+fn audit_before(cursor: Option<&str>) -> Result<i64, StoreError> {
+    match cursor {
+        Some(cursor) => decode_id_cursor(AUDIT_CURSOR, cursor),
+        None => Ok(i64::MAX),
+    }
+}
+
+/// Decodes up to `limit` rows (one more was fetched to know whether more follow).
+fn audit_page(rows: Vec<AuditRow>, limit: u32) -> Result<Page<AuditRecord>, StoreError> {
+    let mut items = rows
+        .into_iter()
+        .map(|(id, at, actor, action, target, detail)| {
+            Ok(AuditRecord {
+                id,
+                at: instant(at)?,
+                actor,
+                action,
+                target,
+                detail: from_json("audit detail", &detail)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items
+            .last()
+            .map(|record| encode_cursor(AUDIT_CURSOR, &record.id.to_string()))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
 }

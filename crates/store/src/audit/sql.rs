@@ -11,3 +11,10 @@ pub(crate) const AUDIT_PRUNE: &str = "DELETE FROM audit_log WHERE id IN \
 /// `$1` id below which to start, `$2` limit.
 pub(crate) const AUDIT_LIST: &str = "SELECT id, at_ms, actor, action, target, detail \
     FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2";
+
+/// `$1` id below which to start, `$2` limit, `$3` actor or NULL, `$4` target
+/// or NULL.
+pub(crate) const AUDIT_SEARCH: &str = "SELECT id, at_ms, actor, action, target, detail \
+    FROM audit_log WHERE id < $1 \
+    AND ($3 IS NULL OR actor = $3) AND ($4 IS NULL OR target = $4) \
+    ORDER BY id DESC LIMIT $2";

@@ -95,10 +95,13 @@ type SummaryRow = (
 
 impl Store {
     /// The chain with this id, summary only; `None` when no run has it.
+    /// Its `total_duration_ms` counts execution only (see `sql::CHAIN_SUMMARY`).
     pub async fn chain_summary(&self, id: i64) -> Result<Option<ChainSummary>, StoreError> {
+        let lease_expired = crate::runs::transition::lease_expired_error()?;
         let row: Option<SummaryRow> = with_backend!(self, |pool, _sql| {
             sqlx::query_as(sql::CHAIN_SUMMARY)
                 .bind(id)
+                .bind(&lease_expired)
                 .fetch_optional(pool)
                 .await
                 .db()?
@@ -150,9 +153,11 @@ impl Store {
             return Ok(HashMap::new());
         }
         let ids = id_array(job_ids.iter().copied());
+        let lease_expired = crate::runs::transition::lease_expired_error()?;
         let rows: Vec<SummaryRow> = with_backend!(self, |pool, sql| {
             sqlx::query_as(sql.chains.chains_newest_of_jobs)
                 .bind(&ids)
+                .bind(&lease_expired)
                 .fetch_all(pool)
                 .await
                 .db()?

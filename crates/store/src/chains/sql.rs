@@ -7,9 +7,14 @@ use crate::{
     sql::{dialect_statements, pg_ids, sqlite_ids},
 };
 /// The summaries of the chains `$where` selects (a condition on
-/// `chain_id`) → `chain_id`, `job_id`, runs, succeeded runs, live runs,
-/// first start, last end, summed run time, the newest run's status and its
-/// state's size in bytes.
+/// `chain_id`), `$2` being the error of a run interrupted because its lease
+/// expired → `chain_id`, `job_id`, runs, succeeded runs, live runs, first
+/// start, last end, summed execution time, the newest run's status and its
+/// state's size in bytes. A chunk's time counts what it executed: from its
+/// start to its end as its node recorded it, or — when its node died and
+/// the lease expired (the row's end is when another node noticed, up to a
+/// lease later) — to its last stored log line, the last sign of it
+/// executing.
 macro_rules! chain_summaries {
     ($where:expr) => {
         concat!(
@@ -18,9 +23,15 @@ macro_rules! chain_summaries {
                     sum(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) AS done, \
                     sum(CASE WHEN status IN ('queued', 'running') THEN 1 ELSE 0 END) AS live, \
                     min(started_at_ms) AS started, max(finished_at_ms) AS finished, \
-                    sum(COALESCE(finished_at_ms - started_at_ms, 0)) AS busy, \
+                    sum(CASE \
+                        WHEN started_at_ms IS NULL OR finished_at_ms IS NULL THEN 0 \
+                        WHEN status = 'interrupted' AND error = $2 THEN \
+                            COALESCE((SELECT max(l.ts_ms) FROM run_logs l \
+                                      WHERE l.run_id = r.id), started_at_ms) \
+                            - started_at_ms \
+                        ELSE finished_at_ms - started_at_ms END) AS busy, \
                     max(id) AS last_id \
-                FROM runs WHERE chain_id ",
+                FROM runs r WHERE chain_id ",
             $where,
             " GROUP BY chain_id) \
             SELECT s.chain_id, s.job_id, CAST(s.runs AS BIGINT), CAST(s.done AS BIGINT), \
@@ -47,8 +58,9 @@ macro_rules! newest_chains_of_jobs {
 dialect_statements! {
     /// The statements on chains whose text differs between the dialects.
     pub(crate) struct ChainSql {
-        /// `$1` JSON array of job ids → the summary of each one's newest
-        /// chain, as `CHAIN_SUMMARY` reads it (jobs without one: no row).
+        /// `$1` JSON array of job ids, `$2` the lease-expired error → the
+        /// summary of each one's newest chain, as `CHAIN_SUMMARY` reads it
+        /// (jobs without one: no row).
         pub(crate) chains_newest_of_jobs: &'static str,
     }
 }
@@ -63,7 +75,8 @@ pub(crate) const POSTGRES: ChainSql = ChainSql {
     chains_newest_of_jobs: newest_chains_of_jobs!(pg_ids!("$1")),
 };
 
-/// `$1` chain → its summary (see `chain_summaries!`).
+/// `$1` chain, `$2` the lease-expired error → its summary (see
+/// `chain_summaries!`).
 pub(crate) const CHAIN_SUMMARY: &str = chain_summaries!("= $1");
 
 /// `$1` job → the id of its newest chain (NULL when it has none).

@@ -25,8 +25,8 @@ use crate::{
 
 pub use self::types::{
     Job, JobOverview, JobSchedule, JobSpec, JobVersion, JobsOverview, Language, MAX_ATTEMPTS_RANGE,
-    MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, RetentionPolicy,
-    RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE,
+    MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire,
+    Overlap, RetentionPolicy, RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
 };
 
 /// A job to create (version 1).
@@ -112,6 +112,23 @@ pub struct JobFilter {
     pub limit: u32,
     /// Only jobs whose newest run has this status, or that never ran.
     pub last_run: Option<LastRunFilter>,
+    /// Only jobs with this tag (exact).
+    pub tag: Option<String>,
+}
+
+/// The `tags` column of a job with `tags`: `,a,b,`, or empty.
+fn tag_column(tags: &[String]) -> String {
+    if tags.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", tags.join(","))
+    }
+}
+
+/// What the tag filter looks for in the `tags` column: `,tag,`.
+fn tag_needle(tag: Option<&str>) -> Option<String> {
+    tag.filter(|tag| !tag.is_empty())
+        .map(|tag| format!(",{tag},"))
 }
 
 /// A filter on a job's newest run.
@@ -146,6 +163,8 @@ struct JobColumns<'a> {
     keep_runs: i64,
     keep_days: i64,
     next_fire_at_ms: Option<i64>,
+    /// `tags` as `,a,b,` (empty without tags), for the tag filter.
+    tags: String,
     spec_json: String,
 }
 
@@ -163,6 +182,7 @@ impl<'a> JobColumns<'a> {
             keep_runs: i64::from(spec.retention.keep_runs),
             keep_days: i64::from(spec.retention.keep_days),
             next_fire_at_ms: if fires { opt_ms(next_fire_at) } else { None },
+            tags: tag_column(&spec.tags),
             spec_json: crate::codec::to_json("job spec", spec)?,
         })
     }
@@ -268,6 +288,7 @@ impl Store {
                     .bind(columns.keep_days)
                     .bind(columns.next_fire_at_ms)
                     .bind(now)
+                    .bind(&columns.tags)
                     .fetch_one(&mut *tx)
                     .await
                     .db()
@@ -346,6 +367,7 @@ impl Store {
                     .bind(columns.keep_days)
                     .bind(columns.next_fire_at_ms)
                     .bind(now)
+                    .bind(&columns.tags)
                     .execute(&mut *tx)
                     .await
                     .db()
@@ -491,6 +513,7 @@ impl Store {
                 .bind(filter.enabled)
                 .bind(i64::from(limit) + 1)
                 .bind(filter.last_run.map(LastRunFilter::as_str))
+                .bind(tag_needle(filter.tag.as_deref()))
                 .fetch_all(pool)
                 .await
                 .db()?;
@@ -515,11 +538,13 @@ impl Store {
             let query = match filter.last_run {
                 None => sqlx::query_as(sql.jobs.job_count)
                     .bind(search)
-                    .bind(filter.enabled),
+                    .bind(filter.enabled)
+                    .bind(tag_needle(filter.tag.as_deref())),
                 Some(last_run) => sqlx::query_as(sql.jobs.job_count_by_last_run)
                     .bind(search)
                     .bind(filter.enabled)
-                    .bind(last_run.as_str()),
+                    .bind(last_run.as_str())
+                    .bind(tag_needle(filter.tag.as_deref())),
             };
             query.fetch_one(pool).await.db()?
         });

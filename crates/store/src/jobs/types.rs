@@ -86,6 +86,10 @@ pub struct JobSpec {
     /// stored secret `NAME` (Forge's `forge variables set`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Short words to find the job by (`GET /jobs?tag=`): at most
+    /// [`MAX_TAGS`], each a tag as [`is_tag`] says, each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// The most `env` entries a job may have.
@@ -114,6 +118,7 @@ impl JobSpec {
             queue: None,
             handler: None,
             env: BTreeMap::new(),
+            tags: Vec::new(),
         }
     }
 
@@ -187,8 +192,47 @@ impl JobSpec {
                 "must be the name of an exported function (letters, digits, _ and $, not starting with a digit; at most 200 characters)".into(),
             );
         }
+        check_tags(&self.tags)?;
         check_env(&self.env)
     }
+}
+
+/// The most tags a job has.
+pub const MAX_TAGS: usize = 20;
+/// The longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 40;
+
+/// Whether `tag` is a tag: 1 to [`MAX_TAG_CHARS`] letters, digits, `.`, `_`, `-`.
+pub fn is_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= MAX_TAG_CHARS
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// `tags`: short words, each once.
+fn check_tags(tags: &[String]) -> Result<(), SpecProblem> {
+    let problem = |reason: String| {
+        Err(SpecProblem {
+            field: "tags",
+            reason,
+        })
+    };
+    if tags.len() > MAX_TAGS {
+        return problem(format!("may have at most {MAX_TAGS} tags"));
+    }
+    for (i, tag) in tags.iter().enumerate() {
+        if !is_tag(tag) {
+            return problem(format!(
+                "{tag:?} is not a tag: use 1 to {MAX_TAG_CHARS} letters, digits, '.', '_' or '-'"
+            ));
+        }
+        if tags[..i].contains(tag) {
+            return problem(format!("{tag:?} is listed twice"));
+        }
+    }
+    Ok(())
 }
 
 /// A JavaScript identifier as an export name is written (ASCII, ≤ 200 characters).

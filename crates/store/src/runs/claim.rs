@@ -65,6 +65,11 @@ pub struct OccurrencePlan {
     pub rows: Vec<OccurrenceRow>,
     /// Mark the job's running runs cancel-requested (overlap `replace`).
     pub cancel_running: bool,
+    /// Write nothing for any job of this claim: the whole transaction is
+    /// rolled back and [`StoreError::ClaimAbandoned`] returned (the caller
+    /// found its plan stale — time moved past it while the claim waited
+    /// for the database — and claims again with what is due by now).
+    pub abandon: bool,
 }
 
 /// One row for one occurrence.
@@ -205,6 +210,9 @@ impl Store {
                 for claim in claims {
                     if let Some(job) = won.get(&claim.job_id) {
                         let planned = plan(claim, job);
+                        if planned.abandon {
+                            return Err(StoreError::ClaimAbandoned);
+                        }
                         check_plan(&planned)?;
                         plans.push((*job, planned));
                     }

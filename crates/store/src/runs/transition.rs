@@ -234,6 +234,8 @@ pub struct RunWrites {
 /// that node), in the order given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunWritesApplied {
+    /// One per start.
+    pub started: Vec<bool>,
     /// One per append.
     pub appended: Vec<bool>,
     /// One per finish.
@@ -307,6 +309,11 @@ pub(crate) use cancel_queued_runs_of_queue_job;
 /// The error recorded on runs whose lease expired.
 const LEASE_EXPIRED: &str =
     "the node running it stopped renewing its lease (it crashed, hung or lost the database)";
+
+/// The stored `error` of a run interrupted because its lease expired.
+pub(crate) fn lease_expired_error() -> Result<String, StoreError> {
+    to_json("run error", &RunError::message(LEASE_EXPIRED))
+}
 
 impl Store {
     /// queued → running: claims up to `limit` queued runs whose time has
@@ -489,13 +496,15 @@ impl Store {
             let outcome = async {
                 let mut applied = RunWritesApplied::default();
                 for start in &writes.starts {
-                    sqlx::query(sql::RUN_MARK_STARTED_IF_RUNNING)
+                    let marked = sqlx::query(sql::RUN_MARK_STARTED_IF_RUNNING)
                         .bind(start.run_id)
                         .bind(&start.node)
                         .bind(ms(start.started_at))
                         .execute(&mut *tx)
                         .await
-                        .db()?;
+                        .db()?
+                        .rows_affected();
+                    applied.started.push(marked == 1);
                 }
                 for (append, lines_json) in &appends {
                     let lines = i64::try_from(append.lines.len()).unwrap_or(i64::MAX);
@@ -616,7 +625,7 @@ impl Store {
     where
         F: FnMut(&Run, &JobSpec) -> Option<NewRun> + Send,
     {
-        let error = to_json("run error", &RunError::message(LEASE_EXPIRED))?;
+        let error = lease_expired_error()?;
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {

@@ -167,6 +167,16 @@ impl Store {
                     created_at: instant(created_at)?,
                     updated_at: instant(now)?,
                 };
+                // Every node (PostgreSQL) hears of it when it is visible,
+                // and only if it commits: each keeps the sites in memory.
+                if let Some(notify) = sql.notify {
+                    sqlx::query(notify)
+                        .bind(crate::feed::SETTINGS_CHANNEL)
+                        .bind(crate::feed::SITES_CHANGED)
+                        .execute(&mut *tx)
+                        .await
+                        .db()?;
+                }
                 Ok((site, created))
             }
             .await;
@@ -184,15 +194,32 @@ impl Store {
 
     /// Deletes a site; returns whether it existed.
     pub async fn site_delete(&self, name: &str) -> Result<bool, StoreError> {
-        let deleted = with_backend!(self, |pool, _sql| {
-            sqlx::query(sql::SITE_DELETE)
-                .bind(name)
-                .execute(pool)
-                .await
-                .db()?
-                .rows_affected()
-        });
-        Ok(deleted == 1)
+        with_backend!(self, |pool, sql| {
+            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let outcome = async {
+                let deleted = sqlx::query(sql::SITE_DELETE)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .db()?
+                    .rows_affected();
+                if deleted == 1 {
+                    // Every node (PostgreSQL) hears of it when it is visible,
+                    // and only if it commits: each keeps the sites in memory.
+                    if let Some(notify) = sql.notify {
+                        sqlx::query(notify)
+                            .bind(crate::feed::SETTINGS_CHANNEL)
+                            .bind(crate::feed::SITES_CHANGED)
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                    }
+                }
+                Ok(deleted == 1)
+            }
+            .await;
+            commit_or_rollback(tx, outcome).await
+        })
     }
 
     /// Every stored site with its decrypted secret: what runs use.

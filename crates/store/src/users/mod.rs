@@ -334,4 +334,31 @@ mod tests {
         assert!(check_password("1234567").is_err());
         assert!(check_password("12345678").is_ok());
     }
+
+    /// Issue 13 point 7: refusing an unknown name does the same password
+    /// work as refusing a known one. By design `user_authenticate` verifies
+    /// the password against `DUMMY_HASH` when the name is unknown; this
+    /// holds that hash to a real one's algorithm, version and cost, so the
+    /// verification is a full Argon2id run (not an early "not a hash").
+    #[test]
+    fn an_unknown_name_is_verified_against_a_hash_as_costly_as_a_real_one() {
+        let dummy = DUMMY_HASH.clone().expect("the dummy hash is made");
+        let real = hash_password("correct horse").unwrap();
+        let dummy = PasswordHash::new(&dummy).unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(
+            dummy.params, real.params,
+            "the same memory, time and parallelism cost"
+        );
+        assert_eq!(
+            dummy.hash.map(|hash| hash.len()),
+            real.hash.map(|hash| hash.len())
+        );
+        assert!(!verify_password(
+            "correct horse",
+            &DUMMY_HASH.clone().unwrap()
+        ));
+    }
 }

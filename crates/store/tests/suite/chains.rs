@@ -3,8 +3,9 @@
 
 use serde_json::json;
 use store::{
-    ClaimedJob, MAX_STATE_BYTES, NewRun, OccurrenceClaim, OccurrenceKind, OccurrencePlan,
-    OccurrenceRow, PruneRuns, Run, RunFinish, RunStatus, RunWrites, StoreError, Trigger,
+    ClaimedJob, LogAppend, LogLevel, LogLine, MAX_STATE_BYTES, NewRun, OccurrenceClaim,
+    OccurrenceKind, OccurrencePlan, OccurrenceRow, PruneRuns, Run, RunFinish, RunStatus, RunWrites,
+    StoreError, Trigger,
 };
 
 use crate::{
@@ -21,6 +22,7 @@ store_tests! {
     a_state_over_one_mib_is_refused,
     unknown_chains_are_none,
     an_expired_chunks_resumption_is_queued_in_the_interrupt_transaction,
+    a_chains_total_duration_counts_execution_not_lease_waits,
 }
 
 fn finish(run: &Run, status: RunStatus, seconds: i64, follow_up: Option<NewRun>) -> RunFinish {
@@ -234,6 +236,7 @@ async fn occurrence_claims_count_a_chain_between_chunks_as_running(db: TestDb) {
                     kind: OccurrenceKind::Queued,
                 }],
                 cancel_running: true,
+                abandon: false,
             }
         })
         .await
@@ -410,4 +413,60 @@ async fn an_expired_chunks_resumption_is_queued_in_the_interrupt_transaction(db:
         &db.store.run_get(other.id).await.unwrap().unwrap(),
         RunStatus::Running,
     );
+}
+
+/// A chunk whose node died is interrupted when its lease expires, long
+/// after it last executed: the chain's total counts that chunk up to its
+/// last stored log line (its last sign of executing), not to the sweep.
+async fn a_chains_total_duration_counts_execution_not_lease_waits(db: TestDb) {
+    let first = running_run(&db, "resumed").await;
+    let chunk = write(
+        &db,
+        finish(
+            &first,
+            RunStatus::Succeeded,
+            1,
+            Some(next_chunk(&first, json!({"cursor": 1}), 1, 0)),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(claim_one(&db, 2).await[0].id, chunk.id);
+    // It executes and logs until 5, then its node dies.
+    let logged = db
+        .store
+        .run_logs_append_if_running(&[LogAppend {
+            run_id: chunk.id,
+            node: NODE.into(),
+            lines: vec![LogLine {
+                ts: at(5),
+                level: LogLevel::Info,
+                message: "page 1".into(),
+            }],
+        }])
+        .await
+        .unwrap();
+    assert_eq!(logged, [true]);
+    // Its lease (30 s from 2) is found expired at 40; it resumes at 41.
+    let interrupted = db
+        .store
+        .runs_interrupt_if_lease_expired_then(at(40), 10, |run, _| {
+            Some(NewRun {
+                attempt: run.attempt + 1,
+                state: run.state.clone(),
+                chain_id: run.chain_id,
+                parent_run_id: Some(run.id),
+                ..NewRun::new(run.job_id, Trigger::Retry, at(40))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(interrupted.len(), 1);
+    let resumed = claim_one(&db, 41).await;
+    write(&db, finish(&resumed[0], RunStatus::Succeeded, 45, None)).await;
+
+    let chain = db.store.chain_summary(first.id).await.unwrap().unwrap();
+    // 0–1, 2–5 (not 2–40), 41–45.
+    assert_eq!(chain.total_duration_ms, 1_000 + 3_000 + 4_000);
+    assert_eq!(chain.runs, 3);
 }

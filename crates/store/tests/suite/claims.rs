@@ -34,6 +34,7 @@ fn one_row(kind: OccurrenceKind) -> impl FnMut(&OccurrenceClaim, &ClaimedJob) ->
             kind: kind.clone(),
         }],
         cancel_running: false,
+        abandon: false,
     }
 }
 
@@ -66,6 +67,7 @@ async fn a_claim_advances_the_job_and_writes_the_planned_rows(db: TestDb) {
                     },
                 ],
                 cancel_running: false,
+                abandon: false,
             }
         })
         .await
@@ -217,6 +219,7 @@ async fn replacing_marks_the_running_run_cancel_requested(db: TestDb) {
                     kind: OccurrenceKind::Queued,
                 }],
                 cancel_running: true,
+                abandon: false,
             }
         })
         .await
@@ -272,6 +275,7 @@ async fn an_invalid_plan_is_refused_and_rolls_back_the_claim(db: TestDb) {
             2
         ],
         cancel_running: false,
+        abandon: false,
     };
     let error = db
         .store
@@ -301,6 +305,7 @@ async fn an_invalid_plan_is_refused_and_rolls_back_the_claim(db: TestDb) {
             .occurrences_claim(&[claim_of(job.id, 1, 2)], at(1), |_, _| OccurrencePlan {
                 rows: vec![bad.clone()],
                 cancel_running: false,
+                abandon: false,
             })
             .await
             .unwrap_err();

@@ -129,6 +129,7 @@ pub(crate) async fn claim_occurrence(store: &Store, job_id: i64, kind: Occurrenc
                 kind: kind.clone(),
             }],
             cancel_running: false,
+            abandon: false,
         })
         .await
         .unwrap();

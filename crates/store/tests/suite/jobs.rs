@@ -23,6 +23,107 @@ store_tests! {
     invalid_specs_are_refused_with_the_field,
     job_lists_page_by_name_with_filters,
     a_job_shows_its_newest_run,
+    jobs_carry_tags_and_list_by_one,
+}
+
+async fn jobs_carry_tags_and_list_by_one(db: TestDb) {
+    let tagged = |name: &str, tags: &[&str]| {
+        let mut spec = scheduled_spec(name);
+        spec.tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        spec
+    };
+    for spec in [
+        tagged("billing-sync", &["billing", "nightly"]),
+        tagged("billing-report", &["billing"]),
+        tagged("cleanup", &["nightly", "bill"]),
+        tagged("untagged", &[]),
+    ] {
+        db.store
+            .job_create(&NewJob {
+                spec,
+                next_fire_at: None,
+                actor: "x".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let by_tag = |tag: &str| JobFilter {
+        tag: Some(tag.to_owned()),
+        ..JobFilter::default()
+    };
+    let names = |page: store::Page<store::Job>| -> Vec<String> {
+        page.items.into_iter().map(|j| j.spec.name).collect()
+    };
+    // Whole tags only: `bill` is not a prefix match of `billing`.
+    assert_eq!(
+        names(db.store.job_list(&by_tag("billing")).await.unwrap()),
+        ["billing-report", "billing-sync"]
+    );
+    assert_eq!(
+        names(db.store.job_list(&by_tag("bill")).await.unwrap()),
+        ["cleanup"]
+    );
+    assert_eq!(db.store.job_count(&by_tag("nightly")).await.unwrap(), 2);
+    assert_eq!(
+        db.store
+            .job_count(&JobFilter {
+                last_run: Some(store::LastRunFilter::Never),
+                ..by_tag("nightly")
+            })
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(
+        db.store
+            .job_list(&by_tag("none"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let read = db
+        .store
+        .job_get(&JobRef::Name("billing-sync".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.spec.tags, ["billing", "nightly"]);
+
+    // A new version's tags replace the old ones in the filter too.
+    db.store
+        .job_update(&JobUpdate {
+            id: read.id,
+            spec: tagged("billing-sync", &["finance"]),
+            expected_version: None,
+            next_fire_at: None,
+            actor: "x".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        names(db.store.job_list(&by_tag("billing")).await.unwrap()),
+        ["billing-report"]
+    );
+    assert_eq!(
+        names(db.store.job_list(&by_tag("finance")).await.unwrap()),
+        ["billing-sync"]
+    );
+
+    for bad in [&["a,b"][..], &["has space"], &[""], &["x", "x"]] {
+        let refused = db
+            .store
+            .job_create(&NewJob {
+                spec: tagged("bad-tags", bad),
+                next_fire_at: None,
+                actor: "x".into(),
+            })
+            .await;
+        assert!(
+            matches!(&refused, Err(StoreError::InvalidSpec(problem)) if problem.field == "tags"),
+            "{bad:?}: {refused:?}"
+        );
+    }
 }
 
 async fn a_created_job_reads_back_by_id_and_by_name(db: TestDb) {

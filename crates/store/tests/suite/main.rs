@@ -11,6 +11,7 @@ mod harness;
 mod chains;
 mod claims;
 mod fixtures;
+mod ids;
 mod jobs;
 mod jobs_page;
 mod queues;

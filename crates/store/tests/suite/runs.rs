@@ -16,6 +16,7 @@ use crate::{
 };
 
 store_tests! {
+    a_fenced_attempts_late_writes_are_refused_even_when_its_node_runs_the_retry,
     a_queued_run_is_of_the_current_version_unless_one_is_named,
     run_inserts_are_checked,
     every_transition_applies_exactly_where_the_state_graph_allows,
@@ -367,6 +368,7 @@ impl Arrow {
                     .occurrences_claim(&claims, at(12), |_, _| store::OccurrencePlan {
                         rows: Vec::new(),
                         cancel_running: true,
+                        abandon: false,
                     })
                     .await
                     .unwrap();
@@ -1053,4 +1055,83 @@ async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb
         &db.store.run_get(other.id).await.unwrap().unwrap(),
         RunStatus::Running,
     );
+}
+
+/// The fencing guarantee at the store: once an attempt's lease expired and
+/// another node interrupted it, every late write of that attempt — its
+/// start, log lines, lease renewal, finish (with the retry it would queue)
+/// — is refused, even when its node has meanwhile claimed the retry.
+async fn a_fenced_attempts_late_writes_are_refused_even_when_its_node_runs_the_retry(db: TestDb) {
+    let fenced = running_run(&db, "fenced").await;
+    // Its lease (30 s from 0) is found expired at 40; the retry is queued
+    // in the same transaction and this node claims it at 41.
+    let interrupted = db
+        .store
+        .runs_interrupt_if_lease_expired_then(at(40), 10, |run, _| {
+            Some(NewRun {
+                attempt: run.attempt + 1,
+                parent_run_id: Some(run.id),
+                ..NewRun::new(run.job_id, Trigger::Retry, at(40))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(interrupted.len(), 1);
+    let retry = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(41)))
+        .await
+        .unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_ne!(retry[0].run.id, fenced.id);
+
+    let late = RunWrites {
+        starts: vec![store::RunStart {
+            run_id: fenced.id,
+            node: NODE.into(),
+            started_at: at(42),
+        }],
+        appends: vec![LogAppend {
+            run_id: fenced.id,
+            node: NODE.into(),
+            lines: vec![line("late")],
+        }],
+        finishes: vec![
+            finish_as(fenced.id, NODE, RunStatus::Failed, at(42)).with_follow_up(Some(NewRun {
+                attempt: 2,
+                parent_run_id: Some(fenced.id),
+                ..NewRun::new(fenced.job_id, Trigger::Retry, at(42))
+            })),
+        ],
+    };
+    let applied = db.store.runs_write_if_running(&late).await.unwrap();
+    assert_eq!(applied.started, [false]);
+    assert_eq!(applied.appended, [false]);
+    assert_eq!(applied.finished, [false]);
+    assert_eq!(applied.follow_ups, [None]);
+    let renewed = db
+        .store
+        .runs_heartbeat_if_running(&Heartbeat {
+            node: NODE.into(),
+            run_ids: vec![fenced.id],
+            lease_until: at(72),
+        })
+        .await
+        .unwrap();
+    assert!(!renewed[0].held);
+    let stored = db.store.run_get(fenced.id).await.unwrap().unwrap();
+    assert_status(&stored, RunStatus::Interrupted);
+    assert_eq!(stored.log_lines, 0);
+    assert_eq!(stored.finished_at, Some(at(40)));
+    // No second retry was queued by the refused finish.
+    let runs = db
+        .store
+        .runs_list(&RunFilter {
+            job_id: Some(fenced.job_id),
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(runs.len(), 2, "{runs:?}");
 }

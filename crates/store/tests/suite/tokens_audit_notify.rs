@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use store::{
-    AlertEvent, AuditEntry, ChannelKind, ChannelSpec, DeliveryOutcome, DeliveryStatus, NewDelivery,
-    NewToken, Role, SecretKey, StoreError,
+    AlertEvent, AuditEntry, AuditFilter, ChannelKind, ChannelSpec, DeliveryOutcome, DeliveryStatus,
+    NewDelivery, NewToken, Role, SecretKey, StoreError,
 };
 
 use crate::{fixtures::at, harness::TestDb};
@@ -15,6 +15,7 @@ store_tests! {
     revoked_tokens_verify_as_nothing,
     token_use_is_recorded_at_most_once_a_minute,
     the_audit_log_pages_newest_first,
+    the_audit_log_filters_by_actor_and_target_and_pages,
     old_audit_entries_are_pruned_in_batches,
     channels_are_upserted_by_name,
     channel_urls_are_sealed_at_rest,
@@ -181,6 +182,67 @@ async fn the_audit_log_pages_newest_first(db: TestDb) {
         db.store.audit_list(Some("bogus"), 2).await,
         Err(StoreError::InvalidCursor)
     ));
+}
+
+async fn the_audit_log_filters_by_actor_and_target_and_pages(db: TestDb) {
+    for i in 0..6 {
+        db.store
+            .audit_append(&AuditEntry {
+                actor: if i % 2 == 0 { "ana" } else { "bo" }.into(),
+                action: "job.update".into(),
+                target: format!("job:{}", i % 3),
+                detail: serde_json::json!({"i": i}),
+            })
+            .await
+            .unwrap();
+    }
+    let search = |actor: Option<&str>, target: Option<&str>| AuditFilter {
+        actor: actor.map(str::to_owned),
+        target: target.map(str::to_owned),
+    };
+    let details = |page: &store::Page<store::AuditRecord>| -> Vec<i64> {
+        page.items
+            .iter()
+            .map(|e| e.detail["i"].as_i64().unwrap())
+            .collect()
+    };
+    let by_ana = db
+        .store
+        .audit_search(&search(Some("ana"), None), None, 2)
+        .await
+        .unwrap();
+    assert_eq!(details(&by_ana), [4, 2]);
+    let rest = db
+        .store
+        .audit_search(&search(Some("ana"), None), by_ana.next_cursor.as_deref(), 2)
+        .await
+        .unwrap();
+    assert_eq!(details(&rest), [0]);
+    assert_eq!(rest.next_cursor, None);
+    let on_job_1 = db
+        .store
+        .audit_search(&search(None, Some("job:1")), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(details(&on_job_1), [4, 1]);
+    let both = db
+        .store
+        .audit_search(&search(Some("bo"), Some("job:1")), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(details(&both), [1]);
+    let nobody = db
+        .store
+        .audit_search(&search(Some("nobody"), None), None, 10)
+        .await
+        .unwrap();
+    assert!(nobody.items.is_empty());
+    let all = db
+        .store
+        .audit_search(&AuditFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(details(&all), [5, 4, 3, 2, 1, 0]);
 }
 
 fn slack() -> ChannelSpec {
