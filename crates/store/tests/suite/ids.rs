@@ -98,9 +98,12 @@ async fn sqlite_the_rebuild_keeps_every_row_id_and_reference() {
             .await
             .unwrap();
 
+        // 0010 again, then every later migration again, as an upgrade from
+        // 0009 would apply them (a later one may add a column 0010 drops).
         let rebuild = include_str!("../../migrations/sqlite/0010_ids_are_never_reused.sql");
+        let later = migrations_after(10);
         db.execute_raw(
-            &format!("PRAGMA foreign_keys = OFF; BEGIN; {rebuild} COMMIT;"),
+            &format!("PRAGMA foreign_keys = OFF; BEGIN; {rebuild} {later} COMMIT;"),
             "",
         )
         .await;
@@ -127,4 +130,24 @@ async fn sqlite_the_rebuild_keeps_every_row_id_and_reference() {
         assert!(next.id > job.id);
     })
     .await;
+}
+
+/// The SQLite migrations numbered above `version`, in order, as one script.
+fn migrations_after(version: u32) -> String {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut files: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?;
+            let number: u32 = name.get(..4)?.parse().ok()?;
+            (number > version).then_some((number, path))
+        })
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|(_, path)| std::fs::read_to_string(path).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
