@@ -41,7 +41,7 @@ pub(crate) fn start_batch_at(core: &Arc<Core>, runs: Vec<Start>, at: jiff::Times
         return;
     }
     let core = core.clone();
-    core.pending_starts.send_modify(|pending| *pending += 1);
+    let pending = PendingStart::new(&core);
     tokio::spawn(async move {
         while core.now() < at {
             tokio::time::sleep_until(core.deadline(at)).await;
@@ -49,8 +49,28 @@ pub(crate) fn start_batch_at(core: &Arc<Core>, runs: Vec<Start>, at: jiff::Times
         for start in runs {
             launch(&core, start.run, start.spec, start.permit);
         }
-        core.pending_starts.send_modify(|pending| *pending -= 1);
+        drop(pending);
     });
+}
+
+/// A start shutdown must wait for, counted in `Core::pending_starts` from
+/// its creation until it is dropped: a batch until its runs are launched,
+/// a launched run until it is live (or given up). Without it a shutdown
+/// could stop the node between a run's committed start and its script,
+/// leaving a `running` row that nothing executes.
+struct PendingStart(Arc<Core>);
+
+impl PendingStart {
+    fn new(core: &Arc<Core>) -> PendingStart {
+        core.pending_starts.send_modify(|pending| *pending += 1);
+        PendingStart(core.clone())
+    }
+}
+
+impl Drop for PendingStart {
+    fn drop(&mut self) {
+        self.0.pending_starts.send_modify(|pending| *pending -= 1);
+    }
 }
 
 /// Records the run's start, then hands it to the executor and follows it,
@@ -66,6 +86,7 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
             .observe(Duration::try_from(late).unwrap_or(Duration::ZERO));
     }
     let core = core.clone();
+    let pending = PendingStart::new(&core);
     tokio::spawn(async move {
         // The start is committed before the script runs: a node that dies
         // from here on leaves a run that began (interrupted at its restart),
@@ -96,6 +117,7 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
         }
         let handle = core.executor.start(run_spec(&core, &run, &spec));
         let stop = core.live.register(run.id, handle.control(), held_until);
+        drop(pending);
         core.events
             .send(RunEvent::of(&run, RunStatus::Running, started));
         let pump = tokio::spawn(pump_logs(core.clone(), run.id, handle.logs()));

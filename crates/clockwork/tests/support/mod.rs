@@ -121,6 +121,16 @@ impl Serve {
 
 impl Drop for Serve {
     fn drop(&mut self) {
+        // A failing test shows what its server said (its log file goes
+        // with the test's temporary folder), and whether it had exited.
+        if std::thread::panicking() {
+            let exited = self.child.try_wait().ok().flatten();
+            eprintln!(
+                "--- clockwork serve at {} (exited: {exited:?}), its stderr:\n{}",
+                self.url,
+                self.stderr()
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
