@@ -36,22 +36,9 @@ macro_rules! string_enum {
         impl $name {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The value as stored and serialised.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
         }
 
-        impl FromStr for $name {
-            type Err = $crate::shared::UnknownValue;
-            fn from_str(text: &str) -> Result<Self, $crate::shared::UnknownValue> {
-                match text {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err($crate::shared::UnknownValue { kind: stringify!($name), value: text.to_string() }),
-                }
-            }
-        }
+        $crate::shared::stored_text!($name { $($variant => $text),+ });
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -72,6 +59,31 @@ pub struct UnknownValue {
 }
 
 pub(crate) use string_enum;
+
+/// The stored text of an enum declared elsewhere: `as_str` and `FromStr`
+/// (failing with [`UnknownValue`]). [`string_enum!`] adds serde and
+/// `Display` on top.
+macro_rules! stored_text {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $name {
+            /// The value as stored.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::shared::UnknownValue;
+            fn from_str(text: &str) -> Result<Self, $crate::shared::UnknownValue> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err($crate::shared::UnknownValue { kind: stringify!($name), value: text.to_string() }),
+                }
+            }
+        }
+    };
+}
+pub(crate) use stored_text;
 
 /// One page of a list, with the cursor of the next page.
 #[derive(Debug, Clone, PartialEq)]

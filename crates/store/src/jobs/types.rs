@@ -3,7 +3,7 @@
 //! back. Serialisable with serde in `snake_case`; instants are
 //! [`Timestamp`]s (stored as Unix milliseconds).
 
-use std::{collections::BTreeMap, fmt, str::FromStr};
+use std::{collections::BTreeMap, fmt};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

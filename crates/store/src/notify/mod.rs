@@ -49,27 +49,8 @@ pub enum AlertEvent {
     Recovered,
 }
 
-macro_rules! text_enum_impls {
-    ($ty:ident { $($variant:ident => $text:literal),+ }) => {
-        impl $ty {
-            /// The value as stored.
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-        }
-        impl std::str::FromStr for $ty {
-            type Err = crate::shared::UnknownValue;
-            fn from_str(text: &str) -> Result<$ty, Self::Err> {
-                match text {
-                    $($text => Ok($ty::$variant),)+
-                    _ => Err(crate::shared::UnknownValue { kind: stringify!($ty), value: text.to_string() }),
-                }
-            }
-        }
-    };
-}
-text_enum_impls!(ChannelKind { Webhook => "webhook", Slack => "slack" });
-text_enum_impls!(AlertEvent {
+crate::shared::stored_text!(ChannelKind { Webhook => "webhook", Slack => "slack" });
+crate::shared::stored_text!(AlertEvent {
     Failed => "failed",
     TimedOut => "timed_out",
     Interrupted => "interrupted",
@@ -131,7 +112,7 @@ pub enum DeliveryStatus {
     /// Given up.
     Failed,
 }
-text_enum_impls!(DeliveryStatus { Pending => "pending", Delivered => "delivered", Failed => "failed" });
+crate::shared::stored_text!(DeliveryStatus { Pending => "pending", Delivered => "delivered", Failed => "failed" });
 
 /// A stored delivery.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,7 +4,7 @@
 //! `snake_case`; instants are [`Timestamp`]s (stored as Unix milliseconds,
 //! so sub-millisecond precision is not kept).
 
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -38,27 +38,8 @@ pub enum SiteAuth {
     Bearer,
 }
 
-macro_rules! site_enum {
-    ($ty:ident { $($variant:ident => $text:literal),+ }) => {
-        impl $ty {
-            /// The value as stored.
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-        }
-        impl std::str::FromStr for $ty {
-            type Err = crate::shared::UnknownValue;
-            fn from_str(text: &str) -> Result<$ty, Self::Err> {
-                match text {
-                    $($text => Ok($ty::$variant),)+
-                    _ => Err(crate::shared::UnknownValue { kind: stringify!($ty), value: text.to_string() }),
-                }
-            }
-        }
-    };
-}
-site_enum!(SiteProduct { Jira => "jira", Confluence => "confluence" });
-site_enum!(SiteAuth { Basic => "basic", Bearer => "bearer" });
+crate::shared::stored_text!(SiteProduct { Jira => "jira", Confluence => "confluence" });
+crate::shared::stored_text!(SiteAuth { Basic => "basic", Bearer => "bearer" });
 
 /// A site as written (without its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
