@@ -94,8 +94,8 @@ pub use crate::{
     jobs::{
         Job, JobEnable, JobFilter, JobOverview, JobRef, JobSchedule, JobSpec, JobUpdate,
         JobVersion, JobsOverview, Language, LastRunFilter, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS,
-        MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire, NewJob, Overlap,
-        RetentionPolicy, RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
+        MAX_OWNER_CHARS, MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire,
+        NewJob, Overlap, RetentionPolicy, RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
     },
     kv::{
         DEFAULT_PAGE_SIZE, Expect, KvError, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,

@@ -24,6 +24,102 @@ store_tests! {
     job_lists_page_by_name_with_filters,
     a_job_shows_its_newest_run,
     jobs_carry_tags_and_list_by_one,
+    jobs_carry_an_owner_and_list_by_it,
+}
+
+async fn jobs_carry_an_owner_and_list_by_it(db: TestDb) {
+    let owned = |name: &str, owner: &str| JobSpec {
+        owner: owner.to_owned(),
+        ..scheduled_spec(name)
+    };
+    let create = |spec: JobSpec| NewJob {
+        spec,
+        next_fire_at: None,
+        actor: "x".into(),
+    };
+    for spec in [
+        owned("sync", "Ada Lovelace <ada@example.com>"),
+        owned("report", "ada"),
+        owned("cleanup", "Grace"),
+        owned("orphan", ""),
+    ] {
+        db.store.job_create(&create(spec)).await.unwrap();
+    }
+    let by_owner = |owner: &str| JobFilter {
+        owner: Some(owner.to_owned()),
+        ..JobFilter::default()
+    };
+    let names = |page: store::Page<store::Job>| -> Vec<String> {
+        page.items.into_iter().map(|j| j.spec.name).collect()
+    };
+    // Contains, case-insensitive: a name finds the jobs its e-mail owns too.
+    assert_eq!(
+        names(db.store.job_list(&by_owner("ADA")).await.unwrap()),
+        ["report", "sync"]
+    );
+    assert_eq!(db.store.job_count(&by_owner("ada")).await.unwrap(), 2);
+    assert_eq!(
+        db.store
+            .job_count(&JobFilter {
+                last_run: Some(store::LastRunFilter::Never),
+                ..by_owner("grace")
+            })
+            .await
+            .unwrap(),
+        1
+    );
+    // An empty filter is no filter.
+    assert_eq!(db.store.job_count(&by_owner("")).await.unwrap(), 4);
+    let read = db
+        .store
+        .job_get(&JobRef::Name("sync".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.spec.owner, "Ada Lovelace <ada@example.com>");
+
+    // A new version's owner replaces the old one in the filter too, and the
+    // old version keeps its owner.
+    db.store
+        .job_update(&JobUpdate {
+            id: read.id,
+            spec: owned("sync", "Grace"),
+            expected_version: None,
+            next_fire_at: None,
+            actor: "x".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        names(db.store.job_list(&by_owner("grace")).await.unwrap()),
+        ["cleanup", "sync"]
+    );
+    let versions = db.store.job_versions(read.id).await.unwrap();
+    assert!(
+        versions
+            .iter()
+            .any(|v| v.version == 1 && v.spec.owner.starts_with("Ada")),
+        "{versions:?}"
+    );
+
+    for bad in [
+        "two\nlines".to_owned(),
+        "x".repeat(store::MAX_OWNER_CHARS + 1),
+    ] {
+        let refused = db.store.job_create(&create(owned("bad-owner", &bad))).await;
+        assert!(
+            matches!(&refused, Err(StoreError::InvalidSpec(problem)) if problem.field == "owner"),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    assert!(
+        db.store
+            .job_get(&JobRef::Name("bad-owner".into()))
+            .await
+            .unwrap()
+            .is_none(),
+        "a refused job is not stored"
+    );
 }
 
 async fn jobs_carry_tags_and_list_by_one(db: TestDb) {
