@@ -44,6 +44,8 @@ pub(crate) struct ListQuery {
     enabled: Option<bool>,
     /// Only jobs with this tag (exact).
     tag: Option<String>,
+    /// Only jobs whose owner contains this text (case-insensitive).
+    owner: Option<String>,
     /// Jobs per page, 1-500 (default 50).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -95,6 +97,7 @@ pub(crate) async fn list(
         limit: validate::limit(query.limit)?,
         last_run,
         tag: query.tag.filter(|tag| !tag.is_empty()),
+        owner: query.owner.filter(|owner| !owner.is_empty()),
     };
     let overview = state.store().jobs_overview(&filter, RECENT_RUNS).await?;
     let items = overview
@@ -147,11 +150,22 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let spec = state.spec_of(&input);
     validate::job(&spec, state.run_as_names(), state.now()).await?;
-    create_job(&state, spec, caller.actor()).await
+    create_job(&state, spec, &caller).await
 }
 
-async fn create_job(state: &AppState, spec: JobSpec, actor: &str) -> Result<Response, ApiError> {
-    let job = state.job_saves().create(spec, actor).await?;
+async fn create_job(
+    state: &AppState,
+    mut spec: JobSpec,
+    caller: &Editor,
+) -> Result<Response, ApiError> {
+    // A job someone creates in the UI is theirs unless they name another
+    // owner; a token is a program, not a person to ask about the job.
+    if spec.owner.is_empty()
+        && let Some(user) = caller.0.signed_in_user()
+    {
+        user.clone_into(&mut spec.owner);
+    }
+    let job = state.job_saves().create(spec, caller.actor()).await?;
     let location = format!("/api/v1/jobs/{}", job.id);
     Ok((
         StatusCode::CREATED,
@@ -232,9 +246,7 @@ pub(crate) async fn replace(
             Ok(Json(JobView::from(job)).into_response())
         }
         None => match job_ref {
-            JobRef::Name(name) if name == spec.name => {
-                create_job(&state, spec, caller.actor()).await
-            }
+            JobRef::Name(name) if name == spec.name => create_job(&state, spec, &caller).await,
             JobRef::Name(name) => Err(ApiError::invalid(
                 "name",
                 format!("must be {name:?}, the name in the path, to create that job"),

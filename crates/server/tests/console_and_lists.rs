@@ -435,21 +435,13 @@ async fn the_jobs_list_shows_recent_runs_totals_and_filters(server: TestServer) 
     assert_eq!(gamma["avg_duration_ms"], Value::Null);
     assert_eq!(rest.body["total"], 3);
 
-    let names = |reply: &Reply| -> Vec<String> {
-        reply.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|j| j["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let failed = server.read("/api/v1/jobs?status=failed").await;
-    assert_eq!(names(&failed), vec!["alpha"]);
+    assert_eq!(failed.item_names(), vec!["alpha"]);
     assert_eq!(failed.body["total"], 1);
     let never = server.read("/api/v1/jobs?status=none").await;
-    assert_eq!(names(&never), vec!["gamma"]);
+    assert_eq!(never.item_names(), vec!["gamma"]);
     let q = server.read("/api/v1/jobs?q=ET").await;
-    assert_eq!(names(&q), vec!["beta"]);
+    assert_eq!(q.item_names(), vec!["beta"]);
     assert_eq!(q.body["total"], 1);
     let bad = server.read("/api/v1/jobs?status=great").await;
     assert_eq!(bad.error_fields(), vec!["status"]);
