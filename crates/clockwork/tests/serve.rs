@@ -49,7 +49,7 @@ fn apply_list_get_pause_and_delete_through_the_cli() {
     let list = ok(&server.client(&["job", "list"]));
     let lines: Vec<&str> = list.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{list}");
-    assert!(lines[1].starts_with("report  enabled  -"), "{list}");
+    assert!(lines[1].starts_with("report  -      enabled  -"), "{list}");
     assert!(lines[2].contains("0 2 * * * (Europe/Berlin)"), "{list}");
 
     let job: serde_json::Value =
