@@ -506,5 +506,11 @@ test('owners: a column and a filter on the jobs page, a new job is its creatorâ€
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByRole('status').filter({ hasText: 'Saved version 2.' }).waitFor();
   assert.equal((await server.api('GET', '/jobs/made-here')).owner, 'ops@example.com');
+  // The job page names the owner, linking to the jobs they look after.
+  await page.getByRole('link', { name: /^Back to made-here/ }).click();
+  await page.getByRole('link', { name: 'ops@example.com' }).click();
+  await page.waitForURL(/\/\?owner=ops%40example\.com$/);
+  await jobs.getByRole('link', { name: 'made-here' }).waitFor();
+  assert.equal(await jobs.getByRole('link', { name: 'orphan' }).count(), 0);
   assert.deepEqual(consoleErrors, []);
 });
