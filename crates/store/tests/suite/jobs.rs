@@ -27,30 +27,45 @@ store_tests! {
     jobs_carry_an_owner_and_list_by_it,
 }
 
+/// A new job of `spec`, by the actor `x`, with no next fire instant.
+fn new_job(spec: JobSpec) -> NewJob {
+    NewJob {
+        spec,
+        next_fire_at: None,
+        actor: "x".into(),
+    }
+}
+
+/// Creates a job of each spec.
+async fn create_all(db: &TestDb, specs: impl IntoIterator<Item = JobSpec>) {
+    for spec in specs {
+        db.store.job_create(&new_job(spec)).await.unwrap();
+    }
+}
+
+/// The names of a page's jobs, in its order.
+fn names(page: store::Page<store::Job>) -> Vec<String> {
+    page.items.into_iter().map(|j| j.spec.name).collect()
+}
+
 async fn jobs_carry_an_owner_and_list_by_it(db: TestDb) {
     let owned = |name: &str, owner: &str| JobSpec {
         owner: owner.to_owned(),
         ..scheduled_spec(name)
     };
-    let create = |spec: JobSpec| NewJob {
-        spec,
-        next_fire_at: None,
-        actor: "x".into(),
-    };
-    for spec in [
-        owned("sync", "Ada Lovelace <ada@example.com>"),
-        owned("report", "ada"),
-        owned("cleanup", "Grace"),
-        owned("orphan", ""),
-    ] {
-        db.store.job_create(&create(spec)).await.unwrap();
-    }
+    create_all(
+        &db,
+        [
+            owned("sync", "Ada Lovelace <ada@example.com>"),
+            owned("report", "ada"),
+            owned("cleanup", "Grace"),
+            owned("orphan", ""),
+        ],
+    )
+    .await;
     let by_owner = |owner: &str| JobFilter {
         owner: Some(owner.to_owned()),
         ..JobFilter::default()
-    };
-    let names = |page: store::Page<store::Job>| -> Vec<String> {
-        page.items.into_iter().map(|j| j.spec.name).collect()
     };
     // Contains, case-insensitive: a name finds the jobs its e-mail owns too.
     assert_eq!(
@@ -106,7 +121,10 @@ async fn jobs_carry_an_owner_and_list_by_it(db: TestDb) {
         "two\nlines".to_owned(),
         "x".repeat(store::MAX_OWNER_CHARS + 1),
     ] {
-        let refused = db.store.job_create(&create(owned("bad-owner", &bad))).await;
+        let refused = db
+            .store
+            .job_create(&new_job(owned("bad-owner", &bad)))
+            .await;
         assert!(
             matches!(&refused, Err(StoreError::InvalidSpec(problem)) if problem.field == "owner"),
             "{bad:?}: {refused:?}"
@@ -128,27 +146,19 @@ async fn jobs_carry_tags_and_list_by_one(db: TestDb) {
         spec.tags = tags.iter().map(|t| (*t).to_owned()).collect();
         spec
     };
-    for spec in [
-        tagged("billing-sync", &["billing", "nightly"]),
-        tagged("billing-report", &["billing"]),
-        tagged("cleanup", &["nightly", "bill"]),
-        tagged("untagged", &[]),
-    ] {
-        db.store
-            .job_create(&NewJob {
-                spec,
-                next_fire_at: None,
-                actor: "x".into(),
-            })
-            .await
-            .unwrap();
-    }
+    create_all(
+        &db,
+        [
+            tagged("billing-sync", &["billing", "nightly"]),
+            tagged("billing-report", &["billing"]),
+            tagged("cleanup", &["nightly", "bill"]),
+            tagged("untagged", &[]),
+        ],
+    )
+    .await;
     let by_tag = |tag: &str| JobFilter {
         tag: Some(tag.to_owned()),
         ..JobFilter::default()
-    };
-    let names = |page: store::Page<store::Job>| -> Vec<String> {
-        page.items.into_iter().map(|j| j.spec.name).collect()
     };
     // Whole tags only: `bill` is not a prefix match of `billing`.
     assert_eq!(
@@ -207,14 +217,7 @@ async fn jobs_carry_tags_and_list_by_one(db: TestDb) {
     );
 
     for bad in [&["a,b"][..], &["has space"], &[""], &["x", "x"]] {
-        let refused = db
-            .store
-            .job_create(&NewJob {
-                spec: tagged("bad-tags", bad),
-                next_fire_at: None,
-                actor: "x".into(),
-            })
-            .await;
+        let refused = db.store.job_create(&new_job(tagged("bad-tags", bad))).await;
         assert!(
             matches!(&refused, Err(StoreError::InvalidSpec(problem)) if problem.field == "tags"),
             "{bad:?}: {refused:?}"
