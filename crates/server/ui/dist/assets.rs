@@ -7,10 +7,10 @@ static ASSETS: &[Asset] = &[
         gzip: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-6L52SPMU.css.gz")),
     },
     Asset {
-        path: "assets/app-QXE7LJRV.js",
+        path: "assets/app-7WEM6U52.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-QXE7LJRV.js")),
-        gzip: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-QXE7LJRV.js.gz")),
+        body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-7WEM6U52.js")),
+        gzip: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/assets/app-7WEM6U52.js.gz")),
     },
     Asset {
         path: "assets/editor-3EWKAMKZ.js",
