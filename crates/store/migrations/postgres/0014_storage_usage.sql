@@ -23,45 +23,74 @@ SELECT 1,
     + (SELECT coalesce(sum(octet_length(key) + octet_length(ciphertext)), 0) FROM secret)
 ON CONFLICT (id) DO UPDATE SET keys = excluded.keys, bytes = excluded.bytes;
 
+-- Statement-level triggers with transition tables: one update of the row
+-- per statement, however many rows it writes. (A row-level trigger would
+-- add a version of this one row per written row, and each update walks the
+-- versions its transaction made: quadratic for a large DELETE.) PostgreSQL
+-- allows a transition table only on a trigger of one event: three each.
 CREATE OR REPLACE FUNCTION kv_usage() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    added_keys  BIGINT := 0;
-    added_bytes BIGINT := 0;
+    added_keys    BIGINT := 0;
+    added_bytes   BIGINT := 0;
+    removed_keys  BIGINT := 0;
+    removed_bytes BIGINT := 0;
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        added_keys := 1;
-        added_bytes := octet_length(NEW.key) + octet_length(NEW.value::text);
+        SELECT count(*), coalesce(sum(octet_length(key) + octet_length(value::text)), 0)
+            INTO added_keys, added_bytes FROM added;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        added_keys := added_keys - 1;
-        added_bytes := added_bytes - octet_length(OLD.key) - octet_length(OLD.value::text);
+        SELECT count(*), coalesce(sum(octet_length(key) + octet_length(value::text)), 0)
+            INTO removed_keys, removed_bytes FROM removed;
     END IF;
-    UPDATE storage_usage
-        SET keys = keys + added_keys, bytes = bytes + added_bytes
-        WHERE id = 1;
+    IF added_keys <> removed_keys OR added_bytes <> removed_bytes THEN
+        UPDATE storage_usage
+            SET keys = keys + added_keys - removed_keys,
+                bytes = bytes + added_bytes - removed_bytes
+            WHERE id = 1;
+    END IF;
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION secret_usage() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    added_keys  BIGINT := 0;
-    added_bytes BIGINT := 0;
+    added_keys    BIGINT := 0;
+    added_bytes   BIGINT := 0;
+    removed_keys  BIGINT := 0;
+    removed_bytes BIGINT := 0;
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        added_keys := 1;
-        added_bytes := octet_length(NEW.key) + octet_length(NEW.ciphertext);
+        SELECT count(*), coalesce(sum(octet_length(key) + octet_length(ciphertext)), 0)
+            INTO added_keys, added_bytes FROM added;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        added_keys := added_keys - 1;
-        added_bytes := added_bytes - octet_length(OLD.key) - octet_length(OLD.ciphertext);
+        SELECT count(*), coalesce(sum(octet_length(key) + octet_length(ciphertext)), 0)
+            INTO removed_keys, removed_bytes FROM removed;
     END IF;
-    UPDATE storage_usage
-        SET keys = keys + added_keys, bytes = bytes + added_bytes
-        WHERE id = 1;
+    IF added_keys <> removed_keys OR added_bytes <> removed_bytes THEN
+        UPDATE storage_usage
+            SET keys = keys + added_keys - removed_keys,
+                bytes = bytes + added_bytes - removed_bytes
+            WHERE id = 1;
+    END IF;
     RETURN NULL;
 END $$;
 
-CREATE OR REPLACE TRIGGER kv_usage AFTER INSERT OR UPDATE OR DELETE ON kv
-    FOR EACH ROW EXECUTE FUNCTION kv_usage();
-CREATE OR REPLACE TRIGGER secret_usage AFTER INSERT OR UPDATE OR DELETE ON secret
-    FOR EACH ROW EXECUTE FUNCTION secret_usage();
+CREATE OR REPLACE TRIGGER kv_usage_insert AFTER INSERT ON kv
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION kv_usage();
+CREATE OR REPLACE TRIGGER kv_usage_update AFTER UPDATE ON kv
+    REFERENCING OLD TABLE AS removed NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION kv_usage();
+CREATE OR REPLACE TRIGGER kv_usage_delete AFTER DELETE ON kv
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION kv_usage();
+CREATE OR REPLACE TRIGGER secret_usage_insert AFTER INSERT ON secret
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION secret_usage();
+CREATE OR REPLACE TRIGGER secret_usage_update AFTER UPDATE ON secret
+    REFERENCING OLD TABLE AS removed NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION secret_usage();
+CREATE OR REPLACE TRIGGER secret_usage_delete AFTER DELETE ON secret
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION secret_usage();
