@@ -87,8 +87,8 @@ pub use crate::{
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
     error::{
-        DatabaseError, ErrorClass, OpenError, SecretError, SecretKeyError, SpecProblem, StoreError,
-        Unavailability,
+        DatabaseError, ErrorClass, OpenError, QuotaExceeded, QuotaResource, SecretError,
+        SecretKeyError, SpecProblem, StoreError, Unavailability,
     },
     feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL, SETTINGS_CHANNEL},
     jobs::{
@@ -100,6 +100,7 @@ pub use crate::{
     kv::{
         DEFAULT_PAGE_SIZE, Expect, KvError, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,
         MAX_PAGE_SIZE, MAX_VALUE_BYTES, SetOptions, TxOp,
+        quota::{StorageQuota, StorageUsage},
     },
     notify::{
         AlertEvent, ChannelKind, ChannelSpec, Delivery, DeliveryOutcome, DeliveryStatus,
