@@ -145,23 +145,44 @@ export default function makeIntl(host, need) {
     while (end > minimum && fraction[end - 1] === '0') end--;
     return fraction.slice(0, end);
   }
-  // Short English symbols for the units ICU4X has no names for (Node's en-US
-  // `unitDisplay: 'short'`); CLDR's own names are used for the others.
-  const shortUnits = {
-    byte: 'byte', kilobyte: 'kB', megabyte: 'MB', gigabyte: 'GB', terabyte: 'TB', petabyte: 'PB',
-    bit: 'bit', kilobit: 'kb', megabit: 'Mb', gigabit: 'Gb',
-    millisecond: 'ms', second: 'sec', minute: 'min', hour: 'hr', day: 'day', week: 'wk', month: 'mth', year: 'yr',
-    millimeter: 'mm', centimeter: 'cm', meter: 'm', kilometer: 'km', mile: 'mi', foot: 'ft', inch: 'in',
-    gram: 'g', kilogram: 'kg', pound: 'lb', liter: 'L', milliliter: 'mL', celsius: '°C', fahrenheit: '°F', percent: '%',
+  // ECMA-402's sanctioned simple units; a unit is one of them or `X-per-Y`.
+  const sanctionedUnits = new Set(['acre', 'bit', 'byte', 'celsius', 'centimeter', 'day', 'degree', 'fahrenheit', 'fluid-ounce', 'foot', 'gallon', 'gigabit', 'gigabyte', 'gram', 'hectare', 'hour', 'inch', 'kilobit', 'kilobyte', 'kilogram', 'kilometer', 'liter', 'megabit', 'megabyte', 'meter', 'microsecond', 'mile', 'mile-scandinavian', 'milliliter', 'millimeter', 'millisecond', 'minute', 'month', 'nanosecond', 'ounce', 'percent', 'petabyte', 'pound', 'second', 'stone', 'terabit', 'terabyte', 'week', 'yard', 'year']);
+  function isSanctionedUnit(unit) {
+    const parts = unit.split('-per-');
+    return parts.length <= 2 && parts.every((part) => sanctionedUnits.has(part));
+  }
+  // English for the units ICU4X has no CLDR names for (digital units,
+  // temperatures, `degree`) and for `-per-` compounds, as Node's en-US writes
+  // them: unit → [short symbol, narrow symbol, long name, joined when narrow].
+  const englishUnits = {
+    bit: ['bit', 'bit', 'bit'], kilobit: ['kb', 'kb', 'kilobit'], megabit: ['Mb', 'Mb', 'megabit'], gigabit: ['Gb', 'Gb', 'gigabit'], terabit: ['Tb', 'Tb', 'terabit'],
+    byte: ['byte', 'B', 'byte'], kilobyte: ['kB', 'kB', 'kilobyte'], megabyte: ['MB', 'MB', 'megabyte'], gigabyte: ['GB', 'GB', 'gigabyte'], terabyte: ['TB', 'TB', 'terabyte'], petabyte: ['PB', 'PB', 'petabyte'],
+    celsius: ['°C', '°C', 'degree Celsius'], fahrenheit: ['°F', '°', 'degree Fahrenheit'], degree: ['deg', '°', 'degree'],
   };
-  // → [text, joined to the number without a space]
+  // Symbols of the units that appear in compounds (`km/h`, `MB/s`).
+  const compoundSymbols = {
+    hour: 'h', minute: 'min', second: 's', millisecond: 'ms', day: 'd', week: 'wk', month: 'mth', year: 'yr',
+    meter: 'm', kilometer: 'km', centimeter: 'cm', millimeter: 'mm', mile: 'mi', foot: 'ft', inch: 'in', yard: 'yd',
+    liter: 'L', milliliter: 'mL', gallon: 'gal', gram: 'g', kilogram: 'kg', pound: 'lb', ounce: 'oz',
+  };
+  function englishUnit(unit, display, singular) {
+    const known = englishUnits[unit];
+    if (known === undefined) {
+      const symbol = compoundSymbols[unit] ?? unit;
+      return display === 'long' ? (singular ? unit : `${unit}s`) : symbol;
+    }
+    if (display === 'long') return singular ? known[2] : known[2].replace(/^(\w+)/, '$1s');
+    return display === 'narrow' ? known[1] : known[0];
+  }
+  // The English text after the number → [text, joined to the number without a space].
   function unitText(unit, display, singular) {
-    if (unit === 'percent') return ['%', true];
-    if (display === 'long') return [singular ? unit : `${unit}s`, false];
-    if (display === 'narrow' && (unit === 'celsius' || unit === 'fahrenheit')) return [shortUnits[unit], true];
-    const short = shortUnits[unit] ?? unit;
-    const pluralised = !singular && (unit === 'day' || unit === 'week' || unit === 'month' || unit === 'year') ? `${short}s` : short;
-    return [pluralised, false];
+    const per = unit.split('-per-');
+    if (per.length === 2) {
+      if (display === 'long') return [`${englishUnit(per[0], 'long', singular)} per ${englishUnit(per[1], 'long', true)}`, false];
+      return [`${englishUnit(per[0], display, singular)}/${englishUnit(per[1], display, true)}`, display === 'narrow'];
+    }
+    const joined = display === 'narrow' || (display === 'short' && (unit === 'celsius' || unit === 'fahrenheit'));
+    return [englishUnit(unit, display, singular), joined && display !== 'long'];
   }
 
   class NumberFormat {
@@ -178,6 +199,7 @@ export default function makeIntl(host, need) {
       if (style === 'currency' && currency === undefined) throw new TypeError('Currency code is required with currency style.');
       const unit = getOption(options, 'unit', undefined, undefined);
       if (style === 'unit' && unit === undefined) throw new TypeError('Unit is required with unit style.');
+      if (unit !== undefined && !isSanctionedUnit(unit)) throw new RangeError(`Invalid unit argument for Intl.NumberFormat() '${unit}'`);
       const currencyDisplay = getOption(options, 'currencyDisplay', ['symbol', 'narrowSymbol', 'code', 'name'], 'symbol');
       const unitDisplay = getOption(options, 'unitDisplay', ['short', 'narrow', 'long'], 'short');
       const notation = getOption(options, 'notation', ['standard', 'scientific', 'engineering', 'compact'], 'standard');
