@@ -21,6 +21,7 @@ store_tests! {
     secrets_count_toward_the_quota,
     expired_entries_are_freed_before_a_write_is_refused,
     concurrent_writers_never_both_pass_the_limit,
+    writers_of_the_same_keys_in_opposite_orders_never_deadlock,
     the_migration_backfills_the_usage_of_existing_data,
 }
 
@@ -266,6 +267,63 @@ async fn concurrent_writers_never_both_pass_the_limit(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(stored.items.len() as u64, LIMIT);
+}
+
+async fn writers_of_the_same_keys_in_opposite_orders_never_deadlock(db: TestDb) {
+    // Each writer locks the usage row before any entry, so batches that
+    // write the same keys in opposite orders take turns instead of each
+    // holding an entry the other waits for.
+    const WRITERS: usize = 12;
+    let nodes = [db.store.clone(), db.reopen().await];
+    let start = Arc::new(Barrier::new(WRITERS));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let store = nodes[i % 2].clone();
+            let start = start.clone();
+            tokio::spawn(async move {
+                let mut keys = ["a", "b", "c", "d"];
+                if i % 2 == 1 {
+                    keys.reverse();
+                }
+                start.wait().await;
+                match i % 3 {
+                    0 => {
+                        store
+                            .kv_batch_delete(
+                                &keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                            )
+                            .await
+                    }
+                    _ => {
+                        let items = keys
+                            .iter()
+                            .map(|key| KvItem {
+                                key: key.to_string(),
+                                value: json!(i),
+                                ttl: None,
+                            })
+                            .collect();
+                        store.kv_batch_set(items).await
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap().unwrap();
+    }
+    let left = db.store.storage_usage().await.unwrap();
+    let page = db.store.kv_list(store::KvQuery::default()).await.unwrap();
+    let bytes: usize = page
+        .items
+        .iter()
+        .map(|(key, value)| key.len() + value.to_string().len())
+        .sum();
+    assert_eq!(
+        left,
+        usage(page.items.len() as u64, bytes as u64),
+        "the count stayed exact"
+    );
 }
 
 async fn the_migration_backfills_the_usage_of_existing_data(db: TestDb) {
