@@ -25,7 +25,8 @@
 //!   `deliveries_*`);
 //! - the key-value entries scripts keep with Forge `storage` / `@forge/kvs`
 //!   (`kv_*`) and the scripts' secrets (`secret_*`), encrypted at rest with
-//!   a [`SecretKey`];
+//!   a [`SecretKey`], both within one [`StorageQuota`] whose exact usage
+//!   the database keeps (`storage_usage`);
 //! - `@forge/events` queues (`queue_*`): pushes, their events and the
 //!   `event` runs consuming them, written in one transaction;
 //! - on PostgreSQL, a [`ChangeFeed`] of other nodes' changes (`LISTEN/NOTIFY`).

@@ -21,6 +21,7 @@ store_tests! {
     secrets_count_toward_the_quota,
     expired_entries_are_freed_before_a_write_is_refused,
     concurrent_writers_never_both_pass_the_limit,
+    writers_of_the_same_keys_in_opposite_orders_never_deadlock,
     the_migration_backfills_the_usage_of_existing_data,
 }
 
@@ -236,20 +237,13 @@ async fn concurrent_writers_never_both_pass_the_limit(db: TestDb) {
         db.store.clone().with_storage_quota(keys_quota(LIMIT)),
         db.reopen().await.with_storage_quota(keys_quota(LIMIT)),
     ];
-    let start = Arc::new(Barrier::new(WRITERS));
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|i| {
-            let store = nodes[i % 2].clone();
-            let start = start.clone();
-            tokio::spawn(async move {
-                start.wait().await;
-                set(&store, &format!("key{i}"), json!(i)).await
-            })
-        })
-        .collect();
+    let outcomes = race(&nodes, WRITERS, |store, i| async move {
+        set(&store, &format!("key{i}"), json!(i)).await
+    })
+    .await;
     let mut written = 0;
-    for writer in writers {
-        match writer.await.unwrap() {
+    for outcome in outcomes {
+        match outcome {
             Ok(()) => written += 1,
             Err(KvError::QuotaExceeded(_)) => {}
             Err(other) => panic!("unexpected failure: {other:?}"),
@@ -266,6 +260,79 @@ async fn concurrent_writers_never_both_pass_the_limit(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(stored.items.len() as u64, LIMIT);
+}
+
+async fn writers_of_the_same_keys_in_opposite_orders_never_deadlock(db: TestDb) {
+    // Each writer locks the usage row before any entry, so batches that
+    // write the same keys in opposite orders take turns instead of each
+    // holding an entry the other waits for.
+    const WRITERS: usize = 12;
+    let nodes = [db.store.clone(), db.reopen().await];
+    let outcomes = race(&nodes, WRITERS, |store, i| async move {
+        let mut keys = ["a", "b", "c", "d"];
+        if i % 2 == 1 {
+            keys.reverse();
+        }
+        match i % 3 {
+            0 => {
+                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                store.kv_batch_delete(&keys).await
+            }
+            _ => {
+                let items = keys
+                    .iter()
+                    .map(|key| KvItem {
+                        key: key.to_string(),
+                        value: json!(i),
+                        ttl: None,
+                    })
+                    .collect();
+                store.kv_batch_set(items).await
+            }
+        }
+    })
+    .await;
+    for outcome in outcomes {
+        outcome.unwrap();
+    }
+    let left = db.store.storage_usage().await.unwrap();
+    let page = db.store.kv_list(store::KvQuery::default()).await.unwrap();
+    let bytes: usize = page
+        .items
+        .iter()
+        .map(|(key, value)| key.len() + value.to_string().len())
+        .sum();
+    assert_eq!(
+        left,
+        usage(page.items.len() as u64, bytes as u64),
+        "the count stayed exact"
+    );
+}
+
+/// Runs `write(store, i)` for every `i` below `writers` at once (released
+/// together), alternating between `nodes`; the outcomes in order of `i`.
+async fn race<F, Fut, T>(nodes: &[Store; 2], writers: usize, write: F) -> Vec<T>
+where
+    F: Fn(Store, usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let start = Arc::new(Barrier::new(writers));
+    let tasks: Vec<_> = (0..writers)
+        .map(|i| {
+            let write = write(nodes[i % 2].clone(), i);
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                write.await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(writers);
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
 }
 
 async fn the_migration_backfills_the_usage_of_existing_data(db: TestDb) {
