@@ -238,12 +238,26 @@ async fn run_now_refuses_bad_input_and_changes_nothing(server: TestServer) {
 async fn metrics_count_runs_by_job_and_status(server: TestServer) {
     create(&server, "counted", "return 1;").await;
     create(&server, "failing", "throw new Error('no');").await;
+    // The metrics count a run once its end is stored, just after readers of
+    // the database (the log stream) see it: the scheduler's end event comes
+    // after the count, so the test waits for that.
+    let mut ends = server.scheduler.clone().unwrap().events();
     for job in ["counted", "counted", "failing"] {
         let run = server
             .write("POST", &format!("/api/v1/jobs/{job}/run"), None)
             .await;
         let run_id = run.expect(202)["id"].as_i64().unwrap();
         events(&server, run_id, None).await;
+        tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let event = ends.recv().await.unwrap();
+                if event.run_id == run_id && event.status.is_terminal() {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("the scheduler announces the run's end");
     }
     server.get("/metrics").await.problem(401);
     let reply = server.read("/metrics").await;
