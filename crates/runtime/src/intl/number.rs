@@ -418,3 +418,41 @@ fn join_spaced_words(parts: PartList, affix: &str) -> PartList {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(parts: &PartList) -> Vec<(&str, &str)> {
+        parts
+            .iter()
+            .map(|part| (part[0].as_str(), part[1].as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn text_around_a_number_splits_into_signs_spaces_and_one_affix_per_word_run() {
+        let prefix = affix_parts("US$\u{a0}-", "currency");
+        assert_eq!(
+            pairs(&prefix),
+            [
+                ("currency", "US$"),
+                ("literal", "\u{a0}"),
+                ("minusSign", "-")
+            ]
+        );
+        let suffix = affix_parts(" US dollars", "currency");
+        assert_eq!(
+            pairs(&suffix),
+            [("literal", " "), ("currency", "US dollars")]
+        );
+        assert!(affix_parts("", "unit").is_empty());
+    }
+
+    #[test]
+    fn a_number_missing_from_the_text_leaves_the_text_as_affixes_before_it() {
+        let number = vec![vec!["integer".to_owned(), "5".to_owned()]];
+        let parts = Affixed::around("km".to_owned(), number).into_parts("unit");
+        assert_eq!(pairs(&parts), [("unit", "km"), ("integer", "5")]);
+    }
+}
