@@ -26,6 +26,9 @@
 //! - the key-value entries scripts keep with Forge `storage` / `@forge/kvs`
 //!   (`kv_*`) and the scripts' secrets (`secret_*`), encrypted at rest with
 //!   a [`SecretKey`];
+//! - custom entities (`entity_*`): JSON values under (entity, key) and their
+//!   declared indexes, kept in step in one transaction and queried by one
+//!   B-tree range scan ([`EntityQuery`]);
 //! - `@forge/events` queues (`queue_*`): pushes, their events and the
 //!   `event` runs consuming them, written in one transaction;
 //! - on PostgreSQL, a [`ChangeFeed`] of other nodes' changes (`LISTEN/NOTIFY`).
@@ -62,6 +65,7 @@ mod browse;
 mod chains;
 mod clock;
 mod codec;
+mod entities;
 mod error;
 mod feed;
 mod jobs;
@@ -86,6 +90,10 @@ pub use crate::{
     chains::{Chain, ChainSummary, MAX_STATE_BYTES},
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
+    entities::{
+        EntityDeclared, EntityError, EntityFilter, EntityIndex, EntityPage, EntityQuery,
+        EntityRange, MAX_ENTITY_SCAN,
+    },
     error::{
         DatabaseError, ErrorClass, OpenError, SecretError, SecretKeyError, SpecProblem, StoreError,
         Unavailability,

@@ -43,6 +43,7 @@ migrations! {
     5 => "0005_users_sessions": "users, sessions, sites",
     9 => "0009_runs_start_when_the_script_begins": "runs start when their script begins",
     10 => "0010_ids_are_never_reused": "ids are never reused",
+    12 => "0012_custom_entities": "custom entities and their indexes",
     15 => "0015_job_tags": "job tags",
 }
 

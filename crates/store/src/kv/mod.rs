@@ -451,7 +451,7 @@ impl Store {
                 for write in &writes {
                     apply_write!(write, now, sql, &mut *tx)?;
                 }
-                Ok(())
+                Ok::<(), KvError>(())
             }
             .await;
             finish(tx, outcome).await?;
@@ -510,7 +510,7 @@ impl Store {
                 for write in &writes {
                     apply_write!(write, now, sql, &mut *tx)?;
                 }
-                Ok(())
+                Ok::<(), KvError>(())
             }
             .await;
             finish(tx, outcome).await?;
@@ -538,12 +538,15 @@ impl Store {
 
 /// Commits when `outcome` is a success; otherwise rolls back at once (so
 /// locks are released before the error is returned) and returns the error.
-async fn finish<DB: sqlx::Database>(
+pub(crate) async fn finish<DB: sqlx::Database, T, E: From<DatabaseError>>(
     tx: sqlx::Transaction<'_, DB>,
-    outcome: Result<(), KvError>,
-) -> Result<(), KvError> {
+    outcome: Result<T, E>,
+) -> Result<T, E> {
     match outcome {
-        Ok(()) => tx.commit().await.db().map_err(KvError::from),
+        Ok(value) => {
+            tx.commit().await.db()?;
+            Ok(value)
+        }
         Err(error) => {
             // The error that aborted the transaction is the one worth
             // reporting; should the rollback itself fail, the driver drops
