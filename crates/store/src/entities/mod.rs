@@ -185,7 +185,7 @@ pub struct EntityDeclared {
 pub const MAX_ENTITY_SCAN: usize = 1000;
 
 /// Decides whether a row found in the index is a result.
-pub type EntityFilter<'a> = &'a (dyn Fn(&Value) -> bool + Send + Sync);
+pub type EntityFilter<'a> = &'a (dyn Fn(&Value) -> bool + Send + Sync + 'a);
 
 impl Store {
     /// Records that `entity` has exactly `indexes`: builds each new or
