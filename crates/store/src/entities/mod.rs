@@ -180,6 +180,24 @@ pub struct EntityDeclared {
     pub dropped: Vec<String>,
 }
 
+/// Puts `$value` of `$key` in `$index` on `$conn` (a transaction), when
+/// the value has the index's attributes; `?` on a database failure.
+macro_rules! insert_entry {
+    ($conn:expr, $entity:expr, $index:expr, $key:expr, $value:expr) => {
+        if let Some((partition, range)) = $index.entry($value) {
+            sqlx::query(sql::INSERT_ENTRY)
+                .bind($entity)
+                .bind(&$index.name)
+                .bind(partition)
+                .bind(range)
+                .bind($key)
+                .execute($conn)
+                .await
+                .db()?;
+        }
+    };
+}
+
 /// The most index rows one [`Store::entity_query`] call reads when a
 /// filter rejects rows; a page may then be short, with a cursor to go on.
 pub const MAX_ENTITY_SCAN: usize = 1000;
@@ -243,17 +261,7 @@ impl Store {
                             .await
                             .db()?;
                         for (key, json) in &values {
-                            if let Some((partition, range)) = index.entry(&decode(key, json)?) {
-                                sqlx::query(sql::INSERT_ENTRY)
-                                    .bind(entity)
-                                    .bind(&index.name)
-                                    .bind(partition)
-                                    .bind(range)
-                                    .bind(key)
-                                    .execute(&mut *tx)
-                                    .await
-                                    .db()?;
-                            }
+                            insert_entry!(&mut *tx, entity, index, key, &decode(key, json)?);
                         }
                         sqlx::query(sql::UPSERT_SPEC)
                             .bind(entity)
@@ -330,17 +338,7 @@ impl Store {
                     .db()?;
                 for (name, spec) in specs {
                     let index = EntityIndex::from_spec(name, &spec)?;
-                    if let Some((partition, range)) = index.entry(value) {
-                        sqlx::query(sql::INSERT_ENTRY)
-                            .bind(entity)
-                            .bind(&index.name)
-                            .bind(partition)
-                            .bind(range)
-                            .bind(key)
-                            .execute(&mut *tx)
-                            .await
-                            .db()?;
-                    }
+                    insert_entry!(&mut *tx, entity, &index, key, value);
                 }
                 Ok::<(), EntityError>(())
             }
