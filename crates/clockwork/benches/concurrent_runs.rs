@@ -94,6 +94,7 @@ fn main() {
     };
     spec.services = Services {
         kv: Arc::new(MemoryKvStore::new()),
+        entities: Arc::default(),
         queue: Arc::new(MemoryQueue::new()),
         http: Some(client),
     };

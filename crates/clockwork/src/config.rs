@@ -1,6 +1,6 @@
 //! `clockwork.toml`: the site and its credentials, user credentials jobs may
 //! run as, the egress allow-list, default run limits and retention,
-//! scheduler sizing and notification channels.
+//! scheduler sizing, notification channels and custom entities.
 //!
 //! Secret values may be written as `env:NAME` to read them from the
 //! environment at start-up (so the file can live in git). Unknown keys are
@@ -47,6 +47,11 @@
 //! kind = "slack"             # or "webhook"
 //! url = "env:SLACK_WEBHOOK_URL"
 //! events = ["failed", "timed_out", "interrupted", "missed", "recovered"]
+//!
+//! [[entities]]               # custom entities, as in a Forge manifest
+//! name = "reminder"
+//! attributes = { day = { type = "string" }, ts = { type = "integer" } }
+//! indexes = ["ts", { name = "by-day", partition = ["day"], range = ["ts"] }]
 //! ```
 
 use std::{collections::BTreeMap, path::Path};
@@ -98,6 +103,8 @@ pub(crate) struct Settings {
     pub(crate) metrics_public: bool,
     /// How many days audit entries are kept (default: the scheduler's).
     pub(crate) audit_days: Option<u32>,
+    /// The custom entities scripts can use (`kvs.entity(name)`).
+    pub(crate) entities: runtime::EntityCatalog,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +126,8 @@ struct File {
     notifications: Vec<ChannelFile>,
     #[serde(default)]
     metrics: Option<MetricsFile>,
+    #[serde(default)]
+    entities: Vec<runtime::EntityDeclaration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,6 +357,8 @@ impl Resolver<'_> {
             settings.alerts_allow_hosts = egress.alerts_allow_hosts;
         }
         settings.metrics_public = raw.metrics.is_some_and(|metrics| metrics.public);
+        settings.entities = runtime::EntityCatalog::new(raw.entities)
+            .map_err(|error| format!("entities: {error}"))?;
         if let Some(limits) = raw.limits {
             let defaults = StorageLimits::default();
             settings.storage = StorageLimits {
@@ -639,6 +650,45 @@ events = ["failed"]
         assert!(
             missing.contains("cannot read the configuration file"),
             "{missing}"
+        );
+    }
+
+    #[test]
+    fn entities_are_declared_as_in_a_forge_manifest() {
+        let text = r#"
+[[entities]]
+name = "reminder"
+attributes = { day = { type = "string" }, ts = { type = "integer" } }
+indexes = ["ts", { name = "by-day", partition = ["day"], range = ["ts"] }]
+"#;
+        let settings = parse(text, &env).unwrap();
+        let entity = settings.entities.entities().next().unwrap();
+        assert_eq!(entity.name, "reminder");
+        assert_eq!(
+            entity.indexes[1],
+            runtime::EntityIndex {
+                name: "by-day".into(),
+                partition: vec!["day".into()],
+                range: "ts".into(),
+            }
+        );
+        let unknown_type = parse(
+            "[[entities]]\nname = \"reminder\"\nattributes = { ts = { type = \"date\" } }",
+            &env,
+        )
+        .unwrap_err();
+        assert!(
+            unknown_type.contains("unknown variant `date`"),
+            "{unknown_type}"
+        );
+        let undeclared = parse(
+            "[[entities]]\nname = \"reminder\"\nattributes = {}\nindexes = [\"ts\"]",
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            undeclared,
+            "entities: entity 'reminder': index 'ts' uses attribute 'ts', which is not declared (declared: none)"
         );
     }
 }

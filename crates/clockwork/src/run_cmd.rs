@@ -430,6 +430,8 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
     };
     let services = Services {
         kv: Arc::clone(&storage) as Arc<dyn KvStore>,
+        // Entities are declared in clockwork.toml, which one-off runs do not read.
+        entities: Arc::default(),
         queue: Arc::new(NoQueueDelivery),
         http: Some(http),
     };

@@ -24,6 +24,7 @@ use std::{
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use runtime::KvStore as _;
 use scheduler::{Scheduler, SchedulerConfig, SchedulerHandle, ScriptStorage};
 use store::{NewToken, NewUser, Role, SecretKey, Store, SystemClock};
 use tracing_subscriber::{EnvFilter, fmt};
@@ -132,6 +133,11 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
             .await
             .with_context(|| format!("cannot save the notification channel {:?}", channel.name))?;
     }
+    // Before any run: a new or changed index is built from the stored values.
+    ScriptStorage::new(store.clone())
+        .entity_declare(&settings.entities)
+        .await
+        .context("cannot build the indexes of the custom entities")?;
     let address = listener
         .local_addr()
         .context("the listener has no address")?;
@@ -242,6 +248,7 @@ fn run_environment(
         sites,
         settings.users.clone(),
         Arc::new(ScriptStorage::new(store.clone())),
+        Arc::new(settings.entities.clone()),
         Arc::new(queue),
         http,
     );

@@ -448,7 +448,7 @@ export default function forge(host) {
 
   const condition = (name) => (...values) => freeze({ condition: name, values, value: values[0] });
   const WhereConditions = freeze({
-    beginsWith: (prefix) => freeze({ condition: 'BEGINS_WITH', value: String(prefix) }),
+    beginsWith: (prefix) => freeze({ condition: 'BEGINS_WITH', values: [String(prefix)], value: String(prefix) }),
     between: condition('BETWEEN'),
     equalsTo: condition('EQUAL_TO'),
     greaterThan: condition('GREATER_THAN'),
@@ -465,11 +465,92 @@ export default function forge(host) {
     notExists: condition('NOT_EXISTS'),
   });
   const Sort = freeze({ ASC: 'ASC', DESC: 'DESC' });
-  const entity = unavailable(
-    'entity (custom entities)',
-    "keep each record under a key with a common prefix (kvs.set('reminder:' + id, value)) " +
-      "and list them with kvs.query().where('key', WhereConditions.beginsWith('reminder:'))",
-  );
+
+  function isCondition(value) {
+    return typeof value === 'object' && value !== null && typeof value.condition === 'string';
+  }
+
+  function conditionRequest(value, what) {
+    if (!isCondition(value)) throw new TypeError(`${what} takes a condition such as WhereConditions.equalsTo(value)`);
+    return { condition: value.condition, values: Array.from(value.values || [], (v) => JSON.parse(jsonText(v, 'A condition value'))) };
+  }
+
+  function optionalText(value) {
+    return value === undefined || value === null ? undefined : String(value);
+  }
+
+  // A query on one index of a custom entity; each call returns a new query.
+  // Validation (index, partition, types) happens in Rust, when it runs.
+  class EntityQuery {
+    #state;
+    constructor(state) {
+      this.#state = freeze(state);
+    }
+    #with(change) {
+      return new EntityQuery({ ...this.#state, ...change });
+    }
+    index(name, options) {
+      const partition = options && options.partition !== undefined ? options.partition : undefined;
+      if (partition !== undefined && !Array.isArray(partition)) {
+        throw new TypeError('index(name, { partition }) takes an array of the partition attributes\' values');
+      }
+      return this.#with({ index: String(name), partition });
+    }
+    where(condition) {
+      return this.#with({ where: conditionRequest(condition, 'where()') });
+    }
+    #filter(operator, attribute, condition) {
+      const filters = this.#state.filters;
+      if (filters && filters.operator !== operator) {
+        throw new TypeError('a query uses andFilter or orFilter, not both');
+      }
+      const conditions = filters ? filters.conditions : [];
+      const added = { attribute: String(attribute), ...conditionRequest(condition, `${operator}Filter()`) };
+      return this.#with({ filters: { operator, conditions: [...conditions, added] } });
+    }
+    andFilter(attribute, condition) {
+      return this.#filter('and', attribute, condition);
+    }
+    orFilter(attribute, condition) {
+      return this.#filter('or', attribute, condition);
+    }
+    sort(order) {
+      return this.#with({ sort: String(order) });
+    }
+    limit(n) {
+      return this.#with({ limit: n });
+    }
+    cursor(c) {
+      return this.#with({ cursor: optionalText(c) });
+    }
+    async getMany() {
+      const page = await kv({ op: 'entityQuery', ...this.#state });
+      const result = { results: page.results };
+      if (page.nextCursor !== null) result.nextCursor = page.nextCursor;
+      return result;
+    }
+    async getOne() {
+      const page = await this.#with({ limit: 1 }).getMany();
+      return page.results[0];
+    }
+  }
+
+  function entity(name) {
+    if (typeof name !== 'string') throw new TypeError(`entity(name) takes the entity's name, not ${typeof name}`);
+    return freeze({
+      async get(key) {
+        const answer = await kv({ op: 'entityGet', entity: name, key });
+        return answer.found ? answer.value : undefined;
+      },
+      async set(key, value) {
+        await kv({ op: 'entitySet', entity: name, key, value: storable(key, value) });
+      },
+      async delete(key) {
+        await kv({ op: 'entityDelete', entity: name, key });
+      },
+      query: () => new EntityQuery({ entity: name }),
+    });
+  }
 
   class Query {
     #prefix;
@@ -488,7 +569,7 @@ export default function forge(host) {
       ) {
         throw new TypeError(
           'where() on keys takes startsWith(prefix) or WhereConditions.beginsWith(prefix); ' +
-            'the other conditions are for custom entities, which Clockwork does not have',
+            'the other conditions are for custom entities: kvs.entity(name).query().index(…).where(…)',
         );
       }
       return new Query(condition.value, this.#limit, this.#cursor);

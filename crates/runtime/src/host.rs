@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::bytes::copy_bytes;
+use crate::entity::EntityCatalog;
 use crate::http::{self, HttpContext, HttpFailure, RequestMeta};
 use crate::kv::{self, KvRequest, KvStore};
 use crate::limits::{Guard, Trip};
@@ -45,6 +46,7 @@ pub(crate) struct Host {
     /// `process.env`, secrets resolved (see [`crate::node::resolve_env`]).
     pub(crate) env: std::collections::BTreeMap<String, String>,
     kv: Arc<dyn KvStore>,
+    entities: Arc<EntityCatalog>,
     queue: Arc<dyn QueueBackend>,
     continuation: Mutex<Option<Continuation>>,
     failures: Mutex<Failures>,
@@ -100,6 +102,7 @@ impl Host {
             handler: spec.handler.clone(),
             env: std::collections::BTreeMap::new(),
             kv: Arc::clone(&spec.services.kv),
+            entities: Arc::clone(&spec.services.entities),
             queue: Arc::clone(&spec.services.queue),
             continuation: Mutex::new(None),
             failures: Mutex::new(Failures::default()),
@@ -291,7 +294,7 @@ fn kv_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Functi
         "storage",
         |host: Arc<Host>, request: KvRequest| async move {
             let reads_secret = matches!(request, KvRequest::GetSecret { .. });
-            let answer = kv::call(&*host.kv, request)
+            let answer = kv::call(&*host.kv, &host.entities, request)
                 .await
                 .map_err(|error| error.0)?;
             if reads_secret {

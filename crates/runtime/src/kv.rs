@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::entity::{Condition, EntityCatalog, EntityQuery, FilterRequest, check_query};
+
 /// One key-value store (and its secrets) shared by all jobs of an instance.
 ///
 /// Implementations see validated keys and values only. Secrets live apart
@@ -53,6 +55,46 @@ pub trait KvStore: Send + Sync {
     async fn secret_set(&self, key: &str, value: Value) -> Result<(), KvError>;
     /// Removes a secret; succeeds when it is absent.
     async fn secret_delete(&self, key: &str) -> Result<(), KvError>;
+
+    /// Makes the store's indexes of every entity those of `catalog`,
+    /// building new or changed ones from the values already stored.
+    async fn entity_declare(&self, catalog: &EntityCatalog) -> Result<(), KvError> {
+        let _ = catalog;
+        Ok(())
+    }
+    /// The value of `key` in `entity`, or `None`.
+    async fn entity_get(&self, entity: &str, key: &str) -> Result<Option<Value>, KvError> {
+        let _ = (entity, key);
+        Err(no_entities())
+    }
+    /// Stores `value` under `key` in `entity`, indexed by its declared indexes.
+    async fn entity_set(&self, entity: &str, key: &str, value: Value) -> Result<(), KvError> {
+        let _ = (entity, key, value);
+        Err(no_entities())
+    }
+    /// Removes `key` from `entity`; succeeds when it is absent.
+    async fn entity_delete(&self, entity: &str, key: &str) -> Result<(), KvError> {
+        let _ = (entity, key);
+        Err(no_entities())
+    }
+    /// One page of the values `query` selects through its index, in index
+    /// order, keeping those `keep` accepts (filters run on the rows the
+    /// index found).
+    async fn entity_query(
+        &self,
+        query: EntityQuery,
+        keep: &(dyn for<'v> Fn(&'v Value) -> bool + Send + Sync),
+    ) -> Result<KvPage, KvError> {
+        let _ = (query, keep);
+        Err(no_entities())
+    }
+}
+
+/// What a store without custom entities answers (the in-memory one).
+fn no_entities() -> KvError {
+    KvError::Backend(
+        "custom entities need Clockwork's database; this in-memory store has none".to_owned(),
+    )
 }
 
 /// One page of [`KvStore::list`].
@@ -282,6 +324,31 @@ pub(crate) enum KvRequest {
     DeleteSecret {
         key: String,
     },
+    EntityGet {
+        entity: String,
+        key: String,
+    },
+    EntitySet {
+        entity: String,
+        key: String,
+        value: Value,
+    },
+    EntityDelete {
+        entity: String,
+        key: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    EntityQuery {
+        entity: String,
+        index: Option<String>,
+        partition: Option<Vec<Value>>,
+        #[serde(rename = "where")]
+        condition: Option<Condition>,
+        filters: Option<FilterRequest>,
+        sort: Option<String>,
+        limit: Option<f64>,
+        cursor: Option<String>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,8 +395,13 @@ impl From<KvError> for KvCallError {
     }
 }
 
-/// Validates and performs one storage call; the answer is JSON for the prelude.
-pub(crate) async fn call(store: &dyn KvStore, request: KvRequest) -> Result<Value, KvCallError> {
+/// Validates and performs one storage call against the run's declared
+/// entities; the answer is JSON for the prelude.
+pub(crate) async fn call(
+    store: &dyn KvStore,
+    entities: &EntityCatalog,
+    request: KvRequest,
+) -> Result<Value, KvCallError> {
     match request {
         KvRequest::Get { key } => {
             validate_key(&key)?;
@@ -407,6 +479,45 @@ pub(crate) async fn call(store: &dyn KvStore, request: KvRequest) -> Result<Valu
             store.secret_delete(&key).await?;
             Ok(Value::Null)
         }
+        KvRequest::EntityGet { entity, key } => {
+            entities.entity(&entity)?;
+            validate_key(&key)?;
+            Ok(found(store.entity_get(&entity, &key).await?))
+        }
+        KvRequest::EntitySet { entity, key, value } => {
+            validate_key(&key)?;
+            validate_value(&key, &value)?;
+            entities.entity(&entity)?.check_value(&key, &value)?;
+            store.entity_set(&entity, &key, value).await?;
+            Ok(Value::Null)
+        }
+        KvRequest::EntityDelete { entity, key } => {
+            entities.entity(&entity)?;
+            validate_key(&key)?;
+            store.entity_delete(&entity, &key).await?;
+            Ok(Value::Null)
+        }
+        KvRequest::EntityQuery {
+            entity,
+            index,
+            partition,
+            condition,
+            filters,
+            sort,
+            limit,
+            cursor,
+        } => {
+            let entity = entities.entity(&entity)?;
+            let limit = page_limit(limit)?;
+            let checked = check_query(
+                entity, index, partition, condition, filters, sort, cursor, limit,
+            )?;
+            let filter = checked.filter;
+            let page = store
+                .entity_query(checked.query, &move |value| filter.matches(value))
+                .await?;
+            Ok(page_answer(page))
+        }
     }
 }
 
@@ -433,22 +544,28 @@ async fn query(
     if !prefix.is_empty() {
         validate_prefix(prefix)?;
     }
-    let limit = match limit {
-        None => DEFAULT_PAGE,
-        Some(n) if n.fract() == 0.0 && (1.0..=MAX_PAGE as f64).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(KvCallError(format!(
-                "Invalid limit {n}: a query returns 1 to {MAX_PAGE} results per page"
-            )));
-        }
-    };
-    let page = store.list(prefix, limit, cursor).await?;
+    let page = store.list(prefix, page_limit(limit)?, cursor).await?;
+    Ok(page_answer(page))
+}
+
+/// A query's page size: the default, or a whole number from 1 to the maximum.
+fn page_limit(limit: Option<f64>) -> Result<usize, KvCallError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if n.fract() == 0.0 && (1.0..=MAX_PAGE as f64).contains(&n) => Ok(n as usize),
+        Some(n) => Err(KvCallError(format!(
+            "Invalid limit {n}: a query returns 1 to {MAX_PAGE} results per page"
+        ))),
+    }
+}
+
+fn page_answer(page: KvPage) -> Value {
     let results: Vec<Value> = page
         .items
         .into_iter()
         .map(|(key, value)| json!({ "key": key, "value": value }))
         .collect();
-    Ok(json!({ "results": results, "nextCursor": page.next_cursor }))
+    json!({ "results": results, "nextCursor": page.next_cursor })
 }
 
 /// A prefix is a key's beginning: the same characters, possibly blank-ended.
@@ -791,7 +908,12 @@ mod tests {
     }
 
     async fn request(store: &MemoryKvStore, json: Value) -> Result<Value, KvCallError> {
-        call(store, serde_json::from_value(json).unwrap()).await
+        call(
+            store,
+            &EntityCatalog::default(),
+            serde_json::from_value(json).unwrap(),
+        )
+        .await
     }
 
     #[tokio::test]

@@ -51,6 +51,7 @@
 mod bytes;
 mod console;
 mod engine;
+mod entity;
 mod error;
 mod executor;
 mod globals;
@@ -78,6 +79,10 @@ mod timers;
 mod typescript;
 mod web;
 
+pub use crate::entity::{
+    AttributeDeclaration, AttributeType, Entity, EntityCatalog, EntityDeclaration,
+    EntityDeclarationError, EntityIndex, EntityQuery, EntityRange, IndexDeclaration,
+};
 pub use crate::error::{RuntimeError, ScriptError};
 pub use crate::executor::{
     EngineCounts, Executor, ExecutorConfig, RunControl, RunHandle, check_handler, check_script,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::entity::EntityCatalog;
 use crate::kv::{KvStore, MemoryKvStore};
 use crate::queue::{MemoryQueue, QueueBackend};
 use crate::typescript::Language;
@@ -219,6 +220,8 @@ impl fmt::Debug for Credential {
 pub struct Services {
     /// `storage` and `kvs`.
     pub kv: Arc<dyn KvStore>,
+    /// The custom entities `kvs.entity(name)` reaches.
+    pub entities: Arc<EntityCatalog>,
     /// `@forge/events` queues.
     pub queue: Arc<dyn QueueBackend>,
     /// The outbound HTTP client (its policy is the run's egress allow-list).
@@ -231,6 +234,7 @@ impl Services {
     pub fn in_memory() -> Self {
         Self {
             kv: Arc::new(MemoryKvStore::new()),
+            entities: Arc::default(),
             queue: Arc::new(MemoryQueue::new()),
             http: None,
         }

@@ -155,7 +155,7 @@ async fn query_pages_default_to_10_and_stop_at_100() {
     assert_eq!(
         failure("import { WhereConditions } from '@forge/kvs';\nawait storage.query().where('key', 'x').getMany()").await,
         "TypeError: where() on keys takes startsWith(prefix) or WhereConditions.beginsWith(prefix); \
-         the other conditions are for custom entities, which Clockwork does not have"
+         the other conditions are for custom entities: kvs.entity(name).query().index(…).where(…)"
     );
 }
 
@@ -332,4 +332,69 @@ async fn a_loop_that_never_awaits_cannot_pile_up_calls() {
     spec.services.kv = store.clone();
     assert_eq!(run_spec(spec).await.result, json!("ok"));
     assert_eq!(store.get("k4999").await.unwrap(), Some(json!(4999)));
+}
+
+/// The checks that need no database: declarations and the calls refused
+/// before the store is asked (the in-memory store has no entities; the
+/// scheduler's suite runs entities on both databases).
+#[tokio::test]
+async fn entity_calls_are_checked_against_the_declarations() {
+    let declarations: Vec<runtime::EntityDeclaration> = serde_json::from_value(json!([{
+        "name": "reminder",
+        "attributes": {"ts": {"type": "integer"}, "day": {"type": "string"}},
+        "indexes": ["ts", {"name": "by-day", "partition": ["day"], "range": ["ts"]}],
+    }]))
+    .unwrap();
+    let catalog = runtime::EntityCatalog::new(declarations).unwrap();
+    let run = |script: &str| {
+        let mut spec = RunSpec::new(format!(
+            "import {{ kvs, WhereConditions }} from '@forge/kvs';\n{script}"
+        ));
+        spec.services.entities = Arc::new(catalog.clone());
+        run_spec(spec)
+    };
+    let outcome = run("await kvs.entity('reminder').query().index('by-day', { partition: ['mon', 'tue'] }).getMany()").await;
+    assert_eq!(outcome.status, RunStatus::Failed);
+    assert!(
+        outcome.error.unwrap().message.contains(
+            "Index 'by-day' of entity 'reminder' is partitioned by [day]: give .index('by-day', { partition: [...] }) 1 value(s), not 2"
+        )
+    );
+    let outcome = run("await kvs.entity('reminder').set('a', { ts: 1 })").await;
+    assert_eq!(
+        outcome.error.unwrap().message,
+        "Error: storage failed: custom entities need Clockwork's database; this in-memory store has none"
+    );
+}
+
+#[test]
+fn entity_declarations_that_cannot_work_are_refused() {
+    let refused = |declaration: Value| {
+        let declarations: Vec<runtime::EntityDeclaration> =
+            serde_json::from_value(json!([declaration])).unwrap();
+        runtime::EntityCatalog::new(declarations)
+            .unwrap_err()
+            .to_string()
+    };
+    let attributes = json!({"ts": {"type": "integer"}, "blob": {"type": "any"}});
+    assert!(
+        refused(json!({"name": "RE", "attributes": {}})).starts_with("invalid entity name 'RE'")
+    );
+    assert_eq!(
+        refused(json!({"name": "reminder", "attributes": attributes, "indexes": ["day"]})),
+        "entity 'reminder': index 'day' uses attribute 'day', which is not declared (declared: 'blob', 'ts')"
+    );
+    assert_eq!(
+        refused(json!({"name": "reminder", "attributes": attributes, "indexes": ["blob"]})),
+        "entity 'reminder': index 'blob' uses attribute 'blob' of type any; indexes use string, integer, float or boolean attributes"
+    );
+    assert_eq!(
+        refused(json!({"name": "reminder", "attributes": attributes,
+            "indexes": [{"name": "two", "range": ["ts", "ts"]}]})),
+        "entity 'reminder': index 'two' has 2 range attributes; an index has exactly one"
+    );
+    assert_eq!(
+        refused(json!({"name": "reminder", "attributes": attributes, "indexes": ["ts", "ts"]})),
+        "entity 'reminder': index 'ts' is declared twice"
+    );
 }

@@ -13,9 +13,12 @@
 use std::fmt;
 use std::time::Duration;
 
-use runtime::{KvError as ScriptKvError, KvExpect, KvOp, KvSetItem, KvStore};
+use runtime::{
+    EntityCatalog, EntityQuery, EntityRange, KvError as ScriptKvError, KvExpect, KvOp, KvSetItem,
+    KvStore,
+};
 use serde_json::Value;
-use store::{Expect, KvError, KvItem, KvQuery, SecretError, SetOptions, Store, TxOp};
+use store::{EntityError, Expect, KvError, KvItem, KvQuery, SecretError, SetOptions, Store, TxOp};
 
 /// Scripts' key-value storage and secrets in a [`Store`].
 ///
@@ -123,6 +126,98 @@ impl KvStore for ScriptStorage {
 
     async fn secret_delete(&self, key: &str) -> Result<(), ScriptKvError> {
         self.store.secret_delete(key).await.map_err(from_secret)
+    }
+
+    async fn entity_declare(&self, catalog: &EntityCatalog) -> Result<(), ScriptKvError> {
+        for entity in catalog.entities() {
+            let indexes: Vec<store::EntityIndex> = entity
+                .indexes
+                .iter()
+                .map(|index| store::EntityIndex {
+                    name: index.name.clone(),
+                    partition: index.partition.clone(),
+                    range: index.range.clone(),
+                })
+                .collect();
+            let declared = self
+                .store
+                .entity_declare(&entity.name, &indexes)
+                .await
+                .map_err(from_entity)?;
+            for index in &declared.built {
+                tracing::info!(entity = %entity.name, index, "custom entity index built");
+            }
+            for index in &declared.dropped {
+                tracing::info!(entity = %entity.name, index, "custom entity index dropped");
+            }
+        }
+        Ok(())
+    }
+
+    async fn entity_get(&self, entity: &str, key: &str) -> Result<Option<Value>, ScriptKvError> {
+        self.store
+            .entity_get(entity, key)
+            .await
+            .map_err(from_entity)
+    }
+
+    async fn entity_set(&self, entity: &str, key: &str, value: Value) -> Result<(), ScriptKvError> {
+        self.store
+            .entity_set(entity, key, &value)
+            .await
+            .map_err(from_entity)
+    }
+
+    async fn entity_delete(&self, entity: &str, key: &str) -> Result<(), ScriptKvError> {
+        self.store
+            .entity_delete(entity, key)
+            .await
+            .map_err(from_entity)
+    }
+
+    async fn entity_query(
+        &self,
+        query: EntityQuery,
+        keep: &(dyn for<'v> Fn(&'v Value) -> bool + Send + Sync),
+    ) -> Result<runtime::KvPage, ScriptKvError> {
+        let query = store::EntityQuery {
+            entity: query.entity,
+            index: query.index,
+            partition: query.partition,
+            range: match query.range {
+                EntityRange::All => store::EntityRange::All,
+                EntityRange::Prefix(prefix) => store::EntityRange::Prefix(prefix),
+                EntityRange::Between(lower, upper) => store::EntityRange::Between(lower, upper),
+            },
+            descending: query.descending,
+            cursor: query.cursor,
+            // The runtime caps pages at 100; saturating keeps a larger one clamped.
+            limit: u32::try_from(query.limit).unwrap_or(u32::MAX),
+        };
+        let page = self
+            .store
+            .entity_query(&query, keep)
+            .await
+            .map_err(from_entity)?;
+        Ok(runtime::KvPage {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        })
+    }
+}
+
+/// Entity failures the script can act on keep their message alone; the
+/// database's keep their causes.
+fn from_entity(error: EntityError) -> ScriptKvError {
+    match error {
+        EntityError::InvalidCursor => {
+            ScriptKvError::Backend("invalid cursor: pass a nextCursor of this query".into())
+        }
+        EntityError::UnknownIndex { entity, index } => ScriptKvError::Backend(format!(
+            "index '{index}' of entity '{entity}' is not built in the database yet: \
+             restart Clockwork after declaring it, on every node"
+        )),
+        other => ScriptKvError::Backend(with_causes(&other)),
     }
 }
 

@@ -28,6 +28,7 @@ impl ConsoleEnvironment for StoreEnvironment {
     fn prepare(&self, _job: Option<&JobSpec>) -> (Sites, Services) {
         let services = Services {
             kv: Arc::new(ScriptStorage::new(self.0.clone())),
+            entities: Arc::default(),
             queue: Arc::new(MemoryQueue::new()),
             http: None,
         };

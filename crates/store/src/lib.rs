@@ -27,6 +27,9 @@
 //!   (`kv_*`) and the scripts' secrets (`secret_*`), encrypted at rest with
 //!   a [`SecretKey`], both within one [`StorageQuota`] whose exact usage
 //!   the database keeps (`storage_usage`);
+//! - custom entities (`entity_*`): JSON values under (entity, key) and their
+//!   declared indexes, kept in step in one transaction and queried by one
+//!   B-tree range scan ([`EntityQuery`]);
 //! - `@forge/events` queues (`queue_*`): pushes, their events and the
 //!   `event` runs consuming them, written in one transaction;
 //! - on PostgreSQL, a [`ChangeFeed`] of other nodes' changes (`LISTEN/NOTIFY`).
@@ -63,6 +66,7 @@ mod browse;
 mod chains;
 mod clock;
 mod codec;
+mod entities;
 mod error;
 mod feed;
 mod jobs;
@@ -87,6 +91,10 @@ pub use crate::{
     chains::{Chain, ChainSummary, MAX_STATE_BYTES},
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
+    entities::{
+        EntityDeclared, EntityError, EntityFilter, EntityIndex, EntityPage, EntityQuery,
+        EntityRange, MAX_ENTITY_SCAN,
+    },
     error::{
         DatabaseError, ErrorClass, OpenError, QuotaExceeded, QuotaResource, SecretError,
         SecretKeyError, SpecProblem, StoreError, Unavailability,

@@ -6,7 +6,7 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use runtime::{Credential, KvStore, QueueBackend, Services, Sites};
+use runtime::{Credential, EntityCatalog, KvStore, QueueBackend, Services, Sites};
 use scheduler::RunEnvironment;
 use store::{JobSpec, Run};
 
@@ -15,6 +15,7 @@ pub(crate) struct ServeEnvironment {
     sites: Arc<server::SiteBook>,
     users: BTreeMap<String, Credential>,
     kv: Arc<dyn KvStore>,
+    entities: Arc<EntityCatalog>,
     queue: Arc<dyn QueueBackend>,
     http: egress::Client,
 }
@@ -24,6 +25,7 @@ impl ServeEnvironment {
         sites: Arc<server::SiteBook>,
         users: BTreeMap<String, Credential>,
         kv: Arc<dyn KvStore>,
+        entities: Arc<EntityCatalog>,
         queue: Arc<dyn QueueBackend>,
         http: egress::Client,
     ) -> Self {
@@ -31,6 +33,7 @@ impl ServeEnvironment {
             sites,
             users,
             kv,
+            entities,
             queue,
             http,
         }
@@ -61,6 +64,7 @@ impl ServeEnvironment {
             .and_then(|name| self.users.get(name).cloned());
         let services = Services {
             kv: Arc::clone(&self.kv),
+            entities: Arc::clone(&self.entities),
             queue: Arc::clone(&self.queue),
             http: Some(self.http.clone()),
         };

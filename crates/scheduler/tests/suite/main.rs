@@ -7,6 +7,7 @@ mod harness;
 
 mod alerts;
 mod chains;
+mod entities;
 mod fairness;
 mod firing;
 mod lifecycle;

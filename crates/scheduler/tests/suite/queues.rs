@@ -29,6 +29,7 @@ impl RunEnvironment for StoreEnvironment {
     fn prepare(&self, _job: &JobSpec, _run: &Run) -> (Sites, Services) {
         let services = Services {
             kv: self.kv.clone(),
+            entities: Arc::default(),
             queue: self.queue.clone(),
             http: None,
         };

@@ -17,6 +17,7 @@ mod jobs_page;
 mod queues;
 mod runs;
 
+mod entities;
 mod kv;
 mod kv_batch;
 mod kv_list;
