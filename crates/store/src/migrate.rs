@@ -44,6 +44,7 @@ migrations! {
     9 => "0009_runs_start_when_the_script_begins": "runs start when their script begins",
     10 => "0010_ids_are_never_reused": "ids are never reused",
     15 => "0015_job_tags": "job tags",
+    16 => "0016_run_lease_tokens": "run lease tokens",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {
