@@ -728,3 +728,83 @@ fn postgres_a_site_stored_on_one_node_is_used_by_another_without_a_restart() {
         a_site_stored_on_one_node_is_used_by_another_without_a_restart,
     );
 }
+
+/// Issue 12's eighth point, for logs: a run executes on node A; node B,
+/// started afterwards on the same PostgreSQL, streams its log live
+/// (`clockwork logs --follow` against B) — B hears from A's group commits
+/// which runs stored lines and reads them — and the stream ends when the
+/// run ends. How long each line took to reach B is printed, not asserted.
+fn a_log_stream_on_another_node_follows_the_run_live_and_ends_with_it(database: &Database) {
+    use std::io::{BufRead, BufReader};
+    let Database::Postgres(schema) = database else {
+        unreachable!("nodes share PostgreSQL only")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--database", schema.url()];
+    let a = support::Serve::start(&dir.path().join("a"), &args);
+    let api_a = Api::new(&a);
+    let job = json!({
+        "name": "ticks",
+        "script": "for (let i = 1; i <= 6; i++) {\n  console.log(`tick ${i}`);\n  await new Promise((r) => setTimeout(r, 1500));\n}\nreturn 'done';",
+    });
+    assert_eq!(api_a.call("POST", "/jobs", Some(job)).0, 201);
+    let run_id = api_a.run_now("ticks");
+    let node_a = wait_for("the run to start on A", Duration::from_secs(30), || {
+        let run = api_a.get(&format!("/runs/{run_id}"));
+        (run["status"] == "running").then(|| run["node"].clone())
+    });
+
+    let b = support::Serve::start(&dir.path().join("b"), &args);
+    let api_b = Api::new(&b);
+    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_clockwork"))
+        .args(["logs", &run_id.to_string(), "--follow"])
+        .env("CLOCKWORK_SERVER", &b.url)
+        .env("CLOCKWORK_TOKEN", support::ADMIN_TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    let mut received = Vec::new();
+    let mut seen_while_running = 0;
+    for line in lines {
+        let line = line.unwrap();
+        let logged_at: Timestamp = line.split_whitespace().next().unwrap().parse().unwrap();
+        let run = api_b.get(&format!("/runs/{run_id}"));
+        if run["status"] == "running" {
+            seen_while_running += 1;
+        }
+        eprintln!(
+            "B received {line:?} {} ms after A logged it",
+            Timestamp::now().as_millisecond() - logged_at.as_millisecond()
+        );
+        received.push(line);
+    }
+    let output = follow.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("run {run_id} ended: succeeded")),
+        "{stderr}"
+    );
+    assert_eq!(received.len(), 6, "{received:#?}");
+    for (i, line) in received.iter().enumerate() {
+        assert!(line.ends_with(&format!("tick {}", i + 1)), "{received:#?}");
+    }
+    assert!(
+        seen_while_running > 0,
+        "no line reached B while the run went on: {received:#?}"
+    );
+    let run = api_b.get(&format!("/runs/{run_id}"));
+    assert_eq!(run["node"], node_a, "the run executed on A");
+    assert_eq!(b.terminate(), Some(0));
+    assert_eq!(a.terminate(), Some(0));
+}
+
+#[test]
+fn postgres_a_log_stream_on_another_node_follows_the_run_live_and_ends_with_it() {
+    support::e2e::run_scenario(
+        test_support::Database::Postgres,
+        a_log_stream_on_another_node_follows_the_run_live_and_ends_with_it,
+    );
+}

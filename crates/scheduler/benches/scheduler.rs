@@ -557,8 +557,11 @@ async fn history(runs: u64) {
             .iter()
             .map(|c| {
                 store::RunFinish::succeeded(
-                    c.run.id,
-                    "bench",
+                    store::Lease {
+                        run_id: c.run.id,
+                        node: "bench".into(),
+                        token: c.run.lease_token,
+                    },
                     Timestamp::now(),
                     Some(serde_json::json!(1)),
                 )

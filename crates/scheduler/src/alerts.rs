@@ -282,6 +282,7 @@ mod tests {
             http_calls: Vec::new(),
             log_lines: 0,
             chain_id: None,
+            lease_token: 0,
         }
     }
 

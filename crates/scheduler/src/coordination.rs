@@ -26,7 +26,7 @@
 //!   ┌───────┴──────────────────────────┬──────────────────────────────┐
 //! N finishes it:                     N dies / hangs / loses the DB:    N shuts down:
 //! UPDATE … WHERE status='running'    any node's sweeper:               finish as interrupted
-//!   AND node = N                     UPDATE … WHERE status='running'   after the grace period
+//!   AND node = N AND lease_token = K UPDATE … WHERE status='running'   after the grace period
 //! (group commit, with its retry        AND lease < now → interrupted
 //!  or next chunk in the same tx)     then queue its retry
 //! ```
@@ -48,6 +48,9 @@
 //! - Notifications (`LISTEN/NOTIFY` on PostgreSQL) only wake nodes early;
 //!   correctness never depends on them. A lost one is covered by the
 //!   backstop poll, and a reconnect triggers a full re-read.
+//! - A run's log streams live from any node: the writing node's group
+//!   commit announces which runs moved on, and a streaming node reads the
+//!   stored lines when it hears of its run (with a slow poll as backstop).
 //! - Cancelling a run on another node is a flag on its row: the owner
 //!   sees it through a notification or, at the latest, its next heartbeat.
 //! - Two nodes' clocks may disagree: a lease is judged by the sweeping
@@ -98,6 +101,12 @@ pub(crate) async fn follow_changes(core: Arc<Core>, fire: mpsc::UnboundedSender<
                     // is stopped.
                     if cancel_recorded(&core, run_id).await {
                         core.live.stop(run_id, StopReason::Cancelled);
+                    }
+                }
+                Ok(Change::RunsProgressed(run_ids)) => {
+                    for run_id in run_ids {
+                        // No subscriber is no error: nobody streams a log.
+                        let _ = core.progress.send(run_id);
                     }
                 }
                 // The server's site book follows these itself.

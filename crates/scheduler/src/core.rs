@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use runtime::Executor;
 use store::{Clock, Store};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, watch};
 
 use crate::{
     config::SchedulerConfig, events::Events, live::Live, metrics::Metrics, writer::Writer,
@@ -39,7 +39,14 @@ pub(crate) struct Core {
     /// Batches claimed ahead of their instant and not yet started: shutdown
     /// waits for them to become live runs (at most the claim-ahead time).
     pub(crate) pending_starts: watch::Sender<usize>,
+    /// Ids of runs whose rows any node moved on (started, stored log lines,
+    /// ended), as PostgreSQL's notices report them: live log streams of
+    /// runs executing elsewhere read the stored log when they hear one.
+    pub(crate) progress: broadcast::Sender<i64>,
 }
+
+/// Progress notices buffered per subscriber; one that lags re-reads.
+pub(crate) const PROGRESS_BUFFER: usize = 4_096;
 
 impl Core {
     pub(crate) fn now(&self) -> Timestamp {

@@ -102,6 +102,7 @@ mod tests {
                 http_calls: Vec::new(),
                 log_lines: 0,
                 chain_id: None,
+                lease_token: 0,
             }
         }
 
@@ -178,6 +179,7 @@ mod tests {
                 http_calls: Vec::new(),
                 log_lines: 0,
                 chain_id,
+                lease_token: 0,
             }
         }
 
@@ -339,6 +341,7 @@ mod tests {
                 http_calls: Vec::new(),
                 log_lines: 0,
                 chain_id: None,
+                lease_token: 0,
             }
         }
 

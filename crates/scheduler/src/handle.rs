@@ -71,6 +71,7 @@ impl Scheduler {
             wake_deliverer: Notify::new(),
             stopping: watch::channel(false).0,
             pending_starts: watch::channel(0).0,
+            progress: broadcast::channel(crate::core::PROGRESS_BUFFER).0,
             unwritten_ends: Default::default(),
             started,
         });
@@ -234,6 +235,13 @@ impl SchedulerHandle {
     /// here (read the stored log instead).
     pub fn subscribe_logs(&self, run_id: i64) -> Option<LogStream> {
         self.shared.core.live.logs(run_id)
+    }
+
+    /// Ids of runs any node moved on (started, stored log lines, ended),
+    /// from now on; PostgreSQL only (SQLite has one node: its runs'
+    /// lines are live here). A hint to read the stored log, never the data.
+    pub fn run_progress(&self) -> broadcast::Receiver<i64> {
+        self.shared.core.progress.subscribe()
     }
 
     /// Run events on this node, from now on.

@@ -39,14 +39,13 @@ async fn renew(core: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
 
 /// One renewal; `false` when the database did not take it.
 async fn beat(core: &Core) -> bool {
-    let run_ids = core.live.ids();
-    if run_ids.is_empty() {
+    let leases = core.live.leases();
+    if leases.is_empty() {
         return true;
     }
     let now = core.now();
     let heartbeat = Heartbeat {
-        node: core.config.node_id.clone(),
-        run_ids,
+        leases,
         lease_until: core.lease_until(now),
     };
     match core.store.runs_heartbeat_if_running(&heartbeat).await {

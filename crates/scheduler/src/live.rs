@@ -12,6 +12,7 @@ use std::{
 
 use jiff::Timestamp;
 use runtime::{LogStream, RunControl};
+use store::Lease;
 use tokio::sync::Notify;
 
 /// Why this node stopped a run; decides how its end is recorded.
@@ -46,6 +47,8 @@ impl StopReason {
 }
 
 struct LiveRun {
+    /// What its writes and renewals name (node and claim token).
+    lease: Lease,
     control: RunControl,
     reason: Arc<AtomicU8>,
     /// The end of the lease as this node last wrote it (by its own clock):
@@ -83,17 +86,18 @@ impl Live {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a run whose lease this node holds until `held_until`.
+    /// Registers a run whose `lease` this node holds until `held_until`.
     pub(crate) fn register(
         &self,
-        run_id: i64,
+        lease: Lease,
         control: RunControl,
         held_until: Timestamp,
     ) -> StopFlag {
         let reason = Arc::new(AtomicU8::new(StopReason::None as u8));
         self.lock().insert(
-            run_id,
+            lease.run_id,
             LiveRun {
+                lease,
                 control,
                 reason: reason.clone(),
                 held_until,
@@ -171,6 +175,11 @@ impl Live {
 
     pub(crate) fn ids(&self) -> Vec<i64> {
         self.lock().keys().copied().collect()
+    }
+
+    /// The leases of the runs live here, for the heartbeat to renew.
+    pub(crate) fn leases(&self) -> Vec<Lease> {
+        self.lock().values().map(|run| run.lease.clone()).collect()
     }
 
     pub(crate) fn len(&self) -> usize {

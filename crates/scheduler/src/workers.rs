@@ -87,6 +87,12 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
     }
     let core = core.clone();
     let pending = PendingStart::new(&core);
+    // A claimed run is running on this node: it has a lease.
+    let lease = run.lease().unwrap_or_else(|| store::Lease {
+        run_id: run.id,
+        node: core.config.node_id.clone(),
+        token: run.lease_token,
+    });
     tokio::spawn(async move {
         // The start is committed before the script runs: a node that dies
         // from here on leaves a run that began (interrupted at its restart),
@@ -94,8 +100,7 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
         let began = core
             .writer
             .started(RunStart {
-                run_id: run.id,
-                node: core.config.node_id.clone(),
+                lease: lease.clone(),
                 started_at: started,
             })
             .await;
@@ -116,15 +121,17 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
             return;
         }
         let handle = core.executor.start(run_spec(&core, &run, &spec));
-        let stop = core.live.register(run.id, handle.control(), held_until);
+        let stop = core
+            .live
+            .register(lease.clone(), handle.control(), held_until);
         drop(pending);
         core.events
             .send(RunEvent::of(&run, RunStatus::Running, started));
-        let pump = tokio::spawn(pump_logs(core.clone(), run.id, handle.logs()));
+        let pump = tokio::spawn(pump_logs(core.clone(), lease.clone(), handle.logs()));
         let outcome = handle.outcome().await;
         drop(permit);
         let flushed = pump.await.unwrap_or(0);
-        finish(&core, &run, &spec, outcome, flushed, stop.reason()).await;
+        finish(&core, &run, lease, &spec, outcome, flushed, stop.reason()).await;
     });
 }
 
@@ -140,6 +147,7 @@ fn lease_left(core: &Core, held_until: jiff::Timestamp) -> bool {
 async fn finish(
     core: &Arc<Core>,
     run: &Run,
+    lease: store::Lease,
     spec: &JobSpec,
     outcome: Outcome,
     flushed: usize,
@@ -154,7 +162,7 @@ async fn finish(
     let mut outcome = outcome;
     crate::chain::refuse_oversized_state(&mut outcome);
     let finished_at = core.now();
-    let finish = recorded_end(run.id, &core.config.node_id, finished_at, &outcome, reason);
+    let finish = recorded_end(lease, finished_at, &outcome, reason);
     let status = finish.status();
     let error = finish.error().cloned();
     let follow_up = crate::follow_up::follow_up(
@@ -219,8 +227,7 @@ fn run_spec(core: &Core, run: &Run, spec: &JobSpec) -> RunSpec {
 /// How the run's end is recorded: a cancellation is `cancelled` only when
 /// someone asked for it; the node stopping makes it `interrupted`.
 fn recorded_end(
-    id: i64,
-    node: &str,
+    lease: store::Lease,
     finished_at: jiff::Timestamp,
     outcome: &Outcome,
     reason: StopReason,
@@ -228,24 +235,22 @@ fn recorded_end(
     let error = outcome.error.as_ref().map(to_store::run_error);
     match outcome.status {
         runtime::RunStatus::Succeeded => {
-            RunFinish::succeeded(id, node, finished_at, Some(outcome.result.clone()))
+            RunFinish::succeeded(lease, finished_at, Some(outcome.result.clone()))
         }
-        runtime::RunStatus::Failed => RunFinish::failed(id, node, finished_at, error),
-        runtime::RunStatus::TimedOut => RunFinish::timed_out(id, node, finished_at, error),
+        runtime::RunStatus::Failed => RunFinish::failed(lease, finished_at, error),
+        runtime::RunStatus::TimedOut => RunFinish::timed_out(lease, finished_at, error),
         runtime::RunStatus::Cancelled if reason == StopReason::Cancelled => {
-            RunFinish::cancelled(id, node, finished_at, error)
+            RunFinish::cancelled(lease, finished_at, error)
         }
         runtime::RunStatus::Cancelled if reason == StopReason::Fenced => RunFinish::interrupted(
-            id,
-            node,
+            lease,
             finished_at,
             RunError::message(
                 "interrupted: the node could not renew its lease (the database did not answer), so it stopped the run before another node could take it over",
             ),
         ),
         runtime::RunStatus::Cancelled => RunFinish::interrupted(
-            id,
-            node,
+            lease,
             finished_at,
             RunError::message("interrupted: the node shut down before the run ended"),
         ),
@@ -255,7 +260,7 @@ fn recorded_end(
 /// Follows a run's live log and stores its lines every flush interval, so
 /// a crash keeps what was logged. Returns how many of the run's lines (in
 /// `Outcome::logs` numbering) are stored; its finish stores the rest.
-async fn pump_logs(core: Arc<Core>, run_id: i64, mut stream: LogStream) -> usize {
+async fn pump_logs(core: Arc<Core>, lease: store::Lease, mut stream: LogStream) -> usize {
     let mut position = 0;
     let mut flushed = 0;
     let mut pending = Vec::new();
@@ -275,8 +280,7 @@ async fn pump_logs(core: Arc<Core>, run_id: i64, mut stream: LogStream) -> usize
             _ = tick.tick(), if !pending.is_empty() => {
                 core.writer
                     .append(LogAppend {
-                        run_id,
-                        node: core.config.node_id.clone(),
+                        lease: lease.clone(),
                         lines: std::mem::take(&mut pending),
                     })
                     .await;
@@ -378,7 +382,12 @@ mod tests {
             continuation: None,
             retry: None,
         };
-        recorded_end(1, "n", jiff::Timestamp::UNIX_EPOCH, &outcome, reason).status()
+        let lease = store::Lease {
+            run_id: 1,
+            node: "n".into(),
+            token: 1,
+        };
+        recorded_end(lease, jiff::Timestamp::UNIX_EPOCH, &outcome, reason).status()
     }
 
     #[test]

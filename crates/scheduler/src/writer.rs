@@ -218,7 +218,7 @@ async fn write_one_by_one(
             starts: vec![start.clone()],
             ..RunWrites::default()
         };
-        let written = write_alone(store, &alone, start.run_id).await;
+        let written = write_alone(store, &alone, start.lease.run_id).await;
         applied
             .started
             .push(written.is_some_and(|w| w.started == [true]));
@@ -228,7 +228,7 @@ async fn write_one_by_one(
             appends: vec![append.clone()],
             ..RunWrites::default()
         };
-        let written = write_alone(store, &alone, append.run_id).await;
+        let written = write_alone(store, &alone, append.lease.run_id).await;
         applied
             .appended
             .push(written.is_some_and(|w| w.appended == [true]));
@@ -238,7 +238,7 @@ async fn write_one_by_one(
             finishes: vec![finish.clone()],
             ..RunWrites::default()
         };
-        let written = write_alone(store, &alone, finish.id).await;
+        let written = write_alone(store, &alone, finish.lease.run_id).await;
         let (finished, follow_up) = written
             .and_then(|mut w| Some((w.finished.pop()?, w.follow_ups.pop()?)))
             .unwrap_or((false, None));
@@ -310,9 +310,9 @@ mod tests {
             .unwrap();
         let now = Timestamp::now();
         let runs = running_runs(&store, 2, now).await;
-        let refused = RunFinish::failed(runs[0].id, NODE, now, None)
+        let refused = RunFinish::failed(runs[0].lease().unwrap(), now, None)
             .with_follow_up(Some(NewRun::new(424_242, Trigger::Retry, now)));
-        let good = RunFinish::succeeded(runs[1].id, NODE, now, None);
+        let good = RunFinish::succeeded(runs[1].lease().unwrap(), now, None);
         // A long window: both finishes go into one batch.
         let (writer, task) = Writer::start(store.clone(), Duration::from_millis(200));
         let (refused, good) = tokio::join!(writer.finish(refused), writer.finish(good));

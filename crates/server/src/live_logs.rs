@@ -7,8 +7,11 @@
 //! node the lines come from the scheduler's live stream, which starts from
 //! the run's first line, so the n-th live line is `seq` n. While it is
 //! queued, or executing on another node (PostgreSQL), the stored log is
-//! read again whenever this node sees the run change, and at least every
-//! [`STORED_LOG_RECHECK`] (other nodes store their lines every second).
+//! read again whenever this node sees the run change or hears (PostgreSQL's
+//! notices, through the scheduler) that a node stored its lines, started
+//! or ended it; and at least every [`STORED_LOG_BACKSTOP`] in case a notice
+//! was lost (every [`STORED_LOG_RECHECK`] on a node without a scheduler,
+//! which hears nothing).
 
 use std::{convert::Infallible, time::Duration};
 
@@ -23,9 +26,11 @@ use crate::{
     model::{LogLineView, RunView},
 };
 
-/// How often the stored log and the run's status are re-read when nothing
-/// on this node says the run changed.
+/// How often the stored log and the run's status are re-read on a node
+/// without a scheduler (nothing tells it the run changed).
 const STORED_LOG_RECHECK: Duration = Duration::from_millis(500);
+/// How often they are re-read anyway on a node that hears of changes.
+const STORED_LOG_BACKSTOP: Duration = Duration::from_secs(3);
 /// Stored lines read per query.
 const PAGE: u32 = 1_000;
 /// How often a stream checks that its credential still holds, so that a
@@ -78,6 +83,12 @@ impl Follower {
     async fn run(&mut self) -> Result<(), Gone> {
         let mut stopping = self.state.stopping();
         let mut changes = self.state.scheduler_if_any().map(|s| s.events());
+        let mut progress = self.state.scheduler_if_any().map(|s| s.run_progress());
+        let recheck_stored = if changes.is_some() {
+            STORED_LOG_BACKSTOP
+        } else {
+            STORED_LOG_RECHECK
+        };
         let mut recheck = tokio::time::interval(CREDENTIAL_RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -124,8 +135,9 @@ impl Follower {
                 continue;
             }
             tokio::select! {
-                () = changed(&mut changes, self.run_id) => {}
-                () = tokio::time::sleep(STORED_LOG_RECHECK) => {}
+                () = heard_of(&mut changes, |event: &scheduler::RunEvent| event.run_id == self.run_id) => {}
+                () = heard_of(&mut progress, |run_id| *run_id == self.run_id) => {}
+                () = tokio::time::sleep(recheck_stored) => {}
                 _ = stopping.changed() => return Err(Gone),
                 () = self.events.closed() => return Err(Gone),
                 _ = recheck.tick() => self.check_credential().await?,
@@ -211,15 +223,20 @@ impl Follower {
     }
 }
 
-/// Completes when this node sees run `run_id` change status (or lost track
-/// of events); never when there is no scheduler.
-async fn changed(changes: &mut Option<broadcast::Receiver<scheduler::RunEvent>>, run_id: i64) {
-    let Some(receiver) = changes else {
+/// Completes when `receiver` says something of the run (`about_it`) —
+/// this node saw it change status, or heard that a node moved it on — or
+/// lost track of what it said; never when there is no receiver (no
+/// scheduler).
+async fn heard_of<T: Clone>(
+    receiver: &mut Option<broadcast::Receiver<T>>,
+    about_it: impl Fn(&T) -> bool,
+) {
+    let Some(receiver) = receiver else {
         return std::future::pending().await;
     };
     loop {
         match receiver.recv().await {
-            Ok(event) if event.run_id == run_id => return,
+            Ok(item) if about_it(&item) => return,
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(_)) => return,
             Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,

@@ -364,8 +364,11 @@ async fn ended_run(server: &TestServer, job_id: i64, status: RunStatus, millis: 
     server
         .store
         .run_logs_append_if_running(&[LogAppend {
-            run_id: run.id,
-            node: "n1".into(),
+            lease: store::Lease {
+                run_id: run.id,
+                node: "n1".into(),
+                token: 1,
+            },
             lines: vec![LogLine {
                 ts: now,
                 level: LogLevel::Info,

@@ -59,8 +59,11 @@ async fn finished_run(server: &TestServer, job_id: i64, status: RunStatus, lines
     server
         .store
         .run_logs_append_if_running(&[LogAppend {
-            run_id: run.id,
-            node: "n1".into(),
+            lease: store::Lease {
+                run_id: run.id,
+                node: "n1".into(),
+                token: 1,
+            },
             lines: lines.iter().map(|line| log(line)).collect(),
         }])
         .await

@@ -99,7 +99,9 @@ pub use crate::{
         DatabaseError, ErrorClass, OpenError, QuotaExceeded, QuotaResource, SecretError,
         SecretKeyError, SpecProblem, StoreError, Unavailability,
     },
-    feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL, SETTINGS_CHANNEL},
+    feed::{
+        Change, ChangeFeed, JOBS_CHANNEL, RUN_PROGRESS_CHANNEL, RUNS_CHANNEL, SETTINGS_CHANNEL,
+    },
     jobs::{
         Job, JobEnable, JobFilter, JobOverview, JobRef, JobSchedule, JobSpec, JobUpdate,
         JobVersion, JobsOverview, Language, LastRunFilter, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS,
@@ -121,8 +123,8 @@ pub use crate::{
         QueueSummary, check_queue_key, event_json,
     },
     runs::{
-        ActiveRuns, HttpCall, LogLevel, LogLine, LogQuery, NewRun, PruneRuns, RecentRun, Run,
-        RunError, RunFilter, RunLogLine, RunStatus, RunSummary, Trigger,
+        ActiveRuns, HttpCall, Lease, LogLevel, LogLine, LogQuery, NewRun, PruneRuns, RecentRun,
+        Run, RunError, RunFilter, RunLogLine, RunStatus, RunSummary, Trigger,
         claim::{
             ClaimedJob, ClaimedOccurrences, OccurrenceClaim, OccurrenceKind, OccurrencePlan,
             OccurrenceRow,

@@ -47,6 +47,7 @@ migrations! {
     13 => "0013_job_owner": "job owner",
     14 => "0014_storage_usage": "storage usage for the quota",
     15 => "0015_job_tags": "job tags",
+    16 => "0016_run_lease_tokens": "run lease tokens",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {

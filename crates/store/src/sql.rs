@@ -98,6 +98,10 @@ pub(crate) struct Dialect {
     /// Sends a notification to other nodes (`$1` channel, `$2` payload);
     /// delivered when the transaction commits. SQLite has one node: none.
     pub(crate) notify: Option<&'static str>,
+    /// As `notify`, the payload prefixed with this installation's schema
+    /// and `|`: channels are database-wide, and a listener ignores what
+    /// another schema's installation announces.
+    pub(crate) notify_in_schema: Option<&'static str>,
     /// Key-value entries and the storage browser (`kv/sql.rs`).
     pub(crate) kv: &'static KvSql,
     /// Jobs (`jobs/sql.rs`).
@@ -117,6 +121,7 @@ pub(crate) struct Dialect {
 pub(crate) const SQLITE: Dialect = Dialect {
     begin_write: "BEGIN IMMEDIATE",
     notify: None,
+    notify_in_schema: None,
     kv: &crate::kv::sql::SQLITE,
     jobs: &crate::jobs::sql::SQLITE,
     chains: &crate::chains::sql::SQLITE,
@@ -130,6 +135,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
 pub(crate) const POSTGRES: Dialect = Dialect {
     begin_write: "BEGIN",
     notify: Some("SELECT pg_notify($1, $2)"),
+    notify_in_schema: Some("SELECT pg_notify($1, COALESCE(current_schema(), '') || '|' || $2)"),
     kv: &crate::kv::sql::POSTGRES,
     jobs: &crate::jobs::sql::POSTGRES,
     chains: &crate::chains::sql::POSTGRES,

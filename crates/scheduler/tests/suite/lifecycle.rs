@@ -14,6 +14,7 @@ scheduler_tests! {
     the_audit_log_is_pruned_by_its_configured_age,
     metrics_count_runs_by_job_and_status,
     a_restarted_node_queues_again_what_never_began_and_interrupts_the_rest,
+    the_previous_processs_late_writes_cannot_touch_the_run_its_node_claimed_again,
 }
 
 async fn shutdown_lets_runs_finish_within_the_grace_period_then_interrupts_them(env: TestEnv) {
@@ -311,8 +312,11 @@ async fn a_restarted_node_queues_again_what_never_began_and_interrupts_the_rest(
         "a claim is not a start"
     );
     let start = store::RunStart {
-        run_id: begun.id,
-        node: "node-a".into(),
+        lease: store::Lease {
+            run_id: begun.id,
+            node: "node-a".into(),
+            token: 1,
+        },
         started_at: now,
     };
     env.store
@@ -348,5 +352,95 @@ async fn a_restarted_node_queues_again_what_never_began_and_interrupts_the_rest(
     assert_eq!(runs.len(), 2, "no retry, no second row: {runs:?}");
     let unstarted = runs.iter().find(|r| r.id == unstarted.id).unwrap();
     assert!(unstarted.started_at.unwrap() >= now);
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Its previous process (same node id) claimed a run and was cut off
+/// before the script began; the restarted node queues the run again and
+/// executes it under a new lease token. When the previous process's
+/// writes finally get through — its start, a log line, a renewal, its end
+/// — the store refuses every one: the run the restarted node executes
+/// keeps going, and ends as that node records it.
+async fn the_previous_processs_late_writes_cannot_touch_the_run_its_node_claimed_again(
+    env: TestEnv,
+) {
+    let job = env
+        .create_job(spec("held", "await new Promise(() => {})"), None)
+        .await;
+    let now = jiff::Timestamp::now();
+    let run = env
+        .store
+        .run_insert(&store::NewRun::new(job.id, Trigger::Manual, now))
+        .await
+        .unwrap();
+    let claimed = env
+        .store
+        .runs_claim_queued(&store::RunClaim {
+            node: "node-a".into(),
+            now,
+            lease_until: now + Duration::from_secs(60),
+            limit: 1,
+        })
+        .await
+        .unwrap();
+    let old = claimed[0].run.lease().unwrap();
+
+    let handle = env.start(env.config("node-a")).await;
+    let mut events = handle.events();
+    wait_for(&mut events, "the restarted node to start it", |e| {
+        e.run_id == run.id && e.status == RunStatus::Running
+    })
+    .await;
+    let executing = env.store.run_get(run.id).await.unwrap().unwrap();
+    let new = executing.lease().unwrap();
+    assert_eq!(new.node, old.node);
+    assert_ne!(new.token, old.token);
+
+    let late = env
+        .store
+        .runs_write_if_running(&store::RunWrites {
+            starts: vec![store::RunStart {
+                lease: old.clone(),
+                started_at: now,
+            }],
+            appends: vec![store::LogAppend {
+                lease: old.clone(),
+                lines: vec![store::LogLine {
+                    ts: now,
+                    level: store::LogLevel::Info,
+                    message: "late".into(),
+                }],
+            }],
+            finishes: vec![store::RunFinish::succeeded(old.clone(), now, None)],
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (late.started, late.appended, late.finished),
+        (vec![false], vec![false], vec![false])
+    );
+    let renewal = env
+        .store
+        .runs_heartbeat_if_running(&store::Heartbeat {
+            leases: vec![old],
+            lease_until: now + Duration::from_secs(600),
+        })
+        .await
+        .unwrap();
+    assert!(!renewal[0].held);
+    let still = env.store.run_get(run.id).await.unwrap().unwrap();
+    assert_eq!(still.status, RunStatus::Running);
+    assert_eq!(still.started_at, executing.started_at);
+    assert_eq!(still.log_lines, 0);
+
+    assert!(handle.cancel(run.id).await.unwrap());
+    wait_for(&mut events, "the restarted node to end it", |e| {
+        e.run_id == run.id && e.status.is_terminal()
+    })
+    .await;
+    assert_eq!(
+        env.store.run_get(run.id).await.unwrap().unwrap().status,
+        RunStatus::Cancelled
+    );
     handle.shutdown(Duration::from_secs(1)).await;
 }

@@ -339,7 +339,7 @@ impl Reply {
 }
 
 /// The finish of a run ending in `status` (a final status) at `at`,
-/// with `result` when it succeeded.
+/// with `result` when it succeeded, by the attempt of its first claim.
 pub fn finish_as(
     id: i64,
     node: &str,
@@ -348,13 +348,19 @@ pub fn finish_as(
     result: Option<Value>,
 ) -> store::RunFinish {
     use store::{RunFinish, RunStatus};
+    // A run's first claim mints lease token 1.
+    let lease = store::Lease {
+        run_id: id,
+        node: node.into(),
+        token: 1,
+    };
     match status {
-        RunStatus::Succeeded => RunFinish::succeeded(id, node, at, result),
-        RunStatus::Failed => RunFinish::failed(id, node, at, None),
-        RunStatus::TimedOut => RunFinish::timed_out(id, node, at, None),
-        RunStatus::Cancelled => RunFinish::cancelled(id, node, at, None),
+        RunStatus::Succeeded => RunFinish::succeeded(lease.clone(), at, result),
+        RunStatus::Failed => RunFinish::failed(lease.clone(), at, None),
+        RunStatus::TimedOut => RunFinish::timed_out(lease.clone(), at, None),
+        RunStatus::Cancelled => RunFinish::cancelled(lease.clone(), at, None),
         RunStatus::Interrupted => {
-            RunFinish::interrupted(id, node, at, store::RunError::message("interrupted"))
+            RunFinish::interrupted(lease.clone(), at, store::RunError::message("interrupted"))
         }
         other => panic!("{other} is not a status a running run ends in"),
     }
@@ -366,8 +372,11 @@ pub async fn start_as(store: &Store, id: i64, node: &str, at: Timestamp) {
     let applied = store
         .runs_write_if_running(&store::RunWrites {
             starts: vec![store::RunStart {
-                run_id: id,
-                node: node.into(),
+                lease: store::Lease {
+                    run_id: id,
+                    node: node.into(),
+                    token: 1,
+                },
                 started_at: at,
             }],
             ..store::RunWrites::default()

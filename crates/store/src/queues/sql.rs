@@ -55,7 +55,7 @@ pub(crate) const SQLITE: QueueSql = QueueSql {
     lock: None,
     claim_events: concat!(
         "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3 \
+             lease_expires_at_ms = $3, lease_token = lease_token + 1 \
          WHERE status = 'queued' AND id IN (",
         claimable_event_runs!("1"),
         ") RETURNING ",
@@ -71,7 +71,7 @@ pub(crate) const POSTGRES: QueueSql = QueueSql {
         "WITH picked AS MATERIALIZED (",
         claimable_event_runs!("TRUE"),
         ") UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3 \
+             lease_expires_at_ms = $3, lease_token = runs.lease_token + 1 \
          FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING ",
         qualified_run_columns!()
     ),

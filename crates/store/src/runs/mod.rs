@@ -25,8 +25,8 @@ use crate::{
 };
 
 pub use self::types::{
-    HttpCall, LogLevel, LogLine, RecentRun, Run, RunError, RunLogLine, RunStatus, RunSummary,
-    Trigger,
+    HttpCall, Lease, LogLevel, LogLine, RecentRun, Run, RunError, RunLogLine, RunStatus,
+    RunSummary, Trigger,
 };
 
 /// A queued run to insert (manual, API, retry, continuation or event runs;
@@ -454,5 +454,6 @@ pub(crate) fn decode_run(row: &impl Columns) -> Result<Run, StoreError> {
         http_calls,
         log_lines: crate::codec::count(row.i64(22)?),
         chain_id: row.opt_i64(23)?,
+        lease_token: row.i64(24)?,
     })
 }

@@ -9,7 +9,7 @@ macro_rules! run_columns {
         "id, job_id, job_version, trigger, status, attempt, scheduled_for_ms, queued_at_ms, \
          not_before_ms, started_at_ms, finished_at_ms, node, lease_expires_at_ms, \
          cancel_requested, missed_count, parent_run_id, params, state, event, result, error, \
-         http_calls, log_lines, chain_id"
+         http_calls, log_lines, chain_id, lease_token"
     };
 }
 pub(crate) use run_columns;
@@ -21,7 +21,8 @@ macro_rules! qualified_run_columns {
          runs.scheduled_for_ms, runs.queued_at_ms, runs.not_before_ms, runs.started_at_ms, \
          runs.finished_at_ms, runs.node, runs.lease_expires_at_ms, runs.cancel_requested, \
          runs.missed_count, runs.parent_run_id, runs.params, runs.state, runs.event, \
-         runs.result, runs.error, runs.http_calls, runs.log_lines, runs.chain_id"
+         runs.result, runs.error, runs.http_calls, runs.log_lines, runs.chain_id, \
+         runs.lease_token"
     };
 }
 pub(crate) use qualified_run_columns;
@@ -65,23 +66,26 @@ dialect_statements! {
         pub(crate) jobs_advance_if_next_fire_at: &'static str,
         /// `$1` JSON array of job ids → `job_id`, `id`, `status` of their live runs.
         pub(crate) runs_active_of_jobs: &'static str,
-        /// `$1` JSON array of occurrence rows, `$2` now → the inserted runs.
+        /// `$1` JSON array of occurrence rows, `$2` now → the inserted runs
+        /// (a row inserted running holds its first lease token, 1, as a
+        /// first claim of a queued row would).
         pub(crate) runs_insert_occurrences: &'static str,
         /// `$1` JSON array of job ids → `job_id`, `id`, `node` of the running
         /// runs of those jobs, now marked cancel-requested.
         pub(crate) runs_request_cancel_of_jobs: &'static str,
         /// `$1` JSON array of `{job_id, version}` → `job_id`, `version`, `spec`.
         pub(crate) job_versions_get_many: &'static str,
-        /// queued → running: `$1` node, `$2` now, `$3` lease until, `$4` limit.
+        /// queued → running: `$1` node, `$2` now, `$3` lease until, `$4` limit;
+        /// each claimed run gets a new lease token.
         pub(crate) runs_claim_queued: &'static str,
         /// running → terminal: `$1` id, `$2` node, `$3` status, `$4` finished
-        /// at, `$5` result, `$6` error, `$7` HTTP calls, `$8` new log lines →
-        /// `log_lines` after the update, `cancel_requested`.
+        /// at, `$5` result, `$6` error, `$7` HTTP calls, `$8` new log lines,
+        /// `$9` lease token → `log_lines` after the update, `cancel_requested`.
         pub(crate) run_finish_if_running: &'static str,
         /// running → interrupted: `$1` now, `$2` error JSON, `$3` limit.
         pub(crate) runs_interrupt_if_lease_expired: &'static str,
-        /// `$1` JSON array of run ids, `$2` node, `$3` lease until → `id`,
-        /// `cancel_requested` of the runs still running on that node.
+        /// `$1` JSON array of leases `{run_id, node, token}`, `$2` lease until
+        /// → `id`, `cancel_requested` of the runs still held under them.
         pub(crate) runs_heartbeat_if_running: &'static str,
         /// `$1` run id, `$2` first seq, `$3` JSON array of `[ts_ms, level, message]`.
         pub(crate) run_logs_insert: &'static str,
@@ -111,12 +115,13 @@ pub(crate) const SQLITE: RunSql = RunSql {
     runs_insert_occurrences: concat!(
         "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
              queued_at_ms, not_before_ms, started_at_ms, finished_at_ms, node, \
-             lease_expires_at_ms, missed_count) \
+             lease_expires_at_ms, missed_count, lease_token) \
          SELECT json_extract(value, '$.job_id'), json_extract(value, '$.job_version'), \
              json_extract(value, '$.trigger'), json_extract(value, '$.status'), 1, \
              json_extract(value, '$.scheduled_for'), $2, $2, json_extract(value, '$.started_at'), \
              json_extract(value, '$.finished_at'), json_extract(value, '$.node'), \
-             json_extract(value, '$.lease'), json_extract(value, '$.missed_count') \
+             json_extract(value, '$.lease'), json_extract(value, '$.missed_count'), \
+             CASE WHEN json_extract(value, '$.status') = 'running' THEN 1 ELSE 0 END \
          FROM json_each($1) ORDER BY key \
          RETURNING ",
         run_columns!()
@@ -136,7 +141,7 @@ pub(crate) const SQLITE: RunSql = RunSql {
         WHERE v.job_id = p.job_id AND v.version = p.version",
     runs_claim_queued: concat!(
         "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3 \
+             lease_expires_at_ms = $3, lease_token = lease_token + 1 \
          WHERE status = 'queued' AND id IN (",
         claimable_queued_runs!(),
         " ORDER BY r.not_before_ms, r.id LIMIT $4) RETURNING ",
@@ -146,7 +151,7 @@ pub(crate) const SQLITE: RunSql = RunSql {
             finished_at_ms = max($4, COALESCE(started_at_ms, $4)), \
             lease_expires_at_ms = NULL, result = $5, error = $6, http_calls = $7, \
             log_lines = log_lines + $8 \
-        WHERE id = $1 AND node = $2 AND status = 'running' \
+        WHERE id = $1 AND node = $2 AND lease_token = $9 AND status = 'running' \
         RETURNING log_lines, cancel_requested",
     runs_interrupt_if_lease_expired: concat!(
         "UPDATE runs SET status = 'interrupted', \
@@ -158,12 +163,14 @@ pub(crate) const SQLITE: RunSql = RunSql {
          RETURNING ",
         run_columns!()
     ),
-    runs_heartbeat_if_running: concat!(
-        "UPDATE runs SET lease_expires_at_ms = $3 \
-         WHERE status = 'running' AND node = $2 AND id IN ",
-        sqlite_ids!("$1"),
-        " RETURNING id, cancel_requested"
-    ),
+    runs_heartbeat_if_running: "WITH h AS MATERIALIZED (\
+            SELECT json_extract(value, '$.run_id') AS id, json_extract(value, '$.node') AS node, \
+                   json_extract(value, '$.token') AS token \
+            FROM json_each($1)) \
+        UPDATE runs SET lease_expires_at_ms = $2 FROM h \
+        WHERE runs.id = h.id AND runs.node = h.node AND runs.lease_token = h.token \
+          AND runs.status = 'running' \
+        RETURNING runs.id, runs.cancel_requested",
     run_logs_insert: "INSERT INTO run_logs (run_id, seq, ts_ms, level, message) \
         SELECT $1, $2 + key, json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
                json_extract(value, '$[2]') \
@@ -192,9 +199,10 @@ pub(crate) const POSTGRES: RunSql = RunSql {
     runs_insert_occurrences: concat!(
         "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
              queued_at_ms, not_before_ms, started_at_ms, finished_at_ms, node, \
-             lease_expires_at_ms, missed_count) \
+             lease_expires_at_ms, missed_count, lease_token) \
          SELECT r.job_id, r.job_version, r.trigger, r.status, 1, r.scheduled_for, $2, $2, \
-             r.started_at, r.finished_at, r.node, r.lease, r.missed_count \
+             r.started_at, r.finished_at, r.node, r.lease, r.missed_count, \
+             CASE WHEN r.status = 'running' THEN 1 ELSE 0 END \
          FROM json_to_recordset($1::json) AS r(job_id bigint, \
              job_version bigint, trigger text, status text, scheduled_for bigint, \
              started_at bigint, finished_at bigint, node text, lease bigint, \
@@ -218,7 +226,7 @@ pub(crate) const POSTGRES: RunSql = RunSql {
         claimable_queued_runs!(),
         " ORDER BY r.not_before_ms, r.id LIMIT $4 FOR UPDATE OF r SKIP LOCKED) \
          UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3 \
+             lease_expires_at_ms = $3, lease_token = runs.lease_token + 1 \
          FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING ",
         qualified_run_columns!()
     ),
@@ -226,7 +234,7 @@ pub(crate) const POSTGRES: RunSql = RunSql {
             finished_at_ms = greatest($4, started_at_ms), \
             lease_expires_at_ms = NULL, result = $5, error = $6, http_calls = $7, \
             log_lines = log_lines + $8 \
-        WHERE id = $1 AND node = $2 AND status = 'running' \
+        WHERE id = $1 AND node = $2 AND lease_token = $9 AND status = 'running' \
         RETURNING log_lines, cancel_requested",
     runs_interrupt_if_lease_expired: concat!(
         "WITH picked AS MATERIALIZED (\
@@ -240,12 +248,11 @@ pub(crate) const POSTGRES: RunSql = RunSql {
          RETURNING ",
         qualified_run_columns!()
     ),
-    runs_heartbeat_if_running: concat!(
-        "UPDATE runs SET lease_expires_at_ms = $3 \
-         WHERE status = 'running' AND node = $2 AND id IN ",
-        pg_ids!("$1"),
-        " RETURNING id, cancel_requested"
-    ),
+    runs_heartbeat_if_running: "UPDATE runs SET lease_expires_at_ms = $2 \
+        FROM json_to_recordset($1::json) AS h(run_id bigint, node text, token bigint) \
+        WHERE runs.id = h.run_id AND runs.node = h.node AND runs.lease_token = h.token \
+          AND runs.status = 'running' \
+        RETURNING runs.id, runs.cancel_requested",
     run_logs_insert: "INSERT INTO run_logs (run_id, seq, ts_ms, level, message) \
         SELECT $1, $2 + t.ord - 1, (t.e->>0)::bigint, t.e->>1, t.e->>2 \
         FROM json_array_elements($3::json) WITH ORDINALITY AS t(e, ord)",
@@ -317,11 +324,12 @@ pub(crate) const RUN_CANCEL_IF_QUEUED: &str = concat!(
 pub(crate) const RUN_REQUEST_CANCEL_IF_RUNNING: &str = "UPDATE runs \
     SET cancel_requested = TRUE WHERE id = $1 AND status = 'running' RETURNING node";
 
-/// `$1` id, `$2` node, `$3` the instant its script began: records the
+/// `$1` id, `$2` node, `$3` the instant its script began, `$4` lease token: records the
 /// real start of a run this node claimed (once).
 pub(crate) const RUN_MARK_STARTED_IF_RUNNING: &str = "UPDATE runs \
     SET started_at_ms = $3 \
-    WHERE id = $1 AND node = $2 AND status = 'running' AND started_at_ms IS NULL";
+    WHERE id = $1 AND node = $2 AND lease_token = $4 AND status = 'running' \
+      AND started_at_ms IS NULL";
 
 /// `$1` node: runs it claimed whose script never began go back to the
 /// queue (nothing of them ran, so nothing is interrupted).
@@ -334,9 +342,11 @@ pub(crate) const RUNS_REQUEUE_UNSTARTED_OF_NODE: &str = "UPDATE runs \
 pub(crate) const RUNS_EXPIRE_LEASES_OF_NODE: &str = "UPDATE runs \
     SET lease_expires_at_ms = $2 WHERE status = 'running' AND node = $1";
 
-/// `$1` id, `$2` node, `$3` new lines → `log_lines` after the update.
+/// `$1` id, `$2` node, `$3` new lines, `$4` lease token → `log_lines`
+/// after the update.
 pub(crate) const RUN_COUNT_LOGS_IF_RUNNING: &str = "UPDATE runs \
-    SET log_lines = log_lines + $3 WHERE id = $1 AND node = $2 AND status = 'running' \
+    SET log_lines = log_lines + $3 \
+    WHERE id = $1 AND node = $2 AND lease_token = $4 AND status = 'running' \
     RETURNING log_lines";
 
 /// `$1` run, `$2` seq after which to start, `$3` limit.

@@ -20,20 +20,20 @@
 //! queued; `occurrences_claim` → queued, running, skipped, missed) live
 //! beside them in `runs` and `claim`. Leases (`runs_heartbeat_if_running`)
 //! and cancel requests (`run_request_cancel_if_running`) change no status
-//! but are guarded the same way: only the node holding a running run may
-//! touch it. A finish's status comes from its constructor
+//! but are guarded the same way: only the attempt holding a running run's
+//! [`Lease`] (its node and the token its claim minted) may touch it. A finish's status comes from its constructor
 //! ([`RunFinish::succeeded`], …): a running run can report no other.
 
 use jiff::Timestamp;
 use serde_json::json;
 
 use crate::{
-    codec::{Columns, commit_or_rollback, from_json, id_array, ms, opt_to_json, to_json},
+    codec::{Columns, commit_or_rollback, from_json, ms, opt_to_json, to_json},
     error::{DbResultExt, StoreError},
-    feed::{CANCEL_PREFIX, RUNS_CHANNEL, RUNS_FINISHED},
+    feed::{CANCEL_PREFIX, RUN_IDS_PER_NOTICE, RUN_PROGRESS_CHANNEL, RUNS_CHANNEL, RUNS_FINISHED},
     jobs::JobSpec,
     runs::sql,
-    runs::{HttpCall, LogLine, Run, RunError, RunStatus},
+    runs::{HttpCall, Lease, LogLine, Run, RunError, RunStatus},
     runs::{NewRun, decode_run, log_lines_json},
     store::{Store, with_backend},
 };
@@ -65,10 +65,8 @@ pub struct ClaimedRun {
 /// [`RunFinish::failed`], …), so no other status can be reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunFinish {
-    /// The run.
-    pub id: i64,
-    /// The node that ran it: only that node's finish applies.
-    pub node: String,
+    /// The run's lease: the finish applies only while the run still has it.
+    pub lease: Lease,
     /// `succeeded`, `failed`, `timed_out`, `cancelled` or `interrupted`.
     status: RunStatus,
     /// When it ended (never stored before its start).
@@ -89,15 +87,13 @@ pub struct RunFinish {
 
 impl RunFinish {
     fn ended(
-        id: i64,
-        node: impl Into<String>,
+        lease: Lease,
         status: RunStatus,
         finished_at: Timestamp,
         error: Option<RunError>,
     ) -> RunFinish {
         RunFinish {
-            id,
-            node: node.into(),
+            lease,
             status,
             finished_at,
             result: None,
@@ -110,55 +106,34 @@ impl RunFinish {
 
     /// running → succeeded, with the script's result (`None`: none stored).
     pub fn succeeded(
-        id: i64,
-        node: impl Into<String>,
+        lease: Lease,
         finished_at: Timestamp,
         result: Option<serde_json::Value>,
     ) -> RunFinish {
         RunFinish {
             result,
-            ..RunFinish::ended(id, node, RunStatus::Succeeded, finished_at, None)
+            ..RunFinish::ended(lease, RunStatus::Succeeded, finished_at, None)
         }
     }
 
     /// running → failed: the script threw or broke a limit other than time.
-    pub fn failed(
-        id: i64,
-        node: impl Into<String>,
-        finished_at: Timestamp,
-        error: Option<RunError>,
-    ) -> RunFinish {
-        RunFinish::ended(id, node, RunStatus::Failed, finished_at, error)
+    pub fn failed(lease: Lease, finished_at: Timestamp, error: Option<RunError>) -> RunFinish {
+        RunFinish::ended(lease, RunStatus::Failed, finished_at, error)
     }
 
     /// running → timed_out: its time limit passed.
-    pub fn timed_out(
-        id: i64,
-        node: impl Into<String>,
-        finished_at: Timestamp,
-        error: Option<RunError>,
-    ) -> RunFinish {
-        RunFinish::ended(id, node, RunStatus::TimedOut, finished_at, error)
+    pub fn timed_out(lease: Lease, finished_at: Timestamp, error: Option<RunError>) -> RunFinish {
+        RunFinish::ended(lease, RunStatus::TimedOut, finished_at, error)
     }
 
     /// running → cancelled: someone asked for it.
-    pub fn cancelled(
-        id: i64,
-        node: impl Into<String>,
-        finished_at: Timestamp,
-        error: Option<RunError>,
-    ) -> RunFinish {
-        RunFinish::ended(id, node, RunStatus::Cancelled, finished_at, error)
+    pub fn cancelled(lease: Lease, finished_at: Timestamp, error: Option<RunError>) -> RunFinish {
+        RunFinish::ended(lease, RunStatus::Cancelled, finished_at, error)
     }
 
     /// running → interrupted: its node stopped before it ended.
-    pub fn interrupted(
-        id: i64,
-        node: impl Into<String>,
-        finished_at: Timestamp,
-        error: RunError,
-    ) -> RunFinish {
-        RunFinish::ended(id, node, RunStatus::Interrupted, finished_at, Some(error))
+    pub fn interrupted(lease: Lease, finished_at: Timestamp, error: RunError) -> RunFinish {
+        RunFinish::ended(lease, RunStatus::Interrupted, finished_at, Some(error))
     }
 
     /// The status it ends in.
@@ -198,10 +173,8 @@ impl RunFinish {
 /// Log lines of a running run, stored while it runs so a crash keeps them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogAppend {
-    /// The run.
-    pub run_id: i64,
-    /// The node running it: only that node's lines are stored.
-    pub node: String,
+    /// The run's lease: the lines are stored only while the run still has it.
+    pub lease: Lease,
     /// The new lines, in order.
     pub lines: Vec<LogLine>,
 }
@@ -211,10 +184,8 @@ pub struct LogAppend {
 /// shows no start, and a restarting node can queue it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStart {
-    /// The run.
-    pub run_id: i64,
-    /// The node running it: only that node's start is recorded.
-    pub node: String,
+    /// The run's lease: the start is recorded only while the run still has it.
+    pub lease: Lease,
     /// When its script began.
     pub started_at: Timestamp,
 }
@@ -231,7 +202,7 @@ pub struct RunWrites {
 }
 
 /// Which writes of a [`RunWrites`] applied (the run was still running on
-/// that node), in the order given.
+/// that lease), in the order given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunWritesApplied {
     /// One per start.
@@ -247,10 +218,8 @@ pub struct RunWritesApplied {
 /// A renewal of the leases a node holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Heartbeat {
-    /// The node.
-    pub node: String,
-    /// Its running runs.
-    pub run_ids: Vec<i64>,
+    /// The leases a node holds on its running runs.
+    pub leases: Vec<Lease>,
     /// The new end of their leases.
     pub lease_until: Timestamp,
 }
@@ -497,9 +466,10 @@ impl Store {
                 let mut applied = RunWritesApplied::default();
                 for start in &writes.starts {
                     let marked = sqlx::query(sql::RUN_MARK_STARTED_IF_RUNNING)
-                        .bind(start.run_id)
-                        .bind(&start.node)
+                        .bind(start.lease.run_id)
+                        .bind(&start.lease.node)
                         .bind(ms(start.started_at))
+                        .bind(start.lease.token)
                         .execute(&mut *tx)
                         .await
                         .db()?
@@ -509,9 +479,10 @@ impl Store {
                 for (append, lines_json) in &appends {
                     let lines = i64::try_from(append.lines.len()).unwrap_or(i64::MAX);
                     let counted: Option<(i64,)> = sqlx::query_as(sql::RUN_COUNT_LOGS_IF_RUNNING)
-                        .bind(append.run_id)
-                        .bind(&append.node)
+                        .bind(append.lease.run_id)
+                        .bind(&append.lease.node)
                         .bind(lines)
+                        .bind(append.lease.token)
                         .fetch_optional(&mut *tx)
                         .await
                         .db()?;
@@ -519,7 +490,7 @@ impl Store {
                         && lines > 0
                     {
                         sqlx::query(sql.runs.run_logs_insert)
-                            .bind(append.run_id)
+                            .bind(append.lease.run_id)
                             .bind(total - lines + 1)
                             .bind(lines_json)
                             .execute(&mut *tx)
@@ -539,6 +510,7 @@ impl Store {
                             .bind(&finish.error)
                             .bind(&finish.http_calls)
                             .bind(finish.lines)
+                            .bind(finish.token)
                             .fetch_optional(&mut *tx)
                             .await
                             .db()?;
@@ -570,6 +542,16 @@ impl Store {
                     };
                     applied.finished.push(counted.is_some());
                     applied.follow_ups.push(follow_up);
+                }
+                if let Some(notify) = sql.notify_in_schema {
+                    for ids in progressed(writes, &applied).chunks(RUN_IDS_PER_NOTICE) {
+                        sqlx::query(notify)
+                            .bind(RUN_PROGRESS_CHANNEL)
+                            .bind(comma_separated(ids))
+                            .execute(&mut *tx)
+                            .await
+                            .db()?;
+                    }
                 }
                 if let Some(notify) = sql.notify
                     && applied.finished.contains(&true)
@@ -699,14 +681,13 @@ impl Store {
         &self,
         heartbeat: &Heartbeat,
     ) -> Result<Vec<LeaseState>, StoreError> {
-        if heartbeat.run_ids.is_empty() {
+        if heartbeat.leases.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = id_array(heartbeat.run_ids.iter().copied());
+        let leases = to_json("leases", &heartbeat.leases)?;
         let held: Vec<(i64, bool)> = with_backend!(self, |pool, sql| {
             sqlx::query_as(sql.runs.runs_heartbeat_if_running)
-                .bind(&ids)
-                .bind(&heartbeat.node)
+                .bind(&leases)
                 .bind(ms(heartbeat.lease_until))
                 .fetch_all(pool)
                 .await
@@ -714,9 +695,9 @@ impl Store {
         });
         let held: std::collections::HashMap<i64, bool> = held.into_iter().collect();
         Ok(heartbeat
-            .run_ids
+            .leases
             .iter()
-            .map(|&run_id| LeaseState {
+            .map(|&Lease { run_id, .. }| LeaseState {
                 run_id,
                 held: held.contains_key(&run_id),
                 cancel_requested: held.get(&run_id).copied().unwrap_or(false),
@@ -725,11 +706,42 @@ impl Store {
     }
 }
 
+/// The runs a group commit moved on: started, given log lines, or ended.
+fn progressed(writes: &RunWrites, applied: &RunWritesApplied) -> Vec<i64> {
+    let started = writes
+        .starts
+        .iter()
+        .zip(&applied.started)
+        .filter(|(_, applied)| **applied)
+        .map(|(start, _)| start.lease.run_id);
+    let appended = writes
+        .appends
+        .iter()
+        .zip(&applied.appended)
+        .filter(|(append, applied)| **applied && !append.lines.is_empty())
+        .map(|(append, _)| append.lease.run_id);
+    let finished = writes
+        .finishes
+        .iter()
+        .zip(&applied.finished)
+        .filter(|(_, applied)| **applied)
+        .map(|(finish, _)| finish.lease.run_id);
+    let mut ids: Vec<i64> = started.chain(appended).chain(finished).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+fn comma_separated(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
 /// A finish with its values encoded for binding.
 struct EncodedFinish<'a> {
     follow_up: Option<crate::runs::EncodedNewRun<'a>>,
     id: i64,
     node: &'a str,
+    token: i64,
     status: &'static str,
     finished_at_ms: i64,
     result: Option<String>,
@@ -747,8 +759,9 @@ impl<'a> EncodedFinish<'a> {
                 .as_ref()
                 .map(crate::runs::EncodedNewRun::of)
                 .transpose()?,
-            id: finish.id,
-            node: &finish.node,
+            id: finish.lease.run_id,
+            node: &finish.lease.node,
+            token: finish.lease.token,
             status: finish.status.as_str(),
             finished_at_ms: ms(finish.finished_at),
             result: opt_to_json("run result", finish.result.as_ref())?,

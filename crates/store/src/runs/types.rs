@@ -208,6 +208,41 @@ pub struct Run {
     pub log_lines: u64,
     /// The chain it belongs to (the id of the chain's first chunk), if any.
     pub chain_id: Option<i64>,
+    /// Minted anew by every claim (queued → running): names the attempt
+    /// that holds the run, see [`Lease`]. Internal to the nodes.
+    #[serde(skip)]
+    pub lease_token: i64,
+}
+
+impl Run {
+    /// The lease its node holds on it while it runs (`None` when it is not
+    /// running): what that node's writes about this attempt name.
+    pub fn lease(&self) -> Option<Lease> {
+        match (&self.status, &self.node) {
+            (RunStatus::Running, Some(node)) => Some(Lease {
+                run_id: self.id,
+                node: node.clone(),
+                token: self.lease_token,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// One attempt's hold on a running run: the node executing it and the
+/// token its claim minted. Every write about a running run (its start, log
+/// lines, end, lease renewal) names the lease and applies only while the
+/// run still has it, so a fenced or superseded attempt — even one of the
+/// same node id, after the run was queued again and claimed anew — can
+/// write nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    /// The run.
+    pub run_id: i64,
+    /// The node executing it.
+    pub node: String,
+    /// The token of the claim that gave the node the run.
+    pub token: i64,
 }
 
 /// One of a job's recent runs, as the jobs page's strip shows it.

@@ -436,8 +436,11 @@ async fn a_chains_total_duration_counts_execution_not_lease_waits(db: TestDb) {
     let logged = db
         .store
         .run_logs_append_if_running(&[LogAppend {
-            run_id: chunk.id,
-            node: NODE.into(),
+            lease: store::Lease {
+                run_id: chunk.id,
+                node: NODE.into(),
+                token: 1,
+            },
             lines: vec![LogLine {
                 ts: at(5),
                 level: LogLevel::Info,

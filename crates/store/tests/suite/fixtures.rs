@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use store::{
-    ClaimedJob, JobSchedule, JobSpec, LogLevel, LogLine, NewJob, NewRun, OccurrenceClaim,
+    ClaimedJob, JobSchedule, JobSpec, Lease, LogLevel, LogLine, NewJob, NewRun, OccurrenceClaim,
     OccurrenceKind, OccurrencePlan, OccurrenceRow, Run, RunClaim, RunError, RunFinish, RunStatus,
     Store, Trigger,
 };
@@ -76,8 +76,7 @@ pub(crate) async fn start(store: &Store, id: i64, instant: jiff::Timestamp) {
     store
         .runs_write_if_running(&store::RunWrites {
             starts: vec![store::RunStart {
-                run_id: id,
-                node: NODE.into(),
+                lease: lease(id, NODE),
                 started_at: instant,
             }],
             ..store::RunWrites::default()
@@ -86,21 +85,32 @@ pub(crate) async fn start(store: &Store, id: i64, instant: jiff::Timestamp) {
         .unwrap();
 }
 
+/// The lease `node` holds on run `id` after the run's first claim (whose
+/// token is 1).
+pub(crate) fn lease(id: i64, node: impl Into<String>) -> Lease {
+    Lease {
+        run_id: id,
+        node: node.into(),
+        token: 1,
+    }
+}
+
 /// The finish of a run ending in `status` (a final status), with no
-/// result or error.
+/// result or error, by the attempt of its first claim.
 pub(crate) fn finish_as(
     id: i64,
     node: impl Into<String>,
     status: RunStatus,
     finished_at: Timestamp,
 ) -> RunFinish {
+    let lease = lease(id, node);
     match status {
-        RunStatus::Succeeded => RunFinish::succeeded(id, node, finished_at, None),
-        RunStatus::Failed => RunFinish::failed(id, node, finished_at, None),
-        RunStatus::TimedOut => RunFinish::timed_out(id, node, finished_at, None),
-        RunStatus::Cancelled => RunFinish::cancelled(id, node, finished_at, None),
+        RunStatus::Succeeded => RunFinish::succeeded(lease.clone(), finished_at, None),
+        RunStatus::Failed => RunFinish::failed(lease.clone(), finished_at, None),
+        RunStatus::TimedOut => RunFinish::timed_out(lease.clone(), finished_at, None),
+        RunStatus::Cancelled => RunFinish::cancelled(lease.clone(), finished_at, None),
         RunStatus::Interrupted => {
-            RunFinish::interrupted(id, node, finished_at, RunError::message("interrupted"))
+            RunFinish::interrupted(lease.clone(), finished_at, RunError::message("interrupted"))
         }
         other => panic!("{other} is not a status a running run ends in"),
     }

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use store::{
-    Heartbeat, HttpCall, LogAppend, LogQuery, NewRun, OccurrenceKind, PruneRuns, Run, RunError,
-    RunFilter, RunFinish, RunStatus, RunWrites, Store, StoreError, Trigger,
+    Heartbeat, HttpCall, Lease, LogAppend, LogQuery, NewRun, OccurrenceKind, PruneRuns, Run,
+    RunError, RunFilter, RunFinish, RunStatus, RunWrites, Store, StoreError, Trigger,
 };
 
 use crate::{
     fixtures::{
-        NODE, assert_status, at, claim_all, claim_occurrence, create_job, finish_as, line,
+        NODE, assert_status, at, claim_all, claim_occurrence, create_job, finish_as, lease, line,
         queue_run, running_run,
     },
     harness::TestDb,
@@ -17,6 +17,7 @@ use crate::{
 
 store_tests! {
     a_fenced_attempts_late_writes_are_refused_even_when_its_node_runs_the_retry,
+    a_superseded_attempts_writes_are_refused_when_its_node_claimed_the_run_again,
     a_queued_run_is_of_the_current_version_unless_one_is_named,
     run_inserts_are_checked,
     every_transition_applies_exactly_where_the_state_graph_allows,
@@ -283,8 +284,8 @@ impl Arrow {
                     chain_id: Some(first.id),
                     ..NewRun::new(first.job_id, Trigger::Continuation, at(2))
                 };
-                let finish =
-                    RunFinish::succeeded(first.id, NODE, at(2), None).with_follow_up(Some(chunk));
+                let finish = RunFinish::succeeded(lease(first.id, NODE), at(2), None)
+                    .with_follow_up(Some(chunk));
                 let written = db
                     .store
                     .runs_write_if_running(&RunWrites {
@@ -397,7 +398,7 @@ impl Arrow {
 async fn only_the_node_running_a_run_may_finish_it(db: TestDb) {
     let run = running_run(&db, "owned").await;
     let finish = |node: &str| {
-        RunFinish::succeeded(run.id, node, at(3), Some(serde_json::json!(1)))
+        RunFinish::succeeded(lease(run.id, node), at(3), Some(serde_json::json!(1)))
             .with_logs(vec![line("x")])
     };
     assert_eq!(
@@ -449,8 +450,7 @@ async fn a_finish_stores_result_error_http_calls_and_duration(db: TestDb) {
     let finished_at = at(0) + Duration::from_millis(1234);
     db.store
         .runs_finish_if_running(&[RunFinish::failed(
-            run.id,
-            NODE,
+            lease(run.id, NODE),
             finished_at,
             Some(error.clone()),
         )
@@ -471,8 +471,7 @@ async fn a_finish_stores_result_error_http_calls_and_duration(db: TestDb) {
     let early = running_run(&db, "clock-step").await;
     db.store
         .runs_finish_if_running(&[RunFinish::succeeded(
-            early.id,
-            NODE,
+            lease(early.id, NODE),
             at(0) - Duration::from_secs(5),
             Some(serde_json::json!({"partial": [1, "two"]})),
         )])
@@ -541,7 +540,7 @@ async fn a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order(db:
         "the second waits while the first runs"
     );
     db.store
-        .runs_finish_if_running(&[RunFinish::succeeded(first.id, NODE, at(2), None)])
+        .runs_finish_if_running(&[RunFinish::succeeded(lease(first.id, NODE), at(2), None)])
         .await
         .unwrap();
     let claimed = db
@@ -596,7 +595,7 @@ async fn heartbeats_renew_held_leases_and_report_cancel_requests(db: TestDb) {
     let other = running_run(&db, "other").await;
     // `other` belongs to another node from here on: finish and re-claim it there.
     db.store
-        .runs_finish_if_running(&[RunFinish::succeeded(other.id, NODE, at(1), None)])
+        .runs_finish_if_running(&[RunFinish::succeeded(lease(other.id, NODE), at(1), None)])
         .await
         .unwrap();
     assert_eq!(
@@ -617,8 +616,11 @@ async fn heartbeats_renew_held_leases_and_report_cancel_requests(db: TestDb) {
     let states = db
         .store
         .runs_heartbeat_if_running(&Heartbeat {
-            node: NODE.into(),
-            run_ids: vec![mine.id, other.id, 999],
+            leases: vec![
+                lease(mine.id, NODE),
+                lease(other.id, NODE),
+                lease(999, NODE),
+            ],
             lease_until: at(100),
         })
         .await
@@ -641,8 +643,7 @@ async fn heartbeats_renew_held_leases_and_report_cancel_requests(db: TestDb) {
     let foreign = db
         .store
         .runs_heartbeat_if_running(&Heartbeat {
-            node: "node-b".into(),
-            run_ids: vec![mine.id],
+            leases: vec![lease(mine.id, "node-b")],
             lease_until: at(200),
         })
         .await
@@ -660,8 +661,7 @@ async fn heartbeats_renew_held_leases_and_report_cancel_requests(db: TestDb) {
     assert!(
         db.store
             .runs_heartbeat_if_running(&Heartbeat {
-                node: NODE.into(),
-                run_ids: Vec::new(),
+                leases: Vec::new(),
                 lease_until: at(1),
             })
             .await
@@ -675,8 +675,7 @@ async fn expired_leases_become_interrupted_runs(db: TestDb) {
     let renewed = running_run(&db, "renewed").await;
     db.store
         .runs_heartbeat_if_running(&Heartbeat {
-            node: NODE.into(),
-            run_ids: vec![renewed.id],
+            leases: vec![lease(renewed.id, NODE)],
             lease_until: at(90),
         })
         .await
@@ -706,11 +705,10 @@ async fn expired_leases_become_interrupted_runs(db: TestDb) {
         .store
         .runs_write_if_running(&RunWrites {
             appends: vec![LogAppend {
-                run_id: expiring.id,
-                node: NODE.into(),
+                lease: lease(expiring.id, NODE),
                 lines: vec![line("late")],
             }],
-            finishes: vec![RunFinish::succeeded(expiring.id, NODE, at(32), None)],
+            finishes: vec![RunFinish::succeeded(lease(expiring.id, NODE), at(32), None)],
             starts: Vec::new(),
         })
         .await
@@ -745,13 +743,11 @@ async fn logs_are_stored_during_and_at_the_end_of_a_run(db: TestDb) {
         .store
         .run_logs_append_if_running(&[
             LogAppend {
-                run_id: run.id,
-                node: NODE.into(),
+                lease: lease(run.id, NODE),
                 lines: vec![line("one"), line("two")],
             },
             LogAppend {
-                run_id: run.id,
-                node: NODE.into(),
+                lease: lease(run.id, NODE),
                 lines: vec![line("three\0nul")],
             },
         ])
@@ -765,9 +761,8 @@ async fn logs_are_stored_during_and_at_the_end_of_a_run(db: TestDb) {
     let mut warn = line("four");
     warn.level = store::LogLevel::Warn;
     db.store
-        .runs_finish_if_running(&[
-            RunFinish::succeeded(run.id, NODE, at(5), None).with_logs(vec![warn, line("five")])
-        ])
+        .runs_finish_if_running(&[RunFinish::succeeded(lease(run.id, NODE), at(5), None)
+            .with_logs(vec![warn, line("five")])])
         .await
         .unwrap();
     let all = db
@@ -812,8 +807,7 @@ async fn logs_are_stored_during_and_at_the_end_of_a_run(db: TestDb) {
     assert_eq!(
         db.store
             .run_logs_append_if_running(&[LogAppend {
-                run_id: run.id,
-                node: NODE.into(),
+                lease: lease(run.id, NODE),
                 lines: vec![line("late")],
             }])
             .await
@@ -1007,7 +1001,7 @@ async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb
         ..NewRun::new(run.job_id, Trigger::Retry, at(3))
     };
     let finish = |node: &str| {
-        RunFinish::failed(run.id, node, at(3), Some(RunError::message("boom")))
+        RunFinish::failed(lease(run.id, node), at(3), Some(RunError::message("boom")))
             .with_follow_up(Some(retry.clone()))
     };
     let lost = db
@@ -1057,6 +1051,100 @@ async fn a_follow_up_is_queued_with_its_finish_and_only_if_it_applies(db: TestDb
     );
 }
 
+/// The lease token makes the fence per attempt, not per node: a run a node
+/// claimed but never began goes back to the queue when that node id starts
+/// again (while the earlier process may still be alive, cut off from the
+/// database), and the same node id claims it anew. Every write of the
+/// earlier attempt — start, log lines, renewal, finish with its follow-up —
+/// is refused; the new attempt's apply.
+async fn a_superseded_attempts_writes_are_refused_when_its_node_claimed_the_run_again(db: TestDb) {
+    let job = create_job(&db.store, "superseded").await;
+    let queued = queue_run(&db.store, job.id).await;
+    let first = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(0)))
+        .await
+        .unwrap();
+    let old = first[0].run.lease().expect("a claimed run has a lease");
+    assert_eq!(old.run_id, queued.id);
+
+    let released = db.store.runs_release_of_node(NODE, at(1)).await.unwrap();
+    assert_eq!(released.requeued, 1);
+    let again = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(2)))
+        .await
+        .unwrap();
+    let new = again[0].run.lease().expect("a claimed run has a lease");
+    assert_eq!((new.run_id, &new.node), (old.run_id, &old.node));
+    assert_ne!(new.token, old.token, "each claim mints a new token");
+
+    let writes_of = |lease: &Lease| RunWrites {
+        starts: vec![store::RunStart {
+            lease: lease.clone(),
+            started_at: at(3),
+        }],
+        appends: vec![LogAppend {
+            lease: lease.clone(),
+            lines: vec![line("hello")],
+        }],
+        finishes: vec![
+            RunFinish::failed(lease.clone(), at(4), None).with_follow_up(Some(NewRun {
+                attempt: 2,
+                parent_run_id: Some(lease.run_id),
+                ..NewRun::new(job.id, Trigger::Retry, at(4))
+            })),
+        ],
+    };
+    let renew = |lease: &Lease| Heartbeat {
+        leases: vec![lease.clone()],
+        lease_until: at(60),
+    };
+
+    let renewed = db
+        .store
+        .runs_heartbeat_if_running(&renew(&old))
+        .await
+        .unwrap();
+    assert!(!renewed[0].held);
+    let late = db
+        .store
+        .runs_write_if_running(&writes_of(&old))
+        .await
+        .unwrap();
+    assert_eq!(late.started, [false]);
+    assert_eq!(late.appended, [false]);
+    assert_eq!(late.finished, [false]);
+    assert_eq!(late.follow_ups, [None]);
+    let stored = db.store.run_get(queued.id).await.unwrap().unwrap();
+    assert_status(&stored, RunStatus::Running);
+    assert_eq!((stored.started_at, stored.log_lines), (None, 0));
+    assert_eq!(
+        stored.lease_expires_at,
+        Some(at(32)),
+        "the old lease renewed nothing"
+    );
+
+    let renewed = db
+        .store
+        .runs_heartbeat_if_running(&renew(&new))
+        .await
+        .unwrap();
+    assert!(renewed[0].held);
+    let current = db
+        .store
+        .runs_write_if_running(&writes_of(&new))
+        .await
+        .unwrap();
+    assert_eq!(current.started, [true]);
+    assert_eq!(current.appended, [true]);
+    assert_eq!(current.finished, [true]);
+    assert!(current.follow_ups[0].is_some());
+    let stored = db.store.run_get(queued.id).await.unwrap().unwrap();
+    assert_status(&stored, RunStatus::Failed);
+    assert_eq!(stored.log_lines, 1);
+}
+
 /// The fencing guarantee at the store: once an attempt's lease expired and
 /// another node interrupted it, every late write of that attempt — its
 /// start, log lines, lease renewal, finish (with the retry it would queue)
@@ -1087,13 +1175,11 @@ async fn a_fenced_attempts_late_writes_are_refused_even_when_its_node_runs_the_r
 
     let late = RunWrites {
         starts: vec![store::RunStart {
-            run_id: fenced.id,
-            node: NODE.into(),
+            lease: lease(fenced.id, NODE),
             started_at: at(42),
         }],
         appends: vec![LogAppend {
-            run_id: fenced.id,
-            node: NODE.into(),
+            lease: lease(fenced.id, NODE),
             lines: vec![line("late")],
         }],
         finishes: vec![
@@ -1112,8 +1198,7 @@ async fn a_fenced_attempts_late_writes_are_refused_even_when_its_node_runs_the_r
     let renewed = db
         .store
         .runs_heartbeat_if_running(&Heartbeat {
-            node: NODE.into(),
-            run_ids: vec![fenced.id],
+            leases: vec![lease(fenced.id, NODE)],
             lease_until: at(72),
         })
         .await
