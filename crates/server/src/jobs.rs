@@ -146,7 +146,13 @@ pub(crate) async fn create(
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
     let spec = state.spec_of(&input);
-    validate::job(&spec, state.run_as_names(), state.now()).await?;
+    validate::job(
+        &spec,
+        state.run_as_names(),
+        state.memory_budget_mb(),
+        state.now(),
+    )
+    .await?;
     create_job(&state, spec, caller.actor()).await
 }
 
@@ -213,7 +219,13 @@ pub(crate) async fn replace(
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
     let spec = state.spec_of(&input);
-    validate::job(&spec, state.run_as_names(), state.now()).await?;
+    validate::job(
+        &spec,
+        state.run_as_names(),
+        state.memory_budget_mb(),
+        state.now(),
+    )
+    .await?;
     let job_ref = JobRef::parse(&path.job);
     let current = state.store().job_get(&job_ref).await?;
     if query.dry_run == Some(true) {
@@ -277,7 +289,13 @@ pub(crate) async fn patch(
     merge_patch(&mut document, patch);
     let input: JobInput = parse_value(document)?;
     let spec = state.spec_of(&input);
-    validate::job(&spec, state.run_as_names(), state.now()).await?;
+    validate::job(
+        &spec,
+        state.run_as_names(),
+        state.memory_budget_mb(),
+        state.now(),
+    )
+    .await?;
     let job = update_job(&state, current, spec, input.version, caller.actor()).await?;
     Ok(Json(job.into()))
 }

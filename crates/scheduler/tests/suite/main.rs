@@ -10,5 +10,6 @@ mod chains;
 mod fairness;
 mod firing;
 mod lifecycle;
+mod memory_budget;
 mod policies;
 mod queues;
