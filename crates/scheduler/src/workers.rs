@@ -144,15 +144,22 @@ fn release(core: &Core, slot: Slot) {
 
 /// The outcome of a run refused before its script ran.
 fn refused(message: String) -> Outcome {
+    let error = runtime::ErrorInfo {
+        message,
+        stack: None,
+        line: None,
+        column: None,
+    };
+    not_run(runtime::RunStatus::Failed, Some(error))
+}
+
+/// The outcome of a run whose script did not run: nothing logged, called
+/// or returned.
+fn not_run(status: runtime::RunStatus, error: Option<runtime::ErrorInfo>) -> Outcome {
     Outcome {
-        status: runtime::RunStatus::Failed,
+        status,
         result: serde_json::Value::Null,
-        error: Some(runtime::ErrorInfo {
-            message,
-            stack: None,
-            line: None,
-            column: None,
-        }),
+        error,
         logs: Vec::new(),
         http_calls: Vec::new(),
         duration: Duration::ZERO,
@@ -400,17 +407,7 @@ mod tests {
 
     /// The status a run ending in `status` for `reason` is recorded with.
     fn final_status(status: runtime::RunStatus, reason: StopReason) -> RunStatus {
-        let outcome = Outcome {
-            status,
-            result: serde_json::Value::Null,
-            error: None,
-            logs: Vec::new(),
-            http_calls: Vec::new(),
-            duration: Duration::ZERO,
-            peak_memory_bytes: 0,
-            continuation: None,
-            retry: None,
-        };
+        let outcome = not_run(status, None);
         recorded_end(1, "n", jiff::Timestamp::UNIX_EPOCH, &outcome, reason).status()
     }
 

@@ -145,7 +145,14 @@ pub(crate) async fn create(
     caller: Editor,
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
-    let spec = state.spec_of(&input);
+    let spec = checked_spec(&state, &input).await?;
+    create_job(&state, spec, caller.actor()).await
+}
+
+/// The spec a save of `input` would store (with the configured defaults),
+/// checked as every save is.
+async fn checked_spec(state: &AppState, input: &JobInput) -> Result<JobSpec, ApiError> {
+    let spec = state.spec_of(input);
     validate::job(
         &spec,
         state.run_as_names(),
@@ -153,7 +160,7 @@ pub(crate) async fn create(
         state.now(),
     )
     .await?;
-    create_job(&state, spec, caller.actor()).await
+    Ok(spec)
 }
 
 async fn create_job(state: &AppState, spec: JobSpec, actor: &str) -> Result<Response, ApiError> {
@@ -218,14 +225,7 @@ pub(crate) async fn replace(
     ApiQuery(query): ApiQuery<ReplaceQuery>,
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
-    let spec = state.spec_of(&input);
-    validate::job(
-        &spec,
-        state.run_as_names(),
-        state.memory_budget_mb(),
-        state.now(),
-    )
-    .await?;
+    let spec = checked_spec(&state, &input).await?;
     let job_ref = JobRef::parse(&path.job);
     let current = state.store().job_get(&job_ref).await?;
     if query.dry_run == Some(true) {
@@ -288,14 +288,7 @@ pub(crate) async fn patch(
         serde_json::to_value(JobInput::from(&current.spec)).map_err(ApiError::internal)?;
     merge_patch(&mut document, patch);
     let input: JobInput = parse_value(document)?;
-    let spec = state.spec_of(&input);
-    validate::job(
-        &spec,
-        state.run_as_names(),
-        state.memory_budget_mb(),
-        state.now(),
-    )
-    .await?;
+    let spec = checked_spec(&state, &input).await?;
     let job = update_job(&state, current, spec, input.version, caller.actor()).await?;
     Ok(Json(job.into()))
 }
