@@ -399,3 +399,118 @@ test("the job editor is tall and resizable, with Test run's output below or besi
   assert.ok(below.y >= again.y + again.height, 'below the editor');
   assert.deepEqual(consoleErrors, []);
 });
+
+test('Format document: JavaScript and TypeScript, comments kept, one undo step, a syntax error named by line', async (t) => {
+  const { page, server, consoleErrors } = await setup(t);
+  const messy = "// fetch the user\nconst res=await api.asApp().requestJira(route`/rest/api/3/myself`)\nconsole.log('status',res.status) /* why: audit */\nreturn {ok:res.ok}\n";
+  const created = await server.api('POST', '/jobs', job('messy', { script: messy }));
+  const typed = await server.api('POST', '/jobs', job('typed', { language: 'typescript', script: 'interface Row {id:number}\nconst rows:Row[]=[{id:1}]\nreturn rows.map((r:Row)=>r.id)\n' }));
+  const formatChunk = [];
+  page.on('request', (request) => {
+    if (/\/assets\/format-/.test(request.url())) formatChunk.push(request.url());
+  });
+  await signIn(page);
+  await page.goto(`/jobs/${created.id}/edit`);
+  const script = page.getByRole('textbox', { name: 'Script', exact: true });
+  await script.waitFor();
+  const before = await editorText(page);
+  assert.deepEqual(formatChunk, [], 'the formatter is not loaded before it is used');
+
+  await page.getByRole('button', { name: 'Format' }).click();
+  await page.getByRole('status').filter({ hasText: 'Formatted' }).waitFor();
+  assert.equal(formatChunk.length, 1, 'the formatter is its own chunk, loaded on first use');
+  const formatted = await editorText(page);
+  assert.equal(
+    formatted.trimEnd(),
+    '// fetch the user\nconst res = await api.asApp().requestJira(route`/rest/api/3/myself`);\nconsole.log("status", res.status); /* why: audit */\nreturn { ok: res.ok };',
+  );
+  // One undo step takes the whole format back.
+  await script.click();
+  await page.keyboard.press('Control+z');
+  await eventually('the format undone', async () => (await editorText(page)) === before);
+  // The shortcut formats too; saving keeps what it made.
+  await page.keyboard.press('Shift+Alt+F');
+  await eventually('formatted again', async () => (await editorText(page)) === formatted);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved version 2.' }).waitFor();
+  assert.match((await server.api('GET', `/jobs/${created.id}`)).script, /^const res = await/m);
+
+  // A syntax error leaves the text as it is and names the line.
+  const broken = 'const a = 1;\nconst b = ;\nreturn a;';
+  await script.fill(broken);
+  const unformatted = await editorText(page);
+  await page.keyboard.press('Shift+Alt+F');
+  await page.locator('#script-error').getByText('Cannot format: Unexpected token (line 2, column 11). The script is unchanged.').waitFor();
+  assert.equal(await editorText(page), unformatted);
+  await page.locator('.cm-lintRange-error').first().waitFor();
+
+  // TypeScript is formatted as TypeScript (its types kept).
+  await page.goto(`/jobs/${typed.id}/edit`);
+  await script.waitFor();
+  await page.getByRole('button', { name: 'Format' }).click();
+  await page.getByRole('status').filter({ hasText: 'Formatted' }).waitFor();
+  assert.equal(
+    (await editorText(page)).trimEnd(),
+    'interface Row {\n  id: number;\n}\nconst rows: Row[] = [{ id: 1 }];\nreturn rows.map((r: Row) => r.id);',
+  );
+
+  // The console formats its script too; its errors go to its banner.
+  await page.goto('/console');
+  await script.fill('const x = {a:1\n');
+  await page.getByRole('button', { name: 'Format' }).click();
+  await page.getByText(/Cannot format: .*\(line 2, column 1\)\. The script is unchanged\./).waitFor();
+  await script.fill('return {a:1}');
+  await page.getByRole('button', { name: 'Format' }).click();
+  await eventually('the console script formatted', async () => (await editorText(page)).trimEnd() === 'return { a: 1 };');
+  assert.deepEqual(consoleErrors, []);
+});
+
+test('owners: a column and a filter on the jobs page, a new job is its creator’s, descriptions shortened with the whole on hover', async (t) => {
+  const { page, server, consoleErrors } = await setup(t);
+  const long = `Copies every invoice from the billing system into Jira, then ${'checks each one again, '.repeat(12)}and reports.`;
+  await server.api('POST', '/jobs', job('invoice-sync', { owner: 'Ada <ada@example.com>', description: long }));
+  await server.api('POST', '/jobs', job('cleanup', { owner: 'grace' }));
+  await server.api('POST', '/jobs', job('orphan'));
+  await signIn(page);
+  const jobs = page.getByRole('table', { name: 'Jobs' });
+  await jobs.getByRole('link', { name: 'orphan' }).waitFor();
+  await jobs.getByRole('columnheader', { name: 'Owner' }).waitFor();
+
+  const about = jobs.getByRole('row').filter({ hasText: 'invoice-sync' }).locator('.about');
+  assert.equal(await about.getAttribute('title'), long, 'the whole description on hover');
+  const box = await about.evaluate((el) => ({ shown: el.clientHeight, whole: el.scrollHeight, line: parseFloat(getComputedStyle(el).lineHeight) }));
+  assert.ok(box.whole > box.shown && box.shown <= 2 * box.line + 1, `shortened to two lines: ${JSON.stringify(box)}`);
+
+  await jobs.getByRole('button', { name: 'Ada <ada@example.com>' }).click();
+  await jobs.getByRole('link', { name: 'orphan' }).waitFor({ state: 'detached' });
+  assert.match(page.url(), /\?owner=Ada/);
+  assert.equal(await jobs.getByRole('link', { name: 'invoice-sync' }).count(), 1);
+  await page.getByText('1–1 of 1 job').waitFor();
+  await page.getByLabel('Owner', { exact: true }).fill('GRACE');
+  await jobs.getByRole('link', { name: 'invoice-sync' }).waitFor({ state: 'detached' });
+  await jobs.getByRole('link', { name: 'cleanup' }).waitFor();
+  await page.getByLabel('Owner', { exact: true }).fill('');
+  await jobs.getByRole('link', { name: 'orphan' }).waitFor();
+
+  // A job made in the browser is its creator's unless the form names another.
+  await page.getByRole('link', { name: 'New job' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('made-here');
+  assert.equal(await page.getByLabel('Owner', { exact: true }).getAttribute('placeholder'), 'empty: admin');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved version 1.' }).waitFor();
+  assert.equal((await server.api('GET', '/jobs/made-here')).owner, 'admin');
+  await page.reload();
+  const owner = page.getByLabel('Owner', { exact: true });
+  assert.equal(await owner.inputValue(), 'admin');
+  await owner.fill('ops@example.com');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved version 2.' }).waitFor();
+  assert.equal((await server.api('GET', '/jobs/made-here')).owner, 'ops@example.com');
+  // The job page names the owner, linking to the jobs they look after.
+  await page.getByRole('link', { name: /^Back to made-here/ }).click();
+  await page.getByRole('link', { name: 'ops@example.com' }).click();
+  await page.waitForURL(/\/\?owner=ops%40example\.com$/);
+  await jobs.getByRole('link', { name: 'made-here' }).waitFor();
+  assert.equal(await jobs.getByRole('link', { name: 'orphan' }).count(), 0);
+  assert.deepEqual(consoleErrors, []);
+});

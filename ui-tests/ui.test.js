@@ -323,6 +323,10 @@ test('settings: a token is shown once and revoked, a user is added and signs in,
   const entry = page.getByRole('table', { name: 'Storage' }).getByRole('row').filter({ hasText: 'greeting' });
   await entry.getByText('{"hello":"world"}').waitFor();
   assert.deepEqual(await server.api('GET', '/storage/greeting').then((v) => v.value ?? v), { hello: 'world' });
+  // The default quota, and what "greeting" (8 bytes) and its JSON (17 bytes) use of it.
+  const usage = page.locator('#storage-usage');
+  await usage.getByText('keys: 1 of 100,000').waitFor();
+  assert.match(await usage.textContent(), /size: 25 B of 256\.0 MiB/);
   await shot(page, `${t.name} (storage)`);
   page.once('dialog', (dialog) => dialog.accept());
   await entry.getByRole('button', { name: 'Delete' }).click();

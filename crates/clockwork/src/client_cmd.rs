@@ -55,6 +55,9 @@ enum JobCommand {
         /// Only jobs with this tag (exact).
         #[arg(long)]
         tag: Option<String>,
+        /// Only jobs whose owner contains this text (case-insensitive).
+        #[arg(long)]
+        owner: Option<String>,
         /// Print the jobs as JSON, one array.
         #[arg(long)]
         json: bool,
@@ -206,7 +209,15 @@ pub(crate) fn job(args: JobArgs, out: &mut dyn Write) -> Result<()> {
     let api = Api::new(&args.server)?;
     block_on(async {
         match args.command {
-            JobCommand::List { search, tag, json } => list_jobs(&api, search, tag, json, out).await,
+            JobCommand::List {
+                search,
+                tag,
+                owner,
+                json,
+            } => {
+                let filters = [("search", search), ("tag", tag), ("owner", owner)];
+                list_jobs(&api, &filters, json, out).await
+            }
             JobCommand::Get {
                 job,
                 format,
@@ -427,10 +438,11 @@ fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
         .block_on(future)
 }
 
+/// Lists the jobs matching `filters` (`GET /jobs` query parameters, each
+/// sent when given), every page of them.
 async fn list_jobs(
     api: &Api,
-    search: Option<String>,
-    tag: Option<String>,
+    filters: &[(&str, Option<String>)],
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
@@ -438,11 +450,10 @@ async fn list_jobs(
     let mut cursor: Option<String> = None;
     loop {
         let mut query = vec![("limit", "500")];
-        if let Some(search) = &search {
-            query.push(("search", search));
-        }
-        if let Some(tag) = &tag {
-            query.push(("tag", tag));
+        for (name, value) in filters {
+            if let Some(value) = value {
+                query.push((*name, value.as_str()));
+            }
         }
         if let Some(cursor) = &cursor {
             query.push(("cursor", cursor));
@@ -460,6 +471,11 @@ async fn list_jobs(
     let rows = jobs.iter().map(|job| {
         vec![
             job.name.clone(),
+            if job.owner.is_empty() {
+                "-".to_owned()
+            } else {
+                job.owner.clone()
+            },
             if job.enabled { "enabled" } else { "paused" }.to_owned(),
             job.schedule
                 .as_ref()
@@ -472,7 +488,14 @@ async fn list_jobs(
     });
     print_table(
         out,
-        &["NAME", "STATE", "SCHEDULE", "NEXT FIRE", "LAST RUN"],
+        &[
+            "NAME",
+            "OWNER",
+            "STATE",
+            "SCHEDULE",
+            "NEXT FIRE",
+            "LAST RUN",
+        ],
         rows,
     )
 }

@@ -27,6 +27,8 @@
 //! timeout_seconds = 900
 //! memory_limit_mb = 256
 //! total_memory_mb = 4096    # this node's live runs' limits add up to at most this
+//! storage_mb = 256          # storage quota of the installation; 0: none
+//! storage_keys = 100000
 //!
 //! [retention]
 //! keep_runs = 1000
@@ -81,6 +83,8 @@ pub(crate) struct Settings {
     pub(crate) alerts_allow_hosts: Vec<String>,
     /// The run limits of jobs that set none.
     pub(crate) limits: server::DefaultLimits,
+    /// The installation's storage quota.
+    pub(crate) storage: StorageLimits,
     /// The history kept per job unless the job says otherwise.
     pub(crate) retention: Option<RetentionPolicy>,
     /// Concurrent runs on this node.
@@ -170,6 +174,43 @@ struct LimitsFile {
     timeout_seconds: Option<u32>,
     memory_limit_mb: Option<u32>,
     total_memory_mb: Option<u32>,
+    storage_mb: Option<u64>,
+    storage_keys: Option<u64>,
+}
+
+/// The storage quota: what the entries and secrets of all jobs may hold
+/// together, as Forge limits an installation. 0 means unlimited.
+///
+/// The defaults are two orders of magnitude above what a typical app keeps
+/// (hundreds of keys, a few MiB) and still stop a runaway loop long before
+/// it fills the disk: 100,000 keys of the 240 KiB largest value would be
+/// 23 GiB, so the byte limit is the one that holds the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StorageLimits {
+    /// `[limits] storage_mb`: MiB of keys and values.
+    pub(crate) mb: u64,
+    /// `[limits] storage_keys`: keys (entries and secrets).
+    pub(crate) keys: u64,
+}
+
+impl Default for StorageLimits {
+    fn default() -> Self {
+        Self {
+            mb: 256,
+            keys: 100_000,
+        }
+    }
+}
+
+impl StorageLimits {
+    /// The quota the store enforces.
+    pub(crate) fn quota(self) -> store::StorageQuota {
+        let limit = |value: u64| (value > 0).then_some(value);
+        store::StorageQuota {
+            max_keys: limit(self.keys),
+            max_bytes: limit(self.mb).map(|mb| mb.saturating_mul(1024 * 1024)),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,6 +372,11 @@ impl Resolver<'_> {
         }
         settings.metrics_public = raw.metrics.is_some_and(|metrics| metrics.public);
         if let Some(limits) = raw.limits {
+            let defaults = StorageLimits::default();
+            settings.storage = StorageLimits {
+                mb: limits.storage_mb.unwrap_or(defaults.mb),
+                keys: limits.storage_keys.unwrap_or(defaults.keys),
+            };
             settings.limits = limits_of(limits)?;
         }
         if let Some(retention) = raw.retention {
@@ -439,6 +485,8 @@ allow = ["example.atlassian.net", "*.example.com"]
 
 [limits]
 timeout_seconds = 60
+storage_mb = 0
+storage_keys = 500
 
 [retention]
 keep_days = 7
@@ -487,6 +535,13 @@ events = ["failed"]
                 total_memory_mb: None,
             }
         );
+        assert_eq!(
+            settings.storage.quota(),
+            store::StorageQuota {
+                max_keys: Some(500),
+                max_bytes: None
+            }
+        );
         assert_eq!(settings.workers, Some(3));
         let text = "[limits]\nmemory_limit_mb = 64\ntotal_memory_mb = 128\n";
         assert_eq!(parse(text, &env).unwrap().limits.total_memory_mb, Some(128));
@@ -533,6 +588,13 @@ events = ["failed"]
         assert_eq!(settings.sites, runtime::Sites::default());
         assert!(settings.egress_allow.is_none());
         assert_eq!(settings.limits, server::DefaultLimits::default());
+        assert_eq!(
+            settings.storage.quota(),
+            store::StorageQuota {
+                max_keys: Some(100_000),
+                max_bytes: Some(256 * 1024 * 1024)
+            }
+        );
         assert!(settings.channels.is_empty());
     }
 

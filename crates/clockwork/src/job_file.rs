@@ -128,6 +128,7 @@ fn parse(text: &str, format: Format) -> Result<Value, String> {
 const FIELD_ORDER: &[&str] = &[
     "name",
     "description",
+    "owner",
     "schedule",
     "enabled",
     "language",

@@ -117,7 +117,9 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen.as_str())
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let store = open_store(&args).await?;
+    let store = open_store(&args)
+        .await?
+        .with_storage_quota(settings.storage.quota());
     warn_if_shared(&args);
     let token_created = bootstrap_admin_token(&store).await?;
     bootstrap_admin_user(&store).await?;

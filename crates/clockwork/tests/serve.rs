@@ -49,7 +49,7 @@ fn apply_list_get_pause_and_delete_through_the_cli() {
     let list = ok(&server.client(&["job", "list"]));
     let lines: Vec<&str> = list.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{list}");
-    assert!(lines[1].starts_with("report  enabled  -"), "{list}");
+    assert!(lines[1].starts_with("report  -      enabled  -"), "{list}");
     assert!(lines[2].contains("0 2 * * * (Europe/Berlin)"), "{list}");
 
     let job: serde_json::Value =
@@ -187,7 +187,7 @@ fn a_job_made_elsewhere_is_written_as_a_job_file_that_applies_back() {
     let source = write(
         dir.path(),
         "rich.yaml",
-        "name: rich\ndescription: Nightly sync\nlanguage: typescript\nhandler: trigger\n\
+        "name: rich\ndescription: Nightly sync\nowner: ada@example.com\nlanguage: typescript\nhandler: trigger\n\
          schedule: {cron: '0 2 * * 1-5', timezone: Europe/Berlin}\ntimeout_seconds: 120\n\
          overlap: queue_one\nretry: {max_attempts: 3, backoff_seconds: 10}\n\
          params: {project: OPS, limit: 50, flags: [a, b]}\nenv: {REGION: eu}\ntags: [nightly, eu]\n\
@@ -204,6 +204,13 @@ fn a_job_made_elsewhere_is_written_as_a_job_file_that_applies_back() {
     );
     let none = ok(&server.client(&["job", "list", "--tag", "weekly", "--json"]));
     assert_eq!(none.trim(), "[]");
+    // The owner: a column of the list, and a filter on any part of it.
+    let owned = ok(&server.client(&["job", "list", "--owner", "ADA@"]));
+    let lines: Vec<&str> = owned.lines().collect();
+    assert!(lines[0].starts_with("NAME  OWNER "), "{owned}");
+    assert!(lines[1].starts_with("rich  ada@example.com  "), "{owned}");
+    let nobody = ok(&server.client(&["job", "list", "--owner", "grace", "--json"]));
+    assert_eq!(nobody.trim(), "[]");
 
     // TOML with the script beside it, named relative to the job file.
     let repo = dir.path().join("repo");

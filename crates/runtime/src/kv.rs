@@ -114,6 +114,11 @@ pub enum KvError {
     /// A transaction's check did not hold; nothing was applied.
     #[error("transaction condition on key \"{0}\" does not hold; nothing was changed")]
     ConditionFailed(String),
+    /// The write would take the installation's storage above its quota;
+    /// nothing was changed. The message names the quota, the usage and the
+    /// setting that raises it.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// The backend failed (database unreachable, …).
     #[error("storage failed: {0}")]
     Backend(String),

@@ -6,7 +6,8 @@
 //! store's), so this adapter only translates calls and errors. Errors keep
 //! their meaning: a taken key is [`runtime::KvError::KeyExists`], a failed
 //! transaction check is [`runtime::KvError::ConditionFailed`] naming its key,
-//! and everything else is a backend failure with its whole cause chain
+//! a write beyond the storage quota is [`runtime::KvError::QuotaExceeded`]
+//! with the store's message, and everything else is a backend failure with its whole cause chain
 //! (never a secret's value: the store's errors name keys only).
 
 use std::fmt;
@@ -149,12 +150,16 @@ fn from_kv(error: KvError) -> ScriptKvError {
     match error {
         KvError::KeyExists { key } => ScriptKvError::KeyExists(key),
         KvError::ExpectationFailed { key, .. } => ScriptKvError::ConditionFailed(key),
+        KvError::QuotaExceeded(exceeded) => ScriptKvError::QuotaExceeded(exceeded.to_string()),
         other => ScriptKvError::Backend(with_causes(&other)),
     }
 }
 
 fn from_secret(error: SecretError) -> ScriptKvError {
-    ScriptKvError::Backend(with_causes(&error))
+    match error {
+        SecretError::QuotaExceeded(exceeded) => ScriptKvError::QuotaExceeded(exceeded.to_string()),
+        other => ScriptKvError::Backend(with_causes(&other)),
+    }
 }
 
 /// `error: cause: cause…` on one line, as a script's error message carries it.
@@ -177,7 +182,7 @@ mod tests {
     use std::sync::Arc;
 
     use serde_json::json;
-    use store::{ManualClock, SecretKey};
+    use store::{ManualClock, SecretKey, StorageQuota};
 
     use super::*;
 
@@ -188,16 +193,25 @@ mod tests {
         F: Fn(ScriptStorage, Arc<ManualClock>) -> Fut,
         Fut: Future<Output = ()>,
     {
+        on_both_engines_within(StorageQuota::default(), test).await;
+    }
+
+    /// As `on_both_engines`, with the store limited to `quota`.
+    async fn on_both_engines_within<F, Fut>(quota: StorageQuota, test: F)
+    where
+        F: Fn(ScriptStorage, Arc<ManualClock>) -> Fut,
+        Fut: Future<Output = ()>,
+    {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = Store::open_sqlite(dir.path().join("clockwork.db"))
             .await
             .unwrap();
-        let (storage, clock) = prepared(sqlite);
+        let (storage, clock) = prepared(sqlite.with_storage_quota(quota));
         test(storage, clock).await;
 
         let schema = test_support::PgSchema::create("script_storage_test").await;
         let postgres = Store::open(schema.url()).await.unwrap();
-        let (storage, clock) = prepared(postgres.clone());
+        let (storage, clock) = prepared(postgres.clone().with_storage_quota(quota));
         test(storage, clock).await;
         postgres.close().await;
         schema.drop().await;
@@ -351,6 +365,85 @@ mod tests {
             kv.secret_delete("token").await.unwrap();
             kv.secret_delete("token").await.unwrap();
             assert_eq!(kv.secret_get("token").await.unwrap(), None);
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_beyond_the_quota_are_quota_errors_and_change_nothing() {
+        let quota = StorageQuota {
+            max_keys: Some(2),
+            max_bytes: None,
+        };
+        on_both_engines_within(quota, |kv, _clock| async move {
+            kv.set("a", json!(1), None, false).await.unwrap();
+            kv.secret_set("token", json!("s3cret")).await.unwrap();
+            let Err(ScriptKvError::QuotaExceeded(message)) =
+                kv.set("b", json!(2), None, false).await
+            else {
+                panic!("a third key is beyond the quota");
+            };
+            assert!(
+                message.starts_with("storage quota exceeded: ")
+                    && message.contains("from 2 to 3 keys")
+                    && message.contains("[limits] storage_keys"),
+                "{message}"
+            );
+            let batch = kv
+                .batch_set(vec![
+                    KvSetItem {
+                        key: "a".into(),
+                        value: json!(10),
+                        ttl: None,
+                    },
+                    KvSetItem {
+                        key: "c".into(),
+                        value: json!(3),
+                        ttl: None,
+                    },
+                ])
+                .await;
+            assert!(
+                matches!(batch, Err(ScriptKvError::QuotaExceeded(_))),
+                "{batch:?}"
+            );
+            assert_eq!(kv.get("a").await.unwrap(), Some(json!(1)));
+            assert!(matches!(
+                kv.secret_set("other", json!(1)).await,
+                Err(ScriptKvError::QuotaExceeded(_))
+            ));
+            kv.secret_delete("token").await.unwrap();
+            kv.set("b", json!(2), None, false).await.unwrap();
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_script_catches_the_quota_error_and_its_batch_wrote_nothing() {
+        let quota = StorageQuota {
+            max_keys: Some(3),
+            max_bytes: None,
+        };
+        on_both_engines_within(quota, |kv, _clock| async move {
+            let script = "await kvs.set('a', 1);\n\
+                          let message;\n\
+                          try { await kvs.batchSet([{ key: 'b', value: 2 }, { key: 'c', value: 3 }, \
+                          { key: 'd', value: 4 }]); } catch (e) { message = e.message; }\n\
+                          return { message, b: await kvs.get('b') ?? null }";
+            let mut spec = runtime::RunSpec::new(script);
+            spec.services.kv = Arc::new(kv);
+            let executor = runtime::Executor::new(runtime::ExecutorConfig { worker_threads: 1 })
+                .unwrap();
+            let outcome = executor.start(spec).outcome().await;
+            assert_eq!(outcome.status, runtime::RunStatus::Succeeded, "{outcome:?}");
+            let message = outcome.result["message"].as_str().unwrap().to_owned();
+            assert!(
+                message.starts_with("storage quota exceeded: ")
+                    && message.contains("from 1 to 4 keys, above the limit of 3 keys")
+                    && message.contains("[limits] storage_keys"),
+                "{message}"
+            );
+            assert_eq!(outcome.result["b"], json!(null));
         })
         .await;
     }

@@ -37,6 +37,14 @@ pub struct Caller {
     pub via: Via,
 }
 
+impl Caller {
+    /// The name of the user who signed in with a password, if that is who
+    /// calls (not a token, nor a token's session).
+    pub fn signed_in_user(&self) -> Option<&str> {
+        matches!(self.via, Via::Session(SessionOwner::User(_))).then_some(self.name.as_str())
+    }
+}
+
 /// How a caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {

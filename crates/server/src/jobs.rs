@@ -44,6 +44,8 @@ pub(crate) struct ListQuery {
     enabled: Option<bool>,
     /// Only jobs with this tag (exact).
     tag: Option<String>,
+    /// Only jobs whose owner contains this text (case-insensitive).
+    owner: Option<String>,
     /// Jobs per page, 1-500 (default 50).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -95,6 +97,7 @@ pub(crate) async fn list(
         limit: validate::limit(query.limit)?,
         last_run,
         tag: query.tag.filter(|tag| !tag.is_empty()),
+        owner: query.owner.filter(|owner| !owner.is_empty()),
     };
     let overview = state.store().jobs_overview(&filter, RECENT_RUNS).await?;
     let items = overview
@@ -146,7 +149,7 @@ pub(crate) async fn create(
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
     let spec = checked_spec(&state, &input).await?;
-    create_job(&state, spec, caller.actor()).await
+    create_job(&state, spec, &caller).await
 }
 
 /// The spec a save of `input` would store (with the configured defaults),
@@ -163,8 +166,19 @@ async fn checked_spec(state: &AppState, input: &JobInput) -> Result<JobSpec, Api
     Ok(spec)
 }
 
-async fn create_job(state: &AppState, spec: JobSpec, actor: &str) -> Result<Response, ApiError> {
-    let job = state.job_saves().create(spec, actor).await?;
+async fn create_job(
+    state: &AppState,
+    mut spec: JobSpec,
+    caller: &Editor,
+) -> Result<Response, ApiError> {
+    // A job someone creates in the UI is theirs unless they name another
+    // owner; a token is a program, not a person to ask about the job.
+    if spec.owner.is_empty()
+        && let Some(user) = caller.0.signed_in_user()
+    {
+        user.clone_into(&mut spec.owner);
+    }
+    let job = state.job_saves().create(spec, caller.actor()).await?;
     let location = format!("/api/v1/jobs/{}", job.id);
     Ok((
         StatusCode::CREATED,
@@ -244,9 +258,7 @@ pub(crate) async fn replace(
             Ok(Json(JobView::from(job)).into_response())
         }
         None => match job_ref {
-            JobRef::Name(name) if name == spec.name => {
-                create_job(&state, spec, caller.actor()).await
-            }
+            JobRef::Name(name) if name == spec.name => create_job(&state, spec, &caller).await,
             JobRef::Name(name) => Err(ApiError::invalid(
                 "name",
                 format!("must be {name:?}, the name in the path, to create that job"),

@@ -2,7 +2,8 @@
 //!
 //! Runs by job and status (a counter of what this node recorded), run
 //! duration and fire lateness (start minus scheduled instant) histograms,
-//! and the queued and running gauges of the whole database.
+//! the queued and running gauges of the whole database, and the storage
+//! quota's usage and limits (one row read, kept exact by the database).
 
 use std::fmt::Write as _;
 
@@ -13,7 +14,7 @@ use axum::{
 };
 use scheduler::{HistogramSnapshot, SchedulerMetrics};
 
-use store::Role;
+use store::{Role, StorageQuota, StorageUsage};
 
 use crate::{app::AppState, auth, problem::ApiError};
 
@@ -35,7 +36,13 @@ pub(crate) async fn metrics(
     for count in &metrics.runs {
         names.push(state.job_name(count.job_id).await);
     }
-    let text = render(&metrics, &names);
+    let mut text = render(&metrics, &names);
+    let usage = state
+        .store()
+        .storage_usage()
+        .await
+        .map_err(ApiError::internal)?;
+    render_storage(&mut text, usage, state.store().storage_quota());
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
         text,
@@ -94,6 +101,38 @@ pub(crate) fn render(metrics: &SchedulerMetrics, names: &[Option<String>]) -> St
         metrics.running_here,
     );
     out
+}
+
+/// The storage gauges; a limit that is not set is left out.
+pub(crate) fn render_storage(out: &mut String, usage: StorageUsage, quota: StorageQuota) {
+    gauge(
+        out,
+        "clockwork_storage_keys",
+        "Keys the scripts' entries and secrets hold (the storage quota's usage).",
+        usage.keys,
+    );
+    gauge(
+        out,
+        "clockwork_storage_bytes",
+        "Bytes of keys and values the scripts' entries and secrets hold.",
+        usage.bytes,
+    );
+    if let Some(limit) = quota.max_keys {
+        gauge(
+            out,
+            "clockwork_storage_keys_limit",
+            "The storage quota's keys ([limits] storage_keys).",
+            limit,
+        );
+    }
+    if let Some(limit) = quota.max_bytes {
+        gauge(
+            out,
+            "clockwork_storage_bytes_limit",
+            "The storage quota's bytes ([limits] storage_mb).",
+            limit,
+        );
+    }
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -184,5 +223,33 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn storage_gauges_show_usage_and_only_the_limits_that_are_set() {
+        let mut text = String::new();
+        render_storage(
+            &mut text,
+            StorageUsage {
+                keys: 12,
+                bytes: 3456,
+            },
+            StorageQuota {
+                max_keys: Some(100),
+                max_bytes: None,
+            },
+        );
+        for line in [
+            "# TYPE clockwork_storage_keys gauge",
+            "clockwork_storage_keys 12",
+            "clockwork_storage_bytes 3456",
+            "clockwork_storage_keys_limit 100",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(!text.contains("clockwork_storage_bytes_limit"), "{text}");
     }
 }

@@ -136,6 +136,10 @@ pub enum ApiError {
     /// The cause is logged; the detail says which of the two it is.
     #[error("{0}; nothing was changed, retry once it is resolved")]
     DatabaseUnavailable(store::Unavailability),
+    /// The write would take the scripts' storage above its quota; nothing
+    /// was written. The detail names the limit, the usage and the setting.
+    #[error("{0}")]
+    StorageQuotaExceeded(store::QuotaExceeded),
     /// A failure that is the server's, not the client's. Logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
@@ -206,6 +210,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database-unavailable",
                 "Database unavailable",
+            ),
+            Self::StorageQuotaExceeded(_) => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage-quota-exceeded",
+                "Storage quota exceeded",
             ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -2,12 +2,14 @@
 //! with `storage` / `@forge/kvs` — entries and secrets side by side. A
 //! secret's value is never returned (nor decrypted); only its name and size
 //! are shown, and it can be deleted (`?secret=true`). Entries can be read,
-//! written (a JSON value) and deleted. Changes are audited.
+//! written (a JSON value) and deleted. Changes are audited. Each page also
+//! shows the storage quota's usage and limits; a write beyond the quota is
+//! a 507 `storage-quota-exceeded` problem.
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use store::{KvError, SetOptions, StorageItem};
+use store::{KvError, SetOptions, StorageItem, StorageQuota, StorageUsage};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -49,6 +51,33 @@ pub(crate) struct StoragePageView {
     items: Vec<StorageItemView>,
     /// Present when more follow: pass it as `cursor`.
     next_cursor: Option<String>,
+    /// What all entries and secrets hold, against the quota.
+    usage: StorageUsageView,
+}
+
+/// The storage quota's usage and limits: entries and secrets of every job
+/// together (`[limits] storage_keys` and `storage_mb`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct StorageUsageView {
+    /// Keys stored: entries (an expired one until it is deleted) and secrets.
+    keys: u64,
+    /// Bytes stored: each key plus its value's JSON text, or its ciphertext.
+    bytes: u64,
+    /// The most keys; `null` when unlimited.
+    max_keys: Option<u64>,
+    /// The most bytes; `null` when unlimited.
+    max_bytes: Option<u64>,
+}
+
+impl StorageUsageView {
+    fn new(usage: StorageUsage, quota: StorageQuota) -> Self {
+        Self {
+            keys: usage.keys,
+            bytes: usage.bytes,
+            max_keys: quota.max_keys,
+            max_bytes: quota.max_bytes,
+        }
+    }
 }
 
 /// Query of `GET /storage`.
@@ -82,7 +111,7 @@ pub(crate) struct DeleteQuery {
     secret: bool,
 }
 
-/// Entries and secrets, in key order, a page at a time.
+/// Entries and secrets, in key order, a page at a time, with the quota's usage.
 #[utoipa::path(get, path = "/storage", tag = "storage", params(BrowseQuery),
     responses(
         (status = 200, body = StoragePageView),
@@ -108,9 +137,11 @@ pub(crate) async fn browse(
             limit,
         )
         .await?;
+    let usage = state.store().storage_usage().await.map_err(kv_error)?;
     Ok(Json(StoragePageView {
         items: page.items.into_iter().map(StorageItemView::from).collect(),
         next_cursor: page.next_cursor,
+        usage: StorageUsageView::new(usage, state.store().storage_quota()),
     }))
 }
 
@@ -144,6 +175,7 @@ pub(crate) async fn get(
         (status = 401, body = crate::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::Problem, content_type = "application/problem+json", description = "Key or value refused"),
+        (status = 507, body = crate::Problem, content_type = "application/problem+json", description = "The write would take storage above its quota (`storage-quota-exceeded`); nothing was written"),
     ),
     security(("bearer" = []), ("session" = [])))]
 pub(crate) async fn put(
@@ -239,6 +271,7 @@ fn kv_error(error: KvError) -> ApiError {
             ".",
             format!("the value is {size} bytes as JSON, more than the limit of {max}"),
         ),
+        KvError::QuotaExceeded(exceeded) => ApiError::StorageQuotaExceeded(exceeded),
         other => ApiError::internal(other),
     }
 }

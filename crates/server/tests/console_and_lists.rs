@@ -17,7 +17,8 @@ use scheduler::{ConsoleEnvironment, ConsoleRuns};
 use serde_json::{Value, json};
 use server::AppState;
 use store::{
-    Clock, JobSpec, LogAppend, LogLevel, LogLine, NewRun, RunClaim, RunStatus, Store, Trigger,
+    Clock, JobSpec, LogAppend, LogLevel, LogLine, NewRun, RunClaim, RunStatus, StorageQuota, Store,
+    Trigger,
 };
 
 /// Console runs reach the server's own storage, as `clockwork serve`'s do.
@@ -70,6 +71,7 @@ console_tests!(
     console_requests_are_checked,
     the_jobs_list_shows_recent_runs_totals_and_filters,
     the_storage_browser_lists_reads_writes_and_deletes,
+    the_storage_browser_shows_the_quota_and_refuses_writes_beyond_it,
     a_secret_read_in_the_console_is_audited_and_masked,
 );
 
@@ -82,6 +84,13 @@ async fn a_server_without_an_executor_answers_503() {
     server.stop().await;
 }
 
+/// The console servers' storage quota: above what every other test here
+/// stores, and small enough for the quota test to reach both limits.
+const STORAGE_QUOTA: StorageQuota = StorageQuota {
+    max_keys: Some(20),
+    max_bytes: Some(4096),
+};
+
 async fn console_server(engine: Engine) -> (TestServer, Option<String>) {
     let executor =
         Arc::new(runtime::Executor::new(runtime::ExecutorConfig { worker_threads: 1 }).unwrap());
@@ -91,7 +100,8 @@ async fn console_server(engine: Engine) -> (TestServer, Option<String>) {
             let store = Store::open_sqlite(dir.path().join("clockwork.db"))
                 .await
                 .unwrap()
-                .with_secret_key(store::SecretKey::generate());
+                .with_secret_key(store::SecretKey::generate())
+                .with_storage_quota(STORAGE_QUOTA);
             let environment = Arc::new(StoreEnvironment(store.clone()));
             let server = TestServer::start_custom(store, Some(dir), false, |state: AppState| {
                 state.with_console(ConsoleRuns::new(executor, environment))
@@ -118,7 +128,8 @@ async fn console_server(engine: Engine) -> (TestServer, Option<String>) {
             let store = Store::open(&url)
                 .await
                 .unwrap()
-                .with_secret_key(store::SecretKey::generate());
+                .with_secret_key(store::SecretKey::generate())
+                .with_storage_quota(STORAGE_QUOTA);
             let environment = Arc::new(StoreEnvironment(store.clone()));
             let server = TestServer::start_custom(store, None, false, |state: AppState| {
                 state.with_console(ConsoleRuns::new(executor, environment))
@@ -435,21 +446,13 @@ async fn the_jobs_list_shows_recent_runs_totals_and_filters(server: TestServer) 
     assert_eq!(gamma["avg_duration_ms"], Value::Null);
     assert_eq!(rest.body["total"], 3);
 
-    let names = |reply: &Reply| -> Vec<String> {
-        reply.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|j| j["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let failed = server.read("/api/v1/jobs?status=failed").await;
-    assert_eq!(names(&failed), vec!["alpha"]);
+    assert_eq!(failed.item_names(), vec!["alpha"]);
     assert_eq!(failed.body["total"], 1);
     let never = server.read("/api/v1/jobs?status=none").await;
-    assert_eq!(names(&never), vec!["gamma"]);
+    assert_eq!(never.item_names(), vec!["gamma"]);
     let q = server.read("/api/v1/jobs?q=ET").await;
-    assert_eq!(names(&q), vec!["beta"]);
+    assert_eq!(q.item_names(), vec!["beta"]);
     assert_eq!(q.body["total"], 1);
     let bad = server.read("/api/v1/jobs?status=great").await;
     assert_eq!(bad.error_fields(), vec!["status"]);
@@ -590,6 +593,67 @@ async fn the_storage_browser_lists_reads_writes_and_deletes(server: TestServer) 
         .await;
     assert_eq!(bad.error_fields(), vec!["key"]);
     server.stop().await;
+}
+
+async fn the_storage_browser_shows_the_quota_and_refuses_writes_beyond_it(server: TestServer) {
+    assert_eq!(
+        storage_usage(&server).await,
+        json!({"keys": 0, "bytes": 0, "max_keys": 20, "max_bytes": 4096})
+    );
+
+    let big = json!("x".repeat(5000));
+    let refused = server.write("PUT", "/api/v1/storage/big", Some(&big)).await;
+    let problem = refused.problem(507);
+    assert_eq!(
+        problem["type"],
+        "urn:clockwork:problem:storage-quota-exceeded"
+    );
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("above the limit of 4096 bytes") && detail.contains("[limits] storage_mb"),
+        "{detail}"
+    );
+    server
+        .write("GET", "/api/v1/storage/big", None)
+        .await
+        .problem(404);
+
+    for i in 0..20 {
+        let put = server
+            .write("PUT", &format!("/api/v1/storage/k{i:02}"), Some(&json!(1)))
+            .await;
+        put.expect(200);
+    }
+    let refused = server
+        .write("PUT", "/api/v1/storage/k20", Some(&json!(1)))
+        .await;
+    let detail = refused.problem(507)["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.contains("from 20 to 21 keys") && detail.contains("[limits] storage_keys"),
+        "{detail}"
+    );
+    // Overwriting and deleting work at the limit.
+    server
+        .write("PUT", "/api/v1/storage/k00", Some(&json!(2)))
+        .await
+        .expect(200);
+    let deleted = server.write("DELETE", "/api/v1/storage/k00", None).await;
+    assert_eq!(deleted.status, 204);
+    server
+        .write("PUT", "/api/v1/storage/k20", Some(&json!(1)))
+        .await
+        .expect(200);
+    // 20 keys of 3 characters, each with the value `1`.
+    assert_eq!(
+        storage_usage(&server).await,
+        json!({"keys": 20, "bytes": 80, "max_keys": 20, "max_bytes": 4096})
+    );
+    server.stop().await;
+}
+
+async fn storage_usage(server: &TestServer) -> Value {
+    let page = server.write("GET", "/api/v1/storage", None).await;
+    page.expect(200)["usage"].clone()
 }
 
 async fn a_secret_read_in_the_console_is_audited_and_masked(server: TestServer) {

@@ -145,7 +145,8 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
     // The Job JSON, plus `retention` (per-job history bounds),
     // `queue` (the key it consumes), `progress` (chains and queues),
     // `handler` and `env` (Forge's entry point and `process.env`) and
-    // `language` (JavaScript or TypeScript).
+    // `language` (JavaScript or TypeScript), `tags` and `owner` (finding it
+    // among many).
     assert_eq!(
         properties("JobView"),
         sorted(&[
@@ -175,6 +176,7 @@ async fn the_openapi_document_lists_every_endpoint_and_the_documented_json() {
             "env",
             "language",
             "tags",
+            "owner",
         ])
     );
     // The Run JSON, plus `missed_count` (how many occurrences a

@@ -31,6 +31,7 @@ engine_tests!(
     changes_are_audited_with_the_token_name,
     an_old_version_is_restored_by_putting_its_spec_back,
     jobs_carry_tags_and_the_list_filters_by_one,
+    jobs_carry_an_owner_and_the_list_filters_by_it,
     the_audit_log_is_read_by_admins_filtered_by_job_and_actor,
     without_a_scheduler_run_cancel_and_metrics_are_unavailable,
 );
@@ -145,6 +146,7 @@ async fn create_returns_the_job_with_defaults_and_its_first_fire_instant(server:
             "handler": null,
             "env": {},
             "tags": [],
+            "owner": "",
             "progress": {"chain": null, "queue": null},
             "version": 1,
             "next_fire_at": "2026-03-07T12:00:20Z",
@@ -183,28 +185,20 @@ async fn list_pages_in_name_order_and_filters(server: TestServer) {
         .write("POST", "/api/v1/jobs/bravo/pause", None)
         .await
         .expect(200);
-    let names = |reply: &common::Reply| -> Vec<String> {
-        reply.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|job| job["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let first = server.read("/api/v1/jobs?limit=2").await;
-    assert_eq!(names(&first), ["alpha", "bravo"]);
+    assert_eq!(first.item_names(), ["alpha", "bravo"]);
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let second = server
         .read(&format!("/api/v1/jobs?limit=2&cursor={cursor}"))
         .await;
-    assert_eq!(names(&second), ["charlie"]);
+    assert_eq!(second.item_names(), ["charlie"]);
     assert_eq!(second.body["next_cursor"], Value::Null);
     assert_eq!(
-        names(&server.read("/api/v1/jobs?search=RAV").await),
+        server.read("/api/v1/jobs?search=RAV").await.item_names(),
         ["bravo"]
     );
     assert_eq!(
-        names(&server.read("/api/v1/jobs?enabled=true").await),
+        server.read("/api/v1/jobs?enabled=true").await.item_names(),
         ["alpha", "charlie"]
     );
     assert_eq!(
@@ -728,23 +722,21 @@ async fn jobs_carry_tags_and_the_list_filters_by_one(server: TestServer) {
         .write("POST", "/api/v1/jobs", Some(&other))
         .await
         .expect(201);
-    let names = |reply: &common::Reply| -> Vec<String> {
-        reply.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|j| j["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let billing = server.read("/api/v1/jobs?tag=billing").await;
-    assert_eq!(names(&billing), ["nightly-sync"]);
+    assert_eq!(billing.item_names(), ["nightly-sync"]);
     assert_eq!(billing.body["total"], 1);
     assert_eq!(
         billing.body["items"][0]["tags"],
         json!(["billing", "nightly"])
     );
-    assert!(names(&server.read("/api/v1/jobs?tag=bill").await).is_empty());
-    assert_eq!(names(&server.read("/api/v1/jobs").await).len(), 2);
+    assert!(
+        server
+            .read("/api/v1/jobs?tag=bill")
+            .await
+            .item_names()
+            .is_empty()
+    );
+    assert_eq!(server.read("/api/v1/jobs").await.item_names().len(), 2);
 
     // A patch replaces the list; versions keep the old one.
     let patched = server
@@ -755,7 +747,13 @@ async fn jobs_carry_tags_and_the_list_filters_by_one(server: TestServer) {
         )
         .await;
     assert_eq!(patched.expect(200)["tags"], json!(["finance"]));
-    assert!(names(&server.read("/api/v1/jobs?tag=billing").await).is_empty());
+    assert!(
+        server
+            .read("/api/v1/jobs?tag=billing")
+            .await
+            .item_names()
+            .is_empty()
+    );
     let versions = server.read("/api/v1/jobs/nightly-sync/versions").await;
     assert_eq!(
         versions.expect(200)["items"][1]["spec"]["tags"],
@@ -915,4 +913,62 @@ async fn without_a_scheduler_run_cancel_and_metrics_are_unavailable(server: Test
         .await
         .unwrap();
     assert!(runs.items.is_empty());
+}
+
+async fn jobs_carry_an_owner_and_the_list_filters_by_it(server: TestServer) {
+    let mut owned = nightly();
+    owned["owner"] = json!("Ada Lovelace <ada@example.com>");
+    let job = server.write("POST", "/api/v1/jobs", Some(&owned)).await;
+    assert_eq!(job.expect(201)["owner"], "Ada Lovelace <ada@example.com>");
+    let mut other = nightly();
+    other["name"] = json!("other");
+    let other = server.write("POST", "/api/v1/jobs", Some(&other)).await;
+    assert_eq!(other.expect(201)["owner"], "", "a token names no owner");
+    let ada = server.read("/api/v1/jobs?owner=ada%40example").await;
+    assert_eq!(ada.item_names(), ["nightly-sync"]);
+    assert_eq!(ada.body["total"], 1);
+    assert_eq!(
+        ada.body["items"][0]["owner"],
+        "Ada Lovelace <ada@example.com>"
+    );
+    assert!(
+        server
+            .read("/api/v1/jobs?owner=grace")
+            .await
+            .item_names()
+            .is_empty()
+    );
+    assert_eq!(
+        server.read("/api/v1/jobs?owner=").await.item_names().len(),
+        2
+    );
+
+    // A patch changes it; versions keep the old one.
+    let patched = server
+        .write(
+            "PATCH",
+            "/api/v1/jobs/nightly-sync",
+            Some(&json!({"owner": "Grace"})),
+        )
+        .await;
+    assert_eq!(patched.expect(200)["owner"], "Grace");
+    assert_eq!(
+        server.read("/api/v1/jobs?owner=grace").await.item_names(),
+        ["nightly-sync"]
+    );
+    let versions = server.read("/api/v1/jobs/nightly-sync/versions").await;
+    assert_eq!(
+        versions.expect(200)["items"][1]["spec"]["owner"],
+        "Ada Lovelace <ada@example.com>"
+    );
+
+    for bad in [json!("two\nlines"), json!("x".repeat(201)), json!(["ada"])] {
+        let mut job = nightly();
+        job["name"] = json!("bad-owner");
+        job["owner"] = bad.clone();
+        let reply = server.write("POST", "/api/v1/jobs", Some(&job)).await;
+        reply.problem(422);
+        assert!(reply.text.contains("owner"), "{bad}: {}", reply.text);
+    }
+    assert!(server.read("/api/v1/jobs/bad-owner").await.status == 404);
 }

@@ -22,6 +22,7 @@ engine_tests!(
     ended_sessions_end_and_are_deleted_at_the_next_sign_in,
     wrong_guesses_for_an_account_back_off_exponentially,
     wrong_guesses_from_one_address_back_off_across_accounts,
+    a_signed_in_user_owns_the_jobs_they_create_unless_they_name_another,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -666,4 +667,69 @@ async fn wrong_guesses_from_one_address_back_off_across_accounts(server: TestSer
     let (reply, _) = sign_in(&server, json!({"token": "cw_guess"})).await;
     assert_eq!(retry_after(&reply), 1);
     server.stop().await;
+}
+
+async fn a_signed_in_user_owns_the_jobs_they_create_unless_they_name_another(server: TestServer) {
+    add_user(&server, "ada", Role::Editor).await;
+    let (_, ada) = sign_in(&server, json!({"username": "ada", "password": PASSWORD})).await;
+    let ada = ada.unwrap();
+    let create = |name: &str, owner: Option<&str>| {
+        let mut job = json!({"name": name, "script": "return 1;"});
+        if let Some(owner) = owner {
+            job["owner"] = json!(owner);
+        }
+        job
+    };
+    let by_ada = |method: &'static str, path: String, body: Value| {
+        let ada = &ada;
+        let server = &server;
+        async move { with_cookie(server, ada, method, &path, Some(&ada.csrf), Some(&body)).await }
+    };
+    let mine = by_ada("POST", "/api/v1/jobs".into(), create("mine", None)).await;
+    assert_eq!(mine.expect(201)["owner"], "ada");
+    let named = by_ada(
+        "POST",
+        "/api/v1/jobs".into(),
+        create("named", Some("Ops team")),
+    )
+    .await;
+    assert_eq!(named.expect(201)["owner"], "Ops team");
+    // A PUT that creates the job is a creation too.
+    let put = by_ada(
+        "PUT",
+        "/api/v1/jobs/put-made".into(),
+        create("put-made", None),
+    )
+    .await;
+    assert_eq!(put.expect(201)["owner"], "ada");
+
+    // Tokens are programs: their jobs have no owner unless they name one,
+    // whether they send the token or a session made with it.
+    let by_token = server
+        .write("POST", "/api/v1/jobs", Some(&create("by-token", None)))
+        .await;
+    assert_eq!(by_token.expect(201)["owner"], "");
+    let (_, token_browser) = sign_in(&server, json!({"token": server.admin})).await;
+    let token_browser = token_browser.unwrap();
+    let by_token_session = with_cookie(
+        &server,
+        &token_browser,
+        "POST",
+        "/api/v1/jobs",
+        Some(&token_browser.csrf),
+        Some(&create("by-token-session", None)),
+    )
+    .await;
+    assert_eq!(by_token_session.expect(201)["owner"], "");
+
+    // An edit keeps what it is given: an update is not a creation.
+    let cleared = by_ada(
+        "PATCH",
+        "/api/v1/jobs/mine".into(),
+        json!({"owner": "grace@example.com"}),
+    )
+    .await;
+    assert_eq!(cleared.expect(200)["owner"], "grace@example.com");
+    let ada_jobs = server.read("/api/v1/jobs?owner=ADA").await;
+    assert_eq!(ada_jobs.item_names(), ["put-made"]);
 }

@@ -51,27 +51,68 @@ async fn the_page_and_its_assets_are_served_with_types_caching_and_gzip() {
     assert_eq!(links.len(), 2, "one script and one stylesheet: {html}");
 
     for link in links {
-        let plain = fetch(&server, &link, false).await;
-        assert_eq!(plain.status(), 200, "{link}");
-        assert_eq!(
-            header(&plain, "cache-control").unwrap(),
-            "public, max-age=31536000, immutable"
-        );
-        let expected_type = if link.ends_with(".js") {
-            "text/javascript; charset=utf-8"
-        } else {
-            "text/css; charset=utf-8"
-        };
-        assert_eq!(header(&plain, "content-type").unwrap(), expected_type);
-        assert_eq!(header(&plain, "vary").unwrap(), "accept-encoding");
-        let plain_len = plain.bytes().await.unwrap().len();
-
-        let zipped = fetch(&server, &link, true).await;
-        assert_eq!(header(&zipped, "content-encoding").unwrap(), "gzip");
-        let zipped = zipped.bytes().await.unwrap();
-        assert_eq!(&zipped[..2], &[0x1f, 0x8b], "a gzip stream");
-        assert!(zipped.len() < plain_len, "{link}: the gzip copy is smaller");
+        served_hashed(&server, &link).await;
     }
+    server.stop().await;
+}
+
+/// Checks that the hashed asset `link` is served with its type, a year's
+/// caching and a smaller gzip copy; returns its plain text.
+async fn served_hashed(server: &TestServer, link: &str) -> String {
+    let plain = fetch(server, link, false).await;
+    assert_eq!(plain.status(), 200, "{link}");
+    assert_eq!(
+        header(&plain, "cache-control").unwrap(),
+        "public, max-age=31536000, immutable"
+    );
+    let expected_type = if link.ends_with(".js") {
+        "text/javascript; charset=utf-8"
+    } else {
+        "text/css; charset=utf-8"
+    };
+    assert_eq!(header(&plain, "content-type").unwrap(), expected_type);
+    assert_eq!(header(&plain, "vary").unwrap(), "accept-encoding");
+    let text = plain.text().await.unwrap();
+
+    let zipped = fetch(server, link, true).await;
+    assert_eq!(header(&zipped, "content-encoding").unwrap(), "gzip");
+    let zipped = zipped.bytes().await.unwrap();
+    assert_eq!(&zipped[..2], &[0x1f, 0x8b], "a gzip stream");
+    assert!(
+        zipped.len() < text.len(),
+        "{link}: the gzip copy is smaller"
+    );
+    text
+}
+
+/// The `/assets/` path of the chunk `script` imports whose name starts with `stem-`.
+fn chunk_of(script: &str, stem: &str) -> String {
+    let needle = format!("\"./{stem}-");
+    let start = script
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {stem} chunk is imported"))
+        + 3;
+    let end = start + script[start..].find('"').unwrap();
+    format!("/assets/{}", &script[start..end])
+}
+
+#[tokio::test]
+async fn the_lazy_chunks_are_served_like_the_rest() {
+    // The editor and, behind it, the formatter load only when used: each
+    // is its own hashed file, cached and compressed like the page's.
+    let server = TestServer::sqlite().await;
+    let html = fetch(&server, "/", false).await.text().await.unwrap();
+    let app = asset_links(&html)
+        .into_iter()
+        .find(|link| link.ends_with(".js"))
+        .unwrap();
+    let app = served_hashed(&server, &app).await;
+    let editor = served_hashed(&server, &chunk_of(&app, "editor")).await;
+    let formatter = served_hashed(&server, &chunk_of(&editor, "format")).await;
+    assert!(
+        formatter.contains("babel-ts"),
+        "the formatter parses TypeScript"
+    );
     server.stop().await;
 }
 

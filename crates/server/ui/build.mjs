@@ -4,7 +4,8 @@
 // 1. `npm ci` when node_modules is missing or older than the lockfile, so
 //    the bundle always comes from the locked versions.
 // 2. esbuild bundles src/app.js (+ the CodeMirror chunk it imports lazily,
-//    so the jobs page does not pay for the editor) and src/app.css, minified,
+//    so the jobs page does not pay for the editor, and the prettier chunk
+//    the editor imports the first time it formats) and src/app.css, minified,
 //    into dist/assets/ under content-hashed names.
 // 3. Writes dist/index.html pointing at those names, a gzip copy of every
 //    file, dist/assets.rs (the table the server's `ui.rs` includes) and

@@ -2,7 +2,7 @@
 //! none of the store's resource modules (the key-value store's own error,
 //! [`KvError`](crate::KvError), lives beside it in `kv`).
 
-use std::{io, path::PathBuf};
+use std::{fmt, io, path::PathBuf};
 
 /// A failure inside the database engine or driver: connection lost, disk
 /// full, constraint violated, migration refused.
@@ -98,6 +98,62 @@ pub enum OpenError {
     Migrate(#[source] DatabaseError),
 }
 
+/// Which limit of the [`StorageQuota`](crate::StorageQuota) a write ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaResource {
+    /// [`StorageQuota::max_keys`](crate::StorageQuota::max_keys).
+    Keys,
+    /// [`StorageQuota::max_bytes`](crate::StorageQuota::max_bytes).
+    Bytes,
+}
+
+impl QuotaResource {
+    /// The `[limits]` setting of the configuration file that raises this limit.
+    pub fn setting(self) -> &'static str {
+        match self {
+            QuotaResource::Keys => "storage_keys",
+            QuotaResource::Bytes => "storage_mb",
+        }
+    }
+
+    /// `keys` or `bytes`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            QuotaResource::Keys => "keys",
+            QuotaResource::Bytes => "bytes",
+        }
+    }
+}
+
+/// A write would have taken storage above its quota; nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct QuotaExceeded {
+    /// The limit the write ran into.
+    pub resource: QuotaResource,
+    /// The usage before the write.
+    pub usage: u64,
+    /// The usage the write would have left.
+    pub requested: u64,
+    /// The limit.
+    pub limit: u64,
+}
+
+impl fmt::Display for QuotaExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = self.resource.unit();
+        write!(
+            f,
+            "storage quota exceeded: this write would take the installation's storage \
+             (entries and secrets) from {} to {} {unit}, above the limit of {} {unit}; \
+             delete keys, or raise [limits] {} in the configuration",
+            self.usage,
+            self.requested,
+            self.limit,
+            self.resource.setting()
+        )
+    }
+}
+
 /// Why a secret operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -143,6 +199,9 @@ pub enum SecretError {
         /// The secret's name.
         key: String,
     },
+    /// The write would take storage above its quota.
+    #[error(transparent)]
+    QuotaExceeded(#[from] QuotaExceeded),
     /// The database failed.
     #[error("secret store failure")]
     Database(#[from] DatabaseError),

@@ -87,20 +87,21 @@ pub use crate::{
     clock::{Clock, ManualClock, SystemClock},
     codec::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT},
     error::{
-        DatabaseError, ErrorClass, OpenError, SecretError, SecretKeyError, SpecProblem, StoreError,
-        Unavailability,
+        DatabaseError, ErrorClass, OpenError, QuotaExceeded, QuotaResource, SecretError,
+        SecretKeyError, SpecProblem, StoreError, Unavailability,
     },
     feed::{Change, ChangeFeed, JOBS_CHANNEL, RUNS_CHANNEL, SETTINGS_CHANNEL},
     jobs::{
         DEFAULT_MEMORY_LIMIT_MB, Job, JobEnable, JobFilter, JobOverview, JobRef, JobSchedule,
         JobSpec, JobUpdate, JobVersion, JobsOverview, Language, LastRunFilter, MAX_ATTEMPTS_RANGE,
-        MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE,
-        Misfire, NewJob, Overlap, RetentionPolicy, RetryPolicy, ScheduledJob,
-        TIMEOUT_SECONDS_RANGE, is_tag,
+        MAX_JOB_NAME_CHARS, MAX_OWNER_CHARS, MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS,
+        MEMORY_LIMIT_MB_RANGE, Misfire, NewJob, Overlap, RetentionPolicy, RetryPolicy,
+        ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
     },
     kv::{
         DEFAULT_PAGE_SIZE, Expect, KvError, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,
         MAX_PAGE_SIZE, MAX_VALUE_BYTES, SetOptions, TxOp,
+        quota::{StorageQuota, StorageUsage},
     },
     notify::{
         AlertEvent, ChannelKind, ChannelSpec, Delivery, DeliveryOutcome, DeliveryStatus,

@@ -43,6 +43,8 @@ migrations! {
     5 => "0005_users_sessions": "users, sessions, sites",
     9 => "0009_runs_start_when_the_script_begins": "runs start when their script begins",
     10 => "0010_ids_are_never_reused": "ids are never reused",
+    13 => "0013_job_owner": "job owner",
+    14 => "0014_storage_usage": "storage usage for the quota",
     15 => "0015_job_tags": "job tags",
 }
 

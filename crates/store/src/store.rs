@@ -18,6 +18,7 @@ use sqlx::{
 use crate::{
     clock::{Clock, SystemClock},
     error::{DatabaseError, DbResultExt, OpenError, StoreError, Unavailability},
+    kv::quota::StorageQuota,
     migrate,
     secret::SecretKey,
 };
@@ -70,6 +71,7 @@ pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) secret_key: Option<Arc<SecretKey>>,
+    pub(crate) storage_quota: StorageQuota,
     /// Why the latest run write failed, until one succeeds (shared by clones).
     write_failure: Arc<Mutex<Option<Unavailability>>>,
 }
@@ -169,6 +171,7 @@ impl Store {
             backend,
             clock: Arc::new(SystemClock),
             secret_key: None,
+            storage_quota: StorageQuota::default(),
             write_failure: Arc::default(),
         }
     }
@@ -212,6 +215,19 @@ impl Store {
     pub fn with_secret_key(mut self, key: SecretKey) -> Store {
         self.secret_key = Some(Arc::new(key));
         self
+    }
+
+    /// Limits the keys and bytes that entries and secrets may hold together
+    /// (unlimited by default): a write that would go beyond fails with
+    /// [`QuotaExceeded`](crate::QuotaExceeded).
+    pub fn with_storage_quota(mut self, quota: StorageQuota) -> Store {
+        self.storage_quota = quota;
+        self
+    }
+
+    /// The quota given with [`Store::with_storage_quota`].
+    pub fn storage_quota(&self) -> StorageQuota {
+        self.storage_quota
     }
 
     /// The engine behind this store.

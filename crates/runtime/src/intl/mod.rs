@@ -5,7 +5,8 @@
 //! does the arithmetic (rounding, time zone offsets come from jiff's
 //! database); these functions do what needs CLDR: which locale a request
 //! resolves to, date and time patterns and names, number symbols and
-//! grouping, plural rules, list patterns and collation.
+//! grouping, percent, currency, unit and compact patterns, relative-time
+//! wording, plural rules, list patterns and collation.
 //!
 //! Each is a host function (`host.intl…`) taking plain values; none keeps
 //! state between calls except a small per-thread cache of collators, since
@@ -14,6 +15,8 @@
 
 mod datetime;
 mod locale;
+mod number;
+mod relative;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -21,8 +24,6 @@ use std::collections::HashMap;
 use icu_collator::options::{AlternateHandling, CaseLevel, CollatorOptions, Strength};
 use icu_collator::{Collator, CollatorBorrowed};
 use icu_decimal::input::Decimal;
-use icu_decimal::options::{DecimalFormatterOptions, GroupingStrategy};
-use icu_decimal::{CompactDecimalFormatter, DecimalFormatter};
 use icu_list::ListFormatter;
 use icu_list::options::{ListFormatterOptions, ListLength};
 use icu_plurals::{PluralCategory, PluralRuleType, PluralRules, PluralRulesOptions};
@@ -45,8 +46,15 @@ pub(crate) fn register<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> Result<()> {
         "intlDateTimeRange",
         Function::new(ctx.clone(), datetime::format_range_js)?,
     )?;
-    host.set("intlDecimal", Function::new(ctx.clone(), decimal)?)?;
-    host.set("intlCompact", Function::new(ctx.clone(), compact)?)?;
+    host.set("intlNumber", Function::new(ctx.clone(), number::format_js)?)?;
+    host.set(
+        "intlCurrencyDigits",
+        Function::new(ctx.clone(), number::currency_digits_js)?,
+    )?;
+    host.set(
+        "intlRelativeTime",
+        Function::new(ctx.clone(), relative::format_js)?,
+    )?;
     host.set("intlPlural", Function::new(ctx.clone(), plural)?)?;
     host.set(
         "intlPluralCategories",
@@ -185,45 +193,6 @@ impl Parts {
 
 fn range_error(ctx: &Ctx<'_>, what: &str, error: impl std::fmt::Debug) -> rquickjs::Error {
     Exception::throw_range(ctx, &format!("{what}: {error:?}"))
-}
-
-/// `intlDecimal(locale, digits, grouping)`: a decimal number written with
-/// `.` and no grouping (already rounded by the caller) in the locale's
-/// digits, separators and grouping (`min2` groups only from five digits),
-/// as `integer`, `group`, `decimal` and `fraction` parts.
-fn decimal(
-    ctx: Ctx<'_>,
-    tag: String,
-    digits: String,
-    grouping: String,
-) -> Result<Vec<Vec<String>>> {
-    let locale = resolve(&tag);
-    let strategy = match grouping.as_str() {
-        "false" | "never" => GroupingStrategy::Never,
-        "always" => GroupingStrategy::Always,
-        "min2" => GroupingStrategy::Min2,
-        _ => GroupingStrategy::Auto,
-    };
-    let options: DecimalFormatterOptions = strategy.into();
-    let formatter = DecimalFormatter::try_new((&locale).into(), options)
-        .map_err(|error| range_error(&ctx, "no number data", error))?;
-    let number = Decimal::try_from_str(&digits)
-        .map_err(|error| range_error(&ctx, "not a decimal", error))?;
-    Ok(Parts::of(&formatter.format(&number), Nesting::Innermost))
-}
-
-/// `intlCompact(locale, digits, long)`: `notation: 'compact'` (`1.2K`, `1,2 Mio.`).
-fn compact(ctx: Ctx<'_>, tag: String, digits: String, long: bool) -> Result<String> {
-    let locale = resolve(&tag);
-    let formatter = if long {
-        CompactDecimalFormatter::try_new_long((&locale).into(), Default::default())
-    } else {
-        CompactDecimalFormatter::try_new_short((&locale).into(), Default::default())
-    }
-    .map_err(|error| range_error(&ctx, "no compact number data", error))?;
-    let number = Decimal::try_from_str(&digits)
-        .map_err(|error| range_error(&ctx, "not a decimal", error))?;
-    Ok(formatter.format(&number).to_string())
 }
 
 fn plural_rules(ctx: &Ctx<'_>, tag: &str, kind: &str) -> Result<PluralRules> {

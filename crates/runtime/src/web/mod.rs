@@ -55,17 +55,12 @@
 //! - `structuredClone` turns class instances into plain objects and errors
 //!   into built-in error types; `Headers`, `URL`… are refused with a
 //!   DataCloneError (Node refuses them too, with another message).
-//! - `Intl` is a subset with English names and en-US patterns (see
-//!   `js/intl.js`): `NumberFormat` (decimal, percent, currency, unit with short
-//!   English symbols; min/max fraction, integer and significant digits;
-//!   grouping; signDisplay; compact K/M/B/T), `DateTimeFormat` (dateStyle,
-//!   timeStyle, the component options, hour12/hourCycle, formatToParts),
-//!   `Collator` (accent/case/numeric sensitivity approximating the root
-//!   collation), `PluralRules`, `ListFormat`, `RelativeTimeFormat` (English
-//!   rules). Other locales only change the number separators and the order
-//!   and separators of numeric dates. The default time zone is UTC (the
-//!   sandbox has no host zone); IANA zones come from jiff's bundled database;
-//!   zone names print as `GMT+2`, not `CEST`/`EDT`.
+//! - `Intl` (`js/intl.js`, locale data from ICU4X in `crate::intl`) has
+//!   `NumberFormat`, `DateTimeFormat`, `Collator`, `PluralRules`,
+//!   `ListFormat`, `RelativeTimeFormat` and `Segmenter`, not `DisplayNames`;
+//!   units ICU4X has no names for (digital, temperature, `-per-` compounds)
+//!   print short English symbols. The default time zone is UTC (the sandbox
+//!   has no host zone); IANA zones come from jiff's bundled database.
 //! - `util.inspect` parity covers the values listed in `tests/console.rs`;
 //!   Map/Set iterators print as plain objects, and `%o` lists the hidden
 //!   properties QuickJS has (its functions have no `arguments`/`caller`).

@@ -101,6 +101,11 @@ pub struct JobInput {
     /// 1 to 40 letters, digits, `.`, `_` or `-`, each once (default none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// Who looks after the job: a name or an e-mail address, one line of at
+    /// most 200 characters. Absent when a signed-in user creates a job: that
+    /// user's name; otherwise empty (nobody named).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Read-only; ignored.
     #[serde(default, skip_serializing)]
     #[schema(read_only)]
@@ -216,6 +221,9 @@ impl JobInput {
         if let Some(tags) = &self.tags {
             spec.tags.clone_from(tags);
         }
+        if let Some(owner) = &self.owner {
+            spec.owner.clone_from(owner);
+        }
         if let Some(retention) = self.retention {
             spec.retention = RetentionPolicy {
                 keep_runs: retention.keep_runs.unwrap_or(spec.retention.keep_runs),
@@ -255,6 +263,8 @@ impl From<&JobSpec> for JobInput {
             env: Some(spec.env.clone()),
             // Left out when empty, so job files of untagged jobs stay as they were.
             tags: (!spec.tags.is_empty()).then(|| spec.tags.clone()),
+            // Likewise for jobs without an owner.
+            owner: (!spec.owner.is_empty()).then(|| spec.owner.clone()),
             progress: None,
             version: None,
             id: None,
@@ -329,6 +339,9 @@ pub struct JobView {
     /// Its tags, in the order written.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Who looks after it (free text); empty when nobody is named.
+    #[serde(default)]
+    pub owner: String,
     /// What a UI draws of work in progress: the newest chain and the
     /// consumed queue's events (filled by `GET /jobs` and `GET /jobs/{job}`).
     pub progress: ProgressView,
@@ -412,6 +425,7 @@ impl From<Job> for JobView {
             handler: spec.handler,
             env: spec.env,
             tags: spec.tags,
+            owner: spec.owner,
             progress: ProgressView::default(),
             version: job.version,
             next_fire_at: job.next_fire_at,

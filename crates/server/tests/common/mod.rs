@@ -317,6 +317,16 @@ impl Reply {
         &self.body
     }
 
+    /// The `name` of each item of a page (`{"items": [...]}`).
+    pub fn item_names(&self) -> Vec<String> {
+        self.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// The `field` names of a validation problem's errors.
     pub fn error_fields(&self) -> Vec<String> {
         self.problem(422)["errors"]

@@ -70,6 +70,8 @@ export async function consolePage(main, ctx) {
   const runButton = h('button', { type: 'button', class: 'primary', title: 'Run (Ctrl/Cmd+Enter)', onClick: run }, 'Run');
   const stopButton = h('button', { type: 'button', hidden: true }, 'Stop');
   const saveAsJob = h('button', { type: 'button', onClick: () => saveAs() }, 'Save as job');
+  let editor = null;
+  const formatButton = h('button', { type: 'button', disabled: true, onClick: () => editor?.format() }, 'Format');
   const history = h('select', { id: 'console-history', onChange: (e) => pick(e.target) });
   const drawHistory = (list) =>
     fill(
@@ -97,14 +99,23 @@ export async function consolePage(main, ctx) {
       ),
     ),
     error.el,
-    h('div', { class: 'buttons' }, runButton, stopButton, saveAsJob),
+    h('div', { class: 'buttons' }, runButton, stopButton, formatButton, saveAsJob),
     out,
   );
-  const { createEditor } = await editorModule;
+  const { createEditor, FORMAT_KEY, formatFailure } = await editorModule;
   if (ctx.signal.aborted) return;
   box.replaceChildren();
   const keep = debounce((text) => saveDraft(mine.script, text), 300);
-  const editor = createEditor(box, { doc: localStorage.getItem(mine.script) ?? EXAMPLE, label: 'Script', onRun: run, onChange: keep });
+  editor = createEditor(box, {
+    doc: localStorage.getItem(mine.script) ?? EXAMPLE,
+    label: 'Script',
+    onRun: run,
+    onChange: keep,
+    // The console sends its scripts as JavaScript (no language field), so they are formatted as such.
+    onFormat: (outcome) => (outcome.error ? error.show(formatFailure(outcome.error)) : error.hide()),
+  });
+  formatButton.disabled = false;
+  formatButton.title = `Format document (${FORMAT_KEY.label})`;
   editor.view.contentDOM.setAttribute('aria-label', 'Script');
   // The debounced write may not have happened yet when the user leaves or reloads.
   const flush = () => saveDraft(mine.script, editor.value);

@@ -53,6 +53,7 @@ export async function editorPage(main, ctx, jobRef) {
   let job = jobRef ? await api('GET', `/jobs/${encodeURIComponent(jobRef)}`, undefined, { signal: ctx.signal }) : null;
   const editorModule = import('./editor.js');
   const draft = job ? null : takeDraft();
+  let editor = null;
 
   const input = (props) => h('input', { disabled: !canEdit, ...props });
   const select = (name, options, value) =>
@@ -60,6 +61,7 @@ export async function editorPage(main, ctx, jobRef) {
 
   const name = input({ name: 'name', required: true, value: job?.name ?? '', autocomplete: 'off', spellcheck: 'false', pattern: '[A-Za-z0-9._\\-]+' });
   const description = input({ name: 'description', value: job?.description ?? '' });
+  const owner = input({ name: 'owner', value: job?.owner ?? '', autocomplete: 'off', placeholder: job ? 'nobody named' : `empty: ${session.user.name}` });
   const tags = input({ name: 'tags', value: (job?.tags ?? []).join(', '), autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. billing, nightly' });
   const cron = input({
     name: 'schedule',
@@ -111,6 +113,7 @@ export async function editorPage(main, ctx, jobRef) {
   const runNowButton = h('button', { type: 'button', disabled: !canEdit || !job, onClick: runNow }, 'Run now');
   const testButton = h('button', { type: 'button', disabled: !canEdit, title: 'Test run (Ctrl/Cmd+Enter)', onClick: testRun }, 'Test run');
   const stopButton = h('button', { type: 'button', hidden: true }, 'Stop');
+  const formatButton = h('button', { type: 'button', disabled: true, onClick: () => editor?.format() }, 'Format');
 
   const form = h(
     'form',
@@ -125,7 +128,7 @@ export async function editorPage(main, ctx, jobRef) {
     h(
       'div',
       { class: 'grid2' },
-      h('div', null, field('Name', name, 'Letters, digits, dots, underscores and hyphens; no spaces. Not only digits.'), field('Description', description), field('Tags', tags, 'Short words to find the job by on the jobs page, separated by commas: letters, digits, dots, underscores and hyphens.')),
+      h('div', null, field('Name', name, 'Letters, digits, dots, underscores and hyphens; no spaces. Not only digits.'), field('Description', description), field('Owner', owner, 'Who looks after this job: a name or an e-mail address.'), field('Tags', tags, 'Short words to find the job by on the jobs page, separated by commas: letters, digits, dots, underscores and hyphens.')),
       h(
         'div',
         null,
@@ -155,7 +158,7 @@ export async function editorPage(main, ctx, jobRef) {
     h('div', { class: 'filters' }, h('label', null, 'Place Test run output ', layoutChoice)),
     workbench,
     errors.el,
-    h('div', { class: 'buttons sticky' }, saveButton, runNowButton, testButton, stopButton, notice),
+    h('div', { class: 'buttons sticky' }, saveButton, runNowButton, testButton, formatButton, stopButton, notice),
   );
   fill(main, form);
 
@@ -189,16 +192,20 @@ export async function editorPage(main, ctx, jobRef) {
   tz.addEventListener('input', preview);
   preview();
 
-  const { createEditor } = await editorModule;
+  const { createEditor, FORMAT_KEY, formatFailure } = await editorModule;
   if (ctx.signal.aborted) return;
   scriptBox.replaceChildren();
-  const editor = createEditor(scriptBox, {
+  editor = createEditor(scriptBox, {
     doc: job?.script ?? draft?.script ?? NEW_SCRIPT,
     label: 'Script',
     readOnly: !canEdit,
+    language: () => job?.language ?? 'javascript',
     onSave: () => save(),
     onRun: () => testRun(),
+    onFormat: showFormatted,
   });
+  formatButton.disabled = !canEdit;
+  formatButton.title = `Format document (${FORMAT_KEY.label})`;
   editor.view.contentDOM.setAttribute('aria-labelledby', 'script-label');
   editor.view.contentDOM.setAttribute('aria-label', 'Script');
 
@@ -225,6 +232,7 @@ export async function editorPage(main, ctx, jobRef) {
   const controls = {
     name,
     description,
+    owner,
     schedule: cron,
     'schedule.cron': cron,
     'schedule.timezone': tz,
@@ -237,6 +245,17 @@ export async function editorPage(main, ctx, jobRef) {
     params,
     tags,
   };
+
+  /** What formatting did, shown where the script's errors are (the editor module is loaded by then). */
+  function showFormatted(outcome) {
+    const failure = outcome.error ? formatFailure(outcome.error) : null;
+    // A save's errors stay until the next save; an earlier format failure goes.
+    if (failure || scriptError.textContent.startsWith('Cannot format')) {
+      scriptError.hidden = !failure;
+      scriptError.textContent = failure ?? '';
+    }
+    notice.textContent = outcome.ok ? 'Formatted (Ctrl/Cmd+Z undoes it).' : '';
+  }
 
   /** Puts each error beside its field (scripts: a marker at its line) and lists them all above the buttons. */
   function showErrors(list, error = null) {
@@ -276,6 +295,7 @@ export async function editorPage(main, ctx, jobRef) {
     const input = {
       name: name.value.trim(),
       description: description.value,
+      owner: owner.value.trim(),
       schedule: cron.value.trim() ? { cron: cron.value.trim(), timezone: tz.value.trim() || 'UTC' } : null,
       script: editor.value,
       enabled: enabled.checked,

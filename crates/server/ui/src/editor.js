@@ -1,12 +1,15 @@
 // The script editor: CodeMirror 6 with JavaScript highlighting, line
 // numbers, bracket matching, search, completion of the Forge API names and
 // error markers at the line/column the server reports; hovering a Forge API
-// name shows its signature and what it does. Loaded lazily (its
-// own chunk) by the pages that edit scripts, so the jobs page stays light.
+// name shows its signature and what it does; "Format document"
+// (Shift+Alt+F) reformats the script with prettier, itself a chunk loaded
+// the first time. Loaded lazily (its own chunk) by the pages that edit
+// scripts, so the jobs page stays light.
 
 import { basicSetup } from 'codemirror';
 import { EditorView, hoverTooltip, keymap } from '@codemirror/view';
 import { EditorState, Prec } from '@codemirror/state';
+import { isolateHistory } from '@codemirror/commands';
 import { javascript, javascriptLanguage } from '@codemirror/lang-javascript';
 import { lintGutter, setDiagnostics } from '@codemirror/lint';
 import { oneDark } from '@codemirror/theme-one-dark';
@@ -152,12 +155,70 @@ function dark() {
   return typeof matchMedia === 'function' && matchMedia('(prefers-color-scheme: dark)').matches;
 }
 
+/** The shortcut of "Format document": as CodeMirror binds it and as people read it. */
+export const FORMAT_KEY = { codemirror: 'Shift-Alt-f', label: 'Shift+Alt+F' };
+
+/** What a page says when "Format document" could not format: `{message, line?, column?}`. */
+export function formatFailure({ message, line, column }) {
+  return `Cannot format: ${message}${line ? ` (line ${line}, column ${column})` : ''}. The script is unchanged.`;
+}
+
+/**
+ * Reformats the script in `view` as `language` in one transaction of its
+ * own (a single undo step), keeping the cursor on the same code. Resolves
+ * to `{ ok: true }`, or `{ error: { message, line, column } }` with the
+ * text left as it was when it does not parse.
+ */
+async function formatView(view, language) {
+  const { formatScript, FormatError } = await import('./format.js');
+  const before = view.state;
+  let result;
+  try {
+    result = await formatScript(before.doc.toString(), language, before.selection.main.head);
+  } catch (error) {
+    if (!(error instanceof FormatError)) throw error;
+    return { error: { message: error.message, line: error.line, column: error.column } };
+  }
+  // Edits made while prettier ran win: formatting stale text would lose them.
+  if (view.state.doc !== before.doc) return { error: { message: 'the script changed while it was being formatted; format it again' } };
+  if (result.text !== before.doc.toString()) {
+    view.dispatch({
+      changes: { from: 0, to: before.doc.length, insert: result.text },
+      selection: { anchor: Math.min(result.cursor, result.text.length) },
+      annotations: isolateHistory.of('full'),
+      scrollIntoView: true,
+      userEvent: 'format',
+    });
+  }
+  return { ok: true };
+}
+
 /**
  * An editor in `parent` holding `doc`; `label` is its accessible name.
- * `onSave`/`onRun` are bound to Ctrl/Cmd+S and Ctrl/Cmd+Enter.
+ * `onSave`/`onRun` are bound to Ctrl/Cmd+S and Ctrl/Cmd+Enter; Shift+Alt+F
+ * formats the script as `language()` says (`javascript` or `typescript`)
+ * and hands the outcome of `format()` to `onFormat`.
  */
-export function createEditor(parent, { doc = '', label = 'Script', onSave, onRun, onChange, readOnly = false } = {}) {
-  const view = new EditorView({
+export function createEditor(
+  parent,
+  { doc = '', label = 'Script', onSave, onRun, onChange, onFormat, language = () => 'javascript', readOnly = false } = {},
+) {
+  let view;
+  let formatting = null;
+  /** Formats the script (one at a time); resolves to what `formatView` says, also given to `onFormat`. */
+  const format = () => {
+    if (readOnly) return Promise.resolve({ ok: false });
+    formatting ??= formatView(view, language())
+      .catch((error) => ({ error: { message: `the formatter could not be loaded: ${error.message}` } }))
+      .then((outcome) => {
+        formatting = null;
+        if (outcome.error?.line) setErrors([{ ...outcome.error, message: `Cannot format: ${outcome.error.message}` }]);
+        onFormat?.(outcome);
+        return outcome;
+      });
+    return formatting;
+  };
+  view = new EditorView({
     parent,
     state: EditorState.create({
       doc,
@@ -166,6 +227,7 @@ export function createEditor(parent, { doc = '', label = 'Script', onSave, onRun
           keymap.of([
             { key: 'Mod-s', preventDefault: true, run: () => (onSave?.(), true) },
             { key: 'Mod-Enter', preventDefault: true, run: () => (onRun?.(), true) },
+            { key: FORMAT_KEY.codemirror, preventDefault: true, run: () => (format(), true) },
           ]),
         ),
         basicSetup,
@@ -195,17 +257,20 @@ export function createEditor(parent, { doc = '', label = 'Script', onSave, onRun
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
     },
     /** Markers for `[{line, column, message}]` (1-based, as the server reports). */
-    setErrors(errors) {
-      const doc = view.state.doc;
-      const diagnostics = errors.map(({ line, column, message }) => {
-        const l = doc.line(Math.min(Math.max(line || 1, 1), doc.lines));
-        const from = Math.min(l.from + Math.max((column || 1) - 1, 0), l.to);
-        return { from, to: Math.max(from, Math.min(from + 1, l.to)), severity: 'error', message };
-      });
-      view.dispatch(setDiagnostics(view.state, diagnostics));
-    },
+    setErrors,
+    format,
     focus() {
       view.focus();
     },
   };
+
+  function setErrors(errors) {
+    const text = view.state.doc;
+    const diagnostics = errors.map(({ line, column, message }) => {
+      const l = text.line(Math.min(Math.max(line || 1, 1), text.lines));
+      const from = Math.min(l.from + Math.max((column || 1) - 1, 0), l.to);
+      return { from, to: Math.max(from, Math.min(from + 1, l.to)), severity: 'error', message };
+    });
+    view.dispatch(setDiagnostics(view.state, diagnostics));
+  }
 }

@@ -85,6 +85,7 @@ export async function jobPage(main, ctx, ref) {
           ['Time zone', job.schedule?.timezone ?? '—'],
           ['Next run', job.enabled ? timeEl(job.next_fire_at) : 'paused'],
           ['Version', String(job.version)],
+          job.owner ? ['Owner', h('a', { href: `/?owner=${encodeURIComponent(job.owner)}`, title: `Show the jobs of ${job.owner}` }, job.owner)] : null,
           job.tags?.length ? ['Tags', job.tags.map((t) => [h('a', { class: 'tag', href: `/?tag=${encodeURIComponent(t)}` }, t), ' '])] : null,
           ['Timeout', fmtDuration(job.timeout_seconds * 1000)],
           ['Overlap', job.overlap.replace(/_/g, ' ')],

@@ -1,8 +1,9 @@
-// The jobs page: every job with its schedule (words and cron), zone, next
-// run, last status, a strip of its last 20 runs and their average duration;
-// search and filters in the URL, server-side paging, pause/resume in place;
-// editors select jobs (a checkbox per row, one for the page) to pause,
-// resume or delete them at once.
+// The jobs page: every job with its owner, description (shortened, whole
+// on hover), tags, schedule (words and cron), zone, next run, last status,
+// a strip of its last 20 runs and their average duration; search and
+// filters (name, last status, state, tag, owner) in the URL, server-side
+// paging, pause/resume in place; editors select jobs (a checkbox per row,
+// one for the page) to pause, resume or delete them at once.
 
 import { errorBanner, table } from './components.js';
 import { api, badge, debounce, fill, fmtDuration, h, session, STATUSES, statusLabel, timeEl } from './lib.js';
@@ -12,7 +13,7 @@ const REFRESH_MS = 10_000;
 
 export async function jobsPage(main, ctx) {
   const params = new URLSearchParams(location.search);
-  const filters = { q: params.get('q') || '', status: params.get('status') || '', enabled: params.get('enabled') || '', tag: params.get('tag') || '' };
+  const filters = { q: params.get('q') || '', status: params.get('status') || '', enabled: params.get('enabled') || '', tag: params.get('tag') || '', owner: params.get('owner') || '' };
   const cursors = [null]; // cursors[i] is the cursor of page i
   let pageIndex = 0;
   const canEdit = session.user.role !== 'viewer';
@@ -59,32 +60,38 @@ export async function jobsPage(main, ctx) {
       refilter();
     }, 250),
   });
-  const tagFilter = h('input', {
-    type: 'search',
-    placeholder: 'any',
-    value: filters.tag,
-    size: 12,
-    onInput: debounce((e) => {
-      filters.tag = e.target.value.trim();
-      refilter();
-    }, 250),
-  });
-  /** A tag in a row: a button that filters the list by it. */
-  const tagChip = (tag) =>
+  /** A text filter of the list named `key` in `filters` (and the URL). */
+  const textFilter = (key, placeholder) =>
+    h('input', {
+      type: 'search',
+      placeholder,
+      value: filters[key],
+      size: 12,
+      onInput: debounce((e) => {
+        filters[key] = e.target.value.trim();
+        refilter();
+      }, 250),
+    });
+  const tagFilter = textFilter('tag', 'any');
+  const ownerFilter = textFilter('owner', 'anyone');
+  /** A value in a row (`text`) as a button that sets `input`, the filter `key`, to it. */
+  const filterButton = (key, input, text, title, cls) =>
     h(
       'button',
       {
         type: 'button',
-        class: 'tag',
-        title: `Show the jobs tagged ${tag}`,
+        class: cls,
+        title,
         onClick: () => {
-          filters.tag = tag;
-          tagFilter.value = tag;
+          filters[key] = text;
+          input.value = text;
           refilter();
         },
       },
-      tag,
+      text,
     );
+  const tagChip = (tag) => filterButton('tag', tagFilter, tag, `Show the jobs tagged ${tag}`, 'tag');
+  const ownerButton = (owner) => filterButton('owner', ownerFilter, owner, `Show the jobs of ${owner}`, 'link-button owner');
   const status = h(
     'select',
     {
@@ -124,12 +131,13 @@ export async function jobsPage(main, ctx) {
       h('label', null, 'Last status', status),
       h('label', null, 'State', enabled),
       h('label', null, 'Tag', tagFilter),
+      h('label', null, 'Owner', ownerFilter),
     ),
     message.el,
     canEdit && bulkBar,
     table(
       'Jobs',
-      [canEdit ? selectPage : null, 'Name', 'Description and tags', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''].filter((c) => c !== null),
+      [canEdit ? selectPage : null, 'Name', 'Owner', 'Description and tags', 'Schedule', 'Time zone', 'Next run', 'Last status', 'Last 20 runs', 'Avg duration', ''].filter((c) => c !== null),
       body,
       null,
       { class: 'jobs' },
@@ -143,6 +151,7 @@ export async function jobsPage(main, ctx) {
     if (filters.status) p.set('status', filters.status);
     if (filters.enabled) p.set('enabled', filters.enabled);
     if (filters.tag) p.set('tag', filters.tag);
+    if (filters.owner) p.set('owner', filters.owner);
     if (cursors[pageIndex]) p.set('cursor', cursors[pageIndex]);
     const page = await api('GET', `/jobs?${p}`, undefined, { signal: ctx.signal });
     message.hide();
@@ -155,7 +164,7 @@ export async function jobsPage(main, ctx) {
       ? `${first}–${first + page.items.length - 1}${total == null ? '' : ` of ${total}`} job${total === 1 ? '' : 's'}`
       : '';
     if (!page.items.length) {
-      const anyFilter = filters.q || filters.status || filters.enabled || filters.tag;
+      const anyFilter = Object.values(filters).some(Boolean);
       fill(
         body,
         h(
@@ -163,7 +172,7 @@ export async function jobsPage(main, ctx) {
           null,
           h(
             'td',
-            { colspan: canEdit ? 10 : 9, class: 'empty' },
+            { colspan: canEdit ? 11 : 10, class: 'empty' },
             anyFilter ? 'No job matches these filters.' : 'No jobs yet. ',
             !anyFilter && canEdit && h('a', { href: '/jobs/new' }, 'Write the first one'),
           ),
@@ -265,7 +274,14 @@ export async function jobsPage(main, ctx) {
         h('a', { href: `/jobs/${job.id}` }, job.name),
         !job.enabled && h('span', { class: 'badge paused' }, 'paused'),
       ),
-      h('td', { class: 'description', 'data-label': 'About' }, job.description || '', job.tags?.length ? h('div', { class: 'tags' }, job.tags.map(tagChip)) : null),
+      h('td', { 'data-label': 'Owner' }, job.owner ? ownerButton(job.owner) : h('span', { class: 'muted' }, '—')),
+      h(
+        'td',
+        { class: 'description', 'data-label': 'About' },
+        // Long descriptions are cut to two lines by the stylesheet; the whole text is in the tooltip.
+        job.description ? h('div', { class: 'about', title: job.description }, job.description) : null,
+        job.tags?.length ? h('div', { class: 'tags' }, job.tags.map(tagChip)) : null,
+      ),
       h(
         'td',
         { class: 'schedule' },

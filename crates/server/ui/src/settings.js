@@ -459,6 +459,7 @@ async function storage(box, ctx) {
   const prefix = h('input', { id: 'storage-prefix', type: 'search', placeholder: 'all keys' });
   const body = h('tbody');
   const more = h('button', { type: 'button', hidden: true }, 'More keys');
+  const usage = h('p', { id: 'storage-usage', class: 'muted' });
   let cursor = null;
   const row = (item) =>
     h(
@@ -503,6 +504,7 @@ async function storage(box, ctx) {
     const page = await api('GET', `/storage?${q}`, undefined, { signal: ctx.signal });
     cursor = page.next_cursor || null;
     more.hidden = !cursor;
+    showUsage(usage, page.usage);
     append(page.items);
   }
   const append = (items) => {
@@ -519,6 +521,7 @@ async function storage(box, ctx) {
     h('h2', { id: 'section-title' }, 'Storage'),
     h('p', { class: 'muted' }, 'The key-value store scripts use (storage / kvs). Secret values are never shown.'),
     h('div', { class: 'filters' }, h('div', { class: 'field' }, h('label', { for: 'storage-prefix' }, 'Key prefix'), prefix)),
+    usage,
     message.el,
     table('Storage', ['Key', 'Value', 'Bytes', ''], body),
     more,
@@ -535,6 +538,35 @@ async function storage(box, ctx) {
     }),
   );
   await load(true);
+}
+
+// The quota counts every job's entries and secrets together ([limits] storage_keys, storage_mb).
+function showUsage(el, usage) {
+  if (!usage) return;
+  const part = (label, used, max, fmt) =>
+    h(
+      'span',
+      { class: 'quota' },
+      `${label}: ${fmt(used)} of ${max == null ? 'no limit' : fmt(max)} `,
+      max != null && h('meter', { min: 0, max, value: Math.min(used, max), high: max * 0.9, 'aria-label': `${label} used` }),
+    );
+  fill(
+    el,
+    'Storage quota (all jobs, entries and secrets) — ',
+    part('keys', usage.keys, usage.max_keys, (n) => n.toLocaleString('en')),
+    ' · ',
+    part('size', usage.bytes, usage.max_bytes, fmtBytes),
+  );
+}
+
+function fmtBytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
 }
 
 function truncate(s, n = 120) {

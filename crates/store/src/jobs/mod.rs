@@ -25,9 +25,9 @@ use crate::{
 
 pub use self::types::{
     DEFAULT_MEMORY_LIMIT_MB, Job, JobOverview, JobSchedule, JobSpec, JobVersion, JobsOverview,
-    Language, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS, MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS,
-    MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, RetentionPolicy, RetryPolicy, ScheduledJob,
-    TIMEOUT_SECONDS_RANGE, is_tag,
+    Language, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS, MAX_OWNER_CHARS, MAX_SCRIPT_BYTES,
+    MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, RetentionPolicy, RetryPolicy,
+    ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
 };
 
 /// A job to create (version 1).
@@ -115,6 +115,8 @@ pub struct JobFilter {
     pub last_run: Option<LastRunFilter>,
     /// Only jobs with this tag (exact).
     pub tag: Option<String>,
+    /// Only jobs whose owner contains this text (case-insensitive).
+    pub owner: Option<String>,
 }
 
 /// The `tags` column of a job with `tags`: `,a,b,`, or empty.
@@ -166,6 +168,8 @@ struct JobColumns<'a> {
     next_fire_at_ms: Option<i64>,
     /// `tags` as `,a,b,` (empty without tags), for the tag filter.
     tags: String,
+    /// `owner`, for the owner filter.
+    owner: &'a str,
     spec_json: String,
 }
 
@@ -184,6 +188,7 @@ impl<'a> JobColumns<'a> {
             keep_days: i64::from(spec.retention.keep_days),
             next_fire_at_ms: if fires { opt_ms(next_fire_at) } else { None },
             tags: tag_column(&spec.tags),
+            owner: &spec.owner,
             spec_json: crate::codec::to_json("job spec", spec)?,
         })
     }
@@ -290,6 +295,7 @@ impl Store {
                     .bind(columns.next_fire_at_ms)
                     .bind(now)
                     .bind(&columns.tags)
+                    .bind(columns.owner)
                     .fetch_one(&mut *tx)
                     .await
                     .db()
@@ -369,6 +375,7 @@ impl Store {
                     .bind(columns.next_fire_at_ms)
                     .bind(now)
                     .bind(&columns.tags)
+                    .bind(columns.owner)
                     .execute(&mut *tx)
                     .await
                     .db()
@@ -507,6 +514,7 @@ impl Store {
         };
         let limit = list_limit(filter.limit);
         let search = filter.search.as_deref().filter(|s| !s.is_empty());
+        let owner = filter.owner.as_deref().filter(|s| !s.is_empty());
         let mut items = with_backend!(self, |pool, sql| {
             let rows = sqlx::query(sql.jobs.job_list)
                 .bind(&after)
@@ -515,6 +523,7 @@ impl Store {
                 .bind(i64::from(limit) + 1)
                 .bind(filter.last_run.map(LastRunFilter::as_str))
                 .bind(tag_needle(filter.tag.as_deref()))
+                .bind(owner)
                 .fetch_all(pool)
                 .await
                 .db()?;
@@ -535,17 +544,20 @@ impl Store {
     /// conditions (its cursor and limit are ignored).
     pub async fn job_count(&self, filter: &JobFilter) -> Result<u64, StoreError> {
         let search = filter.search.as_deref().filter(|s| !s.is_empty());
+        let owner = filter.owner.as_deref().filter(|s| !s.is_empty());
         let (n,): (i64,) = with_backend!(self, |pool, sql| {
             let query = match filter.last_run {
                 None => sqlx::query_as(sql.jobs.job_count)
                     .bind(search)
                     .bind(filter.enabled)
-                    .bind(tag_needle(filter.tag.as_deref())),
+                    .bind(tag_needle(filter.tag.as_deref()))
+                    .bind(owner),
                 Some(last_run) => sqlx::query_as(sql.jobs.job_count_by_last_run)
                     .bind(search)
                     .bind(filter.enabled)
                     .bind(last_run.as_str())
-                    .bind(tag_needle(filter.tag.as_deref())),
+                    .bind(tag_needle(filter.tag.as_deref()))
+                    .bind(owner),
             };
             query.fetch_one(pool).await.db()?
         });

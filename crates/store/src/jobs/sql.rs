@@ -24,12 +24,14 @@ dialect_statements! {
         pub(crate) job_version_for_update: &'static str,
         /// Job list page: `$1` name after which to start, `$2` search text or
         /// NULL, `$3` enabled or NULL, `$4` limit, `$5` newest run's status
-        /// (`none`: never ran) or NULL, `$6` `,tag,` or NULL.
+        /// (`none`: never ran) or NULL, `$6` `,tag,` or NULL, `$7` owner text
+        /// or NULL.
         pub(crate) job_list: &'static str,
-        /// `$1` search, `$2` enabled, `$3` `,tag,` as in `job_list` → how many jobs match.
+        /// `$1` search, `$2` enabled, `$3` `,tag,`, `$4` owner text as in
+        /// `job_list` → how many jobs match.
         pub(crate) job_count: &'static str,
         /// `$1` search, `$2` enabled, `$3` the newest run's status (`none`:
-        /// never ran), `$4` `,tag,` → how many jobs match.
+        /// never ran), `$4` `,tag,`, `$5` owner text → how many jobs match.
         pub(crate) job_count_by_last_run: &'static str,
         /// `$1` JSON array of job ids, `$2` runs per job → `job_id`, `id`,
         /// `status`, `scheduled_for_ms`, `started_at_ms`, `finished_at_ms` of
@@ -48,6 +50,7 @@ pub(crate) const SQLITE: JobSql = JobSql {
            AND ($3 IS NULL OR j.enabled = $3) \
            AND ($5 IS NULL OR ($5 = 'none' AND lr.id IS NULL) OR lr.status = $5) \
            AND ($6 IS NULL OR instr(j.tags, $6) > 0) \
+           AND ($7 IS NULL OR instr(lower(j.owner), lower($7)) > 0) \
          ORDER BY j.name LIMIT $4"
     ),
     // Without a status filter the newest runs are not joined: one index
@@ -55,13 +58,15 @@ pub(crate) const SQLITE: JobSql = JobSql {
     job_count: "SELECT count(*) FROM jobs j \
         WHERE ($1 IS NULL OR instr(lower(j.name), lower($1)) > 0) \
           AND ($2 IS NULL OR j.enabled = $2) \
-          AND ($3 IS NULL OR instr(j.tags, $3) > 0)",
+          AND ($3 IS NULL OR instr(j.tags, $3) > 0) \
+          AND ($4 IS NULL OR instr(lower(j.owner), lower($4)) > 0)",
     job_count_by_last_run: "SELECT count(*) FROM jobs j \
         LEFT JOIN runs lr ON lr.id = (SELECT max(id) FROM runs WHERE job_id = j.id) \
         WHERE ($1 IS NULL OR instr(lower(j.name), lower($1)) > 0) \
           AND ($2 IS NULL OR j.enabled = $2) \
           AND (($3 = 'none' AND lr.id IS NULL) OR lr.status = $3) \
-          AND ($4 IS NULL OR instr(j.tags, $4) > 0)",
+          AND ($4 IS NULL OR instr(j.tags, $4) > 0) \
+          AND ($5 IS NULL OR instr(lower(j.owner), lower($5)) > 0)",
     // Per job, the id of its `$2`-th newest run bounds an index range scan
     // of `runs_by_job`; the materialised id list keeps the jobs outermost.
     runs_recent_of_jobs: "WITH j AS MATERIALIZED (SELECT value AS job_id FROM json_each($1)) \
@@ -83,12 +88,14 @@ pub(crate) const POSTGRES: JobSql = JobSql {
            AND ($3::boolean IS NULL OR j.enabled = $3) \
            AND ($5::text IS NULL OR ($5 = 'none' AND lr.id IS NULL) OR lr.status = $5) \
            AND ($6::text IS NULL OR strpos(j.tags, $6) > 0) \
+           AND ($7::text IS NULL OR strpos(lower(j.owner), lower($7)) > 0) \
          ORDER BY j.name LIMIT $4"
     ),
     job_count: "SELECT count(*) FROM jobs j \
         WHERE ($1::text IS NULL OR strpos(lower(j.name), lower($1)) > 0) \
           AND ($2::boolean IS NULL OR j.enabled = $2) \
-          AND ($3::text IS NULL OR strpos(j.tags, $3) > 0)",
+          AND ($3::text IS NULL OR strpos(j.tags, $3) > 0) \
+          AND ($4::text IS NULL OR strpos(lower(j.owner), lower($4)) > 0)",
     // LATERAL halves the time of the `max(id)` join over 10,000 jobs here.
     job_count_by_last_run: "SELECT count(*) FROM jobs j \
         LEFT JOIN LATERAL (SELECT id, status FROM runs WHERE job_id = j.id \
@@ -96,7 +103,8 @@ pub(crate) const POSTGRES: JobSql = JobSql {
         WHERE ($1::text IS NULL OR strpos(lower(j.name), lower($1)) > 0) \
           AND ($2::boolean IS NULL OR j.enabled = $2) \
           AND (($3::text = 'none' AND lr.id IS NULL) OR lr.status = $3) \
-          AND ($4::text IS NULL OR strpos(j.tags, $4) > 0)",
+          AND ($4::text IS NULL OR strpos(j.tags, $4) > 0) \
+          AND ($5::text IS NULL OR strpos(lower(j.owner), lower($5)) > 0)",
     runs_recent_of_jobs: "SELECT r.job_id, r.id, r.status, r.scheduled_for_ms, \
             r.started_at_ms, r.finished_at_ms \
         FROM json_array_elements_text($1::json) AS j(id) \
@@ -115,18 +123,18 @@ macro_rules! scheduled_job_select {
 
 /// `$1` name, `$2` enabled, `$3` cron, `$4` zone, `$5` overlap, `$6`
 /// misfire, `$7` keep_runs, `$8` keep_days, `$9` next fire, `$10` now,
-/// `$11` tags (`,a,b,`) → `id`.
+/// `$11` tags (`,a,b,`), `$12` owner → `id`.
 pub(crate) const JOB_INSERT: &str = "INSERT INTO jobs (name, version, enabled, \
         schedule_cron, schedule_tz, overlap, misfire, keep_runs, keep_days, \
-        next_fire_at_ms, created_at_ms, updated_at_ms, tags) \
-    VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id";
+        next_fire_at_ms, created_at_ms, updated_at_ms, tags, owner) \
+    VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING id";
 
 /// `$1` id, `$2` version, `$3`..`$10` as in `JOB_INSERT`'s `$1`..`$8`,
-/// `$11` next fire, `$12` now, `$13` tags.
+/// `$11` next fire, `$12` now, `$13` tags, `$14` owner.
 pub(crate) const JOB_UPDATE: &str = "UPDATE jobs SET version = $2, name = $3, \
         enabled = $4, schedule_cron = $5, schedule_tz = $6, overlap = $7, misfire = $8, \
         keep_runs = $9, keep_days = $10, next_fire_at_ms = $11, updated_at_ms = $12, \
-        tags = $13 \
+        tags = $13, owner = $14 \
     WHERE id = $1";
 
 /// `$1` id, `$2` version, `$3` spec JSON, `$4` actor, `$5` now.

@@ -92,7 +92,14 @@ pub struct JobSpec {
     /// [`MAX_TAGS`], each a tag as [`is_tag`] says, each once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Who looks after the job (a name or an e-mail address; free text, at
+    /// most [`MAX_OWNER_CHARS`] characters on one line). Empty: nobody named.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner: String,
 }
+
+/// The longest owner, in characters.
+pub const MAX_OWNER_CHARS: usize = 200;
 
 /// The most `env` entries a job may have.
 const MAX_ENV_ENTRIES: usize = 100;
@@ -121,6 +128,7 @@ impl JobSpec {
             handler: None,
             env: BTreeMap::new(),
             tags: Vec::new(),
+            owner: String::new(),
         }
     }
 
@@ -195,6 +203,7 @@ impl JobSpec {
             );
         }
         check_tags(&self.tags)?;
+        check_owner(&self.owner)?;
         check_env(&self.env)
     }
 }
@@ -235,6 +244,21 @@ fn check_tags(tags: &[String]) -> Result<(), SpecProblem> {
         }
     }
     Ok(())
+}
+
+/// `owner`: one line of at most [`MAX_OWNER_CHARS`] characters.
+fn check_owner(owner: &str) -> Result<(), SpecProblem> {
+    let reason = if owner.chars().count() > MAX_OWNER_CHARS {
+        format!("must be at most {MAX_OWNER_CHARS} characters")
+    } else if owner.chars().any(char::is_control) {
+        "must be one line without control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(SpecProblem {
+        field: "owner",
+        reason,
+    })
 }
 
 /// A JavaScript identifier as an export name is written (ASCII, ≤ 200 characters).

@@ -5,22 +5,21 @@
 //!   [`Store::kv_get`] deletes one it meets, [`Store::kv_purge_expired`]
 //!   sweeps the rest;
 //! - keys sort by Unicode code point on both engines;
-//! - an operation that returns an error has written nothing.
+//! - an operation that returns an error has written nothing;
+//! - writes of entries and secrets stay within the storage quota (`quota`).
 //!
-//! How concurrent writers are kept apart, on both engines:
-//! - a single write is one statement, atomic by itself; an only-if-absent
-//!   write is an upsert whose update applies only over an expired row, so of
-//!   two racing writers the database lets exactly one insert or update;
-//! - batch writes run in one transaction;
-//! - [`Store::kv_transact`] reads its expectations and writes in one
-//!   transaction that no other writer can interleave with: SQLite's
-//!   `BEGIN IMMEDIATE` takes the database's single write lock up front;
-//!   PostgreSQL takes `LOCK TABLE kv IN SHARE ROW EXCLUSIVE MODE`, which
-//!   conflicts with every other writer's lock on the table (including other
-//!   nodes') but never with readers, for the few milliseconds the
-//!   transaction lasts. Per-key locks would allow more parallel writers,
-//!   but cannot lock keys that do not exist yet (`Expect::Absent`).
+//! How concurrent writers are kept apart, on both engines: every write runs
+//! in one transaction that first locks the storage usage row (`quota`), so
+//! writers of entries and secrets go one at a time, including other nodes',
+//! while readers are never blocked. SQLite's `BEGIN IMMEDIATE` takes the
+//! database's single write lock up front anyway; on PostgreSQL the row lock
+//! is what lets [`Store::kv_transact`] read its expectations and write with
+//! no other writer in between (per-key locks could not lock keys that do
+//! not exist yet, as `Expect::Absent` needs), and what keeps two writers
+//! from both passing the quota check. The exact usage count needs that
+//! order; the transactions last milliseconds.
 
+pub(crate) mod quota;
 pub(crate) mod sql;
 
 use std::{
@@ -33,7 +32,8 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 
 use crate::{
-    error::{DatabaseError, DbResultExt},
+    error::{DatabaseError, DbResultExt, QuotaExceeded},
+    kv::quota::{StorageUsage, within_quota},
     store::{Store, with_backend},
 };
 
@@ -93,6 +93,9 @@ pub enum KvError {
         #[source]
         source: serde_json::Error,
     },
+    /// The write would take storage above its quota; see [`QuotaExceeded`].
+    #[error(transparent)]
+    QuotaExceeded(#[from] QuotaExceeded),
     /// The database failed.
     #[error("key-value store failure")]
     Database(#[from] DatabaseError),
@@ -295,13 +298,14 @@ impl Store {
     }
 
     async fn delete_if_expired(&self, key: &str, now: i64) -> Result<(), KvError> {
-        with_backend!(self, |pool, _sql| {
+        within_quota!(self, KvError, |tx, sql| {
             sqlx::query(sql::KV_DELETE_IF_EXPIRED)
                 .bind(key)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .db()?;
+                .db()
+                .map(drop)
         });
         Ok(())
     }
@@ -321,7 +325,7 @@ impl Store {
         let json = encode(key, value)?;
         let now = self.now_ms();
         let expires_at_ms = expiry(now, options.ttl);
-        let written = with_backend!(self, |pool, sql| {
+        let written = within_quota!(self, KvError, |tx, sql| {
             let statement = if options.if_absent {
                 sql.kv.kv_insert_if_absent
             } else {
@@ -332,10 +336,10 @@ impl Store {
                 .bind(&json)
                 .bind(expires_at_ms)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .db()?
-                .rows_affected()
+                .db()
+                .map(|done| done.rows_affected())
         });
         if written == 0 {
             return Err(KvError::KeyExists {
@@ -348,12 +352,13 @@ impl Store {
     /// Deletes `key`; succeeds whether or not it existed.
     pub async fn kv_delete(&self, key: &str) -> Result<(), KvError> {
         check_key(key)?;
-        with_backend!(self, |pool, _sql| {
+        within_quota!(self, KvError, |tx, sql| {
             sqlx::query(sql::KV_DELETE)
                 .bind(key)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .db()?;
+                .db()
+                .map(drop)
         });
         Ok(())
     }
@@ -445,16 +450,14 @@ impl Store {
             .iter()
             .map(|item| prepare_set(&item.key, &item.value, item.ttl, now))
             .collect::<Result<Vec<_>, _>>()?;
-        with_backend!(self, |pool, sql| {
-            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
-            let outcome = async {
+        within_quota!(self, KvError, |tx, sql| {
+            async {
                 for write in &writes {
                     apply_write!(write, now, sql, &mut *tx)?;
                 }
-                Ok(())
+                Ok::<_, KvError>(())
             }
-            .await;
-            finish(tx, outcome).await?;
+            .await
         });
         Ok(())
     }
@@ -464,12 +467,13 @@ impl Store {
         check_batch_len(keys.len())?;
         keys.iter().try_for_each(|key| check_key(key))?;
         let keys_json = json_array(keys.iter().map(String::as_str));
-        with_backend!(self, |pool, sql| {
+        within_quota!(self, KvError, |tx, sql| {
             sqlx::query(sql.kv.kv_delete_many)
                 .bind(&keys_json)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .db()?;
+                .db()
+                .map(drop)
         });
         Ok(())
     }
@@ -494,12 +498,8 @@ impl Store {
                 .filter(|op| op.expectation().is_some())
                 .map(TxOp::key),
         );
-        with_backend!(self, |pool, sql| {
-            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
-            let outcome = async {
-                if let Some(lock) = sql.kv.lock_kv_for_transact {
-                    sqlx::query(lock).execute(&mut *tx).await.db()?;
-                }
+        within_quota!(self, KvError, |tx, sql| {
+            async {
                 let current: Vec<(String, String)> = sqlx::query_as(sql.kv.kv_get_many)
                     .bind(&expected_keys)
                     .bind(now)
@@ -510,10 +510,9 @@ impl Store {
                 for write in &writes {
                     apply_write!(write, now, sql, &mut *tx)?;
                 }
-                Ok(())
+                Ok::<_, KvError>(())
             }
-            .await;
-            finish(tx, outcome).await?;
+            .await
         });
         Ok(())
     }
@@ -523,27 +522,36 @@ impl Store {
     /// expired entries are already invisible.
     pub async fn kv_purge_expired(&self, limit: u32) -> Result<u64, KvError> {
         let now = self.now_ms();
-        let deleted = with_backend!(self, |pool, _sql| {
+        let deleted = within_quota!(self, KvError, |tx, sql| {
             sqlx::query(sql::KV_PURGE_EXPIRED)
                 .bind(now)
                 .bind(i64::from(limit))
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .db()?
-                .rows_affected()
+                .db()
+                .map(|done| done.rows_affected())
         });
         Ok(deleted)
+    }
+
+    /// How many keys and bytes the entries and secrets hold now, as the
+    /// quota counts them.
+    pub async fn storage_usage(&self) -> Result<StorageUsage, KvError> {
+        let row = with_backend!(self, |pool, _sql| {
+            sqlx::query_as(sql::USAGE).fetch_one(pool).await.db()?
+        });
+        Ok(StorageUsage::from_row(row))
     }
 }
 
 /// Commits when `outcome` is a success; otherwise rolls back at once (so
 /// locks are released before the error is returned) and returns the error.
-async fn finish<DB: sqlx::Database>(
+pub(crate) async fn finish<DB: sqlx::Database, T, E: From<DatabaseError>>(
     tx: sqlx::Transaction<'_, DB>,
-    outcome: Result<(), KvError>,
-) -> Result<(), KvError> {
+    outcome: Result<T, E>,
+) -> Result<T, E> {
     match outcome {
-        Ok(()) => tx.commit().await.db().map_err(KvError::from),
+        Ok(value) => tx.commit().await.db().map(|()| value).map_err(E::from),
         Err(error) => {
             // The error that aborted the transaction is the one worth
             // reporting; should the rollback itself fail, the driver drops

@@ -7,9 +7,11 @@ dialect_statements! {
     /// The statements on key-value entries and the storage browser whose text
     /// differs between the dialects.
     pub(crate) struct KvSql {
-        /// Run first inside a `kv_transact` transaction: excludes every other kv
-        /// writer until commit (SQLite's `BEGIN IMMEDIATE` already does).
-        pub(crate) lock_kv_for_transact: Option<&'static str>,
+        /// Run first in every transaction that writes entries or secrets:
+        /// → `keys`, `bytes` of the usage row, locked until commit so that
+        /// storage writers go one at a time (SQLite's `BEGIN IMMEDIATE`
+        /// already makes them).
+        pub(crate) usage_for_update: &'static str,
         /// `$1` key → `value` (JSON text), `expires_at_ms`.
         pub(crate) kv_get: &'static str,
         /// `$1` key, `$2` JSON text, `$3` expires_at_ms, `$4` now.
@@ -36,7 +38,7 @@ dialect_statements! {
 
 /// SQLite: JSON is checked text; `json_each` unpacks key lists.
 pub(crate) const SQLITE: KvSql = KvSql {
-    lock_kv_for_transact: None,
+    usage_for_update: "SELECT keys, bytes FROM storage_usage WHERE id = 1",
     kv_get: "SELECT value, expires_at_ms FROM kv WHERE key = $1",
     kv_upsert: "INSERT INTO kv (key, value, expires_at_ms, updated_at_ms) \
                 VALUES ($1, $2, $3, $4) \
@@ -78,7 +80,7 @@ pub(crate) const SQLITE: KvSql = KvSql {
 /// PostgreSQL: `json` columns cast from and to text; row locks where SQLite
 /// relies on its single writer.
 pub(crate) const POSTGRES: KvSql = KvSql {
-    lock_kv_for_transact: Some("LOCK TABLE kv IN SHARE ROW EXCLUSIVE MODE"),
+    usage_for_update: "SELECT keys, bytes FROM storage_usage WHERE id = 1 FOR UPDATE",
     kv_get: "SELECT value::text AS value, expires_at_ms FROM kv WHERE key = $1",
     kv_upsert: "INSERT INTO kv (key, value, expires_at_ms, updated_at_ms) \
                 VALUES ($1, $2::json, $3, $4) \
@@ -131,3 +133,9 @@ pub(crate) const KV_DELETE_IF_EXPIRED: &str =
 pub(crate) const KV_PURGE_EXPIRED: &str = "DELETE FROM kv WHERE key IN (\
         SELECT key FROM kv WHERE expires_at_ms <= $1 \
         ORDER BY expires_at_ms LIMIT $2)";
+
+/// `$1` now: deletes every expired entry (to free their quota).
+pub(crate) const KV_DELETE_ALL_EXPIRED: &str = "DELETE FROM kv WHERE expires_at_ms <= $1";
+
+/// → `keys`, `bytes` of the storage usage row.
+pub(crate) const USAGE: &str = "SELECT keys, bytes FROM storage_usage WHERE id = 1";

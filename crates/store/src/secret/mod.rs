@@ -35,7 +35,7 @@ use zeroize::Zeroizing;
 
 use crate::{
     error::{DbResultExt, SecretError, SecretKeyError},
-    kv::{MAX_VALUE_BYTES, key_problem, shown_key},
+    kv::{MAX_VALUE_BYTES, key_problem, quota::within_quota, shown_key},
     store::{Store, with_backend},
 };
 
@@ -394,16 +394,17 @@ impl Store {
         // Encryption fails only for messages of hundreds of gigabytes.
         let sealed = secret_key.encrypt(key, &json).ok_or_else(too_large)?;
         let now = self.now_ms();
-        with_backend!(self, |pool, _sql| {
+        within_quota!(self, SecretError, |tx, _sql| {
             sqlx::query(sql::SECRET_UPSERT)
                 .bind(key)
                 .bind(sealed.version)
                 .bind(&sealed.nonce)
                 .bind(&sealed.ciphertext)
                 .bind(now)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .db()?;
+                .db()
+                .map(drop)
         });
         Ok(())
     }
@@ -412,12 +413,13 @@ impl Store {
     /// Needs no secret key.
     pub async fn secret_delete(&self, key: &str) -> Result<(), SecretError> {
         check_secret_key(key)?;
-        with_backend!(self, |pool, _sql| {
+        within_quota!(self, SecretError, |tx, _sql| {
             sqlx::query(sql::SECRET_DELETE)
                 .bind(key)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .db()?;
+                .db()
+                .map(drop)
         });
         Ok(())
     }

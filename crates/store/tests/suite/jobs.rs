@@ -24,6 +24,120 @@ store_tests! {
     job_lists_page_by_name_with_filters,
     a_job_shows_its_newest_run,
     jobs_carry_tags_and_list_by_one,
+    jobs_carry_an_owner_and_list_by_it,
+}
+
+/// A new job of `spec`, by the actor `x`, with no next fire instant.
+fn new_job(spec: JobSpec) -> NewJob {
+    NewJob {
+        spec,
+        next_fire_at: None,
+        actor: "x".into(),
+    }
+}
+
+/// Creates a job of each spec.
+async fn create_all(db: &TestDb, specs: impl IntoIterator<Item = JobSpec>) {
+    for spec in specs {
+        db.store.job_create(&new_job(spec)).await.unwrap();
+    }
+}
+
+/// The names of a page's jobs, in its order.
+fn names(page: store::Page<store::Job>) -> Vec<String> {
+    page.items.into_iter().map(|j| j.spec.name).collect()
+}
+
+async fn jobs_carry_an_owner_and_list_by_it(db: TestDb) {
+    let owned = |name: &str, owner: &str| JobSpec {
+        owner: owner.to_owned(),
+        ..scheduled_spec(name)
+    };
+    create_all(
+        &db,
+        [
+            owned("sync", "Ada Lovelace <ada@example.com>"),
+            owned("report", "ada"),
+            owned("cleanup", "Grace"),
+            owned("orphan", ""),
+        ],
+    )
+    .await;
+    let by_owner = |owner: &str| JobFilter {
+        owner: Some(owner.to_owned()),
+        ..JobFilter::default()
+    };
+    // Contains, case-insensitive: a name finds the jobs its e-mail owns too.
+    assert_eq!(
+        names(db.store.job_list(&by_owner("ADA")).await.unwrap()),
+        ["report", "sync"]
+    );
+    assert_eq!(db.store.job_count(&by_owner("ada")).await.unwrap(), 2);
+    assert_eq!(
+        db.store
+            .job_count(&JobFilter {
+                last_run: Some(store::LastRunFilter::Never),
+                ..by_owner("grace")
+            })
+            .await
+            .unwrap(),
+        1
+    );
+    // An empty filter is no filter.
+    assert_eq!(db.store.job_count(&by_owner("")).await.unwrap(), 4);
+    let read = db
+        .store
+        .job_get(&JobRef::Name("sync".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.spec.owner, "Ada Lovelace <ada@example.com>");
+
+    // A new version's owner replaces the old one in the filter too, and the
+    // old version keeps its owner.
+    db.store
+        .job_update(&JobUpdate {
+            id: read.id,
+            spec: owned("sync", "Grace"),
+            expected_version: None,
+            next_fire_at: None,
+            actor: "x".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        names(db.store.job_list(&by_owner("grace")).await.unwrap()),
+        ["cleanup", "sync"]
+    );
+    let versions = db.store.job_versions(read.id).await.unwrap();
+    assert!(
+        versions
+            .iter()
+            .any(|v| v.version == 1 && v.spec.owner.starts_with("Ada")),
+        "{versions:?}"
+    );
+
+    for bad in [
+        "two\nlines".to_owned(),
+        "x".repeat(store::MAX_OWNER_CHARS + 1),
+    ] {
+        let refused = db
+            .store
+            .job_create(&new_job(owned("bad-owner", &bad)))
+            .await;
+        assert!(
+            matches!(&refused, Err(StoreError::InvalidSpec(problem)) if problem.field == "owner"),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    assert!(
+        db.store
+            .job_get(&JobRef::Name("bad-owner".into()))
+            .await
+            .unwrap()
+            .is_none(),
+        "a refused job is not stored"
+    );
 }
 
 async fn jobs_carry_tags_and_list_by_one(db: TestDb) {
@@ -32,27 +146,19 @@ async fn jobs_carry_tags_and_list_by_one(db: TestDb) {
         spec.tags = tags.iter().map(|t| (*t).to_owned()).collect();
         spec
     };
-    for spec in [
-        tagged("billing-sync", &["billing", "nightly"]),
-        tagged("billing-report", &["billing"]),
-        tagged("cleanup", &["nightly", "bill"]),
-        tagged("untagged", &[]),
-    ] {
-        db.store
-            .job_create(&NewJob {
-                spec,
-                next_fire_at: None,
-                actor: "x".into(),
-            })
-            .await
-            .unwrap();
-    }
+    create_all(
+        &db,
+        [
+            tagged("billing-sync", &["billing", "nightly"]),
+            tagged("billing-report", &["billing"]),
+            tagged("cleanup", &["nightly", "bill"]),
+            tagged("untagged", &[]),
+        ],
+    )
+    .await;
     let by_tag = |tag: &str| JobFilter {
         tag: Some(tag.to_owned()),
         ..JobFilter::default()
-    };
-    let names = |page: store::Page<store::Job>| -> Vec<String> {
-        page.items.into_iter().map(|j| j.spec.name).collect()
     };
     // Whole tags only: `bill` is not a prefix match of `billing`.
     assert_eq!(
@@ -111,14 +217,7 @@ async fn jobs_carry_tags_and_list_by_one(db: TestDb) {
     );
 
     for bad in [&["a,b"][..], &["has space"], &[""], &["x", "x"]] {
-        let refused = db
-            .store
-            .job_create(&NewJob {
-                spec: tagged("bad-tags", bad),
-                next_fire_at: None,
-                actor: "x".into(),
-            })
-            .await;
+        let refused = db.store.job_create(&new_job(tagged("bad-tags", bad))).await;
         assert!(
             matches!(&refused, Err(StoreError::InvalidSpec(problem)) if problem.field == "tags"),
             "{bad:?}: {refused:?}"

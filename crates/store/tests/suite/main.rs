@@ -20,6 +20,7 @@ mod runs;
 mod kv;
 mod kv_batch;
 mod kv_list;
+mod kv_quota;
 mod kv_transact;
 mod kv_ttl;
 mod lifecycle;

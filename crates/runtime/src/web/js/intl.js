@@ -2,8 +2,9 @@
 // options as ECMA-402 says and does the arithmetic; CLDR's locale data comes
 // from ICU4X through the host (`host.intl…`, runtime/src/intl): locale
 // resolution, date/time patterns and names, number symbols and grouping,
-// compact notation, plural rules, list patterns and collation. Currency,
-// unit and relative-time wording stay English-patterned (see
+// percent, currency, unit and compact patterns, relative-time wording, plural
+// rules, list patterns and collation. Units ICU4X has no names for (digital,
+// temperature, compound `-per-` units) keep short English symbols (see
 // docs/forge-compatibility.md). The default time zone is UTC (the sandbox has
 // no host zone); IANA zones come from the bundled tz database.
 export default function makeIntl(host, need) {
@@ -86,9 +87,6 @@ export default function makeIntl(host, need) {
   }
 
   // ---- NumberFormat ------------------------------------------------------------
-  const currencySymbols = { USD: '$', EUR: '€', GBP: '£', JPY: '¥', CNY: 'CN¥', INR: '₹', CAD: 'CA$', AUD: 'A$', NZD: 'NZ$', BRL: 'R$', MXN: 'MX$', KRW: '₩', ILS: '₪', HKD: 'HK$', TWD: 'NT$', VND: '₫', PHP: '₱' };
-  const zeroDigitCurrencies = new Set(['JPY', 'KRW', 'VND', 'CLP', 'ISK', 'HUF', 'TWD', 'UGX', 'XAF', 'XOF']);
-
   // The shortest decimal form of a finite x >= 0 (what String(x) prints, as
   // ICU uses) → [digits as BigInt, scale]: x = digits / 10^scale.
   function decimalOf(x) {
@@ -147,22 +145,44 @@ export default function makeIntl(host, need) {
     while (end > minimum && fraction[end - 1] === '0') end--;
     return fraction.slice(0, end);
   }
-  // Short English unit symbols (Node's en-US `unitDisplay: 'short'`).
-  const shortUnits = {
-    byte: 'byte', kilobyte: 'kB', megabyte: 'MB', gigabyte: 'GB', terabyte: 'TB', petabyte: 'PB',
-    bit: 'bit', kilobit: 'kb', megabit: 'Mb', gigabit: 'Gb',
-    millisecond: 'ms', second: 'sec', minute: 'min', hour: 'hr', day: 'day', week: 'wk', month: 'mth', year: 'yr',
-    millimeter: 'mm', centimeter: 'cm', meter: 'm', kilometer: 'km', mile: 'mi', foot: 'ft', inch: 'in',
-    gram: 'g', kilogram: 'kg', pound: 'lb', liter: 'L', milliliter: 'mL', celsius: '°C', fahrenheit: '°F', percent: '%',
+  // ECMA-402's sanctioned simple units; a unit is one of them or `X-per-Y`.
+  const sanctionedUnits = new Set(['acre', 'bit', 'byte', 'celsius', 'centimeter', 'day', 'degree', 'fahrenheit', 'fluid-ounce', 'foot', 'gallon', 'gigabit', 'gigabyte', 'gram', 'hectare', 'hour', 'inch', 'kilobit', 'kilobyte', 'kilogram', 'kilometer', 'liter', 'megabit', 'megabyte', 'meter', 'microsecond', 'mile', 'mile-scandinavian', 'milliliter', 'millimeter', 'millisecond', 'minute', 'month', 'nanosecond', 'ounce', 'percent', 'petabyte', 'pound', 'second', 'stone', 'terabit', 'terabyte', 'week', 'yard', 'year']);
+  function isSanctionedUnit(unit) {
+    const parts = unit.split('-per-');
+    return parts.length <= 2 && parts.every((part) => sanctionedUnits.has(part));
+  }
+  // English for the units ICU4X has no CLDR names for (digital units,
+  // temperatures, `degree`) and for `-per-` compounds, as Node's en-US writes
+  // them: unit → [short symbol, narrow symbol, long name, joined when narrow].
+  const englishUnits = {
+    bit: ['bit', 'bit', 'bit'], kilobit: ['kb', 'kb', 'kilobit'], megabit: ['Mb', 'Mb', 'megabit'], gigabit: ['Gb', 'Gb', 'gigabit'], terabit: ['Tb', 'Tb', 'terabit'],
+    byte: ['byte', 'B', 'byte'], kilobyte: ['kB', 'kB', 'kilobyte'], megabyte: ['MB', 'MB', 'megabyte'], gigabyte: ['GB', 'GB', 'gigabyte'], terabyte: ['TB', 'TB', 'terabyte'], petabyte: ['PB', 'PB', 'petabyte'],
+    celsius: ['°C', '°C', 'degree Celsius'], fahrenheit: ['°F', '°', 'degree Fahrenheit'], degree: ['deg', '°', 'degree'],
   };
-  // → [text, joined to the number without a space]
+  // Symbols of the units that appear in compounds (`km/h`, `MB/s`).
+  const compoundSymbols = {
+    hour: 'h', minute: 'min', second: 's', millisecond: 'ms', day: 'd', week: 'wk', month: 'mth', year: 'yr',
+    meter: 'm', kilometer: 'km', centimeter: 'cm', millimeter: 'mm', mile: 'mi', foot: 'ft', inch: 'in', yard: 'yd',
+    liter: 'L', milliliter: 'mL', gallon: 'gal', gram: 'g', kilogram: 'kg', pound: 'lb', ounce: 'oz',
+  };
+  function englishUnit(unit, display, singular) {
+    const known = englishUnits[unit];
+    if (known === undefined) {
+      const symbol = compoundSymbols[unit] ?? unit;
+      return display === 'long' ? (singular ? unit : `${unit}s`) : symbol;
+    }
+    if (display === 'long') return singular ? known[2] : known[2].replace(/^(\w+)/, '$1s');
+    return display === 'narrow' ? known[1] : known[0];
+  }
+  // The English text after the number → [text, joined to the number without a space].
   function unitText(unit, display, singular) {
-    if (unit === 'percent') return ['%', true];
-    if (display === 'long') return [singular ? unit : `${unit}s`, false];
-    if (display === 'narrow' && (unit === 'celsius' || unit === 'fahrenheit')) return [shortUnits[unit], true];
-    const short = shortUnits[unit] ?? unit;
-    const pluralised = !singular && (unit === 'day' || unit === 'week' || unit === 'month' || unit === 'year') ? `${short}s` : short;
-    return [pluralised, false];
+    const per = unit.split('-per-');
+    if (per.length === 2) {
+      if (display === 'long') return [`${englishUnit(per[0], 'long', singular)} per ${englishUnit(per[1], 'long', true)}`, false];
+      return [`${englishUnit(per[0], display, singular)}/${englishUnit(per[1], display, true)}`, display === 'narrow'];
+    }
+    const joined = display === 'narrow' || (display === 'short' && (unit === 'celsius' || unit === 'fahrenheit'));
+    return [englishUnit(unit, display, singular), joined && display !== 'long'];
   }
 
   class NumberFormat {
@@ -179,11 +199,12 @@ export default function makeIntl(host, need) {
       if (style === 'currency' && currency === undefined) throw new TypeError('Currency code is required with currency style.');
       const unit = getOption(options, 'unit', undefined, undefined);
       if (style === 'unit' && unit === undefined) throw new TypeError('Unit is required with unit style.');
+      if (unit !== undefined && !isSanctionedUnit(unit)) throw new RangeError(`Invalid unit argument for Intl.NumberFormat() '${unit}'`);
       const currencyDisplay = getOption(options, 'currencyDisplay', ['symbol', 'narrowSymbol', 'code', 'name'], 'symbol');
       const unitDisplay = getOption(options, 'unitDisplay', ['short', 'narrow', 'long'], 'short');
       const notation = getOption(options, 'notation', ['standard', 'scientific', 'engineering', 'compact'], 'standard');
       const compactDisplay = getOption(options, 'compactDisplay', ['short', 'long'], 'short');
-      const currencyDigits = style === 'currency' ? (zeroDigitCurrencies.has(currency) ? 0 : 2) : 0;
+      const currencyDigits = style === 'currency' ? host.intlCurrencyDigits(currency) : 0;
       const defaultMin = style === 'currency' ? currencyDigits : 0;
       const defaultMax = style === 'currency' ? currencyDigits : style === 'percent' ? 0 : 3;
       const minimumIntegerDigits = getNumberOption(options, 'minimumIntegerDigits', 1, 21, 1);
@@ -214,7 +235,6 @@ export default function makeIntl(host, need) {
 
     formatToParts(value) {
       const o = this.#o;
-      const parts = [];
       let x = typeof value === 'bigint' ? value : Number(value);
       if (typeof value === 'string' && value.trim() !== '' && /^[-+]?\d+$/.test(value.trim()) && !Number.isSafeInteger(x)) x = BigInt(value.trim());
       const negative = typeof x === 'bigint' ? x < 0n : x < 0 || Object.is(x, -0);
@@ -222,7 +242,6 @@ export default function makeIntl(host, need) {
       if (o.style === 'percent' && typeof magnitude === 'number') magnitude *= 100;
       let integer;
       let fraction = '';
-      let compactText;
       if (typeof magnitude === 'bigint') {
         integer = magnitude.toString();
         fraction = '0'.repeat(o.minimumFractionDigits);
@@ -232,10 +251,10 @@ export default function makeIntl(host, need) {
         integer = '∞';
       } else {
         if (o.notation === 'compact') {
+          // ICU4X rounds to the compact magnitude itself.
           const [whole, part] = toFixedParts(magnitude, 20);
           integer = whole;
           fraction = trimZeros(part, 0);
-          compactText = host.intlCompact(o.locale, fraction === '' ? whole : `${whole}.${fraction}`, o.compactDisplay === 'long');
         } else if (o.significant) {
           [integer, fraction] = toPrecisionParts(magnitude, o.minimumSignificantDigits, o.maximumSignificantDigits);
         } else {
@@ -250,39 +269,31 @@ export default function makeIntl(host, need) {
       else if (o.signDisplay === 'exceptZero') sign = isZero ? '' : negative ? '-' : '+';
       else if (o.signDisplay === 'negative') sign = negative && !isZero ? '-' : '';
       else if (o.signDisplay === 'auto') sign = negative ? '-' : '';
-      const english = o.row === localeTable.en || o.locale.startsWith('en') || o.locale.startsWith('ja') || o.locale.startsWith('zh');
-      const currencyText = o.style !== 'currency' ? '' : o.currencyDisplay === 'code' ? o.currency
-        : o.currencyDisplay === 'name' ? o.currency : o.currencyDisplay === 'narrowSymbol' ? (currencySymbols[o.currency] ?? o.currency).replace(/^[A-Z]+(?=\W)/, '') : currencySymbols[o.currency] ?? o.currency;
-      const currencyFirst = o.style === 'currency' && english && o.currencyDisplay !== 'name';
+      if (integer === 'NaN' || integer === '∞') return this.#special(sign, integer);
+      const strategy = o.useGrouping === 'always' ? 'always' : o.useGrouping === false ? 'never' : o.useGrouping === 'min2' ? 'min2' : 'auto';
+      const digits = `${sign}${fraction === '' ? integer : `${integer}.${fraction}`}`;
+      const style = o.notation === 'compact' ? 'compact' : o.style;
+      const what = o.style === 'currency' ? o.currency : o.style === 'unit' && o.notation !== 'compact' ? o.unit : '';
+      const display = o.notation === 'compact' ? (o.style === 'currency' ? `${o.compactDisplay} ${o.currencyDisplay}` : o.compactDisplay)
+        : o.style === 'currency' ? o.currencyDisplay : o.unitDisplay;
+      const located = host.intlNumber(o.locale, style, what, display, digits, strategy);
+      if (located !== undefined) return located.map(([type, value]) => ({ type, value }));
+      // A unit without CLDR names here: the number, then the English symbol.
+      const parts = host.intlNumber(o.locale, 'decimal', '', '', digits, strategy).map(([type, value]) => ({ type, value }));
+      const [text, joined] = unitText(o.unit, o.unitDisplay, integer === '1' && fraction === '');
+      if (!joined) parts.push({ type: 'literal', value: ' ' });
+      parts.push({ type: 'unit', value: text });
+      return parts;
+    }
+    // NaN and ±∞ (ICU4X's decimals are finite): the sign and the symbol,
+    // with the percent sign or currency code after them.
+    #special(sign, integer) {
+      const o = this.#o;
+      const parts = [];
       if (sign !== '') parts.push({ type: sign === '-' ? 'minusSign' : 'plusSign', value: sign });
-      if (currencyFirst) {
-        parts.push({ type: 'currency', value: currencyText });
-        if (/^[A-Z]{3}$/.test(currencyText)) parts.push({ type: 'literal', value: '\u00a0' });
-      }
-      if (integer === 'NaN') parts.push({ type: 'nan', value: 'NaN' });
-      else if (integer === '∞') parts.push({ type: 'infinity', value: '∞' });
-      else if (compactText !== undefined) {
-        const [, number, suffix] = /^([^\p{L}]*\d)?(.*)$/su.exec(compactText);
-        if (number !== undefined) parts.push({ type: 'integer', value: number });
-        if (suffix !== '') parts.push({ type: 'compact', value: suffix.trim() === suffix ? suffix : suffix });
-      } else {
-        const strategy = o.useGrouping === 'always' ? 'always' : o.useGrouping === false ? 'never' : o.useGrouping === 'min2' ? 'min2' : 'auto';
-        const digits = fraction === '' ? integer : `${integer}.${fraction}`;
-        for (const [type, value] of host.intlDecimal(o.locale, digits, strategy)) parts.push({ type, value });
-      }
-      if (o.style === 'percent') {
-        if (!english) parts.push({ type: 'literal', value: '\u00a0' });
-        parts.push({ type: 'percentSign', value: '%' });
-      }
-      if (o.style === 'currency' && !currencyFirst) {
-        parts.push({ type: 'literal', value: o.currencyDisplay === 'name' ? ' ' : '\u00a0' });
-        parts.push({ type: 'currency', value: currencyText });
-      }
-      if (o.style === 'unit') {
-        const [text, joined] = unitText(o.unit, o.unitDisplay, integer === '1' && fraction === '');
-        if (!joined) parts.push({ type: 'literal', value: ' ' });
-        parts.push({ type: 'unit', value: text });
-      }
+      parts.push(integer === 'NaN' ? { type: 'nan', value: 'NaN' } : { type: 'infinity', value: '∞' });
+      if (o.style === 'percent') parts.push({ type: 'percentSign', value: '%' });
+      if (o.style === 'currency') parts.push({ type: 'literal', value: '\u00a0' }, { type: 'currency', value: o.currency });
       return parts;
     }
     format(value) {
@@ -486,7 +497,7 @@ export default function makeIntl(host, need) {
     configurable: true,
   });
 
-  // ---- PluralRules, ListFormat, RelativeTimeFormat (English rules) ------------
+  // ---- PluralRules, ListFormat, RelativeTimeFormat ------------------------------
   class PluralRules {
     #type;
     #locale;
@@ -545,34 +556,37 @@ export default function makeIntl(host, need) {
 
   const relativeUnits = ['year', 'quarter', 'month', 'week', 'day', 'hour', 'minute', 'second'];
   class RelativeTimeFormat {
+    #locale;
+    #style;
     #numeric;
     constructor(locales = undefined, options = undefined) {
       options = toOptions(options);
-      resolveLocale(locales);
+      this.#locale = resolveLocale(locales)[0];
+      this.#style = getOption(options, 'style', ['long', 'short', 'narrow'], 'long');
       this.#numeric = getOption(options, 'numeric', ['always', 'auto'], 'always');
     }
-    format(value, unit) {
+    formatToParts(value, unit) {
       const n = Number(value);
       if (!Number.isFinite(n)) throw new RangeError('Invalid value');
       const singular = String(unit).replace(/s$/, '');
       if (!relativeUnits.includes(singular)) throw new RangeError(`Invalid unit argument for format() '${unit}'`);
-      if (this.#numeric === 'auto') {
-        const special = {
-          day: { '-1': 'yesterday', 0: 'today', 1: 'tomorrow' },
-          year: { '-1': 'last year', 0: 'this year', 1: 'next year' },
-          month: { '-1': 'last month', 0: 'this month', 1: 'next month' },
-          week: { '-1': 'last week', 0: 'this week', 1: 'next week' },
-          quarter: { '-1': 'last quarter', 0: 'this quarter', 1: 'next quarter' },
-          hour: { 0: 'this hour' },
-          minute: { 0: 'this minute' },
-          second: { 0: 'now' },
-        }[singular];
-        const key = Object.is(n, -0) ? '0' : String(n);
-        if (special[key] !== undefined) return special[key];
-      }
-      const magnitude = new NumberFormat('en-US').format(Math.abs(n));
-      const label = Math.abs(n) === 1 ? singular : `${singular}s`;
-      return n < 0 || Object.is(n, -0) ? `${magnitude} ${label} ago` : `in ${magnitude} ${label}`;
+      // The number as NumberFormat's defaults write it (0–3 fraction digits);
+      // -0 is "0 days ago", or "today" with numeric: 'auto', as in V8.
+      const [integer, fraction] = toFixedParts(Math.abs(n), 3);
+      const trimmed = trimZeros(fraction, 0);
+      const sign = n < 0 || (Object.is(n, -0) && this.#numeric === 'always') ? '-' : '';
+      const digits = `${sign}${trimmed === '' ? integer : `${integer}.${trimmed}`}`;
+      return host.intlRelativeTime(this.#locale, singular, this.#style, this.#numeric, digits)
+        .map(([type, text]) => (type === 'literal' ? { type, value: text } : { type, value: text, unit: singular }));
+    }
+    format(value, unit) {
+      return this.formatToParts(value, unit).map((part) => part.value).join('');
+    }
+    resolvedOptions() {
+      return { locale: this.#locale, style: this.#style, numeric: this.#numeric, numberingSystem: 'latn' };
+    }
+    static supportedLocalesOf(locales) {
+      return canonicalLocales(locales);
     }
     get [Symbol.toStringTag]() {
       return 'Intl.RelativeTimeFormat';

@@ -11,4 +11,5 @@ mod fetch;
 mod harness;
 mod install;
 mod intl;
+mod intl_node;
 mod url;
