@@ -26,6 +26,7 @@
 //! [limits]                  # for jobs that set none
 //! timeout_seconds = 900
 //! memory_limit_mb = 256
+//! total_memory_mb = 4096    # this node's live runs' limits add up to at most this
 //! storage_mb = 256          # storage quota of the installation; 0: none
 //! storage_keys = 100000
 //!
@@ -107,6 +108,16 @@ pub(crate) struct Settings {
     pub(crate) entities: runtime::EntityCatalog,
 }
 
+impl Settings {
+    /// This node's memory budget for live runs, in MiB: `[limits]
+    /// total_memory_mb`, or the scheduler's default from the machine.
+    pub(crate) fn memory_budget_mb(&self) -> u32 {
+        self.limits
+            .total_memory_mb
+            .unwrap_or_else(scheduler::default_total_memory_mb)
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -171,6 +182,7 @@ struct EgressFile {
 struct LimitsFile {
     timeout_seconds: Option<u32>,
     memory_limit_mb: Option<u32>,
+    total_memory_mb: Option<u32>,
     storage_mb: Option<u64>,
     storage_keys: Option<u64>,
 }
@@ -308,9 +320,20 @@ fn limits_of(raw: LimitsFile) -> Result<server::DefaultLimits, String> {
             ));
         }
     }
+    if let Some(total) = raw.total_memory_mb {
+        let per_run = raw
+            .memory_limit_mb
+            .unwrap_or(store::DEFAULT_MEMORY_LIMIT_MB);
+        if total < per_run {
+            return Err(format!(
+                "limits.total_memory_mb: {total} MiB cannot hold even one run with the default memory_limit_mb ({per_run} MiB); raise it or lower limits.memory_limit_mb"
+            ));
+        }
+    }
     Ok(server::DefaultLimits {
         timeout_seconds: raw.timeout_seconds,
         memory_limit_mb: raw.memory_limit_mb,
+        total_memory_mb: raw.total_memory_mb,
     })
 }
 
@@ -519,7 +542,8 @@ events = ["failed"]
             settings.limits,
             server::DefaultLimits {
                 timeout_seconds: Some(60),
-                memory_limit_mb: None
+                memory_limit_mb: None,
+                total_memory_mb: None,
             }
         );
         assert_eq!(
@@ -530,6 +554,8 @@ events = ["failed"]
             }
         );
         assert_eq!(settings.workers, Some(3));
+        let text = "[limits]\nmemory_limit_mb = 64\ntotal_memory_mb = 128\n";
+        assert_eq!(parse(text, &env).unwrap().limits.total_memory_mb, Some(128));
         assert_eq!(settings.channels[0].url, "https://hooks.slack.test/T1");
         assert_eq!(settings.channels[0].events, [AlertEvent::Failed]);
         assert!(settings.channels[0].enabled);
@@ -627,6 +653,14 @@ events = ["failed"]
                 "limits.memory_limit_mb: must be between 1 and 16384",
             ),
             ("[limits]\nmax_runtime = 5", "unknown field `max_runtime`"),
+            (
+                "[limits]\ntotal_memory_mb = 100",
+                "limits.total_memory_mb: 100 MiB cannot hold even one run with the default memory_limit_mb (256 MiB)",
+            ),
+            (
+                "[limits]\nmemory_limit_mb = 512\ntotal_memory_mb = 500",
+                "limits.total_memory_mb: 500 MiB cannot hold even one run",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse(text, &env).unwrap_err();

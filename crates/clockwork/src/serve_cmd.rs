@@ -173,7 +173,11 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
         // the scripts' allow-list, like the alerts themselves).
         .with_channel_sender(Arc::new(alerts))
         .with_run_as_names(settings.users.keys().cloned().collect())
-        .with_default_limits(settings.limits)
+        .with_default_limits(server::DefaultLimits {
+            // Saves are checked against the budget in force, configured or not.
+            total_memory_mb: Some(settings.memory_budget_mb()),
+            ..settings.limits
+        })
         .with_public_metrics(settings.metrics_public);
     if let Some(retention) = settings.retention {
         state = state.with_default_retention(retention);
@@ -277,6 +281,7 @@ async fn start_scheduler(
     if let Some(workers) = settings.workers {
         config.workers = workers as usize;
     }
+    config.total_memory_mb = settings.memory_budget_mb();
     if let Some(days) = settings.audit_days {
         config.audit_days = Some(days);
     }

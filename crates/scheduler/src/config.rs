@@ -38,6 +38,12 @@ pub struct SchedulerConfig {
     /// Runs live at once on this node (each on a thread of its own while
     /// live); further runs wait `queued`. Default [`default_workers`].
     pub workers: usize,
+    /// The memory budget of this node's live runs, in MiB: a run starts
+    /// only while the `memory_limit_mb` of the live runs, its own included,
+    /// add up to at most this; otherwise it waits `queued`. A run whose
+    /// limit alone exceeds it ends `failed` without starting. Default
+    /// [`default_total_memory_mb`].
+    pub total_memory_mb: u32,
     /// How long a claimed run stays this node's without a heartbeat;
     /// heartbeats renew it every third of it. A node that cannot renew a
     /// lease stops the run itself when a third of the lease is left (the
@@ -92,6 +98,7 @@ impl SchedulerConfig {
         SchedulerConfig {
             node_id: node_id.into(),
             workers: default_workers(),
+            total_memory_mb: default_total_memory_mb(),
             lease: Duration::from_secs(30),
             misfire_threshold: Duration::from_secs(5),
             max_catch_up: 100,
@@ -140,11 +147,53 @@ pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from) * PER_CORE
 }
 
+/// The memory budget unless configured: three quarters of the memory this
+/// process may use — the machine's (`MemTotal`), or its cgroup's limit when
+/// lower — leaving a quarter for the process itself (its runtime, database
+/// connections, engines' own overhead) and the rest of the system. Where
+/// neither can be read (not Linux), there is no budget (`u32::MAX`).
+pub fn default_total_memory_mb() -> u32 {
+    let limits = [
+        read_mem_total_mb(),
+        read_cgroup_limit_mb("/sys/fs/cgroup/memory.max"),
+        read_cgroup_limit_mb("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+    ];
+    match limits.into_iter().flatten().min() {
+        Some(available) => u32::try_from(available / 4 * 3).unwrap_or(u32::MAX),
+        None => u32::MAX,
+    }
+}
+
+/// `MemTotal` of `/proc/meminfo`, in MiB.
+fn read_mem_total_mb() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    mem_total_mb(&meminfo)
+}
+
+fn mem_total_mb(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// A cgroup memory limit file's value in MiB; `None` when unlimited
+/// (`max`, or v1's huge sentinel) or unreadable.
+fn read_cgroup_limit_mb(path: &str) -> Option<u64> {
+    cgroup_limit_mb(&std::fs::read_to_string(path).ok()?)
+}
+
+fn cgroup_limit_mb(text: &str) -> Option<u64> {
+    let bytes: u64 = text.trim().parse().ok()?;
+    // cgroup v1 says "unlimited" with a value near i64::MAX.
+    (bytes < 1 << 62).then_some(bytes / (1024 * 1024))
+}
+
 impl fmt::Debug for SchedulerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SchedulerConfig")
             .field("node_id", &self.node_id)
             .field("workers", &self.workers)
+            .field("total_memory_mb", &self.total_memory_mb)
             .field("lease", &self.lease)
             .field("misfire_threshold", &self.misfire_threshold)
             .field("max_catch_up", &self.max_catch_up)
@@ -159,5 +208,25 @@ impl fmt::Debug for SchedulerConfig {
             .field("audit_days", &self.audit_days)
             .field("alerts", &self.alerts.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_budget_reads_the_machine_and_cgroup_limits() {
+        let meminfo = "MemTotal:       24684000 kB\nMemFree:        19188000 kB\n";
+        assert_eq!(mem_total_mb(meminfo), Some(24_105));
+        assert_eq!(mem_total_mb("MemFree: 1 kB\n"), None);
+        assert_eq!(cgroup_limit_mb("max\n"), None);
+        assert_eq!(cgroup_limit_mb("9223372036854771712\n"), None);
+        assert_eq!(cgroup_limit_mb("2147483648\n"), Some(2048));
+        let budget = default_total_memory_mb();
+        assert!(budget > 0);
+        if let Some(total) = read_mem_total_mb() {
+            assert!(u64::from(budget) <= total / 4 * 3);
+        }
     }
 }

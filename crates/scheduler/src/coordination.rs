@@ -16,8 +16,10 @@
 //!              │
 //!   ┌──────────┼───────────────┬───────────────────┐
 //! running    queued          skipped            missed
-//! (this node, (any node:      (overlap)          (downtime)
-//!  free worker) claim with
+//! (this node, (any node with  (overlap)          (downtime)
+//!  free worker a free worker
+//!  and memory) and memory:
+//!     │        claim with
 //!     │        SKIP LOCKED)
 //!     │           │
 //!     └─────┬─────┘
@@ -53,6 +55,9 @@
 //!   stored lines when it hears of its run (with a slow poll as backstop).
 //! - Cancelling a run on another node is a flag on its row: the owner
 //!   sees it through a notification or, at the latest, its next heartbeat.
+//! - Each node sizes its own claims to its free workers and memory budget
+//!   (`budget`): a run that does not fit stays `queued` in the database,
+//!   where any node with room takes it; nothing is reserved across nodes.
 //! - Two nodes' clocks may disagree: a lease is judged by the sweeping
 //!   node's clock, so the skew must stay well within the fencing margin.
 

@@ -5,10 +5,11 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use runtime::Executor;
 use store::{Clock, Store};
-use tokio::sync::{Notify, Semaphore, broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 use crate::{
-    config::SchedulerConfig, events::Events, live::Live, metrics::Metrics, writer::Writer,
+    budget::Budget, config::SchedulerConfig, events::Events, live::Live, metrics::Metrics,
+    writer::Writer,
 };
 
 pub(crate) struct Core {
@@ -20,8 +21,9 @@ pub(crate) struct Core {
     pub(crate) writer: Writer,
     pub(crate) events: Events,
     pub(crate) metrics: Metrics,
-    /// One permit per worker: a run executes only while it holds one.
-    pub(crate) permits: Arc<Semaphore>,
+    /// The workers and memory budget: a run executes only while it holds
+    /// a worker and its memory limit's share of the budget.
+    pub(crate) budget: Budget,
     /// Tells the feeder queued runs may be claimable (a run was queued or
     /// ended, a retry's time came).
     pub(crate) wake_feeder: Arc<Notify>,

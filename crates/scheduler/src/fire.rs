@@ -19,9 +19,10 @@ use jiff::{Timestamp, tz::TimeZone};
 use store::{
     ClaimedOccurrences, Engine, Misfire, OccurrenceClaim, RunStatus, ScheduledJob, StoreError,
 };
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::mpsc;
 
 use crate::{
+    budget::Slot,
     core::{Core, far_future},
     ended::run_ended,
     events::RunEvent,
@@ -289,7 +290,7 @@ impl FireLoop {
                 Some((*id, (due, self.rules(misfire, now))))
             })
             .collect();
-        let mut permits: Vec<OwnedSemaphorePermit> = Vec::new();
+        let mut slots: Vec<Slot> = Vec::new();
         let claimed = core
             .store
             .occurrences_claim(&claims, now, |claim, job| {
@@ -311,12 +312,15 @@ impl FireLoop {
                     };
                 }
                 let rules = &rules.made_at(made_at, core.lease_until(made_at));
-                let mut take_worker = || match core.permits.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        permits.push(permit);
+                // A run starts now only if a worker and its memory are free;
+                // otherwise it is queued for the feeder.
+                let memory_limit_mb = job.memory_limit_mb;
+                let mut take_worker = || match core.budget.take(memory_limit_mb) {
+                    Some(slot) => {
+                        slots.push(slot);
                         true
                     }
-                    Err(_) => false,
+                    None => false,
                 };
                 let job = core.unwritten_ends.discount(job);
                 policy::plan(due, &job, rules, &mut take_worker)
@@ -346,7 +350,7 @@ impl FireLoop {
         let won: HashSet<i64> = claimed.iter().map(|c| c.job_id).collect();
         let next_by_job: HashMap<i64, Option<Timestamp>> =
             batch.iter().map(|(id, due)| (*id, due.next)).collect();
-        let mut permits = permits.into_iter();
+        let mut slots = slots.into_iter();
         let mut starts = Vec::new();
         let mut queued_any = false;
         for occurrences in claimed {
@@ -362,7 +366,7 @@ impl FireLoop {
                 }
             }
             queued_any |= self
-                .dispatch(occurrences, &mut permits, &mut starts, now)
+                .dispatch(occurrences, &mut slots, &mut starts, now)
                 .await;
         }
         start_batch_at(&self.core, starts, now);
@@ -393,7 +397,7 @@ impl FireLoop {
     async fn dispatch(
         &self,
         occurrences: ClaimedOccurrences,
-        permits: &mut impl Iterator<Item = OwnedSemaphorePermit>,
+        slots: &mut impl Iterator<Item = Slot>,
         starts: &mut Vec<Start>,
         now: Timestamp,
     ) -> bool {
@@ -403,8 +407,8 @@ impl FireLoop {
         for run in occurrences.runs {
             match run.status {
                 RunStatus::Running => {
-                    let Some(permit) = permits.next() else {
-                        // Cannot happen: each running row took one permit.
+                    let Some(slot) = slots.next() else {
+                        // Cannot happen: each running row took one slot.
                         tracing::error!(run = run.id, "a run claimed to start here has no worker");
                         continue;
                     };
@@ -421,7 +425,7 @@ impl FireLoop {
                         Some(spec) => starts.push(Start {
                             run,
                             spec: spec.clone(),
-                            permit,
+                            slot,
                         }),
                         // Its lease will expire and the sweeper interrupts it.
                         None => {

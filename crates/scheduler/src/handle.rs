@@ -9,12 +9,13 @@ use runtime::{Executor, LogStream};
 use serde_json::Value;
 use store::{Clock, NewRun, Run, RunStatus, Store, Trigger};
 use tokio::{
-    sync::{Notify, Semaphore, broadcast, mpsc, watch},
+    sync::{Notify, broadcast, mpsc, watch},
     task::JoinHandle,
 };
 
 use crate::{
     alerts,
+    budget::Budget,
     config::SchedulerConfig,
     coordination,
     core::Core,
@@ -58,7 +59,7 @@ impl Scheduler {
         let wake_feeder = config.runs_queued.clone();
         let started = clock.now();
         let core = Arc::new(Core {
-            permits: Arc::new(Semaphore::new(config.workers.max(1))),
+            budget: Budget::new(config.workers, config.total_memory_mb),
             store,
             clock,
             config,

@@ -18,7 +18,7 @@
 //!
 //! It owns time and policies: exact firing (a heap of next instants and a
 //! sleep until the earliest — no polling tick), atomic occurrence claims,
-//! workers with a concurrency limit, the overlap, misfire and retry
+//! workers with a concurrency limit and a memory budget (`budget`), the overlap, misfire and retry
 //! policies, chains of runs (`context.continueWith`, in `chain`), what
 //! follows a run that ended (one decision, in `follow_up`), leases with heartbeats and the sweeper that interrupts runs of
 //! dead nodes, graceful shutdown, history retention, live log fan-out and
@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 
 mod alerts;
+mod budget;
 mod chain;
 mod channel_tests;
 mod config;
@@ -64,7 +65,10 @@ mod writer;
 pub use crate::{
     chain::INTERRUPTED_CHUNK_ATTEMPTS,
     channel_tests::{ChannelSender, TestSend, send_test_message},
-    config::{IsolatedEnvironment, RunEnvironment, SchedulerConfig, default_workers},
+    config::{
+        IsolatedEnvironment, RunEnvironment, SchedulerConfig, default_total_memory_mb,
+        default_workers,
+    },
     console_runs::{ConsoleEnvironment, ConsoleRun, ConsoleRuns},
     error::SchedulerError,
     events::RunEvent,

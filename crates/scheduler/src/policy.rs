@@ -317,6 +317,7 @@ mod tests {
             version: 1,
             overlap,
             active: ActiveRuns { queued, running },
+            memory_limit_mb: 64,
         }
     }
 

@@ -6,9 +6,9 @@ use std::{sync::Arc, time::Duration};
 
 use runtime::{LogStream, Outcome, RunSpec};
 use store::{JobSpec, LogAppend, Run, RunClaim, RunError, RunFinish, RunStart, RunStatus, Trigger};
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::{
+    budget::Slot,
     core::{Core, far_future},
     ended::run_ended,
     events::RunEvent,
@@ -19,16 +19,16 @@ use crate::{
 /// How long the feeder waits before retrying after a database error.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 
-/// Starts executing `run` (already `running` for this node) on a worker.
-pub(crate) fn start_run(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermit) {
-    launch(core, run, spec, permit);
+/// Starts executing `run` (already `running` for this node) in its slot.
+pub(crate) fn start_run(core: &Arc<Core>, run: Run, spec: JobSpec, slot: Slot) {
+    launch(core, run, spec, slot);
 }
 
-/// A run claimed to start on this node, with its worker.
+/// A run claimed to start on this node, with its worker and memory.
 pub(crate) struct Start {
     pub(crate) run: Run,
     pub(crate) spec: JobSpec,
-    pub(crate) permit: OwnedSemaphorePermit,
+    pub(crate) slot: Slot,
 }
 
 /// Starts `runs` at `at` (their claimed instant, by the scheduler's clock)
@@ -47,7 +47,7 @@ pub(crate) fn start_batch_at(core: &Arc<Core>, runs: Vec<Start>, at: jiff::Times
             tokio::time::sleep_until(core.deadline(at)).await;
         }
         for start in runs {
-            launch(&core, start.run, start.spec, start.permit);
+            launch(&core, start.run, start.spec, start.slot);
         }
         drop(pending);
     });
@@ -75,7 +75,7 @@ impl Drop for PendingStart {
 
 /// Records the run's start, then hands it to the executor and follows it,
 /// on a task of its own.
-fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermit) {
+fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, slot: Slot) {
     let started = core.now();
     if run.trigger == Trigger::Schedule
         && let Some(scheduled_for) = run.scheduled_for
@@ -116,8 +116,23 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
                 job = run.job_id,
                 "not starting the run: this node no longer holds its lease"
             );
-            drop(permit);
+            drop(slot);
             core.wake_feeder.notify_one();
+            return;
+        }
+        if let Some(refusal) = core.budget.refusal(&spec) {
+            drop(pending);
+            finish(
+                &core,
+                &run,
+                lease,
+                &spec,
+                refused(refusal),
+                0,
+                StopReason::None,
+            )
+            .await;
+            release(&core, slot);
             return;
         }
         let handle = core.executor.start(run_spec(&core, &run, &spec));
@@ -129,10 +144,45 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, permit: OwnedSemaphorePermi
             .send(RunEvent::of(&run, RunStatus::Running, started));
         let pump = tokio::spawn(pump_logs(core.clone(), lease.clone(), handle.logs()));
         let outcome = handle.outcome().await;
-        drop(permit);
         let flushed = pump.await.unwrap_or(0);
         finish(&core, &run, lease, &spec, outcome, flushed, stop.reason()).await;
+        release(&core, slot);
     });
+}
+
+/// Frees a run's worker and memory once its end is recorded (so the
+/// database never shows more live runs than the budget holds), and tells
+/// the feeder.
+fn release(core: &Core, slot: Slot) {
+    drop(slot);
+    core.wake_feeder.notify_one();
+}
+
+/// The outcome of a run refused before its script ran.
+fn refused(message: String) -> Outcome {
+    let error = runtime::ErrorInfo {
+        message,
+        stack: None,
+        line: None,
+        column: None,
+    };
+    not_run(runtime::RunStatus::Failed, Some(error))
+}
+
+/// The outcome of a run whose script did not run: nothing logged, called
+/// or returned.
+fn not_run(status: runtime::RunStatus, error: Option<runtime::ErrorInfo>) -> Outcome {
+    Outcome {
+        status,
+        result: serde_json::Value::Null,
+        error,
+        logs: Vec::new(),
+        http_calls: Vec::new(),
+        duration: Duration::ZERO,
+        peak_memory_bytes: 0,
+        continuation: None,
+        retry: None,
+    }
 }
 
 /// Whether a lease held until `held_until` is further away than the fencing
@@ -156,7 +206,6 @@ async fn finish(
     if reason == StopReason::LeaseLost {
         // Another node has interrupted it already; it is not ours to end.
         core.live.remove(run.id);
-        core.wake_feeder.notify_one();
         return;
     }
     let mut outcome = outcome;
@@ -211,7 +260,6 @@ async fn finish(
             written.follow_up.as_ref(),
         );
     }
-    core.wake_feeder.notify_one();
 }
 
 fn run_spec(core: &Core, run: &Run, spec: &JobSpec) -> RunSpec {
@@ -312,25 +360,17 @@ pub(crate) async fn feed(core: Arc<Core>) {
     }
 }
 
-/// Claims as many queued runs as there are free workers and starts them.
-/// Returns when the next queued run becomes due, if known.
+/// Claims as many queued runs as there are free workers and free memory
+/// for (oldest first, up to the first whose memory limit does not fit) and
+/// starts them. Returns when the next queued run becomes due, if known.
 async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
     loop {
-        let free = core
-            .permits
-            .available_permits()
-            .min(core.config.claim_batch);
+        let free = core.budget.free_workers().min(core.config.claim_batch);
         if free == 0 || core.is_stopping() {
             // A run ending wakes the feeder.
             return None;
         }
-        let Ok(mut permits) = core
-            .permits
-            .clone()
-            .try_acquire_many_owned(u32::try_from(free).unwrap_or(u32::MAX))
-        else {
-            return None;
-        };
+        let mut reservation = core.budget.claim(free)?;
         let now = core.now();
         let claim = RunClaim {
             node: core.config.node_id.clone(),
@@ -338,7 +378,13 @@ async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
             lease_until: core.lease_until(now),
             limit: u32::try_from(free).unwrap_or(u32::MAX),
         };
-        let claimed = match core.store.runs_claim_queued(&claim).await {
+        let claimed = core
+            .store
+            .runs_claim_queued_within(&claim, |candidate| {
+                reservation.offer(&core.budget, candidate)
+            })
+            .await;
+        let claimed = match claimed {
             Ok(claimed) => claimed,
             Err(error) => {
                 tracing::warn!(%error, "cannot claim queued runs; retrying");
@@ -347,13 +393,16 @@ async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
         };
         let full = claimed.len() == free;
         for claimed in claimed {
-            let Some(permit) = permits.split(1) else {
+            let Some(slot) = reservation.slot(claimed.run.id) else {
                 break;
             };
-            start_run(core, claimed.run, claimed.spec, permit);
+            start_run(core, claimed.run, claimed.spec, slot);
         }
-        drop(permits);
+        drop(reservation);
         if !full {
+            // Fewer than asked: nothing more is due, or the next run's
+            // memory does not fit until a live run ends (which wakes the
+            // feeder).
             return match core.store.runs_next_queued_after(core.now()).await {
                 Ok(next) => next,
                 Err(error) => {
@@ -371,17 +420,7 @@ mod tests {
 
     /// The status a run ending in `status` for `reason` is recorded with.
     fn final_status(status: runtime::RunStatus, reason: StopReason) -> RunStatus {
-        let outcome = Outcome {
-            status,
-            result: serde_json::Value::Null,
-            error: None,
-            logs: Vec::new(),
-            http_calls: Vec::new(),
-            duration: Duration::ZERO,
-            peak_memory_bytes: 0,
-            continuation: None,
-            retry: None,
-        };
+        let outcome = not_run(status, None);
         let lease = store::Lease {
             run_id: 1,
             node: "n".into(),

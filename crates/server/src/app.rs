@@ -70,6 +70,10 @@ pub struct DefaultLimits {
     pub timeout_seconds: Option<u32>,
     /// Script heap limit of one run, in MiB.
     pub memory_limit_mb: Option<u32>,
+    /// This node's memory budget for live runs, in MiB: a job whose
+    /// `memory_limit_mb` exceeds it is refused when saved (its runs could
+    /// never start here).
+    pub total_memory_mb: Option<u32>,
 }
 
 impl AppState {
@@ -199,6 +203,12 @@ impl AppState {
             spec.memory_limit_mb = memory;
         }
         spec
+    }
+
+    /// The largest `memory_limit_mb` a job may have (the node's memory
+    /// budget), when the server knows it.
+    pub(crate) fn memory_budget_mb(&self) -> Option<u32> {
+        self.inner.default_limits.total_memory_mb
     }
 
     /// The names `run_as` may take, when the server knows them.

@@ -148,9 +148,22 @@ pub(crate) async fn create(
     caller: Editor,
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
-    let spec = state.spec_of(&input);
-    validate::job(&spec, state.run_as_names(), state.now()).await?;
+    let spec = checked_spec(&state, &input).await?;
     create_job(&state, spec, &caller).await
+}
+
+/// The spec a save of `input` would store (with the configured defaults),
+/// checked as every save is.
+async fn checked_spec(state: &AppState, input: &JobInput) -> Result<JobSpec, ApiError> {
+    let spec = state.spec_of(input);
+    validate::job(
+        &spec,
+        state.run_as_names(),
+        state.memory_budget_mb(),
+        state.now(),
+    )
+    .await?;
+    Ok(spec)
 }
 
 async fn create_job(
@@ -226,8 +239,7 @@ pub(crate) async fn replace(
     ApiQuery(query): ApiQuery<ReplaceQuery>,
     ApiJson(input): ApiJson<JobInput>,
 ) -> Result<Response, ApiError> {
-    let spec = state.spec_of(&input);
-    validate::job(&spec, state.run_as_names(), state.now()).await?;
+    let spec = checked_spec(&state, &input).await?;
     let job_ref = JobRef::parse(&path.job);
     let current = state.store().job_get(&job_ref).await?;
     if query.dry_run == Some(true) {
@@ -288,8 +300,7 @@ pub(crate) async fn patch(
         serde_json::to_value(JobInput::from(&current.spec)).map_err(ApiError::internal)?;
     merge_patch(&mut document, patch);
     let input: JobInput = parse_value(document)?;
-    let spec = state.spec_of(&input);
-    validate::job(&spec, state.run_as_names(), state.now()).await?;
+    let spec = checked_spec(&state, &input).await?;
     let job = update_job(&state, current, spec, input.version, caller.actor()).await?;
     Ok(Json(job.into()))
 }

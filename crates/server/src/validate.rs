@@ -45,7 +45,8 @@ pub(crate) fn fires_in(
 }
 
 /// Checks a job spec as a save must: the store's bounds (name, sizes,
-/// ranges), the `run_as` credential, the cron expression and zone (and that
+/// ranges), the `run_as` credential, the memory limit against the node's
+/// budget, the cron expression and zone (and that
 /// the expression fires in that zone after `now`), the script's syntax and
 /// that it exports the named `handler`. Every
 /// problem found is reported at once, each with its field path; the script's
@@ -53,11 +54,23 @@ pub(crate) fn fires_in(
 pub(crate) async fn job(
     spec: &JobSpec,
     run_as_names: Option<&[String]>,
+    memory_budget_mb: Option<u32>,
     now: Timestamp,
 ) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if let Err(problem) = spec.check() {
         errors.push(FieldError::new(problem.field, problem.reason));
+    }
+    if let Some(budget) = memory_budget_mb
+        && spec.memory_limit_mb > budget
+    {
+        errors.push(FieldError::new(
+            "memory_limit_mb",
+            format!(
+                "{} MiB exceeds this node's memory budget for live runs ([limits] total_memory_mb = {budget} MiB): its runs could never start",
+                spec.memory_limit_mb
+            ),
+        ));
     }
     if let (Some(name), Some(known)) = (&spec.run_as, run_as_names)
         && !known.contains(name)

@@ -103,10 +103,11 @@ pub use crate::{
         Change, ChangeFeed, JOBS_CHANNEL, RUN_PROGRESS_CHANNEL, RUNS_CHANNEL, SETTINGS_CHANNEL,
     },
     jobs::{
-        Job, JobEnable, JobFilter, JobOverview, JobRef, JobSchedule, JobSpec, JobUpdate,
-        JobVersion, JobsOverview, Language, LastRunFilter, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS,
-        MAX_OWNER_CHARS, MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire,
-        NewJob, Overlap, RetentionPolicy, RetryPolicy, ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
+        DEFAULT_MEMORY_LIMIT_MB, Job, JobEnable, JobFilter, JobOverview, JobRef, JobSchedule,
+        JobSpec, JobUpdate, JobVersion, JobsOverview, Language, LastRunFilter, MAX_ATTEMPTS_RANGE,
+        MAX_JOB_NAME_CHARS, MAX_OWNER_CHARS, MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS,
+        MEMORY_LIMIT_MB_RANGE, Misfire, NewJob, Overlap, RetentionPolicy, RetryPolicy,
+        ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
     },
     kv::{
         DEFAULT_PAGE_SIZE, Expect, KvError, KvItem, KvPage, KvQuery, MAX_BATCH, MAX_KEY_CHARS,
@@ -131,8 +132,8 @@ pub use crate::{
         },
         recover::NodeRelease,
         transition::{
-            ClaimedRun, Heartbeat, LeaseState, LogAppend, RunClaim, RunFinish, RunStart, RunWrites,
-            RunWritesApplied,
+            ClaimCandidate, ClaimedRun, Heartbeat, LeaseState, LogAppend, RunClaim, RunFinish,
+            RunStart, RunWrites, RunWritesApplied,
         },
     },
     secret::{SECRET_KEY_ENV, SECRET_KEY_FILE, SecretKey},

@@ -11,5 +11,6 @@ mod entities;
 mod fairness;
 mod firing;
 mod lifecycle;
+mod memory_budget;
 mod policies;
 mod queues;

@@ -24,10 +24,10 @@ use crate::{
 };
 
 pub use self::types::{
-    Job, JobOverview, JobSchedule, JobSpec, JobVersion, JobsOverview, Language, MAX_ATTEMPTS_RANGE,
-    MAX_JOB_NAME_CHARS, MAX_OWNER_CHARS, MAX_SCRIPT_BYTES, MAX_TAG_CHARS, MAX_TAGS,
-    MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, RetentionPolicy, RetryPolicy, ScheduledJob,
-    TIMEOUT_SECONDS_RANGE, is_tag,
+    DEFAULT_MEMORY_LIMIT_MB, Job, JobOverview, JobSchedule, JobSpec, JobVersion, JobsOverview,
+    Language, MAX_ATTEMPTS_RANGE, MAX_JOB_NAME_CHARS, MAX_OWNER_CHARS, MAX_SCRIPT_BYTES,
+    MAX_TAG_CHARS, MAX_TAGS, MEMORY_LIMIT_MB_RANGE, Misfire, Overlap, RetentionPolicy, RetryPolicy,
+    ScheduledJob, TIMEOUT_SECONDS_RANGE, is_tag,
 };
 
 /// A job to create (version 1).

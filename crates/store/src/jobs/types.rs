@@ -22,6 +22,8 @@ pub const MAX_SCRIPT_BYTES: usize = 1024 * 1024;
 pub const MAX_JOB_NAME_CHARS: usize = 200;
 /// The shortest and longest allowed run timeout, in seconds (1 s, 24 h).
 pub const TIMEOUT_SECONDS_RANGE: std::ops::RangeInclusive<u32> = 1..=86_400;
+/// The memory limit of a job that sets none, in MiB.
+pub const DEFAULT_MEMORY_LIMIT_MB: u32 = 256;
 /// The allowed memory limits, in MiB.
 pub const MEMORY_LIMIT_MB_RANGE: std::ops::RangeInclusive<u32> = 1..=16_384;
 /// The allowed total attempts of a run (1 = no retries).
@@ -339,7 +341,7 @@ fn default_timeout_seconds() -> u32 {
     900
 }
 fn default_memory_limit_mb() -> u32 {
-    256
+    DEFAULT_MEMORY_LIMIT_MB
 }
 fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())

@@ -10,8 +10,8 @@
 //! [`Store::queue_events_requeue_orphans`] re-queues events whose last run
 //! was interrupted (its node died) and has no successor.
 //!
-//! Event runs are claimed by `runs_claim_queued` with their own statement
-//! ([`sql::QueueSql::claim_events`]): the job's overlap policy does not apply
+//! Event runs are claimed by `runs_claim_queued` with their own candidates
+//! ([`sql::QueueSql::claimable_events`]): the job's overlap policy does not apply
 //! to them; the queue's concurrency limit does, counted in the database so
 //! it holds across nodes.
 

@@ -2,10 +2,7 @@
 //! is a `const`; text that differs is a field of [`QueueSql`], whose
 //! [`SQLITE`] and [`POSTGRES`] values the store picks per engine.
 
-use crate::{
-    runs::sql::{qualified_run_columns, run_columns},
-    sql::dialect_statements,
-};
+use crate::sql::dialect_statements;
 
 dialect_statements! {
     /// The queue statements whose text differs between the dialects.
@@ -14,12 +11,13 @@ dialect_statements! {
         /// events: claims of event runs are serialised across nodes, so each
         /// sees the others' running runs when it counts against a limit.
         pub(crate) lock: Option<&'static str>,
-        /// queued → running for event runs: `$1` node, `$2` now, `$3` lease
-        /// until, `$4` limit. A run is claimable when it is due, its job is
-        /// enabled (a paused consumer's events wait), and its queue has fewer
-        /// running runs than its limit, counting the runs claimed before it in
-        /// the same statement (its rank among the queue's due runs).
-        pub(crate) claim_events: &'static str,
+        /// The event runs a worker may start now, oldest first: `$1` now,
+        /// `$2` limit → `id`, `job_id`, `job_version` (`runs_claim_ids`
+        /// claims the chosen ones). A run is claimable when it is due, its
+        /// job is enabled (a paused consumer's events wait), and its queue
+        /// has fewer running runs than its limit, counting the runs listed
+        /// before it (its rank among the queue's due runs).
+        pub(crate) claimable_events: &'static str,
     }
 }
 
@@ -28,24 +26,25 @@ macro_rules! claimable_event_runs {
     ($enabled:literal) => {
         concat!(
             "WITH due AS (\
-                SELECT r.id, r.not_before_ms, e.queue, e.concurrency_limit, \
+                SELECT r.id, r.job_id, r.job_version, r.not_before_ms, e.queue, e.concurrency_limit, \
                     row_number() OVER (PARTITION BY e.queue \
                                        ORDER BY r.not_before_ms, r.id) AS pos \
                 FROM runs r \
                 JOIN queue_events e ON e.id = r.queue_event_id \
                 JOIN jobs j ON j.id = r.job_id \
                 WHERE r.status = 'queued' AND r.queue_event_id IS NOT NULL \
-                  AND r.not_before_ms <= $2 AND j.enabled = ",
+                  AND r.not_before_ms <= $1 AND j.enabled = ",
             $enabled,
             "), busy AS (\
                 SELECT e.queue, count(*) AS n FROM runs r \
                 JOIN queue_events e ON e.id = r.queue_event_id \
                 WHERE r.status = 'running' AND r.queue_event_id IS NOT NULL \
                 GROUP BY e.queue) \
-             SELECT due.id FROM due LEFT JOIN busy ON busy.queue = due.queue \
+             SELECT due.id, due.job_id, due.job_version FROM due \
+             LEFT JOIN busy ON busy.queue = due.queue \
              WHERE due.concurrency_limit IS NULL \
                 OR COALESCE(busy.n, 0) + due.pos <= due.concurrency_limit \
-             ORDER BY due.not_before_ms, due.id LIMIT $4"
+             ORDER BY due.not_before_ms, due.id LIMIT $2"
         )
     };
 }
@@ -53,28 +52,14 @@ macro_rules! claimable_event_runs {
 /// SQLite: its write lock already serialises claimers.
 pub(crate) const SQLITE: QueueSql = QueueSql {
     lock: None,
-    claim_events: concat!(
-        "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3, lease_token = lease_token + 1 \
-         WHERE status = 'queued' AND id IN (",
-        claimable_event_runs!("1"),
-        ") RETURNING ",
-        run_columns!()
-    ),
+    claimable_events: claimable_event_runs!("1"),
 };
 
 /// PostgreSQL: a transaction-scoped advisory lock serialises event claims
 /// (other claims never touch event runs, so they are not held up).
 pub(crate) const POSTGRES: QueueSql = QueueSql {
     lock: Some("SELECT pg_advisory_xact_lock(7301004)"),
-    claim_events: concat!(
-        "WITH picked AS MATERIALIZED (",
-        claimable_event_runs!("TRUE"),
-        ") UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3, lease_token = runs.lease_token + 1 \
-         FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING ",
-        qualified_run_columns!()
-    ),
+    claimable_events: claimable_event_runs!("TRUE"),
 };
 
 pub(crate) const CONSUMER_OF: &str = "SELECT id FROM jobs WHERE queue_key = $1";

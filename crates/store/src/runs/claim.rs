@@ -27,7 +27,7 @@ use crate::{
     error::{DbResultExt, StoreError},
     feed::{CANCEL_PREFIX, RUNS_CHANNEL, RUNS_QUEUED},
     jobs::{JobSpec, Overlap},
-    runs::{ActiveRuns, decode_run, transition::decode_specs},
+    runs::{ActiveRuns, decode_run},
     runs::{Run, RunStatus, Trigger},
     store::{Store, with_backend},
 };
@@ -56,6 +56,9 @@ pub struct ClaimedJob {
     pub overlap: Overlap,
     /// Its live runs.
     pub active: ActiveRuns,
+    /// The memory limit of its current version's runs, in MiB: what a run
+    /// started now reserves of the node's memory budget.
+    pub memory_limit_mb: u32,
 }
 
 /// The rows a plan writes for one claimed job.
@@ -204,7 +207,19 @@ impl Store {
                     .fetch_all(&mut *tx)
                     .await
                     .db()?;
-                let won = claimed_jobs(&won, &live)?;
+                let mut won = claimed_jobs(&won, &live)?;
+                // Read before planning: a run starts here only if its
+                // memory limit fits the node's budget.
+                let specs = crate::runs::transition::specs_of!(
+                    won.values().map(|job| (job.job_id, job.version)),
+                    sql,
+                    tx
+                )?;
+                for job in won.values_mut() {
+                    if let Some(spec) = specs.get(&(job.job_id, job.version)) {
+                        job.memory_limit_mb = spec.memory_limit_mb;
+                    }
+                }
 
                 let mut plans = Vec::with_capacity(won.len());
                 for claim in claims {
@@ -262,27 +277,6 @@ impl Store {
                     tx
                 )?;
 
-                let starting = plans
-                    .iter()
-                    .filter(|(_, planned)| {
-                        planned
-                            .rows
-                            .iter()
-                            .any(|row| matches!(row.kind, OccurrenceKind::Running { .. }))
-                    })
-                    .map(|(job, _)| json!({"job_id": job.job_id, "version": job.version}))
-                    .collect::<Vec<_>>();
-                let specs = if starting.is_empty() {
-                    HashMap::new()
-                } else {
-                    let rows = sqlx::query(sql.runs.job_versions_get_many)
-                        .bind(to_json("job versions", &starting)?)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .db()?;
-                    decode_specs(&rows)?
-                };
-
                 if let Some(notify) = sql.notify {
                     if inserted.iter().any(|run| run.status == RunStatus::Queued) {
                         sqlx::query(notify)
@@ -324,6 +318,7 @@ fn claimed_jobs(
                     version: *version,
                     overlap: parse_enum("overlap policy", overlap)?,
                     active: ActiveRuns::default(),
+                    memory_limit_mb: crate::jobs::DEFAULT_MEMORY_LIMIT_MB,
                 },
             ))
         })
@@ -426,6 +421,10 @@ fn assemble(
     plans
         .iter()
         .map(|(job, planned)| {
+            let starting = planned
+                .rows
+                .iter()
+                .any(|row| matches!(row.kind, OccurrenceKind::Running { .. }));
             let mut runs = by_job.remove(&job.job_id).unwrap_or_default();
             runs.sort_by_key(|run| {
                 planned
@@ -435,7 +434,9 @@ fn assemble(
             });
             ClaimedOccurrences {
                 job_id: job.job_id,
-                spec: specs.get(&(job.job_id, job.version)).cloned(),
+                spec: starting
+                    .then(|| specs.get(&(job.job_id, job.version)).cloned())
+                    .flatten(),
                 runs,
                 cancel_requested: cancelled_by_job.remove(&job.job_id).unwrap_or_default(),
             }

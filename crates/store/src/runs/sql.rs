@@ -25,19 +25,22 @@ macro_rules! qualified_run_columns {
          runs.lease_token"
     };
 }
-pub(crate) use qualified_run_columns;
 
 /// The ids of queued runs a worker may start now (alias `r`): due, and —
 /// unless the job allows overlap — the oldest queued run of a job with no
 /// running run, so each job's runs start one at a time and in order; a
 /// chain's queued chunk goes before every other queued run of its job (the
 /// chain is one execution, whatever was queued while it went on). Queue
-/// event runs are claimed apart (`queues::QueueSql::claim_events`): they
+/// event runs are claimed apart (`queues::QueueSql::claimable_events`): they
 /// neither follow nor hold up the overlap policy.
 macro_rules! claimable_queued_runs {
-    () => {
-        "SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id \
-         WHERE r.status = 'queued' AND r.not_before_ms <= $2 \
+    ($now:literal) => {
+        concat!(
+            "SELECT r.id, r.job_id, r.job_version, r.not_before_ms FROM runs r \
+         JOIN jobs j ON j.id = r.job_id \
+         WHERE r.status = 'queued' AND r.not_before_ms <= ",
+            $now,
+            " \
            AND r.queue_event_id IS NULL \
            AND (j.overlap = 'allow' OR ( \
                NOT EXISTS (SELECT 1 FROM runs o \
@@ -49,6 +52,7 @@ macro_rules! claimable_queued_runs {
                                  AND ((e.chain_id IS NOT NULL AND r.chain_id IS NULL) \
                                       OR ((e.chain_id IS NULL) = (r.chain_id IS NULL) \
                                           AND e.id < r.id)))))"
+        )
     };
 }
 
@@ -75,9 +79,14 @@ dialect_statements! {
         pub(crate) runs_request_cancel_of_jobs: &'static str,
         /// `$1` JSON array of `{job_id, version}` → `job_id`, `version`, `spec`.
         pub(crate) job_versions_get_many: &'static str,
-        /// queued → running: `$1` node, `$2` now, `$3` lease until, `$4` limit;
-        /// each claimed run gets a new lease token.
-        pub(crate) runs_claim_queued: &'static str,
+        /// The queued runs a worker may start now, oldest first: `$1` now,
+        /// `$2` limit → `id`, `job_id`, `job_version`. PostgreSQL locks them
+        /// (skipping rows another claimer holds) until the claim commits.
+        pub(crate) runs_claimable_queued: &'static str,
+        /// queued → running for the runs a claim chose: `$1` node, `$2` lease
+        /// until, `$3` JSON array of run ids → the claimed runs, each with a
+        /// new lease token.
+        pub(crate) runs_claim_ids: &'static str,
         /// running → terminal: `$1` id, `$2` node, `$3` status, `$4` finished
         /// at, `$5` result, `$6` error, `$7` HTTP calls, `$8` new log lines,
         /// `$9` lease token → `log_lines` after the update, `cancel_requested`.
@@ -139,12 +148,17 @@ pub(crate) const SQLITE: RunSql = RunSql {
             FROM json_each($1)) \
         SELECT v.job_id, v.version, v.spec FROM p CROSS JOIN job_versions v \
         WHERE v.job_id = p.job_id AND v.version = p.version",
-    runs_claim_queued: concat!(
+    runs_claimable_queued: concat!(
+        "SELECT id, job_id, job_version FROM (",
+        claimable_queued_runs!("$1"),
+        " ORDER BY r.not_before_ms, r.id LIMIT $2) ORDER BY not_before_ms, id"
+    ),
+    runs_claim_ids: concat!(
         "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3, lease_token = lease_token + 1 \
-         WHERE status = 'queued' AND id IN (",
-        claimable_queued_runs!(),
-        " ORDER BY r.not_before_ms, r.id LIMIT $4) RETURNING ",
+             lease_expires_at_ms = $2, lease_token = lease_token + 1 \
+         WHERE status = 'queued' AND id IN ",
+        sqlite_ids!("$3"),
+        " RETURNING ",
         run_columns!()
     ),
     run_finish_if_running: "UPDATE runs SET status = $3, \
@@ -219,16 +233,20 @@ pub(crate) const POSTGRES: RunSql = RunSql {
     job_versions_get_many: "SELECT v.job_id, v.version, v.spec FROM job_versions v \
         JOIN json_to_recordset($1::json) AS p(job_id bigint, version bigint) \
           ON v.job_id = p.job_id AND v.version = p.version",
-    // A materialised CTE: the locked, limited set is computed exactly once
-    // (as an `IN` subquery it may be re-evaluated and exceed the limit).
-    runs_claim_queued: concat!(
+    // A materialised CTE: the locked, limited set is computed exactly once.
+    runs_claimable_queued: concat!(
         "WITH picked AS MATERIALIZED (",
-        claimable_queued_runs!(),
-        " ORDER BY r.not_before_ms, r.id LIMIT $4 FOR UPDATE OF r SKIP LOCKED) \
-         UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
-             lease_expires_at_ms = $3, lease_token = runs.lease_token + 1 \
-         FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING ",
-        qualified_run_columns!()
+        claimable_queued_runs!("$1"),
+        " ORDER BY r.not_before_ms, r.id LIMIT $2 FOR UPDATE OF r SKIP LOCKED) \
+         SELECT id, job_id, job_version FROM picked ORDER BY not_before_ms, id"
+    ),
+    runs_claim_ids: concat!(
+        "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
+             lease_expires_at_ms = $2, lease_token = lease_token + 1 \
+         WHERE status = 'queued' AND id IN ",
+        pg_ids!("$3"),
+        " RETURNING ",
+        run_columns!()
     ),
     run_finish_if_running: "UPDATE runs SET status = $3, \
             finished_at_ms = greatest($4, started_at_ms), \

@@ -28,7 +28,7 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::{
-    codec::{Columns, commit_or_rollback, from_json, ms, opt_to_json, to_json},
+    codec::{Columns, commit_or_rollback, from_json, id_array, ms, opt_to_json, to_json},
     error::{DbResultExt, StoreError},
     feed::{CANCEL_PREFIX, RUN_IDS_PER_NOTICE, RUN_PROGRESS_CHANNEL, RUNS_CHANNEL, RUNS_FINISHED},
     jobs::JobSpec,
@@ -49,6 +49,16 @@ pub struct RunClaim {
     pub lease_until: Timestamp,
     /// At most this many runs.
     pub limit: u32,
+}
+
+/// A queued run a claim may take, as [`Store::runs_claim_queued_within`]
+/// offers it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimCandidate<'a> {
+    /// The run.
+    pub run_id: i64,
+    /// The spec of its job version (its limits).
+    pub spec: &'a JobSpec,
 }
 
 /// A run a node claimed, with what it needs to execute it.
@@ -294,53 +304,75 @@ impl Store {
     /// rows other nodes are claiming are skipped (`FOR UPDATE SKIP
     /// LOCKED`), so concurrent claimers get disjoint sets without waiting.
     pub async fn runs_claim_queued(&self, claim: &RunClaim) -> Result<Vec<ClaimedRun>, StoreError> {
-        let claimed = self.claim_queued(claim).await;
+        self.runs_claim_queued_within(claim, |_| true).await
+    }
+
+    /// queued → running, like [`Store::runs_claim_queued`], for only the
+    /// runs `take` accepts: it is offered the claimable runs one at a time,
+    /// oldest first (plain runs, then event runs), with their job versions'
+    /// specs, and the claim ends at the first it refuses — so a run that
+    /// does not fit (the node's memory budget) stays `queued`, ahead of the
+    /// runs behind it, for this node later or any node with room.
+    pub async fn runs_claim_queued_within<F>(
+        &self,
+        claim: &RunClaim,
+        take: F,
+    ) -> Result<Vec<ClaimedRun>, StoreError>
+    where
+        F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
+    {
+        let claimed = self.claim_queued(claim, take).await;
         self.observe_write(claimed)
     }
 
-    async fn claim_queued(&self, claim: &RunClaim) -> Result<Vec<ClaimedRun>, StoreError> {
+    async fn claim_queued<F>(
+        &self,
+        claim: &RunClaim,
+        mut take: F,
+    ) -> Result<Vec<ClaimedRun>, StoreError>
+    where
+        F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
+    {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let rows = sqlx::query(sql.runs.runs_claim_queued)
-                    .bind(&claim.node)
+                let plain: Vec<(i64, i64, i64)> = sqlx::query_as(sql.runs.runs_claimable_queued)
                     .bind(ms(claim.now))
-                    .bind(ms(claim.lease_until))
                     .bind(i64::from(claim.limit))
                     .fetch_all(&mut *tx)
                     .await
                     .db()?;
-                let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
-                // Queue event runs: their own claim, with the queue's
+                let mut specs = specs_of!(versions(&plain), sql, tx)?;
+                let (mut chosen, open) = offer(&plain, &specs, &mut take);
+                // Queue event runs: their own candidates, with the queue's
                 // concurrency limit instead of the overlap policy.
-                let room = i64::from(claim.limit) - i64::try_from(runs.len()).unwrap_or(0);
-                if room > 0 {
+                let room = i64::from(claim.limit) - i64::try_from(chosen.len()).unwrap_or(0);
+                if open && room > 0 {
                     if let Some(lock) = sql.queues.lock {
                         sqlx::query(lock).execute(&mut *tx).await.db()?;
                     }
-                    let events = sqlx::query(sql.queues.claim_events)
-                        .bind(&claim.node)
+                    let events: Vec<(i64, i64, i64)> = sqlx::query_as(sql.queues.claimable_events)
                         .bind(ms(claim.now))
-                        .bind(ms(claim.lease_until))
                         .bind(room)
                         .fetch_all(&mut *tx)
                         .await
                         .db()?;
-                    for row in &events {
-                        runs.push(decode_run(row)?);
-                    }
+                    specs.extend(specs_of!(versions(&events), sql, tx)?);
+                    let (more, _) = offer(&events, &specs, &mut take);
+                    chosen.extend(more);
                 }
-                runs.sort_by_key(|run| (run.not_before, run.id));
-                let wanted = runs
-                    .iter()
-                    .map(|run| json!({"job_id": run.job_id, "version": run.job_version}))
-                    .collect::<Vec<_>>();
-                let specs = sqlx::query(sql.runs.job_versions_get_many)
-                    .bind(to_json("job versions", &wanted)?)
+                if chosen.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let rows = sqlx::query(sql.runs.runs_claim_ids)
+                    .bind(&claim.node)
+                    .bind(ms(claim.lease_until))
+                    .bind(id_array(chosen.iter().copied()))
                     .fetch_all(&mut *tx)
                     .await
                     .db()?;
-                let specs = decode_specs(&specs)?;
+                let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
+                runs.sort_by_key(|run| (run.not_before, run.id));
                 runs.into_iter()
                     .map(|run| {
                         let spec = specs
@@ -774,6 +806,67 @@ impl<'a> EncodedFinish<'a> {
 }
 
 /// Rows of `job_versions_get_many`, by (job, version).
+/// The specs of the job versions `$versions` (`(job_id, version)` pairs)
+/// by pair, read in transaction `$tx` with `$sql`'s `job_versions_get_many`.
+/// A macro: the same text for either driver.
+macro_rules! specs_of {
+    ($versions:expr, $sql:ident, $tx:ident) => {
+        async {
+            let wanted = $versions
+                .map(|(job_id, version): (i64, i64)| {
+                    serde_json::json!({"job_id": job_id, "version": version})
+                })
+                .collect::<Vec<_>>();
+            if wanted.is_empty() {
+                return Ok(std::collections::HashMap::new());
+            }
+            let rows = sqlx::query($sql.runs.job_versions_get_many)
+                .bind(to_json("job versions", &wanted)?)
+                .fetch_all(&mut *$tx)
+                .await
+                .db()?;
+            $crate::runs::transition::decode_specs(&rows)
+        }
+        .await
+    };
+}
+pub(crate) use specs_of;
+
+/// The `(job_id, version)` of each candidate.
+fn versions(candidates: &[(i64, i64, i64)]) -> impl Iterator<Item = (i64, i64)> + '_ {
+    candidates
+        .iter()
+        .map(|(_, job_id, version)| (*job_id, *version))
+}
+
+/// The ids of the `candidates` `take` accepts, in order, up to the first it
+/// refuses; and whether it refused none (the claim may go on).
+fn offer<F>(
+    candidates: &[(i64, i64, i64)],
+    specs: &std::collections::HashMap<(i64, i64), JobSpec>,
+    take: &mut F,
+) -> (Vec<i64>, bool)
+where
+    F: FnMut(&ClaimCandidate<'_>) -> bool,
+{
+    let mut chosen = Vec::with_capacity(candidates.len());
+    for (run_id, job_id, version) in candidates {
+        // A version without a spec is reported by the claim's decoding.
+        let Some(spec) = specs.get(&(*job_id, *version)) else {
+            chosen.push(*run_id);
+            continue;
+        };
+        if !take(&ClaimCandidate {
+            run_id: *run_id,
+            spec,
+        }) {
+            return (chosen, false);
+        }
+        chosen.push(*run_id);
+    }
+    (chosen, true)
+}
+
 pub(crate) fn decode_specs(
     rows: &[impl Columns],
 ) -> Result<std::collections::HashMap<(i64, i64), JobSpec>, StoreError> {

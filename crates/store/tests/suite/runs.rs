@@ -27,6 +27,7 @@ store_tests! {
     queued_runs_wait_for_not_before,
     a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order,
     a_job_allowing_overlap_starts_all_its_queued_runs,
+    a_claim_takes_only_the_runs_it_accepts_oldest_first_and_stops_at_a_refusal,
     heartbeats_renew_held_leases_and_report_cancel_requests,
     expired_leases_become_interrupted_runs,
     logs_are_stored_during_and_at_the_end_of_a_run,
@@ -551,6 +552,68 @@ async fn a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order(db:
     assert_eq!(
         claimed.iter().map(|c| c.run.id).collect::<Vec<_>>(),
         [second.id]
+    );
+}
+
+async fn a_claim_takes_only_the_runs_it_accepts_oldest_first_and_stops_at_a_refusal(db: TestDb) {
+    let mut queued = Vec::new();
+    for (name, memory) in [("small", 100), ("large", 900), ("behind", 100)] {
+        let job = db
+            .store
+            .job_create(&store::NewJob {
+                spec: store::JobSpec {
+                    memory_limit_mb: memory,
+                    ..crate::fixtures::scheduled_spec(name)
+                },
+                next_fire_at: Some(at(1)),
+                actor: "tester".into(),
+            })
+            .await
+            .unwrap();
+        queued.push(queue_run(&db.store, job.id).await.id);
+    }
+    // Room for 500 MiB: the first fits, the second does not, and the third
+    // is not offered although it would fit (no overtaking).
+    let mut room = 500;
+    let mut offered = Vec::new();
+    let claimed = db
+        .store
+        .runs_claim_queued_within(&claim_all(NODE, at(1)), |candidate| {
+            offered.push((candidate.run_id, candidate.spec.memory_limit_mb));
+            let fits = candidate.spec.memory_limit_mb <= room;
+            if fits {
+                room -= candidate.spec.memory_limit_mb;
+            }
+            fits
+        })
+        .await
+        .unwrap();
+    assert_eq!(offered, [(queued[0], 100), (queued[1], 900)]);
+    assert_eq!(
+        claimed.iter().map(|c| c.run.id).collect::<Vec<_>>(),
+        [queued[0]]
+    );
+    assert_eq!(claimed[0].spec.memory_limit_mb, 100);
+    for id in &queued[1..] {
+        let run = db.store.run_get(*id).await.unwrap().unwrap();
+        assert_status(&run, RunStatus::Queued);
+    }
+    // Refusing the first claims nothing; accepting all claims the rest.
+    assert!(
+        db.store
+            .runs_claim_queued_within(&claim_all(NODE, at(1)), |_| false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let rest = db
+        .store
+        .runs_claim_queued(&claim_all("node-b", at(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|c| c.run.id).collect::<Vec<_>>(),
+        &queued[1..]
     );
 }
 
