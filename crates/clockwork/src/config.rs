@@ -187,8 +187,8 @@ struct LimitsFile {
     storage_keys: Option<u64>,
 }
 
-/// The storage quota: what the entries and secrets of all jobs may hold
-/// together, as Forge limits an installation. 0 means unlimited.
+/// The storage quota: what the entries, secrets and entity values of all
+/// jobs may hold together, as Forge limits an installation. 0 means unlimited.
 ///
 /// The defaults are two orders of magnitude above what a typical app keeps
 /// (hundreds of keys, a few MiB) and still stop a runaway loop long before
@@ -198,7 +198,7 @@ struct LimitsFile {
 pub(crate) struct StorageLimits {
     /// `[limits] storage_mb`: MiB of keys and values.
     pub(crate) mb: u64,
-    /// `[limits] storage_keys`: keys (entries and secrets).
+    /// `[limits] storage_keys`: keys (entries, secrets, entity values).
     pub(crate) keys: u64,
 }
 

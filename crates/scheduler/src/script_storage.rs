@@ -217,6 +217,7 @@ fn from_entity(error: EntityError) -> ScriptKvError {
             "index '{index}' of entity '{entity}' is not built in the database yet: \
              restart Clockwork after declaring it, on every node"
         )),
+        EntityError::QuotaExceeded(exceeded) => ScriptKvError::QuotaExceeded(exceeded.to_string()),
         other => ScriptKvError::Backend(with_causes(&other)),
     }
 }

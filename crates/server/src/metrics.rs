@@ -108,13 +108,13 @@ pub(crate) fn render_storage(out: &mut String, usage: StorageUsage, quota: Stora
     gauge(
         out,
         "clockwork_storage_keys",
-        "Keys the scripts' entries and secrets hold (the storage quota's usage).",
+        "Keys the scripts' entries, secrets and entity values hold (the storage quota's usage).",
         usage.keys,
     );
     gauge(
         out,
         "clockwork_storage_bytes",
-        "Bytes of keys and values the scripts' entries and secrets hold.",
+        "Bytes of keys and values the scripts' entries, secrets and entity values hold.",
         usage.bytes,
     );
     if let Some(limit) = quota.max_keys {

@@ -144,7 +144,7 @@ impl fmt::Display for QuotaExceeded {
         write!(
             f,
             "storage quota exceeded: this write would take the installation's storage \
-             (entries and secrets) from {} to {} {unit}, above the limit of {} {unit}; \
+             (entries, secrets and custom entity values) from {} to {} {unit}, above the limit of {} {unit}; \
              delete keys, or raise [limits] {} in the configuration",
             self.usage,
             self.requested,

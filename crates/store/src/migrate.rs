@@ -48,6 +48,7 @@ migrations! {
     14 => "0014_storage_usage": "storage usage for the quota",
     15 => "0015_job_tags": "job tags",
     16 => "0016_run_lease_tokens": "run lease tokens",
+    17 => "0017_entities_count_toward_the_quota": "custom entities count toward the storage quota",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {

@@ -217,7 +217,8 @@ impl Store {
         self
     }
 
-    /// Limits the keys and bytes that entries and secrets may hold together
+    /// Limits the keys and bytes that entries, secrets and entity values may
+    /// hold together
     /// (unlimited by default): a write that would go beyond fails with
     /// [`QuotaExceeded`](crate::QuotaExceeded).
     pub fn with_storage_quota(mut self, quota: StorageQuota) -> Store {

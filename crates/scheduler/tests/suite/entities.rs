@@ -20,6 +20,7 @@ scheduler_tests! {
     filters_keep_the_rows_that_meet_them,
     queries_that_do_not_fit_the_declaration_fail_clearly,
     a_newly_declared_index_holds_the_values_stored_before,
+    a_script_catches_the_quota_error_of_an_entity_write_that_wrote_nothing,
 }
 
 fn catalog(indexes: Value) -> EntityCatalog {
@@ -49,7 +50,17 @@ fn reminder_indexes() -> Value {
 
 /// Declares `catalog` in the test's database and runs `script` with it.
 async fn run(env: &TestEnv, catalog: &EntityCatalog, script: &str) -> runtime::Outcome {
-    let storage = Arc::new(ScriptStorage::new(env.store.clone()));
+    run_on(env, env.store.clone(), catalog, script).await
+}
+
+/// As [`run`], through `store` (the test's database with other settings).
+async fn run_on(
+    env: &TestEnv,
+    store: store::Store,
+    catalog: &EntityCatalog,
+    script: &str,
+) -> runtime::Outcome {
+    let storage = Arc::new(ScriptStorage::new(store));
     storage.entity_declare(catalog).await.unwrap();
     let mut spec = RunSpec::new(script);
     spec.services = Services {
@@ -313,4 +324,38 @@ async fn a_newly_declared_index_holds_the_values_stored_before(env: TestEnv) {
     let outcome = run(&env, &after, script).await;
     assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     assert_eq!(outcome.result, json!(["r9", "r8", "r7"]));
+}
+
+async fn a_script_catches_the_quota_error_of_an_entity_write_that_wrote_nothing(env: TestEnv) {
+    let store = env.store.clone().with_storage_quota(store::StorageQuota {
+        max_keys: Some(2),
+        max_bytes: None,
+    });
+    let script = "const r = kvs.entity('reminder');\n\
+                  await kvs.set('a', 1);\n\
+                  await r.set('first', { day: 'mon', ts: 1 });\n\
+                  let message;\n\
+                  try { await r.set('second', { day: 'mon', ts: 2 }); } \
+                  catch (e) { message = e.message; }\n\
+                  const found = await r.query().index('ts').getMany();\n\
+                  await r.delete('first');\n\
+                  await r.set('third', { day: 'tue', ts: 3 });\n\
+                  return { message, second: await r.get('second') ?? null, \
+                  keys: found.results.map(x => x.key) }";
+    let outcome = run_on(&env, store, &catalog(reminder_indexes()), script).await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    let message = outcome.result["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("storage quota exceeded: ")
+            && message.contains("from 2 to 3 keys, above the limit of 2 keys")
+            && message.contains("custom entity values")
+            && message.contains("[limits] storage_keys"),
+        "{message}"
+    );
+    assert_eq!(outcome.result["second"], json!(null));
+    assert_eq!(outcome.result["keys"], json!(["first"]));
+    assert_eq!(
+        env.store.entity_get("reminder", "third").await.unwrap(),
+        Some(json!({"day": "tue", "ts": 3}))
+    );
 }

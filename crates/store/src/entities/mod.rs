@@ -27,8 +27,8 @@ use std::{collections::BTreeMap, ops::Bound};
 use serde_json::{Value, json};
 
 use crate::{
-    error::{DatabaseError, DbResultExt},
-    kv::{MAX_VALUE_BYTES, finish, key_problem, shown_key},
+    error::{DatabaseError, DbResultExt, QuotaExceeded},
+    kv::{MAX_VALUE_BYTES, finish, key_problem, quota::within_quota, shown_key},
     store::{Engine, Store, with_backend},
 };
 use position::{Position, Span};
@@ -77,6 +77,10 @@ pub enum EntityError {
         #[source]
         source: serde_json::Error,
     },
+    /// The write would take storage above its quota (entity values count,
+    /// see `kv::quota`).
+    #[error(transparent)]
+    QuotaExceeded(#[from] QuotaExceeded),
     /// The database failed.
     #[error("custom entity store failure")]
     Database(#[from] DatabaseError),
@@ -312,10 +316,9 @@ impl Store {
             });
         }
         let now = self.now_ms();
-        with_backend!(self, |pool, dialect| {
-            let mut tx = pool.begin_with(dialect.begin_write).await.db()?;
-            let outcome = async {
-                // The row lock first: a concurrent write of the key waits
+        within_quota!(self, EntityError, |tx, _sql| {
+            async {
+                // The row lock next: a concurrent write of the key waits
                 // here, so entries are replaced one write after the other.
                 sqlx::query(sql::UPSERT)
                     .bind(entity)
@@ -342,17 +345,19 @@ impl Store {
                 }
                 Ok::<(), EntityError>(())
             }
-            .await;
-            finish(tx, outcome).await
-        })
+            .await
+        });
+        Ok(())
     }
 
     /// Deletes `key` from `entity` and its index entries; succeeds when absent.
     pub async fn entity_delete(&self, entity: &str, key: &str) -> Result<(), EntityError> {
         check_key(key)?;
-        with_backend!(self, |pool, dialect| {
-            let mut tx = pool.begin_with(dialect.begin_write).await.db()?;
-            let outcome = async {
+        // Through the quota's transaction too, though a delete only
+        // shrinks usage: its trigger updates the usage row, which every
+        // storage writer must lock first (no deadlock, see `kv::quota`).
+        within_quota!(self, EntityError, |tx, _sql| {
+            async {
                 for statement in [sql::DELETE, sql::DELETE_ENTRIES_OF_KEY] {
                     sqlx::query(statement)
                         .bind(entity)
@@ -363,9 +368,9 @@ impl Store {
                 }
                 Ok::<(), EntityError>(())
             }
-            .await;
-            finish(tx, outcome).await
-        })
+            .await
+        });
+        Ok(())
     }
 
     /// One page of the values `query` selects, in index order, keeping

@@ -6,7 +6,8 @@
 //!   sweeps the rest;
 //! - keys sort by Unicode code point on both engines;
 //! - an operation that returns an error has written nothing;
-//! - writes of entries and secrets stay within the storage quota (`quota`).
+//! - writes of entries, secrets and entity values stay within the storage
+//!   quota (`quota`).
 //!
 //! How concurrent writers are kept apart, on both engines: every write runs
 //! in one transaction that first locks the storage usage row (`quota`), so

@@ -1,10 +1,12 @@
 //! The storage quota: how many keys and bytes the installation's key-value
-//! entries and secrets may hold together, and the check every write of
-//! either passes before it commits.
+//! entries, secrets and custom entity values may hold together, and the
+//! check every write of any of them passes before it commits.
 //!
-//! The usage is one row, `storage_usage`, that triggers (migration 0014)
-//! keep exact in the same transaction as each write. Every write of entries
-//! or secrets runs in [`within_quota!`]: it locks that row first, writes,
+//! The usage is one row, `storage_usage`, that triggers (migrations 0014,
+//! and 0017 for entity values) keep exact in the same transaction as each
+//! write. An entity value counts as one key of its entity name, key and
+//! JSON text bytes; its index entries are derived and do not count. Every
+//! write of entries, secrets or entity values runs in [`within_quota!`]: it locks that row first, writes,
 //! reads the row again and commits only if the quota allows the result.
 //! Locking the row first orders all storage writers on both engines (SQLite
 //! has a single writer anyway): two writers can never both pass the check,
@@ -21,17 +23,18 @@ use crate::error::{QuotaExceeded, QuotaResource};
 /// `None` is unlimited, the default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StorageQuota {
-    /// The most keys (entries and secrets together).
+    /// The most keys (entries, secrets and entity values together).
     pub max_keys: Option<u64>,
     /// The most bytes: each key's UTF-8 bytes plus its value's JSON text
-    /// (entries) or its ciphertext (secrets: the JSON text plus 16 bytes).
+    /// (entries) or its ciphertext (secrets: the JSON text plus 16 bytes);
+    /// an entity value's entity name, key and JSON text.
     pub max_bytes: Option<u64>,
 }
 
-/// What the installation's entries and secrets hold now.
+/// What the installation's entries, secrets and entity values hold now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StorageUsage {
-    /// Keys: entries (expired ones until deleted) and secrets.
+    /// Keys: entries (expired ones until deleted), secrets, entity values.
     pub keys: u64,
     /// Bytes, counted as [`StorageQuota::max_bytes`] says.
     pub bytes: u64,

@@ -18,6 +18,7 @@ mod queues;
 mod runs;
 
 mod entities;
+mod entity_quota;
 mod kv;
 mod kv_batch;
 mod kv_list;
