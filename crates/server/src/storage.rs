@@ -51,17 +51,20 @@ pub(crate) struct StoragePageView {
     items: Vec<StorageItemView>,
     /// Present when more follow: pass it as `cursor`.
     next_cursor: Option<String>,
-    /// What all entries and secrets hold, against the quota.
+    /// What all entries, secrets and custom entity values hold, against the
+    /// quota.
     usage: StorageUsageView,
 }
 
-/// The storage quota's usage and limits: entries and secrets of every job
-/// together (`[limits] storage_keys` and `storage_mb`).
+/// The storage quota's usage and limits: entries, secrets and custom entity
+/// values of every job together (`[limits] storage_keys` and `storage_mb`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct StorageUsageView {
-    /// Keys stored: entries (an expired one until it is deleted) and secrets.
+    /// Keys stored: entries (an expired one until it is deleted), secrets and
+    /// custom entity values.
     keys: u64,
-    /// Bytes stored: each key plus its value's JSON text, or its ciphertext.
+    /// Bytes stored: each key plus its value's JSON text, or its ciphertext
+    /// (an entity value's key counts its entity's name too).
     bytes: u64,
     /// The most keys; `null` when unlimited.
     max_keys: Option<u64>,

@@ -540,7 +540,7 @@ async function storage(box, ctx) {
   await load(true);
 }
 
-// The quota counts every job's entries and secrets together ([limits] storage_keys, storage_mb).
+// The quota counts every job's entries, secrets and entity values together ([limits] storage_keys, storage_mb).
 function showUsage(el, usage) {
   if (!usage) return;
   const part = (label, used, max, fmt) =>
@@ -552,7 +552,7 @@ function showUsage(el, usage) {
     );
   fill(
     el,
-    'Storage quota (all jobs, entries and secrets) — ',
+    'Storage quota (all jobs: entries, secrets and entity values) — ',
     part('keys', usage.keys, usage.max_keys, (n) => n.toLocaleString('en')),
     ' · ',
     part('size', usage.bytes, usage.max_bytes, fmtBytes),

@@ -2,7 +2,9 @@
 -- apart from the plain key-value entries, and one row per declared index
 -- that can hold the value. Text is "C"-collated (code point order), as kv's.
 -- Values are JSON text checked by a cast, so both engines round-trip it alike.
-CREATE TABLE entity_value (
+-- Written to be run again safely: the SQLite rebuild test of 0010 re-applies
+-- every later migration.
+CREATE TABLE IF NOT EXISTS entity_value (
     entity        TEXT COLLATE "C" NOT NULL,
     key           TEXT COLLATE "C" NOT NULL,
     value         TEXT   NOT NULL,
@@ -18,7 +20,7 @@ CREATE TABLE entity_value (
 -- whose byte order is the values' order. The primary key is the B-tree one
 -- query walks: entity, index and partition fixed, a range of range_value,
 -- ties broken by key, in either direction.
-CREATE TABLE entity_index (
+CREATE TABLE IF NOT EXISTS entity_index (
     entity          TEXT COLLATE "C" NOT NULL,
     index_name      TEXT COLLATE "C" NOT NULL,
     partition_value BYTEA NOT NULL,
@@ -28,10 +30,10 @@ CREATE TABLE entity_index (
 );
 
 -- Replacing or deleting a value removes its entries by key.
-CREATE INDEX entity_index_by_key ON entity_index (entity, key);
+CREATE INDEX IF NOT EXISTS entity_index_by_key ON entity_index (entity, key);
 
 -- The declaration each index was built for: a changed declaration rebuilds it.
-CREATE TABLE entity_index_spec (
+CREATE TABLE IF NOT EXISTS entity_index_spec (
     entity     TEXT COLLATE "C" NOT NULL,
     index_name TEXT COLLATE "C" NOT NULL,
     spec       TEXT NOT NULL,

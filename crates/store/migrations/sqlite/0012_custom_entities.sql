@@ -1,7 +1,9 @@
 -- Custom entities (Forge `kvs.entity(name)`): values under (entity, key),
 -- apart from the plain key-value entries, and one row per declared index
 -- that can hold the value.
-CREATE TABLE entity_value (
+-- Written to be run again safely: the SQLite rebuild test of 0010 re-applies
+-- every later migration.
+CREATE TABLE IF NOT EXISTS entity_value (
     entity        TEXT    NOT NULL,
     key           TEXT    NOT NULL,
     value         TEXT    NOT NULL,
@@ -17,7 +19,7 @@ CREATE TABLE entity_value (
 -- whose byte order is the values' order. The primary key is the B-tree one
 -- query walks: entity, index and partition fixed, a range of range_value,
 -- ties broken by key, in either direction.
-CREATE TABLE entity_index (
+CREATE TABLE IF NOT EXISTS entity_index (
     entity          TEXT NOT NULL,
     index_name      TEXT NOT NULL,
     partition_value BLOB NOT NULL,
@@ -27,10 +29,10 @@ CREATE TABLE entity_index (
 ) STRICT, WITHOUT ROWID;
 
 -- Replacing or deleting a value removes its entries by key.
-CREATE INDEX entity_index_by_key ON entity_index (entity, key);
+CREATE INDEX IF NOT EXISTS entity_index_by_key ON entity_index (entity, key);
 
 -- The declaration each index was built for: a changed declaration rebuilds it.
-CREATE TABLE entity_index_spec (
+CREATE TABLE IF NOT EXISTS entity_index_spec (
     entity     TEXT NOT NULL,
     index_name TEXT NOT NULL,
     spec       TEXT NOT NULL,
