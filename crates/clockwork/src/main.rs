@@ -44,7 +44,8 @@ enum Command {
     /// Run the server: scheduler, workers and REST API, until SIGTERM/SIGINT.
     Serve(serve_cmd::ServeArgs),
     /// Run a script once, like a script console, against the sites given.
-    Run(run_cmd::RunArgs),
+    // Boxed: its many options would make every command as large.
+    Run(Box<run_cmd::RunArgs>),
     /// Manage jobs on a running server: list, get, apply, run, pause, resume, delete.
     Job(client_cmd::JobArgs),
     /// List a job's runs on a running server, newest first.
@@ -77,7 +78,7 @@ fn main() -> ExitCode {
         Command::Cron(command) => cron_cmd::run(command, &mut stdout),
         Command::Serve(args) => serve_cmd::run(args),
         // Its exit status tells how the run ended (0, 1, 2 or 130).
-        Command::Run(args) => return run_cmd::run(args, &mut stdout),
+        Command::Run(args) => return run_cmd::run(*args, &mut stdout),
         Command::Job(args) => client_cmd::job(args, &mut stdout),
         Command::Runs(args) => client_cmd::runs(args, &mut stdout),
         Command::Logs(args) => client_cmd::logs(args, &mut stdout),

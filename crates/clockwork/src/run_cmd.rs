@@ -4,7 +4,7 @@
 //! under `clockwork serve`; product requests go to the sites given on the
 //! command line (or in `CLOCKWORK_*` variables), storage to the database in
 //! the data directory, so a checkpoint written by one run is there for the
-//! next. What only a server can do fails clearly: queue pushes (nothing
+//! next; custom entities are those of `--config`'s `clockwork.toml`. What only a server can do fails clearly: queue pushes (nothing
 //! consumes them), chained chunks (reported, not started).
 //!
 //! Output: live logs and a readable result or error for a person, or with
@@ -22,9 +22,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use runtime::{
-    CallRecord, Credential, ErrorInfo, Executor, ExecutorConfig, JobInfo, KvError, KvOp, KvPage,
-    KvSetItem, KvStore, Language, LogLevel, LogLine, Outcome, QueueBackend, QueueError, QueueEvent,
-    QueueJobStats, RunInfo, RunStatus, Services, Sites,
+    CallRecord, Credential, EntityCatalog, EntityQuery, ErrorInfo, Executor, ExecutorConfig,
+    JobInfo, KvError, KvOp, KvPage, KvSetItem, KvStore, Language, LogLevel, LogLine, Outcome,
+    QueueBackend, QueueError, QueueEvent, QueueJobStats, RunInfo, RunStatus, Services, Sites,
 };
 use scheduler::{RunIdentity, ScriptStorage};
 use serde::Serialize;
@@ -128,6 +128,11 @@ pub(crate) struct RunArgs {
         value_name = "URL"
     )]
     database: Option<String>,
+    /// A `clockwork.toml` whose `[[entities]]` the script can use, as under
+    /// `clockwork serve` with that file; its other sections are checked but
+    /// not used by a one-off run.
+    #[arg(long, env = "CLOCKWORK_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Let the script reach private address ranges (10/8, 172.16/12,
     /// 192.168/16, 100.64/10, fc00::/7). Loopback, link-local and this
     /// machine's own addresses stay unreachable except the sites given.
@@ -280,6 +285,9 @@ struct RunSetup {
 struct DatabaseLocation {
     data_dir: PathBuf,
     url: Option<String>,
+    /// The custom entities `--config` declares; their indexes are declared
+    /// in the database when it is opened, as `clockwork serve` does at start.
+    entities: Arc<EntityCatalog>,
 }
 
 impl RunSetup {
@@ -327,6 +335,7 @@ impl RunSetup {
             database: DatabaseLocation {
                 data_dir: args.data_dir.clone(),
                 url: args.database.clone(),
+                entities: Arc::new(entities_of(args.config.as_deref())?),
             },
             allow_private: args.allow_private,
         })
@@ -430,8 +439,7 @@ async fn execute(setup: RunSetup, json: bool, colour: Palette) -> Result<Report>
     };
     let services = Services {
         kv: Arc::clone(&storage) as Arc<dyn KvStore>,
-        // Entities are declared in clockwork.toml, which one-off runs do not read.
-        entities: Arc::default(),
+        entities: Arc::clone(&setup.database.entities),
         queue: Arc::new(NoQueueDelivery),
         http: Some(http),
     };
@@ -576,7 +584,24 @@ async fn open_storage(location: DatabaseLocation) -> Result<(Store, ScriptStorag
     }
     .context("cannot open the database")?
     .with_secret_key(key);
-    Ok((store.clone(), ScriptStorage::new(store)))
+    let storage = ScriptStorage::new(store.clone());
+    storage
+        .entity_declare(&location.entities)
+        .await
+        .context("cannot build the indexes of the custom entities")?;
+    Ok((store, storage))
+}
+
+/// The custom entities of `--config`'s file; none without one. The whole
+/// file is parsed (one parser for `clockwork serve` and `clockwork run`), so
+/// a file the server would refuse is refused here too.
+fn entities_of(config: Option<&Path>) -> Result<EntityCatalog> {
+    let Some(path) = config else {
+        return Ok(EntityCatalog::default());
+    };
+    let settings = crate::config::load(path, &|name| std::env::var(name).ok())
+        .map_err(|error| InvalidInput(error.to_string()))?;
+    Ok(settings.entities)
 }
 
 #[async_trait::async_trait]
@@ -624,6 +649,25 @@ impl KvStore for LazyStorage {
     }
     async fn secret_delete(&self, key: &str) -> Result<(), KvError> {
         self.get().await?.secret_delete(key).await
+    }
+    async fn entity_declare(&self, catalog: &EntityCatalog) -> Result<(), KvError> {
+        self.get().await?.entity_declare(catalog).await
+    }
+    async fn entity_get(&self, entity: &str, key: &str) -> Result<Option<Value>, KvError> {
+        self.get().await?.entity_get(entity, key).await
+    }
+    async fn entity_set(&self, entity: &str, key: &str, value: Value) -> Result<(), KvError> {
+        self.get().await?.entity_set(entity, key, value).await
+    }
+    async fn entity_delete(&self, entity: &str, key: &str) -> Result<(), KvError> {
+        self.get().await?.entity_delete(entity, key).await
+    }
+    async fn entity_query(
+        &self,
+        query: EntityQuery,
+        keep: &(dyn for<'v> Fn(&'v Value) -> bool + Send + Sync),
+    ) -> Result<KvPage, KvError> {
+        self.get().await?.entity_query(query, keep).await
     }
 }
 

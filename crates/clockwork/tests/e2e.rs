@@ -552,8 +552,35 @@ fn two_servers_on_one_database_never_run_an_occurrence_twice(database: &Database
     assert_eq!(two.terminate(), Some(0));
 }
 
+/// What `fixtures/entities.js` returns, under `clockwork serve` and `clockwork run` alike.
+fn entity_script_result() -> Value {
+    serde_json::from_str(include_str!("fixtures/entities.result.json")).unwrap()
+}
+
+fn a_job_uses_the_custom_entities_of_the_servers_config(database: &Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/entities.toml");
+    let server = start(
+        &dir.path().join("data"),
+        database,
+        Some(std::path::Path::new(config)),
+    );
+    let api = Api::new(&server);
+    let job = json!({
+        "name": "reminders",
+        "script": include_str!("fixtures/entities.js"),
+    });
+    let (status, _, created) = api.call("POST", "/jobs", Some(job));
+    assert_eq!(status, 201, "{created}");
+    let run = api.run("reminders");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["result"], entity_script_result());
+    assert_eq!(server.terminate(), Some(0));
+}
+
 on_both_databases!(
     six_field_cron_fires_at_the_right_seconds,
+    a_job_uses_the_custom_entities_of_the_servers_config,
     kill_9_during_a_run_interrupts_it_and_the_restart_retries_it,
     bad_api_input_is_a_problem_document_and_changes_nothing,
     sigterm_lets_runs_finish_within_the_grace_period_then_interrupts_them,

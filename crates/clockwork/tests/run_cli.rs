@@ -735,6 +735,66 @@ fn storage_can_live_in_a_shared_postgresql_database() {
     );
 }
 
+const ENTITIES_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/entities.toml");
+
+/// What `fixtures/entities.js` returns; the end-to-end suite runs it under
+/// `clockwork serve` with the same config and expects the same.
+fn entity_script_result() -> Value {
+    serde_json::from_str(include_str!("fixtures/entities.result.json")).unwrap()
+}
+
+#[test]
+fn custom_entities_come_from_the_config_file() {
+    let scratch = Scratch::new();
+    let script = include_str!("fixtures/entities.js");
+    assert_eq!(
+        scratch.result(script, &["--config", ENTITIES_CONFIG]),
+        entity_script_result()
+    );
+    // Without the file the entity is not declared, and the error says where to.
+    let (report, finished) = scratch.run_json("job.js", script, &[]);
+    assert_eq!(finished.code, 1);
+    let message = report["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Entity 'reminder' is not declared (no entity is declared); declare it under [[entities]] in clockwork.toml"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unusable_config_file_is_bad_usage_and_nothing_runs() {
+    let scratch = Scratch::new();
+    let config = scratch.script(
+        "clockwork.toml",
+        "[[entities]]\nname = \"reminder\"\nattributes = {}\nindexes = [\"ts\"]\n",
+    );
+    scratch.script("job.js", "await kvs.set('ran', true)");
+    let finished = finish(scratch.command().arg("--config").arg(&config).arg("job.js"));
+    assert_eq!(finished.code, 2, "{}", finished.stderr);
+    assert!(
+        finished
+            .stderr
+            .contains("index 'ts' uses attribute 'ts', which is not declared"),
+        "{}",
+        finished.stderr
+    );
+    assert!(!scratch.data_dir().exists(), "nothing ran");
+}
+
+#[test]
+fn custom_entities_work_on_a_shared_postgresql_database() {
+    let schema = PostgresSchema::create();
+    let scratch = Scratch::new();
+    let url = schema.url();
+    let args = ["--config", ENTITIES_CONFIG, "--database", url.as_str()];
+    let script = include_str!("fixtures/entities.js");
+    assert_eq!(scratch.result(script, &args), entity_script_result());
+    // The values stay in the database: a second run reads the first's.
+    let read = "import { kvs } from '@forge/kvs';\n\
+                return (await kvs.entity('reminder').query().index('ts').limit(100).getMany()).results.length";
+    assert_eq!(scratch.result(read, &args), json!(10));
+}
+
 #[test]
 fn a_script_that_stores_nothing_creates_no_files() {
     let scratch = Scratch::new();
