@@ -630,7 +630,7 @@ fn filter_op(condition: Condition) -> Result<FilterOp, String> {
 
 /// Numbers by value, strings by code point, booleans false < true; other
 /// pairs do not compare.
-fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+pub(crate) fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),

@@ -3,7 +3,8 @@
 //! [`KvStore`] is what a backend implements; it receives only validated
 //! input. Every rule of §3 (key syntax, value size and depth, page and batch
 //! sizes) is checked here, in [`call`], with the error message the script
-//! sees. [`MemoryKvStore`] is a complete in-memory backend.
+//! sees. [`MemoryKvStore`] is a complete in-memory backend, custom entities
+//! included (`memory_entity`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::entity::{Condition, EntityCatalog, EntityQuery, FilterRequest, check_query};
+use crate::memory_entity::MemoryEntities;
 
 /// One key-value store (and its secrets) shared by all jobs of an instance.
 ///
@@ -90,11 +92,9 @@ pub trait KvStore: Send + Sync {
     }
 }
 
-/// What a store without custom entities answers (the in-memory one).
+/// What a store without custom entities answers.
 fn no_entities() -> KvError {
-    KvError::Backend(
-        "custom entities need Clockwork's database; this in-memory store has none".to_owned(),
-    )
+    KvError::Backend("this storage backend has no custom entities".to_owned())
 }
 
 /// One page of [`KvStore::list`].
@@ -658,6 +658,7 @@ pub struct MemoryKvStore {
 struct MemoryState {
     entries: BTreeMap<String, MemoryEntry>,
     secrets: HashMap<String, Value>,
+    entities: MemoryEntities,
 }
 
 #[derive(Debug, Clone)]
@@ -838,6 +839,33 @@ impl KvStore for MemoryKvStore {
     async fn secret_delete(&self, key: &str) -> Result<(), KvError> {
         self.lock().secrets.remove(key);
         Ok(())
+    }
+
+    async fn entity_declare(&self, catalog: &EntityCatalog) -> Result<(), KvError> {
+        self.lock().entities.declare(catalog);
+        Ok(())
+    }
+
+    async fn entity_get(&self, entity: &str, key: &str) -> Result<Option<Value>, KvError> {
+        Ok(self.lock().entities.get(entity, key))
+    }
+
+    async fn entity_set(&self, entity: &str, key: &str, value: Value) -> Result<(), KvError> {
+        self.lock().entities.set(entity, key, value);
+        Ok(())
+    }
+
+    async fn entity_delete(&self, entity: &str, key: &str) -> Result<(), KvError> {
+        self.lock().entities.delete(entity, key);
+        Ok(())
+    }
+
+    async fn entity_query(
+        &self,
+        query: EntityQuery,
+        keep: &(dyn for<'v> Fn(&'v Value) -> bool + Send + Sync),
+    ) -> Result<KvPage, KvError> {
+        self.lock().entities.query(&query, keep)
     }
 }
 

@@ -65,6 +65,7 @@ mod kv;
 mod limits;
 mod logs;
 mod mask;
+mod memory_entity;
 mod messages;
 mod modules;
 mod node;

@@ -334,9 +334,7 @@ async fn a_loop_that_never_awaits_cannot_pile_up_calls() {
     assert_eq!(store.get("k4999").await.unwrap(), Some(json!(4999)));
 }
 
-/// The checks that need no database: declarations and the calls refused
-/// before the store is asked (the in-memory store has no entities; the
-/// scheduler's suite runs entities on both databases).
+/// The checks made before any store is asked: declarations and calls.
 #[tokio::test]
 async fn entity_calls_are_checked_against_the_declarations() {
     let declarations: Vec<runtime::EntityDeclaration> = serde_json::from_value(json!([{
@@ -360,10 +358,90 @@ async fn entity_calls_are_checked_against_the_declarations() {
             "Index 'by-day' of entity 'reminder' is partitioned by [day]: give .index('by-day', { partition: [...] }) 1 value(s), not 2"
         )
     );
-    let outcome = run("await kvs.entity('reminder').set('a', { ts: 1 })").await;
+}
+
+/// Runs `script` on a [`MemoryKvStore`] with `reminder` declared (ts,
+/// text, and by-day partitioned by day, ranged by ts), as the scheduler's
+/// entity suite declares it for the database.
+#[allow(clippy::unwrap_used)] // a test helper: a bad fixture fails the test
+async fn on_memory_entities(script: &str) -> runtime::Outcome {
+    let declarations: Vec<runtime::EntityDeclaration> = serde_json::from_value(json!([{
+        "name": "reminder",
+        "attributes": {"day": {"type": "string"}, "ts": {"type": "integer"},
+            "text": {"type": "string"}, "done": {"type": "boolean"}},
+        "indexes": ["ts", "text", {"name": "by-day", "partition": ["day"], "range": ["ts"]}],
+    }]))
+    .unwrap();
+    let catalog = runtime::EntityCatalog::new(declarations).unwrap();
+    let store = Arc::new(MemoryKvStore::new());
+    store.entity_declare(&catalog).await.unwrap();
+    let mut spec = RunSpec::new(format!(
+        "import {{ kvs, WhereConditions, FilterConditions, Sort }} from '@forge/kvs';\n\
+         const reminders = kvs.entity('reminder');\n\
+         for (let i = 0; i < 10; i++) {{\n\
+           await reminders.set('r' + i, {{ day: i % 2 ? 'tue' : 'mon', ts: 10 * i, text: 'note ' + i, done: i < 5 }});\n\
+         }}\n\
+         const keys = (page) => page.results.map((r) => r.key);\n{script}"
+    ));
+    spec.services.kv = store;
+    spec.services.entities = Arc::new(catalog);
+    run_spec(spec).await
+}
+
+/// The scheduler's entity cases, in memory: the same order, conditions,
+/// partitions, cursors and filters as on the databases.
+#[tokio::test]
+async fn the_memory_store_walks_entity_indexes_like_the_database() {
+    let outcome = on_memory_entities(
+        "const byTs = (c) => reminders.query().index('ts').where(c).limit(100).getMany().then(keys);\n\
+         async function pages(order) {\n\
+           const seen = [];\n\
+           let cursor;\n\
+           do {\n\
+             const page = await reminders.query().index('by-day', { partition: ['mon'] }).sort(order).cursor(cursor).limit(2).getMany();\n\
+             seen.push(keys(page));\n\
+             cursor = page.nextCursor;\n\
+           } while (cursor !== undefined && seen.length < 10);\n\
+           return seen;\n\
+         }\n\
+         await reminders.delete('r9');\n\
+         return {\n\
+           equalsTo: await byTs(WhereConditions.equalsTo(30)),\n\
+           between: await byTs(WhereConditions.between(20, 40)),\n\
+           greaterThan: await byTs(WhereConditions.greaterThan(60)),\n\
+           lessThanEqualTo: await byTs(WhereConditions.lessThanEqualTo(20)),\n\
+           otherType: await byTs(WhereConditions.greaterThan('a')).catch((e) => e.message),\n\
+           beginsWith: await reminders.query().index('text').where(WhereConditions.beginsWith('note 1')).getMany().then(keys),\n\
+           ascending: await pages(Sort.ASC),\n\
+           descending: await pages(Sort.DESC),\n\
+           open: await reminders.query().index('ts').andFilter('done', FilterConditions.equalsTo(false)).limit(2).getMany().then((p) => [keys(p), p.nextCursor !== undefined]),\n\
+           one: await reminders.get('r1'),\n\
+           gone: await reminders.get('r9'),\n\
+         };",
+    )
+    .await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
     assert_eq!(
-        outcome.error.unwrap().message,
-        "Error: storage failed: custom entities need Clockwork's database; this in-memory store has none"
+        outcome.result,
+        json!({
+            "equalsTo": ["r3"],
+            "between": ["r2", "r3", "r4"],
+            "greaterThan": ["r7", "r8"],
+            "lessThanEqualTo": ["r0", "r1", "r2"],
+            "otherType": "Invalid condition value \"a\" for attribute 'ts' of entity 'reminder': it is of type integer",
+            "beginsWith": ["r1"],
+            "ascending": [["r0", "r2"], ["r4", "r6"], ["r8"]],
+            "descending": [["r8", "r6"], ["r4", "r2"], ["r0"]],
+            "open": [["r5", "r6"], true],
+            "one": {"day": "tue", "ts": 10, "text": "note 1", "done": true},
+        })
+    );
+    let bad_cursor =
+        on_memory_entities("await reminders.query().index('ts').cursor('not a cursor').getMany()")
+            .await;
+    assert_eq!(
+        bad_cursor.error.unwrap().message,
+        "Error: storage failed: invalid entity query cursor"
     );
 }
 
