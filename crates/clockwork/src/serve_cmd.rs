@@ -67,6 +67,11 @@ pub(crate) struct ServeArgs {
     /// its previous process's runs at once.
     #[arg(long, env = "CLOCKWORK_NODE_ID")]
     node_id: Option<String>,
+    /// `true`: `/metrics` answers without a token (for a Prometheus that
+    /// scrapes without credentials); overrides `[metrics] public` of the
+    /// configuration file.
+    #[arg(long, env = "CLOCKWORK_METRICS_PUBLIC", value_name = "BOOL")]
+    metrics_public: Option<bool>,
     /// How logs are written to stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
@@ -178,7 +183,7 @@ async fn serve(args: ServeArgs, settings: config::Settings) -> Result<()> {
             total_memory_mb: Some(settings.memory_budget_mb()),
             ..settings.limits
         })
-        .with_public_metrics(settings.metrics_public);
+        .with_public_metrics(args.metrics_public.unwrap_or(settings.metrics_public));
     if let Some(retention) = settings.retention {
         state = state.with_default_retention(retention);
     }

@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{ADMIN_TOKEN, Serve, ok, stderr, stdout};
+use support::{ADMIN_TOKEN, Serve, e2e::Api, ok, stderr, stdout};
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -499,4 +499,43 @@ fn listen_accepts_a_host_name() {
         line.starts_with("clockwork listening on http://"),
         "{line:?}"
     );
+}
+
+#[test]
+fn metrics_need_a_token_unless_the_flag_or_the_environment_makes_them_public() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = Serve::start(&dir.path().join("closed"), &[]);
+    assert_eq!(Api::new(&closed).status_without_token("/metrics"), 401);
+    drop(closed);
+
+    let open = Serve::start_with_env(
+        &dir.path().join("env"),
+        &[],
+        &[("CLOCKWORK_METRICS_PUBLIC", "true")],
+    );
+    assert_eq!(Api::new(&open).status_without_token("/metrics"), 200);
+    drop(open);
+
+    // The flag overrides the configuration file.
+    let config = write(dir.path(), "clockwork.toml", "[metrics]\npublic = true\n");
+    let overridden = Serve::start(
+        &dir.path().join("flag"),
+        &["--config", &config, "--metrics-public", "false"],
+    );
+    assert_eq!(Api::new(&overridden).status_without_token("/metrics"), 401);
+    drop(overridden);
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_clockwork"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("bad"))
+        .env("CLOCKWORK_METRICS_PUBLIC", "yes")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert!(
+        error.contains("invalid value 'yes' for '--metrics-public <BOOL>'"),
+        "{error}"
+    );
+    assert!(!dir.path().join("bad").exists(), "nothing written");
 }

@@ -118,6 +118,15 @@ impl Api {
         })
     }
 
+    /// The status of a GET of `path` (from the server's root) sent without
+    /// a token.
+    pub fn status_without_token(&self, path: &str) -> u16 {
+        let root = self.base.trim_end_matches("/api/v1");
+        let request = self.http.get(format!("{root}{path}"));
+        self.runtime
+            .block_on(async { request.send().await.unwrap().status().as_u16() })
+    }
+
     /// The body of a GET that must answer 200.
     pub fn get(&self, path: &str) -> Value {
         let (status, _, body) = self.call("GET", path, None);
