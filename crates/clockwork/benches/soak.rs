@@ -332,6 +332,8 @@ struct Report {
     short_logs: i64,
     lateness_ms: Vec<i64>,
     statuses: BTreeMap<String, i64>,
+    /// Failed and timed-out runs: job, trigger, attempt, error.
+    failures: Vec<(String, String, i64, String)>,
     events: EventReport,
     chains: ChainReport,
 }
@@ -417,6 +419,9 @@ impl Report {
         println!("due occurrences        {}", self.due);
         println!("occurrence rows        {}", self.rows);
         println!("statuses               {:?}", self.statuses);
+        for (job, trigger, attempt, error) in self.failures.iter().take(5) {
+            println!("  failed: {job} ({trigger}, attempt {attempt}): {error}");
+        }
         println!("duplicates             {}", self.duplicates);
         println!("gaps                   {}", self.gaps);
         println!("overlapping executions {}", self.overlaps);
@@ -552,6 +557,13 @@ async fn measure(url: &str, began: Timestamp, stopped: Timestamp, params: &Param
             .fetch_all(&pool)
             .await
             .unwrap();
+    let failures: Vec<(String, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT j.name, r.trigger, r.attempt, r.error FROM runs r JOIN jobs j ON j.id = r.job_id \
+         WHERE r.status IN ('failed', 'timed_out') ORDER BY r.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     pool.close().await;
     let runs: Vec<Run> = rows.into_iter().map(Run::from).collect();
     let events: Vec<Event> = events
@@ -562,7 +574,16 @@ async fn measure(url: &str, began: Timestamp, stopped: Timestamp, params: &Param
             status,
         })
         .collect();
-    let mut report = Report::default();
+    let mut report = Report {
+        failures: failures
+            .into_iter()
+            .map(|(job, trigger, attempt, error)| {
+                let error: String = error.unwrap_or_default().chars().take(200).collect();
+                (job, trigger, attempt, error)
+            })
+            .collect(),
+        ..Report::default()
+    };
     let mut by_job: HashMap<&str, Vec<&Run>> = HashMap::new();
     for run in &runs {
         *report.statuses.entry(run.status.clone()).or_insert(0) += 1;
