@@ -40,7 +40,7 @@
 mod support;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     time::{Duration, Instant},
 };
 
@@ -510,19 +510,16 @@ type RunRow = (
 
 impl From<RunRow> for Run {
     fn from(row: RunRow) -> Run {
-        let (id, job, trigger, status, attempt, scheduled_for, started, finished, missed) = (
-            row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
-        );
         Run {
-            id,
-            job,
-            trigger,
-            status,
-            attempt,
-            scheduled_for,
-            started,
-            finished,
-            missed,
+            id: row.0,
+            job: row.1,
+            trigger: row.2,
+            status: row.3,
+            attempt: row.4,
+            scheduled_for: row.5,
+            started: row.6,
+            finished: row.7,
+            missed: row.8,
             log_lines: row.9,
             chain_id: row.10,
             event_id: row.11,
@@ -701,13 +698,14 @@ fn check_events(runs: &[Run], events: &[Event], per_push: i64) -> EventReport {
         }
     }
     let body_of: HashMap<i64, &Value> = events.iter().map(|e| (e.id, &e.body)).collect();
-    let mut wrong_result: HashMap<i64, bool> = HashMap::new();
+    // Events a succeeded run of which returned something else than its body.
+    let mut wrong_result: HashSet<i64> = HashSet::new();
     for run in runs.iter().filter(|run| run.job == CONSUMER) {
         if run.status == "succeeded"
             && let Some(event) = run.event_id
             && run.result.as_ref() != body_of.get(&event).copied()
         {
-            wrong_result.insert(event, true);
+            wrong_result.insert(event);
         }
     }
     // The events each producer run pushed, by index.
@@ -726,10 +724,7 @@ fn check_events(runs: &[Run], events: &[Event], per_push: i64) -> EventReport {
         if succeeded_runs > 1 {
             report.consumed_twice += 1;
         }
-        if event.status == "succeeded"
-            && succeeded_runs >= 1
-            && !wrong_result.contains_key(&event.id)
-        {
+        if event.status == "succeeded" && succeeded_runs >= 1 && !wrong_result.contains(&event.id) {
             report.settled += 1;
         } else {
             report.lost += 1;
