@@ -331,6 +331,8 @@ struct Report {
     queued: i64,
     short_logs: i64,
     lateness_ms: Vec<i64>,
+    /// The latest on-time start: lateness, job, run id, scheduled instant.
+    latest: Option<(i64, String, i64, i64)>,
     statuses: BTreeMap<String, i64>,
     /// Failed and timed-out runs: job, trigger, attempt, error.
     failures: Vec<(String, String, i64, String)>,
@@ -436,6 +438,11 @@ impl Report {
             self.lateness_ms.last().copied().unwrap_or(0),
             self.lateness_ms.len()
         );
+        if let Some((late, job, run, scheduled)) = &self.latest {
+            let scheduled = Timestamp::from_millisecond(*scheduled)
+                .map_or_else(|_| scheduled.to_string(), |at| at.to_string());
+            println!("  latest: {job} run {run} due {scheduled}, started {late} ms late");
+        }
         println!(
             "events                 pushed {} (by unfinished producer runs {}), settled {}, \
              lost {} (pending at the stop {}), consumed twice {}, pushed twice {}, \
@@ -638,7 +645,11 @@ fn check_job(runs: &[&Run], due: Option<(i64, i64)>, report: &mut Report) {
         if run.trigger == "schedule"
             && let Some(start) = run.started
         {
-            report.lateness_ms.push(start - scheduled);
+            let late = start - scheduled;
+            report.lateness_ms.push(late);
+            if report.latest.as_ref().is_none_or(|(max, ..)| late > *max) {
+                report.latest = Some((late, run.job.clone(), run.id, scheduled));
+            }
         }
     }
     if let Some((first, last)) = due {
