@@ -46,4 +46,9 @@ fn main() {
         elapsed,
         elapsed.as_secs_f64() * 1e6 / runs as f64
     );
+    let engines = executor.engines();
+    println!(
+        "engines: {} started, {} runs reused one",
+        engines.started, engines.reused
+    );
 }

@@ -594,6 +594,13 @@ pub(crate) fn surface<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     Ok(slot.get_or_insert(built).clone())
 }
 
+/// Drops the run's Forge surface from the engine (its user data is the
+/// runtime's, not the context's): kept, it would hold the ended run's
+/// context alive on a pooled engine. `false` if it is still in use.
+pub(crate) fn uninstall_forge(ctx: &Ctx<'_>) -> bool {
+    ctx.remove_userdata::<Forge<'_>>().is_ok()
+}
+
 /// The run's Forge surface if the script has used it.
 pub(crate) fn built_surface<'js>(ctx: &Ctx<'js>) -> Option<Object<'js>> {
     ctx.userdata::<Forge<'js>>()?

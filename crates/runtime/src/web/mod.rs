@@ -134,6 +134,13 @@ fn remember_loader<'js>(ctx: &Ctx<'js>, loader: Function<'js>) {
     let _previous = ctx.store_userdata(state);
 }
 
+/// Drops the web state of the engine `ctx` belongs to: the runtime keeps
+/// it, and the loaders it holds would keep their contexts alive on an engine
+/// that serves run after run. `false` if it is still in use.
+pub(crate) fn uninstall(ctx: &Ctx<'_>) -> bool {
+    ctx.remove_userdata::<WebState<'_>>().is_ok()
+}
+
 /// The exports of web module `name` in this context (`need(name)`), or
 /// `None` if `install` did not run in it.
 fn web_module<'js>(ctx: &Ctx<'js>, name: &str) -> Option<Result<Object<'js>>> {
