@@ -34,7 +34,12 @@ fn main() {
     for run in 1..=runs {
         let outcome = waiter.block_on(executor.start(spec.clone()).outcome());
         if run == 1 {
-            println!("status {:?}, result {}", outcome.status, outcome.result);
+            println!(
+                "status {:?}, result {}, script heap {} KiB",
+                outcome.status,
+                outcome.result,
+                outcome.peak_memory_bytes / 1024
+            );
         }
         if run % (runs / 4).max(1) == 0 {
             println!("after {run:>6} runs: RSS {} KiB", resident_kib());

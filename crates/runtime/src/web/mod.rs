@@ -22,8 +22,8 @@
 //! is done in Rust; the inspector module is loaded on the first object logged.
 //!
 //! Each context `install` ran in keeps its module loader in the runtime's
-//! userdata until the runtime is dropped (so a context is freed with its
-//! runtime): made for one runtime + one context per run.
+//! userdata, which holds that context alive: a pooled engine serving run
+//! after run drops it with [`uninstall`] when a run ends.
 //!
 //! # Internal hook for `fetch`
 //! From JavaScript,
