@@ -34,7 +34,12 @@ fn main() {
     for run in 1..=runs {
         let outcome = waiter.block_on(executor.start(spec.clone()).outcome());
         if run == 1 {
-            println!("status {:?}, result {}", outcome.status, outcome.result);
+            println!(
+                "status {:?}, result {}, script heap {} KiB",
+                outcome.status,
+                outcome.result,
+                outcome.peak_memory_bytes / 1024
+            );
         }
         if run % (runs / 4).max(1) == 0 {
             println!("after {run:>6} runs: RSS {} KiB", resident_kib());
@@ -45,5 +50,10 @@ fn main() {
         "{runs} runs in {:.2?}: {:.1} µs per run (wall clock)",
         elapsed,
         elapsed.as_secs_f64() * 1e6 / runs as f64
+    );
+    let engines = executor.engines();
+    println!(
+        "engines: {} started, {} runs reused one",
+        engines.started, engines.reused
     );
 }

@@ -215,10 +215,13 @@ async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
         ended = context.async_with(async |ctx| drive(ctx, host, info).await) => ended,
     };
     // Any future still holding script values went with the select; the
-    // context goes before the engine is kept or dropped.
+    // context goes before the engine is kept or dropped, and nothing the
+    // engine holds may keep it alive.
+    let released = context.with(|ctx| uninstall(&ctx)).await;
     drop(context);
     host.guard.disarm();
-    engine.give_back(host.guard.tripped().is_none(), pool).await;
+    let clean = released && host.guard.tripped().is_none();
+    engine.give_back(clean, pool).await;
     ended
 }
 
@@ -447,6 +450,17 @@ fn install<'js>(
     host::install_forge(ctx, host, info, form)?;
     crate::node::install(ctx, host, form)?;
     Ok(timers)
+}
+
+/// Undoes what [`install`] left in the engine rather than in the context:
+/// the user data of the API surfaces, which is the runtime's and would keep
+/// the ended run's context (and everything it reaches) alive. `false` if
+/// some of it could not be dropped; the engine must not be kept then.
+fn uninstall(ctx: &Ctx<'_>) -> bool {
+    let forge = host::uninstall_forge(ctx);
+    let node = crate::node::uninstall(ctx);
+    let web = globals::uninstall_web_globals(ctx);
+    forge && node && web
 }
 
 /// An engine error as the script's error; `Exception` carries the thrown value.

@@ -440,10 +440,12 @@ fn continuation(state: &str, delay: &Value<'_>) -> Result<Continuation, Continue
 // a trivial run's cost, and a script that never touches the API should not
 // pay it. The script-style globals are accessors that build the surface when
 // first read (or become plain values when first assigned); `import` of a
-// `@forge/*` module builds it too. The built surface lives in the context's
-// user data, a root QuickJS releases at teardown; the accessors hold no
-// script value, so nothing can form a cycle through Rust that QuickJS's
-// collector cannot see.
+// `@forge/*` module builds it too. The built surface lives in the user data
+// of the engine (QuickJS's runtime, not the context), a root the run drops
+// when it ends ([`uninstall_forge`]) so the engine can serve the next run
+// without keeping this one's context alive; the accessors hold no script
+// value, so nothing can form a cycle through Rust that QuickJS's collector
+// cannot see.
 
 /// Script-style globals (FORGE-API §1); `fetch` is a global in both forms.
 const SCRIPT_GLOBALS: [&str; 12] = [
@@ -592,6 +594,13 @@ pub(crate) fn surface<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         .map_err(|_| Exception::throw_internal(ctx, "the Forge surface is in use"))?;
     // A script may have reached the surface again while it was being built: the first one stays.
     Ok(slot.get_or_insert(built).clone())
+}
+
+/// Drops the run's Forge surface from the engine (its user data is the
+/// runtime's, not the context's): kept, it would hold the ended run's
+/// context alive on a pooled engine. `false` if it is still in use.
+pub(crate) fn uninstall_forge(ctx: &Ctx<'_>) -> bool {
+    ctx.remove_userdata::<Forge<'_>>().is_ok()
 }
 
 /// The run's Forge surface if the script has used it.

@@ -138,6 +138,12 @@ fn build_surface<'js>(ctx: &Ctx<'js>, env: &str) -> rquickjs::Result<Object<'js>
     define.call((natives,))
 }
 
+/// Drops the run's Node surface from the engine (see
+/// [`host::uninstall_forge`]). `false` if it is still in use.
+pub(crate) fn uninstall(ctx: &Ctx<'_>) -> bool {
+    ctx.remove_userdata::<NodeSurface<'_>>().is_ok()
+}
+
 /// The run's Node surface, built now if it was not yet.
 pub(crate) fn surface<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let build = {

@@ -186,3 +186,28 @@ async fn a_script_that_never_yields_holds_up_no_other_run() {
         assert_eq!(handle.outcome().await.status, RunStatus::Cancelled);
     }
 }
+
+#[tokio::test]
+async fn an_engine_serves_run_after_run_without_keeping_their_contexts() {
+    let executor = executor();
+    // Every surface built: Forge, Node, web globals (URL, the inspector).
+    let script = "const url = new URL('https://acme.test/a?b=1');\n\
+         console.log({ host: url.host });\n\
+         return [typeof api.asApp, Buffer.from('hi').toString('hex'), url.searchParams.get('b')];";
+    for _ in 0..100 {
+        let outcome = executor.start(spec(script)).outcome().await;
+        assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+        assert_eq!(outcome.result, json!(["function", "6869", "1"]));
+    }
+    // An engine that kept each ended run's context grew past what a spare
+    // engine may hold within a few dozen runs, and was replaced.
+    let engines = executor.engines();
+    assert_eq!(
+        engines,
+        runtime::EngineCounts {
+            started: 1,
+            reused: 99
+        },
+        "one engine serves every run"
+    );
+}

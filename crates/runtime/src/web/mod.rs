@@ -22,8 +22,8 @@
 //! is done in Rust; the inspector module is loaded on the first object logged.
 //!
 //! Each context `install` ran in keeps its module loader in the runtime's
-//! userdata until the runtime is dropped (so a context is freed with its
-//! runtime): made for one runtime + one context per run.
+//! userdata, which holds that context alive: a pooled engine serving run
+//! after run drops it with [`uninstall`] when a run ends.
 //!
 //! # Internal hook for `fetch`
 //! From JavaScript,
@@ -132,6 +132,13 @@ fn remember_loader<'js>(ctx: &Ctx<'js>, loader: Function<'js>) {
     state.contexts.push(id);
     state.loaders.push(loader);
     let _previous = ctx.store_userdata(state);
+}
+
+/// Drops the web state of the engine `ctx` belongs to: the runtime keeps
+/// it, and the loaders it holds would keep their contexts alive on an engine
+/// that serves run after run. `false` if it is still in use.
+pub(crate) fn uninstall(ctx: &Ctx<'_>) -> bool {
+    ctx.remove_userdata::<WebState<'_>>().is_ok()
 }
 
 /// The exports of web module `name` in this context (`need(name)`), or
