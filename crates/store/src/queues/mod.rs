@@ -166,6 +166,38 @@ fn decode_queue_job(row: &impl Columns, counts: QueueCounts) -> Result<QueueJob,
     })
 }
 
+/// A push's events as the `events_insert` statement reads them.
+fn events_json(events: &[NewQueueEvent], bodies: &[String]) -> Result<String, StoreError> {
+    let rows: Vec<Value> = events
+        .iter()
+        .zip(bodies)
+        .map(|(event, body)| json!({ "body": body, "limit": event.concurrency_limit }))
+        .collect();
+    crate::codec::to_json("queue events", &rows)
+}
+
+/// One queued `event` run per event of `push` (whose ids are `event_ids`,
+/// in push order) as the `event_runs_insert` statement reads them.
+fn event_runs_json(
+    push: &QueuePush,
+    queue_job_id: i64,
+    event_ids: &[i64],
+) -> Result<String, StoreError> {
+    let rows = push
+        .events
+        .iter()
+        .zip(event_ids)
+        .map(|(event, &event_id)| {
+            let run_event = event_json(&push.queue, queue_job_id, event_id, &event.body);
+            Ok(json!({
+                "event": crate::codec::to_json("event", &run_event)?,
+                "not_before": ms(push.now + event.delay),
+            }))
+        })
+        .collect::<Result<Vec<Value>, StoreError>>()?;
+    crate::codec::to_json("event runs", &rows)
+}
+
 impl Store {
     /// Persists a push: the queue job, its events and one queued `event`
     /// run per event (not before `now` + its delay) for the job consuming
@@ -209,26 +241,36 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await
                     .db()?;
-                let mut runs = Vec::with_capacity(push.events.len());
-                for (event, body) in push.events.iter().zip(&bodies) {
-                    let (event_id,): (i64,) = sqlx::query_as(sql::QUEUE_EVENT_INSERT)
-                        .bind(queue_job_id)
-                        .bind(&push.queue)
-                        .bind(job_id)
-                        .bind(body)
-                        .bind(event.concurrency_limit.map(i64::from))
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .db()?;
-                    let new = NewRun {
-                        not_before: push.now + event.delay,
-                        event: Some(event_json(&push.queue, queue_job_id, event_id, &event.body)),
-                        ..NewRun::new(job_id, Trigger::Event, push.now)
-                    };
-                    let encoded = EncodedNewRun::of(&new)?;
-                    let row = insert_queued!(&encoded, &mut *tx)?;
-                    runs.push(decode_run(&row)?);
+                // One statement for the events and one for their runs,
+                // whatever the batch size: a push costs two round trips
+                // more than an empty one, not two per event.
+                let events = events_json(&push.events, &bodies)?;
+                let mut event_ids: Vec<(i64,)> = sqlx::query_as(sql.queues.events_insert)
+                    .bind(queue_job_id)
+                    .bind(&push.queue)
+                    .bind(job_id)
+                    .bind(now)
+                    .bind(events)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                event_ids.sort_unstable();
+                let event_ids: Vec<i64> = event_ids.into_iter().map(|(id,)| id).collect();
+                let event_runs = event_runs_json(push, queue_job_id, &event_ids)?;
+                let rows = sqlx::query(sql.queues.event_runs_insert)
+                    .bind(job_id)
+                    .bind(now)
+                    .bind(event_runs)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
+                runs.sort_unstable_by_key(|run| run.id);
+                if runs.len() != push.events.len() {
+                    // The consumer was deleted since it was looked up.
+                    return Err(StoreError::JobNotFound {
+                        job: job_id.to_string(),
+                    });
                 }
                 if let Some(notify) = sql.notify {
                     sqlx::query(notify)
