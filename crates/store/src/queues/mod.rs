@@ -523,3 +523,96 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    //! A claim of event runs from queues without a limit reads the oldest
+    //! due event runs from their own index, in order, instead of ranking
+    //! every due event run per queue (issue 10: the ranking grew with the
+    //! backlog).
+
+    use sqlx::Row;
+
+    use super::*;
+    use crate::store::{Backend, Engine};
+
+    async fn claim_plan(store: &Store) -> String {
+        match &store.backend {
+            Backend::Sqlite(pool) => {
+                let statement = crate::sql::SQLITE.queues.claimable_events;
+                let explain = format!("EXPLAIN QUERY PLAN {statement}");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
+                    .bind(0_i64)
+                    .bind(10_i64)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|row| row.get::<String, _>("detail"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            Backend::Postgres(pool) => {
+                let statement = crate::sql::POSTGRES.queues.claimable_events;
+                let mut conn = pool.acquire().await.unwrap();
+                // The test tables are empty: without this the planner may
+                // rightly read them whole. The question is whether the
+                // index can answer the query, in order.
+                sqlx::query("SET enable_seqscan = off")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                let explain = format!("EXPLAIN {statement}");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
+                    .bind(0_i64)
+                    .bind(10_i64)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap();
+                sqlx::query("RESET enable_seqscan")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|row| row.get::<String, _>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+    }
+
+    async fn assert_unlimited_events_come_from_their_index(store: &Store) {
+        let plan = claim_plan(store).await;
+        match store.engine() {
+            Engine::Sqlite => {
+                assert!(
+                    plan.contains("SEARCH r USING INDEX runs_queued_events (not_before_ms<?)"),
+                    "{plan}"
+                );
+                assert!(
+                    plan.contains("SCAN queue_events USING INDEX queue_events_limited_pending"),
+                    "limited queues are found by their index: {plan}"
+                );
+            }
+            Engine::Postgres => {
+                assert!(plan.contains("runs_queued_events"), "{plan}");
+                assert!(plan.contains("queue_events_limited_pending"), "{plan}");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unlimited_event_claims_read_their_index_on_both_engines() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Store::open_sqlite(dir.path().join("clockwork.db"))
+            .await
+            .unwrap();
+        assert_unlimited_events_come_from_their_index(&sqlite).await;
+
+        let schema = test_support::PgSchema::create("queue_plan_test").await;
+        let postgres = Store::open(schema.url()).await.unwrap();
+        assert_unlimited_events_come_from_their_index(&postgres).await;
+        postgres.close().await;
+        schema.drop().await;
+    }
+}
