@@ -166,6 +166,38 @@ fn decode_queue_job(row: &impl Columns, counts: QueueCounts) -> Result<QueueJob,
     })
 }
 
+/// A push's events as the `events_insert` statement reads them.
+fn events_json(events: &[NewQueueEvent], bodies: &[String]) -> Result<String, StoreError> {
+    let rows: Vec<Value> = events
+        .iter()
+        .zip(bodies)
+        .map(|(event, body)| json!({ "body": body, "limit": event.concurrency_limit }))
+        .collect();
+    crate::codec::to_json("queue events", &rows)
+}
+
+/// One queued `event` run per event of `push` (whose ids are `event_ids`,
+/// in push order) as the `event_runs_insert` statement reads them.
+fn event_runs_json(
+    push: &QueuePush,
+    queue_job_id: i64,
+    event_ids: &[i64],
+) -> Result<String, StoreError> {
+    let rows = push
+        .events
+        .iter()
+        .zip(event_ids)
+        .map(|(event, &event_id)| {
+            let run_event = event_json(&push.queue, queue_job_id, event_id, &event.body);
+            Ok(json!({
+                "event": crate::codec::to_json("event", &run_event)?,
+                "not_before": ms(push.now + event.delay),
+            }))
+        })
+        .collect::<Result<Vec<Value>, StoreError>>()?;
+    crate::codec::to_json("event runs", &rows)
+}
+
 impl Store {
     /// Persists a push: the queue job, its events and one queued `event`
     /// run per event (not before `now` + its delay) for the job consuming
@@ -209,26 +241,36 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await
                     .db()?;
-                let mut runs = Vec::with_capacity(push.events.len());
-                for (event, body) in push.events.iter().zip(&bodies) {
-                    let (event_id,): (i64,) = sqlx::query_as(sql::QUEUE_EVENT_INSERT)
-                        .bind(queue_job_id)
-                        .bind(&push.queue)
-                        .bind(job_id)
-                        .bind(body)
-                        .bind(event.concurrency_limit.map(i64::from))
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .db()?;
-                    let new = NewRun {
-                        not_before: push.now + event.delay,
-                        event: Some(event_json(&push.queue, queue_job_id, event_id, &event.body)),
-                        ..NewRun::new(job_id, Trigger::Event, push.now)
-                    };
-                    let encoded = EncodedNewRun::of(&new)?;
-                    let row = insert_queued!(&encoded, &mut *tx)?;
-                    runs.push(decode_run(&row)?);
+                // One statement for the events and one for their runs,
+                // whatever the batch size: a push costs two round trips
+                // more than an empty one, not two per event.
+                let events = events_json(&push.events, &bodies)?;
+                let mut event_ids: Vec<(i64,)> = sqlx::query_as(sql.queues.events_insert)
+                    .bind(queue_job_id)
+                    .bind(&push.queue)
+                    .bind(job_id)
+                    .bind(now)
+                    .bind(events)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                event_ids.sort_unstable();
+                let event_ids: Vec<i64> = event_ids.into_iter().map(|(id,)| id).collect();
+                let event_runs = event_runs_json(push, queue_job_id, &event_ids)?;
+                let rows = sqlx::query(sql.queues.event_runs_insert)
+                    .bind(job_id)
+                    .bind(now)
+                    .bind(event_runs)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
+                runs.sort_unstable_by_key(|run| run.id);
+                if runs.len() != push.events.len() {
+                    // The consumer was deleted since it was looked up.
+                    return Err(StoreError::JobNotFound {
+                        job: job_id.to_string(),
+                    });
                 }
                 if let Some(notify) = sql.notify {
                     sqlx::query(notify)
@@ -479,5 +521,98 @@ impl Store {
             .await;
             commit_or_rollback(tx, outcome).await
         })
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    //! A claim of event runs from queues without a limit reads the oldest
+    //! due event runs from their own index, in order, instead of ranking
+    //! every due event run per queue (issue 10: the ranking grew with the
+    //! backlog).
+
+    use sqlx::Row;
+
+    use super::*;
+    use crate::store::{Backend, Engine};
+
+    async fn claim_plan(store: &Store) -> String {
+        match &store.backend {
+            Backend::Sqlite(pool) => {
+                let statement = crate::sql::SQLITE.queues.claimable_events;
+                let explain = format!("EXPLAIN QUERY PLAN {statement}");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
+                    .bind(0_i64)
+                    .bind(10_i64)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|row| row.get::<String, _>("detail"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            Backend::Postgres(pool) => {
+                let statement = crate::sql::POSTGRES.queues.claimable_events;
+                let mut conn = pool.acquire().await.unwrap();
+                // The test tables are empty: without this the planner may
+                // rightly read them whole. The question is whether the
+                // index can answer the query, in order.
+                sqlx::query("SET enable_seqscan = off")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                let explain = format!("EXPLAIN {statement}");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
+                    .bind(0_i64)
+                    .bind(10_i64)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap();
+                sqlx::query("RESET enable_seqscan")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                rows.iter()
+                    .map(|row| row.get::<String, _>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+    }
+
+    async fn assert_unlimited_events_come_from_their_index(store: &Store) {
+        let plan = claim_plan(store).await;
+        match store.engine() {
+            Engine::Sqlite => {
+                assert!(
+                    plan.contains("SEARCH r USING INDEX runs_queued_events (not_before_ms<?)"),
+                    "{plan}"
+                );
+                assert!(
+                    plan.contains("SCAN queue_events USING INDEX queue_events_limited_pending"),
+                    "limited queues are found by their index: {plan}"
+                );
+            }
+            Engine::Postgres => {
+                assert!(plan.contains("runs_queued_events"), "{plan}");
+                assert!(plan.contains("queue_events_limited_pending"), "{plan}");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unlimited_event_claims_read_their_index_on_both_engines() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Store::open_sqlite(dir.path().join("clockwork.db"))
+            .await
+            .unwrap();
+        assert_unlimited_events_come_from_their_index(&sqlite).await;
+
+        let schema = test_support::PgSchema::create("queue_plan_test").await;
+        let postgres = Store::open(schema.url()).await.unwrap();
+        assert_unlimited_events_come_from_their_index(&postgres).await;
+        postgres.close().await;
+        schema.drop().await;
     }
 }

@@ -2,7 +2,7 @@
 //! is a `const`; text that differs is a field of [`QueueSql`], whose
 //! [`SQLITE`] and [`POSTGRES`] values the store picks per engine.
 
-use crate::sql::dialect_statements;
+use crate::{runs::sql::run_columns, sql::dialect_statements};
 
 dialect_statements! {
     /// The queue statements whose text differs between the dialects.
@@ -18,33 +18,75 @@ dialect_statements! {
         /// has fewer running runs than its limit, counting the runs listed
         /// before it (its rank among the queue's due runs).
         pub(crate) claimable_events: &'static str,
+        /// A push's events in one statement: `$1` queue job, `$2` queue,
+        /// `$3` job, `$4` created at, `$5` JSON array of `{body, limit}`
+        /// (`body` the event body as JSON text) → their ids, ascending in
+        /// array order (rows are inserted in that order).
+        pub(crate) events_insert: &'static str,
+        /// A push's queued `event` runs in one statement: `$1` job, `$2`
+        /// now, `$3` JSON array of `{event, not_before}` (`event` the run's
+        /// event as JSON text) → the inserted runs, ids ascending in array
+        /// order; no row when the job does not exist.
+        pub(crate) event_runs_insert: &'static str,
     }
 }
 
-/// Due event runs ranked per queue, and each queue's running count.
+/// The event runs a worker may start now, in two parts. Runs of events
+/// without a limit are always claimable: the oldest due ones come straight
+/// from `runs_queued_events`, however long the backlog. Only queues with a
+/// pending limited event (`queue_events_limited_pending`, usually none) pay
+/// for the ranking: their due runs numbered per queue, a limited run
+/// claimable while the queue's running runs plus its rank stay within its
+/// limit. `$runs` names the index of due event runs (SQLite, without
+/// statistics, would rather sort every queued event run by status), and
+/// `$join` keeps the small side first on SQLite (`CROSS JOIN` fixes its
+/// join order).
 macro_rules! claimable_event_runs {
-    ($enabled:literal) => {
+    ($enabled:literal, $runs:literal, $join:literal) => {
         concat!(
-            "WITH due AS (\
-                SELECT r.id, r.job_id, r.job_version, r.not_before_ms, e.queue, e.concurrency_limit, \
-                    row_number() OVER (PARTITION BY e.queue \
-                                       ORDER BY r.not_before_ms, r.id) AS pos \
-                FROM runs r \
-                JOIN queue_events e ON e.id = r.queue_event_id \
-                JOIN jobs j ON j.id = r.job_id \
-                WHERE r.status = 'queued' AND r.queue_event_id IS NOT NULL \
-                  AND r.not_before_ms <= $1 AND j.enabled = ",
+            "SELECT id, job_id, job_version FROM (\
+                SELECT * FROM (\
+                    SELECT r.id, r.job_id, r.job_version, r.not_before_ms FROM ",
+            $runs,
+            " JOIN queue_events e ON e.id = r.queue_event_id \
+                    JOIN jobs j ON j.id = r.job_id \
+                    WHERE r.status = 'queued' AND r.queue_event_id IS NOT NULL \
+                      AND r.not_before_ms <= $1 AND j.enabled = ",
             $enabled,
-            "), busy AS (\
-                SELECT e.queue, count(*) AS n FROM runs r \
-                JOIN queue_events e ON e.id = r.queue_event_id \
-                WHERE r.status = 'running' AND r.queue_event_id IS NOT NULL \
-                GROUP BY e.queue) \
-             SELECT due.id, due.job_id, due.job_version FROM due \
-             LEFT JOIN busy ON busy.queue = due.queue \
-             WHERE due.concurrency_limit IS NULL \
-                OR COALESCE(busy.n, 0) + due.pos <= due.concurrency_limit \
-             ORDER BY due.not_before_ms, due.id LIMIT $2"
+            " AND e.concurrency_limit IS NULL \
+                    ORDER BY r.not_before_ms, r.id LIMIT $2) AS unlimited \
+                UNION ALL \
+                SELECT * FROM (\
+                    WITH limited AS MATERIALIZED (\
+                        SELECT DISTINCT queue FROM queue_events \
+                        WHERE status = 'pending' AND concurrency_limit IS NOT NULL), \
+                    due AS (\
+                        SELECT r.id, r.job_id, r.job_version, r.not_before_ms, e.queue, \
+                            e.concurrency_limit, \
+                            row_number() OVER (PARTITION BY e.queue \
+                                               ORDER BY r.not_before_ms, r.id) AS pos \
+                        FROM limited l ",
+            $join,
+            " queue_events e ON e.queue = l.queue AND e.status = 'pending' ",
+            $join,
+            " runs r ON r.queue_event_id = e.id AND r.status = 'queued' ",
+            $join,
+            " jobs j ON j.id = r.job_id \
+                        WHERE r.not_before_ms <= $1 AND j.enabled = ",
+            $enabled,
+            "), \
+                    busy AS (\
+                        SELECT e.queue, count(*) AS n FROM limited l ",
+            $join,
+            " queue_events e ON e.queue = l.queue AND e.status = 'pending' ",
+            $join,
+            " runs r ON r.queue_event_id = e.id AND r.status = 'running' \
+                        GROUP BY e.queue) \
+                    SELECT due.id, due.job_id, due.job_version, due.not_before_ms FROM due \
+                    LEFT JOIN busy ON busy.queue = due.queue \
+                    WHERE due.concurrency_limit IS NOT NULL \
+                      AND COALESCE(busy.n, 0) + due.pos <= due.concurrency_limit) AS ranked \
+            ) AS claimable ORDER BY not_before_ms, id LIMIT $2"
         )
     };
 }
@@ -52,22 +94,52 @@ macro_rules! claimable_event_runs {
 /// SQLite: its write lock already serialises claimers.
 pub(crate) const SQLITE: QueueSql = QueueSql {
     lock: None,
-    claimable_events: claimable_event_runs!("1"),
+    claimable_events: claimable_event_runs!(
+        "1",
+        "runs r INDEXED BY runs_queued_events",
+        "CROSS JOIN"
+    ),
+    events_insert: "INSERT INTO queue_events \
+            (queue_job_id, queue, job_id, body, concurrency_limit, created_at_ms) \
+        SELECT $1, $2, $3, json_extract(value, '$.body'), json_extract(value, '$.limit'), $4 \
+        FROM json_each($5) ORDER BY key \
+        RETURNING id",
+    event_runs_insert: concat!(
+        "INSERT INTO runs (job_id, job_version, trigger, status, attempt, queued_at_ms, \
+             not_before_ms, event) \
+         SELECT j.id, j.version, 'event', 'queued', 1, $2, \
+             json_extract(value, '$.not_before'), json_extract(value, '$.event') \
+         FROM json_each($3) CROSS JOIN jobs j WHERE j.id = $1 ORDER BY key \
+         RETURNING ",
+        run_columns!()
+    ),
 };
 
 /// PostgreSQL: a transaction-scoped advisory lock serialises event claims
 /// (other claims never touch event runs, so they are not held up).
 pub(crate) const POSTGRES: QueueSql = QueueSql {
     lock: Some("SELECT pg_advisory_xact_lock(7301004)"),
-    claimable_events: claimable_event_runs!("TRUE"),
+    claimable_events: claimable_event_runs!("TRUE", "runs r", "JOIN"),
+    events_insert: "INSERT INTO queue_events \
+            (queue_job_id, queue, job_id, body, concurrency_limit, created_at_ms) \
+        SELECT $1, $2, $3, e.v ->> 'body', (e.v ->> 'limit')::bigint, $4 \
+        FROM json_array_elements($5::json) WITH ORDINALITY AS e(v, n) ORDER BY e.n \
+        RETURNING id",
+    event_runs_insert: concat!(
+        "INSERT INTO runs (job_id, job_version, trigger, status, attempt, queued_at_ms, \
+             not_before_ms, event) \
+         SELECT j.id, j.version, 'event', 'queued', 1, $2, \
+             (r.v ->> 'not_before')::bigint, r.v ->> 'event' \
+         FROM json_array_elements($3::json) WITH ORDINALITY AS r(v, n) \
+         CROSS JOIN jobs j WHERE j.id = $1 ORDER BY r.n \
+         RETURNING ",
+        run_columns!()
+    ),
 };
 
 pub(crate) const CONSUMER_OF: &str = "SELECT id FROM jobs WHERE queue_key = $1";
 pub(crate) const QUEUE_JOB_INSERT: &str = "INSERT INTO queue_jobs (queue, job_id, events, created_at_ms) \
     VALUES ($1, $2, $3, $4) RETURNING id";
-pub(crate) const QUEUE_EVENT_INSERT: &str = "INSERT INTO queue_events \
-        (queue_job_id, queue, job_id, body, concurrency_limit, created_at_ms) \
-    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 pub(crate) const QUEUE_JOB_GET: &str = "SELECT id, queue, job_id, events, created_at_ms FROM queue_jobs \
     WHERE id = $1 AND queue = $2";
 pub(crate) const QUEUE_JOB_COUNTS: &str = "SELECT status, count(*) FROM queue_events \

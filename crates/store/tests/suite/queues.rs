@@ -21,6 +21,8 @@ store_tests! {
     a_push_to_a_key_no_job_consumes_fails_and_writes_nothing,
     event_states_follow_their_runs_and_retries,
     the_concurrency_limit_holds_within_and_across_claims,
+    a_limit_counts_the_unlimited_runs_ahead_and_never_holds_them_up,
+    a_full_push_keeps_its_order_and_one_event_per_run,
     event_runs_ignore_the_overlap_policy,
     a_paused_consumers_events_wait,
     cancel_drops_the_events_not_yet_started,
@@ -323,6 +325,82 @@ async fn the_concurrency_limit_holds_within_and_across_claims(db: TestDb) {
     let mut small = claim_all("node-b", at(0));
     small.limit = 1;
     assert!(db.store.runs_claim_queued(&small).await.unwrap().is_empty());
+}
+
+/// A queue whose pushes mix limited and unlimited events: a limited event
+/// counts every due run of its queue ahead of it (as it always has), and
+/// unlimited events are claimed however busy the queue is.
+async fn a_limit_counts_the_unlimited_runs_ahead_and_never_holds_them_up(db: TestDb) {
+    create_consumer(&db, "mixed", "mixed").await;
+    push(&db, "mixed", events(2, None)).await;
+    let limited = push(&db, "mixed", events(3, Some(3))).await;
+    let first = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(0)))
+        .await
+        .unwrap();
+    let limited_ids: Vec<i64> = limited.runs.iter().map(|run| run.id).collect();
+    let claimed_limited = first
+        .iter()
+        .filter(|c| limited_ids.contains(&c.run.id))
+        .count();
+    // Two unlimited runs rank ahead: only the first limited run fits in 3.
+    assert_eq!((first.len(), claimed_limited), (3, 1));
+    let more = push(&db, "mixed", events(2, None)).await;
+    let second = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(0)))
+        .await
+        .unwrap();
+    let second_ids: Vec<i64> = second.iter().map(|c| c.run.id).collect();
+    let more_ids: Vec<i64> = more.runs.iter().map(|run| run.id).collect();
+    assert_eq!(
+        second_ids, more_ids,
+        "the limit is reached; unlimited runs still go"
+    );
+}
+
+/// A push of Forge's most events (50) stores them and their runs in push
+/// order: run i carries body i and its own event.
+async fn a_full_push_keeps_its_order_and_one_event_per_run(db: TestDb) {
+    create_consumer(&db, "consumer", "bulk").await;
+    let mut batch = events(50, None);
+    batch[49].delay = Duration::from_secs(5);
+    let pushed = push(&db, "bulk", batch).await;
+    assert_eq!(pushed.runs.len(), 50);
+    let mut event_ids = Vec::new();
+    for (i, run) in pushed.runs.iter().enumerate() {
+        let event = run.event.as_ref().unwrap();
+        assert_eq!(event["body"], json!({ "i": i }));
+        event_ids.push(event["eventId"].as_str().unwrap().parse::<i64>().unwrap());
+    }
+    assert!(
+        event_ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "{event_ids:?}"
+    );
+    assert!(pushed.runs.windows(2).all(|pair| pair[0].id < pair[1].id));
+    assert_eq!(pushed.runs[48].not_before, at(0));
+    assert_eq!(pushed.runs[49].not_before, at(5));
+    let claimed = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(0)))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 49);
+    for claimed in &claimed {
+        db.store
+            .runs_finish_if_running(&[finish(&claimed.run, RunStatus::Succeeded, None)])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        counts(&db, "bulk", pushed.queue_job_id).await,
+        QueueCounts {
+            succeeded: 49,
+            in_progress: 1,
+            ..QueueCounts::default()
+        }
+    );
 }
 
 async fn event_runs_ignore_the_overlap_policy(db: TestDb) {
