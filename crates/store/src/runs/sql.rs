@@ -2,7 +2,22 @@
 //! dialects share is a `const`; text that differs is a field of [`RunSql`],
 //! whose [`SQLITE`] and [`POSTGRES`] values the store picks per engine.
 
-use crate::sql::{dialect_statements, pg_ids, sqlite_ids};
+use crate::sql::{dialect_statements, sqlite_ids};
+
+/// A JSON array of ids in parameter `$n` as the right side of `= ANY`, on
+/// PostgreSQL: an array computed once, so each id is one index probe. (An
+/// `IN (SELECT json_array_elements_text(…))` the planner may join as a
+/// filter against every live row instead: 177 ms for 256 jobs with 7,600
+/// live rows, against 1.6 ms this way.)
+macro_rules! pg_any_id {
+    ($param:literal) => {
+        concat!(
+            "ANY(ARRAY(SELECT json_array_elements_text(",
+            $param,
+            "::json)::bigint))"
+        )
+    };
+}
 /// The columns of a run, in the order `runs::decode_run` reads them.
 macro_rules! run_columns {
     () => {
@@ -210,8 +225,8 @@ pub(crate) const SQLITE: RunSql = RunSql {
 /// relies on its single writer.
 pub(crate) const POSTGRES: RunSql = RunSql {
     jobs_lock_for_claim: Some(concat!(
-        "SELECT id FROM jobs WHERE id IN ",
-        pg_ids!("$1"),
+        "SELECT id FROM jobs WHERE id = ",
+        pg_any_id!("$1"),
         " ORDER BY id FOR UPDATE"
     )),
     jobs_advance_if_next_fire_at: "UPDATE jobs SET next_fire_at_ms = c.next \
@@ -222,8 +237,8 @@ pub(crate) const POSTGRES: RunSql = RunSql {
     runs_active_of_jobs: concat!(
         "SELECT job_id, id, \
              CASE WHEN chain_id IS NULL THEN status ELSE 'running' END AS status FROM runs \
-         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id IN ",
-        pg_ids!("$1")
+         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id = ",
+        pg_any_id!("$1")
     ),
     runs_insert_occurrences: concat!(
         "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
@@ -241,8 +256,8 @@ pub(crate) const POSTGRES: RunSql = RunSql {
     ),
     runs_request_cancel_of_jobs: concat!(
         "UPDATE runs SET cancel_requested = TRUE \
-         WHERE status = 'running' AND job_id IN ",
-        pg_ids!("$1"),
+         WHERE status = 'running' AND job_id = ",
+        pg_any_id!("$1"),
         " RETURNING job_id, id, node"
     ),
     job_versions_get_many: "SELECT v.job_id, v.version, v.spec FROM job_versions v \
@@ -252,18 +267,15 @@ pub(crate) const POSTGRES: RunSql = RunSql {
     runs_claimable_queued: concat!(
         "WITH picked AS MATERIALIZED (",
         // An array computed once: the primary key drives the scan.
-        claimable_queued_runs!(
-            "$1",
-            "r.id = ANY(ARRAY(SELECT json_array_elements_text($3::json)::bigint))"
-        ),
+        claimable_queued_runs!("$1", concat!("r.id = ", pg_any_id!("$3"))),
         " ORDER BY r.not_before_ms, r.id LIMIT $2 FOR UPDATE OF r SKIP LOCKED) \
          SELECT id, job_id, job_version FROM picked ORDER BY not_before_ms, id"
     ),
     runs_claim_ids: concat!(
         "UPDATE runs SET status = 'running', node = $1, started_at_ms = $4, \
              lease_expires_at_ms = $2, lease_token = lease_token + 1 \
-         WHERE status = 'queued' AND id IN ",
-        pg_ids!("$3"),
+         WHERE status = 'queued' AND id = ",
+        pg_any_id!("$3"),
         " RETURNING ",
         run_columns!()
     ),
