@@ -97,13 +97,17 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, slot: Slot) {
         // The start is committed before the script runs: a node that dies
         // from here on leaves a run that began (interrupted at its restart),
         // never one that ran unrecorded and would run again as if it had not.
-        let began = core
-            .writer
-            .started(RunStart {
-                lease: lease.clone(),
-                started_at: started,
-            })
-            .await;
+        // A run the feeder claimed has its start in the claim's commit; a
+        // run claimed ahead of its instant records it now, with the others
+        // of its batch in one group commit.
+        let began = run.started_at.is_some()
+            || core
+                .writer
+                .started(RunStart {
+                    lease: lease.clone(),
+                    started_at: started,
+                })
+                .await;
         // A start the store refused, or one written so late that the lease
         // is (nearly) gone, is another node's run by now: executing it here
         // could overlap that node's attempt.
@@ -144,15 +148,19 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, slot: Slot) {
             .send(RunEvent::of(&run, RunStatus::Running, started));
         let pump = tokio::spawn(pump_logs(core.clone(), lease.clone(), handle.logs()));
         let outcome = handle.outcome().await;
+        // The script is over and its engine's memory given back (the
+        // outcome comes after its context is dropped): the worker and the
+        // memory serve the next run while this run's end is written.
+        release(&core, slot);
         let flushed = pump.await.unwrap_or(0);
         finish(&core, &run, lease, &spec, outcome, flushed, stop.reason()).await;
-        release(&core, slot);
     });
 }
 
-/// Frees a run's worker and memory once its end is recorded (so the
-/// database never shows more live runs than the budget holds), and tells
-/// the feeder.
+/// Frees a run's worker and memory once its script has ended, and tells
+/// the feeder. The end is written afterwards by the group-commit writer,
+/// so for a moment the database may show more `running` runs on a node
+/// than it has workers; none of them holds a thread or script memory.
 fn release(core: &Core, slot: Slot) {
     drop(slot);
     core.wake_feeder.notify_one();
@@ -380,7 +388,7 @@ async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
         };
         let claimed = core
             .store
-            .runs_claim_queued_within(&claim, |candidate| {
+            .runs_start_queued_within(&claim, |candidate| {
                 reservation.offer(&core.budget, candidate)
             })
             .await;

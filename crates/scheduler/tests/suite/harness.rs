@@ -51,6 +51,12 @@ impl TestEnv {
         Store::open(&self.url).await.unwrap()
     }
 
+    /// The database's URL (for tests that connect to it directly).
+    #[allow(dead_code)]
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Config for tests: short lease and flush intervals.
     pub(crate) fn config(&self, node: &str) -> SchedulerConfig {
         let mut config = SchedulerConfig::new(node);

@@ -387,8 +387,11 @@ async fn the_previous_processs_late_writes_cannot_touch_the_run_its_node_claimed
 
     let handle = env.start(env.config("node-a")).await;
     let mut events = handle.events();
-    wait_for(&mut events, "the restarted node to start it", |e| {
-        e.run_id == run.id && e.status == RunStatus::Running
+    // The restarted node may start it before an event subscription could
+    // exist (the claim itself records the start): look at the row.
+    eventually("the restarted node to start it", || async {
+        let row = env.store.run_get(run.id).await.unwrap().unwrap();
+        row.status == RunStatus::Running && row.started_at.is_some()
     })
     .await;
     let executing = env.store.run_get(run.id).await.unwrap().unwrap();

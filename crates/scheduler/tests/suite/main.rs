@@ -14,3 +14,4 @@ mod lifecycle;
 mod memory_budget;
 mod policies;
 mod queues;
+mod worker_release;

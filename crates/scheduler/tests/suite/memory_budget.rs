@@ -109,31 +109,24 @@ async fn six_runs_of_700_mib_wait_queued_while_two_fill_the_budget(env: TestEnv)
         "{statuses:?}"
     );
 
-    // Released, every run ends; never more than two are live at once.
+    // Released, every run ends. A run's share is freed when its script
+    // ends, a moment before its end is written, so the events may show a
+    // third run `running` beside two ending ones; the peak resident memory
+    // below is what proves no more than two scripts held memory at once.
     storage
         .set("release", serde_json::json!(true), None, false)
         .await
         .unwrap();
-    let mut live = 2usize;
-    let mut most_live = live;
     let mut succeeded = 0;
     while succeeded < RUNS {
         let event = wait_for(&mut events, "every run ends", |event| {
-            ours.contains(&event.run_id)
-                && (event.status == RunStatus::Running || event.status.is_terminal())
+            ours.contains(&event.run_id) && event.status.is_terminal()
         })
         .await;
-        if event.status == RunStatus::Running {
-            live += 1;
-            most_live = most_live.max(live);
-        } else {
-            assert_eq!(event.status, RunStatus::Succeeded, "{event:?}");
-            live -= 1;
-            succeeded += 1;
-        }
+        assert_eq!(event.status, RunStatus::Succeeded, "{event:?}");
+        succeeded += 1;
     }
     handle.shutdown(Duration::from_secs(5)).await;
-    assert!(most_live <= 2, "{most_live} runs were live at once");
     for run in statuses_of(&env, &runs).await {
         assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
         assert_eq!(run.result, Some(serde_json::json!(RUN_MB * 1024 * 1024)));

@@ -2,7 +2,22 @@
 //! dialects share is a `const`; text that differs is a field of [`RunSql`],
 //! whose [`SQLITE`] and [`POSTGRES`] values the store picks per engine.
 
-use crate::sql::{dialect_statements, pg_ids, sqlite_ids};
+use crate::sql::{dialect_statements, sqlite_ids};
+
+/// A JSON array of ids in parameter `$n` as the right side of `= ANY`, on
+/// PostgreSQL: an array computed once, so each id is one index probe. (An
+/// `IN (SELECT json_array_elements_text(…))` the planner may join as a
+/// filter against every live row instead: 177 ms for 256 jobs with 7,600
+/// live rows, against 1.6 ms this way.)
+macro_rules! pg_any_id {
+    ($param:literal) => {
+        concat!(
+            "ANY(ARRAY(SELECT json_array_elements_text(",
+            $param,
+            "::json)::bigint))"
+        )
+    };
+}
 /// The columns of a run, in the order `runs::decode_run` reads them.
 macro_rules! run_columns {
     () => {
@@ -26,19 +41,31 @@ macro_rules! qualified_run_columns {
     };
 }
 
-/// The ids of queued runs a worker may start now (alias `r`): due, and —
-/// unless the job allows overlap — the oldest queued run of a job with no
-/// running run, so each job's runs start one at a time and in order; a
-/// chain's queued chunk goes before every other queued run of its job (the
-/// chain is one execution, whatever was queued while it went on). Queue
-/// event runs are claimed apart (`queues::QueueSql::claimable_events`): they
-/// neither follow nor hold up the overlap policy.
+/// The next window of queued plain runs due by `$1`, in claim order
+/// (`not_before`, then id), after the key (`$2` not before, `$3` id); at
+/// most `$4` → `id`, `not_before_ms`. An ordered walk of the `runs_queued`
+/// index that stops at the limit: a claim never reads the whole backlog.
+pub(crate) const RUNS_QUEUED_WINDOW: &str = "SELECT id, not_before_ms FROM runs \
+    WHERE status = 'queued' AND not_before_ms <= $1 AND (not_before_ms, id) > ($2, $3) \
+      AND queue_event_id IS NULL \
+    ORDER BY not_before_ms, id LIMIT $4";
+
+/// Of the queued runs a window lists (`$in_window`, a condition on alias
+/// `r`), those a worker may start now: due, and — unless the job allows overlap — the
+/// oldest queued run of a job with no running run, so each job's runs start
+/// one at a time and in order; a chain's queued chunk goes before every
+/// other queued run of its job (the chain is one execution, whatever was
+/// queued while it went on). Queue event runs are claimed apart
+/// (`queues::QueueSql::claimable_events`): they neither follow nor hold up
+/// the overlap policy.
 macro_rules! claimable_queued_runs {
-    ($now:literal) => {
+    ($now:literal, $in_window:expr) => {
         concat!(
             "SELECT r.id, r.job_id, r.job_version, r.not_before_ms FROM runs r \
          JOIN jobs j ON j.id = r.job_id \
-         WHERE r.status = 'queued' AND r.not_before_ms <= ",
+         WHERE ",
+            $in_window,
+            " AND r.status = 'queued' AND r.not_before_ms <= ",
             $now,
             " \
            AND r.queue_event_id IS NULL \
@@ -79,13 +106,16 @@ dialect_statements! {
         pub(crate) runs_request_cancel_of_jobs: &'static str,
         /// `$1` JSON array of `{job_id, version}` → `job_id`, `version`, `spec`.
         pub(crate) job_versions_get_many: &'static str,
-        /// The queued runs a worker may start now, oldest first: `$1` now,
-        /// `$2` limit → `id`, `job_id`, `job_version`. PostgreSQL locks them
-        /// (skipping rows another claimer holds) until the claim commits.
+        /// The queued runs of a window ([`RUNS_QUEUED_WINDOW`]) a worker may
+        /// start now, oldest first: `$1` now, `$2` limit, `$3` JSON array of
+        /// the window's run ids → `id`, `job_id`, `job_version`. PostgreSQL
+        /// locks them (skipping rows another claimer holds) until the claim
+        /// commits.
         pub(crate) runs_claimable_queued: &'static str,
         /// queued → running for the runs a claim chose: `$1` node, `$2` lease
-        /// until, `$3` JSON array of run ids → the claimed runs, each with a
-        /// new lease token.
+        /// until, `$3` JSON array of run ids, `$4` their start (NULL: not
+        /// started yet, the node records it when the script begins) → the
+        /// claimed runs, each with a new lease token.
         pub(crate) runs_claim_ids: &'static str,
         /// running → terminal: `$1` id, `$2` node, `$3` status, `$4` finished
         /// at, `$5` result, `$6` error, `$7` HTTP calls, `$8` new log lines,
@@ -150,11 +180,11 @@ pub(crate) const SQLITE: RunSql = RunSql {
         WHERE v.job_id = p.job_id AND v.version = p.version",
     runs_claimable_queued: concat!(
         "SELECT id, job_id, job_version FROM (",
-        claimable_queued_runs!("$1"),
+        claimable_queued_runs!("$1", concat!("r.id IN ", sqlite_ids!("$3"))),
         " ORDER BY r.not_before_ms, r.id LIMIT $2) ORDER BY not_before_ms, id"
     ),
     runs_claim_ids: concat!(
-        "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
+        "UPDATE runs SET status = 'running', node = $1, started_at_ms = $4, \
              lease_expires_at_ms = $2, lease_token = lease_token + 1 \
          WHERE status = 'queued' AND id IN ",
         sqlite_ids!("$3"),
@@ -195,8 +225,8 @@ pub(crate) const SQLITE: RunSql = RunSql {
 /// relies on its single writer.
 pub(crate) const POSTGRES: RunSql = RunSql {
     jobs_lock_for_claim: Some(concat!(
-        "SELECT id FROM jobs WHERE id IN ",
-        pg_ids!("$1"),
+        "SELECT id FROM jobs WHERE id = ",
+        pg_any_id!("$1"),
         " ORDER BY id FOR UPDATE"
     )),
     jobs_advance_if_next_fire_at: "UPDATE jobs SET next_fire_at_ms = c.next \
@@ -207,8 +237,8 @@ pub(crate) const POSTGRES: RunSql = RunSql {
     runs_active_of_jobs: concat!(
         "SELECT job_id, id, \
              CASE WHEN chain_id IS NULL THEN status ELSE 'running' END AS status FROM runs \
-         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id IN ",
-        pg_ids!("$1")
+         WHERE status IN ('queued', 'running') AND queue_event_id IS NULL AND job_id = ",
+        pg_any_id!("$1")
     ),
     runs_insert_occurrences: concat!(
         "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
@@ -226,8 +256,8 @@ pub(crate) const POSTGRES: RunSql = RunSql {
     ),
     runs_request_cancel_of_jobs: concat!(
         "UPDATE runs SET cancel_requested = TRUE \
-         WHERE status = 'running' AND job_id IN ",
-        pg_ids!("$1"),
+         WHERE status = 'running' AND job_id = ",
+        pg_any_id!("$1"),
         " RETURNING job_id, id, node"
     ),
     job_versions_get_many: "SELECT v.job_id, v.version, v.spec FROM job_versions v \
@@ -236,15 +266,16 @@ pub(crate) const POSTGRES: RunSql = RunSql {
     // A materialised CTE: the locked, limited set is computed exactly once.
     runs_claimable_queued: concat!(
         "WITH picked AS MATERIALIZED (",
-        claimable_queued_runs!("$1"),
+        // An array computed once: the primary key drives the scan.
+        claimable_queued_runs!("$1", concat!("r.id = ", pg_any_id!("$3"))),
         " ORDER BY r.not_before_ms, r.id LIMIT $2 FOR UPDATE OF r SKIP LOCKED) \
          SELECT id, job_id, job_version FROM picked ORDER BY not_before_ms, id"
     ),
     runs_claim_ids: concat!(
-        "UPDATE runs SET status = 'running', node = $1, started_at_ms = NULL, \
+        "UPDATE runs SET status = 'running', node = $1, started_at_ms = $4, \
              lease_expires_at_ms = $2, lease_token = lease_token + 1 \
-         WHERE status = 'queued' AND id IN ",
-        pg_ids!("$3"),
+         WHERE status = 'queued' AND id = ",
+        pg_any_id!("$3"),
         " RETURNING ",
         run_columns!()
     ),

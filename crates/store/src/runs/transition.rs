@@ -285,6 +285,13 @@ macro_rules! cancel_queued_runs_of_queue_job {
 }
 pub(crate) use cancel_queued_runs_of_queue_job;
 
+/// The queued runs a claim reads at a time, per run it may claim, and the
+/// bounds of that window: enough that a few runs waiting their turn do not
+/// cost a second window, few enough that a claim of one run reads little.
+const WINDOW_PER_CLAIMED: i64 = 4;
+const WINDOW_MIN: i64 = 32;
+const WINDOW_MAX: i64 = 1_024;
+
 /// The error recorded on runs whose lease expired.
 const LEASE_EXPIRED: &str =
     "the node running it stopped renewing its lease (it crashed, hung or lost the database)";
@@ -321,13 +328,31 @@ impl Store {
     where
         F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
     {
-        let claimed = self.claim_queued(claim, take).await;
+        let claimed = self.claim_queued(claim, None, take).await;
+        self.observe_write(claimed)
+    }
+
+    /// Like [`Store::runs_claim_queued_within`], for a node that begins the
+    /// claimed runs' scripts at once: the claim records their start
+    /// (`started_at` = `claim.now`) in its own commit, so starting them
+    /// costs no second write. A node that dies after this commit leaves
+    /// runs that began (interrupted at its restart), as after any start.
+    pub async fn runs_start_queued_within<F>(
+        &self,
+        claim: &RunClaim,
+        take: F,
+    ) -> Result<Vec<ClaimedRun>, StoreError>
+    where
+        F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
+    {
+        let claimed = self.claim_queued(claim, Some(claim.now), take).await;
         self.observe_write(claimed)
     }
 
     async fn claim_queued<F>(
         &self,
         claim: &RunClaim,
+        started_at: Option<Timestamp>,
         mut take: F,
     ) -> Result<Vec<ClaimedRun>, StoreError>
     where
@@ -336,12 +361,42 @@ impl Store {
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
-                let plain: Vec<(i64, i64, i64)> = sqlx::query_as(sql.runs.runs_claimable_queued)
-                    .bind(ms(claim.now))
-                    .bind(i64::from(claim.limit))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .db()?;
+                // Windows of the queue in claim order, each filtered by the
+                // overlap policy, until enough are found or the queue ends:
+                // runs waiting their turn at the head cost one more window,
+                // never a scan of the whole backlog.
+                let limit = i64::from(claim.limit);
+                let window = (limit * WINDOW_PER_CLAIMED).clamp(WINDOW_MIN, WINDOW_MAX);
+                let mut after = (i64::MIN, i64::MIN);
+                let mut plain: Vec<(i64, i64, i64)> = Vec::new();
+                let mut room = limit;
+                while room > 0 {
+                    let keys: Vec<(i64, i64)> = sqlx::query_as(sql::RUNS_QUEUED_WINDOW)
+                        .bind(ms(claim.now))
+                        .bind(after.0)
+                        .bind(after.1)
+                        .bind(window)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .db()?;
+                    let Some(&(last_id, last_not_before)) = keys.last() else {
+                        break;
+                    };
+                    let found: Vec<(i64, i64, i64)> =
+                        sqlx::query_as(sql.runs.runs_claimable_queued)
+                            .bind(ms(claim.now))
+                            .bind(room)
+                            .bind(id_array(keys.iter().map(|(id, _)| *id)))
+                            .fetch_all(&mut *tx)
+                            .await
+                            .db()?;
+                    room -= i64::try_from(found.len()).unwrap_or(i64::MAX);
+                    plain.extend(found);
+                    if i64::try_from(keys.len()).unwrap_or(i64::MAX) < window {
+                        break;
+                    }
+                    after = (last_not_before, last_id);
+                }
                 let mut specs = specs_of!(versions(&plain), sql, tx)?;
                 let (mut chosen, open) = offer(&plain, &specs, &mut take);
                 // Queue event runs: their own candidates, with the queue's
@@ -368,6 +423,7 @@ impl Store {
                     .bind(&claim.node)
                     .bind(ms(claim.lease_until))
                     .bind(id_array(chosen.iter().copied()))
+                    .bind(started_at.map(ms))
                     .fetch_all(&mut *tx)
                     .await
                     .db()?;

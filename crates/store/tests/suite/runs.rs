@@ -27,6 +27,8 @@ store_tests! {
     queued_runs_wait_for_not_before,
     a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order,
     a_job_allowing_overlap_starts_all_its_queued_runs,
+    a_claim_finds_a_claimable_run_behind_many_waiting_their_turn,
+    a_starting_claim_records_the_start_in_its_own_commit,
     a_claim_takes_only_the_runs_it_accepts_oldest_first_and_stops_at_a_refusal,
     heartbeats_renew_held_leases_and_report_cancel_requests,
     expired_leases_become_interrupted_runs,
@@ -553,6 +555,68 @@ async fn a_job_without_overlap_starts_its_queued_runs_one_at_a_time_in_order(db:
         claimed.iter().map(|c| c.run.id).collect::<Vec<_>>(),
         [second.id]
     );
+}
+
+/// A claim reads the queue a window at a time: a run behind more runs
+/// than a window holds, all waiting for their job's running run, is still
+/// found (and the waiting runs are not taken).
+async fn a_claim_finds_a_claimable_run_behind_many_waiting_their_turn(db: TestDb) {
+    let busy = create_job(&db.store, "busy").await;
+    let running = queue_run(&db.store, busy.id).await;
+    let claimed = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(1)))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].run.id, running.id);
+    // Far more than the largest window (1,024 runs) wait behind it.
+    for _ in 0..1_100 {
+        queue_run(&db.store, busy.id).await;
+    }
+    let free = create_job(&db.store, "free").await;
+    let behind = queue_run(&db.store, free.id).await;
+    let claim = store::RunClaim {
+        limit: 1,
+        ..claim_all(NODE, at(1))
+    };
+    let claimed = db.store.runs_claim_queued(&claim).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.run.id).collect::<Vec<_>>(),
+        [behind.id],
+        "the run behind the waiting ones is found"
+    );
+    assert!(
+        db.store
+            .runs_claim_queued(&claim_all(NODE, at(1)))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the waiting runs still wait"
+    );
+}
+
+/// A node that begins the claimed scripts at once claims them started: the
+/// start is the claim's instant, written by the claim itself.
+async fn a_starting_claim_records_the_start_in_its_own_commit(db: TestDb) {
+    let job = create_job(&db.store, "starts").await;
+    let run = queue_run(&db.store, job.id).await;
+    let claimed = db
+        .store
+        .runs_start_queued_within(&claim_all(NODE, at(5)), |_| true)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].run.id, run.id);
+    assert_status(&claimed[0].run, RunStatus::Running);
+    assert_eq!(claimed[0].run.started_at, Some(at(5)));
+    let stored = db.store.run_get(run.id).await.unwrap().unwrap();
+    assert_eq!(stored.started_at, Some(at(5)), "committed with the claim");
+    // A node restarting requeues only runs that never began: this one did.
+    let released = db.store.runs_release_of_node(NODE, at(6)).await.unwrap();
+    assert_eq!((released.requeued, released.expired), (0, 1));
+    let stored = db.store.run_get(run.id).await.unwrap().unwrap();
+    assert_status(&stored, RunStatus::Running);
 }
 
 async fn a_claim_takes_only_the_runs_it_accepts_oldest_first_and_stops_at_a_refusal(db: TestDb) {
