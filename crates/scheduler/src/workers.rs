@@ -245,6 +245,11 @@ async fn finish(
     core.unwritten_ends.add(run.job_id);
     let written = core.writer.finish(finish).await;
     core.unwritten_ends.remove(run.job_id);
+    // The worker was freed when the script ended, before this end was
+    // written: the feeder may have looked then and found nothing. What the
+    // end changes — a follow-up queued (a retry, the next chunk), a job
+    // no longer running whose queued run may now start — it must see now.
+    core.wake_feeder.notify_one();
     core.live.remove(run.id);
     if !written.applied {
         // Dropped, not retried: the row is no longer this node's (another
