@@ -94,6 +94,18 @@ impl TestEnv {
     }
 }
 
+/// Every run shares one in-memory storage, so a test can see what a live
+/// script wrote and tell it when to go on.
+pub(crate) struct SharedStorage(pub(crate) Arc<runtime::MemoryKvStore>);
+
+impl scheduler::RunEnvironment for SharedStorage {
+    fn prepare(&self, _job: &JobSpec, _run: &store::Run) -> (runtime::Sites, runtime::Services) {
+        let mut services = runtime::Services::in_memory();
+        services.kv = self.0.clone();
+        (runtime::Sites::default(), services)
+    }
+}
+
 pub(crate) fn spec(name: &str, script: &str) -> JobSpec {
     JobSpec::new(name, script)
 }

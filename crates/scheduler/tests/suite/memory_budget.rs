@@ -8,11 +8,10 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use runtime::{KvStore, MemoryKvStore, Services, Sites};
-use scheduler::RunEnvironment;
+use runtime::{KvStore, MemoryKvStore};
 use store::{JobSpec, Run, RunStatus, Trigger};
 
-use crate::harness::{TestEnv, eventually, spec, wait_for, wait_for_n};
+use crate::harness::{SharedStorage, TestEnv, eventually, spec, wait_for, wait_for_n};
 
 scheduler_tests! {
     six_runs_of_700_mib_wait_queued_while_two_fill_the_budget,
@@ -29,19 +28,6 @@ const BUDGET_MB: u32 = 1_600;
 /// database pools, tokio, engines' fixed costs): docs/execution.md.
 const PROCESS_OVERHEAD_MB: u64 = 200;
 const RUNS: usize = 6;
-
-/// Runs share one storage: run `i` sets `held-i` once its memory is
-/// resident and holds it until the test sets `release`, so what is live and
-/// what is queued can be looked at while the budget is really full.
-struct SharedStorage(Arc<MemoryKvStore>);
-
-impl RunEnvironment for SharedStorage {
-    fn prepare(&self, _job: &JobSpec, _run: &store::Run) -> (Sites, Services) {
-        let mut services = Services::in_memory();
-        services.kv = self.0.clone();
-        (Sites::default(), services)
-    }
-}
 
 fn hog_script(index: usize) -> String {
     format!(

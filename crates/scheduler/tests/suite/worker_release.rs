@@ -8,30 +8,17 @@
 
 use std::{sync::Arc, time::Duration};
 
-use runtime::{KvStore, MemoryKvStore, Services, Sites};
-use scheduler::RunEnvironment;
+use runtime::{KvStore, MemoryKvStore};
 use sqlx::{Connection, PgConnection};
-use store::{JobSpec, RunStatus, Trigger};
+use store::{RunStatus, Trigger};
 
-use crate::harness::{TestEnv, eventually, is, on_postgres, spec, wait_for};
+use crate::harness::{SharedStorage, TestEnv, eventually, is, on_postgres, spec, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_worker_freed_at_script_end_starts_the_next_run_before_the_first_end_is_written()
 {
     on_postgres(a_worker_freed_at_script_end_starts_the_next_run_before_the_first_end_is_written)
         .await;
-}
-
-/// Runs share one storage, so the test sees when the first run's script
-/// is live and tells it when to end.
-struct SharedStorage(Arc<MemoryKvStore>);
-
-impl RunEnvironment for SharedStorage {
-    fn prepare(&self, _job: &JobSpec, _run: &store::Run) -> (Sites, Services) {
-        let mut services = Services::in_memory();
-        services.kv = self.0.clone();
-        (Sites::default(), services)
-    }
 }
 
 const HELD: &str = "await storage.set('first-live', true);\n\
