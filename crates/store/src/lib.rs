@@ -73,6 +73,8 @@ mod jobs;
 mod kv;
 mod migrate;
 mod notify;
+#[cfg(test)]
+mod plans;
 mod private_files;
 mod queues;
 mod runs;

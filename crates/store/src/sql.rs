@@ -95,6 +95,10 @@ pub(crate) struct Dialect {
     /// Starts a transaction that will write and must not be overtaken by
     /// another writer between its reads and its writes.
     pub(crate) begin_write: &'static str,
+    /// As `begin_write`, for a transaction that claims work (occurrences,
+    /// queued runs, expired leases): each of its statements walks a partial
+    /// index in claim order up to a `LIMIT`, or reaches rows by key.
+    pub(crate) begin_claim: &'static str,
     /// Sends a notification to other nodes (`$1` channel, `$2` payload);
     /// delivered when the transaction commits. SQLite has one node: none.
     pub(crate) notify: Option<&'static str>,
@@ -120,6 +124,7 @@ pub(crate) struct Dialect {
 /// its start (`BEGIN IMMEDIATE`); there is no other node to notify.
 pub(crate) const SQLITE: Dialect = Dialect {
     begin_write: "BEGIN IMMEDIATE",
+    begin_claim: "BEGIN IMMEDIATE",
     notify: None,
     notify_in_schema: None,
     kv: &crate::kv::sql::SQLITE,
@@ -130,10 +135,28 @@ pub(crate) const SQLITE: Dialect = Dialect {
     queues: &crate::queues::sql::SQLITE,
 };
 
+/// A claim's plans must not depend on the tables' statistics. Only
+/// statistics tell the planner a backlog is large, and a database that
+/// fills faster than it is analysed (a new one, autovacuum off or behind a
+/// queue that grows by thousands a second) says it is empty: the planner
+/// then reads every queued row with a bitmap or sequential scan and sorts
+/// them before the `LIMIT` (14 ms for a claim of 10 from 5,000 queued event
+/// runs, growing with the backlog), where the ordered index walk stops
+/// after the few rows it returns (0.4 ms). Turning both scans off for the
+/// claim alone leaves the walk and key lookups as the plans not penalised;
+/// on a tiny table they cost microseconds more. JIT is off because a
+/// penalised plan's cost would otherwise start a compilation (about a
+/// second, measured) for a statement of a millisecond. `SET LOCAL` ends
+/// with the transaction, and the whole text is one simple query: no round
+/// trip is added.
+const PG_BEGIN_CLAIM: &str = "BEGIN; SET LOCAL enable_seqscan = off; \
+    SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off";
+
 /// PostgreSQL: row and table locks where SQLite relies on its single
 /// writer; other nodes hear of changes through `pg_notify`.
 pub(crate) const POSTGRES: Dialect = Dialect {
     begin_write: "BEGIN",
+    begin_claim: PG_BEGIN_CLAIM,
     notify: Some("SELECT pg_notify($1, $2)"),
     notify_in_schema: Some("SELECT pg_notify($1, COALESCE(current_schema(), '') || '|' || $2)"),
     kv: &crate::kv::sql::POSTGRES,
@@ -172,6 +195,7 @@ mod tests {
                 "frame",
                 vec![
                     ("begin_write", Some(dialect.begin_write)),
+                    ("begin_claim", Some(dialect.begin_claim)),
                     ("notify", dialect.notify),
                 ],
             ),

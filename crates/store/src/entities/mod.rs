@@ -528,72 +528,25 @@ mod plan_tests {
     //! The walk is one range scan of `entity_index`'s primary key, in index
     //! order (no sort step), on both engines.
 
-    use sqlx::Row;
-
     use super::*;
-    use crate::store::Backend;
+    use crate::plans::{Frame, Param, plan};
 
-    fn walk_binds<'q, DB: sqlx::Database>(
-        statement: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
-    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
-    where
-        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    {
-        statement
-            .bind("reminder".to_owned())
-            .bind("by-day".to_owned())
-            .bind(b"p".to_vec())
-            .bind(vec![2u8])
-            .bind(vec![3u8])
-            .bind(Vec::<u8>::new())
-            .bind(String::new())
-            .bind(11_i64)
-    }
-
-    async fn plan(store: &Store, statement: &'static str) -> String {
-        match &store.backend {
-            Backend::Sqlite(pool) => {
-                let explain = format!("EXPLAIN QUERY PLAN {statement}");
-                let rows = walk_binds(sqlx::query(sqlx::AssertSqlSafe(explain)))
-                    .fetch_all(pool)
-                    .await
-                    .unwrap();
-                rows.iter()
-                    .map(|row| row.get::<String, _>("detail"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-            Backend::Postgres(pool) => {
-                let mut conn = pool.acquire().await.unwrap();
-                // The test tables are tiny: without this the planner may
-                // rightly prefer reading them whole. The question is whether
-                // the index can answer the query, in order.
-                sqlx::query("SET enable_seqscan = off")
-                    .execute(&mut *conn)
-                    .await
-                    .unwrap();
-                let explain = format!("EXPLAIN {statement}");
-                let rows = walk_binds(sqlx::query(sqlx::AssertSqlSafe(explain)))
-                    .fetch_all(&mut *conn)
-                    .await
-                    .unwrap();
-                sqlx::query("RESET enable_seqscan")
-                    .execute(&mut *conn)
-                    .await
-                    .unwrap();
-                rows.iter()
-                    .map(|row| row.get::<String, _>(0))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-        }
+    fn walk_params() -> Vec<Param> {
+        vec![
+            Param::Text("reminder".to_owned()),
+            Param::Text("by-day".to_owned()),
+            Param::Bytes(b"p".to_vec()),
+            Param::Bytes(vec![2u8]),
+            Param::Bytes(vec![3u8]),
+            Param::Bytes(Vec::new()),
+            Param::Text(String::new()),
+            Param::Int(11),
+        ]
     }
 
     async fn assert_walks_use_the_index(store: &Store) {
         for statement in [sql::WALK_ASCENDING, sql::WALK_DESCENDING] {
-            let plan = plan(store, statement).await;
+            let plan = plan(store, Frame::IndexPossible, statement, &walk_params()).await;
             match store.engine() {
                 Engine::Sqlite => {
                     assert!(

@@ -531,54 +531,24 @@ mod plan_tests {
     //! every due event run per queue (issue 10: the ranking grew with the
     //! backlog).
 
-    use sqlx::Row;
-
     use super::*;
-    use crate::store::{Backend, Engine};
+    use crate::{
+        plans::{Frame, Param, plan},
+        store::Engine,
+    };
 
     async fn claim_plan(store: &Store) -> String {
-        match &store.backend {
-            Backend::Sqlite(pool) => {
-                let statement = crate::sql::SQLITE.queues.claimable_events;
-                let explain = format!("EXPLAIN QUERY PLAN {statement}");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
-                    .bind(0_i64)
-                    .bind(10_i64)
-                    .fetch_all(pool)
-                    .await
-                    .unwrap();
-                rows.iter()
-                    .map(|row| row.get::<String, _>("detail"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-            Backend::Postgres(pool) => {
-                let statement = crate::sql::POSTGRES.queues.claimable_events;
-                let mut conn = pool.acquire().await.unwrap();
-                // The test tables are empty: without this the planner may
-                // rightly read them whole. The question is whether the
-                // index can answer the query, in order.
-                sqlx::query("SET enable_seqscan = off")
-                    .execute(&mut *conn)
-                    .await
-                    .unwrap();
-                let explain = format!("EXPLAIN {statement}");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
-                    .bind(0_i64)
-                    .bind(10_i64)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .unwrap();
-                sqlx::query("RESET enable_seqscan")
-                    .execute(&mut *conn)
-                    .await
-                    .unwrap();
-                rows.iter()
-                    .map(|row| row.get::<String, _>(0))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            }
-        }
+        let statement = match store.engine() {
+            Engine::Sqlite => crate::sql::SQLITE.queues.claimable_events,
+            Engine::Postgres => crate::sql::POSTGRES.queues.claimable_events,
+        };
+        plan(
+            store,
+            Frame::IndexPossible,
+            statement,
+            &[Param::Int(0), Param::Int(10)],
+        )
+        .await
     }
 
     async fn assert_unlimited_events_come_from_their_index(store: &Store) {

@@ -183,7 +183,7 @@ impl Store {
         let all_ids = id_array(claims.iter().map(|claim| claim.job_id));
         let now_ms = ms(now);
         with_backend!(self, |pool, sql| {
-            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let mut tx = pool.begin_with(sql.begin_claim).await.db()?;
             let outcome = async {
                 if let Some(lock) = sql.runs.jobs_lock_for_claim {
                     sqlx::query(lock)

@@ -5,6 +5,8 @@
 //! restarting node takes back from its previous incarnation in [`recover`].
 
 pub(crate) mod claim;
+#[cfg(test)]
+mod plan_tests;
 pub(crate) mod recover;
 pub(crate) mod sql;
 pub(crate) mod transition;

@@ -51,7 +51,8 @@ pub(crate) const RUNS_QUEUED_WINDOW: &str = "SELECT id, not_before_ms FROM runs 
     ORDER BY not_before_ms, id LIMIT $4";
 
 /// Of the queued runs a window lists (`$in_window`, a condition on alias
-/// `r`), those a worker may start now: due, and — unless the job allows overlap — the
+/// `r`, and its first and last keys `($4, $5)` and `($6, $7)`), those a
+/// worker may start now: due, and — unless the job allows overlap — the
 /// oldest queued run of a job with no running run, so each job's runs start
 /// one at a time and in order; a chain's queued chunk goes before every
 /// other queued run of its job (the chain is one execution, whatever was
@@ -65,7 +66,8 @@ macro_rules! claimable_queued_runs {
          JOIN jobs j ON j.id = r.job_id \
          WHERE ",
             $in_window,
-            " AND r.status = 'queued' AND r.not_before_ms <= ",
+            " AND (r.not_before_ms, r.id) >= ($4, $5) AND (r.not_before_ms, r.id) <= ($6, $7) \
+           AND r.status = 'queued' AND r.not_before_ms <= ",
             $now,
             " \
            AND r.queue_event_id IS NULL \
@@ -108,19 +110,30 @@ dialect_statements! {
         pub(crate) job_versions_get_many: &'static str,
         /// The queued runs of a window ([`RUNS_QUEUED_WINDOW`]) a worker may
         /// start now, oldest first: `$1` now, `$2` limit, `$3` JSON array of
-        /// the window's run ids → `id`, `job_id`, `job_version`. PostgreSQL
-        /// locks them (skipping rows another claimer holds) until the claim
-        /// commits.
+        /// the window's run ids, `$4`, `$5` its first key (not before, id),
+        /// `$6`, `$7` its last → `id`, `job_id`, `job_version`. The keys bound
+        /// the read to the window whichever index the planner walks (without
+        /// them PostgreSQL may walk `runs_queued_plain` from the queue's head,
+        /// filtering by id: every window re-read all those before it).
+        /// PostgreSQL locks them (skipping rows another claimer holds) until
+        /// the claim commits.
         pub(crate) runs_claimable_queued: &'static str,
         /// queued → running for the runs a claim chose: `$1` node, `$2` lease
         /// until, `$3` JSON array of run ids, `$4` their start (NULL: not
         /// started yet, the node records it when the script begins) → the
         /// claimed runs, each with a new lease token.
         pub(crate) runs_claim_ids: &'static str,
-        /// running → terminal: `$1` id, `$2` node, `$3` status, `$4` finished
-        /// at, `$5` result, `$6` error, `$7` HTTP calls, `$8` new log lines,
-        /// `$9` lease token → `log_lines` after the update, `cancel_requested`.
-        pub(crate) run_finish_if_running: &'static str,
+        /// running → terminal for many runs in one statement (one round trip
+        /// however many a group commit holds): `$1` JSON array of `{id, node,
+        /// token, status, finished_at, result, error, http_calls, lines}`
+        /// (`result`, `error` and `http_calls` JSON text as strings; at most
+        /// one entry per run) → `id`, `log_lines` after the update,
+        /// `cancel_requested` of the runs still held under those leases.
+        pub(crate) runs_finish_if_running: &'static str,
+        /// The real start of many runs this node claimed (once each): `$1`
+        /// JSON array of `{id, node, token, started_at}` → `id` of those
+        /// still held under those leases and not started before.
+        pub(crate) runs_mark_started_if_running: &'static str,
         /// running → interrupted: `$1` now, `$2` error JSON, `$3` limit.
         pub(crate) runs_interrupt_if_lease_expired: &'static str,
         /// `$1` JSON array of leases `{run_id, node, token}`, `$2` lease until
@@ -191,12 +204,33 @@ pub(crate) const SQLITE: RunSql = RunSql {
         " RETURNING ",
         run_columns!()
     ),
-    run_finish_if_running: "UPDATE runs SET status = $3, \
-            finished_at_ms = max($4, COALESCE(started_at_ms, $4)), \
-            lease_expires_at_ms = NULL, result = $5, error = $6, http_calls = $7, \
-            log_lines = log_lines + $8 \
-        WHERE id = $1 AND node = $2 AND lease_token = $9 AND status = 'running' \
-        RETURNING log_lines, cancel_requested",
+    runs_finish_if_running: "WITH f AS MATERIALIZED (\
+            SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.node') AS node, \
+                   json_extract(value, '$.token') AS token, \
+                   json_extract(value, '$.status') AS status, \
+                   json_extract(value, '$.finished_at') AS finished_at, \
+                   json_extract(value, '$.result') AS result, \
+                   json_extract(value, '$.error') AS error, \
+                   json_extract(value, '$.http_calls') AS http_calls, \
+                   json_extract(value, '$.lines') AS lines \
+            FROM json_each($1)) \
+        UPDATE runs SET status = f.status, \
+            finished_at_ms = max(f.finished_at, COALESCE(runs.started_at_ms, f.finished_at)), \
+            lease_expires_at_ms = NULL, result = f.result, error = f.error, \
+            http_calls = f.http_calls, log_lines = runs.log_lines + f.lines \
+        FROM f \
+        WHERE runs.id = f.id AND runs.node = f.node AND runs.lease_token = f.token \
+          AND runs.status = 'running' \
+        RETURNING runs.id, runs.log_lines, runs.cancel_requested",
+    runs_mark_started_if_running: "WITH s AS MATERIALIZED (\
+            SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.node') AS node, \
+                   json_extract(value, '$.token') AS token, \
+                   json_extract(value, '$.started_at') AS started_at \
+            FROM json_each($1)) \
+        UPDATE runs SET started_at_ms = s.started_at FROM s \
+        WHERE runs.id = s.id AND runs.node = s.node AND runs.lease_token = s.token \
+          AND runs.status = 'running' AND runs.started_at_ms IS NULL \
+        RETURNING runs.id",
     runs_interrupt_if_lease_expired: concat!(
         "UPDATE runs SET status = 'interrupted', \
              finished_at_ms = max($1, COALESCE(started_at_ms, $1)), \
@@ -279,12 +313,22 @@ pub(crate) const POSTGRES: RunSql = RunSql {
         " RETURNING ",
         run_columns!()
     ),
-    run_finish_if_running: "UPDATE runs SET status = $3, \
-            finished_at_ms = greatest($4, started_at_ms), \
-            lease_expires_at_ms = NULL, result = $5, error = $6, http_calls = $7, \
-            log_lines = log_lines + $8 \
-        WHERE id = $1 AND node = $2 AND lease_token = $9 AND status = 'running' \
-        RETURNING log_lines, cancel_requested",
+    runs_finish_if_running: "UPDATE runs SET status = f.status, \
+            finished_at_ms = greatest(f.finished_at, runs.started_at_ms), \
+            lease_expires_at_ms = NULL, result = f.result, error = f.error, \
+            http_calls = f.http_calls, log_lines = runs.log_lines + f.lines \
+        FROM json_to_recordset($1::json) AS f(id bigint, node text, token bigint, \
+            status text, finished_at bigint, result text, error text, http_calls text, \
+            lines bigint) \
+        WHERE runs.id = f.id AND runs.node = f.node AND runs.lease_token = f.token \
+          AND runs.status = 'running' \
+        RETURNING runs.id, runs.log_lines, runs.cancel_requested",
+    runs_mark_started_if_running: "UPDATE runs SET started_at_ms = s.started_at \
+        FROM json_to_recordset($1::json) AS s(id bigint, node text, token bigint, \
+            started_at bigint) \
+        WHERE runs.id = s.id AND runs.node = s.node AND runs.lease_token = s.token \
+          AND runs.status = 'running' AND runs.started_at_ms IS NULL \
+        RETURNING runs.id",
     runs_interrupt_if_lease_expired: concat!(
         "WITH picked AS MATERIALIZED (\
              SELECT id FROM runs WHERE status = 'running' AND lease_expires_at_ms < $1 \
@@ -372,13 +416,6 @@ pub(crate) const RUN_CANCEL_IF_QUEUED: &str = concat!(
 /// `$1` id → `node` of the running run now marked cancel-requested.
 pub(crate) const RUN_REQUEST_CANCEL_IF_RUNNING: &str = "UPDATE runs \
     SET cancel_requested = TRUE WHERE id = $1 AND status = 'running' RETURNING node";
-
-/// `$1` id, `$2` node, `$3` the instant its script began, `$4` lease token: records the
-/// real start of a run this node claimed (once).
-pub(crate) const RUN_MARK_STARTED_IF_RUNNING: &str = "UPDATE runs \
-    SET started_at_ms = $3 \
-    WHERE id = $1 AND node = $2 AND lease_token = $4 AND status = 'running' \
-      AND started_at_ms IS NULL";
 
 /// `$1` node: runs it claimed whose script never began go back to the
 /// queue (nothing of them ran, so nothing is interrupted).

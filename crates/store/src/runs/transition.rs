@@ -24,7 +24,10 @@
 //! [`Lease`] (its node and the token its claim minted) may touch it. A finish's status comes from its constructor
 //! ([`RunFinish::succeeded`], …): a running run can report no other.
 
+use std::collections::{HashMap, HashSet};
+
 use jiff::Timestamp;
+use serde::Serialize;
 use serde_json::json;
 
 use crate::{
@@ -359,7 +362,7 @@ impl Store {
         F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
     {
         with_backend!(self, |pool, sql| {
-            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let mut tx = pool.begin_with(sql.begin_claim).await.db()?;
             let outcome = async {
                 // Windows of the queue in claim order, each filtered by the
                 // overlap policy, until enough are found or the queue ends:
@@ -379,7 +382,9 @@ impl Store {
                         .fetch_all(&mut *tx)
                         .await
                         .db()?;
-                    let Some(&(last_id, last_not_before)) = keys.last() else {
+                    let (Some(&(first_id, first_not_before)), Some(&(last_id, last_not_before))) =
+                        (keys.first(), keys.last())
+                    else {
                         break;
                     };
                     let found: Vec<(i64, i64, i64)> =
@@ -387,6 +392,10 @@ impl Store {
                             .bind(ms(claim.now))
                             .bind(room)
                             .bind(id_array(keys.iter().map(|(id, _)| *id)))
+                            .bind(first_not_before)
+                            .bind(first_id)
+                            .bind(last_not_before)
+                            .bind(last_id)
                             .fetch_all(&mut *tx)
                             .await
                             .db()?;
@@ -548,22 +557,25 @@ impl Store {
         if appends.is_empty() && finishes.is_empty() && writes.starts.is_empty() {
             return Ok(RunWritesApplied::default());
         }
+        let starts = starts_json(&writes.starts)?;
+        let finishes_json = finishes_json(&finishes)?;
         with_backend!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let mut applied = RunWritesApplied::default();
-                for start in &writes.starts {
-                    let marked = sqlx::query(sql::RUN_MARK_STARTED_IF_RUNNING)
-                        .bind(start.lease.run_id)
-                        .bind(&start.lease.node)
-                        .bind(ms(start.started_at))
-                        .bind(start.lease.token)
-                        .execute(&mut *tx)
+                let started: Vec<i64> = match &starts {
+                    Some(starts) => sqlx::query_scalar(sql.runs.runs_mark_started_if_running)
+                        .bind(starts)
+                        .fetch_all(&mut *tx)
                         .await
-                        .db()?
-                        .rows_affected();
-                    applied.started.push(marked == 1);
-                }
+                        .db()?,
+                    None => Vec::new(),
+                };
+                let started: HashSet<i64> = started.into_iter().collect();
+                applied.started =
+                    first_of_each_run(writes.starts.iter().map(|start| start.lease.run_id))
+                        .map(|(run_id, first)| first && started.contains(&run_id))
+                        .collect();
                 for (append, lines_json) in &appends {
                     let lines = i64::try_from(append.lines.len()).unwrap_or(i64::MAX);
                     let counted: Option<(i64,)> = sqlx::query_as(sql::RUN_COUNT_LOGS_IF_RUNNING)
@@ -587,21 +599,22 @@ impl Store {
                     }
                     applied.appended.push(counted.is_some());
                 }
-                for finish in &finishes {
-                    let counted: Option<(i64, bool)> =
-                        sqlx::query_as(sql.runs.run_finish_if_running)
-                            .bind(finish.id)
-                            .bind(finish.node)
-                            .bind(finish.status)
-                            .bind(finish.finished_at_ms)
-                            .bind(&finish.result)
-                            .bind(&finish.error)
-                            .bind(&finish.http_calls)
-                            .bind(finish.lines)
-                            .bind(finish.token)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .db()?;
+                let finished: Vec<(i64, i64, bool)> = match &finishes_json {
+                    Some(finishes) => sqlx::query_as(sql.runs.runs_finish_if_running)
+                        .bind(finishes)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .db()?,
+                    None => Vec::new(),
+                };
+                let finished: HashMap<i64, (i64, bool)> = finished
+                    .into_iter()
+                    .map(|(run_id, total, cancel)| (run_id, (total, cancel)))
+                    .collect();
+                let firsts = first_of_each_run(finishes.iter().map(|finish| finish.id));
+                for (finish, (_, first)) in finishes.iter().zip(firsts) {
+                    // A second finish of a run in one batch finds it ended.
+                    let counted = finished.get(&finish.id).copied().filter(|_| first);
                     if let Some((total, _)) = counted
                         && finish.lines > 0
                     {
@@ -697,7 +710,7 @@ impl Store {
     {
         let error = lease_expired_error()?;
         with_backend!(self, |pool, sql| {
-            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let mut tx = pool.begin_with(sql.begin_claim).await.db()?;
             let outcome = async {
                 let rows = sqlx::query(sql.runs.runs_interrupt_if_lease_expired)
                     .bind(ms(now))
@@ -822,6 +835,82 @@ fn progressed(writes: &RunWrites, applied: &RunWritesApplied) -> Vec<i64> {
 
 fn comma_separated(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Each run id with whether it is the run's first write of its kind in a
+/// batch: only the first can apply (it ends or starts the run), as if the
+/// writes ran one after another.
+fn first_of_each_run(ids: impl Iterator<Item = i64>) -> impl Iterator<Item = (i64, bool)> {
+    let mut seen = HashSet::new();
+    ids.map(move |run_id| (run_id, seen.insert(run_id)))
+}
+
+/// A start as `runs_mark_started_if_running` takes it.
+#[derive(Serialize)]
+struct StartJson<'a> {
+    id: i64,
+    node: &'a str,
+    token: i64,
+    started_at: i64,
+}
+
+/// The first start of each run, as one JSON array; `None` when there is none.
+fn starts_json(starts: &[RunStart]) -> Result<Option<String>, StoreError> {
+    let firsts = first_of_each_run(starts.iter().map(|start| start.lease.run_id));
+    let rows = starts
+        .iter()
+        .zip(firsts)
+        .filter(|(_, (_, first))| *first)
+        .map(|(start, _)| StartJson {
+            id: start.lease.run_id,
+            node: &start.lease.node,
+            token: start.lease.token,
+            started_at: ms(start.started_at),
+        })
+        .collect::<Vec<_>>();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    to_json("run starts", &rows).map(Some)
+}
+
+/// A finish as `runs_finish_if_running` takes it.
+#[derive(Serialize)]
+struct FinishJson<'a> {
+    id: i64,
+    node: &'a str,
+    token: i64,
+    status: &'static str,
+    finished_at: i64,
+    result: Option<&'a str>,
+    error: Option<&'a str>,
+    http_calls: &'a str,
+    lines: i64,
+}
+
+/// The first finish of each run, as one JSON array; `None` when there is none.
+fn finishes_json(finishes: &[EncodedFinish<'_>]) -> Result<Option<String>, StoreError> {
+    let firsts = first_of_each_run(finishes.iter().map(|finish| finish.id));
+    let rows = finishes
+        .iter()
+        .zip(firsts)
+        .filter(|(_, (_, first))| *first)
+        .map(|(finish, _)| FinishJson {
+            id: finish.id,
+            node: finish.node,
+            token: finish.token,
+            status: finish.status,
+            finished_at: finish.finished_at_ms,
+            result: finish.result.as_deref(),
+            error: finish.error.as_deref(),
+            http_calls: &finish.http_calls,
+            lines: finish.lines,
+        })
+        .collect::<Vec<_>>();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    to_json("run finishes", &rows).map(Some)
 }
 
 /// A finish with its values encoded for binding.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use store::{
     Heartbeat, HttpCall, Lease, LogAppend, LogQuery, NewRun, OccurrenceKind, PruneRuns, Run,
-    RunError, RunFilter, RunFinish, RunStatus, RunWrites, Store, StoreError, Trigger,
+    RunError, RunFilter, RunFinish, RunStart, RunStatus, RunWrites, Store, StoreError, Trigger,
 };
 
 use crate::{
@@ -33,6 +33,7 @@ store_tests! {
     heartbeats_renew_held_leases_and_report_cancel_requests,
     expired_leases_become_interrupted_runs,
     logs_are_stored_during_and_at_the_end_of_a_run,
+    a_group_commit_applies_the_first_start_and_finish_of_each_run_only,
     run_lists_page_newest_first_with_filters,
     pruning_keeps_the_newest_runs_and_recent_days_and_never_live_runs,
     live_counts_and_the_next_queued_instant,
@@ -1346,4 +1347,58 @@ async fn a_fenced_attempts_late_writes_are_refused_even_when_its_node_runs_the_r
         .unwrap()
         .items;
     assert_eq!(runs.len(), 2, "{runs:?}");
+}
+
+/// A group commit writes its starts and finishes with one statement each;
+/// it applies as the writes one after another would: a run's first start
+/// and first finish apply, a second one finds the run started or ended,
+/// and a write under another node's lease never applies.
+async fn a_group_commit_applies_the_first_start_and_finish_of_each_run_only(db: TestDb) {
+    let mut claimed = Vec::new();
+    for name in ["twice", "once", "elsewhere"] {
+        let job = create_job(&db.store, name).await;
+        queue_run(&db.store, job.id).await;
+        // Claimed, not started: the batch records the starts.
+        claimed.extend(
+            db.store
+                .runs_claim_queued(&claim_all(NODE, at(0)))
+                .await
+                .unwrap(),
+        );
+    }
+    let [a, b, c] = [0, 1, 2].map(|i| claimed[i].run.clone());
+    let start = |id, seconds| RunStart {
+        lease: lease(id, NODE),
+        started_at: at(seconds),
+    };
+    let applied = db
+        .store
+        .runs_write_if_running(&RunWrites {
+            starts: vec![start(a.id, 1), start(a.id, 2), start(b.id, 1)],
+            appends: Vec::new(),
+            finishes: vec![
+                RunFinish::succeeded(lease(a.id, NODE), at(3), Some(serde_json::json!({"n": 1})))
+                    .with_logs(vec![line("done")]),
+                finish_as(a.id, NODE, RunStatus::Failed, at(4)),
+                finish_as(b.id, NODE, RunStatus::Failed, at(3)),
+                finish_as(c.id, "another-node", RunStatus::Succeeded, at(3)),
+            ],
+        })
+        .await
+        .unwrap();
+    assert_eq!(applied.started, [true, false, true]);
+    assert_eq!(applied.finished, [true, false, true, false]);
+    assert_eq!(applied.follow_ups, [None, None, None, None]);
+    let a = db.store.run_get(a.id).await.unwrap().unwrap();
+    assert_status(&a, RunStatus::Succeeded);
+    assert_eq!((a.started_at, a.finished_at), (Some(at(1)), Some(at(3))));
+    assert_eq!(a.result, Some(serde_json::json!({"n": 1})));
+    assert_eq!(a.log_lines, 1);
+    let b = db.store.run_get(b.id).await.unwrap().unwrap();
+    assert_status(&b, RunStatus::Failed);
+    assert_eq!(b.finished_at, Some(at(3)));
+    assert_status(
+        &db.store.run_get(c.id).await.unwrap().unwrap(),
+        RunStatus::Running,
+    );
 }

@@ -1,0 +1,74 @@
+//! For tests only: the plan an engine chooses for one statement, as text,
+//! so plan tests can assert which index answers it.
+
+use sqlx::Row;
+
+use crate::store::{Backend, Store};
+
+/// A value bound to a statement's `$n`, in order.
+#[derive(Debug, Clone)]
+pub(crate) enum Param {
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// The transaction a PostgreSQL plan is asked for in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Frame {
+    /// Sequential scans off: the test's tables are small, and the question
+    /// is whether an index can answer the statement, in order.
+    IndexPossible,
+    /// As the store runs the statement: a claim transaction
+    /// (`Dialect::begin_claim`), on whatever statistics the tables have.
+    Claim,
+}
+
+macro_rules! bind_all {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                Param::Int(value) => query.bind(*value),
+                Param::Text(value) => query.bind(value.clone()),
+                Param::Bytes(value) => query.bind(value.clone()),
+            };
+        }
+        query
+    }};
+}
+
+/// The plan of `statement` with `params`: SQLite's `EXPLAIN QUERY PLAN`
+/// details or PostgreSQL's `EXPLAIN` lines, one per line.
+pub(crate) async fn plan(store: &Store, frame: Frame, statement: &str, params: &[Param]) -> String {
+    match &store.backend {
+        Backend::Sqlite(pool) => {
+            let explain = format!("EXPLAIN QUERY PLAN {statement}");
+            let rows = bind_all!(sqlx::query(sqlx::AssertSqlSafe(explain)), params)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Backend::Postgres(pool) => {
+            let begin = match frame {
+                Frame::IndexPossible => "BEGIN; SET LOCAL enable_seqscan = off",
+                Frame::Claim => crate::sql::POSTGRES.begin_claim,
+            };
+            let mut tx = pool.begin_with(begin).await.unwrap();
+            let explain = format!("EXPLAIN {statement}");
+            let rows = bind_all!(sqlx::query(sqlx::AssertSqlSafe(explain)), params)
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+            tx.rollback().await.unwrap();
+            rows.iter()
+                .map(|row| row.get::<String, _>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+}
