@@ -144,7 +144,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
 /// runs, growing with the backlog), where the ordered index walk stops
 /// after the few rows it returns (0.4 ms). Turning both scans off for the
 /// claim alone leaves the walk and key lookups as the plans not penalised;
-/// on a tiny table they cost microseconds more. JIT is off because a
+/// on a tiny table the walk reads a page or two more. JIT is off because a
 /// penalised plan's cost would otherwise start a compilation (about a
 /// second, measured) for a statement of a millisecond. `SET LOCAL` ends
 /// with the transaction, and the whole text is one simple query: no round
