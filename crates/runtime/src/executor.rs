@@ -10,6 +10,13 @@
 //! thread drives its run with [`Handle::block_on`](tokio::runtime::Handle::block_on):
 //! the run's timers and I/O are driven by the runtime's few worker threads,
 //! and a run awaiting them holds no CPU.
+//!
+//! Run threads yield the CPU to the rest of the process: they run
+//! [`RUN_NICENESS`] steps nicer than it (see [`lower_priority_once`]), so
+//! however many scripts loop, the scheduler's threads (claims, timeouts,
+//! `skipped` and `missed` records), the writer and HTTP answers get the CPU
+//! first when they need it, while scripts still share it fairly among
+//! themselves.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -38,6 +45,11 @@ const MAX_RUN_THREADS: usize = 4096;
 
 /// How long a run's thread (and its engine) waits for the next run.
 const RUN_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How much nicer than the process a run's thread is. Ten steps give the
+/// process's own threads about ten times a script thread's CPU share when
+/// both want it (Linux weighs each nice step by about 1.25).
+pub const RUN_NICENESS: i32 = 10;
 
 /// Stands in for a timeout beyond what the clock can represent.
 const FOREVER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
@@ -122,6 +134,7 @@ impl Executor {
         let handle = self.handle().clone();
         let engines = Arc::clone(&self.engines);
         let task = self.handle().spawn_blocking(move || {
+            lower_priority_once();
             handle.block_on(engine::run(spec, guard, logs, started, engines))
         });
         RunHandle {
@@ -136,6 +149,28 @@ impl Executor {
         match &self.runtime {
             Some(runtime) => runtime.handle(),
             None => unreachable!("the executor's runtime lives until the executor is dropped"),
+        }
+    }
+}
+
+/// Makes the calling run thread [`RUN_NICENESS`] steps nicer than it is, the
+/// first time it runs a script (a pooled thread keeps it for its next runs).
+/// Linux gives each thread its own nice value. Where that fails (an
+/// operating system without it, a sandbox refusing the call), scripts
+/// simply keep the process's priority.
+fn lower_priority_once() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if LOWERED.replace(true) {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let thread = Some(rustix::thread::gettid());
+        if let Ok(current) = getpriority_process(thread) {
+            let _ = setpriority_process(thread, (current + RUN_NICENESS).min(19));
         }
     }
 }

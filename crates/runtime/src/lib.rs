@@ -86,8 +86,8 @@ pub use crate::entity::{
 };
 pub use crate::error::{RuntimeError, ScriptError};
 pub use crate::executor::{
-    EngineCounts, Executor, ExecutorConfig, RunControl, RunHandle, check_handler, check_script,
-    check_syntax,
+    EngineCounts, Executor, ExecutorConfig, RUN_NICENESS, RunControl, RunHandle, check_handler,
+    check_script, check_syntax,
 };
 pub use crate::kv::{KvError, KvExpect, KvOp, KvPage, KvSetItem, KvStore, MemoryKvStore};
 pub use crate::logs::LogStream;

@@ -211,3 +211,38 @@ async fn an_engine_serves_run_after_run_without_keeping_their_contexts() {
         "one engine serves every run"
     );
 }
+
+/// Scripts run on threads nicer than the process, so the scheduler's own
+/// threads get the CPU first however many scripts loop; the thread that
+/// started them keeps its priority.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn scripts_run_on_threads_nicer_than_the_process() {
+    use rustix::process::getpriority_process;
+    use rustix::thread::{Pid, gettid};
+
+    let caller = getpriority_process(Some(gettid())).unwrap();
+    let executor = executor();
+    let loops: Vec<_> = (0..3)
+        .map(|_| executor.start(RunSpec::new("console.log('looping'); while (true) {}")))
+        .collect();
+    for run in &loops {
+        let mut logs = run.logs();
+        logs.next().await.expect("the run logs once it loops");
+    }
+    let nicer = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| task.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|tid| getpriority_process(Pid::from_raw(tid)).ok())
+        .filter(|&nice| nice == (caller + runtime::RUN_NICENESS).min(19))
+        .count();
+    assert!(
+        nicer >= loops.len(),
+        "{nicer} threads run nicer than the caller"
+    );
+    assert_eq!(getpriority_process(Some(gettid())).unwrap(), caller);
+    for run in loops {
+        run.control().cancel();
+        assert_eq!(run.outcome().await.status, RunStatus::Cancelled);
+    }
+}
