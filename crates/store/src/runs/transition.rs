@@ -35,7 +35,7 @@ use crate::{
     runs::sql,
     runs::{HttpCall, Lease, LogLine, Run, RunError, RunStatus},
     runs::{NewRun, decode_run, log_lines_json},
-    store::{Store, with_backend},
+    store::{Store, with_writer},
 };
 
 /// A claim of queued runs by one node's workers.
@@ -358,7 +358,7 @@ impl Store {
     where
         F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
     {
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 // Windows of the queue in claim order, each filtered by the
@@ -453,7 +453,7 @@ impl Store {
         id: i64,
         now: Timestamp,
     ) -> Result<Option<Run>, StoreError> {
-        with_backend!(self, |pool, _sql| {
+        with_writer!(self, |pool, _sql| {
             let row = sqlx::query(sql::RUN_CANCEL_IF_QUEUED)
                 .bind(id)
                 .bind(ms(now))
@@ -472,7 +472,7 @@ impl Store {
         &self,
         id: i64,
     ) -> Result<Option<String>, StoreError> {
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let node: Option<(String,)> = sqlx::query_as(sql::RUN_REQUEST_CANCEL_IF_RUNNING)
@@ -548,7 +548,7 @@ impl Store {
         if appends.is_empty() && finishes.is_empty() && writes.starts.is_empty() {
             return Ok(RunWritesApplied::default());
         }
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let mut applied = RunWritesApplied::default();
@@ -696,7 +696,7 @@ impl Store {
         F: FnMut(&Run, &JobSpec) -> Option<NewRun> + Send,
     {
         let error = lease_expired_error()?;
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let rows = sqlx::query(sql.runs.runs_interrupt_if_lease_expired)
@@ -773,7 +773,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let leases = to_json("leases", &heartbeat.leases)?;
-        let held: Vec<(i64, bool)> = with_backend!(self, |pool, sql| {
+        let held: Vec<(i64, bool)> = with_writer!(self, |pool, sql| {
             sqlx::query_as(sql.runs.runs_heartbeat_if_running)
                 .bind(&leases)
                 .bind(ms(heartbeat.lease_until))
