@@ -42,10 +42,10 @@ macro_rules! bind_all {
 /// details or PostgreSQL's `EXPLAIN` lines, one per line.
 pub(crate) async fn plan(store: &Store, frame: Frame, statement: &str, params: &[Param]) -> String {
     match &store.backend {
-        Backend::Sqlite(pool) => {
+        Backend::Sqlite(pools) => {
             let explain = format!("EXPLAIN QUERY PLAN {statement}");
             let rows = bind_all!(sqlx::query(sqlx::AssertSqlSafe(explain)), params)
-                .fetch_all(pool)
+                .fetch_all(&pools.reads)
                 .await
                 .unwrap();
             rows.iter()

@@ -23,10 +23,12 @@ use crate::{
     secret::SecretKey,
 };
 
-/// How long a SQLite writer waits for another writer before failing.
+/// How long a SQLite writer waits for another process's writer before
+/// failing. This process's own writers never wait here: they queue for
+/// its one writing connection (see [`SqlitePools`]).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// SQLite allows one writer at a time; a few connections serve concurrent readers.
-const SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// WAL readers never wait for the writer; a few connections serve them at once.
+const SQLITE_READ_CONNECTIONS: u32 = 4;
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 /// How long an operation waits for a free pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,8 +60,24 @@ impl fmt::Display for Engine {
 
 #[derive(Clone)]
 pub(crate) enum Backend {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
+}
+
+/// SQLite lets one connection write at a time. With several pooled
+/// connections writing, the losers waited in SQLite's busy handler, whose
+/// sleeps grow to 100 ms and do not end when the lock frees (issue 10: 572
+/// sleeps in 6 s under 1,000 jobs a second). So every write of this process
+/// goes through `writes`, a pool of one connection: its acquire queues
+/// writers first come, first served, and hands the connection over the
+/// moment the previous write returns it. Other processes on the same file
+/// still meet this one through `busy_timeout`.
+#[derive(Clone)]
+pub(crate) struct SqlitePools {
+    /// Refuse writes (`query_only`), so a write path that forgot to queue
+    /// fails its tests instead of quietly contending again.
+    pub(crate) reads: SqlitePool,
+    pub(crate) writes: SqlitePool,
 }
 
 /// A handle on Clockwork's database. Cheap to clone; clones share one pool.
@@ -76,13 +94,15 @@ pub struct Store {
     write_failure: Arc<Mutex<Option<Unavailability>>>,
 }
 
-/// Runs `$body` once per engine with `$pool` bound to that engine's pool and
-/// `$sql` to its [`Dialect`](crate::sql::Dialect): the same Rust, type-checked
-/// against each driver.
+/// Runs `$body`, which only reads, once per engine with `$pool` bound to
+/// that engine's pool and `$sql` to its [`Dialect`](crate::sql::Dialect):
+/// the same Rust, type-checked against each driver. Whatever writes goes
+/// through [`with_writer!`] instead.
 macro_rules! with_backend {
     ($store:expr, |$pool:ident, $sql:ident| $body:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite($pool) => {
+            $crate::store::Backend::Sqlite(pools) => {
+                let $pool = &pools.reads;
                 let $sql = &$crate::sql::SQLITE;
                 $body
             }
@@ -94,6 +114,27 @@ macro_rules! with_backend {
     };
 }
 pub(crate) use with_backend;
+
+/// As [`with_backend!`], for a `$body` that writes: on SQLite `$pool` is
+/// the one writing connection's pool (see [`SqlitePools`]), so `$body` must
+/// not wait for another write, nor acquire from `$pool` again while it holds
+/// a connection of it: it would wait for itself.
+macro_rules! with_writer {
+    ($store:expr, |$pool:ident, $sql:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite(pools) => {
+                let $pool = &pools.writes;
+                let $sql = &$crate::sql::SQLITE;
+                $body
+            }
+            $crate::store::Backend::Postgres($pool) => {
+                let $sql = &$crate::sql::POSTGRES;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_writer;
 
 impl Store {
     /// Opens the database `url` names and brings its schema up to date.
@@ -114,7 +155,12 @@ impl Store {
     /// Opens (creating if missing) the SQLite database file at `path`, in WAL
     /// mode with foreign keys enforced, and brings its schema up to date.
     pub async fn open_sqlite(path: impl AsRef<Path>) -> Result<Store, OpenError> {
-        let path = path.as_ref();
+        Self::open_sqlite_waiting(path.as_ref(), SQLITE_BUSY_TIMEOUT).await
+    }
+
+    /// As [`Store::open_sqlite`], each connection waiting at most
+    /// `busy_timeout` for another's lock.
+    async fn open_sqlite_waiting(path: &Path, busy_timeout: Duration) -> Result<Store, OpenError> {
         create_parent_dir(path)?;
         crate::private_files::create_private_file(path)
             .map_err(sqlx::Error::Io)
@@ -130,17 +176,23 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
-        let pool = connect_sqlite(options)
+            .busy_timeout(busy_timeout);
+        let connect_error = |source| OpenError::Connect {
+            engine: Engine::Sqlite.name(),
+            url: path.display().to_string(),
+            source,
+        };
+        let writes = connect_sqlite(options.clone(), 1)
             .await
             .db()
-            .map_err(|source| OpenError::Connect {
-                engine: Engine::Sqlite.name(),
-                url: path.display().to_string(),
-                source,
-            })?;
-        migrate_sqlite(&pool).await?;
-        Ok(Self::new(Backend::Sqlite(pool)))
+            .map_err(connect_error)?;
+        migrate_sqlite(&writes).await?;
+        // Opened after the migrations, on a file that exists in WAL mode.
+        let reads = connect_sqlite(options.pragma("query_only", "ON"), SQLITE_READ_CONNECTIONS)
+            .await
+            .db()
+            .map_err(connect_error)?;
+        Ok(Self::new(Backend::Sqlite(SqlitePools { reads, writes })))
     }
 
     async fn open_postgres(url: &str) -> Result<Store, OpenError> {
@@ -243,7 +295,10 @@ impl Store {
     /// Operations after this fail.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Sqlite(pools) => {
+                pools.reads.close().await;
+                pools.writes.close().await;
+            }
             Backend::Postgres(pool) => pool.close().await,
         }
     }
@@ -310,12 +365,15 @@ impl Location {
 /// Connects, retrying briefly while another process converts a brand-new
 /// file to WAL mode: SQLite refuses that race with `SQLITE_BUSY` at once
 /// rather than through the busy timeout (it would deadlock otherwise).
-async fn connect_sqlite(options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+async fn connect_sqlite(
+    options: SqliteConnectOptions,
+    connections: u32,
+) -> Result<SqlitePool, sqlx::Error> {
     let mut pause = Duration::from_millis(10);
     let mut attempts_left = 6;
     loop {
         let outcome = SqlitePoolOptions::new()
-            .max_connections(SQLITE_MAX_CONNECTIONS)
+            .max_connections(connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_release(|conn, _| Box::pin(left_outside_a_transaction(conn)))
             .connect_with(options.clone())
@@ -450,7 +508,104 @@ fn redact_password_parameter(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::kv::SetOptions;
+
+    const WRITERS: usize = 32;
+    const WRITES_EACH: usize = 10;
+
+    /// Has `WRITERS` tasks write `WRITES_EACH` entries each through
+    /// `stores`, taking turns, all at once; returns the first failure.
+    async fn write_concurrently(stores: &[Store]) -> Result<(), crate::KvError> {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let store = stores[writer % stores.len()].clone();
+                tokio::spawn(async move {
+                    for write in 0..WRITES_EACH {
+                        let key = format!("writer-{writer}-{write}");
+                        store
+                            .kv_set(&key, &json!(write), SetOptions::default())
+                            .await?;
+                    }
+                    Ok::<(), crate::KvError>(())
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap()?;
+        }
+        Ok(())
+    }
+
+    async fn entry_count(store: &Store) -> usize {
+        store.storage_usage().await.unwrap().keys as usize
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_of_one_process_queue_without_waiting_in_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        // With no busy handler, a write that met another of this process
+        // in SQLite's lock would fail at once ("database is locked").
+        let store = Store::open_sqlite_waiting(&dir.path().join("cw.db"), Duration::ZERO)
+            .await
+            .unwrap();
+        write_concurrently(std::slice::from_ref(&store))
+            .await
+            .unwrap();
+        assert_eq!(entry_count(&store).await, WRITERS * WRITES_EACH);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_of_two_processes_on_one_file_wait_for_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cw.db");
+        let first = Store::open_sqlite(&path).await.unwrap();
+        let second = Store::open_sqlite(&path).await.unwrap();
+        write_concurrently(&[first.clone(), second]).await.unwrap();
+        assert_eq!(entry_count(&first).await, WRITERS * WRITES_EACH);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_go_on_while_a_write_holds_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path().join("cw.db")).await.unwrap();
+        store
+            .kv_set("committed", &json!(1), SetOptions::default())
+            .await
+            .unwrap();
+        let Backend::Sqlite(pools) = &store.backend else {
+            unreachable!("opened on SQLite")
+        };
+        let mut held = pools
+            .writes
+            .begin_with(crate::sql::SQLITE.begin_write)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM kv")
+            .execute(&mut *held)
+            .await
+            .unwrap();
+        // Were reads queued behind the held write, this would fail once the
+        // pool's acquire timeout passed.
+        assert_eq!(store.kv_get("committed").await.unwrap(), Some(json!(1)));
+        held.rollback().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_reading_connections_refuse_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path().join("cw.db")).await.unwrap();
+        let Backend::Sqlite(pools) = &store.backend else {
+            unreachable!("opened on SQLite")
+        };
+        let error = sqlx::query("DELETE FROM kv")
+            .execute(&pools.reads)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("readonly"), "{error}");
+    }
 
     #[test]
     fn postgres_urls_are_recognised() {

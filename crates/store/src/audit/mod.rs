@@ -11,7 +11,7 @@ use crate::{
     codec::{decode_id_cursor, encode_cursor, from_json, instant, list_limit, to_json},
     error::{DbResultExt, StoreError},
     shared::Page,
-    store::{Store, with_backend},
+    store::{Store, with_backend, with_writer},
 };
 
 /// An entry to append.
@@ -60,7 +60,7 @@ impl Store {
     pub async fn audit_append(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
         let now = self.now_ms();
         let detail = to_json("audit detail", &entry.detail)?;
-        let (id,): (i64,) = with_backend!(self, |pool, _sql| {
+        let (id,): (i64,) = with_writer!(self, |pool, _sql| {
             sqlx::query_as(sql::AUDIT_INSERT)
                 .bind(now)
                 .bind(&entry.actor)
@@ -85,7 +85,7 @@ impl Store {
     /// returns how many went.
     pub async fn audit_prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         let before = before.as_millisecond();
-        let deleted = with_backend!(self, |pool, _sql| {
+        let deleted = with_writer!(self, |pool, _sql| {
             sqlx::query(sql::AUDIT_PRUNE)
                 .bind(before)
                 .bind(i64::from(batch))

@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use crate::{
     error::{DatabaseError, DbResultExt, QuotaExceeded},
     kv::{MAX_VALUE_BYTES, finish, key_problem, quota::within_quota, shown_key},
-    store::{Engine, Store, with_backend},
+    store::{Engine, Store, with_backend, with_writer},
 };
 use position::{Position, Span};
 
@@ -218,7 +218,7 @@ impl Store {
         entity: &str,
         indexes: &[EntityIndex],
     ) -> Result<EntityDeclared, EntityError> {
-        with_backend!(self, |pool, dialect| {
+        with_writer!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.begin_write).await.db()?;
             let outcome = async {
                 if self.engine() == Engine::Postgres {

@@ -20,7 +20,7 @@ use crate::{
     feed::JOBS_CHANNEL,
     runs::{RecentRun, RunStatus, RunSummary},
     shared::Page,
-    store::{Store, with_backend},
+    store::{Store, with_backend, with_writer},
 };
 
 pub use self::types::{
@@ -280,7 +280,7 @@ impl Store {
         let name_taken = || StoreError::NameTaken {
             name: new.spec.name.clone(),
         };
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let (id,): (i64,) = sqlx::query_as(sql::JOB_INSERT)
@@ -338,7 +338,7 @@ impl Store {
         let name_taken = || StoreError::NameTaken {
             name: update.spec.name.clone(),
         };
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let current: Option<(i64,)> = sqlx::query_as(sql.jobs.job_version_for_update)
@@ -414,7 +414,7 @@ impl Store {
     /// Pauses or resumes a job: no new version, but audited.
     pub async fn job_set_enabled(&self, change: &JobEnable) -> Result<Job, StoreError> {
         let now = self.now_ms();
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let scheduled: Option<(i64,)> = sqlx::query_as(
@@ -464,7 +464,7 @@ impl Store {
     /// Deletes a job with its versions, runs and logs. Returns whether it existed.
     pub async fn job_delete(&self, id: i64, actor: &str) -> Result<bool, StoreError> {
         let now = self.now_ms();
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let deleted: Option<(String,)> = sqlx::query_as(sql::JOB_DELETE)

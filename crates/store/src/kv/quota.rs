@@ -93,7 +93,7 @@ fn check_one(
 /// function on failure, after a rollback.
 macro_rules! within_quota {
     ($store:expr, $error:ty, |$tx:ident, $sql:ident| $body:expr) => {
-        $crate::store::with_backend!($store, |pool, $sql| {
+        $crate::store::with_writer!($store, |pool, $sql| {
             let mut $tx = pool.begin_with($sql.begin_write).await.db()?;
             let outcome: Result<_, $error> = async {
                 let read_usage = |statement| sqlx::query_as::<_, (i64, i64)>(statement);

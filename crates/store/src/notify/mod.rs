@@ -20,7 +20,7 @@ use crate::{
     error::{DbResultExt, StoreError},
     secret::Sealed,
     shared::Page,
-    store::{Store, with_backend},
+    store::{Store, with_backend, with_writer},
 };
 
 /// Where a channel posts.
@@ -187,7 +187,7 @@ impl Store {
         let events = to_json("channel events", &spec.events)?;
         let stored_url = self.seal_channel_url(&spec.name, &spec.url)?;
         let now = self.now_ms();
-        let channel = with_backend!(self, |pool, _sql| {
+        let channel = with_writer!(self, |pool, _sql| {
             let row = sqlx::query(sql::CHANNEL_UPSERT)
                 .bind(&spec.name)
                 .bind(spec.kind.as_str())
@@ -268,7 +268,7 @@ impl Store {
 
     /// Deletes a channel and its deliveries; returns whether it existed.
     pub async fn channel_delete(&self, name: &str) -> Result<bool, StoreError> {
-        let deleted = with_backend!(self, |pool, _sql| {
+        let deleted = with_writer!(self, |pool, _sql| {
             sqlx::query(sql::CHANNEL_DELETE)
                 .bind(name)
                 .execute(pool)
@@ -291,7 +291,7 @@ impl Store {
             .iter()
             .map(|d| Ok((d, to_json("delivery payload", &d.payload)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let mut added = 0;
             for (delivery, payload) in &encoded {
@@ -321,7 +321,7 @@ impl Store {
         claimed_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let rows = sqlx::query(sql.deliveries.deliveries_claim_due)
                 .bind(ms(now))
                 .bind(ms(claimed_until))
@@ -360,7 +360,7 @@ impl Store {
                 (DeliveryStatus::Failed, None, Some(error.as_str()))
             }
         };
-        let updated = with_backend!(self, |pool, _sql| {
+        let updated = with_writer!(self, |pool, _sql| {
             sqlx::query(sql::DELIVERY_RECORD_IF_PENDING)
                 .bind(id)
                 .bind(status.as_str())

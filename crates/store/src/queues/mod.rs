@@ -29,7 +29,7 @@ use crate::{
     feed::{RUNS_CHANNEL, RUNS_QUEUED},
     runs::{EncodedNewRun, NewRun, decode_run, insert_queued},
     runs::{Run, Trigger},
-    store::{Store, with_backend},
+    store::{Store, with_backend, with_writer},
 };
 
 /// The longest queue key, in characters.
@@ -220,7 +220,7 @@ impl Store {
             .map(|event| crate::codec::to_json("event body", &event.body))
             .collect::<Result<Vec<_>, _>>()?;
         let now = ms(push.now);
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let consumer: Option<(i64,)> = sqlx::query_as(sql::CONSUMER_OF)
@@ -393,7 +393,7 @@ impl Store {
         queue_job_id: i64,
         now: Timestamp,
     ) -> Result<Option<u64>, StoreError> {
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let exists = sqlx::query(sql::QUEUE_JOB_GET)
@@ -436,7 +436,7 @@ impl Store {
         max_attempts: u32,
         limit: u32,
     ) -> Result<Vec<Run>, StoreError> {
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 if let Some(lock) = sql.queues.lock {

@@ -29,7 +29,7 @@ use crate::{
     jobs::{JobSpec, Overlap},
     runs::{ActiveRuns, decode_run},
     runs::{Run, RunStatus, Trigger},
-    store::{Store, with_backend},
+    store::{Store, with_writer},
 };
 
 /// One job's due occurrence to claim.
@@ -182,7 +182,7 @@ impl Store {
         let cas = to_json("occurrence claims", &cas)?;
         let all_ids = id_array(claims.iter().map(|claim| claim.job_id));
         let now_ms = ms(now);
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_claim).await.db()?;
             let outcome = async {
                 if let Some(lock) = sql.runs.jobs_lock_for_claim {

@@ -23,7 +23,7 @@ use crate::{
     error::{DbResultExt, StoreError},
     feed::{RUNS_CHANNEL, RUNS_QUEUED},
     shared::Page,
-    store::{Store, with_backend},
+    store::{Store, with_backend, with_writer},
 };
 
 pub use self::types::{
@@ -218,7 +218,7 @@ impl Store {
 
     async fn insert_queued_run(&self, new: &NewRun) -> Result<Run, StoreError> {
         let encoded = EncodedNewRun::of(new)?;
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let row = insert_queued!(&encoded, &mut *tx)?;
@@ -379,7 +379,7 @@ impl Store {
     /// deleted. Call again while it returns `batch`.
     pub async fn runs_prune(&self, prune: &PruneRuns) -> Result<u64, StoreError> {
         let cutoff = ms(prune.now) - i64::from(prune.keep_days) * 86_400_000;
-        with_backend!(self, |pool, _sql| {
+        with_writer!(self, |pool, _sql| {
             let deleted = sqlx::query(sql::RUNS_PRUNE)
                 .bind(prune.job_id)
                 .bind(i64::from(prune.keep_runs))

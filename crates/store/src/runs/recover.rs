@@ -14,7 +14,7 @@ use crate::{
     error::{DbResultExt, StoreError},
     feed::{RUNS_CHANNEL, RUNS_QUEUED},
     runs::sql,
-    store::{Store, with_backend},
+    store::{Store, with_writer},
 };
 
 /// What [`Store::runs_release_of_node`] did.
@@ -38,7 +38,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<NodeRelease, StoreError> {
         let past = ms(now) - 1;
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let requeued = sqlx::query(sql::RUNS_REQUEUE_UNSTARTED_OF_NODE)

@@ -38,7 +38,7 @@ use crate::{
     runs::sql,
     runs::{HttpCall, Lease, LogLine, Run, RunError, RunStatus},
     runs::{NewRun, decode_run, log_lines_json},
-    store::{Store, with_backend},
+    store::{Store, with_writer},
 };
 
 /// A claim of queued runs by one node's workers.
@@ -361,7 +361,7 @@ impl Store {
     where
         F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
     {
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_claim).await.db()?;
             let outcome = async {
                 // Windows of the queue in claim order, each filtered by the
@@ -462,7 +462,7 @@ impl Store {
         id: i64,
         now: Timestamp,
     ) -> Result<Option<Run>, StoreError> {
-        with_backend!(self, |pool, _sql| {
+        with_writer!(self, |pool, _sql| {
             let row = sqlx::query(sql::RUN_CANCEL_IF_QUEUED)
                 .bind(id)
                 .bind(ms(now))
@@ -481,7 +481,7 @@ impl Store {
         &self,
         id: i64,
     ) -> Result<Option<String>, StoreError> {
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let node: Option<(String,)> = sqlx::query_as(sql::RUN_REQUEST_CANCEL_IF_RUNNING)
@@ -559,7 +559,7 @@ impl Store {
         }
         let starts = starts_json(&writes.starts)?;
         let finishes_json = finishes_json(&finishes)?;
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let mut applied = RunWritesApplied::default();
@@ -709,7 +709,7 @@ impl Store {
         F: FnMut(&Run, &JobSpec) -> Option<NewRun> + Send,
     {
         let error = lease_expired_error()?;
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_claim).await.db()?;
             let outcome = async {
                 let rows = sqlx::query(sql.runs.runs_interrupt_if_lease_expired)
@@ -786,7 +786,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let leases = to_json("leases", &heartbeat.leases)?;
-        let held: Vec<(i64, bool)> = with_backend!(self, |pool, sql| {
+        let held: Vec<(i64, bool)> = with_writer!(self, |pool, sql| {
             sqlx::query_as(sql.runs.runs_heartbeat_if_running)
                 .bind(&leases)
                 .bind(ms(heartbeat.lease_until))

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     codec::{Columns, instant, ms, parse_enum},
     error::{DbResultExt, StoreError},
-    store::{Store, with_backend},
+    store::{Store, with_backend, with_writer},
     tokens::Role,
 };
 
@@ -91,7 +91,7 @@ impl Store {
                 reason: "no enabled user or live token has this id".into(),
             });
         };
-        with_backend!(self, |pool, _sql| {
+        with_writer!(self, |pool, _sql| {
             sqlx::query(sql::SESSION_INSERT)
                 .bind(hash_id(&id).as_slice())
                 .bind(user_id)
@@ -146,7 +146,7 @@ impl Store {
         }
         if now_ms - last_seen >= TOUCH_RESOLUTION_MS {
             let expires = (now_ms + ms_of(SESSION_IDLE)).min(max_end);
-            with_backend!(self, |pool, _sql| {
+            with_writer!(self, |pool, _sql| {
                 sqlx::query(sql::SESSION_TOUCH)
                     .bind(hash.as_slice())
                     .bind(now_ms)
@@ -165,7 +165,7 @@ impl Store {
 
     /// Ends the session with this id; returns whether it existed.
     pub async fn session_delete(&self, id: &str) -> Result<bool, StoreError> {
-        let deleted = with_backend!(self, |pool, _sql| {
+        let deleted = with_writer!(self, |pool, _sql| {
             sqlx::query(sql::SESSION_DELETE)
                 .bind(hash_id(id).as_slice())
                 .execute(pool)
@@ -179,7 +179,7 @@ impl Store {
     /// Deletes sessions that ended by `now`; returns how many.
     pub async fn sessions_purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let max_age_ms = ms_of(SESSION_MAX_AGE);
-        Ok(with_backend!(self, |pool, _sql| {
+        Ok(with_writer!(self, |pool, _sql| {
             sqlx::query(sql::SESSIONS_PURGE)
                 .bind(ms(now))
                 .bind(ms(now).saturating_sub(max_age_ms))

@@ -15,7 +15,7 @@ use crate::{
     codec::{Columns, commit_or_rollback, instant, parse_enum},
     error::{DbResultExt, SecretError, StoreError},
     secret::Sealed,
-    store::{Store, with_backend},
+    store::{Store, with_backend, with_writer},
 };
 
 /// Which product a site serves.
@@ -94,7 +94,7 @@ impl Store {
             None => None,
         };
         let now = self.now_ms();
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let existing: Option<(i32, Vec<u8>, Vec<u8>, i64)> =
@@ -175,7 +175,7 @@ impl Store {
 
     /// Deletes a site; returns whether it existed.
     pub async fn site_delete(&self, name: &str) -> Result<bool, StoreError> {
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let deleted = sqlx::query(sql::SITE_DELETE)

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     codec::{Columns, instant, ms, opt_instant, parse_enum},
     error::{DbResultExt, StoreError},
-    store::{Store, with_backend},
+    store::{Store, with_backend, with_writer},
 };
 
 /// Every token's secret starts with this, so leaked ones are easy to spot.
@@ -103,7 +103,7 @@ impl Store {
         };
         let now = self.now_ms();
         let hash = hash_secret(&secret);
-        let (id,): (i64,) = with_backend!(self, |pool, _sql| {
+        let (id,): (i64,) = with_writer!(self, |pool, _sql| {
             sqlx::query_as(sql::TOKEN_INSERT)
                 .bind(&new.name)
                 .bind(new.role.as_str())
@@ -158,7 +158,7 @@ impl Store {
             .last_used_at
             .is_none_or(|used| now_ms - ms(used) >= LAST_USED_RESOLUTION_MS)
         {
-            with_backend!(self, |pool, _sql| {
+            with_writer!(self, |pool, _sql| {
                 sqlx::query(sql::TOKEN_TOUCH)
                     .bind(token.id)
                     .bind(now_ms)
@@ -182,7 +182,7 @@ impl Store {
     /// Revokes a token; returns whether a live token was revoked.
     pub async fn token_revoke(&self, id: i64) -> Result<bool, StoreError> {
         let now = self.now_ms();
-        let revoked = with_backend!(self, |pool, _sql| {
+        let revoked = with_writer!(self, |pool, _sql| {
             sqlx::query(sql::TOKEN_REVOKE)
                 .bind(id)
                 .bind(now)

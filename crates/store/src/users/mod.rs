@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::{
     codec::{Columns, count, instant, parse_enum},
     error::{DbResultExt, StoreError},
-    store::{Store, with_backend},
+    store::{Store, with_backend, with_writer},
     tokens::Role,
 };
 
@@ -85,7 +85,7 @@ impl Store {
         check_password(&new.password)?;
         let hash = hash_password_blocking(new.password.clone()).await?;
         let now = self.now_ms();
-        let row = with_backend!(self, |pool, _sql| {
+        let row = with_writer!(self, |pool, _sql| {
             let row = sqlx::query(sql::USER_INSERT)
                 .bind(&new.name)
                 .bind(new.role.as_str())
@@ -153,7 +153,7 @@ impl Store {
         };
         let end_sessions = update.password.is_some() || update.disabled == Some(true);
         let now = self.now_ms();
-        with_backend!(self, |pool, sql| {
+        with_writer!(self, |pool, sql| {
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let row = sqlx::query(sql::USER_UPDATE)
@@ -185,7 +185,7 @@ impl Store {
 
     /// Deletes a user and its sessions; returns whether it existed.
     pub async fn user_delete(&self, name: &str) -> Result<bool, StoreError> {
-        let deleted = with_backend!(self, |pool, _sql| {
+        let deleted = with_writer!(self, |pool, _sql| {
             sqlx::query(sql::USER_DELETE)
                 .bind(name)
                 .execute(pool)
