@@ -68,6 +68,7 @@ mod mask;
 mod memory_entity;
 mod messages;
 mod modules;
+mod names;
 mod node;
 mod outcome;
 mod precompiled;
