@@ -209,11 +209,10 @@ async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
     };
     host.guard.arm(&engine.meter);
     let info = host::info_json(spec);
-    let keep_names = engine.runs == KEEP_NAMES_ON_RUN;
     let ended = tokio::select! {
         biased;
         trip = host.guard.wait_tripped() => Ended::Tripped(trip),
-        ended = context.async_with(async |ctx| drive(ctx, host, info, keep_names).await) => ended,
+        ended = context.async_with(async |ctx| drive(ctx, host, info).await) => ended,
     };
     // Any future still holding script values went with the select; the
     // context goes before the engine is kept or dropped, and nothing the
@@ -232,14 +231,7 @@ async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
 struct Engine {
     runtime: AsyncRuntime,
     meter: Arc<Meter>,
-    /// Runs served, this one included.
-    runs: u64,
 }
-
-/// The run on which an engine keeps the built-ins' names (see
-/// [`names`](crate::names)): its second, so an engine started for a burst
-/// and dropped after one run never pays for taking them.
-const KEEP_NAMES_ON_RUN: u64 = 2;
 
 /// An engine holding more than this between runs (after a garbage
 /// collection) is dropped rather than kept.
@@ -253,7 +245,7 @@ const SPARE_ENGINES: usize = 64;
 impl Engine {
     /// A spare engine, or a new one.
     async fn take(pool: &EnginePool) -> rquickjs::Result<Self> {
-        let mut engine = match pool.pop() {
+        let engine = match pool.pop() {
             Some(engine) => {
                 pool.reused.fetch_add(1, Ordering::Relaxed);
                 engine
@@ -264,7 +256,6 @@ impl Engine {
                 engine
             }
         };
-        engine.runs += 1;
         // QuickJS measures its stack from where this is called: the stack of
         // this run's thread.
         engine.runtime.set_max_stack_size(JS_STACK_BYTES).await;
@@ -275,11 +266,7 @@ impl Engine {
         let meter = Meter::new();
         let runtime = AsyncRuntime::new_with_alloc(CappedAllocator::new(Arc::clone(&meter)))?;
         runtime.set_loader(BuiltinModules, BuiltinModules).await;
-        Ok(Self {
-            runtime,
-            meter,
-            runs: 0,
-        })
+        Ok(Self { runtime, meter })
     }
 
     /// Keeps the engine for a next run if its run ended `clean` (no limit
@@ -334,20 +321,15 @@ fn engine_failure(error: &rquickjs::Error) -> Ended {
     )))
 }
 
-/// Inside the context: installs the globals (and, if `keep_names`, keeps
-/// the built-ins' names in the engine while the context is still pristine),
-/// runs the script and waits for its result, an uncaught exception or an
-/// unhandled rejection.
-async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String, keep_names: bool) -> Ended {
+/// Inside the context: installs the globals, runs the script and waits for
+/// its result, an uncaught exception or an unhandled rejection.
+async fn drive<'js>(ctx: Ctx<'js>, host: &Arc<Host>, info: String) -> Ended {
     let form = host.prepared.form;
     // `timers` owns the pending callbacks until this future ends, however it ends.
     let timers = match install(&ctx, host, info, form) {
         Ok(installed) => installed,
         Err(error) => return Ended::Error(caught(&ctx, error, &host.prepared)),
     };
-    if keep_names {
-        crate::names::keep_builtin_names(&ctx);
-    }
     let main = start(&ctx, host);
     tokio::pin!(main);
     let settled = loop {

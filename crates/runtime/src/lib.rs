@@ -68,7 +68,6 @@ mod mask;
 mod memory_entity;
 mod messages;
 mod modules;
-mod names;
 mod node;
 mod outcome;
 mod precompiled;
