@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rquickjs::prelude::Rest;
-use rquickjs::{Ctx, Function, Object, Value};
+use rquickjs::{Ctx, Object, Value};
 
 use crate::globals::format_console_args;
 use crate::logs::LogSink;
@@ -22,9 +22,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, logs: &Arc<LogSink>) -> rquickjs::Res
     let console = Object::new(ctx.clone())?;
     for (name, level) in METHODS {
         let logs = Arc::clone(logs);
-        let method = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
-            logs.push(level, format_console_args(&ctx, &args.0));
-        })?;
+        let method =
+            crate::host_fn::function(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+                logs.push(level, format_console_args(&ctx, &args.0));
+            })?;
         console.set(name, method)?;
     }
     ctx.globals().set("console", console)

@@ -441,7 +441,7 @@ fn install<'js>(
     form: ScriptForm,
 ) -> rquickjs::Result<TimerQueue<'js>> {
     let guard = Arc::clone(&host.guard);
-    let stopped = Function::new(ctx.clone(), move || guard.is_over())?;
+    let stopped = crate::host_fn::function(ctx.clone(), move || guard.is_over())?;
     precompiled::default_export(ctx, Script::Harden)?.call::<_, ()>((stopped,))?;
     crate::stack::install(ctx, &host.prepared, Arc::clone(&host.guard))?;
     globals::install_web_globals(ctx)?;

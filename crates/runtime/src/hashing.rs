@@ -2,7 +2,7 @@
 //! from the RustCrypto crates; one place for both surfaces.
 
 use hmac::{Hmac, KeyInit, Mac};
-use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Value};
+use rquickjs::{ArrayBuffer, Ctx, Exception, Object, Value};
 use sha2::Digest;
 
 use crate::bytes::copy_bytes;
@@ -62,7 +62,7 @@ impl Algorithm {
 pub(crate) fn register<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> rquickjs::Result<()> {
     natives.set(
         "digest",
-        Function::new(
+        crate::host_fn::function(
             ctx.clone(),
             |ctx: Ctx<'js>, name: String, data: Value<'js>| {
                 let algorithm = algorithm(&ctx, &name)?;
@@ -73,7 +73,7 @@ pub(crate) fn register<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> rquickjs::
     )?;
     natives.set(
         "hmac",
-        Function::new(
+        crate::host_fn::function(
             ctx.clone(),
             |ctx: Ctx<'js>, name: String, key: Value<'js>, data: Value<'js>| {
                 let algorithm = algorithm(&ctx, &name)?;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use rquickjs::object::{Accessor, Property};
+use rquickjs::object::Property;
 use rquickjs::prelude::Opt;
 use rquickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Promise, Value};
 use serde::de::DeserializeOwned;
@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::bytes::copy_bytes;
 use crate::entity::EntityCatalog;
+use crate::host_fn::HostAccessor;
 use crate::http::{self, HttpContext, HttpFailure, RequestMeta};
 use crate::kv::{self, KvRequest, KvStore};
 use crate::limits::{Guard, Trip};
@@ -272,7 +273,7 @@ where
     Fut: Future<Output = Result<serde_json::Value, String>> + 'js,
 {
     let host = Arc::clone(host);
-    Function::new(ctx.clone(), move |ctx: Ctx<'js>, request: String| {
+    crate::host_fn::function(ctx.clone(), move |ctx: Ctx<'js>, request: String| {
         let request: R = serde_json::from_str(&request)
             .map_err(|e| Exception::throw_type(&ctx, &format!("invalid {what} call: {e}")))?;
         let answer = call(Arc::clone(&host), request);
@@ -316,7 +317,7 @@ fn queue_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Fun
 
 fn http_function<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result<Function<'js>> {
     let host = Arc::clone(host);
-    Function::new(
+    crate::host_fn::function(
         ctx.clone(),
         move |ctx: Ctx<'js>,
               meta: String,
@@ -371,7 +372,7 @@ fn remaining_time_function<'js>(
     host: &Arc<Host>,
 ) -> rquickjs::Result<Function<'js>> {
     let guard = Arc::clone(&host.guard);
-    Function::new(ctx.clone(), move || {
+    crate::host_fn::function(ctx.clone(), move || {
         guard
             .deadline()
             .saturating_duration_since(Instant::now())
@@ -384,7 +385,7 @@ fn continue_with_function<'js>(
     host: &Arc<Host>,
 ) -> rquickjs::Result<Function<'js>> {
     let host = Arc::clone(host);
-    Function::new(
+    crate::host_fn::function(
         ctx.clone(),
         move |ctx: Ctx<'js>, state: String, delay: Value<'js>| {
             let continuation = continuation(&state, &delay).map_err(|error| match error {
@@ -503,7 +504,7 @@ pub(crate) fn install_forge<'js>(
     form: ScriptForm,
 ) -> rquickjs::Result<()> {
     let host = Arc::clone(host);
-    let build = Function::new(ctx.clone(), move |ctx: Ctx<'js>| {
+    let build = crate::host_fn::function(ctx.clone(), move |ctx: Ctx<'js>| {
         build_surface(&ctx, &host, &info)
     })?;
     // A context stores one value per type: this type is ours alone.
@@ -525,7 +526,7 @@ pub(crate) fn install_forge<'js>(
     };
     let globals = ctx.globals();
     for name in names {
-        globals.prop(*name, lazy_global(name, surface))?;
+        globals.prop(*name, lazy_global(ctx, name, surface)?)?;
     }
     Ok(())
 }
@@ -550,20 +551,21 @@ fn build_surface<'js>(
 /// when first read, and is then a plain, writable value like any global;
 /// assigning it first just sets the value.
 pub(crate) fn lazy_global<'js>(
+    ctx: &Ctx<'js>,
     name: &'static str,
     surface: fn(&Ctx<'js>) -> rquickjs::Result<Object<'js>>,
-) -> Accessor<
-    impl Fn(Ctx<'js>) -> rquickjs::Result<Value<'js>> + 'js,
-    impl Fn(Ctx<'js>, Value<'js>) -> rquickjs::Result<()> + 'js,
-> {
+) -> rquickjs::Result<HostAccessor<'js>> {
     let get = move |ctx: Ctx<'js>| {
         let globals: Object<'js> = surface(&ctx)?.get("globals")?;
         let value: Value<'js> = globals.get(name)?;
         define_plain(&ctx, name, value.clone())?;
-        Ok(value)
+        Ok::<_, rquickjs::Error>(value)
     };
     let set = move |ctx: Ctx<'js>, value: Value<'js>| define_plain(&ctx, name, value);
-    Accessor::new(get, set).configurable().enumerable()
+    Ok(HostAccessor {
+        get: crate::host_fn::function(ctx.clone(), get)?,
+        set: crate::host_fn::function(ctx.clone(), set)?,
+    })
 }
 
 fn define_plain<'js>(ctx: &Ctx<'js>, name: &str, value: Value<'js>) -> rquickjs::Result<()> {

@@ -58,6 +58,7 @@ mod globals;
 mod handler;
 mod hashing;
 mod host;
+mod host_fn;
 mod http;
 mod intl;
 mod js_error;

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rquickjs::{Ctx, Exception, Function, Object, Value};
+use rquickjs::{Ctx, Exception, Object, Value};
 
 use crate::host::{self, Host};
 use crate::outcome::ErrorInfo;
@@ -81,7 +81,8 @@ pub(crate) fn install<'js>(
     form: ScriptForm,
 ) -> rquickjs::Result<()> {
     let env = serde_json::to_string(&host.env).unwrap_or_else(|_| String::from("{}"));
-    let build = Function::new(ctx.clone(), move |ctx: Ctx<'js>| build_surface(&ctx, &env))?;
+    let build =
+        crate::host_fn::function(ctx.clone(), move |ctx: Ctx<'js>| build_surface(&ctx, &env))?;
     if ctx
         .store_userdata(NodeSurface {
             surface: RefCell::new(None),
@@ -97,11 +98,11 @@ pub(crate) fn install<'js>(
         ScriptForm::Module => &[],
     };
     for name in GLOBALS.iter().chain(commonjs) {
-        globals.prop(*name, host::lazy_global(name, surface))?;
+        globals.prop(*name, host::lazy_global(ctx, name, surface)?)?;
     }
     globals.set(
         "require",
-        Function::new(ctx.clone(), require)?.with_name("require")?,
+        crate::host_fn::function(ctx.clone(), require)?.with_name("require")?,
     )?;
     Ok(())
 }
@@ -127,7 +128,7 @@ fn build_surface<'js>(ctx: &Ctx<'js>, env: &str) -> rquickjs::Result<Object<'js>
     crate::hashing::register(ctx, &natives)?;
     natives.set(
         "format",
-        Function::new(
+        crate::host_fn::function(
             ctx.clone(),
             |ctx: Ctx<'js>, args: rquickjs::prelude::Rest<Value<'js>>| {
                 crate::globals::format_console_args(&ctx, &args.0)

@@ -37,7 +37,7 @@ pub(crate) fn install(
     guard: Arc<Guard>,
 ) -> rquickjs::Result<()> {
     let prepared = Arc::new(prepared.clone());
-    let prepare = Function::new(
+    let prepare = crate::host_fn::function(
         ctx.clone(),
         move |error: Value<'_>, sites: Array<'_>| -> rquickjs::Result<String> {
             // A stopped run's errors (the engine's uncatchable interrupt

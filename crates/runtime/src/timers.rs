@@ -106,7 +106,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result
     for (name, repeat) in [("setTimeout", false), ("setInterval", true)] {
         let timers = Rc::downgrade(&timers);
         let host = Arc::clone(host);
-        let set = Function::new(
+        let set = crate::host_fn::function(
             ctx.clone(),
             move |ctx: Ctx<'js>,
                   callback: Value<'js>,
@@ -122,7 +122,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Arc<Host>) -> rquickjs::Result
     }
     for name in ["clearTimeout", "clearInterval"] {
         let timers: Weak<RefCell<Timers<'js>>> = Rc::downgrade(&timers);
-        let clear = Function::new(ctx.clone(), move |id: Opt<Value<'js>>| {
+        let clear = crate::host_fn::function(ctx.clone(), move |id: Opt<Value<'js>>| {
             if let (Some(timers), Some(id)) = (timers.upgrade(), id.0.and_then(|id| id.as_number()))
             {
                 timers.borrow_mut().remove(id as u32);

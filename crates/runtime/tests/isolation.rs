@@ -244,5 +244,27 @@ async fn scripts_run_on_threads_nicer_than_the_process() {
     for run in loops {
         run.control().cancel();
         assert_eq!(run.outcome().await.status, RunStatus::Cancelled);
+
+// rquickjs caches the prototype of its Rust-backed functions per runtime,
+// taken from the first context that made one: before every host function
+// was re-parented (`host_fn`), run 2 on an engine saw run 1's pollution.
+#[tokio::test]
+async fn the_prototypes_of_the_hosts_functions_are_the_runs_own() {
+    let executor = executor();
+    // The engine's first run, then a later one: each pollutes what the
+    // host's functions (console.log, setTimeout, require) inherit from.
+    let script = "const kvsGet = Object.getOwnPropertyDescriptor(globalThis, 'kvs').get;\n\
+         const hosts = [console.log, setTimeout, require, Error.prepareStackTrace, kvsGet];\n\
+         const seen = hosts.map(f => Object.getPrototypeOf(f).polluted);\n\
+         for (const f of hosts) Object.getPrototypeOf(f).polluted = 'yes';\n\
+         return [seen, hosts.every(f => Object.getPrototypeOf(f) === Function.prototype)];";
+    for run in 1..=3 {
+        let outcome = executor.start(spec(script)).outcome().await;
+        assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+        assert_eq!(
+            outcome.result,
+            json!([[null, null, null, null, null], true]),
+            "run {run} on the engine"
+        );
     }
 }

@@ -27,7 +27,7 @@ use icu_decimal::input::Decimal;
 use icu_list::ListFormatter;
 use icu_list::options::{ListFormatterOptions, ListLength};
 use icu_plurals::{PluralCategory, PluralRuleType, PluralRules, PluralRulesOptions};
-use rquickjs::{Ctx, Exception, Function, Object, Result};
+use rquickjs::{Ctx, Exception, Object, Result};
 use writeable::{Part, PartsWrite, Writeable};
 
 pub(crate) use locale::resolve;
@@ -36,33 +36,42 @@ pub(crate) use locale::resolve;
 pub(crate) fn register<'js>(ctx: &Ctx<'js>, host: &Object<'js>) -> Result<()> {
     host.set(
         "intlResolve",
-        Function::new(ctx.clone(), locale::resolve_js)?,
+        crate::host_fn::function(ctx.clone(), locale::resolve_js)?,
     )?;
     host.set(
         "intlDateTime",
-        Function::new(ctx.clone(), datetime::format_js)?,
+        crate::host_fn::function(ctx.clone(), datetime::format_js)?,
     )?;
     host.set(
         "intlDateTimeRange",
-        Function::new(ctx.clone(), datetime::format_range_js)?,
+        crate::host_fn::function(ctx.clone(), datetime::format_range_js)?,
     )?;
-    host.set("intlNumber", Function::new(ctx.clone(), number::format_js)?)?;
+    host.set(
+        "intlNumber",
+        crate::host_fn::function(ctx.clone(), number::format_js)?,
+    )?;
     host.set(
         "intlCurrencyDigits",
-        Function::new(ctx.clone(), number::currency_digits_js)?,
+        crate::host_fn::function(ctx.clone(), number::currency_digits_js)?,
     )?;
     host.set(
         "intlRelativeTime",
-        Function::new(ctx.clone(), relative::format_js)?,
+        crate::host_fn::function(ctx.clone(), relative::format_js)?,
     )?;
-    host.set("intlPlural", Function::new(ctx.clone(), plural)?)?;
+    host.set("intlPlural", crate::host_fn::function(ctx.clone(), plural)?)?;
     host.set(
         "intlPluralCategories",
-        Function::new(ctx.clone(), plural_categories)?,
+        crate::host_fn::function(ctx.clone(), plural_categories)?,
     )?;
-    host.set("intlList", Function::new(ctx.clone(), list)?)?;
-    host.set("intlCompare", Function::new(ctx.clone(), compare)?)?;
-    host.set("intlSegment", Function::new(ctx.clone(), segment)?)?;
+    host.set("intlList", crate::host_fn::function(ctx.clone(), list)?)?;
+    host.set(
+        "intlCompare",
+        crate::host_fn::function(ctx.clone(), compare)?,
+    )?;
+    host.set(
+        "intlSegment",
+        crate::host_fn::function(ctx.clone(), segment)?,
+    )?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //! from the operating system's CSPRNG and is the only thing read from the host.
 
 use rquickjs::{
-    Array, ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray, Value, function::Opt,
+    Array, ArrayBuffer, Ctx, Exception, Object, Result, TypedArray, Value, function::Opt,
     promise::PromiseState,
 };
 use url::{Url, form_urlencoded, quirks};
@@ -14,21 +14,51 @@ use url::{Url, form_urlencoded, quirks};
 /// Builds the `host` object handed to every web module factory.
 pub(super) fn object<'js>(ctx: &Ctx<'js>) -> Result<Object<'js>> {
     let host = Object::new(ctx.clone())?;
-    host.set("urlParse", Function::new(ctx.clone(), url_parse)?)?;
-    host.set("urlSet", Function::new(ctx.clone(), url_set)?)?;
-    host.set("formParse", Function::new(ctx.clone(), form_parse)?)?;
-    host.set("formSerialize", Function::new(ctx.clone(), form_serialize)?)?;
-    host.set("utf8Encode", Function::new(ctx.clone(), utf8_encode)?)?;
+    host.set(
+        "urlParse",
+        crate::host_fn::function(ctx.clone(), url_parse)?,
+    )?;
+    host.set("urlSet", crate::host_fn::function(ctx.clone(), url_set)?)?;
+    host.set(
+        "formParse",
+        crate::host_fn::function(ctx.clone(), form_parse)?,
+    )?;
+    host.set(
+        "formSerialize",
+        crate::host_fn::function(ctx.clone(), form_serialize)?,
+    )?;
+    host.set(
+        "utf8Encode",
+        crate::host_fn::function(ctx.clone(), utf8_encode)?,
+    )?;
     host.set(
         "utf8EncodeInto",
-        Function::new(ctx.clone(), utf8_encode_into)?,
+        crate::host_fn::function(ctx.clone(), utf8_encode_into)?,
     )?;
-    host.set("utf8Decode", Function::new(ctx.clone(), utf8_decode)?)?;
-    host.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
-    host.set("randomUUID", Function::new(ctx.clone(), random_uuid)?)?;
-    host.set("promiseState", Function::new(ctx.clone(), promise_state)?)?;
-    host.set("proxyTarget", Function::new(ctx.clone(), proxy_target)?)?;
-    host.set("zoneOffset", Function::new(ctx.clone(), zone_offset)?)?;
+    host.set(
+        "utf8Decode",
+        crate::host_fn::function(ctx.clone(), utf8_decode)?,
+    )?;
+    host.set(
+        "randomBytes",
+        crate::host_fn::function(ctx.clone(), random_bytes)?,
+    )?;
+    host.set(
+        "randomUUID",
+        crate::host_fn::function(ctx.clone(), random_uuid)?,
+    )?;
+    host.set(
+        "promiseState",
+        crate::host_fn::function(ctx.clone(), promise_state)?,
+    )?;
+    host.set(
+        "proxyTarget",
+        crate::host_fn::function(ctx.clone(), proxy_target)?,
+    )?;
+    host.set(
+        "zoneOffset",
+        crate::host_fn::function(ctx.clone(), zone_offset)?,
+    )?;
     crate::hashing::register(ctx, &host)?;
     crate::intl::register(ctx, &host)?;
     Ok(host)

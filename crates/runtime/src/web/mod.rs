@@ -100,7 +100,7 @@ fn context_id(ctx: &Ctx<'_>) -> usize {
 /// the globals' code loads on first use. Call it once per context.
 pub(crate) fn install(ctx: &Ctx<'_>) -> Result<()> {
     let bootstrap: Function<'_> = modules::load_default(ctx, "bootstrap")?.get()?;
-    let native = Function::new(ctx.clone(), native)?;
+    let native = crate::host_fn::function(ctx.clone(), native)?;
     let loader: Function<'_> = bootstrap.call((native,))?;
     remember_loader(ctx, loader);
     Ok(())
