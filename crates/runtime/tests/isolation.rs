@@ -244,6 +244,8 @@ async fn scripts_run_on_threads_nicer_than_the_process() {
     for run in loops {
         run.control().cancel();
         assert_eq!(run.outcome().await.status, RunStatus::Cancelled);
+    }
+}
 
 // rquickjs caches the prototype of its Rust-backed functions per runtime,
 // taken from the first context that made one: before every host function
