@@ -231,6 +231,9 @@ async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
 struct Engine {
     runtime: AsyncRuntime,
     meter: Arc<Meter>,
+    /// The engine's first context, deep-frozen and never given to a run
+    /// (see [`seal`]); kept for the engine's life.
+    _seal: AsyncContext,
 }
 
 /// An engine holding more than this between runs (after a garbage
@@ -266,7 +269,12 @@ impl Engine {
         let meter = Meter::new();
         let runtime = AsyncRuntime::new_with_alloc(CappedAllocator::new(Arc::clone(&meter)))?;
         runtime.set_loader(BuiltinModules, BuiltinModules).await;
-        Ok(Self { runtime, meter })
+        let seal = seal(&runtime).await?;
+        Ok(Self {
+            runtime,
+            meter,
+            _seal: seal,
+        })
     }
 
     /// Keeps the engine for a next run if its run ended `clean` (no limit
@@ -287,6 +295,48 @@ impl Engine {
         }
         pool.push(self);
     }
+}
+
+/// Freezes everything reachable from a realm's global object: its
+/// intrinsics, their prototypes, methods and accessors.
+const DEEP_FREEZE: &str = "(() => {\n\
+    const seen = new Set();\n\
+    const pending = [globalThis];\n\
+    while (pending.length > 0) {\n\
+        const item = pending.pop();\n\
+        if (item === null || (typeof item !== 'object' && typeof item !== 'function') || seen.has(item)) continue;\n\
+        seen.add(item);\n\
+        pending.push(Object.getPrototypeOf(item));\n\
+        for (const key of Reflect.ownKeys(item)) {\n\
+            const property = Reflect.getOwnPropertyDescriptor(item, key);\n\
+            if (property !== undefined) pending.push(property.value, property.get, property.set);\n\
+        }\n\
+        Object.freeze(item);\n\
+    }\n\
+})()";
+
+/// Gives the engine a first context that no run ever uses, frozen whole.
+///
+/// rquickjs gives every Rust-backed function the prototype it cached from
+/// the first context that made one, for the runtime's life. Our own host
+/// functions are re-parented to their run's realm (`host_fn`), but rquickjs
+/// makes some of its own: the callback it passes to a promise's `then`
+/// when Rust awaits a script's promise, which a script can catch by
+/// replacing `Promise.prototype.then`. From it, `Object.getPrototypeOf`
+/// and `.constructor` lead into the realm that filled the cache. Filled by
+/// an earlier run's context, that realm let one run leave things for the
+/// next (and stayed alive with the engine); filled here, it is a realm no
+/// run wrote to, and frozen, so none can.
+async fn seal(runtime: &AsyncRuntime) -> rquickjs::Result<AsyncContext> {
+    let seal = AsyncContext::full(runtime).await?;
+    seal.with(|ctx| -> rquickjs::Result<()> {
+        ctx.eval::<(), _>(DEEP_FREEZE)?;
+        // Fills rquickjs's cache from this realm.
+        Function::new(ctx, || ())?;
+        Ok(())
+    })
+    .await?;
+    Ok(seal)
 }
 
 /// An executor's spare engines, and how many it started and reused.

@@ -270,3 +270,60 @@ async fn the_prototypes_of_the_hosts_functions_are_the_runs_own() {
         );
     }
 }
+
+/// The callback rquickjs passes to `then` when it awaits a script's promise
+/// is a function of the engine's, not the run's: a script that replaces
+/// `Promise.prototype.then` catches it, and from it reaches the realm whose
+/// `Function.prototype` it inherits. Nothing a run writes there, or into
+/// that realm's global object, may reach the next run.
+#[tokio::test]
+async fn the_engines_own_callbacks_lead_to_no_realm_a_run_can_write() {
+    let executor = executor();
+    let script = "let caught;\n\
+         const then = Promise.prototype.then;\n\
+         Promise.prototype.then = function (done, failed) {\n\
+             if (caught === undefined && typeof done === 'function') caught = done;\n\
+             return then.call(this, done, failed);\n\
+         };\n\
+         await new Promise(settle => setTimeout(settle, 1));\n\
+         Promise.prototype.then = then;\n\
+         const inherited = Object.getPrototypeOf(caught);\n\
+         const found = [inherited.left];\n\
+         try { inherited.left = 'by an earlier run'; } catch {}\n\
+         let global;\n\
+         try { global = inherited.constructor('return globalThis')(); } catch {}\n\
+         found.push(global?.left);\n\
+         try { global.left = 'by an earlier run'; } catch {}\n\
+         return [typeof caught, found];";
+    for run in 1..=3 {
+        let outcome = executor.start(spec(script)).outcome().await;
+        assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+        assert_eq!(
+            outcome.result,
+            json!(["function", [null, null]]),
+            "run {run} on the engine"
+        );
+    }
+    assert_eq!(executor.engines().started, 1, "one engine served the runs");
+}
+
+/// QuickJS-ng gives `DOMException` to a runtime's first context only; every
+/// run on a pooled engine still has it, and `atob` still throws one.
+#[tokio::test]
+async fn every_run_on_an_engine_has_dom_exception() {
+    let executor = executor();
+    let script = "let thrown;\n\
+         try { atob('%'); } catch (error) { thrown = error; }\n\
+         return [typeof DOMException, thrown instanceof DOMException, thrown.name,\n\
+                 new DOMException('gone', 'AbortError').code];";
+    for run in 1..=3 {
+        let outcome = executor.start(spec(script)).outcome().await;
+        assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+        assert_eq!(
+            outcome.result,
+            json!(["function", true, "InvalidCharacterError", 20]),
+            "run {run} on the engine"
+        );
+    }
+    assert_eq!(executor.engines().started, 1, "one engine served the runs");
+}

@@ -6,7 +6,9 @@
 //! `EventTarget`, `AbortController`, `AbortSignal` and a small `Intl`
 //! (QuickJS-ng has none), and routes `toLocaleString` & co. of numbers and
 //! dates through that `Intl`. QuickJS-ng already provides `atob`, `btoa`,
-//! `DOMException`, `queueMicrotask` and `performance`; they are left as they are.
+//! `DOMException`, `queueMicrotask` and `performance`; they are left as they are
+//! (`DOMException` given again to each context of a pooled engine, which
+//! QuickJS-ng would leave without it).
 //!
 //! [`format_console_args`] renders `console.log` arguments the way Node's
 //! `util.format` / `util.inspect` do.
@@ -99,10 +101,34 @@ fn context_id(ctx: &Ctx<'_>) -> usize {
 /// Cheap: it evaluates one small bootstrap module and defines lazy accessors;
 /// the globals' code loads on first use. Call it once per context.
 pub(crate) fn install(ctx: &Ctx<'_>) -> Result<()> {
+    give_dom_exception(ctx)?;
     let bootstrap: Function<'_> = modules::load_default(ctx, "bootstrap")?.get()?;
     let native = crate::host_fn::function(ctx.clone(), native)?;
     let loader: Function<'_> = bootstrap.call((native,))?;
     remember_loader(ctx, loader);
+    Ok(())
+}
+
+/// Gives the context QuickJS-ng's `DOMException` when it has none.
+///
+/// QuickJS-ng adds `DOMException` only to the first context of a runtime:
+/// it registers the class then, and later contexts see it registered and
+/// skip the whole intrinsic (the global and the prototype `atob` builds its
+/// errors from). A pooled engine's runs come after its first context, so
+/// each gets it here.
+#[allow(unsafe_code)]
+fn give_dom_exception(ctx: &Ctx<'_>) -> Result<()> {
+    if ctx.globals().contains_key("DOMException")? {
+        return Ok(());
+    }
+    // SAFETY: `ctx` is a live context of this thread's runtime, entered by
+    // the caller; the call only defines the class's prototype, constructor
+    // and global on it (the class itself is registered already).
+    let failed = unsafe { rquickjs::qjs::JS_AddIntrinsicDOMException(ctx.as_raw().as_ptr()) };
+    if failed != 0 {
+        // Out of memory: the exception is pending on the context.
+        return Err(rquickjs::Error::Exception);
+    }
     Ok(())
 }
 
