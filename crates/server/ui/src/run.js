@@ -49,6 +49,16 @@ export async function runPage(main, ctx, id) {
     calls,
   );
 
+  // A run's state only moves forward: an answer that left the server
+  // before the run ended (the cancel's own refresh, a reconnect's) may land
+  // after the stream's `end`, and must not bring back `running` and its
+  // Cancel button on a run that is over.
+  function update(next) {
+    if (TERMINAL.has(run.status) && !TERMINAL.has(next.status)) return;
+    run = next;
+    draw();
+  }
+
   function draw() {
     fill(status, badge(run.status));
     cancel.hidden = TERMINAL.has(run.status);
@@ -136,15 +146,11 @@ export async function runPage(main, ctx, id) {
   const source = new EventSource(`/api/v1/runs/${run.id}/logs?after=${lastSeq}`);
   ctx.cleanup.push(() => source.close());
   source.addEventListener('log', (event) => accept([JSON.parse(event.data)]));
-  source.addEventListener('run', (event) => {
-    run = JSON.parse(event.data);
-    draw();
-  });
+  source.addEventListener('run', (event) => update(JSON.parse(event.data)));
   source.addEventListener('end', (event) => {
     source.close();
-    run = JSON.parse(event.data);
+    update(JSON.parse(event.data));
     logState.textContent = logs.lines.length ? '' : 'No log lines.';
-    draw();
     loadScript();
   });
   source.addEventListener('error', async () => {
@@ -152,8 +158,7 @@ export async function runPage(main, ctx, id) {
     // ended is not shown as running forever.
     if (source.readyState === EventSource.CLOSED) logState.textContent = 'The live log was interrupted.';
     try {
-      run = await api('GET', `/runs/${run.id}`, undefined, { signal: ctx.signal });
-      draw();
+      update(await api('GET', `/runs/${run.id}`, undefined, { signal: ctx.signal }));
     } catch {
       // The next reconnect tries again.
     }
@@ -163,8 +168,7 @@ export async function runPage(main, ctx, id) {
     cancel.disabled = true;
     try {
       await api('POST', `/runs/${run.id}/cancel`);
-      run = await api('GET', `/runs/${run.id}`);
-      draw();
+      update(await api('GET', `/runs/${run.id}`));
     } catch (err) {
       message.show(err);
     } finally {
