@@ -298,20 +298,21 @@ impl Engine {
 }
 
 /// Freezes everything reachable from a realm's global object: its
-/// intrinsics, their prototypes, methods and accessors.
+/// intrinsics, their prototypes, methods and accessors. Written for a
+/// context with only the base objects and `eval` (no `Set`, no `Reflect`):
+/// an object already frozen counts as seen.
 const DEEP_FREEZE: &str = "(() => {\n\
-    const seen = new Set();\n\
     const pending = [globalThis];\n\
     while (pending.length > 0) {\n\
         const item = pending.pop();\n\
-        if (item === null || (typeof item !== 'object' && typeof item !== 'function') || seen.has(item)) continue;\n\
-        seen.add(item);\n\
+        if (item === null || (typeof item !== 'object' && typeof item !== 'function') || Object.isFrozen(item)) continue;\n\
+        Object.freeze(item);\n\
         pending.push(Object.getPrototypeOf(item));\n\
-        for (const key of Reflect.ownKeys(item)) {\n\
-            const property = Reflect.getOwnPropertyDescriptor(item, key);\n\
+        const keys = [...Object.getOwnPropertyNames(item), ...Object.getOwnPropertySymbols(item)];\n\
+        for (const key of keys) {\n\
+            const property = Object.getOwnPropertyDescriptor(item, key);\n\
             if (property !== undefined) pending.push(property.value, property.get, property.set);\n\
         }\n\
-        Object.freeze(item);\n\
     }\n\
 })()";
 
@@ -328,7 +329,9 @@ const DEEP_FREEZE: &str = "(() => {\n\
 /// next (and stayed alive with the engine); filled here, it is a realm no
 /// run wrote to, and frozen, so none can.
 async fn seal(runtime: &AsyncRuntime) -> rquickjs::Result<AsyncContext> {
-    let seal = AsyncContext::full(runtime).await?;
+    // The base objects and `eval` only: a realm a fraction of a run's size,
+    // created for every engine.
+    let seal = AsyncContext::custom::<rquickjs::context::intrinsic::Eval>(runtime).await?;
     seal.with(|ctx| -> rquickjs::Result<()> {
         ctx.eval::<(), _>(DEEP_FREEZE)?;
         // Fills rquickjs's cache from this realm.
