@@ -20,10 +20,17 @@ use support::{
 
 const EVENTS: usize = 1000;
 
+/// The event whose first run is in flight when the server is killed (it is
+/// spelled out in `CONSUMER`).
+const HELD: u64 = 300;
+
 /// Which database a test's servers share (as in `e2e.rs`).
 /// The consumer: every 7th event asks to be retried on its first attempt;
-/// the others wait a little (so a kill lands mid-run), then count their
-/// event id in storage, the last thing they do. Each says when its script
+/// the others wait a little, then count their event id in storage, the last
+/// thing they do. Event `HELD`'s first run waits until the kill, so the
+/// kill is sure to land mid-run (the others' runs come and go too quickly
+/// for a poll to catch one: between one batch's ends and the next claim,
+/// none may be running). Each says when its script
 /// started (in its result, or its retry's `retryData`): a run's recorded
 /// `started_at` is its claim's instant, which may precede the claim's
 /// commit, so only the script's own start bounds when it really ran.
@@ -31,6 +38,11 @@ const CONSUMER: &str = "\
 const started = Date.now();
 if (event.body.i % 7 === 0 && !event.retryContext) {
   return new InvocationError({ retryAfter: 1, retryReason: 'FUNCTION_UPSTREAM_RATE_LIMITED', retryData: { i: event.body.i, started } });
+}
+if (event.body.i === 300 && !(await kvs.get('held'))) {
+  await kvs.set('held', true);
+  console.log('held until the kill');
+  await new Promise((resolve) => setTimeout(resolve, 50000));
 }
 await new Promise((resolve) => setTimeout(resolve, 20));
 const key = 'seen-' + event.eventId;
@@ -95,11 +107,18 @@ fn fan_out_survives_kill_9_with_no_event_lost_or_completed_twice(database: &Data
     let queue_jobs: Vec<String> = serde_json::from_value(produced["result"].clone()).unwrap();
     assert_eq!(queue_jobs.len(), 20);
 
-    // Kill the server while events are being consumed.
-    wait_for("a quarter of the events", Duration::from_secs(120), || {
-        let queue = api.get("/queues/fanout");
-        (queue["counts"]["succeeded"].as_u64().unwrap() >= (EVENTS / 4) as u64).then_some(())
-    });
+    // Kill the server while events are being consumed, one of them for
+    // sure: the held event's first run, once its log says it is waiting
+    // (its flag is stored by then, so its retry will not wait too).
+    wait_for(
+        "a quarter of the events, and the held one waiting",
+        Duration::from_secs(120),
+        || {
+            let queue = api.get("/queues/fanout");
+            let quarter = queue["counts"]["succeeded"].as_u64().unwrap() >= (EVENTS / 4) as u64;
+            (quarter && held_run_waits(&api)).then_some(())
+        },
+    );
     server.kill9();
 
     let server = start(&data, database, Some(&config));
@@ -211,7 +230,14 @@ fn fan_out_survives_kill_9_with_no_event_lost_or_completed_twice(database: &Data
             assert_eq!(count, 1, "event {event_id} ran to completion twice");
         }
     }
-    assert!(interrupted_events >= 1, "the kill interrupted no event run");
+    let held = &by_event
+        .values()
+        .find(|runs| runs[0]["event"]["body"]["i"] == json!(HELD))
+        .unwrap();
+    assert!(
+        held.iter().any(|run| run["status"] == "interrupted"),
+        "the kill did not interrupt the held event's run: {held:?}"
+    );
     assert!(
         interrupted_events <= 10,
         "{interrupted_events} interrupted with concurrency 10"
@@ -237,6 +263,25 @@ fn fan_out_survives_kill_9_with_no_event_lost_or_completed_twice(database: &Data
         "only {most} event runs at once: the limit was never reached"
     );
     assert_eq!(server.terminate(), Some(0));
+}
+
+/// Whether the held event's first run is running and has logged that it
+/// waits.
+fn held_run_waits(api: &Api) -> bool {
+    let running = api.get("/jobs/consumer/runs?status=running&limit=100");
+    let held = running["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["event"]["body"]["i"] == json!(HELD));
+    held.is_some_and(|run| {
+        let logs = api.get(&format!("/runs/{}/logs", run["id"].as_u64().unwrap()));
+        logs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|line| line["message"] == "held until the kill")
+    })
 }
 
 fn delays_are_honoured_within_100_ms(database: &Database) {
