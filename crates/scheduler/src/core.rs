@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use jiff::Timestamp;
 use runtime::Executor;
 use store::{Clock, Store};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use crate::{
     budget::Budget, config::SchedulerConfig, events::Events, live::Live, metrics::Metrics,
@@ -27,6 +27,8 @@ pub(crate) struct Core {
     /// Tells the feeder queued runs may be claimable (a run was queued or
     /// ended, a retry's time came).
     pub(crate) wake_feeder: Arc<Notify>,
+    /// Ended runs whose alerts are to be enqueued ([`crate::alerts::enqueuer`]).
+    pub(crate) alerts_raised: mpsc::UnboundedSender<crate::alerts::Raised>,
     /// Tells the alert deliverer deliveries were enqueued.
     pub(crate) wake_deliverer: Notify,
     /// `true` once the scheduler stops claiming.

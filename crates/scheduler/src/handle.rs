@@ -58,7 +58,9 @@ impl Scheduler {
         let (writer, writer_task) = Writer::start(store.clone(), config.commit_window);
         let wake_feeder = config.runs_queued.clone();
         let started = clock.now();
+        let (alerts_raised, raised) = mpsc::unbounded_channel();
         let core = Arc::new(Core {
+            alerts_raised,
             budget: Budget::new(config.workers, config.total_memory_mb),
             store,
             clock,
@@ -97,6 +99,7 @@ impl Scheduler {
             sweeper: tokio::spawn(lease::sweeper(core.clone(), core.stopping.subscribe())),
             retention: tokio::spawn(retention::pruner(core.clone(), core.stopping.subscribe())),
             alerts: tokio::spawn(alerts::deliverer(core.clone(), core.stopping.subscribe())),
+            alert_enqueuer: tokio::spawn(alerts::enqueuer(core.clone(), raised)),
             heartbeat: tokio::spawn(lease::heartbeat(core.clone(), heartbeat_stopped)),
             heartbeat_stop,
             writer: writer_task,
@@ -118,6 +121,7 @@ struct Tasks {
     sweeper: JoinHandle<()>,
     retention: JoinHandle<()>,
     alerts: JoinHandle<()>,
+    alert_enqueuer: JoinHandle<()>,
     heartbeat: JoinHandle<()>,
     heartbeat_stop: watch::Sender<bool>,
     writer: JoinHandle<()>,
@@ -313,7 +317,12 @@ impl SchedulerHandle {
         {
             alerts.abort();
         }
-        for task in [tasks.changes, tasks.sweeper, tasks.retention] {
+        for task in [
+            tasks.changes,
+            tasks.sweeper,
+            tasks.retention,
+            tasks.alert_enqueuer,
+        ] {
             task.abort();
             let _ = task.await;
         }

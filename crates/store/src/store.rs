@@ -2,6 +2,7 @@
 //! secret key it works with.
 
 use std::{
+    collections::HashMap,
     fmt,
     path::{Path, PathBuf},
     str::FromStr,
@@ -18,6 +19,7 @@ use sqlx::{
 use crate::{
     clock::{Clock, SystemClock},
     error::{DatabaseError, DbResultExt, OpenError, StoreError, Unavailability},
+    jobs::JobSpec,
     kv::quota::StorageQuota,
     migrate,
     secret::SecretKey,
@@ -80,6 +82,58 @@ pub(crate) struct SqlitePools {
     pub(crate) writes: SqlitePool,
 }
 
+/// The most job version specs a [`SpecCache`] keeps; past it, it starts over.
+const SPEC_CACHE_MAX: usize = 4_096;
+
+/// Job version specs by `(job_id, version)`.
+pub(crate) type SpecsByVersion = HashMap<(i64, i64), JobSpec>;
+
+/// Specs of job versions a claim read. A job version never changes once
+/// written (a save writes a new version, and ids are never reused), so each
+/// is read from the database once instead of once per claim (a round trip
+/// of 0.6 ms in every claim of queued runs on PostgreSQL under load).
+#[derive(Clone, Default)]
+pub(crate) struct SpecCache(Arc<Mutex<SpecsByVersion>>);
+
+impl SpecCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SpecsByVersion> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Of the `wanted` versions, the specs known, and the versions to read
+    /// (each once).
+    pub(crate) fn split(
+        &self,
+        wanted: impl Iterator<Item = (i64, i64)>,
+    ) -> (SpecsByVersion, Vec<(i64, i64)>) {
+        let cache = self.lock();
+        let mut known = HashMap::new();
+        let mut missing = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for version in wanted {
+            if !seen.insert(version) {
+                continue;
+            }
+            match cache.get(&version) {
+                Some(spec) => {
+                    known.insert(version, spec.clone());
+                }
+                None => missing.push(version),
+            }
+        }
+        (known, missing)
+    }
+
+    /// Keeps `specs`, read from the database, for later claims.
+    pub(crate) fn remember(&self, specs: &SpecsByVersion) {
+        let mut cache = self.lock();
+        if cache.len() + specs.len() > SPEC_CACHE_MAX {
+            cache.clear();
+        }
+        cache.extend(specs.iter().map(|(version, spec)| (*version, spec.clone())));
+    }
+}
+
 /// A handle on Clockwork's database. Cheap to clone; clones share one pool.
 ///
 /// Open it with [`Store::open`]; then optionally give it a clock
@@ -90,6 +144,8 @@ pub struct Store {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) secret_key: Option<Arc<SecretKey>>,
     pub(crate) storage_quota: StorageQuota,
+    /// Job version specs claims have read (shared by clones).
+    pub(crate) specs: SpecCache,
     /// Why the latest run write failed, until one succeeds (shared by clones).
     write_failure: Arc<Mutex<Option<Unavailability>>>,
 }
@@ -224,6 +280,7 @@ impl Store {
             clock: Arc::new(SystemClock),
             secret_key: None,
             storage_quota: StorageQuota::default(),
+            specs: SpecCache::default(),
             write_failure: Arc::default(),
         }
     }

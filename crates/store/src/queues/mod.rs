@@ -17,7 +17,7 @@
 
 pub(crate) mod sql;
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -331,16 +331,30 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .db()?;
-            let mut jobs = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let counts: Vec<(String, i64)> = sqlx::query_as(sql::QUEUE_JOB_COUNTS)
-                    .bind(row.i64(0)?)
-                    .fetch_all(pool)
-                    .await
-                    .db()?;
-                jobs.push(decode_queue_job(row, counts_of(counts))?);
+            let ids = rows
+                .iter()
+                .map(|row| row.i64(0))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (Some(&first), Some(&last)) = (ids.iter().min(), ids.iter().max()) else {
+                return Ok(Vec::new());
+            };
+            let counted: Vec<(i64, String, i64)> = sqlx::query_as(sql::QUEUE_JOBS_COUNTS_BETWEEN)
+                .bind(queue)
+                .bind(first)
+                .bind(last)
+                .fetch_all(pool)
+                .await
+                .db()?;
+            let mut by_job: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+            for (queue_job_id, status, n) in counted {
+                by_job.entry(queue_job_id).or_default().push((status, n));
             }
-            Ok(jobs)
+            rows.iter()
+                .zip(ids)
+                .map(|(row, id)| {
+                    decode_queue_job(row, counts_of(by_job.remove(&id).unwrap_or_default()))
+                })
+                .collect()
         })
     }
 
@@ -569,6 +583,29 @@ mod plan_tests {
                 assert!(plan.contains("queue_events_limited_pending"), "{plan}");
             }
         }
+    }
+
+    /// PostgreSQL runs the per-queue ranking only when a limited queue has
+    /// a pending event: its join of every due event run sits under a
+    /// one-time filter, so a claim with no limited queue does not walk the
+    /// whole backlog to rank nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_ranks_event_runs_only_when_a_queue_is_limited() {
+        let schema = test_support::PgSchema::create("queue_rank_gate_test").await;
+        let postgres = Store::open(schema.url()).await.unwrap();
+        let plan = plan(
+            &postgres,
+            Frame::Claim,
+            crate::sql::POSTGRES.queues.claimable_events,
+            &[Param::Int(0), Param::Int(10)],
+        )
+        .await;
+        assert!(
+            plan.contains("One-Time Filter"),
+            "the ranking is not gated on a limited queue: {plan}"
+        );
+        postgres.close().await;
+        schema.drop().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -211,6 +211,7 @@ impl Store {
                 // Read before planning: a run starts here only if its
                 // memory limit fits the node's budget.
                 let specs = crate::runs::transition::specs_of!(
+                    self,
                     won.values().map(|job| (job.job_id, job.version)),
                     sql,
                     tx

@@ -406,7 +406,7 @@ impl Store {
                     }
                     after = (last_not_before, last_id);
                 }
-                let mut specs = specs_of!(versions(&plain), sql, tx)?;
+                let mut specs = specs_of!(self, versions(&plain), sql, tx)?;
                 let (mut chosen, open) = offer(&plain, &specs, &mut take);
                 // Queue event runs: their own candidates, with the queue's
                 // concurrency limit instead of the overlap policy.
@@ -421,7 +421,7 @@ impl Store {
                         .fetch_all(&mut *tx)
                         .await
                         .db()?;
-                    specs.extend(specs_of!(versions(&events), sql, tx)?);
+                    specs.extend(specs_of!(self, versions(&events), sql, tx)?);
                     let (more, _) = offer(&events, &specs, &mut take);
                     chosen.extend(more);
                 }
@@ -950,27 +950,32 @@ impl<'a> EncodedFinish<'a> {
     }
 }
 
-/// Rows of `job_versions_get_many`, by (job, version).
 /// The specs of the job versions `$versions` (`(job_id, version)` pairs)
-/// by pair, read in transaction `$tx` with `$sql`'s `job_versions_get_many`.
+/// by pair: those `$store` read before from its cache, the others read in
+/// transaction `$tx` with `$sql`'s `job_versions_get_many` (and remembered).
 /// A macro: the same text for either driver.
 macro_rules! specs_of {
-    ($versions:expr, $sql:ident, $tx:ident) => {
+    ($store:expr, $versions:expr, $sql:ident, $tx:ident) => {
         async {
-            let wanted = $versions
-                .map(|(job_id, version): (i64, i64)| {
+            let (mut specs, missing) = $store.specs.split($versions);
+            if missing.is_empty() {
+                return Ok::<_, StoreError>(specs);
+            }
+            let wanted = missing
+                .iter()
+                .map(|(job_id, version)| {
                     serde_json::json!({"job_id": job_id, "version": version})
                 })
                 .collect::<Vec<_>>();
-            if wanted.is_empty() {
-                return Ok(std::collections::HashMap::new());
-            }
             let rows = sqlx::query($sql.runs.job_versions_get_many)
                 .bind(to_json("job versions", &wanted)?)
                 .fetch_all(&mut *$tx)
                 .await
                 .db()?;
-            $crate::runs::transition::decode_specs(&rows)
+            let read = $crate::runs::transition::decode_specs(&rows)?;
+            $store.specs.remember(&read);
+            specs.extend(read);
+            Ok(specs)
         }
         .await
     };

@@ -24,6 +24,7 @@ store_tests! {
     many_jobs_are_claimed_in_one_call,
     concurrent_claimers_fire_each_occurrence_exactly_once,
     concurrent_workers_claim_disjoint_queued_runs,
+    claimed_runs_carry_their_own_versions_spec,
 }
 
 fn one_row(kind: OccurrenceKind) -> impl FnMut(&OccurrenceClaim, &ClaimedJob) -> OccurrencePlan {
@@ -450,4 +451,59 @@ async fn concurrent_workers_claim_disjoint_queued_runs(db: TestDb) {
     assert!(a.is_disjoint(&b), "a run was claimed twice");
     let all: HashSet<i64> = a.union(&b).copied().collect();
     assert_eq!(all, queued);
+}
+
+/// Each claimed run comes with the spec of its own job version, whether
+/// that version was read by an earlier claim (claims keep the specs they
+/// read) or is new since, alone or beside the other version in one claim.
+async fn claimed_runs_carry_their_own_versions_spec(db: TestDb) {
+    let spec = |script: &str| store::JobSpec {
+        overlap: Overlap::Allow,
+        ..store::JobSpec::new("versions", script)
+    };
+    let job = db
+        .store
+        .job_create(&NewJob {
+            spec: spec("return 1"),
+            next_fire_at: None,
+            actor: "x".into(),
+        })
+        .await
+        .unwrap();
+    let script_of_claim = |claimed: Vec<store::ClaimedRun>| {
+        claimed
+            .into_iter()
+            .map(|c| (c.run.job_version, c.spec.script))
+            .collect::<Vec<_>>()
+    };
+    queue_run(&db.store, job.id).await;
+    let first = db.store.runs_claim_queued(&claim_all(NODE, at(0))).await;
+    assert_eq!(script_of_claim(first.unwrap()), [(1, "return 1".into())]);
+    db.store
+        .job_update(&store::JobUpdate {
+            id: job.id,
+            spec: spec("return 2"),
+            expected_version: None,
+            next_fire_at: None,
+            actor: "x".into(),
+        })
+        .await
+        .unwrap();
+    queue_run(&db.store, job.id).await;
+    let second = db.store.runs_claim_queued(&claim_all(NODE, at(0))).await;
+    assert_eq!(script_of_claim(second.unwrap()), [(2, "return 2".into())]);
+    for version in [1, 2] {
+        db.store
+            .run_insert(&store::NewRun {
+                job_version: Some(version),
+                ..store::NewRun::new(job.id, Trigger::Manual, at(0))
+            })
+            .await
+            .unwrap();
+    }
+    let both = db.store.runs_claim_queued(&claim_all(NODE, at(0))).await;
+    assert_eq!(
+        script_of_claim(both.unwrap()),
+        [(1, "return 1".into()), (2, "return 2".into())]
+    );
 }

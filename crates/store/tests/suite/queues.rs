@@ -19,6 +19,7 @@ store_tests! {
     a_queue_key_is_validated_and_has_one_consumer,
     a_push_writes_its_events_and_one_event_run_each,
     a_push_to_a_key_no_job_consumes_fails_and_writes_nothing,
+    recent_queue_jobs_count_their_own_events,
     event_states_follow_their_runs_and_retries,
     the_concurrency_limit_holds_within_and_across_claims,
     a_limit_counts_the_unlimited_runs_ahead_and_never_holds_them_up,
@@ -183,6 +184,74 @@ async fn a_push_writes_its_events_and_one_event_run_each(db: TestDb) {
     );
     let recent = db.store.queue_jobs_recent("work", 10).await.unwrap();
     assert_eq!(recent.len(), 1);
+}
+
+/// A queue's recent jobs (read with all their counts at once) each count
+/// their own events only, beside another queue's jobs pushed in between.
+async fn recent_queue_jobs_count_their_own_events(db: TestDb) {
+    create_consumer(&db, "consumer", "work").await;
+    create_consumer(&db, "elsewhere", "other").await;
+    let first = push(&db, "work", events(2, None)).await;
+    let between = push(&db, "other", events(3, None)).await;
+    let last = push(&db, "work", events(1, None)).await;
+    let claimed = db
+        .store
+        .runs_claim_queued(&claim_all(NODE, at(0)))
+        .await
+        .unwrap();
+    let run_of = |id: i64| {
+        claimed
+            .iter()
+            .find(|c| c.run.id == id)
+            .map(|c| c.run.clone())
+            .unwrap()
+    };
+    let applied = db
+        .store
+        .runs_finish_if_running(&[
+            finish(&run_of(first.runs[0].id), RunStatus::Succeeded, None),
+            finish(&run_of(between.runs[0].id), RunStatus::Failed, None),
+            finish(&run_of(between.runs[1].id), RunStatus::Succeeded, None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(applied, [true; 3]);
+    let recent = db.store.queue_jobs_recent("work", 10).await.unwrap();
+    let seen = recent
+        .iter()
+        .map(|job| (job.id, job.counts))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        seen,
+        [
+            (
+                last.queue_job_id,
+                QueueCounts {
+                    in_progress: 1,
+                    ..QueueCounts::default()
+                }
+            ),
+            (
+                first.queue_job_id,
+                QueueCounts {
+                    succeeded: 1,
+                    in_progress: 1,
+                    ..QueueCounts::default()
+                }
+            ),
+        ]
+    );
+    let other = db.store.queue_jobs_recent("other", 10).await.unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(
+        other[0].counts,
+        QueueCounts {
+            succeeded: 1,
+            in_progress: 1,
+            failed: 1,
+            cancelled: 0
+        }
+    );
 }
 
 async fn a_push_to_a_key_no_job_consumes_fails_and_writes_nothing(db: TestDb) {
