@@ -41,17 +41,18 @@ enum Ended {
     Tripped(Trip),
 }
 
-/// Runs `spec` to its end.
+/// Runs `spec` to its end. The engine it ran on comes back as
+/// [`Leftovers`], to be put away once the outcome is delivered.
 pub(crate) async fn run(
     spec: RunSpec,
     guard: Arc<Guard>,
     logs: Arc<LogSink>,
     started: Instant,
-    pool: Arc<EnginePool>,
-) -> Outcome {
+    pool: &EnginePool,
+) -> (Outcome, Option<Leftovers>) {
     let prepared = crate::typescript::prepare(&spec.script, spec.language)
         .map(|prepared| prepared.named(spec.display_name()));
-    let (ended, host) = match prepared {
+    let (ended, host, leftovers) = match prepared {
         Err(error) => (
             Ended::Error(ErrorInfo {
                 message: error.message,
@@ -60,14 +61,16 @@ pub(crate) async fn run(
                 column: error.column,
             }),
             None,
+            None,
         ),
         Ok(prepared) => match crate::node::resolve_env(&spec).await {
-            Err(error) => (Ended::Error(error), None),
+            Err(error) => (Ended::Error(error), None, None),
             Ok(env) => {
                 let mut host = Host::new(&spec, prepared, Arc::clone(&guard), Arc::clone(&logs));
                 host.env = env;
                 let host = Arc::new(host);
-                (execute(&spec, &host, &pool).await, Some(host))
+                let (ended, leftovers) = execute(&spec, &host, pool).await;
+                (ended, Some(host), leftovers)
             }
         },
     };
@@ -101,7 +104,7 @@ pub(crate) async fn run(
         }
     };
     let mask = logs.masker();
-    Outcome {
+    let outcome = Outcome {
         continuation: continuation.filter(|_| status == RunStatus::Succeeded),
         status,
         result: mask.json(result),
@@ -114,7 +117,8 @@ pub(crate) async fn run(
         duration: started.elapsed(),
         peak_memory_bytes: guard.peak_bytes() as u64,
         retry,
-    }
+    };
+    (outcome, leftovers)
 }
 
 fn mask_error(mask: &Masker, error: ErrorInfo) -> ErrorInfo {
@@ -187,13 +191,17 @@ pub(crate) fn human_duration(duration: Duration) -> String {
     }
 }
 
-async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
+async fn execute(
+    spec: &RunSpec,
+    host: &Arc<Host>,
+    pool: &EnginePool,
+) -> (Ended, Option<Leftovers>) {
     if let Some(trip) = host.guard.tripped() {
-        return Ended::Tripped(trip);
+        return (Ended::Tripped(trip), None);
     }
-    let engine = match Engine::take(pool).await {
+    let mut engine = match Engine::take(pool).await {
         Ok(engine) => engine,
-        Err(error) => return engine_failure(&error),
+        Err(error) => return (engine_failure(&error), None),
     };
     let runtime = &engine.runtime;
     let guard = Arc::clone(&host.guard);
@@ -203,9 +211,12 @@ async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
     runtime
         .set_host_promise_rejection_tracker(Some(host::rejection_tracker(host)))
         .await;
-    let context = match AsyncContext::full(runtime).await {
-        Ok(context) => context,
-        Err(error) => return engine_failure(&error),
+    let context = match engine.ready.take() {
+        Some(context) => context,
+        None => match AsyncContext::full(runtime).await {
+            Ok(context) => context,
+            Err(error) => return (engine_failure(&error), None),
+        },
     };
     host.guard.arm(&engine.meter);
     let info = host::info_json(spec);
@@ -214,15 +225,44 @@ async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
         trip = host.guard.wait_tripped() => Ended::Tripped(trip),
         ended = context.async_with(async |ctx| drive(ctx, host, info).await) => ended,
     };
-    // Any future still holding script values went with the select; the
-    // context goes before the engine is kept or dropped, and nothing the
-    // engine holds may keep it alive.
-    let released = context.with(|ctx| uninstall(&ctx)).await;
-    drop(context);
+    // The run's memory is over (its peak goes in the outcome); what putting
+    // its context away frees is counted, not capped.
     host.guard.disarm();
-    let clean = released && host.guard.tripped().is_none();
-    engine.give_back(clean, pool).await;
-    ended
+    let leftovers = Leftovers {
+        engine,
+        context,
+        clean: host.guard.tripped().is_none(),
+    };
+    (ended, Some(leftovers))
+}
+
+/// An ended run's context and the engine it ran on, to be put away after
+/// its outcome is delivered: dropping a context and collecting the engine
+/// cost about as much as the run's own work, and nothing in the outcome
+/// depends on them.
+pub(crate) struct Leftovers {
+    engine: Engine,
+    context: AsyncContext,
+    /// No limit tripped, so the engine may serve another run.
+    clean: bool,
+}
+
+impl Leftovers {
+    /// Drops the run's context and gives its engine back to `pool`, if the
+    /// run left it clean, with the next run's context made ready.
+    pub(crate) async fn put_away(self, pool: &EnginePool) {
+        let Self {
+            engine,
+            context,
+            clean,
+        } = self;
+        // Any future still holding script values went with the run; the
+        // context goes before the engine is kept or dropped, and nothing the
+        // engine holds may keep it alive.
+        let released = context.with(|ctx| uninstall(&ctx)).await;
+        drop(context);
+        engine.give_back(clean && released, pool).await;
+    }
 }
 
 /// A QuickJS runtime with its capped allocator: serves one run at a time,
@@ -231,9 +271,13 @@ async fn execute(spec: &RunSpec, host: &Arc<Host>, pool: &EnginePool) -> Ended {
 struct Engine {
     runtime: AsyncRuntime,
     meter: Arc<Meter>,
-    /// The engine's first context, deep-frozen and never given to a run
-    /// (see [`seal`]); kept for the engine's life.
+    /// A bare, frozen context never given to a run (see [`seal`]); kept for
+    /// the engine's life.
     _seal: AsyncContext,
+    /// A fresh full context made while the engine waited in the pool, for
+    /// its next run: creating one is a third of a trivial run's cost, paid
+    /// here off the next run's path.
+    ready: Option<AsyncContext>,
 }
 
 /// An engine holding more than this between runs (after a garbage
@@ -274,14 +318,16 @@ impl Engine {
             runtime,
             meter,
             _seal: seal,
+            ready: None,
         })
     }
 
     /// Keeps the engine for a next run if its run ended `clean` (no limit
     /// tripped) and left nothing behind: no pending job or spawned future
     /// (they would belong to the context just dropped) and little memory
-    /// once collected. Anything else drops it whole.
-    async fn give_back(self, clean: bool, pool: &EnginePool) {
+    /// once collected. The kept engine gets its next run's context now.
+    /// Anything else drops it whole.
+    async fn give_back(mut self, clean: bool, pool: &EnginePool) {
         if !clean {
             return;
         }
@@ -290,69 +336,118 @@ impl Engine {
         // Collecting may queue jobs too (finalization callbacks of the
         // dropped context), so look for jobs after it.
         self.runtime.run_gc().await;
-        if self.runtime.is_job_pending().await || self.meter.used_bytes() > KEEP_AT_MOST_BYTES {
+        if self.runtime.is_job_pending().await
+            || self.meter.used_bytes() > KEEP_AT_MOST_BYTES
+            || !pool.has_room()
+        {
             return;
+        }
+        match AsyncContext::full(&self.runtime).await {
+            Ok(context) => self.ready = Some(context),
+            Err(_) => return,
         }
         pool.push(self);
     }
 }
 
-/// Freezes everything reachable from a realm's global object: its
-/// intrinsics, their prototypes, methods and accessors. Written for a
-/// context with only the base objects and `eval` (no `Set`, no `Reflect`):
-/// an object already frozen counts as seen.
-const DEEP_FREEZE: &str = "(() => {\n\
-    const pending = [globalThis];\n\
-    while (pending.length > 0) {\n\
-        const item = pending.pop();\n\
-        if (item === null || (typeof item !== 'object' && typeof item !== 'function') || Object.isFrozen(item)) continue;\n\
-        Object.freeze(item);\n\
-        pending.push(Object.getPrototypeOf(item));\n\
-        const keys = [...Object.getOwnPropertyNames(item), ...Object.getOwnPropertySymbols(item)];\n\
-        for (const key of keys) {\n\
-            const property = Object.getOwnPropertyDescriptor(item, key);\n\
-            if (property !== undefined) pending.push(property.value, property.get, property.set);\n\
-        }\n\
-    }\n\
-})()";
-
-/// Gives the engine a first context that no run ever uses, frozen whole.
+/// Gives the engine a realm that no run ever uses, with nothing in it but
+/// the two prototypes every realm has, frozen, and makes it the realm
+/// rquickjs's functions take their prototype from.
 ///
-/// rquickjs gives every Rust-backed function the prototype it cached from
-/// the first context that made one, for the runtime's life. Our own host
-/// functions are re-parented to their run's realm (`host_fn`), but rquickjs
-/// makes some of its own: the callback it passes to a promise's `then`
-/// when Rust awaits a script's promise, which a script can catch by
-/// replacing `Promise.prototype.then`. From it, `Object.getPrototypeOf`
-/// and `.constructor` lead into the realm that filled the cache. Filled by
-/// an earlier run's context, that realm let one run leave things for the
-/// next (and stayed alive with the engine); filled here, it is a realm no
-/// run wrote to, and frozen, so none can.
+/// rquickjs gives every Rust-backed function the `Function.prototype` it
+/// cached from the context that made the engine's first one, and keeps it
+/// (with that context, which the prototype holds) for the engine's life.
+/// Our host functions are re-parented to their run's realm and promises are
+/// awaited with such functions (`host_fn`), so nothing a script can reach
+/// leads to the cached one; were it an earlier run's, the engine would still
+/// keep that run's whole context alive. This realm costs a few hundred
+/// bytes, and were anything to lead to it, there is nothing to write in it.
 async fn seal(runtime: &AsyncRuntime) -> rquickjs::Result<AsyncContext> {
-    // The base objects and `eval` only: a realm a fraction of a run's size,
-    // created for every engine.
-    let seal = AsyncContext::custom::<rquickjs::context::intrinsic::Eval>(runtime).await?;
+    // rquickjs makes contexts with the base objects at least; a bare one is
+    // made from inside one (the runtime is locked there).
+    let base = AsyncContext::base(runtime).await?;
+    let raw = base.with(|ctx| new_bare_context(&ctx)).await?;
+    drop(base);
+    // SAFETY: `raw` was just created on this engine's runtime, and its one
+    // reference is handed over here (dropping the context releases it).
+    #[allow(unsafe_code)]
+    let seal = unsafe { AsyncContext::from_raw(raw.0, runtime.clone()) };
     seal.with(|ctx| -> rquickjs::Result<()> {
-        ctx.eval::<(), _>(DEEP_FREEZE)?;
         // Fills rquickjs's cache from this realm.
-        Function::new(ctx, || ())?;
+        Function::new(ctx.clone(), || ())?;
+        let function_prototype = Function::prototype(ctx.clone());
+        let object_prototype = function_prototype.get_prototype();
+        freeze(&ctx, &function_prototype)?;
+        if let Some(object_prototype) = object_prototype {
+            freeze(&ctx, &object_prototype)?;
+        }
         Ok(())
     })
     .await?;
     Ok(seal)
 }
 
-/// An executor's spare engines, and how many it started and reused.
-#[derive(Default)]
+/// A context pointer that may cross the runtime's lock (it is only used by
+/// the thread holding the runtime).
+struct BareContext(std::ptr::NonNull<rquickjs::qjs::JSContext>);
+
+// SAFETY: the pointer is only dereferenced under the runtime's lock, by the
+// one thread that drives the engine.
+#[allow(unsafe_code)]
+unsafe impl Send for BareContext {}
+
+/// A context of the runtime `ctx` belongs to with no intrinsics: only the
+/// `Object.prototype` and `Function.prototype` every realm starts with.
+#[allow(unsafe_code)]
+fn new_bare_context(ctx: &Ctx<'_>) -> rquickjs::Result<BareContext> {
+    // SAFETY: `ctx` is entered, so its runtime is locked by this thread.
+    let raw = unsafe {
+        let runtime = rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
+        rquickjs::qjs::JS_NewContextRaw(runtime)
+    };
+    std::ptr::NonNull::new(raw)
+        .map(BareContext)
+        .ok_or(rquickjs::Error::Allocation)
+}
+
+/// `Object.freeze(object)`.
+#[allow(unsafe_code)]
+fn freeze(ctx: &Ctx<'_>, object: &Object<'_>) -> rquickjs::Result<()> {
+    // SAFETY: `object` is a live value of the entered context `ctx`.
+    let frozen = unsafe { rquickjs::qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), object.as_raw()) };
+    if frozen < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(())
+}
+
+/// An executor's spare engines, how many it started and reused, and how
+/// many ended runs' engines are being put away.
 pub(crate) struct EnginePool {
     spares: Mutex<Vec<Engine>>,
     pub(crate) started: AtomicU64,
     pub(crate) reused: AtomicU64,
+    putting_away: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for EnginePool {
+    fn default() -> Self {
+        Self {
+            spares: Mutex::default(),
+            started: AtomicU64::default(),
+            reused: AtomicU64::default(),
+            putting_away: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl EnginePool {
     fn pop(&self) -> Option<Engine> {
         self.lock().pop()
+    }
+
+    fn has_room(&self) -> bool {
+        self.lock().len() < SPARE_ENGINES
     }
 
     fn push(&self, engine: Engine) {
@@ -362,9 +457,31 @@ impl EnginePool {
         }
     }
 
+    /// Counts `leftovers` as being put away until the returned token drops.
+    pub(crate) fn putting_away(&self) -> PuttingAway<'_> {
+        self.putting_away.send_modify(|count| *count += 1);
+        PuttingAway(self)
+    }
+
+    /// Resolves once no ended run's engine is still being put away.
+    pub(crate) async fn settled(&self) {
+        let mut count = self.putting_away.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = count.wait_for(|count| *count == 0).await;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Engine>> {
         // A list of engines each left whole: consistent even after a panic.
         self.spares.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An ended run's engine being put away (see [`EnginePool::settled`]).
+pub(crate) struct PuttingAway<'a>(&'a EnginePool);
+
+impl Drop for PuttingAway<'_> {
+    fn drop(&mut self) {
+        self.0.putting_away.send_modify(|count| *count -= 1);
     }
 }
 
@@ -553,7 +670,7 @@ async fn start_script<'js>(
 ) -> rquickjs::Result<Value<'js>> {
     let body: Function<'js> = ctx.eval_with_options(prepared.code.as_str(), script_options())?;
     let promise: Promise<'js> = body.call(())?;
-    let value = promise.into_future::<Value<'js>>().await?;
+    let value: Value<'js> = crate::host_fn::settled(promise).await?;
     if !value.is_undefined() {
         return Ok(value);
     }
@@ -570,7 +687,7 @@ async fn start_module<'js>(
 ) -> rquickjs::Result<Value<'js>> {
     let module = Module::declare(ctx.clone(), SCRIPT_FILE, prepared.code.as_str())?;
     let (module, evaluated) = module.eval()?;
-    evaluated.into_future::<Value<'js>>().await?;
+    crate::host_fn::settled::<Value<'js>>(evaluated).await?;
     let namespace = module.namespace()?;
     call_handler(ctx, &namespace.into_value(), handler).await
 }
@@ -587,7 +704,7 @@ async fn call_handler<'js>(
     let context: Value<'js> = surface.get("context")?;
     let result: Value<'js> = handler.call((event, context))?;
     match result.as_promise() {
-        Some(promise) => promise.clone().into_future::<Value<'js>>().await,
+        Some(promise) => crate::host_fn::settled(promise.clone()).await,
         None => Ok(result),
     }
 }

@@ -133,15 +133,32 @@ impl Executor {
         };
         let handle = self.handle().clone();
         let engines = Arc::clone(&self.engines);
+        let (deliver, outcome) = tokio::sync::oneshot::channel();
         let task = self.handle().spawn_blocking(move || {
             lower_priority_once();
-            handle.block_on(engine::run(spec, guard, logs, started, engines))
+            let (outcome, leftovers) =
+                handle.block_on(engine::run(spec, guard, logs, started, &engines));
+            // The outcome goes first: the run's caller (and its worker slot)
+            // need not wait while the thread puts the engine away.
+            let _putting_away = leftovers.as_ref().map(|_| engines.putting_away());
+            let _ = deliver.send(outcome);
+            if let Some(leftovers) = leftovers {
+                handle.block_on(leftovers.put_away(&engines));
+            }
         });
         RunHandle {
             control,
+            outcome,
             task,
             started,
         }
+    }
+
+    /// Resolves once the engines of the runs that ended so far are put away
+    /// (back in the pool, or dropped): a run started after this reuses one
+    /// of them if it can.
+    pub async fn settled(&self) {
+        self.engines.settled().await;
     }
 
     fn handle(&self) -> &tokio::runtime::Handle {
@@ -222,7 +239,10 @@ impl std::fmt::Debug for RunControl {
 #[derive(Debug)]
 pub struct RunHandle {
     control: RunControl,
-    task: JoinHandle<Outcome>,
+    outcome: tokio::sync::oneshot::Receiver<Outcome>,
+    /// The run's thread, which goes on putting its engine away after the
+    /// outcome: awaited only to learn why no outcome came.
+    task: JoinHandle<()>,
     started: Instant,
 }
 
@@ -244,26 +264,25 @@ impl RunHandle {
 
     /// Waits for the run to end; awaitable from any tokio runtime.
     pub async fn outcome(self) -> Outcome {
-        match self.task.await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                let (status, message) = if error.is_cancelled() {
-                    (RunStatus::Cancelled, "the executor shut down")
-                } else {
-                    (RunStatus::Failed, "the run ended by an internal error")
-                };
-                Outcome {
-                    status,
-                    result: serde_json::Value::Null,
-                    error: Some(ErrorInfo::message(message)),
-                    logs: self.control.logs.finish(),
-                    http_calls: Vec::new(),
-                    duration: self.started.elapsed(),
-                    peak_memory_bytes: self.control.guard.peak_bytes() as u64,
-                    continuation: None,
-                    retry: None,
-                }
-            }
+        if let Ok(outcome) = self.outcome.await {
+            return outcome;
+        }
+        // No outcome came: the run's thread panicked, or the executor shut
+        // down before or while it ran.
+        let (status, message) = match self.task.await {
+            Err(error) if error.is_cancelled() => (RunStatus::Cancelled, "the executor shut down"),
+            _ => (RunStatus::Failed, "the run ended by an internal error"),
+        };
+        Outcome {
+            status,
+            result: serde_json::Value::Null,
+            error: Some(ErrorInfo::message(message)),
+            logs: self.control.logs.finish(),
+            http_calls: Vec::new(),
+            duration: self.started.elapsed(),
+            peak_memory_bytes: self.control.guard.peak_bytes() as u64,
+            continuation: None,
+            retry: None,
         }
     }
 }

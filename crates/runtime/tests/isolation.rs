@@ -64,7 +64,7 @@ fn spec(script: &str) -> RunSpec {
 }
 
 async fn check_next_run(executor: &Executor) {
-    let outcome = executor.start(spec(CHECKER)).outcome().await;
+    let outcome = run_and_settle(executor, spec(CHECKER)).await;
     assert_eq!(
         outcome.status,
         RunStatus::Succeeded,
@@ -76,17 +76,21 @@ async fn check_next_run(executor: &Executor) {
     assert_eq!(messages(&outcome), ["fine"]);
 }
 
-async fn first_run(executor: &Executor, spec: RunSpec) -> Outcome {
-    executor.start(spec).outcome().await
+/// Runs `spec` to its end, then waits for its engine to be back in the
+/// pool, so the next run gets that very engine.
+async fn run_and_settle(executor: &Executor, spec: RunSpec) -> Outcome {
+    let outcome = executor.start(spec).outcome().await;
+    executor.settled().await;
+    outcome
 }
 
 #[tokio::test]
 async fn nothing_of_a_clean_run_reaches_the_next_on_the_same_engine() {
     let executor = executor();
     // Warm the thread with a run that leaves nothing behind.
-    let warm = first_run(&executor, spec("return 1")).await;
+    let warm = run_and_settle(&executor, spec("return 1")).await;
     assert_eq!(warm.status, RunStatus::Succeeded);
-    let first = first_run(
+    let first = run_and_settle(
         &executor,
         spec(
             "await storage.set('mine', 1);\nglobalThis.leaked = 1;\nObject.prototype.polluted = true;\nArray.prototype.push = null;\n\
@@ -112,7 +116,7 @@ async fn nothing_of_a_clean_run_reaches_the_next_on_the_same_engine() {
 #[tokio::test]
 async fn nothing_reaches_the_next_run_after_a_timeout() {
     let executor = executor();
-    let first = first_run(&executor, spec(&polluter("while (true) {}"))).await;
+    let first = run_and_settle(&executor, spec(&polluter("while (true) {}"))).await;
     assert_eq!(first.status, RunStatus::TimedOut, "{:?}", first.error);
     check_next_run(&executor).await;
 }
@@ -125,7 +129,7 @@ async fn nothing_reaches_the_next_run_after_running_out_of_memory() {
     ));
     bomb.limits.memory_bytes = 16 * 1024 * 1024;
     bomb.limits.timeout = Duration::from_secs(10);
-    let first = first_run(&executor, bomb).await;
+    let first = run_and_settle(&executor, bomb).await;
     assert_eq!(first.status, RunStatus::Failed);
     assert_eq!(
         first.error.expect("an error").message,
@@ -144,6 +148,7 @@ async fn nothing_reaches_the_next_run_after_a_cancel_mid_await() {
     assert_eq!(logs.next().await.expect("a line").message, "waiting");
     handle.cancel();
     let first = handle.outcome().await;
+    executor.settled().await;
     assert_eq!(first.status, RunStatus::Cancelled);
     check_next_run(&executor).await;
 }
@@ -151,7 +156,7 @@ async fn nothing_reaches_the_next_run_after_a_cancel_mid_await() {
 #[tokio::test]
 async fn pending_timers_promises_and_finalizers_do_not_outlive_their_run() {
     let executor = executor();
-    let first = first_run(&executor, spec(&polluter("return 1"))).await;
+    let first = run_and_settle(&executor, spec(&polluter("return 1"))).await;
     assert_eq!(first.status, RunStatus::Succeeded, "{:?}", first.error);
     // The leftovers would spin in the next run's time: it would time out.
     check_next_run(&executor).await;
@@ -195,7 +200,7 @@ async fn an_engine_serves_run_after_run_without_keeping_their_contexts() {
          console.log({ host: url.host });\n\
          return [typeof api.asApp, Buffer.from('hi').toString('hex'), url.searchParams.get('b')];";
     for _ in 0..100 {
-        let outcome = executor.start(spec(script)).outcome().await;
+        let outcome = run_and_settle(&executor, spec(script)).await;
         assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
         assert_eq!(outcome.result, json!(["function", "6869", "1"]));
     }
@@ -261,7 +266,7 @@ async fn the_prototypes_of_the_hosts_functions_are_the_runs_own() {
          for (const f of hosts) Object.getPrototypeOf(f).polluted = 'yes';\n\
          return [seen, hosts.every(f => Object.getPrototypeOf(f) === Function.prototype)];";
     for run in 1..=3 {
-        let outcome = executor.start(spec(script)).outcome().await;
+        let outcome = run_and_settle(&executor, spec(script)).await;
         assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
         assert_eq!(
             outcome.result,
@@ -271,13 +276,15 @@ async fn the_prototypes_of_the_hosts_functions_are_the_runs_own() {
     }
 }
 
-/// The callback rquickjs passes to `then` when it awaits a script's promise
-/// is a function of the engine's, not the run's: a script that replaces
-/// `Promise.prototype.then` catches it, and from it reaches the realm whose
-/// `Function.prototype` it inherits. Nothing a run writes there, or into
-/// that realm's global object, may reach the next run.
+/// The host awaits a script's promise by passing callbacks to its `then`: a
+/// script that replaces `Promise.prototype.then` catches them, and from one
+/// reaches the realm whose `Function.prototype` it inherits. rquickjs's own
+/// `into_future` passes callbacks inheriting the engine's cached prototype
+/// (an earlier run's realm, or the engine's seal); the host's are the run's
+/// own. Nothing a run writes there, or into that realm's global object, may
+/// reach the next run.
 #[tokio::test]
-async fn the_engines_own_callbacks_lead_to_no_realm_a_run_can_write() {
+async fn the_callbacks_the_host_awaits_with_lead_only_to_the_runs_own_realm() {
     let executor = executor();
     let script = "let caught;\n\
          const then = Promise.prototype.then;\n\
@@ -294,13 +301,13 @@ async fn the_engines_own_callbacks_lead_to_no_realm_a_run_can_write() {
          try { global = inherited.constructor('return globalThis')(); } catch {}\n\
          found.push(global?.left);\n\
          try { global.left = 'by an earlier run'; } catch {}\n\
-         return [typeof caught, found];";
+         return [typeof caught, found, inherited === Function.prototype];";
     for run in 1..=3 {
-        let outcome = executor.start(spec(script)).outcome().await;
+        let outcome = run_and_settle(&executor, spec(script)).await;
         assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
         assert_eq!(
             outcome.result,
-            json!(["function", [null, null]]),
+            json!(["function", [null, null], true]),
             "run {run} on the engine"
         );
     }
@@ -317,7 +324,7 @@ async fn every_run_on_an_engine_has_dom_exception() {
          return [typeof DOMException, thrown instanceof DOMException, thrown.name,\n\
                  new DOMException('gone', 'AbortError').code];";
     for run in 1..=3 {
-        let outcome = executor.start(spec(script)).outcome().await;
+        let outcome = run_and_settle(&executor, spec(script)).await;
         assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
         assert_eq!(
             outcome.result,
@@ -326,4 +333,29 @@ async fn every_run_on_an_engine_has_dom_exception() {
         );
     }
     assert_eq!(executor.engines().started, 1, "one engine served the runs");
+}
+
+/// A run on a kept engine gets the context made for it while the engine
+/// waited; its limits hold there as on a new engine: a script that catches
+/// the interrupt still times out.
+#[tokio::test]
+async fn a_kept_engines_ready_context_still_times_out_a_script_that_catches() {
+    let executor = executor();
+    for attempt in 1..=10 {
+        // A clean run leaves the engine kept, with its next context made.
+        let warm = run_and_settle(&executor, spec("return 1")).await;
+        assert_eq!(warm.status, RunStatus::Succeeded, "{:?}", warm.error);
+        let stubborn = tokio::time::timeout(
+            Duration::from_secs(30),
+            run_and_settle(
+                &executor,
+                spec("for (;;) { try { while (true) {} } catch (e) {} }"),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("attempt {attempt}: the script outlived its limit"));
+        assert_eq!(stubborn.status, RunStatus::TimedOut, "attempt {attempt}");
+    }
+    let engines = executor.engines();
+    assert!(engines.reused >= 10, "{engines:?}");
 }
