@@ -284,6 +284,10 @@ struct Engine {
 /// collection) is dropped rather than kept.
 const KEEP_AT_MOST_BYTES: usize = 4 * 1024 * 1024;
 
+/// A run whose script heap peaked above this gives its memory back before
+/// its outcome is reported; a smaller one reports first.
+pub(crate) const REPORT_FIRST_AT_MOST_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Spare engines kept at most: enough for the runs that end and start
 /// around the same moment; a burst beyond creates engines and drops the
 /// surplus as it ends.

@@ -138,11 +138,20 @@ impl Executor {
             lower_priority_once();
             let (outcome, leftovers) =
                 handle.block_on(engine::run(spec, guard, logs, started, &engines));
-            // The outcome goes first: the run's caller (and its worker slot)
-            // need not wait while the thread puts the engine away.
-            let _putting_away = leftovers.as_ref().map(|_| engines.putting_away());
-            let _ = deliver.send(outcome);
-            if let Some(leftovers) = leftovers {
+            let Some(leftovers) = leftovers else {
+                let _ = deliver.send(outcome);
+                return;
+            };
+            // A run that held little memory reports first: its caller (and
+            // its worker) need not wait while the thread puts the engine
+            // away. One that held more gives its memory back first, so the
+            // caller's memory budget never counts it free while it is not.
+            let _putting_away = engines.putting_away();
+            if outcome.peak_memory_bytes > engine::REPORT_FIRST_AT_MOST_BYTES {
+                handle.block_on(leftovers.put_away(&engines));
+                let _ = deliver.send(outcome);
+            } else {
+                let _ = deliver.send(outcome);
                 handle.block_on(leftovers.put_away(&engines));
             }
         });

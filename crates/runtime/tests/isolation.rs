@@ -359,3 +359,22 @@ async fn a_kept_engines_ready_context_still_times_out_a_script_that_catches() {
     let engines = executor.engines();
     assert!(engines.reused >= 10, "{engines:?}");
 }
+
+/// A run that held more than a few MiB reports its outcome only once its
+/// engine is put away: a caller's memory budget that frees the run's share
+/// on the outcome never counts memory free that the process still holds.
+#[tokio::test]
+async fn a_run_that_held_much_memory_reports_after_giving_it_back() {
+    let executor = executor();
+    let outcome = executor
+        .start(spec(
+            "const held = Array.from({ length: 1e6 }, (_, i) => ({ i }));\nreturn held.length",
+        ))
+        .outcome()
+        .await;
+    assert_eq!(outcome.status, RunStatus::Succeeded, "{:?}", outcome.error);
+    assert!(outcome.peak_memory_bytes > 16 * 1024 * 1024, "{outcome:?}");
+    tokio::time::timeout(Duration::ZERO, executor.settled())
+        .await
+        .expect("nothing of the run is still being put away");
+}

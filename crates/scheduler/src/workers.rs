@@ -126,16 +126,13 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, slot: Slot) {
         }
         if let Some(refusal) = core.budget.refusal(&spec) {
             drop(pending);
-            finish(
-                &core,
-                &run,
-                lease,
-                &spec,
-                refused(refusal),
-                0,
-                StopReason::None,
-            )
-            .await;
+            let ended = Ended {
+                outcome: refused(refusal),
+                at: core.now(),
+                flushed: 0,
+                reason: StopReason::None,
+            };
+            finish(&core, &run, lease, &spec, ended).await;
             release(&core, slot);
             return;
         }
@@ -148,12 +145,24 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, slot: Slot) {
             .send(RunEvent::of(&run, RunStatus::Running, started));
         let pump = tokio::spawn(pump_logs(core.clone(), lease.clone(), handle.logs()));
         let outcome = handle.outcome().await;
-        // The script is over and its engine's memory given back (the
-        // outcome comes after its context is dropped): the worker and the
-        // memory serve the next run while this run's end is written.
+        // The run ended now, before its worker is freed: a run the freed
+        // worker takes next (the next of an overlap `queue` job, say) is
+        // claimed at a later instant, so it never seems to start before
+        // this one ended.
+        let ended_at = core.now();
+        // The script is over and its memory given back (the executor
+        // reports a run that held more than a few MiB only after dropping
+        // its context): the worker and the memory serve the next run while
+        // this run's end is written.
         release(&core, slot);
         let flushed = pump.await.unwrap_or(0);
-        finish(&core, &run, lease, &spec, outcome, flushed, stop.reason()).await;
+        let ended = Ended {
+            outcome,
+            at: ended_at,
+            flushed,
+            reason: stop.reason(),
+        };
+        finish(&core, &run, lease, &spec, ended).await;
     });
 }
 
@@ -202,23 +211,29 @@ fn lease_left(core: &Core, held_until: jiff::Timestamp) -> bool {
 }
 
 /// Records a run's end (unless its lease was lost) with its follow-up run.
-async fn finish(
-    core: &Arc<Core>,
-    run: &Run,
-    lease: store::Lease,
-    spec: &JobSpec,
+/// How a run ended, as [`finish`] records it.
+struct Ended {
     outcome: Outcome,
+    /// When its script ended.
+    at: jiff::Timestamp,
+    /// Log lines already stored by the pump.
     flushed: usize,
     reason: StopReason,
-) {
+}
+
+async fn finish(core: &Arc<Core>, run: &Run, lease: store::Lease, spec: &JobSpec, ended: Ended) {
+    let Ended {
+        mut outcome,
+        at: finished_at,
+        flushed,
+        reason,
+    } = ended;
     if reason == StopReason::LeaseLost {
         // Another node has interrupted it already; it is not ours to end.
         core.live.remove(run.id);
         return;
     }
-    let mut outcome = outcome;
     crate::chain::refuse_oversized_state(&mut outcome);
-    let finished_at = core.now();
     let finish = recorded_end(lease, finished_at, &outcome, reason);
     let status = finish.status();
     let error = finish.error().cloned();
