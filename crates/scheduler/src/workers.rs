@@ -210,7 +210,6 @@ fn lease_left(core: &Core, held_until: jiff::Timestamp) -> bool {
     core.now() + margin < held_until
 }
 
-/// Records a run's end (unless its lease was lost) with its follow-up run.
 /// How a run ended, as [`finish`] records it.
 struct Ended {
     outcome: Outcome,
@@ -221,6 +220,7 @@ struct Ended {
     reason: StopReason,
 }
 
+/// Records a run's end (unless its lease was lost) with its follow-up run.
 async fn finish(core: &Arc<Core>, run: &Run, lease: store::Lease, spec: &JobSpec, ended: Ended) {
     let Ended {
         mut outcome,
