@@ -146,13 +146,17 @@ impl Executor {
             // its worker) need not wait while the thread puts the engine
             // away. One that held more gives its memory back first, so the
             // caller's memory budget never counts it free while it is not.
-            let _putting_away = engines.putting_away();
+            // Counted from before the outcome goes out until the engine is
+            // away, so whoever has the outcome can wait for it to settle.
+            let putting_away = engines.putting_away();
             if outcome.peak_memory_bytes > engine::REPORT_FIRST_AT_MOST_BYTES {
                 handle.block_on(leftovers.put_away(&engines));
+                drop(putting_away);
                 let _ = deliver.send(outcome);
             } else {
                 let _ = deliver.send(outcome);
                 handle.block_on(leftovers.put_away(&engines));
+                drop(putting_away);
             }
         });
         RunHandle {

@@ -231,6 +231,20 @@ impl Meter {
         );
     }
 
+    /// Whether the run the engine serves now is over; `false` between runs.
+    /// For checks made by a context furnished before its run was known.
+    pub(crate) fn serving_run_is_over(&self) -> bool {
+        let run = self.run.load(Ordering::Acquire);
+        if run == 0 {
+            return false;
+        }
+        if run & STOPPED != 0 {
+            return true;
+        }
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.upgrade().is_some_and(|guard| guard.is_over())
+    }
+
     fn serves(&self, generation: u64) -> bool {
         self.run.load(Ordering::Acquire) >> 1 == generation
     }
