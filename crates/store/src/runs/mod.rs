@@ -219,18 +219,24 @@ impl Store {
     async fn insert_queued_run(&self, new: &NewRun) -> Result<Run, StoreError> {
         let encoded = EncodedNewRun::of(new)?;
         with_writer!(self, |pool, sql| {
+            // One statement is a transaction of its own: on SQLite one round
+            // trip to the writing connection instead of three (`BEGIN`, the
+            // insert, `COMMIT`), and the writer is held that much shorter.
+            // PostgreSQL's notification must commit with the run.
+            let Some(notify) = sql.notify else {
+                let row = insert_queued!(&encoded, pool)?;
+                return decode_run(&row);
+            };
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let row = insert_queued!(&encoded, &mut *tx)?;
                 let run = decode_run(&row)?;
-                if let Some(notify) = sql.notify {
-                    sqlx::query(notify)
-                        .bind(RUNS_CHANNEL)
-                        .bind(RUNS_QUEUED)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
-                }
+                sqlx::query(notify)
+                    .bind(RUNS_CHANNEL)
+                    .bind(RUNS_QUEUED)
+                    .execute(&mut *tx)
+                    .await
+                    .db()?;
                 Ok(run)
             }
             .await;
