@@ -96,6 +96,27 @@ async fn loops_over_long_native_calls_time_out() {
     assert_times_out("const s = 'ab'.repeat(5e6);\nwhile (true) s.indexOf('abc');").await;
 }
 
+/// A kept engine's next context is furnished before its run is known; its
+/// hardened built-ins still stop with the run they serve, not the engine's
+/// first one (which ended long before).
+#[tokio::test]
+async fn long_native_calls_stop_with_the_run_a_kept_engine_serves() {
+    let executor = executor();
+    let warm = executor.start(RunSpec::new("return 1")).outcome().await;
+    assert_eq!(warm.status, RunStatus::Succeeded, "{:?}", warm.error);
+    executor.settled().await;
+    // A search that allocates nothing: only its hardened check stops it.
+    let script = "const s = 'ab'.repeat(5e6);\nwhile (true) s.indexOf('abc');";
+    let outcome = executor.start(with_timeout(script, SHORT)).outcome().await;
+    assert_eq!(outcome.status, RunStatus::TimedOut, "{:?}", outcome.error);
+    assert!(
+        outcome.duration < SHORT + GENEROUS,
+        "overran, {:?}",
+        outcome.duration
+    );
+    assert!(executor.engines().reused >= 1, "{:?}", executor.engines());
+}
+
 #[tokio::test]
 async fn catching_the_stop_of_a_large_fill_does_not_help() {
     // Once refused allocations made QuickJS throw a catchable `null` instead
