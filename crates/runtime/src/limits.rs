@@ -241,8 +241,13 @@ impl Meter {
         if run & STOPPED != 0 {
             return true;
         }
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.upgrade().is_some_and(|guard| guard.is_over())
+        // The guard is read outside the lock: noticing the deadline trips it.
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .upgrade();
+        current.is_some_and(|guard| guard.is_over())
     }
 
     fn serves(&self, generation: u64) -> bool {
