@@ -45,6 +45,25 @@ pub(crate) const RUNS_QUEUED: &str = "queued";
 pub(crate) const RUNS_FINISHED: &str = "finished";
 pub(crate) const CANCEL_PREFIX: &str = "cancel:";
 
+/// Tells the nodes (PostgreSQL; `$notify` is `None` on SQLite) on `$conn`,
+/// at its commit, that runs were queued; evaluates to
+/// `Result<(), DatabaseError>`.
+macro_rules! notify_runs_queued {
+    ($notify:expr, $conn:expr) => {
+        match $notify {
+            Some(notify) => sqlx::query(notify)
+                .bind($crate::feed::RUNS_CHANNEL)
+                .bind($crate::feed::RUNS_QUEUED)
+                .execute($conn)
+                .await
+                .db()
+                .map(drop),
+            None => Ok(()),
+        }
+    };
+}
+pub(crate) use notify_runs_queued;
+
 /// Something another node (or this one) changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

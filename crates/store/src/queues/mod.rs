@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use crate::{
     codec::{Columns, commit_or_rollback, count, instant, ms},
     error::{DbResultExt, StoreError},
-    feed::{RUNS_CHANNEL, RUNS_QUEUED},
+    feed::notify_runs_queued,
     runs::{EncodedNewRun, NewRun, decode_run, insert_queued},
     runs::{Run, Trigger},
     store::{Store, with_backend, with_writer},
@@ -272,14 +272,7 @@ impl Store {
                         job: job_id.to_string(),
                     });
                 }
-                if let Some(notify) = sql.notify {
-                    sqlx::query(notify)
-                        .bind(RUNS_CHANNEL)
-                        .bind(RUNS_QUEUED)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
-                }
+                notify_runs_queued!(sql.notify, &mut *tx)?;
                 Ok(QueuePushed {
                     queue_job_id,
                     job_id,
@@ -520,15 +513,8 @@ impl Store {
                     let row = insert_queued!(&encoded, &mut *tx)?;
                     queued.push(decode_run(&row)?);
                 }
-                if let Some(notify) = sql.notify
-                    && !queued.is_empty()
-                {
-                    sqlx::query(notify)
-                        .bind(RUNS_CHANNEL)
-                        .bind(RUNS_QUEUED)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
+                if !queued.is_empty() {
+                    notify_runs_queued!(sql.notify, &mut *tx)?;
                 }
                 Ok(queued)
             }

@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::{
     codec::{commit_or_rollback, id_array, ms, parse_enum, to_json},
     error::{DbResultExt, StoreError},
-    feed::{CANCEL_PREFIX, RUNS_CHANNEL, RUNS_QUEUED},
+    feed::{CANCEL_PREFIX, RUNS_CHANNEL, notify_runs_queued},
     jobs::{JobSpec, Overlap},
     runs::{ActiveRuns, decode_run},
     runs::{Run, RunStatus, Trigger},
@@ -278,15 +278,10 @@ impl Store {
                     tx
                 )?;
 
+                if inserted.iter().any(|run| run.status == RunStatus::Queued) {
+                    notify_runs_queued!(sql.notify, &mut *tx)?;
+                }
                 if let Some(notify) = sql.notify {
-                    if inserted.iter().any(|run| run.status == RunStatus::Queued) {
-                        sqlx::query(notify)
-                            .bind(RUNS_CHANNEL)
-                            .bind(RUNS_QUEUED)
-                            .execute(&mut *tx)
-                            .await
-                            .db()?;
-                    }
                     for (_, run_id, _) in &cancelled {
                         sqlx::query(notify)
                             .bind(RUNS_CHANNEL)

@@ -21,7 +21,7 @@ use crate::{
         opt_instant, opt_to_json, parse_enum, small,
     },
     error::{DbResultExt, StoreError},
-    feed::{RUNS_CHANNEL, RUNS_QUEUED},
+    feed::notify_runs_queued,
     shared::Page,
     store::{Store, with_backend, with_writer},
 };
@@ -223,20 +223,15 @@ impl Store {
             // trip to the writing connection instead of three (`BEGIN`, the
             // insert, `COMMIT`), and the writer is held that much shorter.
             // PostgreSQL's notification must commit with the run.
-            let Some(notify) = sql.notify else {
+            if sql.notify.is_none() {
                 let row = insert_queued!(&encoded, pool)?;
                 return decode_run(&row);
-            };
+            }
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let row = insert_queued!(&encoded, &mut *tx)?;
                 let run = decode_run(&row)?;
-                sqlx::query(notify)
-                    .bind(RUNS_CHANNEL)
-                    .bind(RUNS_QUEUED)
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
+                notify_runs_queued!(sql.notify, &mut *tx)?;
                 Ok(run)
             }
             .await;

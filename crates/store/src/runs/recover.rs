@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use crate::{
     codec::{commit_or_rollback, ms},
     error::{DbResultExt, StoreError},
-    feed::{RUNS_CHANNEL, RUNS_QUEUED},
+    feed::notify_runs_queued,
     runs::sql,
     store::{Store, with_writer},
 };
@@ -54,13 +54,8 @@ impl Store {
                     .await
                     .db()?
                     .rows_affected();
-                if let (Some(notify), true) = (sql.notify, requeued > 0) {
-                    sqlx::query(notify)
-                        .bind(RUNS_CHANNEL)
-                        .bind(RUNS_QUEUED)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
+                if requeued > 0 {
+                    notify_runs_queued!(sql.notify, &mut *tx)?;
                 }
                 Ok(NodeRelease { requeued, expired })
             }
