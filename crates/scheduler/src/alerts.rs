@@ -14,7 +14,7 @@ use store::{
     Run, RunStatus,
 };
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{channel_tests::post_json, core::Core};
 
@@ -82,14 +82,39 @@ pub(crate) fn raise(core: &Arc<Core>, run: &Run, status: RunStatus) {
 /// two reads per ended run cost more database time than the runs' own
 /// writes under a queue's load: 5,000 reads of the previous outcome for
 /// 5,000 events, almost always for no channel.)
-pub(crate) async fn enqueuer(core: Arc<Core>, mut raised: mpsc::UnboundedReceiver<Raised>) {
+///
+/// When `stop` fires (the scheduler is stopping, after the writer's last
+/// commit), it enqueues everything raised until then and returns: the runs
+/// a shutdown interrupts end in that last commit, and their alerts are sent
+/// by whichever node's deliverer runs next.
+pub(crate) async fn enqueuer(
+    core: Arc<Core>,
+    mut raised: mpsc::UnboundedReceiver<Raised>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut batch = Vec::with_capacity(ENQUEUE_BATCH);
-    while raised.recv_many(&mut batch, ENQUEUE_BATCH).await > 0 {
-        if let Err(error) = enqueue(&core, &batch).await {
-            tracing::warn!(%error, runs = batch.len(), "cannot enqueue failure alerts");
+    loop {
+        tokio::select! {
+            received = raised.recv_many(&mut batch, ENQUEUE_BATCH) => {
+                if received == 0 {
+                    return;
+                }
+                enqueue_batch(&core, &mut batch).await;
+            }
+            _ = &mut stop => break,
         }
-        batch.clear();
     }
+    raised.close();
+    while raised.recv_many(&mut batch, ENQUEUE_BATCH).await > 0 {
+        enqueue_batch(&core, &mut batch).await;
+    }
+}
+
+async fn enqueue_batch(core: &Core, batch: &mut Vec<Raised>) {
+    if let Err(error) = enqueue(core, batch).await {
+        tracing::warn!(%error, runs = batch.len(), "cannot enqueue failure alerts");
+    }
+    batch.clear();
 }
 
 async fn enqueue(core: &Core, raised: &[Raised]) -> Result<(), store::StoreError> {

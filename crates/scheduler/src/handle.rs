@@ -9,7 +9,7 @@ use runtime::{Executor, LogStream};
 use serde_json::Value;
 use store::{Clock, NewRun, Run, RunStatus, Store, Trigger};
 use tokio::{
-    sync::{Notify, broadcast, mpsc, watch},
+    sync::{Notify, broadcast, mpsc, oneshot, watch},
     task::JoinHandle,
 };
 
@@ -89,6 +89,7 @@ impl Scheduler {
         );
         let (fire_commands, commands) = mpsc::unbounded_channel();
         let (heartbeat_stop, heartbeat_stopped) = watch::channel(false);
+        let (alert_enqueuer_stop, alert_enqueuer_stopped) = oneshot::channel();
         let tasks = Tasks {
             fire: tokio::spawn(fire.run(commands)),
             feeder: tokio::spawn(workers::feed(core.clone())),
@@ -99,7 +100,12 @@ impl Scheduler {
             sweeper: tokio::spawn(lease::sweeper(core.clone(), core.stopping.subscribe())),
             retention: tokio::spawn(retention::pruner(core.clone(), core.stopping.subscribe())),
             alerts: tokio::spawn(alerts::deliverer(core.clone(), core.stopping.subscribe())),
-            alert_enqueuer: tokio::spawn(alerts::enqueuer(core.clone(), raised)),
+            alert_enqueuer: tokio::spawn(alerts::enqueuer(
+                core.clone(),
+                raised,
+                alert_enqueuer_stopped,
+            )),
+            alert_enqueuer_stop,
             heartbeat: tokio::spawn(lease::heartbeat(core.clone(), heartbeat_stopped)),
             heartbeat_stop,
             writer: writer_task,
@@ -122,6 +128,7 @@ struct Tasks {
     retention: JoinHandle<()>,
     alerts: JoinHandle<()>,
     alert_enqueuer: JoinHandle<()>,
+    alert_enqueuer_stop: oneshot::Sender<()>,
     heartbeat: JoinHandle<()>,
     heartbeat_stop: watch::Sender<bool>,
     writer: JoinHandle<()>,
@@ -317,17 +324,23 @@ impl SchedulerHandle {
         {
             alerts.abort();
         }
-        for task in [
-            tasks.changes,
-            tasks.sweeper,
-            tasks.retention,
-            tasks.alert_enqueuer,
-        ] {
+        for task in [tasks.changes, tasks.sweeper, tasks.retention] {
             task.abort();
             let _ = task.await;
         }
         core.writer.stop().await;
         let _ = tasks.writer.await;
+        // The ends of the runs the shutdown interrupted were in the writer's
+        // last commit: their alerts are stored before the enqueuer stops
+        // (and sent by the next deliverer to run, on any node).
+        let _ = tasks.alert_enqueuer_stop.send(());
+        let mut alert_enqueuer = tasks.alert_enqueuer;
+        if tokio::time::timeout(ALERTS_STOP_WITHIN, &mut alert_enqueuer)
+            .await
+            .is_err()
+        {
+            alert_enqueuer.abort();
+        }
         tracing::info!(node = %core.config.node_id, "scheduler stopped");
     }
 }

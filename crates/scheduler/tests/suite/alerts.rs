@@ -15,6 +15,7 @@ use crate::harness::{PATIENCE, TestEnv, spec, wait_for};
 
 scheduler_tests! {
     failures_and_recoveries_are_posted_to_channels_with_retries,
+    a_run_interrupted_by_shutdown_has_its_alert_stored,
 }
 
 /// A local HTTP server answering each request with the next status of
@@ -153,4 +154,56 @@ async fn failures_and_recoveries_are_posted_to_channels_with_retries(env: TestEn
         .unwrap();
     assert_eq!(recovered.status, DeliveryStatus::Delivered);
     assert_eq!(recovered.attempts, 1);
+}
+
+/// A run the shutdown interrupts ends while the scheduler stops: its end is
+/// written by the writer's last commit, and the `interrupted` alert it
+/// raises must still be stored for a deliverer (of any node) to send.
+async fn a_run_interrupted_by_shutdown_has_its_alert_stored(env: TestEnv) {
+    let channel = env
+        .store
+        .channel_upsert(&ChannelSpec {
+            name: "hook".into(),
+            kind: ChannelKind::Webhook,
+            // Nobody listens: this test is about what is stored, not sent.
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec![AlertEvent::Interrupted],
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    let job = env
+        .create_job(
+            spec(
+                "long",
+                "await new Promise((resolve) => setTimeout(resolve, 600000)); return 1",
+            ),
+            None,
+        )
+        .await;
+    let mut config = env.config("node-a");
+    config.alerts = Some(egress::Client::new(egress::Policy::default()).unwrap());
+    let handle = env.start(config).await;
+    let mut events = handle.events();
+    let run = handle.run_now(job.id, None, Trigger::Manual).await.unwrap();
+    wait_for(&mut events, "the run starts", |e| {
+        e.run_id == run.id && e.status == RunStatus::Running
+    })
+    .await;
+
+    handle.shutdown(Duration::from_millis(10)).await;
+
+    let ended = env.store.run_get(run.id).await.unwrap().unwrap();
+    assert_eq!(ended.status, RunStatus::Interrupted);
+    let deliveries = env
+        .store
+        .deliveries_of_channel(channel.id, 10)
+        .await
+        .unwrap();
+    assert!(
+        deliveries
+            .iter()
+            .any(|d| d.run_id == run.id && d.event == AlertEvent::Interrupted),
+        "the interrupted run's alert is stored: {deliveries:?}"
+    );
 }
