@@ -20,8 +20,7 @@ use support::{
 
 const EVENTS: usize = 1000;
 
-/// The event whose first run is in flight when the server is killed (it is
-/// spelled out in `CONSUMER`).
+/// The event whose first run is in flight when the server is killed.
 const HELD: u64 = 300;
 
 /// Which database a test's servers share (as in `e2e.rs`).
@@ -36,19 +35,23 @@ const HELD: u64 = 300;
 /// started (in its result, or its retry's `retryData`): a run's recorded
 /// `started_at` is its claim's instant, which may precede the claim's
 /// commit, so only the script's own start bounds when it really ran.
-const CONSUMER: &str = "\
+fn consumer() -> String {
+    format!(
+        "\
 const started = Date.now();
-if (event.body.i % 7 === 0 && !event.retryContext) {
-  return new InvocationError({ retryAfter: 1, retryReason: 'FUNCTION_UPSTREAM_RATE_LIMITED', retryData: { i: event.body.i, started } });
-}
-if (event.body.i === 300) {
+if (event.body.i % 7 === 0 && !event.retryContext) {{
+  return new InvocationError({{ retryAfter: 1, retryReason: 'FUNCTION_UPSTREAM_RATE_LIMITED', retryData: {{ i: event.body.i, started }} }});
+}}
+if (event.body.i === {HELD}) {{
   console.log('held until the kill');
   while (!(await kvs.get('released'))) await new Promise((resolve) => setTimeout(resolve, 100));
-}
+}}
 await new Promise((resolve) => setTimeout(resolve, 20));
 const key = 'seen-' + event.eventId;
 await kvs.set(key, ((await kvs.get(key)) ?? 0) + 1);
-return { i: event.body.i, started };";
+return {{ i: event.body.i, started }};"
+    )
+}
 
 /// The producer: 20 pushes of 50 events, concurrency 10.
 const PRODUCER: &str = "\
@@ -95,7 +98,7 @@ fn fan_out_survives_kill_9_with_no_event_lost_or_completed_twice(database: &Data
     let server = start(&data, database, Some(&config));
     let api = Api::new(&server);
     for job in [
-        json!({"name": "consumer", "queue": "fanout", "script": CONSUMER}),
+        json!({"name": "consumer", "queue": "fanout", "script": consumer()}),
         json!({"name": "producer", "script": PRODUCER}),
         json!({"name": "stats", "script": STATS}),
         json!({"name": "seen", "script": SEEN}),
