@@ -298,4 +298,3 @@ fn request_loaded_after_the_script_spoiled_built_ins_is_whole() {
         "POST,manual,1,function,[object Request],false",
     )]);
 }
-
