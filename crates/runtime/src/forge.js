@@ -1,17 +1,30 @@
-// The Forge API surface (FORGE-API.md §1–§4), written against the contract.
-// A module, compiled to bytecode once per process; each run calls its default
-// export with `host`, the run's native functions:
+// The Forge API surface (FORGE-API.md §1–§4), written against the contract:
+// its core (routes, requests, `api`, the handler arguments). The rest is in
+// parts (`forge/*.js`), each loaded the first time a script reaches it, so a
+// run that only makes requests builds little of the surface.
+//
+// Modules, compiled to bytecode once per process; each run calls this one's
+// default export with `host`, the run's native functions:
 //   host.info                     JSON: job, run, params, state, event, cloudId
 //   host.kv(json)                 → Promise<json>   storage calls (validated in Rust)
 //   host.queue(json)              → Promise<json>   queue calls
 //   host.http(json, bytes?)       → Promise<[json, ArrayBuffer]>
 //   host.remainingTimeMs()        → number
 //   host.continueWith(json, secs) → undefined
-// Returns the module namespaces, the script-style globals, the handler
-// arguments and `settle`, which turns the script's result into JSON.
+//   host.part(name)               → the default export of `forge/<name>.js`
+// Returns `module(name)` and `global(name)`, which build a module's
+// namespace and a script-style global's value, the handler arguments and
+// `settle`, which turns the script's result into JSON.
+//
+// A part may be built after the script has replaced built-ins (`Object.freeze`,
+// `Error`, `Array.prototype[Symbol.iterator]`…): what a part does when it is
+// built uses only what the core captured when it was built, at the script's
+// first touch of the API, as the whole surface did when it was built at once.
 export default function forge(host) {
   const info = JSON.parse(host.info);
   const freeze = Object.freeze;
+  const defineProperty = Object.defineProperty;
+  const BuiltinError = Error;
 
   // `value` as JSON text; `subject` names it in the TypeError when it is not JSON.
   function jsonText(value, subject) {
@@ -268,536 +281,22 @@ export default function forge(host) {
     requestBitbucket: asApp.requestBitbucket,
   });
 
-  // Script Master's console bridge (the `@forge/bridge` shape): a plain
-  // product-relative string path, checked as `assumeTrustedRoute` paths
-  // must be, sent as `asApp()` sends it.
-  const SCHEME_OR_HOST = /^[a-z][a-z0-9+.-]*:|^[\/\\]{2}/i;
+  // ---------------------------------------------------------------- parts
 
-  function bridgeRequester(name, product) {
-    const send = asApp[name];
-    return async function (path, init) {
-      if (isRoute(path)) return send(path, init);
-      if (typeof path !== 'string') {
-        throw new TypeError(`${name} takes a path string such as '/rest/api/3/myself', not ${typeof path}`);
-      }
-      if (SCHEME_OR_HOST.test(path) || !path.startsWith('/')) {
-        throw new TypeError(
-          `${name} takes a path relative to the ${product} site, starting with '/' ` +
-            `(such as '/rest/api/3/myself'), not '${path}'; use fetch() for other hosts`,
-        );
-      }
-      return send(assumeTrustedRoute(path), init);
-    };
-  }
-
-  const bridge = freeze({
-    requestJira: bridgeRequester('requestJira', 'Jira'),
-    requestConfluence: bridgeRequester('requestConfluence', 'Confluence'),
-  });
-
-  // ------------------------------------------- names Clockwork cannot serve (§2)
-  // They import fine; calling one fails and says what to use instead.
-
-  function unavailable(name, instead) {
-    return function () {
-      throw new Error(`${name} is not available in Clockwork: ${instead}`);
-    };
-  }
-
-  const REST_TRIGGER = 'jobs have no web trigger URLs; start a run with POST /api/v1/jobs/{job}/runs';
-  const webTrigger = freeze({
-    getUrl: unavailable('webTrigger.getUrl', REST_TRIGGER),
-    deleteUrl: unavailable('webTrigger.deleteUrl', REST_TRIGGER),
-    getUrlIds: unavailable('webTrigger.getUrlIds', REST_TRIGGER),
-  });
-  const REMOTE = 'Forge Remote needs a Forge installation; call your service with fetch(url, init)';
-  const invokeRemote = unavailable('invokeRemote', REMOTE);
-  const invokeService = unavailable('invokeService', REMOTE);
-  const privacy = freeze({
-    reportPersonalData: unavailable(
-      'privacy.reportPersonalData',
-      "call Atlassian's personal data reporting API with fetch() if the job stores personal data",
-    ),
-  });
-  const TRANSLATIONS = "translations come from a Forge app's locales folder, which a job does not have";
-  const i18n = freeze({
-    createTranslationFunction: unavailable('i18n.createTranslationFunction', TRANSLATIONS),
-    getTranslations: unavailable('i18n.getTranslations', TRANSLATIONS),
-  });
-  const permissions = freeze({
-    hasPermission: unavailable(
-      'permissions.hasPermission',
-      'scheduled and queued runs have no user; ask the product with requestJira (e.g. /rest/api/3/mypermissions)',
-    ),
-  });
-  const getAppContext = unavailable(
-    'getAppContext',
-    'a job is not a Forge app installation; context.job and event.context describe the run',
-  );
-
-  // The errors @forge/api exports, for `instanceof` checks in catch blocks.
-  function errorClass(name) {
-    const klass = class extends Error {
-      constructor(message) {
-        super(message);
-        this.name = name;
-      }
-    };
-    Object.defineProperty(klass, 'name', { value: name });
-    return klass;
-  }
-  const errorClasses = {};
-  for (const name of [
-    'HttpError', 'FetchError', 'NotAllowedError', 'ProxyRequestError', 'ExternalEndpointNotAllowedError',
-    'InvalidWorkspaceRequestedError', 'RequestProductNotAllowedError', 'NeedsAuthenticationError',
-    'ProductEndpointNotAllowedError', 'InvalidRemoteError', 'InvalidContainerServiceError',
-  ]) {
-    errorClasses[name] = errorClass(name);
-  }
-  const isForgePlatformError = (error) =>
-    Object.values(errorClasses).some((klass) => error instanceof klass);
-
-  // ------------------------------------------- entity properties (§2)
-  // Through the product REST API with the app's credential.
-
-  async function productJson(request, path, init, what) {
-    const response = await request(assumeTrustedRoute(path), init);
-    if (response.status === 404 && (init === undefined || init.method === 'GET')) return undefined;
-    if (!response.ok) {
-      const detail = await response.text();
-      throw new Error(`${what} failed: ${response.status} ${response.statusText} ${detail}`.trim());
-    }
-    return response.status === 204 ? undefined : response.json().catch(() => undefined);
-  }
-
-  function jiraProperties(base, suffix) {
-    const path = (key) => `${base}/properties/${encodeURIComponent(key)}${suffix}`;
-    const request = asApp.requestJira;
-    return freeze({
-      async get(key) {
-        const answer = await productJson(request, path(key), { method: 'GET' }, `get property '${key}'`);
-        return answer === undefined ? undefined : answer.value;
-      },
-      async set(key, value) {
-        const body = jsonText(value, `Property '${key}'`);
-        await productJson(request, path(key), { method: 'PUT', body }, `set property '${key}'`);
-      },
-      async delete(key) {
-        await productJson(request, path(key), { method: 'DELETE' }, `delete property '${key}'`);
-      },
-    });
-  }
-
-  function confluenceProperties(base) {
-    const path = (key) => `${base}/property/${encodeURIComponent(key)}`;
-    const request = asApp.requestConfluence;
-    async function current(key) {
-      return productJson(request, path(key), { method: 'GET' }, `get property '${key}'`);
-    }
-    return freeze({
-      async get(key) {
-        const answer = await current(key);
-        return answer === undefined ? undefined : answer.value;
-      },
-      // Confluence versions its properties: an update names the next version.
-      async set(key, value) {
-        const existing = await current(key);
-        const body = { key, value: JSON.parse(jsonText(value, `Property '${key}'`)) };
-        if (existing === undefined) {
-          await productJson(request, `${base}/property`, { method: 'POST', body: JSON.stringify(body) },
-            `set property '${key}'`);
-        } else {
-          body.version = { number: ((existing.version && existing.version.number) || 0) + 1 };
-          await productJson(request, path(key), { method: 'PUT', body: JSON.stringify(body) },
-            `set property '${key}'`);
-        }
-      },
-      async delete(key) {
-        await productJson(request, path(key), { method: 'DELETE' }, `delete property '${key}'`);
-      },
-    });
-  }
-
-  const segment = (value) => encodeURIComponent(String(value));
-  const properties = freeze({
-    onJiraIssue: (issue) => jiraProperties(`/rest/api/3/issue/${segment(issue)}`, ''),
-    onJiraProject: (project) => jiraProperties(`/rest/api/3/project/${segment(project)}`, ''),
-    onJiraUser: (accountId) =>
-      jiraProperties('/rest/api/3/user', `?accountId=${segment(accountId)}`),
-    onConfluencePage: (page) => confluenceProperties(`/wiki/rest/api/content/${segment(page)}`),
-    onConfluenceSpace: (space) => confluenceProperties(`/wiki/rest/api/space/${segment(space)}`),
-  });
-
-  // ------------------------------------------------------------- storage (§3)
-
-  async function kv(request) {
-    return JSON.parse(await hostCall(host.kv, JSON.stringify(request)));
-  }
-
-  const storable = (key, value) => JSON.parse(jsonText(value, `Value for key "${key}"`));
-
-  function keyOf(item) {
-    return typeof item === 'object' && item !== null ? item.key : item;
-  }
-
-  const ttlOf = (options) => (options && options.ttl !== undefined ? options.ttl : undefined);
-
-  function startsWith(prefix) {
-    return freeze({ condition: 'STARTS_WITH', value: String(prefix) });
-  }
-
-  const condition = (name) => (...values) => freeze({ condition: name, values, value: values[0] });
-  const WhereConditions = freeze({
-    beginsWith: (prefix) => freeze({ condition: 'BEGINS_WITH', values: [String(prefix)], value: String(prefix) }),
-    between: condition('BETWEEN'),
-    equalsTo: condition('EQUAL_TO'),
-    greaterThan: condition('GREATER_THAN'),
-    greaterThanEqualTo: condition('GREATER_THAN_EQUAL_TO'),
-    lessThan: condition('LESS_THAN'),
-    lessThanEqualTo: condition('LESS_THAN_EQUAL_TO'),
-  });
-  const FilterConditions = freeze({
-    ...WhereConditions,
-    contains: condition('CONTAINS'),
-    notContains: condition('NOT_CONTAINS'),
-    notEqualTo: condition('NOT_EQUAL_TO'),
-    exists: condition('EXISTS'),
-    notExists: condition('NOT_EXISTS'),
-  });
-  const Sort = freeze({ ASC: 'ASC', DESC: 'DESC' });
-
-  function isCondition(value) {
-    return typeof value === 'object' && value !== null && typeof value.condition === 'string';
-  }
-
-  function conditionRequest(value, what) {
-    if (!isCondition(value)) throw new TypeError(`${what} takes a condition such as WhereConditions.equalsTo(value)`);
-    return { condition: value.condition, values: Array.from(value.values || [], (v) => JSON.parse(jsonText(v, 'A condition value'))) };
-  }
-
-  function optionalText(value) {
-    return value === undefined || value === null ? undefined : String(value);
-  }
-
-  // A query on one index of a custom entity; each call returns a new query.
-  // Validation (index, partition, types) happens in Rust, when it runs.
-  class EntityQuery {
-    #state;
-    constructor(state) {
-      this.#state = freeze(state);
-    }
-    #with(change) {
-      return new EntityQuery({ ...this.#state, ...change });
-    }
-    index(name, options) {
-      const partition = options && options.partition !== undefined ? options.partition : undefined;
-      if (partition !== undefined && !Array.isArray(partition)) {
-        throw new TypeError('index(name, { partition }) takes an array of the partition attributes\' values');
-      }
-      return this.#with({ index: String(name), partition });
-    }
-    where(condition) {
-      return this.#with({ where: conditionRequest(condition, 'where()') });
-    }
-    #filter(operator, attribute, condition) {
-      const filters = this.#state.filters;
-      if (filters && filters.operator !== operator) {
-        throw new TypeError('a query uses andFilter or orFilter, not both');
-      }
-      const conditions = filters ? filters.conditions : [];
-      const added = { attribute: String(attribute), ...conditionRequest(condition, `${operator}Filter()`) };
-      return this.#with({ filters: { operator, conditions: [...conditions, added] } });
-    }
-    andFilter(attribute, condition) {
-      return this.#filter('and', attribute, condition);
-    }
-    orFilter(attribute, condition) {
-      return this.#filter('or', attribute, condition);
-    }
-    sort(order) {
-      return this.#with({ sort: String(order) });
-    }
-    limit(n) {
-      return this.#with({ limit: n });
-    }
-    cursor(c) {
-      return this.#with({ cursor: optionalText(c) });
-    }
-    async getMany() {
-      const page = await kv({ op: 'entityQuery', ...this.#state });
-      const result = { results: page.results };
-      if (page.nextCursor !== null) result.nextCursor = page.nextCursor;
-      return result;
-    }
-    async getOne() {
-      const page = await this.#with({ limit: 1 }).getMany();
-      return page.results[0];
-    }
-  }
-
-  function entity(name) {
-    if (typeof name !== 'string') throw new TypeError(`entity(name) takes the entity's name, not ${typeof name}`);
-    return freeze({
-      async get(key) {
-        const answer = await kv({ op: 'entityGet', entity: name, key });
-        return answer.found ? answer.value : undefined;
-      },
-      async set(key, value) {
-        await kv({ op: 'entitySet', entity: name, key, value: storable(key, value) });
-      },
-      async delete(key) {
-        await kv({ op: 'entityDelete', entity: name, key });
-      },
-      query: () => new EntityQuery({ entity: name }),
-    });
-  }
-
-  class Query {
-    #prefix;
-    #limit;
-    #cursor;
-    constructor(prefix, limit, cursor) {
-      this.#prefix = prefix;
-      this.#limit = limit;
-      this.#cursor = cursor;
-    }
-    where(field, condition) {
-      if (field !== 'key') throw new TypeError(`queries filter on 'key' only, not '${field}'`);
-      if (
-        typeof condition !== 'object' || condition === null ||
-        (condition.condition !== 'STARTS_WITH' && condition.condition !== 'BEGINS_WITH')
-      ) {
-        throw new TypeError(
-          'where() on keys takes startsWith(prefix) or WhereConditions.beginsWith(prefix); ' +
-            'the other conditions are for custom entities: kvs.entity(name).query().index(…).where(…)',
-        );
-      }
-      return new Query(condition.value, this.#limit, this.#cursor);
-    }
-    limit(n) {
-      return new Query(this.#prefix, n, this.#cursor);
-    }
-    cursor(c) {
-      return new Query(this.#prefix, this.#limit, c);
-    }
-    async getMany() {
-      const page = await kv({
-        op: 'query', prefix: this.#prefix, limit: this.#limit,
-        cursor: this.#cursor === undefined || this.#cursor === null ? undefined : String(this.#cursor),
-      });
-      const result = { results: page.results };
-      if (page.nextCursor !== null) result.nextCursor = page.nextCursor;
-      return result;
-    }
-    async getOne() {
-      const page = await new Query(this.#prefix, 1, this.#cursor).getMany();
-      return page.results[0];
-    }
-  }
-
-  const basicStorage = {
-    async get(key) {
-      const answer = await kv({ op: 'get', key });
-      return answer.found ? answer.value : undefined;
-    },
-    async delete(key) {
-      await kv({ op: 'delete', key });
-    },
-    async getSecret(key) {
-      const answer = await kv({ op: 'getSecret', key });
-      return answer.found ? answer.value : undefined;
-    },
-    async setSecret(key, value) {
-      await kv({ op: 'setSecret', key, value: storable(key, value) });
-    },
-    async deleteSecret(key) {
-      await kv({ op: 'deleteSecret', key });
-    },
-    query: () => new Query('', undefined, undefined),
-    entity,
+  // What the parts share with the core (and with each other: `part`).
+  const shared = {
+    __proto__: null,
+    host, freeze, defineProperty, Error: BuiltinError, jsonText, hostCall, isRoute, assumeTrustedRoute, asApp, part,
   };
+  const parts = { __proto__: null };
 
-  const storage = freeze({
-    ...basicStorage,
-    async set(key, value) {
-      await kv({ op: 'set', key, value: storable(key, value) });
-    },
-  });
-
-  function keyPolicy(options) {
-    const policy = options && options.keyPolicy;
-    if (policy === undefined || policy === 'OVERRIDE') return false;
-    if (policy === 'FAIL_IF_EXISTS') return true;
-    throw new TypeError(`Invalid keyPolicy "${policy}": use 'OVERRIDE' or 'FAIL_IF_EXISTS'`);
-  }
-
-  class Transaction {
-    #ops = [];
-    set(key, value, options) {
-      this.#ops.push({
-        type: 'set', key, value: storable(key, value), ttl: ttlOf(options), ifAbsent: keyPolicy(options),
-      });
-      return this;
+  function part(name) {
+    let exports = parts[name];
+    if (exports === undefined) {
+      exports = host.part(name)(shared);
+      parts[name] = exports;
     }
-    delete(key) {
-      this.#ops.push({ type: 'delete', key });
-      return this;
-    }
-    check(key, condition) {
-      if (typeof condition !== 'object' || condition === null) {
-        throw new TypeError('check(key, condition) takes { exists: true | false } or { equals: value }');
-      }
-      const op = { type: 'check', key };
-      if ('exists' in condition) op.exists = Boolean(condition.exists);
-      if ('equals' in condition) op.equals = storable(key, condition.equals);
-      this.#ops.push(op);
-      return this;
-    }
-    async execute() {
-      await kv({ op: 'transact', ops: this.#ops });
-    }
-  }
-
-  const kvs = freeze({
-    ...basicStorage,
-    async set(key, value, options) {
-      await kv({
-        op: 'set', key, value: storable(key, value), ttl: ttlOf(options), ifAbsent: keyPolicy(options),
-      });
-    },
-    async batchGet(items) {
-      return kv({ op: 'batchGet', keys: Array.from(items, keyOf) });
-    },
-    async batchSet(items) {
-      return kv({
-        op: 'batchSet',
-        items: Array.from(items, (item) => ({
-          key: item.key, value: storable(item.key, item.value), ttl: ttlOf(item.options),
-        })),
-      });
-    },
-    async batchDelete(items) {
-      return kv({ op: 'batchDelete', keys: Array.from(items, keyOf) });
-    },
-    transact: () => new Transaction(),
-  });
-
-  // -------------------------------------------------------------- queues (§4)
-
-  const QUEUE_KEY = /^[a-zA-Z0-9-_]+$/;
-
-  async function queueCall(request) {
-    return JSON.parse(await hostCall(host.queue, JSON.stringify(request)));
-  }
-
-  const pushable = (payload) => JSON.parse(jsonText(payload, 'an event body'));
-
-  const isPushEvent = (value) =>
-    typeof value === 'object' && value !== null && !Array.isArray(value) && 'body' in value;
-
-  function pushEvent(event) {
-    if (typeof event.body !== 'object' || event.body === null || Array.isArray(event.body)) {
-      throw new TypeError('an event body must be an object');
-    }
-    return { body: pushable(event.body), delayInSeconds: event.delayInSeconds, concurrency: event.concurrency };
-  }
-
-  class JobProgress {
-    #queue;
-    #jobId;
-    constructor(queue, jobId) {
-      this.#queue = queue;
-      this.#jobId = jobId;
-    }
-    async getStats() {
-      return queueCall({ op: 'stats', queue: this.#queue, jobId: this.#jobId });
-    }
-    async cancel() {
-      await queueCall({ op: 'cancel', queue: this.#queue, jobId: this.#jobId });
-    }
-  }
-
-  class Queue {
-    #key;
-    constructor(options) {
-      const key = options && options.key;
-      if (typeof key !== 'string' || !QUEUE_KEY.test(key)) {
-        throw new TypeError(`Invalid queue key "${key}": it must match ^[a-zA-Z0-9-_]+$`);
-      }
-      this.#key = key;
-    }
-    get key() {
-      return this.#key;
-    }
-    // push(events) with { body, delayInSeconds?, concurrency? } or an array of
-    // them; or the 1.x form push(payload | payload[], { delayInSeconds }).
-    async push(events, options) {
-      const list = Array.isArray(events) ? events : [events];
-      let normalised;
-      if (options !== undefined || !list.every(isPushEvent)) {
-        const delayInSeconds = options ? options.delayInSeconds : undefined;
-        normalised = list.map((payload) => ({ body: pushable(payload), delayInSeconds }));
-      } else {
-        normalised = list.map(pushEvent);
-      }
-      return queueCall({ op: 'push', queue: this.#key, events: normalised });
-    }
-    getJob(jobId) {
-      const id = typeof jobId === 'object' && jobId !== null ? jobId.jobId : jobId;
-      return new JobProgress(this.#key, String(id));
-    }
-  }
-
-  const InvocationErrorCode = freeze({
-    FUNCTION_UPSTREAM_RATE_LIMITED: 'FUNCTION_UPSTREAM_RATE_LIMITED',
-    FUNCTION_RETRY_REQUEST: 'FUNCTION_RETRY_REQUEST',
-  });
-
-  class InvocationError {
-    constructor(options) {
-      this.retryOptions = freeze({ ...(options || {}) });
-    }
-  }
-
-  // ------------------------------------------------ @forge/resolver 1.x (§1)
-  // `resolver.getDefinitions()` is a handler: called with a queue event it
-  // runs the one definition (or the one the event's `call.functionKey`
-  // names) as `definition({ payload, context })`, payload = the event body.
-
-  class Resolver {
-    #definitions = new Map();
-    define(key, fn) {
-      if (typeof fn !== 'function') throw new TypeError(`Resolver.define('${key}', …) needs a function`);
-      if (this.#definitions.has(key)) throw new Error(`Resolver definition '${key}' already exists.`);
-      this.#definitions.set(String(key), fn);
-      return this;
-    }
-    getDefinitions() {
-      const definitions = new Map(this.#definitions);
-      return async function resolve(event, runContext) {
-        const call = event && typeof event === 'object' && event.call ? event.call : undefined;
-        let key = call && call.functionKey;
-        if (key === undefined) {
-          if (definitions.size !== 1) {
-            throw new Error(
-              `the resolver defines ${definitions.size === 0 ? 'no functions' : [...definitions.keys()].join(', ')}; ` +
-                'a job runs a resolver with exactly one definition',
-            );
-          }
-          key = definitions.keys().next().value;
-        }
-        const fn = definitions.get(key);
-        if (fn === undefined) throw new Error(`Resolver has no definition for '${key}'.`);
-        const isQueued = event && typeof event === 'object' && 'body' in event && 'jobId' in event;
-        const payload = call ? call.payload : isQueued ? event.body : event;
-        const resolverContext = { ...runContext };
-        if (isQueued) {
-          resolverContext.jobId = event.jobId;
-          if (event.retryContext !== undefined) resolverContext.retryContext = event.retryContext;
-        }
-        return fn({ payload, context: resolverContext });
-      };
-    }
+    return exports;
   }
 
   // ----------------------------------------------------- handler arguments (§1)
@@ -826,33 +325,80 @@ export default function forge(host) {
         };
 
   // The script's result as JSON text (or undefined), or a retry request.
+  // The script's result as JSON text (or undefined), or a retry request
+  // (only the events part makes an `InvocationError`).
   function settle(value) {
-    if (value instanceof InvocationError) {
+    const events = parts.events;
+    if (events !== undefined && value instanceof events.InvocationError) {
       return { retry: JSON.stringify(value.retryOptions) };
     }
     return { json: JSON.stringify(value) };
   }
 
-  return {
-    modules: {
-      '@forge/api': {
-        default: api, asApp: api.asApp, asUser: api.asUser, route, assumeTrustedRoute, routeFromAbsolute,
-        fetch, authorize, requestJira: api.requestJira, requestConfluence: api.requestConfluence,
-        requestBitbucket: api.requestBitbucket, storage, properties, webTrigger, startsWith,
-        WhereConditions, FilterConditions, SortOrder: Sort, invokeRemote, invokeService, privacy, i18n,
-        permissions, getAppContext, isForgePlatformError, ...errorClasses,
-      },
-      '@forge/kvs': { default: kvs, kvs, WhereConditions, FilterConditions, Sort },
-      '@forge/events': { Queue, InvocationError, InvocationErrorCode },
-      '@forge/resolver': { default: Resolver },
-      '@forge/bridge': { requestJira: bridge.requestJira, requestConfluence: bridge.requestConfluence },
-    },
-    globals: {
-      api, route, fetch, authorize, storage, kvs, Queue, InvocationError, event, context,
-      requestJira: bridge.requestJira, requestConfluence: bridge.requestConfluence,
-    },
-    event,
-    context,
-    settle,
-  };
+  // A module's namespace, built on first use with the parts it needs.
+  const namespaces = { __proto__: null };
+
+  function module(name) {
+    let namespace = namespaces[name];
+    if (namespace === undefined) {
+      namespace = buildNamespace(name);
+      namespaces[name] = namespace;
+    }
+    return namespace;
+  }
+
+  function buildNamespace(name) {
+    switch (name) {
+      case '@forge/api': {
+        const more = part('api');
+        return {
+          default: api, asApp: api.asApp, asUser: api.asUser, route, assumeTrustedRoute, routeFromAbsolute,
+          fetch, authorize, requestJira: api.requestJira, requestConfluence: api.requestConfluence,
+          requestBitbucket: api.requestBitbucket, storage: more.storage, properties: more.properties,
+          webTrigger: more.webTrigger, startsWith: more.startsWith, WhereConditions: more.WhereConditions,
+          FilterConditions: more.FilterConditions, SortOrder: more.Sort, invokeRemote: more.invokeRemote,
+          invokeService: more.invokeService, privacy: more.privacy, i18n: more.i18n,
+          permissions: more.permissions, getAppContext: more.getAppContext,
+          isForgePlatformError: more.isForgePlatformError, ...more.errorClasses,
+        };
+      }
+      case '@forge/kvs': {
+        const more = part('api');
+        const kvs = part('storage').kvs;
+        return { default: kvs, kvs, WhereConditions: more.WhereConditions, FilterConditions: more.FilterConditions, Sort: more.Sort };
+      }
+      case '@forge/events': {
+        const events = part('events');
+        return { Queue: events.Queue, InvocationError: events.InvocationError, InvocationErrorCode: events.InvocationErrorCode };
+      }
+      case '@forge/resolver':
+        return { default: part('resolver').Resolver };
+      case '@forge/bridge': {
+        const bridge = part('bridge');
+        return { requestJira: bridge.requestJira, requestConfluence: bridge.requestConfluence };
+      }
+    }
+    return undefined;
+  }
+
+  // A script-style global's value (FORGE-API §1), read once per run.
+  function global(name) {
+    switch (name) {
+      case 'api': return api;
+      case 'route': return route;
+      case 'fetch': return fetch;
+      case 'authorize': return authorize;
+      case 'storage': return part('api').storage;
+      case 'kvs': return part('storage').kvs;
+      case 'Queue': return part('events').Queue;
+      case 'InvocationError': return part('events').InvocationError;
+      case 'event': return event;
+      case 'context': return context;
+      case 'requestJira': return part('bridge').requestJira;
+      case 'requestConfluence': return part('bridge').requestConfluence;
+    }
+    return undefined;
+  }
+
+  return { module, global, event, context, settle };
 }

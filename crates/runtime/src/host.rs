@@ -24,6 +24,7 @@ use crate::kv::{self, KvRequest, KvStore};
 use crate::limits::{Guard, Trip};
 use crate::logs::LogSink;
 use crate::outcome::{Continuation, ErrorInfo};
+use crate::precompiled::Script;
 use crate::queue::{self, QueueBackend, QueueRequest};
 use crate::source::{Prepared, ScriptForm};
 use crate::spec::RunSpec;
@@ -441,7 +442,11 @@ fn continuation(state: &str, delay: &Value<'_>) -> Result<Continuation, Continue
 // a trivial run's cost, and a script that never touches the API should not
 // pay it. The script-style globals are accessors that build the surface when
 // first read (or become plain values when first assigned); `import` of a
-// `@forge/*` module builds it too. The built surface lives in the user data
+// `@forge/*` module builds it too. What is built then is the core
+// (`forge.js`: routes, requests, `api`, the handler arguments); the rest is
+// in parts (`forge/*.js`: storage, queues, errors…) that the core loads
+// through `host.part` when a global or module first needs one (a run that
+// only makes requests builds about a third of the surface). The built surface lives in the user data
 // of the engine (QuickJS's runtime, not the context), a root the run drops
 // when it ends ([`uninstall_forge`]) so the engine can serve the next run
 // without keeping this one's context alive; the accessors hold no script
@@ -526,7 +531,7 @@ pub(crate) fn install_forge<'js>(
     };
     let globals = ctx.globals();
     for name in names {
-        globals.prop(*name, lazy_global(ctx, name, surface)?)?;
+        globals.prop(*name, lazy_global(ctx, name, global)?)?;
     }
     Ok(())
 }
@@ -543,21 +548,32 @@ fn build_surface<'js>(
     natives.set("http", http_function(ctx, host)?)?;
     natives.set("remainingTimeMs", remaining_time_function(ctx, host)?)?;
     natives.set("continueWith", continue_with_function(ctx, host)?)?;
-    let define = crate::precompiled::default_export(ctx, crate::precompiled::Script::Forge)?;
+    natives.set(
+        "part",
+        crate::host_fn::function(ctx.clone(), |ctx: Ctx<'js>, name: String| {
+            let Some(part) = Script::forge_part(&name) else {
+                return Err(Exception::throw_internal(
+                    &ctx,
+                    &format!("no part '{name}' of the Forge surface"),
+                ));
+            };
+            crate::precompiled::default_export(&ctx, part)
+        })?,
+    )?;
+    let define = crate::precompiled::default_export(ctx, Script::Forge)?;
     define.call((natives,))
 }
 
-/// A global that builds its surface (`surface`, whose `globals` hold it)
+/// A global whose value `value` gives (building the surface it belongs to)
 /// when first read, and is then a plain, writable value like any global;
 /// assigning it first just sets the value.
 pub(crate) fn lazy_global<'js>(
     ctx: &Ctx<'js>,
     name: &'static str,
-    surface: fn(&Ctx<'js>) -> rquickjs::Result<Object<'js>>,
+    value: fn(&Ctx<'js>, &'static str) -> rquickjs::Result<Value<'js>>,
 ) -> rquickjs::Result<HostAccessor<'js>> {
     let get = move |ctx: Ctx<'js>| {
-        let globals: Object<'js> = surface(&ctx)?.get("globals")?;
-        let value: Value<'js> = globals.get(name)?;
+        let value = value(&ctx, name)?;
         define_plain(&ctx, name, value.clone())?;
         Ok::<_, rquickjs::Error>(value)
     };
@@ -566,6 +582,18 @@ pub(crate) fn lazy_global<'js>(
         get: crate::host_fn::function(ctx.clone(), get)?,
         set: crate::host_fn::function(ctx.clone(), set)?,
     })
+}
+
+/// A script-style Forge global's value (`forge.js` builds what it needs).
+fn global<'js>(ctx: &Ctx<'js>, name: &'static str) -> rquickjs::Result<Value<'js>> {
+    let global: Function<'js> = surface(ctx)?.get("global")?;
+    global.call((name,))
+}
+
+/// The namespace object a `@forge/*` module is served from, built on first use.
+pub(crate) fn module<'js>(ctx: &Ctx<'js>, name: &str) -> rquickjs::Result<Object<'js>> {
+    let module: Function<'js> = surface(ctx)?.get("module")?;
+    module.call((name,))
 }
 
 fn define_plain<'js>(ctx: &Ctx<'js>, name: &str, value: Value<'js>) -> rquickjs::Result<()> {

@@ -293,11 +293,13 @@ fn exports_of(index: usize) -> &'static [&'static str] {
 /// The namespace object module `index` is served from.
 fn namespace<'js>(ctx: &Ctx<'js>, index: usize) -> rquickjs::Result<Object<'js>> {
     let (name, surface, _) = MODULES[index];
-    let modules: Object<'js> = match surface {
-        Surface::Forge => crate::host::surface(ctx)?.get("modules")?,
-        Surface::Node => crate::node::surface(ctx)?.get("modules")?,
-    };
-    modules.get(name)
+    match surface {
+        Surface::Forge => crate::host::module(ctx, name),
+        Surface::Node => {
+            let modules: Object<'js> = crate::node::surface(ctx)?.get("modules")?;
+            modules.get(name)
+        }
+    }
 }
 
 /// The exports of module `name` as one object (what `require(name)` returns).

@@ -98,7 +98,7 @@ pub(crate) fn install<'js>(
         ScriptForm::Module => &[],
     };
     for name in GLOBALS.iter().chain(commonjs) {
-        globals.prop(*name, host::lazy_global(ctx, name, surface)?)?;
+        globals.prop(*name, host::lazy_global(ctx, name, global)?)?;
     }
     globals.set(
         "require",
@@ -137,6 +137,12 @@ fn build_surface<'js>(ctx: &Ctx<'js>, env: &str) -> rquickjs::Result<Object<'js>
     )?;
     let define = crate::precompiled::default_export(ctx, crate::precompiled::Script::Node)?;
     define.call((natives,))
+}
+
+/// A Node global's value, the surface built if it was not yet.
+fn global<'js>(ctx: &Ctx<'js>, name: &'static str) -> rquickjs::Result<Value<'js>> {
+    let globals: Object<'js> = surface(ctx)?.get("globals")?;
+    globals.get(name)
 }
 
 /// Drops the run's Node surface from the engine (see

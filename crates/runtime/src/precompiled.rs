@@ -7,20 +7,64 @@ use std::sync::OnceLock;
 use rquickjs::{Context, Ctx, Function, Module, Runtime, WriteOptions};
 
 /// A module of the runtime's own JavaScript.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Script {
-    /// `forge.js`: the Forge API surface.
+    /// `forge.js`: the core of the Forge API surface.
     Forge,
+    /// `forge/api.js`: the rest of `@forge/api` (storage, errors, …).
+    ForgeApi,
+    /// `forge/storage.js`: queries, entities, transactions, `kvs`.
+    ForgeStorage,
+    /// `forge/properties.js`: entity properties.
+    ForgeProperties,
+    /// `forge/events.js`: `Queue`, `InvocationError`.
+    ForgeEvents,
+    /// `forge/resolver.js`: `@forge/resolver`.
+    ForgeResolver,
+    /// `forge/bridge.js`: `@forge/bridge`.
+    ForgeBridge,
     /// `harden.js`: interruptible wrappers of long-running built-ins.
     Harden,
     /// `node.js`: the Node surface (`Buffer`, `process`, built-in modules).
     Node,
 }
 
+/// Every script, in the order of their bytecode slots.
+const SCRIPTS: [Script; 9] = [
+    Script::Forge,
+    Script::ForgeApi,
+    Script::ForgeStorage,
+    Script::ForgeProperties,
+    Script::ForgeEvents,
+    Script::ForgeResolver,
+    Script::ForgeBridge,
+    Script::Harden,
+    Script::Node,
+];
+
 impl Script {
+    /// The part of the Forge surface `forge.js` asks for by `name`.
+    pub(crate) fn forge_part(name: &str) -> Option<Self> {
+        Some(match name {
+            "api" => Self::ForgeApi,
+            "storage" => Self::ForgeStorage,
+            "properties" => Self::ForgeProperties,
+            "events" => Self::ForgeEvents,
+            "resolver" => Self::ForgeResolver,
+            "bridge" => Self::ForgeBridge,
+            _ => return None,
+        })
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Forge => "clockwork:forge",
+            Self::ForgeApi => "clockwork:forge/api",
+            Self::ForgeStorage => "clockwork:forge/storage",
+            Self::ForgeProperties => "clockwork:forge/properties",
+            Self::ForgeEvents => "clockwork:forge/events",
+            Self::ForgeResolver => "clockwork:forge/resolver",
+            Self::ForgeBridge => "clockwork:forge/bridge",
             Self::Harden => "clockwork:harden",
             Self::Node => "clockwork:node",
         }
@@ -29,20 +73,25 @@ impl Script {
     fn source(self) -> &'static str {
         match self {
             Self::Forge => include_str!("forge.js"),
+            Self::ForgeApi => include_str!("forge/api.js"),
+            Self::ForgeStorage => include_str!("forge/storage.js"),
+            Self::ForgeProperties => include_str!("forge/properties.js"),
+            Self::ForgeEvents => include_str!("forge/events.js"),
+            Self::ForgeResolver => include_str!("forge/resolver.js"),
+            Self::ForgeBridge => include_str!("forge/bridge.js"),
             Self::Harden => include_str!("harden.js"),
             Self::Node => include_str!("node.js"),
         }
     }
 
     fn slot(self) -> &'static OnceLock<Result<Vec<u8>, String>> {
-        static FORGE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-        static HARDEN: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-        static NODE: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-        match self {
-            Self::Forge => &FORGE,
-            Self::Harden => &HARDEN,
-            Self::Node => &NODE,
-        }
+        static SLOTS: [OnceLock<Result<Vec<u8>, String>>; SCRIPTS.len()] =
+            [const { OnceLock::new() }; SCRIPTS.len()];
+        let index = SCRIPTS
+            .iter()
+            .position(|script| *script == self)
+            .unwrap_or_default();
+        &SLOTS[index]
     }
 
     /// The module's bytecode, compiled on first use.
@@ -101,7 +150,7 @@ mod tests {
 
     #[test]
     fn the_runtimes_own_scripts_compile() {
-        for script in [Script::Forge, Script::Harden, Script::Node] {
+        for script in SCRIPTS {
             let bytecode = script.bytecode();
             assert!(bytecode.is_ok(), "{script:?}: {bytecode:?}");
         }

@@ -509,3 +509,152 @@ async fn fractional_retry_after_is_kept_to_the_millisecond() {
         "the consumer returned an InvocationError asking to be retried after 1.5 s"
     );
 }
+
+// ------------------------------------------------------ the surface's shape
+
+/// Describes every value reachable from `roots` (by own property, to a
+/// depth, plus what `asApp()`/`asUser()`, `entity()`, `query()` and
+/// `transact()` return): its type, for functions their name, length,
+/// `toString` tag and source text and whether they have a `prototype`,
+/// every property's descriptor, and which values are the same object as
+/// one met before. The Forge surface is built in parts on first touch;
+/// this is what a script can observe of it, whatever was built first.
+const DESCRIBE_JS: &str = r#"
+function describeAll(roots) {
+  const seen = new Map();
+  function describe(value, path, depth) {
+    const type = typeof value;
+    if ((type !== 'object' && type !== 'function') || value === null) return { type, value: String(value) };
+    if (seen.has(value)) return { same: seen.get(value) };
+    seen.set(value, path);
+    const d = { type, tag: Object.prototype.toString.call(value), frozen: Object.isFrozen(value), extensible: Object.isExtensible(value) };
+    const proto = Object.getPrototypeOf(value);
+    d.proto = proto === null ? null : proto === Object.prototype ? 'Object' : proto === Function.prototype ? 'Function'
+      : seen.has(proto) ? seen.get(proto) : Object.prototype.toString.call(proto);
+    if (type === 'function') {
+      d.name = value.name;
+      d.length = value.length;
+      d.source = Function.prototype.toString.call(value);
+    }
+    if (depth > 0) {
+      d.props = {};
+      for (const key of Reflect.ownKeys(value)) {
+        const desc = Object.getOwnPropertyDescriptor(value, key);
+        const p = { enumerable: desc.enumerable, configurable: desc.configurable };
+        if ('value' in desc) {
+          p.writable = desc.writable;
+          p.value = describe(desc.value, path + '.' + String(key), depth - 1);
+        } else {
+          p.get = describe(desc.get, path + '.get ' + String(key), 0);
+          p.set = describe(desc.set, path + '.set ' + String(key), 0);
+        }
+        d.props[String(key)] = p;
+      }
+    }
+    return d;
+  }
+  const out = {};
+  for (const [name, value] of roots) out[name] = describe(value, name, 4);
+  return out;
+}
+"#;
+
+fn surface_shape_file() -> Value {
+    serde_json::from_str(include_str!("fixtures/forge_surface_shape.json")).unwrap()
+}
+
+fn assert_shape(name: &str, actual: &Value, expected: &Value) {
+    assert!(
+        actual == expected,
+        "{name} differs from tests/fixtures/forge_surface_shape.json; actual:\n{}",
+        serde_json::to_string(actual).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn the_forge_modules_keep_their_shape() {
+    let script = format!(
+        "import * as api from '@forge/api';\n\
+         import * as kvs from '@forge/kvs';\n\
+         import * as events from '@forge/events';\n\
+         import * as resolver from '@forge/resolver';\n\
+         import * as bridge from '@forge/bridge';\n\
+         {DESCRIBE_JS}\n\
+         export function run(event, context) {{\n\
+           const storage = api.storage;\n\
+           return describeAll([['api', api], ['kvs', kvs], ['events', events], ['resolver', resolver],\n\
+             ['bridge', bridge], ['asApp', api.asApp()], ['asUser', api.asUser()],\n\
+             ['entity', storage.entity('e')], ['query', storage.query()], ['entityQuery', storage.entity('e').query()],\n\
+             ['transaction', kvs.default.transact()], ['queue', new events.Queue({{ key: 'q' }})],\n\
+             ['jiraIssue', api.properties.onJiraIssue('X-1')], ['confluencePage', api.properties.onConfluencePage('1')],\n\
+             ['event', event], ['context', context]]);\n\
+         }}"
+    );
+    let actual = result(&script).await;
+    assert_shape("modules", &actual, &surface_shape_file()["modules"]);
+}
+
+#[tokio::test]
+async fn the_forge_globals_keep_their_shape() {
+    let script = format!(
+        "{DESCRIBE_JS}\n\
+         const names = ['api', 'route', 'fetch', 'authorize', 'storage', 'kvs', 'Queue', 'InvocationError',\n\
+           'event', 'context', 'requestJira', 'requestConfluence'];\n\
+         const before = names.map((name) => {{\n\
+           const desc = Object.getOwnPropertyDescriptor(globalThis, name);\n\
+           return [name, 'value' in desc, desc.enumerable, desc.configurable];\n\
+         }});\n\
+         const required = ['@forge/api', '@forge/kvs', '@forge/events', '@forge/resolver', '@forge/bridge']
+           .map((name) => ['require ' + name, require(name)]);
+         return {{ before, after: describeAll(names.map((name) => [name, globalThis[name]]).concat(required)) }};"
+    );
+    let actual = result(&script).await;
+    assert_shape("globals", &actual, &surface_shape_file()["globals"]);
+}
+
+/// Parts of the surface are built when first touched, maybe after the
+/// script replaced built-ins they are made with: they come out as they
+/// would have at the script's first touch of the API.
+#[tokio::test]
+async fn parts_built_after_the_script_spoiled_built_ins_are_whole() {
+    let script = "const RealError = Error;\n\
+         const touched = typeof api.asApp;\n\
+         const spoiled = () => { throw new RealError('spoiled'); };\n\
+         for (const name of ['freeze', 'defineProperty', 'defineProperties', 'values', 'keys', 'assign', 'entries',\n\
+                             'getOwnPropertyDescriptor', 'create', 'setPrototypeOf']) Object[name] = spoiled;\n\
+         Array.prototype[Symbol.iterator] = spoiled;\n\
+         Array.prototype.map = spoiled;\n\
+         Array.prototype.push = spoiled;\n\
+         Function.prototype.bind = spoiled;\n\
+         globalThis.Error = function Fake() {};\n\
+         globalThis.Symbol = spoiled;\n\
+         globalThis.WeakSet = spoiled;\n\
+         const queue = new Queue({ key: 'q' });\n\
+         const { HttpError } = require('@forge/api');\n\
+         const { InvocationErrorCode } = require('@forge/events');\n\
+         return [touched, Object.isFrozen(kvs), typeof kvs.transact().set, queue.key, new HttpError('x') instanceof RealError,\n\
+                 new HttpError('x').name, Object.isFrozen(storage), typeof storage.query().where, typeof requestJira,\n\
+                 typeof require('@forge/resolver').default, InvocationErrorCode.FUNCTION_RETRY_REQUEST,\n\
+                 new InvocationError({ retryAfter: 1 }).retryOptions.retryAfter, Object.isFrozen(api),\n\
+                 typeof require('@forge/api').properties.onJiraIssue('X-1').get, typeof kvs.entity('e').query().index];";
+    assert_eq!(
+        result(script).await,
+        json!([
+            "function",
+            true,
+            "function",
+            "q",
+            true,
+            "HttpError",
+            true,
+            "function",
+            "function",
+            "function",
+            "FUNCTION_RETRY_REQUEST",
+            1,
+            true,
+            "function",
+            "function"
+        ])
+    );
+}

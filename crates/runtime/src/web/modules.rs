@@ -53,6 +53,10 @@ const SOURCES: &[Source] = &[
         text: include_str!("js/fetch.js"),
     },
     Source {
+        name: "request",
+        text: include_str!("js/request.js"),
+    },
+    Source {
         name: "intl",
         text: include_str!("js/intl.js"),
     },

@@ -62,7 +62,7 @@ export default function bootstrap(native) {
     AbortController: lazy('AbortController', 'events'),
     AbortSignal: lazy('AbortSignal', 'events'),
     Headers: lazy('Headers', 'fetch'),
-    Request: lazy('Request', 'fetch'),
+    Request: lazy('Request', 'request'),
     Response: lazy('Response', 'fetch'),
   };
   // QuickJS-ng has no Intl: provide the subset, and route the locale-sensitive

@@ -1,9 +1,17 @@
-// Clockwork web globals: Headers, Request, Response (WHATWG Fetch Standard,
-// bodies held in memory; no ReadableStream, so there is no `body` property,
-// no blob() and no formData()).
+// Clockwork web globals: Headers, Response (WHATWG Fetch Standard, bodies
+// held in memory; no ReadableStream, so there is no `body` property, no
+// blob() and no formData()). `Request` is in request.js, loaded when first
+// used: a response to `fetch` or `requestJira` needs none of it.
 export default function makeFetch(host, need) {
   const customInspect = Symbol.for('nodejs.util.inspect.custom');
-  const secret = {};
+  // Captured for request.js, which may be loaded after the script replaced
+  // the globals.
+  const keys = Object.keys;
+  const defineProperty = Object.defineProperty;
+  const apply = Reflect.apply;
+  const addToWeakSet = WeakSet.prototype.add;
+  const toStringTag = Symbol.toStringTag;
+  const addClass = (klass) => apply(addToWeakSet, host.classes, [klass]);
 
   // ---- Headers ------------------------------------------------------------
   const tokenRegExp = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -198,10 +206,13 @@ export default function makeFetch(host, need) {
     return body;
   }
   function addBodyMethods(klass) {
-    for (const name of Object.keys(bodyMethods)) {
-      Object.defineProperty(klass.prototype, name, { value: bodyMethods[name], writable: true, configurable: true, enumerable: false });
+    const names = keys(bodyMethods);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      defineProperty(klass.prototype, name, { __proto__: null, value: bodyMethods[name], writable: true, configurable: true, enumerable: false });
     }
-    Object.defineProperty(klass.prototype, 'bodyUsed', {
+    defineProperty(klass.prototype, 'bodyUsed', {
+      __proto__: null,
       get() {
         return bodyOf(this).used;
       },
@@ -209,109 +220,6 @@ export default function makeFetch(host, need) {
       enumerable: false,
     });
   }
-
-  // ---- Request --------------------------------------------------------------
-  const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
-  const normalizedMethods = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
-  const redirectModes = new Set(['follow', 'error', 'manual']);
-
-  class Request {
-    #url;
-    #method = 'GET';
-    #headers;
-    #signal;
-    #redirect = 'follow';
-
-    constructor(input, init = undefined) {
-      if (arguments.length < 1) throw new TypeError("Failed to construct 'Request': 1 argument required, but only 0 present.");
-      init = init ?? {};
-      let inherited = null;
-      if (input instanceof Request) {
-        inherited = input;
-        this.#url = input.#url;
-        this.#method = input.#method;
-        this.#redirect = input.#redirect;
-      } else {
-        const { URL } = need('url');
-        let parsed;
-        try {
-          parsed = new URL(String(input));
-        } catch {
-          throw new TypeError(`Failed to parse URL from ${String(input)}`);
-        }
-        if (parsed.username !== '' || parsed.password !== '') {
-          throw new TypeError(`Request cannot be constructed from a URL that includes credentials: ${String(input)}`);
-        }
-        this.#url = parsed.href;
-      }
-      if (init.method !== undefined) {
-        const method = String(init.method);
-        if (!tokenRegExp.test(method)) throw new TypeError(`'${method}' is not a valid HTTP method.`);
-        const upper = method.toUpperCase();
-        if (forbiddenMethods.has(upper)) throw new TypeError(`'${method}' HTTP method is unsupported.`);
-        this.#method = normalizedMethods.has(upper) ? upper : method;
-      }
-      if (init.redirect !== undefined) {
-        if (!redirectModes.has(init.redirect)) {
-          throw new TypeError(`Failed to construct 'Request': The provided value '${init.redirect}' is not a valid enum value of type RequestRedirect.`);
-        }
-        this.#redirect = init.redirect;
-      }
-      const { AbortSignal, AbortController } = need('events');
-      const signal = init.signal !== undefined ? init.signal : inherited?.signal;
-      if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
-        throw new TypeError("Failed to construct 'Request': member signal is not of type AbortSignal.");
-      }
-      if (signal instanceof AbortSignal) this.#signal = AbortSignal.any([signal]);
-      else this.#signal = new AbortController().signal;
-
-      this.#headers = new Headers(init.headers !== undefined ? init.headers : inherited?.headers);
-      let body = null;
-      if (init.body !== undefined && init.body !== null) {
-        if (this.#method === 'GET' || this.#method === 'HEAD') {
-          throw new TypeError('Request with GET/HEAD method cannot have body.');
-        }
-        const [bytes, type] = extractBody(init.body);
-        body = bytes;
-        if (type !== null && !this.#headers.has('content-type')) this.#headers.append('content-type', type);
-      } else if (inherited !== null) {
-        const source = bodyOf(inherited);
-        if (source.used) throw new TypeError('Cannot construct a Request with a Request object that has already been used.');
-        body = source.bytes;
-        if (body !== null) source.used = true;
-      }
-      bodies.set(this, new Body(body));
-    }
-
-    get url() { return this.#url; }
-    get method() { return this.#method; }
-    get headers() { return this.#headers; }
-    get signal() { return this.#signal; }
-    get redirect() { return this.#redirect; }
-    get credentials() { return 'same-origin'; }
-    get mode() { return 'cors'; }
-    get cache() { return 'default'; }
-    get destination() { return ''; }
-    get integrity() { return ''; }
-    get keepalive() { return false; }
-    get referrer() { return 'about:client'; }
-    get referrerPolicy() { return ''; }
-    get duplex() { return 'half'; }
-    clone() {
-      const body = bodyOf(this);
-      if (body.used) throw new TypeError('Request.clone: Body has already been consumed.');
-      const copy = new Request(this, { signal: this.#signal });
-      body.used = false; // constructing from `this` took its body; clone() must not
-      bodies.set(copy, new Body(body.bytes === null ? null : body.bytes.slice()));
-      return copy;
-    }
-    get [Symbol.toStringTag]() { return 'Request'; }
-    [customInspect](depth, options, inspect) {
-      const shown = { method: this.method, url: this.url, headers: this.headers, destination: '', referrer: this.referrer, referrerPolicy: '', mode: this.mode, credentials: this.credentials, cache: this.cache, redirect: this.redirect, integrity: '', keepalive: false, isReloadNavigation: false, isHistoryNavigation: false, signal: this.signal };
-      return `Request ${inspect(shown, options)}`;
-    }
-  }
-  addBodyMethods(Request);
 
   // ---- Response -------------------------------------------------------------
   const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
@@ -456,6 +364,9 @@ export default function makeFetch(host, need) {
     configurable: false,
   });
 
-  for (const klass of [Headers, Request, Response]) host.classes.add(klass);
-  return { Headers, Request, Response, makeResponse };
+  addClass(Headers);
+  addClass(Response);
+  // What request.js builds `Request` from.
+  const forRequest = { customInspect, toStringTag, tokenRegExp, Headers, Body, bodies, bodyOf, extractBody, addBodyMethods, addClass };
+  return { Headers, Response, makeResponse, forRequest };
 }

@@ -120,7 +120,7 @@ fn web_cost() {
 fn web_cost_modules() {
     modules::precompile().expect("precompile");
     for name in [
-        "inspect", "url", "encoding", "crypto", "clone", "events", "fetch", "intl",
+        "inspect", "url", "encoding", "crypto", "clone", "events", "fetch", "request", "intl",
     ] {
         let load = measure(
             |_| {},

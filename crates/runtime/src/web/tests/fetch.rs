@@ -279,3 +279,22 @@ fn make_response_hook_builds_network_responses() {
         "{}",
     )]);
 }
+
+/// `Request` is loaded on first use, maybe after the script replaced the
+/// built-ins it is made with: it comes out whole, as it did when it was
+/// loaded with `Headers` and `Response`. (What `Request` uses when called,
+/// such as `Object.defineProperty` and array iteration, it looks up then.)
+#[test]
+fn request_loaded_after_the_script_spoiled_built_ins_is_whole() {
+    check(&[(
+        "Response; URL; AbortController;\n\
+         const RealError = Error;\n\
+         const spoiled = () => { throw new RealError('spoiled'); };\n\
+         Object.keys = spoiled; Object.defineProperties = spoiled;\n\
+         WeakSet.prototype.add = spoiled; Function.prototype.bind = spoiled;\n\
+         globalThis.Set = spoiled; globalThis.Symbol = spoiled;\n\
+         const r = new Request('https://a.test/x', { method: 'post', redirect: 'manual', headers: { A: '1' } });\n\
+         return [r.method, r.redirect, r.headers.get('a'), typeof r.json, Object.prototype.toString.call(r), r.bodyUsed].join()",
+        "POST,manual,1,function,[object Request],false",
+    )]);
+}
