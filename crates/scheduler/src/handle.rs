@@ -186,9 +186,43 @@ impl SchedulerHandle {
                 ..NewRun::new(job_id, trigger, now)
             })
             .await?;
-        core.events.send(RunEvent::of(&run, RunStatus::Queued, now));
-        core.wake_feeder.notify_one();
+        self.queued_now(&run, now);
         Ok(run)
+    }
+
+    /// As [`SchedulerHandle::run_now`], appending `audit` for the run with
+    /// it ([`Store::run_insert_audited`]: one commit on PostgreSQL). Returns
+    /// the run and whether its audit entry was appended.
+    ///
+    /// [`Store::run_insert_audited`]: store::Store::run_insert_audited
+    pub async fn run_now_audited(
+        &self,
+        job_id: i64,
+        params: Option<Value>,
+        trigger: Trigger,
+        audit: &store::RunAudit,
+    ) -> Result<(Run, Result<(), store::StoreError>), SchedulerError> {
+        let core = &self.shared.core;
+        let now = core.now();
+        let (run, audited) = core
+            .store
+            .run_insert_audited(
+                &NewRun {
+                    params,
+                    ..NewRun::new(job_id, trigger, now)
+                },
+                audit,
+            )
+            .await?;
+        self.queued_now(&run, now);
+        Ok((run, audited))
+    }
+
+    /// Announces a run queued at `now` and wakes the feeder.
+    fn queued_now(&self, run: &Run, now: jiff::Timestamp) {
+        let core = &self.shared.core;
+        core.events.send(RunEvent::of(run, RunStatus::Queued, now));
+        core.wake_feeder.notify_one();
     }
 
     /// Cancels a run: a queued one at once; a running one by stopping it
