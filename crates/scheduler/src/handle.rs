@@ -55,7 +55,9 @@ impl Scheduler {
         executor: Arc<Executor>,
         clock: Arc<dyn Clock>,
     ) -> Result<SchedulerHandle, SchedulerError> {
-        let (writer, writer_task) = Writer::start(store.clone(), config.commit_window);
+        let claimer = crate::writer::Claimer::default();
+        let (writer, writer_task) =
+            Writer::start(store.clone(), config.commit_window, claimer.clone());
         let wake_feeder = config.runs_queued.clone();
         let started = clock.now();
         let (alerts_raised, raised) = mpsc::unbounded_channel();
@@ -78,6 +80,8 @@ impl Scheduler {
             unwritten_ends: Default::default(),
             started,
         });
+        // From now on a commit of ends claims runs for the freed workers.
+        let _ = claimer.set(Arc::downgrade(&core));
         lease::release_previous_incarnation(&core).await;
         lease::sweep(&core).await;
         let fire = FireLoop::load(core.clone()).await?;
