@@ -73,6 +73,7 @@ impl Scheduler {
             events: Events::new(),
             metrics: Metrics::new(),
             wake_feeder,
+            backlog: Default::default(),
             wake_deliverer: Notify::new(),
             stopping: watch::channel(false).0,
             pending_starts: watch::channel(0).0,

@@ -2,7 +2,10 @@
 //! logs, reporting their ends; and the feeder that claims queued runs
 //! whenever a worker is free.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use runtime::{LogStream, Outcome, RunSpec};
 use store::{
@@ -380,6 +383,9 @@ impl Refill {
     /// A claim for every free worker (up to `claim_batch`), if any is free
     /// and the scheduler is not stopping.
     pub(crate) fn reserve(core: &Arc<Core>) -> Option<Refill> {
+        if !core.backlog.load(Ordering::Relaxed) {
+            return None;
+        }
         let pending = PendingStart::new(core);
         if core.is_stopping() {
             return None;
@@ -417,6 +423,7 @@ impl Refill {
     /// queued run is due (or finds the run whose memory did not fit).
     pub(crate) fn start(mut self, core: &Arc<Core>, claimed: Vec<ClaimedRun>) {
         let full = claimed.len() == self.reserved;
+        core.backlog.store(full, Ordering::Relaxed);
         for claimed in claimed {
             let Some(slot) = self.reservation.slot(claimed.run.id) else {
                 break;
@@ -517,6 +524,7 @@ async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
             }
         };
         let full = claimed.len() == free;
+        core.backlog.store(full, Ordering::Relaxed);
         for claimed in claimed {
             let Some(slot) = reservation.slot(claimed.run.id) else {
                 break;
