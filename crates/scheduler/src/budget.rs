@@ -28,6 +28,8 @@ pub(crate) struct Slot {
 pub(crate) struct ClaimReservation {
     workers: OwnedSemaphorePermit,
     memory: HashMap<i64, Option<OwnedSemaphorePermit>>,
+    /// Takes a worker with each run it accepts (none up front).
+    grows: bool,
 }
 
 impl Budget {
@@ -71,6 +73,20 @@ impl Budget {
         Some(ClaimReservation {
             workers,
             memory: HashMap::new(),
+            grows: false,
+        })
+    }
+
+    /// A claim that holds no worker until it accepts a run, and then takes
+    /// one for it if one is still free (else it refuses the run): for a
+    /// claim that may wait long for the database (the group commit's, behind
+    /// the ends it writes), so the workers stay free for the feeder
+    /// meanwhile.
+    pub(crate) fn claim_as_taken(&self) -> Option<ClaimReservation> {
+        Some(ClaimReservation {
+            workers: self.workers.clone().try_acquire_many_owned(0).ok()?,
+            memory: HashMap::new(),
+            grows: true,
         })
     }
 
@@ -92,21 +108,32 @@ impl ClaimReservation {
     /// too (with no memory), so its node fails it with a clear error
     /// instead of it waiting forever at the head of the queue.
     pub(crate) fn offer(&mut self, budget: &Budget, candidate: &ClaimCandidate<'_>) -> bool {
-        if budget.refusal(candidate.spec).is_some() {
-            self.memory.insert(candidate.run_id, None);
-            return true;
-        }
-        match budget
-            .memory
-            .clone()
-            .try_acquire_many_owned(candidate.spec.memory_limit_mb)
-        {
-            Ok(memory) => {
-                self.memory.insert(candidate.run_id, Some(memory));
-                true
+        let worker = if self.grows {
+            match budget.workers.clone().try_acquire_owned() {
+                Ok(worker) => Some(worker),
+                Err(_) => return false,
             }
-            Err(_) => false,
+        } else {
+            None
+        };
+        let memory = if budget.refusal(candidate.spec).is_some() {
+            None
+        } else {
+            match budget
+                .memory
+                .clone()
+                .try_acquire_many_owned(candidate.spec.memory_limit_mb)
+            {
+                Ok(memory) => Some(memory),
+                // The worker taken for it, if any, is given back.
+                Err(_) => return false,
+            }
+        };
+        if let Some(worker) = worker {
+            self.workers.merge(worker);
         }
+        self.memory.insert(candidate.run_id, memory);
+        true
     }
 
     /// The slot of the claimed run `run_id`: one of the claim's workers and
@@ -161,6 +188,30 @@ mod tests {
         assert!(budget.take(600).is_none(), "the claimed run holds its 500");
         drop(slot);
         assert!(budget.take(1000).is_some());
+    }
+
+    #[test]
+    fn a_claim_as_taken_holds_a_worker_only_for_each_run_it_accepts() {
+        let budget = Budget::new(2, 1000);
+        let mut claim = budget.claim_as_taken().unwrap();
+        assert_eq!(budget.free_workers(), 2, "nothing held up front");
+        let (small, large) = (spec(100), spec(950));
+        let offer = |claim: &mut ClaimReservation, run_id, spec| {
+            claim.offer(&budget, &ClaimCandidate { run_id, spec })
+        };
+        assert!(offer(&mut claim, 1, &small));
+        assert_eq!(budget.free_workers(), 1);
+        assert!(!offer(&mut claim, 2, &large), "its memory does not fit");
+        assert_eq!(budget.free_workers(), 1, "the worker it took is back");
+        // Someone else takes the last worker while the claim goes on.
+        let other = budget.take(100).unwrap();
+        assert!(!offer(&mut claim, 3, &small), "no worker left for it");
+        let slot = claim.slot(1).unwrap();
+        assert!(claim.slot(3).is_none(), "one worker for one accepted run");
+        drop(claim);
+        assert_eq!(budget.free_workers(), 0);
+        drop((slot, other));
+        assert_eq!(budget.free_workers(), 2);
     }
 
     #[test]

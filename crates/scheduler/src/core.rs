@@ -27,6 +27,11 @@ pub(crate) struct Core {
     /// Tells the feeder queued runs may be claimable (a run was queued or
     /// ended, a retry's time came).
     pub(crate) wake_feeder: Arc<Notify>,
+    /// The last claim of queued runs took as many as it had workers for:
+    /// more may be waiting, so the group commit of ends claims for the
+    /// freed workers ([`crate::workers::Refill`]). Without a backlog it
+    /// would claim nothing at the cost of its statements.
+    pub(crate) backlog: std::sync::atomic::AtomicBool,
     /// Ended runs whose alerts are to be enqueued ([`crate::alerts::enqueuer`]).
     pub(crate) alerts_raised: mpsc::UnboundedSender<crate::alerts::Raised>,
     /// Tells the alert deliverer deliveries were enqueued.

@@ -55,7 +55,9 @@ impl Scheduler {
         executor: Arc<Executor>,
         clock: Arc<dyn Clock>,
     ) -> Result<SchedulerHandle, SchedulerError> {
-        let (writer, writer_task) = Writer::start(store.clone(), config.commit_window);
+        let claimer = crate::writer::Claimer::default();
+        let (writer, writer_task) =
+            Writer::start(store.clone(), config.commit_window, claimer.clone());
         let wake_feeder = config.runs_queued.clone();
         let started = clock.now();
         let (alerts_raised, raised) = mpsc::unbounded_channel();
@@ -71,6 +73,7 @@ impl Scheduler {
             events: Events::new(),
             metrics: Metrics::new(),
             wake_feeder,
+            backlog: Default::default(),
             wake_deliverer: Notify::new(),
             stopping: watch::channel(false).0,
             pending_starts: watch::channel(0).0,
@@ -78,6 +81,8 @@ impl Scheduler {
             unwritten_ends: Default::default(),
             started,
         });
+        // From now on a commit of ends claims runs for the freed workers.
+        let _ = claimer.set(Arc::downgrade(&core));
         lease::release_previous_incarnation(&core).await;
         lease::sweep(&core).await;
         let fire = FireLoop::load(core.clone()).await?;
@@ -193,9 +198,43 @@ impl SchedulerHandle {
                 ..NewRun::new(job_id, trigger, now)
             })
             .await?;
-        core.events.send(RunEvent::of(&run, RunStatus::Queued, now));
-        core.wake_feeder.notify_one();
+        self.queued_now(&run, now);
         Ok(run)
+    }
+
+    /// As [`SchedulerHandle::run_now`], appending `audit` for the run with
+    /// it ([`Store::run_insert_audited`]: one commit on PostgreSQL). Returns
+    /// the run and whether its audit entry was appended.
+    ///
+    /// [`Store::run_insert_audited`]: store::Store::run_insert_audited
+    pub async fn run_now_audited(
+        &self,
+        job_id: i64,
+        params: Option<Value>,
+        trigger: Trigger,
+        audit: &store::RunAudit,
+    ) -> Result<(Run, Result<(), store::StoreError>), SchedulerError> {
+        let core = &self.shared.core;
+        let now = core.now();
+        let (run, audited) = core
+            .store
+            .run_insert_audited(
+                &NewRun {
+                    params,
+                    ..NewRun::new(job_id, trigger, now)
+                },
+                audit,
+            )
+            .await?;
+        self.queued_now(&run, now);
+        Ok((run, audited))
+    }
+
+    /// Announces a run queued at `now` and wakes the feeder.
+    fn queued_now(&self, run: &Run, now: jiff::Timestamp) {
+        let core = &self.shared.core;
+        core.events.send(RunEvent::of(run, RunStatus::Queued, now));
+        core.wake_feeder.notify_one();
     }
 
     /// Cancels a run: a queued one at once; a running one by stopping it

@@ -2,13 +2,19 @@
 //! logs, reporting their ends; and the feeder that claims queued runs
 //! whenever a worker is free.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use runtime::{LogStream, Outcome, RunSpec};
-use store::{JobSpec, LogAppend, Run, RunClaim, RunError, RunFinish, RunStart, RunStatus, Trigger};
+use store::{
+    ClaimCandidate, ClaimedRun, JobSpec, LogAppend, Run, RunClaim, RunError, RunFinish, RunStart,
+    RunStatus, Trigger,
+};
 
 use crate::{
-    budget::Slot,
+    budget::{ClaimReservation, Slot},
     core::{Core, far_future},
     ended::run_ended,
     events::RunEvent,
@@ -18,6 +24,12 @@ use crate::{
 
 /// How long the feeder waits before retrying after a database error.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+/// How long a run's end may wait to be written before the feeder is woken
+/// to claim for its freed worker on its own. Normally the commit that
+/// writes the end claims the next run for the worker ([`Refill`]); when
+/// the database is slow, or the run's row is locked, the worker does not
+/// wait for that commit.
+const END_WRITE_GRACE: Duration = Duration::from_millis(50);
 
 /// Starts executing `run` (already `running` for this node) in its slot.
 pub(crate) fn start_run(core: &Arc<Core>, run: Run, spec: JobSpec, slot: Slot) {
@@ -152,9 +164,12 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, slot: Slot) {
         let ended_at = core.now();
         // The script is over and its memory given back (the executor
         // reports a run that held more than a few MiB only after dropping
-        // its context): the worker and the memory serve the next run while
-        // this run's end is written.
-        release(&core, slot);
+        // its context): the worker and the memory are free now, and the
+        // group commit that writes this run's end claims the next run for
+        // them in the same transaction (`Refill`). The feeder is not woken
+        // here: it would take them first, in a transaction of its own. It
+        // is woken once the end is written.
+        drop(slot);
         let flushed = pump.await.unwrap_or(0);
         let ended = Ended {
             outcome,
@@ -166,10 +181,11 @@ fn launch(core: &Arc<Core>, run: Run, spec: JobSpec, slot: Slot) {
     });
 }
 
-/// Frees a run's worker and memory once its script has ended, and tells
-/// the feeder. The end is written afterwards by the group-commit writer,
+/// Frees the worker and memory of a run refused before its script ran,
+/// and tells the feeder. (A run whose script ran frees them when the
+/// script ends; its end is written afterwards by the group-commit writer,
 /// so for a moment the database may show more `running` runs on a node
-/// than it has workers; none of them holds a thread or script memory.
+/// than it has workers; none of them holds a thread or script memory.)
 fn release(core: &Core, slot: Slot) {
     drop(slot);
     core.wake_feeder.notify_one();
@@ -230,7 +246,9 @@ async fn finish(core: &Arc<Core>, run: &Run, lease: store::Lease, spec: &JobSpec
     } = ended;
     if reason == StopReason::LeaseLost {
         // Another node has interrupted it already; it is not ours to end.
+        // No end is written, so no commit claims for its freed worker.
         core.live.remove(run.id);
+        core.wake_feeder.notify_one();
         return;
     }
     crate::chain::refuse_oversized_state(&mut outcome);
@@ -258,7 +276,17 @@ async fn finish(core: &Arc<Core>, run: &Run, lease: store::Lease, spec: &JobSpec
         )
         .with_follow_up(follow_up);
     core.unwritten_ends.add(run.job_id);
-    let written = core.writer.finish(finish).await;
+    let written = {
+        let writing = core.writer.finish(finish);
+        tokio::pin!(writing);
+        tokio::select! {
+            written = &mut writing => written,
+            () = tokio::time::sleep(END_WRITE_GRACE) => {
+                core.wake_feeder.notify_one();
+                writing.await
+            }
+        }
+    };
     core.unwritten_ends.remove(run.job_id);
     // The worker was freed when the script ended, before this end was
     // written: the feeder may have looked then and found nothing. What the
@@ -330,6 +358,82 @@ fn recorded_end(
             finished_at,
             RunError::message("interrupted: the node shut down before the run ended"),
         ),
+    }
+}
+
+/// A claim of queued runs for the workers free now, made by the group
+/// commit that records the ends of the runs that freed them, in the same
+/// transaction: one commit per cycle of the workers instead of two (the
+/// ends, then the feeder's claim). It takes each worker only when it
+/// accepts a run for it ([`Budget::claim_as_taken`]): should the commit
+/// wait long for the database, the feeder may take the workers meanwhile.
+/// Counted as a pending start from before it looks at `stopping` until its
+/// runs are launched, so a shutdown waits for the runs it claims, as it
+/// waits for the feeder's.
+///
+/// [`Budget::claim_as_taken`]: crate::budget::Budget::claim_as_taken
+pub(crate) struct Refill {
+    pub(crate) claim: RunClaim,
+    pub(crate) reservation: ClaimReservation,
+    reserved: usize,
+    _pending: PendingStart,
+}
+
+impl Refill {
+    /// A claim for every free worker (up to `claim_batch`), if any is free
+    /// and the scheduler is not stopping.
+    pub(crate) fn reserve(core: &Arc<Core>) -> Option<Refill> {
+        if !core.backlog.load(Ordering::Relaxed) {
+            return None;
+        }
+        let pending = PendingStart::new(core);
+        if core.is_stopping() {
+            return None;
+        }
+        let free = core.budget.free_workers().min(core.config.claim_batch);
+        if free == 0 {
+            return None;
+        }
+        let reservation = core.budget.claim_as_taken()?;
+        let now = core.now();
+        Some(Refill {
+            claim: RunClaim {
+                node: core.config.node_id.clone(),
+                now,
+                lease_until: core.lease_until(now),
+                limit: u32::try_from(free).unwrap_or(u32::MAX),
+            },
+            reservation,
+            reserved: free,
+            _pending: pending,
+        })
+    }
+
+    /// Whether the claim takes `candidate` (its memory fits).
+    pub(crate) fn offer(
+        reservation: &mut ClaimReservation,
+        core: &Core,
+        candidate: &ClaimCandidate<'_>,
+    ) -> bool {
+        reservation.offer(&core.budget, candidate)
+    }
+
+    /// Starts the runs the commit claimed. When it claimed fewer than there
+    /// were free workers, the feeder is woken: it learns when the next
+    /// queued run is due (or finds the run whose memory did not fit).
+    pub(crate) fn start(mut self, core: &Arc<Core>, claimed: Vec<ClaimedRun>) {
+        let full = claimed.len() == self.reserved;
+        core.backlog.store(full, Ordering::Relaxed);
+        for claimed in claimed {
+            let Some(slot) = self.reservation.slot(claimed.run.id) else {
+                break;
+            };
+            start_run(core, claimed.run, claimed.spec, slot);
+        }
+        drop(self);
+        if !full {
+            core.wake_feeder.notify_one();
+        }
     }
 }
 
@@ -420,6 +524,7 @@ async fn claim_available(core: &Arc<Core>) -> Option<jiff::Timestamp> {
             }
         };
         let full = claimed.len() == free;
+        core.backlog.store(full, Ordering::Relaxed);
         for claimed in claimed {
             let Some(slot) = reservation.slot(claimed.run.id) else {
                 break;

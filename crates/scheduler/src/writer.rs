@@ -3,13 +3,28 @@
 //! within a short window into one transaction. A commit costs an fsync
 //! (PostgreSQL) or a write-lock turn (SQLite) however many rows it holds,
 //! so throughput grows with load instead of collapsing under it.
+//!
+//! A commit that records ends also claims the next queued runs for the
+//! workers free by then (the workers of the runs that ended, freed when
+//! their scripts ended), in the same transaction: one commit per cycle of
+//! the workers instead of the ends' and then the feeder's claim.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, OnceLock, Weak},
+    time::Duration,
+};
 
 use store::{
     ErrorClass, LogAppend, Run, RunFinish, RunStart, RunWrites, RunWritesApplied, Store, StoreError,
 };
 use tokio::sync::{mpsc, oneshot};
+
+use crate::{core::Core, workers::Refill};
+
+/// The scheduler whose free workers a commit of ends claims runs for; set
+/// once the scheduler's core exists (the core holds the writer). Empty: no
+/// claims (the writer's own tests).
+pub(crate) type Claimer = Arc<OnceLock<Weak<Core>>>;
 
 /// Writes queued before the workers wait (backpressure if the database stalls).
 const QUEUE: usize = 65_536;
@@ -49,9 +64,13 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer task; it ends once every `Writer` is dropped and
     /// the queue is written.
-    pub(crate) fn start(store: Store, window: Duration) -> (Writer, tokio::task::JoinHandle<()>) {
+    pub(crate) fn start(
+        store: Store,
+        window: Duration,
+        claimer: Claimer,
+    ) -> (Writer, tokio::task::JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(write_loop(store, window, receiver));
+        let task = tokio::spawn(write_loop(store, window, claimer, receiver));
         (Writer { sender }, task)
     }
 
@@ -99,7 +118,12 @@ impl Writer {
     }
 }
 
-async fn write_loop(store: Store, window: Duration, mut receiver: mpsc::Receiver<Write>) {
+async fn write_loop(
+    store: Store,
+    window: Duration,
+    claimer: Claimer,
+    mut receiver: mpsc::Receiver<Write>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
@@ -118,10 +142,10 @@ async fn write_loop(store: Store, window: Duration, mut receiver: mpsc::Receiver
             .iter()
             .position(|write| matches!(write, Write::Stop(_)));
         match stop {
-            None => commit(&store, std::mem::take(&mut batch)).await,
+            None => commit(&store, &claimer, std::mem::take(&mut batch)).await,
             Some(at) => {
                 let rest = batch.split_off(at);
-                commit(&store, std::mem::take(&mut batch)).await;
+                commit(&store, &claimer, std::mem::take(&mut batch)).await;
                 for write in rest {
                     if let Write::Stop(reply) = write {
                         let _ = reply.send(());
@@ -136,8 +160,11 @@ async fn write_loop(store: Store, window: Duration, mut receiver: mpsc::Receiver
 /// Commits one batch, retrying while the database fails: a report that is
 /// dropped would leave a run `running` until its lease expires. A batch the
 /// store refuses as such (a permanent error) is written again one write at
-/// a time, so only the write at fault is dropped.
-async fn commit(store: &Store, batch: Vec<Write>) {
+/// a time, so only the write at fault is dropped. A batch with ends also
+/// claims queued runs for the free workers ([`Refill`]); should that
+/// transaction fail, the claim is given up (the feeder claims instead) and
+/// the writes alone are written as any batch.
+async fn commit(store: &Store, claimer: &Claimer, batch: Vec<Write>) {
     let mut writes = RunWrites::default();
     let mut replies = Vec::new();
     let mut start_replies = Vec::new();
@@ -157,9 +184,43 @@ async fn commit(store: &Store, batch: Vec<Write>) {
             }
         }
     }
-    let applied = match write_while_transient(store, &writes).await {
-        Ok(applied) => applied,
-        Err(error) => write_one_by_one(store, &writes, &error).await,
+    let core = if writes.finishes.is_empty() {
+        None
+    } else {
+        claimer.get().and_then(Weak::upgrade)
+    };
+    let mut applied = None;
+    if let Some(core) = &core
+        && let Some(mut refill) = Refill::reserve(core)
+    {
+        let Refill {
+            claim, reservation, ..
+        } = &mut refill;
+        let written = store
+            .runs_write_then_start_queued_within(&writes, claim, |candidate| {
+                Refill::offer(reservation, core, candidate)
+            })
+            .await;
+        match written {
+            Ok((written, claimed)) => {
+                // Started before the ends are answered: the feeder their
+                // answers wake finds these workers taken.
+                refill.start(core, claimed);
+                applied = Some(written);
+            }
+            Err(error) => {
+                tracing::debug!(%error, "cannot claim with the run results; writing them alone");
+                drop(refill);
+                core.wake_feeder.notify_one();
+            }
+        }
+    }
+    let applied = match applied {
+        Some(applied) => applied,
+        None => match write_while_transient(store, &writes).await {
+            Ok(applied) => applied,
+            Err(error) => write_one_by_one(store, &writes, &error).await,
+        },
     };
     for (reply, started) in start_replies.into_iter().zip(applied.started) {
         let _ = reply.send(started);
@@ -314,7 +375,11 @@ mod tests {
             .with_follow_up(Some(NewRun::new(424_242, Trigger::Retry, now)));
         let good = RunFinish::succeeded(runs[1].lease().unwrap(), now, None);
         // A long window: both finishes go into one batch.
-        let (writer, task) = Writer::start(store.clone(), Duration::from_millis(200));
+        let (writer, task) = Writer::start(
+            store.clone(),
+            Duration::from_millis(200),
+            Claimer::default(),
+        );
         let (refused, good) = tokio::join!(writer.finish(refused), writer.finish(good));
         assert!(!refused.applied);
         assert!(good.applied);

@@ -489,15 +489,19 @@ pub(crate) async fn run_now(
     };
     let scheduler = state.scheduler()?;
     let job = find(&state, &path.job).await?;
-    let run = scheduler.run_now(job.id, request.params, trigger).await?;
-    state
-        .audit(
-            caller.actor(),
-            "run.start",
-            &format!("run:{}", run.id),
-            serde_json::json!({"job_id": job.id, "trigger": trigger.as_str()}),
-        )
-        .await;
+    // The run and its audit entry commit together (on PostgreSQL: one
+    // commit per request instead of two).
+    let audit = store::RunAudit {
+        actor: caller.actor().to_owned(),
+        action: "run.start".to_owned(),
+        detail: serde_json::json!({"job_id": job.id, "trigger": trigger.as_str()}),
+    };
+    let (run, audited) = scheduler
+        .run_now_audited(job.id, request.params, trigger, &audit)
+        .await?;
+    if let Err(error) = audited {
+        tracing::error!(action = %audit.action, target = %format!("run:{}", run.id), error = %crate::problem::ErrorChain(&error), "cannot write the audit entry");
+    }
     Ok((StatusCode::ACCEPTED, Json(run.into())))
 }
 

@@ -88,7 +88,7 @@ mod tokens;
 mod users;
 
 pub use crate::{
-    audit::{AuditEntry, AuditFilter, AuditRecord},
+    audit::{AuditEntry, AuditFilter, AuditRecord, RunAudit},
     browse::{StorageItem, StoragePage},
     chains::{Chain, ChainSummary, MAX_STATE_BYTES},
     clock::{Clock, ManualClock, SystemClock},

@@ -72,3 +72,24 @@ pub(crate) async fn plan(store: &Store, frame: Frame, statement: &str, params: &
         }
     }
 }
+
+/// The program SQLite runs for `statement` with `params` bound, as
+/// `EXPLAIN` lists it after the binding: each instruction's opcode and
+/// first operand.
+pub(crate) async fn sqlite_program(
+    store: &Store,
+    statement: &str,
+    params: &[Param],
+) -> Vec<(String, i64)> {
+    let Backend::Sqlite(pools) = &store.backend else {
+        panic!("a SQLite program is asked of a SQLite store")
+    };
+    let explain = format!("EXPLAIN {statement}");
+    let rows = bind_all!(sqlx::query(sqlx::AssertSqlSafe(explain)), params)
+        .fetch_all(&pools.reads)
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| (row.get::<String, _>("opcode"), row.get::<i64, _>("p1")))
+        .collect()
+}

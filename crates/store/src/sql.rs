@@ -25,6 +25,24 @@ macro_rules! sqlite_ids {
 }
 pub(crate) use sqlite_ids;
 
+/// `LIMIT` with its value bound to parameter `$n`, in both dialects.
+///
+/// SQLite folds a bare bound `LIMIT ?` into the statement's plan
+/// (`sqlite3ExprIsInteger`, with the bound value, marks the parameter in the
+/// statement's `expmask`): every later binding of that parameter — sqlx
+/// binds, and clears the bindings, on every execution — expires the
+/// statement, and its next step prepares it again (`sqlite3Reprepare`, 9 %
+/// of the SQLite worker thread's time under `Queue.push`). A cast is not an
+/// integer literal, so the limit is read from its register at run time and
+/// the prepared statement stays valid. On PostgreSQL the cast of a `bigint`
+/// parameter to `bigint` is no cast at all.
+macro_rules! bound_limit {
+    ($param:literal) => {
+        concat!("LIMIT CAST(", $param, " AS BIGINT)")
+    };
+}
+pub(crate) use bound_limit;
+
 /// A JSON array of ids in parameter `$n`, as a subquery, on PostgreSQL.
 macro_rules! pg_ids {
     ($param:literal) => {

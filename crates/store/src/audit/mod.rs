@@ -27,6 +27,18 @@ pub struct AuditEntry {
     pub detail: Value,
 }
 
+/// The audit entry of a run queued on someone's request, appended with the
+/// run by [`Store::run_insert_audited`]; its target is the run (`run:<id>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunAudit {
+    /// Who: a token name, a user, …
+    pub actor: String,
+    /// What, dotted: `run.start`.
+    pub action: String,
+    /// Details as JSON.
+    pub detail: Value,
+}
+
 /// A stored entry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditRecord {

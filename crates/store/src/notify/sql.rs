@@ -43,7 +43,9 @@ pub(crate) const SQLITE: DeliverySql = DeliverySql {
          WHERE status = 'pending' AND id IN (\
              SELECT id FROM notification_deliveries \
              WHERE status = 'pending' AND next_attempt_at_ms <= $1 \
-             ORDER BY next_attempt_at_ms LIMIT $3) \
+             ORDER BY next_attempt_at_ms ",
+        crate::sql::bound_limit!("$3"),
+        ") \
          RETURNING ",
         delivery_columns!()
     ),

@@ -58,7 +58,9 @@ macro_rules! claimable_event_runs {
                       AND r.not_before_ms <= $1 AND j.enabled = ",
             $enabled,
             " AND e.concurrency_limit IS NULL \
-                    ORDER BY r.not_before_ms, r.id LIMIT $2) AS unlimited \
+                    ORDER BY r.not_before_ms, r.id ",
+            crate::sql::bound_limit!("$2"),
+            ") AS unlimited \
                 UNION ALL \
                 SELECT * FROM (\
                     WITH limited AS MATERIALIZED (\
@@ -90,7 +92,8 @@ macro_rules! claimable_event_runs {
                     LEFT JOIN busy ON busy.queue = due.queue \
                     WHERE due.concurrency_limit IS NOT NULL \
                       AND COALESCE(busy.n, 0) + due.pos <= due.concurrency_limit) AS ranked \
-            ) AS claimable ORDER BY not_before_ms, id LIMIT $2"
+            ) AS claimable ORDER BY not_before_ms, id ",
+            crate::sql::bound_limit!("$2")
         )
     };
 }

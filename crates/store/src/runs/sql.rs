@@ -2,7 +2,7 @@
 //! dialects share is a `const`; text that differs is a field of [`RunSql`],
 //! whose [`SQLITE`] and [`POSTGRES`] values the store picks per engine.
 
-use crate::sql::{dialect_statements, sqlite_ids};
+use crate::sql::{bound_limit, dialect_statements, sqlite_ids};
 
 /// A JSON array of ids in parameter `$n` as the right side of `= ANY`, on
 /// PostgreSQL: an array computed once, so each id is one index probe. (An
@@ -45,10 +45,13 @@ macro_rules! qualified_run_columns {
 /// (`not_before`, then id), after the key (`$2` not before, `$3` id); at
 /// most `$4` → `id`, `not_before_ms`. An ordered walk of the `runs_queued`
 /// index that stops at the limit: a claim never reads the whole backlog.
-pub(crate) const RUNS_QUEUED_WINDOW: &str = "SELECT id, not_before_ms FROM runs \
-    WHERE status = 'queued' AND not_before_ms <= $1 AND (not_before_ms, id) > ($2, $3) \
-      AND queue_event_id IS NULL \
-    ORDER BY not_before_ms, id LIMIT $4";
+pub(crate) const RUNS_QUEUED_WINDOW: &str = concat!(
+    "SELECT id, not_before_ms FROM runs \
+     WHERE status = 'queued' AND not_before_ms <= $1 AND (not_before_ms, id) > ($2, $3) \
+       AND queue_event_id IS NULL \
+     ORDER BY not_before_ms, id ",
+    bound_limit!("$4")
+);
 
 /// Of the queued runs a window lists (`$in_window`, a condition on alias
 /// `r`, and its first and last keys `($4, $5)` and `($6, $7)`), those a
@@ -194,7 +197,9 @@ pub(crate) const SQLITE: RunSql = RunSql {
     runs_claimable_queued: concat!(
         "SELECT id, job_id, job_version FROM (",
         claimable_queued_runs!("$1", concat!("r.id IN ", sqlite_ids!("$3"))),
-        " ORDER BY r.not_before_ms, r.id LIMIT $2) ORDER BY not_before_ms, id"
+        " ORDER BY r.not_before_ms, r.id ",
+        bound_limit!("$2"),
+        ") ORDER BY not_before_ms, id"
     ),
     runs_claim_ids: concat!(
         "UPDATE runs SET status = 'running', node = $1, started_at_ms = $4, \
@@ -237,7 +242,9 @@ pub(crate) const SQLITE: RunSql = RunSql {
              lease_expires_at_ms = NULL, error = $2 \
          WHERE status = 'running' AND lease_expires_at_ms < $1 AND id IN (\
              SELECT id FROM runs WHERE status = 'running' AND lease_expires_at_ms < $1 \
-             ORDER BY lease_expires_at_ms LIMIT $3) \
+             ORDER BY lease_expires_at_ms ",
+        bound_limit!("$3"),
+        ") \
          RETURNING ",
         run_columns!()
     ),

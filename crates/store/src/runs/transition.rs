@@ -352,109 +352,6 @@ impl Store {
         self.observe_write(claimed)
     }
 
-    async fn claim_queued<F>(
-        &self,
-        claim: &RunClaim,
-        started_at: Option<Timestamp>,
-        mut take: F,
-    ) -> Result<Vec<ClaimedRun>, StoreError>
-    where
-        F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
-    {
-        with_writer!(self, |pool, sql| {
-            let mut tx = pool.begin_with(sql.begin_claim).await.db()?;
-            let outcome = async {
-                // Windows of the queue in claim order, each filtered by the
-                // overlap policy, until enough are found or the queue ends:
-                // runs waiting their turn at the head cost one more window,
-                // never a scan of the whole backlog.
-                let limit = i64::from(claim.limit);
-                let window = (limit * WINDOW_PER_CLAIMED).clamp(WINDOW_MIN, WINDOW_MAX);
-                let mut after = (i64::MIN, i64::MIN);
-                let mut plain: Vec<(i64, i64, i64)> = Vec::new();
-                let mut room = limit;
-                while room > 0 {
-                    let keys: Vec<(i64, i64)> = sqlx::query_as(sql::RUNS_QUEUED_WINDOW)
-                        .bind(ms(claim.now))
-                        .bind(after.0)
-                        .bind(after.1)
-                        .bind(window)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .db()?;
-                    let (Some(&(first_id, first_not_before)), Some(&(last_id, last_not_before))) =
-                        (keys.first(), keys.last())
-                    else {
-                        break;
-                    };
-                    let found: Vec<(i64, i64, i64)> =
-                        sqlx::query_as(sql.runs.runs_claimable_queued)
-                            .bind(ms(claim.now))
-                            .bind(room)
-                            .bind(id_array(keys.iter().map(|(id, _)| *id)))
-                            .bind(first_not_before)
-                            .bind(first_id)
-                            .bind(last_not_before)
-                            .bind(last_id)
-                            .fetch_all(&mut *tx)
-                            .await
-                            .db()?;
-                    room -= i64::try_from(found.len()).unwrap_or(i64::MAX);
-                    plain.extend(found);
-                    if i64::try_from(keys.len()).unwrap_or(i64::MAX) < window {
-                        break;
-                    }
-                    after = (last_not_before, last_id);
-                }
-                let mut specs = specs_of!(self, versions(&plain), sql, tx)?;
-                let (mut chosen, open) = offer(&plain, &specs, &mut take);
-                // Queue event runs: their own candidates, with the queue's
-                // concurrency limit instead of the overlap policy.
-                let room = i64::from(claim.limit) - i64::try_from(chosen.len()).unwrap_or(0);
-                if open && room > 0 {
-                    if let Some(lock) = sql.queues.lock {
-                        sqlx::query(lock).execute(&mut *tx).await.db()?;
-                    }
-                    let events: Vec<(i64, i64, i64)> = sqlx::query_as(sql.queues.claimable_events)
-                        .bind(ms(claim.now))
-                        .bind(room)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .db()?;
-                    specs.extend(specs_of!(self, versions(&events), sql, tx)?);
-                    let (more, _) = offer(&events, &specs, &mut take);
-                    chosen.extend(more);
-                }
-                if chosen.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let rows = sqlx::query(sql.runs.runs_claim_ids)
-                    .bind(&claim.node)
-                    .bind(ms(claim.lease_until))
-                    .bind(id_array(chosen.iter().copied()))
-                    .bind(started_at.map(ms))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .db()?;
-                let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
-                runs.sort_by_key(|run| (run.not_before, run.id));
-                runs.into_iter()
-                    .map(|run| {
-                        let spec = specs
-                            .get(&(run.job_id, run.job_version))
-                            .cloned()
-                            .ok_or_else(|| {
-                                StoreError::corrupt("job version", "a run's job version is missing")
-                            })?;
-                        Ok(ClaimedRun { run, spec })
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()
-            }
-            .await;
-            commit_or_rollback(tx, outcome).await
-        })
-    }
-
     /// queued → cancelled. Returns the cancelled run, or `None` when the run
     /// was not queued (already started, ended, or unknown).
     pub async fn run_cancel_if_queued(
@@ -543,7 +440,65 @@ impl Store {
         self.observe_write(written)
     }
 
+    /// A group commit, as [`Store::runs_write_if_running`], and then in
+    /// the same transaction a claim of queued runs started at once, as
+    /// [`Store::runs_start_queued_within`]: one commit (one fsync on
+    /// PostgreSQL, one turn of the writing connection on SQLite) records the
+    /// ends of a node's runs and hands their workers the next runs. The
+    /// claim sees the ended runs ended, so the next queued run of a job
+    /// that allows no overlap may start in the same commit. Returns what
+    /// the writes applied and the runs claimed.
+    pub async fn runs_write_then_start_queued_within<F>(
+        &self,
+        writes: &RunWrites,
+        claim: &RunClaim,
+        take: F,
+    ) -> Result<(RunWritesApplied, Vec<ClaimedRun>), StoreError>
+    where
+        F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
+    {
+        let done = self
+            .write_and_claim(writes, Some((claim, Some(claim.now))), take)
+            .await;
+        self.observe_write(done)
+    }
+
+    async fn claim_queued<F>(
+        &self,
+        claim: &RunClaim,
+        started_at: Option<Timestamp>,
+        take: F,
+    ) -> Result<Vec<ClaimedRun>, StoreError>
+    where
+        F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
+    {
+        let (_, claimed) = self
+            .write_and_claim(&RunWrites::default(), Some((claim, started_at)), take)
+            .await?;
+        Ok(claimed)
+    }
+
     async fn write_if_running(&self, writes: &RunWrites) -> Result<RunWritesApplied, StoreError> {
+        let (applied, _) = self.write_and_claim(writes, None, |_| true).await?;
+        Ok(applied)
+    }
+
+    /// The group commit of `writes` (starts, log appends, then finishes,
+    /// each guarded by "still running on this node") and then, when
+    /// `claim` is given, a claim of queued runs (started at its instant
+    /// when one is given), in one transaction: a node whose runs ended
+    /// takes the next ones in the commit that records those ends, and the
+    /// claim sees them ended (a job that allows no overlap may start its
+    /// next queued run).
+    async fn write_and_claim<F>(
+        &self,
+        writes: &RunWrites,
+        claim: Option<(&RunClaim, Option<Timestamp>)>,
+        mut take: F,
+    ) -> Result<(RunWritesApplied, Vec<ClaimedRun>), StoreError>
+    where
+        F: FnMut(&ClaimCandidate<'_>) -> bool + Send,
+    {
         let appends = writes
             .appends
             .iter()
@@ -554,125 +509,239 @@ impl Store {
             .iter()
             .map(EncodedFinish::of)
             .collect::<Result<Vec<_>, StoreError>>()?;
-        if appends.is_empty() && finishes.is_empty() && writes.starts.is_empty() {
-            return Ok(RunWritesApplied::default());
+        let writing = !(appends.is_empty() && finishes.is_empty() && writes.starts.is_empty());
+        if !writing && claim.is_none() {
+            return Ok((RunWritesApplied::default(), Vec::new()));
         }
         let starts = starts_json(&writes.starts)?;
         let finishes_json = finishes_json(&finishes)?;
         with_writer!(self, |pool, sql| {
-            let mut tx = pool.begin_with(sql.begin_write).await.db()?;
+            let begin = if claim.is_some() {
+                sql.begin_claim
+            } else {
+                sql.begin_write
+            };
+            let mut tx = pool.begin_with(begin).await.db()?;
             let outcome = async {
-                let mut applied = RunWritesApplied::default();
-                let started: Vec<i64> = match &starts {
-                    Some(starts) => sqlx::query_scalar(sql.runs.runs_mark_started_if_running)
-                        .bind(starts)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .db()?,
-                    None => Vec::new(),
-                };
-                let started: HashSet<i64> = started.into_iter().collect();
-                applied.started =
-                    first_of_each_run(writes.starts.iter().map(|start| start.lease.run_id))
-                        .map(|(run_id, first)| first && started.contains(&run_id))
-                        .collect();
-                for (append, lines_json) in &appends {
-                    let lines = i64::try_from(append.lines.len()).unwrap_or(i64::MAX);
-                    let counted: Option<(i64,)> = sqlx::query_as(sql::RUN_COUNT_LOGS_IF_RUNNING)
-                        .bind(append.lease.run_id)
-                        .bind(&append.lease.node)
-                        .bind(lines)
-                        .bind(append.lease.token)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .db()?;
-                    if let Some((total,)) = counted
-                        && lines > 0
-                    {
-                        sqlx::query(sql.runs.run_logs_insert)
-                            .bind(append.lease.run_id)
-                            .bind(total - lines + 1)
-                            .bind(lines_json)
-                            .execute(&mut *tx)
-                            .await
-                            .db()?;
-                    }
-                    applied.appended.push(counted.is_some());
-                }
-                let finished: Vec<(i64, i64, bool)> = match &finishes_json {
-                    Some(finishes) => sqlx::query_as(sql.runs.runs_finish_if_running)
-                        .bind(finishes)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .db()?,
-                    None => Vec::new(),
-                };
-                let finished: HashMap<i64, (i64, bool)> = finished
-                    .into_iter()
-                    .map(|(run_id, total, cancel)| (run_id, (total, cancel)))
-                    .collect();
-                let firsts = first_of_each_run(finishes.iter().map(|finish| finish.id));
-                for (finish, (_, first)) in finishes.iter().zip(firsts) {
-                    // A second finish of a run in one batch finds it ended.
-                    let counted = finished.get(&finish.id).copied().filter(|_| first);
-                    if let Some((total, _)) = counted
-                        && finish.lines > 0
-                    {
-                        sqlx::query(sql.runs.run_logs_insert)
-                            .bind(finish.id)
-                            .bind(total - finish.lines + 1)
-                            .bind(&finish.lines_json)
-                            .execute(&mut *tx)
-                            .await
-                            .db()?;
-                    }
-                    let follow_up = match (&counted, &finish.follow_up) {
-                        // Cancelling a chunk ends its chain, even when the
-                        // chunk succeeded before it saw the request.
-                        (Some((_, true)), Some(new))
-                            if new.new.trigger == crate::runs::Trigger::Continuation =>
+                let applied = if writing {
+                    async {
+                        let mut applied = RunWritesApplied::default();
+                        let started: Vec<i64> = match &starts {
+                            Some(starts) => {
+                                sqlx::query_scalar(sql.runs.runs_mark_started_if_running)
+                                    .bind(starts)
+                                    .fetch_all(&mut *tx)
+                                    .await
+                                    .db()?
+                            }
+                            None => Vec::new(),
+                        };
+                        let started: HashSet<i64> = started.into_iter().collect();
+                        applied.started =
+                            first_of_each_run(writes.starts.iter().map(|start| start.lease.run_id))
+                                .map(|(run_id, first)| first && started.contains(&run_id))
+                                .collect();
+                        for (append, lines_json) in &appends {
+                            let lines = i64::try_from(append.lines.len()).unwrap_or(i64::MAX);
+                            let counted: Option<(i64,)> =
+                                sqlx::query_as(sql::RUN_COUNT_LOGS_IF_RUNNING)
+                                    .bind(append.lease.run_id)
+                                    .bind(&append.lease.node)
+                                    .bind(lines)
+                                    .bind(append.lease.token)
+                                    .fetch_optional(&mut *tx)
+                                    .await
+                                    .db()?;
+                            if let Some((total,)) = counted
+                                && lines > 0
+                            {
+                                sqlx::query(sql.runs.run_logs_insert)
+                                    .bind(append.lease.run_id)
+                                    .bind(total - lines + 1)
+                                    .bind(lines_json)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .db()?;
+                            }
+                            applied.appended.push(counted.is_some());
+                        }
+                        let finished: Vec<(i64, i64, bool)> = match &finishes_json {
+                            Some(finishes) => sqlx::query_as(sql.runs.runs_finish_if_running)
+                                .bind(finishes)
+                                .fetch_all(&mut *tx)
+                                .await
+                                .db()?,
+                            None => Vec::new(),
+                        };
+                        let finished: HashMap<i64, (i64, bool)> = finished
+                            .into_iter()
+                            .map(|(run_id, total, cancel)| (run_id, (total, cancel)))
+                            .collect();
+                        let firsts = first_of_each_run(finishes.iter().map(|finish| finish.id));
+                        for (finish, (_, first)) in finishes.iter().zip(firsts) {
+                            // A second finish of a run in one batch finds it ended.
+                            let counted = finished.get(&finish.id).copied().filter(|_| first);
+                            if let Some((total, _)) = counted
+                                && finish.lines > 0
+                            {
+                                sqlx::query(sql.runs.run_logs_insert)
+                                    .bind(finish.id)
+                                    .bind(total - finish.lines + 1)
+                                    .bind(&finish.lines_json)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .db()?;
+                            }
+                            let follow_up = match (&counted, &finish.follow_up) {
+                                // Cancelling a chunk ends its chain, even when the
+                                // chunk succeeded before it saw the request.
+                                (Some((_, true)), Some(new))
+                                    if new.new.trigger == crate::runs::Trigger::Continuation =>
+                                {
+                                    None
+                                }
+                                (Some(_), Some(new)) => {
+                                    crate::chains::join_first_chunk!(finish.id, new, &mut *tx);
+                                    let row = crate::runs::insert_queued!(new, &mut *tx)?;
+                                    Some(decode_run(&row)?)
+                                }
+                                _ => None,
+                            };
+                            applied.finished.push(counted.is_some());
+                            applied.follow_ups.push(follow_up);
+                        }
+                        if let Some(notify) = sql.notify_in_schema {
+                            for ids in progressed(writes, &applied).chunks(RUN_IDS_PER_NOTICE) {
+                                sqlx::query(notify)
+                                    .bind(RUN_PROGRESS_CHANNEL)
+                                    .bind(comma_separated(ids))
+                                    .execute(&mut *tx)
+                                    .await
+                                    .db()?;
+                            }
+                        }
+                        if let Some(notify) = sql.notify
+                            && applied.finished.contains(&true)
                         {
-                            None
+                            sqlx::query(notify)
+                                .bind(RUNS_CHANNEL)
+                                .bind(RUNS_FINISHED)
+                                .execute(&mut *tx)
+                                .await
+                                .db()?;
+                            if applied.follow_ups.iter().any(Option::is_some) {
+                                sqlx::query(notify)
+                                    .bind(RUNS_CHANNEL)
+                                    .bind(crate::feed::RUNS_QUEUED)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .db()?;
+                            }
                         }
-                        (Some(_), Some(new)) => {
-                            crate::chains::join_first_chunk!(finish.id, new, &mut *tx);
-                            let row = crate::runs::insert_queued!(new, &mut *tx)?;
-                            Some(decode_run(&row)?)
-                        }
-                        _ => None,
-                    };
-                    applied.finished.push(counted.is_some());
-                    applied.follow_ups.push(follow_up);
-                }
-                if let Some(notify) = sql.notify_in_schema {
-                    for ids in progressed(writes, &applied).chunks(RUN_IDS_PER_NOTICE) {
-                        sqlx::query(notify)
-                            .bind(RUN_PROGRESS_CHANNEL)
-                            .bind(comma_separated(ids))
-                            .execute(&mut *tx)
+                        Ok::<_, StoreError>(applied)
+                    }
+                    .await?
+                } else {
+                    RunWritesApplied::default()
+                };
+                let Some((claim, started_at)) = claim else {
+                    return Ok((applied, Vec::new()));
+                };
+                let claimed = async {
+                    // Windows of the queue in claim order, each filtered by the
+                    // overlap policy, until enough are found or the queue ends:
+                    // runs waiting their turn at the head cost one more window,
+                    // never a scan of the whole backlog.
+                    let limit = i64::from(claim.limit);
+                    let window = (limit * WINDOW_PER_CLAIMED).clamp(WINDOW_MIN, WINDOW_MAX);
+                    let mut after = (i64::MIN, i64::MIN);
+                    let mut plain: Vec<(i64, i64, i64)> = Vec::new();
+                    let mut room = limit;
+                    while room > 0 {
+                        let keys: Vec<(i64, i64)> = sqlx::query_as(sql::RUNS_QUEUED_WINDOW)
+                            .bind(ms(claim.now))
+                            .bind(after.0)
+                            .bind(after.1)
+                            .bind(window)
+                            .fetch_all(&mut *tx)
                             .await
                             .db()?;
+                        let (
+                            Some(&(first_id, first_not_before)),
+                            Some(&(last_id, last_not_before)),
+                        ) = (keys.first(), keys.last())
+                        else {
+                            break;
+                        };
+                        let found: Vec<(i64, i64, i64)> =
+                            sqlx::query_as(sql.runs.runs_claimable_queued)
+                                .bind(ms(claim.now))
+                                .bind(room)
+                                .bind(id_array(keys.iter().map(|(id, _)| *id)))
+                                .bind(first_not_before)
+                                .bind(first_id)
+                                .bind(last_not_before)
+                                .bind(last_id)
+                                .fetch_all(&mut *tx)
+                                .await
+                                .db()?;
+                        room -= i64::try_from(found.len()).unwrap_or(i64::MAX);
+                        plain.extend(found);
+                        if i64::try_from(keys.len()).unwrap_or(i64::MAX) < window {
+                            break;
+                        }
+                        after = (last_not_before, last_id);
                     }
-                }
-                if let Some(notify) = sql.notify
-                    && applied.finished.contains(&true)
-                {
-                    sqlx::query(notify)
-                        .bind(RUNS_CHANNEL)
-                        .bind(RUNS_FINISHED)
-                        .execute(&mut *tx)
+                    let mut specs = specs_of!(self, versions(&plain), sql, tx)?;
+                    let (mut chosen, open) = offer(&plain, &specs, &mut take);
+                    // Queue event runs: their own candidates, with the queue's
+                    // concurrency limit instead of the overlap policy.
+                    let room = i64::from(claim.limit) - i64::try_from(chosen.len()).unwrap_or(0);
+                    if open && room > 0 {
+                        if let Some(lock) = sql.queues.lock {
+                            sqlx::query(lock).execute(&mut *tx).await.db()?;
+                        }
+                        let events: Vec<(i64, i64, i64)> =
+                            sqlx::query_as(sql.queues.claimable_events)
+                                .bind(ms(claim.now))
+                                .bind(room)
+                                .fetch_all(&mut *tx)
+                                .await
+                                .db()?;
+                        specs.extend(specs_of!(self, versions(&events), sql, tx)?);
+                        let (more, _) = offer(&events, &specs, &mut take);
+                        chosen.extend(more);
+                    }
+                    if chosen.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let rows = sqlx::query(sql.runs.runs_claim_ids)
+                        .bind(&claim.node)
+                        .bind(ms(claim.lease_until))
+                        .bind(id_array(chosen.iter().copied()))
+                        .bind(started_at.map(ms))
+                        .fetch_all(&mut *tx)
                         .await
                         .db()?;
-                    if applied.follow_ups.iter().any(Option::is_some) {
-                        sqlx::query(notify)
-                            .bind(RUNS_CHANNEL)
-                            .bind(crate::feed::RUNS_QUEUED)
-                            .execute(&mut *tx)
-                            .await
-                            .db()?;
-                    }
+                    let mut runs = rows.iter().map(decode_run).collect::<Result<Vec<_>, _>>()?;
+                    runs.sort_by_key(|run| (run.not_before, run.id));
+                    runs.into_iter()
+                        .map(|run| {
+                            let spec = specs
+                                .get(&(run.job_id, run.job_version))
+                                .cloned()
+                                .ok_or_else(|| {
+                                    StoreError::corrupt(
+                                        "job version",
+                                        "a run's job version is missing",
+                                    )
+                                })?;
+                            Ok(ClaimedRun { run, spec })
+                        })
+                        .collect::<Result<Vec<_>, StoreError>>()
                 }
-                Ok(applied)
+                .await?;
+                Ok((applied, claimed))
             }
             .await;
             commit_or_rollback(tx, outcome).await

@@ -29,6 +29,8 @@ store_tests! {
     a_job_allowing_overlap_starts_all_its_queued_runs,
     a_claim_finds_a_claimable_run_behind_many_waiting_their_turn,
     a_starting_claim_records_the_start_in_its_own_commit,
+    a_commit_of_ends_claims_the_next_runs_and_sees_those_ends,
+    a_commit_of_ends_that_fails_claims_nothing,
     a_claim_takes_only_the_runs_it_accepts_oldest_first_and_stops_at_a_refusal,
     heartbeats_renew_held_leases_and_report_cancel_requests,
     expired_leases_become_interrupted_runs,
@@ -618,6 +620,82 @@ async fn a_starting_claim_records_the_start_in_its_own_commit(db: TestDb) {
     assert_eq!((released.requeued, released.expired), (0, 1));
     let stored = db.store.run_get(run.id).await.unwrap().unwrap();
     assert_status(&stored, RunStatus::Running);
+}
+
+/// The group commit that records a run's end claims the next queued runs
+/// in the same transaction, after the end: the next run of a job that
+/// allows no overlap (which a claim before that commit could not take) is
+/// claimed, started at the claim's instant.
+async fn a_commit_of_ends_claims_the_next_runs_and_sees_those_ends(db: TestDb) {
+    let first = running_run(&db, "serial").await;
+    let next = queue_run(&db.store, first.job_id).await;
+    let other = create_job(&db.store, "other").await;
+    let other = queue_run(&db.store, other.id).await;
+    let writes = RunWrites {
+        finishes: vec![finish_as(first.id, NODE, RunStatus::Succeeded, at(4))],
+        ..RunWrites::default()
+    };
+    let mut offered = Vec::new();
+    let (applied, claimed) = db
+        .store
+        .runs_write_then_start_queued_within(&writes, &claim_all(NODE, at(5)), |candidate| {
+            offered.push(candidate.run_id);
+            true
+        })
+        .await
+        .unwrap();
+    assert_eq!(applied.finished, [true]);
+    assert_eq!(offered, [next.id, other.id], "oldest first");
+    assert_eq!(
+        claimed.iter().map(|c| c.run.id).collect::<Vec<_>>(),
+        [next.id, other.id]
+    );
+    for claimed in &claimed {
+        assert_status(&claimed.run, RunStatus::Running);
+        assert_eq!(claimed.run.started_at, Some(at(5)));
+    }
+    let ended = db.store.run_get(first.id).await.unwrap().unwrap();
+    assert_status(&ended, RunStatus::Succeeded);
+    let stored = db.store.run_get(next.id).await.unwrap().unwrap();
+    assert_eq!(stored.started_at, Some(at(5)), "committed with the end");
+
+    // With no end to write, it is a claim: the job's run is running now.
+    let (applied, claimed) = db
+        .store
+        .runs_write_then_start_queued_within(&RunWrites::default(), &claim_all(NODE, at(6)), |_| {
+            true
+        })
+        .await
+        .unwrap();
+    assert_eq!(applied, store::RunWritesApplied::default());
+    assert!(claimed.is_empty(), "{claimed:?}");
+}
+
+/// The ends and the claim commit together or not at all: a commit the
+/// store refuses (a follow-up of a job that does not exist) leaves the
+/// run running and the queued runs queued.
+async fn a_commit_of_ends_that_fails_claims_nothing(db: TestDb) {
+    let first = running_run(&db, "refused").await;
+    let other = create_job(&db.store, "waiting").await;
+    let waiting = queue_run(&db.store, other.id).await;
+    let writes =
+        RunWrites {
+            finishes: vec![
+                finish_as(first.id, NODE, RunStatus::Failed, at(4))
+                    .with_follow_up(Some(NewRun::new(424_242, Trigger::Retry, at(4)))),
+            ],
+            ..RunWrites::default()
+        };
+    let refused = db
+        .store
+        .runs_write_then_start_queued_within(&writes, &claim_all(NODE, at(5)), |_| true)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let stored = db.store.run_get(first.id).await.unwrap().unwrap();
+    assert_status(&stored, RunStatus::Running);
+    let stored = db.store.run_get(waiting.id).await.unwrap().unwrap();
+    assert_status(&stored, RunStatus::Queued);
+    assert_eq!(stored.node, None);
 }
 
 async fn a_claim_takes_only_the_runs_it_accepts_oldest_first_and_stops_at_a_refusal(db: TestDb) {

@@ -7,7 +7,10 @@ use store::{
     NewDelivery, NewToken, Role, SecretKey, StoreError,
 };
 
-use crate::{fixtures::at, harness::TestDb};
+use crate::{
+    fixtures::{at, create_job},
+    harness::TestDb,
+};
 
 store_tests! {
     a_token_verifies_by_its_secret_which_is_never_stored,
@@ -17,6 +20,7 @@ store_tests! {
     the_audit_log_pages_newest_first,
     the_audit_log_filters_by_actor_and_target_and_pages,
     old_audit_entries_are_pruned_in_batches,
+    a_run_queued_on_request_is_audited_with_it,
     channels_are_upserted_by_name,
     channel_urls_are_sealed_at_rest,
     deliveries_are_enqueued_once_and_claimed_by_one_sender,
@@ -466,4 +470,62 @@ async fn channel_urls_are_sealed_at_rest(db: TestDb) {
         db.store.channel_list().await.unwrap()[0].spec.url,
         "https://hooks.example/plain"
     );
+}
+
+/// A run queued on someone's request has its audit entry (target
+/// `run:<id>`) appended with it, and is queued as any run.
+async fn a_run_queued_on_request_is_audited_with_it(db: TestDb) {
+    let job = create_job(&db.store, "audited").await;
+    let by_ana = AuditFilter {
+        actor: Some("ana".into()),
+        target: None,
+    };
+    let audit = store::RunAudit {
+        actor: "ana".into(),
+        action: "run.start".into(),
+        detail: serde_json::json!({"job_id": job.id}),
+    };
+    let (run, audited) = db
+        .store
+        .run_insert_audited(
+            &store::NewRun::new(job.id, store::Trigger::Api, at(0)),
+            &audit,
+        )
+        .await
+        .unwrap();
+    audited.unwrap();
+    assert_eq!(run.status, store::RunStatus::Queued);
+    let stored = db.store.run_get(run.id).await.unwrap().unwrap();
+    assert_eq!(stored, run);
+    let entries = db
+        .store
+        .audit_search(&by_ana, None, 10)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].action, "run.start");
+    assert_eq!(entries[0].target, format!("run:{}", run.id));
+    assert_eq!(entries[0].detail, serde_json::json!({"job_id": job.id}));
+    assert_eq!(entries[0].at, at(0));
+
+    // A job that does not exist: neither a run nor an entry.
+    let missing = db
+        .store
+        .run_insert_audited(
+            &store::NewRun::new(424_242, store::Trigger::Api, at(0)),
+            &audit,
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::JobNotFound { .. })),
+        "{missing:?}"
+    );
+    let entries = db
+        .store
+        .audit_search(&by_ana, None, 10)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(entries.len(), 1, "{entries:?}");
 }
