@@ -46,20 +46,28 @@ pub(crate) const RUNS_FINISHED: &str = "finished";
 pub(crate) const CANCEL_PREFIX: &str = "cancel:";
 
 /// Tells the nodes (PostgreSQL; `$notify` is `None` on SQLite) on `$conn`,
-/// at its commit, that runs were queued; evaluates to
-/// `Result<(), DatabaseError>`.
-macro_rules! notify_runs_queued {
-    ($notify:expr, $conn:expr) => {
+/// at its commit, `$payload` on the runs channel (`RUNS_QUEUED`,
+/// `RUNS_FINISHED`); evaluates to `Result<(), DatabaseError>`.
+macro_rules! notify_runs {
+    ($notify:expr, $payload:expr, $conn:expr) => {
         match $notify {
             Some(notify) => sqlx::query(notify)
                 .bind($crate::feed::RUNS_CHANNEL)
-                .bind($crate::feed::RUNS_QUEUED)
+                .bind($payload)
                 .execute($conn)
                 .await
                 .db()
                 .map(drop),
             None => Ok(()),
         }
+    };
+}
+pub(crate) use notify_runs;
+
+/// [`notify_runs!`] with [`RUNS_QUEUED`]: runs were queued.
+macro_rules! notify_runs_queued {
+    ($notify:expr, $conn:expr) => {
+        $crate::feed::notify_runs!($notify, $crate::feed::RUNS_QUEUED, $conn)
     };
 }
 pub(crate) use notify_runs_queued;

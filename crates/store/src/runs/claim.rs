@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::{
     codec::{commit_or_rollback, id_array, ms, parse_enum, to_json},
     error::{DbResultExt, StoreError},
-    feed::{CANCEL_PREFIX, RUNS_CHANNEL, notify_runs_queued},
+    feed::{CANCEL_PREFIX, notify_runs, notify_runs_queued},
     jobs::{JobSpec, Overlap},
     runs::{ActiveRuns, decode_run},
     runs::{Run, RunStatus, Trigger},
@@ -281,15 +281,8 @@ impl Store {
                 if inserted.iter().any(|run| run.status == RunStatus::Queued) {
                     notify_runs_queued!(sql.notify, &mut *tx)?;
                 }
-                if let Some(notify) = sql.notify {
-                    for (_, run_id, _) in &cancelled {
-                        sqlx::query(notify)
-                            .bind(RUNS_CHANNEL)
-                            .bind(format!("{CANCEL_PREFIX}{run_id}"))
-                            .execute(&mut *tx)
-                            .await
-                            .db()?;
-                    }
+                for (_, run_id, _) in &cancelled {
+                    notify_runs!(sql.notify, format!("{CANCEL_PREFIX}{run_id}"), &mut *tx)?;
                 }
                 Ok(assemble(&plans, inserted, cancelled, specs))
             }

@@ -33,7 +33,10 @@ use serde_json::json;
 use crate::{
     codec::{Columns, commit_or_rollback, from_json, id_array, ms, opt_to_json, to_json},
     error::{DbResultExt, StoreError},
-    feed::{CANCEL_PREFIX, RUN_IDS_PER_NOTICE, RUN_PROGRESS_CHANNEL, RUNS_CHANNEL, RUNS_FINISHED},
+    feed::{
+        CANCEL_PREFIX, RUN_IDS_PER_NOTICE, RUN_PROGRESS_CHANNEL, RUNS_FINISHED, notify_runs,
+        notify_runs_queued,
+    },
     jobs::JobSpec,
     runs::sql,
     runs::{HttpCall, Lease, LogLine, Run, RunError, RunStatus},
@@ -386,13 +389,8 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await
                     .db()?;
-                if let (Some(notify), Some(_)) = (sql.notify, &node) {
-                    sqlx::query(notify)
-                        .bind(RUNS_CHANNEL)
-                        .bind(format!("{CANCEL_PREFIX}{id}"))
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
+                if node.is_some() {
+                    notify_runs!(sql.notify, format!("{CANCEL_PREFIX}{id}"), &mut *tx)?;
                 }
                 Ok(node.map(|(node,)| node))
             }
@@ -620,22 +618,10 @@ impl Store {
                                     .db()?;
                             }
                         }
-                        if let Some(notify) = sql.notify
-                            && applied.finished.contains(&true)
-                        {
-                            sqlx::query(notify)
-                                .bind(RUNS_CHANNEL)
-                                .bind(RUNS_FINISHED)
-                                .execute(&mut *tx)
-                                .await
-                                .db()?;
+                        if applied.finished.contains(&true) {
+                            notify_runs!(sql.notify, RUNS_FINISHED, &mut *tx)?;
                             if applied.follow_ups.iter().any(Option::is_some) {
-                                sqlx::query(notify)
-                                    .bind(RUNS_CHANNEL)
-                                    .bind(crate::feed::RUNS_QUEUED)
-                                    .execute(&mut *tx)
-                                    .await
-                                    .db()?;
+                                notify_runs_queued!(sql.notify, &mut *tx)?;
                             }
                         }
                         Ok::<_, StoreError>(applied)
@@ -819,22 +805,10 @@ impl Store {
                     };
                     interrupted.push((run, queued));
                 }
-                if let Some(notify) = sql.notify
-                    && !interrupted.is_empty()
-                {
-                    sqlx::query(notify)
-                        .bind(RUNS_CHANNEL)
-                        .bind(RUNS_FINISHED)
-                        .execute(&mut *tx)
-                        .await
-                        .db()?;
+                if !interrupted.is_empty() {
+                    notify_runs!(sql.notify, RUNS_FINISHED, &mut *tx)?;
                     if interrupted.iter().any(|(_, queued)| queued.is_some()) {
-                        sqlx::query(notify)
-                            .bind(RUNS_CHANNEL)
-                            .bind(crate::feed::RUNS_QUEUED)
-                            .execute(&mut *tx)
-                            .await
-                            .db()?;
+                        notify_runs_queued!(sql.notify, &mut *tx)?;
                     }
                 }
                 Ok(interrupted)
