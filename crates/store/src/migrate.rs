@@ -50,6 +50,7 @@ migrations! {
     16 => "0016_run_lease_tokens": "run lease tokens",
     17 => "0017_entities_count_toward_the_quota": "custom entities count toward the storage quota",
     18 => "0018_queue_claims_without_ranking": "queue claims without ranking every due event",
+    19 => "0019_event_runs_indexed_by_event": "event runs indexed by their event, not their status",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {

@@ -594,6 +594,45 @@ mod plan_tests {
         schema.drop().await;
     }
 
+    /// The newest run of an event (the orphan re-queue asks once per
+    /// orphan) is found by the event: before, SQLite walked every event
+    /// run's entry of an index keyed by status first, once per orphan.
+    async fn assert_an_events_runs_are_found_by_the_event(store: &Store) {
+        let plan = plan(
+            store,
+            Frame::IndexPossible,
+            sql::LAST_RUN_OF_EVENT,
+            &[Param::Int(7)],
+        )
+        .await;
+        match store.engine() {
+            Engine::Sqlite => assert!(
+                plan.contains("SEARCH runs USING INDEX runs_by_event (queue_event_id=?)"),
+                "{plan}"
+            ),
+            Engine::Postgres => assert!(
+                plan.contains("runs_by_event on runs")
+                    && plan.contains("Index Cond: (queue_event_id = "),
+                "{plan}"
+            ),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_events_runs_are_found_by_the_event_on_both_engines() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Store::open_sqlite(dir.path().join("clockwork.db"))
+            .await
+            .unwrap();
+        assert_an_events_runs_are_found_by_the_event(&sqlite).await;
+
+        let schema = test_support::PgSchema::create("event_runs_plan_test").await;
+        let postgres = Store::open(schema.url()).await.unwrap();
+        assert_an_events_runs_are_found_by_the_event(&postgres).await;
+        postgres.close().await;
+        schema.drop().await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unlimited_event_claims_read_their_index_on_both_engines() {
         let dir = tempfile::tempdir().unwrap();
