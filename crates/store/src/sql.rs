@@ -124,6 +124,9 @@ pub(crate) struct Dialect {
     /// and `|`: channels are database-wide, and a listener ignores what
     /// another schema's installation announces.
     pub(crate) notify_in_schema: Option<&'static str>,
+    /// `notify_in_schema` (`$1`, `$2`) and `notify` (`$3`, `$4`) in one
+    /// statement: one round trip where a commit tells both.
+    pub(crate) notify_in_schema_and_runs: Option<&'static str>,
     /// Key-value entries and the storage browser (`kv/sql.rs`).
     pub(crate) kv: &'static KvSql,
     /// Jobs (`jobs/sql.rs`).
@@ -145,6 +148,7 @@ pub(crate) const SQLITE: Dialect = Dialect {
     begin_claim: "BEGIN IMMEDIATE",
     notify: None,
     notify_in_schema: None,
+    notify_in_schema_and_runs: None,
     kv: &crate::kv::sql::SQLITE,
     jobs: &crate::jobs::sql::SQLITE,
     chains: &crate::chains::sql::SQLITE,
@@ -177,6 +181,9 @@ pub(crate) const POSTGRES: Dialect = Dialect {
     begin_claim: PG_BEGIN_CLAIM,
     notify: Some("SELECT pg_notify($1, $2)"),
     notify_in_schema: Some("SELECT pg_notify($1, COALESCE(current_schema(), '') || '|' || $2)"),
+    notify_in_schema_and_runs: Some(
+        "SELECT pg_notify($1, COALESCE(current_schema(), '') || '|' || $2), pg_notify($3, $4)",
+    ),
     kv: &crate::kv::sql::POSTGRES,
     jobs: &crate::jobs::sql::POSTGRES,
     chains: &crate::chains::sql::POSTGRES,

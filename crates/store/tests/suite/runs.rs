@@ -31,6 +31,7 @@ store_tests! {
     a_starting_claim_records_the_start_in_its_own_commit,
     a_commit_of_ends_claims_the_next_runs_and_sees_those_ends,
     a_commit_of_ends_that_fails_claims_nothing,
+    a_commit_of_ends_tells_the_nodes_which_runs_moved_and_that_runs_ended,
     a_claim_takes_only_the_runs_it_accepts_oldest_first_and_stops_at_a_refusal,
     heartbeats_renew_held_leases_and_report_cancel_requests,
     expired_leases_become_interrupted_runs,
@@ -620,6 +621,40 @@ async fn a_starting_claim_records_the_start_in_its_own_commit(db: TestDb) {
     assert_eq!((released.requeued, released.expired), (0, 1));
     let stored = db.store.run_get(run.id).await.unwrap().unwrap();
     assert_status(&stored, RunStatus::Running);
+}
+
+/// The commit that records a run's end tells every node (PostgreSQL) both
+/// that this run moved on (live log streams follow it) and that runs ended
+/// (queued runs waiting behind them may start): two notices, sent by one
+/// statement. SQLite has no other node and no feed.
+async fn a_commit_of_ends_tells_the_nodes_which_runs_moved_and_that_runs_ended(db: TestDb) {
+    let Some(mut feed) = db.store.change_feed().await.unwrap() else {
+        assert_eq!(
+            db.store.engine(),
+            store::Engine::Sqlite,
+            "only SQLite has no feed"
+        );
+        return;
+    };
+    let run = running_run(&db, "told").await;
+    let writes = RunWrites {
+        finishes: vec![finish_as(run.id, NODE, RunStatus::Succeeded, at(4))],
+        ..RunWrites::default()
+    };
+    let applied = db.store.runs_write_if_running(&writes).await.unwrap();
+    assert_eq!(applied.finished, [true]);
+    let (mut moved, mut ended) = (false, false);
+    while !(moved && ended) {
+        let change = tokio::time::timeout(Duration::from_secs(10), feed.next())
+            .await
+            .unwrap_or_else(|_| panic!("no notice (moved {moved}, ended {ended})"))
+            .unwrap();
+        match change {
+            store::Change::RunsProgressed(ids) if ids.contains(&run.id) => moved = true,
+            store::Change::RunsFinished => ended = true,
+            _ => {}
+        }
+    }
 }
 
 /// The group commit that records a run's end claims the next queued runs
