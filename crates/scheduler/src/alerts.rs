@@ -31,6 +31,9 @@ const CLAIM_BATCH: u32 = 20;
 
 /// The most ended runs whose alerts are enqueued together.
 const ENQUEUE_BATCH: usize = 1_024;
+/// How far back a starting node looks for ended runs whose alerts were
+/// raised and never stored ([`catch_up`]).
+const CATCH_UP: Duration = Duration::from_secs(60 * 60);
 
 /// A run that reached a status that may raise alerts.
 pub(crate) type Raised = (Run, RunStatus);
@@ -92,6 +95,9 @@ pub(crate) async fn enqueuer(
     mut raised: mpsc::UnboundedReceiver<Raised>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    if let Err(error) = catch_up(&core).await {
+        tracing::warn!(%error, "cannot look for alerts a stopped process did not store");
+    }
     let mut batch = Vec::with_capacity(ENQUEUE_BATCH);
     loop {
         tokio::select! {
@@ -111,13 +117,68 @@ pub(crate) async fn enqueuer(
 }
 
 async fn enqueue_batch(core: &Core, batch: &mut Vec<Raised>) {
-    if let Err(error) = enqueue(core, batch).await {
+    if let Err(error) = enqueue(core, batch, Raising::Live).await {
         tracing::warn!(%error, runs = batch.len(), "cannot enqueue failure alerts");
     }
     batch.clear();
 }
 
-async fn enqueue(core: &Core, raised: &[Raised]) -> Result<(), store::StoreError> {
+/// Stores the alerts of runs that ended in the last hour with an alert
+/// raised and no delivery stored: a process stopped (killed, or its machine
+/// lost) between committing a run's end and storing its alert. The state
+/// that leaves is told apart by the missing delivery rows, so no marker is
+/// written in the run's end commit. Only channels unchanged since a run
+/// ended get its alert (it is the alert they would have had), and each
+/// delivery is stored once whichever node stores it, so a run also raised
+/// live meanwhile is not alerted twice. A success's `recovered` is not
+/// caught up: telling it needs each success's previous outcome.
+async fn catch_up(core: &Core) -> Result<(), store::StoreError> {
+    if core.config.alerts.is_none() {
+        return Ok(());
+    }
+    let since = core.now() - CATCH_UP;
+    let mut after = 0;
+    loop {
+        let runs = core
+            .store
+            .runs_ended_without_alerts(since, after, ENQUEUE_BATCH as u32)
+            .await?;
+        let Some(last) = runs.last() else {
+            return Ok(());
+        };
+        after = last.id;
+        let full = runs.len() == ENQUEUE_BATCH;
+        let raised: Vec<Raised> = runs
+            .into_iter()
+            .map(|run| {
+                let status = run.status;
+                (run, status)
+            })
+            .collect();
+        tracing::info!(
+            runs = raised.len(),
+            "storing alerts a stopped process did not store"
+        );
+        enqueue(core, &raised, Raising::CaughtUp).await?;
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether alerts are enqueued as their runs end, or caught up later.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Raising {
+    Live,
+    /// By [`catch_up`]: only channels unchanged since the run ended.
+    CaughtUp,
+}
+
+async fn enqueue(
+    core: &Core,
+    raised: &[Raised],
+    raising: Raising,
+) -> Result<(), store::StoreError> {
     let channels: Vec<NotificationChannel> = core
         .store
         .channel_list()
@@ -140,6 +201,10 @@ async fn enqueue(core: &Core, raised: &[Raised]) -> Result<(), store::StoreError
         let wanting = channels
             .iter()
             .filter(|c| c.spec.events.contains(&event))
+            .filter(|c| match raising {
+                Raising::Live => true,
+                Raising::CaughtUp => run.finished_at.is_some_and(|end| c.updated_at <= end),
+            })
             .collect::<Vec<_>>();
         if wanting.is_empty() {
             continue;

@@ -51,6 +51,7 @@ migrations! {
     17 => "0017_entities_count_toward_the_quota": "custom entities count toward the storage quota",
     18 => "0018_queue_claims_without_ranking": "queue claims without ranking every due event",
     19 => "0019_event_runs_indexed_by_event": "event runs indexed by their event, not their status",
+    20 => "0020_deliveries_by_run": "alert deliveries indexed by their run",
 }
 
 fn migration(version: i64, description: &'static str, sql: &'static str) -> Migration {

@@ -11,11 +11,12 @@ use tokio::{
     sync::mpsc,
 };
 
-use crate::harness::{PATIENCE, TestEnv, spec, wait_for};
+use crate::harness::{PATIENCE, TestEnv, eventually, spec, wait_for};
 
 scheduler_tests! {
     failures_and_recoveries_are_posted_to_channels_with_retries,
     a_run_interrupted_by_shutdown_has_its_alert_stored,
+    alerts_a_stopped_process_did_not_store_are_stored_when_a_node_starts,
 }
 
 /// A local HTTP server answering each request with the next status of
@@ -205,5 +206,84 @@ async fn a_run_interrupted_by_shutdown_has_its_alert_stored(env: TestEnv) {
             .iter()
             .any(|d| d.run_id == run.id && d.event == AlertEvent::Interrupted),
         "the interrupted run's alert is stored: {deliveries:?}"
+    );
+}
+
+/// A channel listening for failures, at an address nobody answers (what is
+/// stored is the question, not what is sent).
+async fn unanswered_channel(env: &TestEnv, name: &str) -> store::NotificationChannel {
+    env.store
+        .channel_upsert(&ChannelSpec {
+            name: name.into(),
+            kind: ChannelKind::Webhook,
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec![AlertEvent::Failed],
+            enabled: true,
+        })
+        .await
+        .unwrap()
+}
+
+fn alerting(env: &TestEnv, node: &str) -> scheduler::SchedulerConfig {
+    let mut config = env.config(node);
+    config.alerts = Some(egress::Client::new(egress::Policy::default()).unwrap());
+    config
+}
+
+/// A process that stops between committing a run's end and storing its
+/// alert (kill -9, a lost machine) leaves an ended run with no delivery.
+/// The next node to start stores the missing alert, once however often
+/// nodes start, and only for channels unchanged since the run ended.
+async fn alerts_a_stopped_process_did_not_store_are_stored_when_a_node_starts(env: TestEnv) {
+    let hook = unanswered_channel(&env, "hook").await;
+    let job = env
+        .create_job(spec("broken", "throw new Error('no')"), None)
+        .await;
+    // A node without alerts leaves what such a stop leaves: the failure
+    // committed, its alert never stored.
+    let handle = env.start(env.config("node-a")).await;
+    let mut events = handle.events();
+    let run = handle.run_now(job.id, None, Trigger::Manual).await.unwrap();
+    wait_for(&mut events, "the run fails", |e| {
+        e.run_id == run.id && e.status == RunStatus::Failed
+    })
+    .await;
+    handle.shutdown(Duration::from_secs(5)).await;
+    let stored = |channel: i64| {
+        let store = env.store.clone();
+        async move {
+            store
+                .deliveries_of_channel(channel, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|d| d.run_id == run.id)
+                .map(|d| d.event)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        stored(hook.id).await,
+        [],
+        "nothing stored by the node without alerts"
+    );
+    // Added after the run ended: the failure is not an alert it would have had.
+    let late = unanswered_channel(&env, "late").await;
+
+    let handle = env.start(alerting(&env, "node-b")).await;
+    eventually("the missing alert is stored", || async {
+        stored(hook.id).await == [AlertEvent::Failed]
+    })
+    .await;
+    handle.shutdown(Duration::from_secs(5)).await;
+    // Another start looks again (its shutdown waits for the alerts it
+    // stores) and adds nothing.
+    let handle = env.start(alerting(&env, "node-c")).await;
+    handle.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(stored(hook.id).await, [AlertEvent::Failed], "stored once");
+    assert_eq!(
+        stored(late.id).await,
+        [],
+        "not for a channel changed since the run ended"
     );
 }

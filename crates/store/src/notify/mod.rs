@@ -384,6 +384,30 @@ impl Store {
             .find(|channel| channel.spec.name == name))
     }
 
+    /// Up to `limit` runs, after run `after_id` in id order, that ended
+    /// `failed`, `timed_out`, `interrupted` or `missed` at or after
+    /// `since` and have no delivery to any channel: alerts raised and never
+    /// stored, because the process stopped between writing a run's end and
+    /// storing its deliveries. Call again after the last id while it
+    /// returns `limit` runs.
+    pub async fn runs_ended_without_alerts(
+        &self,
+        since: Timestamp,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::Run>, StoreError> {
+        with_backend!(self, |pool, _sql| {
+            let rows = sqlx::query(sql::RUNS_ENDED_WITHOUT_ALERTS)
+                .bind(ms(since))
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .db()?;
+            rows.iter().map(crate::runs::decode_run).collect()
+        })
+    }
+
     /// A channel's newest `limit` deliveries, newest first.
     pub async fn deliveries_of_channel(
         &self,

@@ -111,3 +111,18 @@ pub(crate) const DELIVERY_LIST: &str = concat!(
     delivery_columns!(),
     " FROM notification_deliveries WHERE id < $1 ORDER BY id DESC LIMIT $2"
 );
+
+/// `$1` earliest end, `$2` after this run id, `$3` limit: runs that ended
+/// `failed`, `timed_out`, `interrupted` or `missed` since `$1` and have no
+/// delivery at all, by id → run columns. Their alerts were raised and never
+/// stored (the process died between a run's end and its alert).
+pub(crate) const RUNS_ENDED_WITHOUT_ALERTS: &str = concat!(
+    "SELECT ",
+    crate::runs::sql::run_columns!(),
+    " FROM runs r \
+     WHERE r.status IN ('failed', 'timed_out', 'interrupted', 'missed') \
+       AND r.finished_at_ms >= $1 AND r.id > $2 \
+       AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.run_id = r.id) \
+     ORDER BY r.id ",
+    crate::sql::bound_limit!("$3")
+);

@@ -8,7 +8,7 @@ use store::{
 };
 
 use crate::{
-    fixtures::{at, create_job},
+    fixtures::{NODE, at, create_job, finish_as, running_run},
     harness::TestDb,
 };
 
@@ -25,6 +25,7 @@ store_tests! {
     channel_urls_are_sealed_at_rest,
     deliveries_are_enqueued_once_and_claimed_by_one_sender,
     delivery_outcomes_are_recorded_once,
+    runs_ended_with_an_alert_and_no_delivery_are_found_by_end_and_id,
 }
 
 async fn a_token_verifies_by_its_secret_which_is_never_stored(db: TestDb) {
@@ -528,4 +529,68 @@ async fn a_run_queued_on_request_is_audited_with_it(db: TestDb) {
         .unwrap()
         .items;
     assert_eq!(entries.len(), 1, "{entries:?}");
+}
+
+/// What a starting node finds of alerts a stopped process never stored:
+/// runs that ended with a status that raises one, since the instant asked,
+/// that have no delivery, in id order and paged by id.
+async fn runs_ended_with_an_alert_and_no_delivery_are_found_by_end_and_id(db: TestDb) {
+    let mut ended = Vec::new();
+    for (name, status, end) in [
+        ("failed", store::RunStatus::Failed, 10),
+        ("succeeded", store::RunStatus::Succeeded, 10),
+        ("timed-out-early", store::RunStatus::TimedOut, 4),
+        ("delivered", store::RunStatus::Failed, 10),
+        ("interrupted", store::RunStatus::Interrupted, 11),
+    ] {
+        let run = running_run(&db, name).await;
+        db.store
+            .runs_write_if_running(&store::RunWrites {
+                finishes: vec![finish_as(run.id, NODE, status, at(end))],
+                ..store::RunWrites::default()
+            })
+            .await
+            .unwrap();
+        ended.push(run);
+    }
+    let channel = db.store.channel_upsert(&slack()).await.unwrap();
+    db.store
+        .deliveries_enqueue(
+            &[NewDelivery {
+                channel_id: channel.id,
+                job_id: ended[3].job_id,
+                run_id: ended[3].id,
+                event: AlertEvent::Failed,
+                payload: serde_json::json!({"text": "failed"}),
+            }],
+            at(10),
+        )
+        .await
+        .unwrap();
+    let found = |after, limit| {
+        let store = db.store.clone();
+        async move {
+            store
+                .runs_ended_without_alerts(at(5), after, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|run| (run.id, run.status))
+                .collect::<Vec<_>>()
+        }
+    };
+    let (failed, interrupted) = (ended[0].id, ended[4].id);
+    assert_eq!(
+        found(0, 10).await,
+        [
+            (failed, store::RunStatus::Failed),
+            (interrupted, store::RunStatus::Interrupted)
+        ]
+    );
+    assert_eq!(found(0, 1).await, [(failed, store::RunStatus::Failed)]);
+    assert_eq!(
+        found(failed, 1).await,
+        [(interrupted, store::RunStatus::Interrupted)]
+    );
+    assert_eq!(found(interrupted, 10).await, []);
 }
