@@ -1,15 +1,12 @@
 //! A run's log: kept up to the log limit, streamed live to any number of readers.
 
-use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 
 use crate::mask::Masker;
 use crate::outcome::{LogKind, LogLevel, LogLine};
 
-/// Lines a slow live reader may fall behind before it skips some.
-const LIVE_CAPACITY: usize = 1024;
 /// What a kept line costs beyond its message (timestamp, level, bookkeeping),
 /// so that a flood of empty lines is bounded too.
 pub(crate) const LINE_OVERHEAD_BYTES: usize = 64;
@@ -21,8 +18,16 @@ pub(crate) const LINE_OVERHEAD_BYTES: usize = 64;
 /// later one are only counted; [`LogSink::finish`] then appends one marker
 /// line saying how many were dropped. The memory held is bounded by the
 /// limit, however much a script logs.
+///
+/// Live readers ([`LogStream`]) read the kept lines in place, each at its
+/// own position, and wait for more on a signal: nothing is copied for a
+/// reader until it reads, and no reader, however slow, misses a line. (A
+/// broadcast channel of 1,024 lines, which every run made for its log pump,
+/// was about 100 KiB allocated and touched per run.)
 pub(crate) struct LogSink {
     state: Mutex<LogState>,
+    /// Changed after each kept line and at the end.
+    grew: watch::Sender<()>,
     limit_bytes: usize,
     /// The run's secrets, masked in every line before it is kept or streamed.
     mask: Masker,
@@ -33,8 +38,8 @@ struct LogState {
     bytes: usize,
     dropped_lines: u64,
     dropped_bytes: u64,
-    /// `None` once the run has finished: live readers then see the end.
-    live: Option<broadcast::Sender<LogLine>>,
+    /// The run has finished: live readers end after the last kept line.
+    ended: bool,
 }
 
 impl LogSink {
@@ -45,8 +50,9 @@ impl LogSink {
                 bytes: 0,
                 dropped_lines: 0,
                 dropped_bytes: 0,
-                live: Some(broadcast::channel(LIVE_CAPACITY).0),
+                ended: false,
             }),
+            grew: watch::Sender::new(()),
             limit_bytes,
             mask: Masker::default(),
         }
@@ -79,19 +85,17 @@ impl LogSink {
             message,
             kind: LogKind::Output,
         };
-        if let Some(live) = &state.live {
-            // No receiver is not an error: nobody is watching.
-            let _ = live.send(line.clone());
-        }
         state.lines.push(line);
+        drop(state);
+        self.grew.send_replace(());
     }
 
     /// The lines so far, then every later one as it is written.
-    pub(crate) fn subscribe(&self) -> LogStream {
-        let state = self.lock();
+    pub(crate) fn subscribe(self: &Arc<Self>) -> LogStream {
         LogStream {
-            backlog: state.lines.iter().cloned().collect(),
-            live: state.live.as_ref().map(broadcast::Sender::subscribe),
+            grew: self.grew.subscribe(),
+            sink: Arc::clone(self),
+            next: 0,
         }
     }
 
@@ -101,7 +105,7 @@ impl LogSink {
     /// a second call returns the same lines.
     pub(crate) fn finish(&self) -> Vec<LogLine> {
         let mut state = self.lock();
-        if state.live.is_none() {
+        if state.ended {
             return state.lines.clone();
         }
         if state.dropped_lines > 0 {
@@ -117,43 +121,54 @@ impl LogSink {
                     bytes: state.dropped_bytes,
                 },
             };
-            if let Some(live) = &state.live {
-                let _ = live.send(line.clone());
-            }
             state.lines.push(line);
         }
-        state.live = None;
-        state.lines.clone()
+        state.ended = true;
+        let lines = state.lines.clone();
+        drop(state);
+        self.grew.send_replace(());
+        lines
     }
 }
 
 /// A live view of a run's log: the lines written so far, then each new line,
-/// ending when the run ends. A reader more than 1,024 lines behind skips
-/// ahead and is told how many lines it missed.
-#[derive(Debug)]
+/// ending when the run ends. Every kept line reaches every reader, however
+/// slowly it reads.
 pub struct LogStream {
-    backlog: VecDeque<LogLine>,
-    live: Option<broadcast::Receiver<LogLine>>,
+    sink: Arc<LogSink>,
+    /// The position of the next line to hand out.
+    next: usize,
+    grew: watch::Receiver<()>,
+}
+
+impl std::fmt::Debug for LogStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogStream")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LogStream {
     /// The next line, or `None` once the run has ended and every line was read.
     pub async fn next(&mut self) -> Option<LogLine> {
-        if let Some(line) = self.backlog.pop_front() {
-            return Some(line);
-        }
-        let live = self.live.as_mut()?;
-        match live.recv().await {
-            Ok(line) => Some(line),
-            Err(broadcast::error::RecvError::Lagged(missed)) => Some(LogLine {
-                ts: jiff::Timestamp::now(),
-                level: LogLevel::Warn,
-                message: format!("… {missed} log lines skipped: this reader fell behind"),
-                kind: LogKind::Skipped { lines: missed },
-            }),
-            Err(broadcast::error::RecvError::Closed) => {
-                self.live = None;
-                None
+        loop {
+            {
+                let state = self.sink.lock();
+                if let Some(line) = state.lines.get(self.next) {
+                    self.next += 1;
+                    return Some(line.clone());
+                }
+                if state.ended {
+                    return None;
+                }
+            }
+            // A line (or the end) kept after the look above has changed
+            // the signal since this reader last waited: no wake is lost.
+            // The sender lives in the sink this stream holds, so it is
+            // never closed while the stream waits.
+            if self.grew.changed().await.is_err() {
+                return None;
             }
         }
     }
@@ -165,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn empty_lines_are_bounded_too() {
-        let sink = LogSink::new(100 * LINE_OVERHEAD_BYTES);
+        let sink = Arc::new(LogSink::new(100 * LINE_OVERHEAD_BYTES));
         for _ in 0..1000 {
             sink.push(LogLevel::Info, String::new());
         }
@@ -180,7 +195,7 @@ mod tests {
 
     #[tokio::test]
     async fn stream_replays_backlog_then_follows_until_finish() {
-        let sink = LogSink::new(1000);
+        let sink = Arc::new(LogSink::new(1000));
         sink.push(LogLevel::Info, "one".into());
         let mut stream = sink.subscribe();
         sink.push(LogLevel::Warn, "two".into());
@@ -193,7 +208,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stream_opened_after_the_end_replays_the_log_and_ends() {
-        let sink = LogSink::new(2 * LINE_OVERHEAD_BYTES + 6);
+        let sink = Arc::new(LogSink::new(2 * LINE_OVERHEAD_BYTES + 6));
         sink.push(LogLevel::Info, "one".into());
         sink.push(LogLevel::Info, "two".into());
         sink.push(LogLevel::Info, "dropped".into());
@@ -210,7 +225,7 @@ mod tests {
     #[tokio::test]
     async fn lines_beyond_the_limit_become_one_marker() {
         let limit = 2 * LINE_OVERHEAD_BYTES + 10;
-        let sink = LogSink::new(limit);
+        let sink = Arc::new(LogSink::new(limit));
         sink.push(LogLevel::Info, "12345".into());
         sink.push(LogLevel::Info, "123456".into());
         sink.push(LogLevel::Info, "1".into());
@@ -223,29 +238,34 @@ mod tests {
         assert_eq!(lines[1].level, LogLevel::Warn);
         assert_eq!(lines[1].kind, LogKind::Truncated { lines: 2, bytes: 7 });
         assert_eq!(lines[0].kind, LogKind::Output);
-        assert_eq!(lines[1].lines_represented(), 1);
     }
 
+    /// However far behind a reader is, it reads every kept line, in order,
+    /// and readers opened at different moments read the same lines.
     #[tokio::test]
-    async fn a_slow_reader_is_told_what_it_missed() {
-        let sink = LogSink::new(usize::MAX);
-        let mut stream = sink.subscribe();
-        for i in 0..LIVE_CAPACITY + 5 {
+    async fn a_slow_reader_misses_nothing() {
+        let sink = Arc::new(LogSink::new(usize::MAX));
+        let mut early = sink.subscribe();
+        for i in 0..5_000 {
             sink.push(LogLevel::Info, i.to_string());
         }
-        let first = stream.next().await.unwrap();
-        assert_eq!(
-            first.message,
-            "… 5 log lines skipped: this reader fell behind"
-        );
-        assert_eq!(first.kind, LogKind::Skipped { lines: 5 });
-        assert_eq!(
-            first.lines_represented(),
-            5,
-            "it stands in for what it skipped"
-        );
-        let next = stream.next().await.unwrap();
-        assert_eq!(next.message, "5");
-        assert_eq!(next.lines_represented(), 1);
+        let mut late = sink.subscribe();
+        let writer = {
+            let sink = Arc::clone(&sink);
+            tokio::spawn(async move {
+                for i in 5_000..6_000 {
+                    sink.push(LogLevel::Info, i.to_string());
+                    tokio::task::yield_now().await;
+                }
+                sink.finish();
+            })
+        };
+        for stream in [&mut early, &mut late] {
+            for i in 0..6_000 {
+                assert_eq!(stream.next().await.unwrap().message, i.to_string());
+            }
+            assert!(stream.next().await.is_none());
+        }
+        writer.await.unwrap();
     }
 }

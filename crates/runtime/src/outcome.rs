@@ -98,18 +98,6 @@ pub struct LogLine {
     pub kind: LogKind,
 }
 
-impl LogLine {
-    /// How many lines of the run's log (as [`Outcome::logs`] numbers them)
-    /// this line stands for: a reader's "skipped" notice stands for the
-    /// lines it skipped, any other line for itself.
-    pub fn lines_represented(&self) -> usize {
-        match self.kind {
-            LogKind::Skipped { lines } => usize::try_from(lines).unwrap_or(usize::MAX),
-            LogKind::Output | LogKind::Truncated { .. } => 1,
-        }
-    }
-}
-
 /// What a [`LogLine`] is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,12 +106,6 @@ pub enum LogKind {
     /// run, such as a rate-limit retry.
     #[default]
     Output,
-    /// A live reader fell behind and skipped `lines` lines (only in a
-    /// [`LogStream`](crate::LogStream), never in an outcome).
-    Skipped {
-        /// How many.
-        lines: u64,
-    },
     /// The run's last line when the log limit dropped `lines` lines of
     /// `bytes` bytes.
     Truncated {

@@ -451,8 +451,7 @@ async fn pump_logs(core: Arc<Core>, lease: store::Lease, mut stream: LogStream) 
         tokio::select! {
             line = stream.next() => match line {
                 Some(line) => {
-                    // A lag notice stands in for the lines it skipped.
-                    position += line.lines_represented();
+                    position += 1;
                     pending.push(to_store::log_line(&line));
                 }
                 None => return flushed,

@@ -218,7 +218,7 @@ fn events(handle: RunHandle) -> impl Stream<Item = Result<Event, Infallible>> {
                 mut guard,
             } => match logs.next().await {
                 Some(line) => {
-                    let position = position + line.lines_represented();
+                    let position = position + 1;
                     let seq = seq + 1;
                     let event = log_event(seq, line);
                     let phase = Phase::Logs {
