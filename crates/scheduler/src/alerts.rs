@@ -133,7 +133,15 @@ async fn enqueue_batch(core: &Core, batch: &mut Vec<Raised>) {
 /// live meanwhile is not alerted twice. A success's `recovered` is not
 /// caught up: telling it needs each success's previous outcome.
 async fn catch_up(core: &Core) -> Result<(), store::StoreError> {
-    if core.config.alerts.is_none() {
+    if core.config.alerts.is_none()
+        || !core
+            .store
+            .channel_list()
+            .await?
+            .iter()
+            .any(|c| c.spec.enabled)
+    {
+        // Nothing could be owed: no scan of the runs.
         return Ok(());
     }
     let since = core.now() - CATCH_UP;
@@ -155,11 +163,13 @@ async fn catch_up(core: &Core) -> Result<(), store::StoreError> {
                 (run, status)
             })
             .collect();
-        tracing::info!(
-            runs = raised.len(),
-            "storing alerts a stopped process did not store"
-        );
-        enqueue(core, &raised, Raising::CaughtUp).await?;
+        let stored = enqueue(core, &raised, Raising::CaughtUp).await?;
+        if stored > 0 {
+            tracing::info!(
+                deliveries = stored,
+                "stored alerts a stopped process did not store"
+            );
+        }
         if !full {
             return Ok(());
         }
@@ -174,11 +184,12 @@ enum Raising {
     CaughtUp,
 }
 
+/// Stores the deliveries the `raised` runs owe; returns how many were new.
 async fn enqueue(
     core: &Core,
     raised: &[Raised],
     raising: Raising,
-) -> Result<(), store::StoreError> {
+) -> Result<u64, store::StoreError> {
     let channels: Vec<NotificationChannel> = core
         .store
         .channel_list()
@@ -187,7 +198,7 @@ async fn enqueue(
         .filter(|c| c.spec.enabled)
         .collect();
     if channels.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let recovered_wanted = channels
         .iter()
@@ -237,13 +248,14 @@ async fn enqueue(
         }));
     }
     if deliveries.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
-    core.store
+    let stored = core
+        .store
         .deliveries_enqueue(&deliveries, core.now())
         .await?;
     core.wake_deliverer.notify_one();
-    Ok(())
+    Ok(stored)
 }
 
 /// The body posted to a channel.
