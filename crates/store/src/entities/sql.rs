@@ -54,20 +54,26 @@ pub(crate) const INSERT_ENTRY: &str = "INSERT INTO entity_index (entity, index_n
 /// key), `$8` limit → `range_value`, `key`, `value`. The bounds are the
 /// primary key's range scan; the position is a residual test on the rows
 /// of its own range value only (the lower bound starts there).
-pub(crate) const WALK_ASCENDING: &str = "SELECT i.range_value, i.key, v.value \
+pub(crate) const WALK_ASCENDING: &str = concat!(
+    "SELECT i.range_value, i.key, v.value \
      FROM entity_index i \
      JOIN entity_value v ON v.entity = i.entity AND v.key = i.key \
      WHERE i.entity = $1 AND i.index_name = $2 AND i.partition_value = $3 \
        AND i.range_value >= $4 AND i.range_value < $5 \
        AND (i.range_value > $6 OR i.key > $7) \
-     ORDER BY i.range_value, i.key LIMIT $8";
+     ORDER BY i.range_value, i.key ",
+    crate::sql::bound_limit!("$8")
+);
 
 /// As [`WALK_ASCENDING`], in descending order: the position is continued
 /// before (`range_value < $6 OR key < $7`).
-pub(crate) const WALK_DESCENDING: &str = "SELECT i.range_value, i.key, v.value \
+pub(crate) const WALK_DESCENDING: &str = concat!(
+    "SELECT i.range_value, i.key, v.value \
      FROM entity_index i \
      JOIN entity_value v ON v.entity = i.entity AND v.key = i.key \
      WHERE i.entity = $1 AND i.index_name = $2 AND i.partition_value = $3 \
        AND i.range_value >= $4 AND i.range_value < $5 \
        AND (i.range_value < $6 OR i.key < $7) \
-     ORDER BY i.range_value DESC, i.key DESC LIMIT $8";
+     ORDER BY i.range_value DESC, i.key DESC ",
+    crate::sql::bound_limit!("$8")
+);

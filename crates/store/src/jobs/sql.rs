@@ -51,7 +51,8 @@ pub(crate) const SQLITE: JobSql = JobSql {
            AND ($5 IS NULL OR ($5 = 'none' AND lr.id IS NULL) OR lr.status = $5) \
            AND ($6 IS NULL OR instr(j.tags, $6) > 0) \
            AND ($7 IS NULL OR instr(lower(j.owner), lower($7)) > 0) \
-         ORDER BY j.name LIMIT $4"
+         ORDER BY j.name ",
+        crate::sql::bound_limit!("$4")
     ),
     // Without a status filter the newest runs are not joined: one index
     // lookup per job costs more than the whole count.
@@ -89,7 +90,8 @@ pub(crate) const POSTGRES: JobSql = JobSql {
            AND ($5::text IS NULL OR ($5 = 'none' AND lr.id IS NULL) OR lr.status = $5) \
            AND ($6::text IS NULL OR strpos(j.tags, $6) > 0) \
            AND ($7::text IS NULL OR strpos(lower(j.owner), lower($7)) > 0) \
-         ORDER BY j.name LIMIT $4"
+         ORDER BY j.name ",
+        crate::sql::bound_limit!("$4")
     ),
     job_count: "SELECT count(*) FROM jobs j \
         WHERE ($1::text IS NULL OR strpos(lower(j.name), lower($1)) > 0) \
@@ -169,5 +171,8 @@ pub(crate) const JOBS_SCHEDULED: &str = scheduled_job_select!();
 pub(crate) const JOB_SCHEDULED: &str = concat!(scheduled_job_select!(), " AND id = $1");
 
 /// `$1` id after which to start, `$2` limit → `id`, `keep_runs`, `keep_days`.
-pub(crate) const JOBS_RETENTION: &str = "SELECT id, keep_runs, keep_days FROM jobs \
-    WHERE id > $1 ORDER BY id LIMIT $2";
+pub(crate) const JOBS_RETENTION: &str = concat!(
+    "SELECT id, keep_runs, keep_days FROM jobs \
+    WHERE id > $1 ORDER BY id ",
+    crate::sql::bound_limit!("$2")
+);

@@ -53,19 +53,26 @@ pub(crate) const SQLITE: KvSql = KvSql {
                               expires_at_ms = excluded.expires_at_ms, \
                               updated_at_ms = excluded.updated_at_ms \
                           WHERE kv.expires_at_ms <= excluded.updated_at_ms",
-    kv_list_bounded: "SELECT key, value FROM kv \
+    kv_list_bounded: concat!(
+        "SELECT key, value FROM kv \
                       WHERE key >= $1 AND key > $2 AND key < $3 \
                         AND (expires_at_ms IS NULL OR expires_at_ms > $4) \
-                      ORDER BY key LIMIT $5",
-    kv_list_unbounded: "SELECT key, value FROM kv \
+                      ORDER BY key ",
+        crate::sql::bound_limit!("$5")
+    ),
+    kv_list_unbounded: concat!(
+        "SELECT key, value FROM kv \
                         WHERE key >= $1 AND key > $2 \
                           AND (expires_at_ms IS NULL OR expires_at_ms > $3) \
-                        ORDER BY key LIMIT $4",
+                        ORDER BY key ",
+        crate::sql::bound_limit!("$4")
+    ),
     kv_get_many: "SELECT key, value FROM kv \
                   WHERE key IN (SELECT value FROM json_each($1)) \
                     AND (expires_at_ms IS NULL OR expires_at_ms > $2)",
     kv_delete_many: "DELETE FROM kv WHERE key IN (SELECT value FROM json_each($1))",
-    storage_browse: "SELECT key, kind, value, size FROM (\
+    storage_browse: concat!(
+        "SELECT key, kind, value, size FROM (\
             SELECT key, 0 AS kind, value, length(CAST(value AS BLOB)) AS size FROM kv \
             WHERE key >= $1 AND ($5 IS NULL OR key < $5) \
               AND (key > $2 OR (key = $2 AND 0 > $3)) \
@@ -74,7 +81,9 @@ pub(crate) const SQLITE: KvSql = KvSql {
             SELECT key, 1 AS kind, NULL AS value, length(ciphertext) AS size FROM secret \
             WHERE key >= $1 AND ($5 IS NULL OR key < $5) \
               AND (key > $2 OR (key = $2 AND 1 > $3))) \
-        ORDER BY key, kind LIMIT $6",
+        ORDER BY key, kind ",
+        crate::sql::bound_limit!("$6")
+    ),
 };
 
 /// PostgreSQL: `json` columns cast from and to text; row locks where SQLite
@@ -95,20 +104,27 @@ pub(crate) const POSTGRES: KvSql = KvSql {
                               expires_at_ms = excluded.expires_at_ms, \
                               updated_at_ms = excluded.updated_at_ms \
                           WHERE kv.expires_at_ms <= excluded.updated_at_ms",
-    kv_list_bounded: "SELECT key, value::text AS value FROM kv \
+    kv_list_bounded: concat!(
+        "SELECT key, value::text AS value FROM kv \
                       WHERE key >= $1 AND key > $2 AND key < $3 \
                         AND (expires_at_ms IS NULL OR expires_at_ms > $4) \
-                      ORDER BY key LIMIT $5",
-    kv_list_unbounded: "SELECT key, value::text AS value FROM kv \
+                      ORDER BY key ",
+        crate::sql::bound_limit!("$5")
+    ),
+    kv_list_unbounded: concat!(
+        "SELECT key, value::text AS value FROM kv \
                         WHERE key >= $1 AND key > $2 \
                           AND (expires_at_ms IS NULL OR expires_at_ms > $3) \
-                        ORDER BY key LIMIT $4",
+                        ORDER BY key ",
+        crate::sql::bound_limit!("$4")
+    ),
     kv_get_many: "SELECT key, value::text AS value FROM kv \
                   WHERE key IN (SELECT json_array_elements_text($1::json)) \
                     AND (expires_at_ms IS NULL OR expires_at_ms > $2)",
     kv_delete_many: "DELETE FROM kv \
                      WHERE key IN (SELECT json_array_elements_text($1::json))",
-    storage_browse: "SELECT key, kind, value, size FROM (\
+    storage_browse: concat!(
+        "SELECT key, kind, value, size FROM (\
             SELECT key, 0::bigint AS kind, value::text AS value, \
                 octet_length(value::text)::bigint AS size FROM kv \
             WHERE key >= $1 AND ($5::text IS NULL OR key < $5) \
@@ -119,7 +135,9 @@ pub(crate) const POSTGRES: KvSql = KvSql {
                 octet_length(ciphertext)::bigint AS size FROM secret \
             WHERE key >= $1 AND ($5::text IS NULL OR key < $5) \
               AND (key > $2 OR (key = $2 AND 1 > $3::bigint))) AS s \
-        ORDER BY key, kind LIMIT $6",
+        ORDER BY key, kind ",
+        crate::sql::bound_limit!("$6")
+    ),
 };
 
 /// `$1` key.
@@ -130,9 +148,13 @@ pub(crate) const KV_DELETE_IF_EXPIRED: &str =
     "DELETE FROM kv WHERE key = $1 AND expires_at_ms <= $2";
 
 /// `$1` now, `$2` limit: deletes up to limit expired entries, oldest first.
-pub(crate) const KV_PURGE_EXPIRED: &str = "DELETE FROM kv WHERE key IN (\
+pub(crate) const KV_PURGE_EXPIRED: &str = concat!(
+    "DELETE FROM kv WHERE key IN (\
         SELECT key FROM kv WHERE expires_at_ms <= $1 \
-        ORDER BY expires_at_ms LIMIT $2)";
+        ORDER BY expires_at_ms ",
+    crate::sql::bound_limit!("$2"),
+    ")"
+);
 
 /// `$1` now: deletes every expired entry (to free their quota).
 pub(crate) const KV_DELETE_ALL_EXPIRED: &str = "DELETE FROM kv WHERE expires_at_ms <= $1";

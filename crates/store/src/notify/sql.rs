@@ -102,14 +102,16 @@ pub(crate) const DELIVERY_RECORD_IF_PENDING: &str = "UPDATE notification_deliver
 pub(crate) const DELIVERIES_OF_CHANNEL: &str = concat!(
     "SELECT ",
     delivery_columns!(),
-    " FROM notification_deliveries WHERE channel_id = $1 ORDER BY id DESC LIMIT $2"
+    " FROM notification_deliveries WHERE channel_id = $1 ORDER BY id DESC ",
+    crate::sql::bound_limit!("$2")
 );
 
 /// `$1` id below which to start, `$2` limit.
 pub(crate) const DELIVERY_LIST: &str = concat!(
     "SELECT ",
     delivery_columns!(),
-    " FROM notification_deliveries WHERE id < $1 ORDER BY id DESC LIMIT $2"
+    " FROM notification_deliveries WHERE id < $1 ORDER BY id DESC ",
+    crate::sql::bound_limit!("$2")
 );
 
 /// `$1` earliest end, `$2` after this run id, `$3` limit: runs that ended

@@ -153,8 +153,11 @@ pub(crate) const QUEUE_JOB_COUNTS: &str = "SELECT status, count(*) FROM queue_ev
     WHERE queue_job_id = $1 GROUP BY status";
 pub(crate) const QUEUE_COUNTS: &str = "SELECT status, count(*) FROM queue_events \
     WHERE queue = $1 GROUP BY status";
-pub(crate) const QUEUE_JOBS_RECENT: &str = "SELECT id, queue, job_id, events, created_at_ms FROM queue_jobs \
-    WHERE queue = $1 ORDER BY id DESC LIMIT $2";
+pub(crate) const QUEUE_JOBS_RECENT: &str = concat!(
+    "SELECT id, queue, job_id, events, created_at_ms FROM queue_jobs \
+    WHERE queue = $1 ORDER BY id DESC ",
+    crate::sql::bound_limit!("$2")
+);
 /// The counts of the queue jobs of queue `$1` with ids from `$2` to `$3`
 /// (a page of `QUEUE_JOBS_RECENT`) in one statement → `queue_job_id`,
 /// `status`, count: one range of `queue_events_by_job`, where a statement
@@ -170,11 +173,14 @@ pub(crate) const QUEUE_JOB_CANCEL_ORPHANS: &str = "UPDATE queue_events \
         SELECT 1 FROM runs r WHERE r.queue_event_id = queue_events.id \
           AND r.status IN ('queued', 'running'))";
 /// `$1` limit: pending events with no queued or running run.
-pub(crate) const ORPHANS: &str = "SELECT e.id, e.queue_job_id, e.queue, e.job_id, e.body FROM queue_events e \
+pub(crate) const ORPHANS: &str = concat!(
+    "SELECT e.id, e.queue_job_id, e.queue, e.job_id, e.body FROM queue_events e \
     WHERE e.status = 'pending' AND NOT EXISTS (\
         SELECT 1 FROM runs r WHERE r.queue_event_id = e.id \
           AND r.status IN ('queued', 'running')) \
-    ORDER BY e.id LIMIT $1";
+    ORDER BY e.id ",
+    crate::sql::bound_limit!("$1")
+);
 /// `$1` event → its newest run's id, attempt and event JSON.
 pub(crate) const LAST_RUN_OF_EVENT: &str = "SELECT id, attempt, event FROM runs \
     WHERE queue_event_id = $1 ORDER BY id DESC LIMIT 1";

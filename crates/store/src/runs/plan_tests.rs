@@ -254,3 +254,88 @@ async fn sqlite_claims_are_not_prepared_again_for_each_limit() {
     }
     store.close().await;
 }
+
+/// As the claims, every other statement that binds a `LIMIT` on SQLite —
+/// the API's pages, a script's storage queries, log reads, pruning and
+/// purges — reads it when it runs instead of being prepared again for
+/// each execution. Every parameter is bound to the same distinctive value,
+/// so a folded limit shows as that constant; a bare `LIMIT $1` is checked
+/// to show it, so the check can fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_pages_and_purges_are_not_prepared_again_for_each_limit() {
+    const LIMIT: i64 = 7_777;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(dir.path().join("clockwork.db"))
+        .await
+        .unwrap();
+    let sql = &crate::sql::SQLITE;
+    let folded = |program: &[(String, i64)]| {
+        program
+            .iter()
+            .any(|(opcode, p1)| opcode == "Integer" && *p1 == LIMIT)
+    };
+    let bare = sqlite_program(
+        &store,
+        "SELECT id FROM runs ORDER BY id LIMIT $1",
+        &[Param::Int(LIMIT)],
+    )
+    .await;
+    assert!(folded(&bare), "a bare bound limit is folded: {bare:?}");
+    let statements = [
+        ("runs, all", sql::RUNS_LIST_ALL),
+        ("runs by status", sql::RUNS_LIST_BY_STATUS),
+        ("runs by job", sql::RUNS_LIST_BY_JOB),
+        ("runs by job and status", sql::RUNS_LIST_BY_JOB_AND_STATUS),
+        ("a run's log", sql::RUN_LOGS),
+        ("pruning runs", sql::RUNS_PRUNE),
+        ("jobs", sql.jobs.job_list),
+        ("jobs' retention", crate::jobs::sql::JOBS_RETENTION),
+        ("storage, bounded", sql.kv.kv_list_bounded),
+        ("storage, unbounded", sql.kv.kv_list_unbounded),
+        ("expired storage", crate::kv::sql::KV_PURGE_EXPIRED),
+        ("audit", crate::audit::sql::AUDIT_LIST),
+        ("audit search", crate::audit::sql::AUDIT_SEARCH),
+        ("audit pruning", crate::audit::sql::AUDIT_PRUNE),
+        ("deliveries", crate::notify::sql::DELIVERY_LIST),
+        (
+            "a channel's deliveries",
+            crate::notify::sql::DELIVERIES_OF_CHANNEL,
+        ),
+        (
+            "runs owing alerts",
+            crate::notify::sql::RUNS_ENDED_WITHOUT_ALERTS,
+        ),
+        ("a queue's pushes", crate::queues::sql::QUEUE_JOBS_RECENT),
+        ("orphaned events", crate::queues::sql::ORPHANS),
+        (
+            "an entity index, ascending",
+            crate::entities::sql::WALK_ASCENDING,
+        ),
+        (
+            "an entity index, descending",
+            crate::entities::sql::WALK_DESCENDING,
+        ),
+    ];
+    for (what, statement) in statements {
+        let params = vec![Param::Int(LIMIT); highest_parameter(statement)];
+        let program = sqlite_program(&store, statement, &params).await;
+        assert!(
+            !folded(&program),
+            "{what}: the bound limit is folded into the program: {program:?}"
+        );
+    }
+    store.close().await;
+}
+
+/// The highest `$n` a statement names.
+fn highest_parameter(statement: &str) -> usize {
+    statement
+        .split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}

@@ -377,28 +377,32 @@ pub(crate) const RUN_GET: &str = concat!("SELECT ", run_columns!(), " FROM runs 
 pub(crate) const RUNS_LIST_ALL: &str = concat!(
     "SELECT ",
     run_columns!(),
-    " FROM runs WHERE id < $1 ORDER BY id DESC LIMIT $2"
+    " FROM runs WHERE id < $1 ORDER BY id DESC ",
+    crate::sql::bound_limit!("$2")
 );
 
 /// `$1` id below which to start, `$2` limit, `$3` status.
 pub(crate) const RUNS_LIST_BY_STATUS: &str = concat!(
     "SELECT ",
     run_columns!(),
-    " FROM runs WHERE id < $1 AND status = $3 ORDER BY id DESC LIMIT $2"
+    " FROM runs WHERE id < $1 AND status = $3 ORDER BY id DESC ",
+    crate::sql::bound_limit!("$2")
 );
 
 /// `$1` id below which to start, `$2` limit, `$3` job.
 pub(crate) const RUNS_LIST_BY_JOB: &str = concat!(
     "SELECT ",
     run_columns!(),
-    " FROM runs WHERE id < $1 AND job_id = $3 ORDER BY id DESC LIMIT $2"
+    " FROM runs WHERE id < $1 AND job_id = $3 ORDER BY id DESC ",
+    crate::sql::bound_limit!("$2")
 );
 
 /// `$1` id below which to start, `$2` limit, `$3` job, `$4` status.
 pub(crate) const RUNS_LIST_BY_JOB_AND_STATUS: &str = concat!(
     "SELECT ",
     run_columns!(),
-    " FROM runs WHERE id < $1 AND job_id = $3 AND status = $4 ORDER BY id DESC LIMIT $2"
+    " FROM runs WHERE id < $1 AND job_id = $3 AND status = $4 ORDER BY id DESC ",
+    crate::sql::bound_limit!("$2")
 );
 
 /// `$1` job → `status`, count of its live runs.
@@ -443,13 +447,17 @@ pub(crate) const RUN_COUNT_LOGS_IF_RUNNING: &str = "UPDATE runs \
     RETURNING log_lines";
 
 /// `$1` run, `$2` seq after which to start, `$3` limit.
-pub(crate) const RUN_LOGS: &str = "SELECT seq, ts_ms, level, message FROM run_logs \
-    WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+pub(crate) const RUN_LOGS: &str = concat!(
+    "SELECT seq, ts_ms, level, message FROM run_logs \
+    WHERE run_id = $1 AND seq > $2 ORDER BY seq ",
+    crate::sql::bound_limit!("$3")
+);
 
 /// `$1` job, `$2` runs kept, `$3` finished before this are old, `$4`
 /// batch → deletes up to a batch of ended runs beyond either bound;
 /// never a run of a chain still going (its history is one execution).
-pub(crate) const RUNS_PRUNE: &str = "DELETE FROM runs WHERE id IN (\
+pub(crate) const RUNS_PRUNE: &str = concat!(
+    "DELETE FROM runs WHERE id IN (\
         SELECT id FROM runs c \
         WHERE job_id = $1 AND status NOT IN ('queued', 'running') \
           AND (c.chain_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs l \
@@ -457,7 +465,10 @@ pub(crate) const RUNS_PRUNE: &str = "DELETE FROM runs WHERE id IN (\
           AND (id <= COALESCE((SELECT id FROM runs WHERE job_id = $1 \
                                ORDER BY id DESC LIMIT 1 OFFSET $2), 0) \
                OR finished_at_ms < $3) \
-        ORDER BY id LIMIT $4)";
+        ORDER BY id ",
+    crate::sql::bound_limit!("$4"),
+    ")"
+);
 
 /// `$1` run id: the run becomes the first chunk of its own chain.
 pub(crate) const RUN_JOIN_OWN_CHAIN: &str =
