@@ -117,10 +117,25 @@ pub(crate) async fn enqueuer(
 }
 
 async fn enqueue_batch(core: &Core, batch: &mut Vec<Raised>) {
-    if let Err(error) = enqueue(core, batch, Raising::Live).await {
+    let enqueued = match enabled_channels(core).await {
+        Ok(channels) => enqueue(core, &channels, batch, Raising::Live).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = enqueued {
         tracing::warn!(%error, runs = batch.len(), "cannot enqueue failure alerts");
     }
     batch.clear();
+}
+
+/// The channels that receive alerts now.
+async fn enabled_channels(core: &Core) -> Result<Vec<NotificationChannel>, store::StoreError> {
+    Ok(core
+        .store
+        .channel_list()
+        .await?
+        .into_iter()
+        .filter(|c| c.spec.enabled)
+        .collect())
 }
 
 /// Stores the alerts of runs that ended in the last hour with an alert
@@ -133,14 +148,11 @@ async fn enqueue_batch(core: &Core, batch: &mut Vec<Raised>) {
 /// live meanwhile is not alerted twice. A success's `recovered` is not
 /// caught up: telling it needs each success's previous outcome.
 async fn catch_up(core: &Core) -> Result<(), store::StoreError> {
-    if core.config.alerts.is_none()
-        || !core
-            .store
-            .channel_list()
-            .await?
-            .iter()
-            .any(|c| c.spec.enabled)
-    {
+    if core.config.alerts.is_none() {
+        return Ok(());
+    }
+    let channels = enabled_channels(core).await?;
+    if channels.is_empty() {
         // Nothing could be owed: no scan of the runs.
         return Ok(());
     }
@@ -163,7 +175,7 @@ async fn catch_up(core: &Core) -> Result<(), store::StoreError> {
                 (run, status)
             })
             .collect();
-        let stored = enqueue(core, &raised, Raising::CaughtUp).await?;
+        let stored = enqueue(core, &channels, &raised, Raising::CaughtUp).await?;
         if stored > 0 {
             tracing::info!(
                 deliveries = stored,
@@ -184,19 +196,14 @@ enum Raising {
     CaughtUp,
 }
 
-/// Stores the deliveries the `raised` runs owe; returns how many were new.
+/// Stores the deliveries the `raised` runs owe to `channels` (the enabled
+/// ones); returns how many were new.
 async fn enqueue(
     core: &Core,
+    channels: &[NotificationChannel],
     raised: &[Raised],
     raising: Raising,
 ) -> Result<u64, store::StoreError> {
-    let channels: Vec<NotificationChannel> = core
-        .store
-        .channel_list()
-        .await?
-        .into_iter()
-        .filter(|c| c.spec.enabled)
-        .collect();
     if channels.is_empty() {
         return Ok(0);
     }
