@@ -93,3 +93,20 @@ pub(crate) async fn sqlite_program(
         .map(|row| (row.get::<String, _>("opcode"), row.get::<i64, _>("p1")))
         .collect()
 }
+
+/// Runs `check` on a store of each engine: a fresh SQLite file, then a
+/// fresh PostgreSQL schema named from `schema_prefix` (dropped afterwards).
+pub(crate) async fn on_both_engines(schema_prefix: &str, check: impl AsyncFn(&Store)) {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::open_sqlite(dir.path().join("clockwork.db"))
+        .await
+        .unwrap();
+    check(&sqlite).await;
+    sqlite.close().await;
+
+    let schema = test_support::PgSchema::create(schema_prefix).await;
+    let postgres = Store::open(schema.url()).await.unwrap();
+    check(&postgres).await;
+    postgres.close().await;
+    schema.drop().await;
+}

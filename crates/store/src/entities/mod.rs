@@ -529,7 +529,7 @@ mod plan_tests {
     //! order (no sort step), on both engines.
 
     use super::*;
-    use crate::plans::{Frame, Param, plan};
+    use crate::plans::{Frame, Param, on_both_engines, plan};
 
     fn walk_params() -> Vec<Param> {
         vec![
@@ -570,16 +570,6 @@ mod plan_tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn walks_are_range_scans_of_the_primary_key_on_both_engines() {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = Store::open_sqlite(dir.path().join("clockwork.db"))
-            .await
-            .unwrap();
-        assert_walks_use_the_index(&sqlite).await;
-
-        let schema = test_support::PgSchema::create("entity_plan_test").await;
-        let postgres = Store::open(schema.url()).await.unwrap();
-        assert_walks_use_the_index(&postgres).await;
-        postgres.close().await;
-        schema.drop().await;
+        on_both_engines("entity_plan_test", assert_walks_use_the_index).await;
     }
 }

@@ -533,7 +533,7 @@ mod plan_tests {
 
     use super::*;
     use crate::{
-        plans::{Frame, Param, plan},
+        plans::{Frame, Param, on_both_engines, plan},
         store::Engine,
     };
 
@@ -620,31 +620,19 @@ mod plan_tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_events_runs_are_found_by_the_event_on_both_engines() {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = Store::open_sqlite(dir.path().join("clockwork.db"))
-            .await
-            .unwrap();
-        assert_an_events_runs_are_found_by_the_event(&sqlite).await;
-
-        let schema = test_support::PgSchema::create("event_runs_plan_test").await;
-        let postgres = Store::open(schema.url()).await.unwrap();
-        assert_an_events_runs_are_found_by_the_event(&postgres).await;
-        postgres.close().await;
-        schema.drop().await;
+        on_both_engines(
+            "event_runs_plan_test",
+            assert_an_events_runs_are_found_by_the_event,
+        )
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unlimited_event_claims_read_their_index_on_both_engines() {
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite = Store::open_sqlite(dir.path().join("clockwork.db"))
-            .await
-            .unwrap();
-        assert_unlimited_events_come_from_their_index(&sqlite).await;
-
-        let schema = test_support::PgSchema::create("queue_plan_test").await;
-        let postgres = Store::open(schema.url()).await.unwrap();
-        assert_unlimited_events_come_from_their_index(&postgres).await;
-        postgres.close().await;
-        schema.drop().await;
+        on_both_engines(
+            "queue_plan_test",
+            assert_unlimited_events_come_from_their_index,
+        )
+        .await;
     }
 }

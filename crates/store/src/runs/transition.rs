@@ -610,9 +610,9 @@ impl Store {
                         }
                         let finished = applied.finished.contains(&true);
                         // The finished notice rides in the statement of the
-                        // last progress notice: one round trip fewer for
-                        // every commit that ends runs.
-                        let mut finished_told = false;
+                        // last progress notice (every run whose end applied
+                        // is among the runs that progressed): one round trip
+                        // fewer for every commit that ends runs.
                         if let (Some(notify), Some(notify_with_runs)) =
                             (sql.notify_in_schema, sql.notify_in_schema_and_runs)
                         {
@@ -621,7 +621,6 @@ impl Store {
                             while let Some(ids) = chunks.next() {
                                 let last = chunks.peek().is_none();
                                 let query = if last && finished {
-                                    finished_told = true;
                                     sqlx::query(notify_with_runs)
                                         .bind(RUN_PROGRESS_CHANNEL)
                                         .bind(comma_separated(ids))
@@ -635,13 +634,8 @@ impl Store {
                                 query.execute(&mut *tx).await.db()?;
                             }
                         }
-                        if finished {
-                            if !finished_told {
-                                notify_runs!(sql.notify, RUNS_FINISHED, &mut *tx)?;
-                            }
-                            if applied.follow_ups.iter().any(Option::is_some) {
-                                notify_runs_queued!(sql.notify, &mut *tx)?;
-                            }
+                        if finished && applied.follow_ups.iter().any(Option::is_some) {
+                            notify_runs_queued!(sql.notify, &mut *tx)?;
                         }
                         Ok::<_, StoreError>(applied)
                     }
