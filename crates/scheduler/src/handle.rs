@@ -7,7 +7,7 @@ use std::{
 
 use runtime::{Executor, LogStream};
 use serde_json::Value;
-use store::{Clock, NewRun, Run, RunStatus, Store, Trigger};
+use store::{Clock, NewRun, RequestedRun, Run, RunStatus, Store, Trigger};
 use tokio::{
     sync::{Notify, broadcast, mpsc, oneshot, watch},
     task::JoinHandle,
@@ -26,6 +26,7 @@ use crate::{
     lease,
     live::{Live, StopReason},
     metrics::{Metrics, SchedulerMetrics},
+    requested::Requests,
     retention, workers,
     writer::Writer,
 };
@@ -115,9 +116,11 @@ impl Scheduler {
             heartbeat_stop,
             writer: writer_task,
         };
+        let requests = Requests::start(core.store.clone());
         Ok(SchedulerHandle {
             shared: Arc::new(Shared {
                 core,
+                requests,
                 fire: fire_commands,
                 tasks: Mutex::new(Some(tasks)),
             }),
@@ -141,6 +144,7 @@ struct Tasks {
 
 struct Shared {
     core: Arc<Core>,
+    requests: Requests,
     fire: mpsc::UnboundedSender<FireCommand>,
     tasks: Mutex<Option<Tasks>>,
 }
@@ -203,10 +207,11 @@ impl SchedulerHandle {
     }
 
     /// As [`SchedulerHandle::run_now`], appending `audit` for the run with
-    /// it ([`Store::run_insert_audited`]: one commit on PostgreSQL). Returns
-    /// the run and whether its audit entry was appended.
+    /// it. Requests made at the same moment are queued together, in one
+    /// group commit ([`Store::runs_insert_requested`]). Returns the run and
+    /// whether its audit entry was appended.
     ///
-    /// [`Store::run_insert_audited`]: store::Store::run_insert_audited
+    /// [`Store::runs_insert_requested`]: store::Store::runs_insert_requested
     pub async fn run_now_audited(
         &self,
         job_id: i64,
@@ -216,15 +221,16 @@ impl SchedulerHandle {
     ) -> Result<(Run, Result<(), store::StoreError>), SchedulerError> {
         let core = &self.shared.core;
         let now = core.now();
-        let (run, audited) = core
-            .store
-            .run_insert_audited(
-                &NewRun {
+        let (run, audited) = self
+            .shared
+            .requests
+            .queue(RequestedRun {
+                new: NewRun {
                     params,
                     ..NewRun::new(job_id, trigger, now)
                 },
-                audit,
-            )
+                audit: audit.clone(),
+            })
             .await?;
         self.queued_now(&run, now);
         Ok((run, audited))

@@ -18,7 +18,9 @@
 //!
 //! It owns time and policies: exact firing (a heap of next instants and a
 //! sleep until the earliest — no polling tick), atomic occurrence claims,
-//! workers with a concurrency limit and a memory budget (`budget`), the overlap, misfire and retry
+//! runs asked for now queued in group commits with their audit entries
+//! (`requested`), workers with a concurrency limit and a memory budget
+//! (`budget`), the overlap, misfire and retry
 //! policies, chains of runs (`context.continueWith`, in `chain`), what
 //! follows a run that ended (one decision, in `follow_up`), leases with heartbeats and the sweeper that interrupts runs of
 //! dead nodes, graceful shutdown, history retention, live log fan-out and
@@ -55,6 +57,7 @@ mod live;
 mod metrics;
 mod policy;
 mod queue;
+mod requested;
 mod retention;
 mod run_spec;
 mod script_storage;

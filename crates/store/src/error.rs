@@ -2,21 +2,22 @@
 //! none of the store's resource modules (the key-value store's own error,
 //! [`KvError`](crate::KvError), lives beside it in `kv`).
 
-use std::{fmt, io, path::PathBuf};
+use std::{fmt, io, path::PathBuf, sync::Arc};
 
 /// A failure inside the database engine or driver: connection lost, disk
 /// full, constraint violated, migration refused.
 ///
 /// Opaque on purpose: callers decide by the error that wraps it
 /// ([`KvError`], [`SecretError`], [`OpenError`]), not by driver details.
-#[derive(Debug, thiserror::Error)]
+/// Cheap to clone: one failed group commit is every caller's failure.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error(transparent)]
 pub struct DatabaseError(Inner);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Inner {
-    Sqlx(sqlx::Error),
-    Migrate(sqlx::migrate::MigrateError),
+    Sqlx(Arc<sqlx::Error>),
+    Migrate(Arc<sqlx::migrate::MigrateError>),
 }
 
 // Transparent, except that the database's own words are given without the
@@ -25,10 +26,12 @@ enum Inner {
 impl std::fmt::Display for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Sqlx(sqlx::Error::Database(error)) => {
-                write!(f, "the database refused: {}", error.message())
-            }
-            Self::Sqlx(error) => error.fmt(f),
+            Self::Sqlx(error) => match error.as_ref() {
+                sqlx::Error::Database(error) => {
+                    write!(f, "the database refused: {}", error.message())
+                }
+                error => error.fmt(f),
+            },
             Self::Migrate(error) => error.fmt(f),
         }
     }
@@ -37,8 +40,10 @@ impl std::fmt::Display for Inner {
 impl std::error::Error for Inner {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Sqlx(sqlx::Error::Database(_)) => None,
-            Self::Sqlx(error) => error.source(),
+            Self::Sqlx(error) => match error.as_ref() {
+                sqlx::Error::Database(_) => None,
+                error => error.source(),
+            },
             Self::Migrate(error) => error.source(),
         }
     }
@@ -46,7 +51,7 @@ impl std::error::Error for Inner {
 
 impl DatabaseError {
     pub(crate) fn migrate(error: sqlx::migrate::MigrateError) -> Self {
-        Self(Inner::Migrate(error))
+        Self(Inner::Migrate(Arc::new(error)))
     }
 }
 
@@ -58,7 +63,7 @@ pub(crate) trait DbResultExt<T> {
 
 impl<T> DbResultExt<T> for Result<T, sqlx::Error> {
     fn db(self) -> Result<T, DatabaseError> {
-        self.map_err(|error| DatabaseError(Inner::Sqlx(error)))
+        self.map_err(|error| DatabaseError(Inner::Sqlx(Arc::new(error))))
     }
 }
 
@@ -255,7 +260,7 @@ pub enum SecretKeyError {
 
 /// Why an operation on jobs, runs, tokens, the audit log or notification
 /// channels failed. Nothing was written when one is returned.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Another job already has this name.
     #[error("a job named {name:?} already exists")]
@@ -404,7 +409,7 @@ impl DatabaseError {
         let Inner::Sqlx(error) = &self.0 else {
             return None;
         };
-        match error {
+        match error.as_ref() {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
@@ -444,7 +449,7 @@ impl DatabaseError {
         let Inner::Sqlx(error) = &self.0 else {
             return ErrorClass::Permanent;
         };
-        match error {
+        match error.as_ref() {
             sqlx::Error::Database(error) => {
                 let Some(code) = error.code() else {
                     return ErrorClass::Transient;
@@ -486,7 +491,8 @@ impl DatabaseError {
 
     /// Whether the database refused a write that would duplicate a unique key.
     pub(crate) fn is_unique_violation(&self) -> bool {
-        matches!(&self.0, Inner::Sqlx(sqlx::Error::Database(error)) if error.is_unique_violation())
+        matches!(&self.0, Inner::Sqlx(error)
+            if matches!(error.as_ref(), sqlx::Error::Database(error) if error.is_unique_violation()))
     }
 }
 
@@ -505,7 +511,7 @@ mod tests {
     use super::*;
 
     fn database(error: sqlx::Error) -> StoreError {
-        StoreError::Database(DatabaseError(Inner::Sqlx(error)))
+        StoreError::Database(DatabaseError(Inner::Sqlx(Arc::new(error))))
     }
 
     #[test]

@@ -127,7 +127,8 @@ pub use crate::{
     },
     runs::{
         ActiveRuns, HttpCall, Lease, LogLevel, LogLine, LogQuery, NewRun, PruneRuns, RecentRun,
-        Run, RunError, RunFilter, RunLogLine, RunStatus, RunSummary, Trigger,
+        RequestedRun, RequestedRuns, Run, RunError, RunFilter, RunLogLine, RunStatus, RunSummary,
+        Trigger,
         claim::{
             ClaimedJob, ClaimedOccurrences, OccurrenceClaim, OccurrenceKind, OccurrencePlan,
             OccurrenceRow,

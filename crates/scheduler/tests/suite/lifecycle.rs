@@ -2,13 +2,17 @@
 
 use std::time::Duration;
 
-use store::{JobSpec, LogQuery, RetentionPolicy, RunFilter, RunStatus, Trigger};
+use store::{
+    AuditFilter, JobSpec, LogQuery, RetentionPolicy, RunAudit, RunFilter, RunStatus, StoreError,
+    Trigger,
+};
 
 use crate::harness::{TestEnv, eventually, is, spec, wait_for, wait_for_n};
 
 scheduler_tests! {
     shutdown_lets_runs_finish_within_the_grace_period_then_interrupts_them,
     running_and_queued_runs_can_be_cancelled,
+    runs_asked_for_at_once_are_each_queued_audited_and_run,
     live_logs_fan_out_and_are_stored_while_the_run_goes_on,
     history_is_pruned_to_each_jobs_retention,
     the_audit_log_is_pruned_by_its_configured_age,
@@ -94,6 +98,87 @@ async fn running_and_queued_runs_can_be_cancelled(env: TestEnv) {
         RunStatus::Cancelled
     );
     assert!(!handle.cancel(running.id).await.unwrap(), "already ended");
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Many people ask for runs at the same moment (they are queued in group
+/// commits): each gets a run of the job it asked for, with its own audit
+/// entry, and every run executes; one asking for a job that does not exist
+/// is told so without holding back the others.
+async fn runs_asked_for_at_once_are_each_queued_audited_and_run(env: TestEnv) {
+    const ASKED: usize = 40;
+    let first = env.create_job(spec("first", "return 1"), None).await;
+    let second = env.create_job(spec("second", "return 2"), None).await;
+    let handle = env.start(env.config("node-a")).await;
+    let mut events = handle.events();
+    let mut asking = tokio::task::JoinSet::new();
+    for who in 0..=ASKED {
+        let handle = handle.clone();
+        // The last one asks for a job that does not exist.
+        let job_id = match who {
+            ASKED => 424_242,
+            even if even % 2 == 0 => first.id,
+            _ => second.id,
+        };
+        asking.spawn(async move {
+            let audit = RunAudit {
+                actor: format!("person-{who}"),
+                action: "run.start".into(),
+                detail: serde_json::json!({ "job_id": job_id }),
+            };
+            let queued = handle
+                .run_now_audited(job_id, None, Trigger::Api, &audit)
+                .await;
+            (who, job_id, queued)
+        });
+    }
+    let mut runs = Vec::new();
+    while let Some(asked) = asking.join_next().await {
+        let (who, job_id, queued) = asked.unwrap();
+        if who == ASKED {
+            assert!(
+                matches!(
+                    queued,
+                    Err(scheduler::SchedulerError::Store(
+                        StoreError::JobNotFound { .. }
+                    ))
+                ),
+                "{queued:?}"
+            );
+            continue;
+        }
+        let (run, audited) = queued.unwrap();
+        audited.unwrap();
+        assert_eq!(run.job_id, job_id, "person-{who}");
+        assert_eq!(run.trigger, Trigger::Api);
+        let entries = env
+            .store
+            .audit_search(
+                &AuditFilter {
+                    actor: Some(format!("person-{who}")),
+                    target: None,
+                },
+                None,
+                10,
+            )
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(entries.len(), 1, "person-{who}: {entries:?}");
+        assert_eq!(entries[0].target, format!("run:{}", run.id));
+        runs.push(run.id);
+    }
+    runs.sort_unstable();
+    runs.dedup();
+    assert_eq!(runs.len(), ASKED, "one run each");
+    let ended = wait_for_n(&mut events, ASKED, "every run ends", |e| {
+        e.status.is_terminal() && runs.binary_search(&e.run_id).is_ok()
+    })
+    .await;
+    assert!(
+        ended.iter().all(|e| e.status == RunStatus::Succeeded),
+        "{ended:?}"
+    );
     handle.shutdown(Duration::from_secs(1)).await;
 }
 

@@ -28,7 +28,7 @@ pub struct AuditEntry {
 }
 
 /// The audit entry of a run queued on someone's request, appended with the
-/// run by [`Store::run_insert_audited`]; its target is the run (`run:<id>`).
+/// run by [`Store::runs_insert_requested`]; its target is the run (`run:<id>`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunAudit {
     /// Who: a token name, a user, …

@@ -8,6 +8,7 @@ pub(crate) mod claim;
 #[cfg(test)]
 mod plan_tests;
 pub(crate) mod recover;
+mod requested;
 pub(crate) mod sql;
 pub(crate) mod transition;
 mod types;
@@ -26,6 +27,7 @@ use crate::{
     store::{Store, with_backend, with_writer},
 };
 
+pub use self::requested::{RequestedRun, RequestedRuns};
 pub use self::types::{
     HttpCall, Lease, LogLevel, LogLine, RecentRun, Run, RunError, RunLogLine, RunStatus,
     RunSummary, Trigger,
@@ -212,56 +214,12 @@ impl Store {
     /// tells every node's workers. [`StoreError::JobNotFound`] when the job
     /// does not exist.
     pub async fn run_insert(&self, new: &NewRun) -> Result<Run, StoreError> {
-        let inserted = self.insert_queued_run(new, None).await;
-        self.observe_write(inserted.map(|(run, _)| run))
-    }
-
-    /// Inserts a queued run, as [`Store::run_insert`], and appends `audit`
-    /// for it (target `run:<id>`, stamped with the store clock's now). On
-    /// PostgreSQL the run, its entry and the notification commit in one
-    /// transaction: one commit (an fsync) per request instead of two. On
-    /// SQLite each is one statement, the entry appended right after the
-    /// run: two turns of the writing connection instead of the four of a
-    /// transaction (`BEGIN`, two inserts, `COMMIT`). Returns the run and
-    /// whether its entry was appended: on SQLite the run stands when only
-    /// the entry failed.
-    pub async fn run_insert_audited(
-        &self,
-        new: &NewRun,
-        audit: &crate::audit::RunAudit,
-    ) -> Result<(Run, Result<(), StoreError>), StoreError> {
-        let inserted = self.insert_queued_run(new, Some(audit)).await;
+        let inserted = self.insert_queued_run(new).await;
         self.observe_write(inserted)
     }
 
-    async fn insert_queued_run(
-        &self,
-        new: &NewRun,
-        audit: Option<&crate::audit::RunAudit>,
-    ) -> Result<(Run, Result<(), StoreError>), StoreError> {
+    async fn insert_queued_run(&self, new: &NewRun) -> Result<Run, StoreError> {
         let encoded = EncodedNewRun::of(new)?;
-        let audit = match audit {
-            Some(audit) => Some((audit, crate::codec::to_json("audit detail", &audit.detail)?)),
-            None => None,
-        };
-        let now = self.now_ms();
-        macro_rules! append_audit {
-            ($run:expr, $conn:expr) => {
-                match &audit {
-                    Some((audit, detail)) => sqlx::query(crate::audit::sql::AUDIT_INSERT)
-                        .bind(now)
-                        .bind(&audit.actor)
-                        .bind(&audit.action)
-                        .bind(format!("run:{}", $run.id))
-                        .bind(detail)
-                        .execute($conn)
-                        .await
-                        .db()
-                        .map(drop),
-                    None => Ok(()),
-                }
-            };
-        }
         with_writer!(self, |pool, sql| {
             // One statement is a transaction of its own: on SQLite one round
             // trip to the writing connection instead of three (`BEGIN`, the
@@ -269,17 +227,14 @@ impl Store {
             // PostgreSQL's notification must commit with the run.
             if sql.notify.is_none() {
                 let row = insert_queued!(&encoded, pool)?;
-                let run = decode_run(&row)?;
-                let appended = append_audit!(run, pool).map_err(StoreError::from);
-                return Ok((run, appended));
+                return decode_run(&row);
             }
             let mut tx = pool.begin_with(sql.begin_write).await.db()?;
             let outcome = async {
                 let row = insert_queued!(&encoded, &mut *tx)?;
                 let run = decode_run(&row)?;
-                append_audit!(run, &mut *tx)?;
                 notify_runs_queued!(sql.notify, &mut *tx)?;
-                Ok((run, Ok(())))
+                Ok(run)
             }
             .await;
             crate::codec::commit_or_rollback(tx, outcome).await

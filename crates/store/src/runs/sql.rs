@@ -106,6 +106,15 @@ dialect_statements! {
         /// (a row inserted running holds its first lease token, 1, as a
         /// first claim of a queued row would).
         pub(crate) runs_insert_occurrences: &'static str,
+        /// Runs asked for ([`RequestedRun`](super::requested::RequestedRun)):
+        /// `$1` JSON array of `{job_id, job_version, trigger, attempt,
+        /// scheduled_for, now, not_before, parent, params, state, event,
+        /// chain}` (`params`, `state` and `event` JSON text as strings) →
+        /// the runs inserted, in that order, for the jobs that exist.
+        pub(crate) runs_insert_requested: &'static str,
+        /// The audit entries of requested runs: `$1` instant, `$2` JSON array
+        /// of `{actor, action, target, detail}` (`detail` JSON text).
+        pub(crate) audit_insert_requested: &'static str,
         /// `$1` JSON array of job ids → `job_id`, `id`, `node` of the running
         /// runs of those jobs, now marked cancel-requested.
         pub(crate) runs_request_cancel_of_jobs: &'static str,
@@ -181,6 +190,25 @@ pub(crate) const SQLITE: RunSql = RunSql {
          RETURNING ",
         run_columns!()
     ),
+    // CROSS JOIN keeps the requests outermost: one primary-key lookup each.
+    runs_insert_requested: concat!(
+        "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
+             queued_at_ms, not_before_ms, parent_run_id, params, state, event, chain_id) \
+         SELECT j.id, COALESCE(json_extract(value, '$.job_version'), j.version), \
+             json_extract(value, '$.trigger'), 'queued', json_extract(value, '$.attempt'), \
+             json_extract(value, '$.scheduled_for'), json_extract(value, '$.now'), \
+             json_extract(value, '$.not_before'), json_extract(value, '$.parent'), \
+             json_extract(value, '$.params'), json_extract(value, '$.state'), \
+             json_extract(value, '$.event'), json_extract(value, '$.chain') \
+         FROM json_each($1) CROSS JOIN jobs j WHERE j.id = json_extract(value, '$.job_id') \
+         ORDER BY key \
+         RETURNING ",
+        run_columns!()
+    ),
+    audit_insert_requested: "INSERT INTO audit_log (at_ms, actor, action, target, detail) \
+        SELECT $1, json_extract(value, '$.actor'), json_extract(value, '$.action'), \
+            json_extract(value, '$.target'), json_extract(value, '$.detail') \
+        FROM json_each($2) ORDER BY key",
     runs_request_cancel_of_jobs: concat!(
         "UPDATE runs SET cancel_requested = TRUE \
          WHERE status = 'running' AND job_id IN ",
@@ -295,6 +323,23 @@ pub(crate) const POSTGRES: RunSql = RunSql {
          RETURNING ",
         run_columns!()
     ),
+    runs_insert_requested: concat!(
+        "INSERT INTO runs (job_id, job_version, trigger, status, attempt, scheduled_for_ms, \
+             queued_at_ms, not_before_ms, parent_run_id, params, state, event, chain_id) \
+         SELECT j.id, COALESCE((r.v ->> 'job_version')::bigint, j.version), r.v ->> 'trigger', \
+             'queued', (r.v ->> 'attempt')::bigint, (r.v ->> 'scheduled_for')::bigint, \
+             (r.v ->> 'now')::bigint, (r.v ->> 'not_before')::bigint, \
+             (r.v ->> 'parent')::bigint, r.v ->> 'params', r.v ->> 'state', r.v ->> 'event', \
+             (r.v ->> 'chain')::bigint \
+         FROM json_array_elements($1::json) WITH ORDINALITY AS r(v, n) \
+         JOIN jobs j ON j.id = (r.v ->> 'job_id')::bigint \
+         ORDER BY r.n \
+         RETURNING ",
+        run_columns!()
+    ),
+    audit_insert_requested: "INSERT INTO audit_log (at_ms, actor, action, target, detail) \
+        SELECT $1, e.v ->> 'actor', e.v ->> 'action', e.v ->> 'target', e.v ->> 'detail' \
+        FROM json_array_elements($2::json) WITH ORDINALITY AS e(v, n) ORDER BY e.n",
     runs_request_cancel_of_jobs: concat!(
         "UPDATE runs SET cancel_requested = TRUE \
          WHERE status = 'running' AND job_id = ",

@@ -20,7 +20,7 @@ store_tests! {
     the_audit_log_pages_newest_first,
     the_audit_log_filters_by_actor_and_target_and_pages,
     old_audit_entries_are_pruned_in_batches,
-    a_run_queued_on_request_is_audited_with_it,
+    runs_queued_on_request_are_audited_with_them,
     channels_are_upserted_by_name,
     channel_urls_are_sealed_at_rest,
     deliveries_are_enqueued_once_and_claimed_by_one_sender,
@@ -473,62 +473,111 @@ async fn channel_urls_are_sealed_at_rest(db: TestDb) {
     );
 }
 
-/// A run queued on someone's request has its audit entry (target
-/// `run:<id>`) appended with it, and is queued as any run.
-async fn a_run_queued_on_request_is_audited_with_it(db: TestDb) {
-    let job = create_job(&db.store, "audited").await;
-    let by_ana = AuditFilter {
-        actor: Some("ana".into()),
-        target: None,
+/// Runs queued on request, many at once: each has its audit entry (target
+/// `run:<id>`, its own actor and detail) and is queued as any run, in the
+/// order asked; a request for a job that does not exist, or an invalid
+/// one, queues nothing and holds back none of the others.
+async fn runs_queued_on_request_are_audited_with_them(db: TestDb) {
+    let first = create_job(&db.store, "audited").await;
+    let second = create_job(&db.store, "audited-too").await;
+    let asked = |job_id: i64, actor: &str, attempt: u32| store::RequestedRun {
+        new: store::NewRun {
+            attempt,
+            params: Some(serde_json::json!({"who": actor})),
+            ..store::NewRun::new(job_id, store::Trigger::Api, at(0))
+        },
+        audit: store::RunAudit {
+            actor: actor.into(),
+            action: "run.start".into(),
+            detail: serde_json::json!({"job_id": job_id, "by": actor}),
+        },
     };
-    let audit = store::RunAudit {
-        actor: "ana".into(),
-        action: "run.start".into(),
-        detail: serde_json::json!({"job_id": job.id}),
-    };
-    let (run, audited) = db
+    let requested = [
+        asked(second.id, "ana", 1),
+        asked(424_242, "ghost", 1),
+        asked(first.id, "bo", 1),
+        asked(first.id, "invalid", 0),
+        asked(second.id, "cy", 1),
+    ];
+    let done = db.store.runs_insert_requested(&requested).await.unwrap();
+    done.audited.unwrap();
+    assert_eq!(done.runs.len(), requested.len());
+    assert!(
+        matches!(&done.runs[1], Err(StoreError::JobNotFound { .. })),
+        "{:?}",
+        done.runs[1]
+    );
+    assert!(
+        matches!(
+            &done.runs[3],
+            Err(StoreError::Invalid {
+                what: "attempt",
+                ..
+            })
+        ),
+        "{:?}",
+        done.runs[3]
+    );
+    let mut queued = Vec::new();
+    for (index, actor) in [(0, "ana"), (2, "bo"), (4, "cy")] {
+        let run = done.runs[index].as_ref().unwrap();
+        assert_eq!(run.job_id, requested[index].new.job_id, "{actor}");
+        assert_eq!(run.status, store::RunStatus::Queued);
+        assert_eq!(run.trigger, store::Trigger::Api);
+        assert_eq!(run.params, Some(serde_json::json!({"who": actor})));
+        assert_eq!(db.store.run_get(run.id).await.unwrap().as_ref(), Some(run));
+        let entries = db
+            .store
+            .audit_search(
+                &AuditFilter {
+                    actor: Some(actor.into()),
+                    target: None,
+                },
+                None,
+                10,
+            )
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(entries.len(), 1, "{actor}: {entries:?}");
+        assert_eq!(entries[0].action, "run.start");
+        assert_eq!(entries[0].target, format!("run:{}", run.id));
+        assert_eq!(
+            entries[0].detail,
+            serde_json::json!({"job_id": run.job_id, "by": actor})
+        );
+        assert_eq!(entries[0].at, at(0));
+        queued.push(run.id);
+    }
+    assert!(queued.is_sorted(), "queued in the order asked: {queued:?}");
+    for actor in ["ghost", "invalid"] {
+        let entries = db
+            .store
+            .audit_search(
+                &AuditFilter {
+                    actor: Some(actor.into()),
+                    target: None,
+                },
+                None,
+                10,
+            )
+            .await
+            .unwrap()
+            .items;
+        assert!(entries.is_empty(), "{actor}: {entries:?}");
+    }
+
+    // Nothing to queue: no run, no entry, no error.
+    let none = db
         .store
-        .run_insert_audited(
-            &store::NewRun::new(job.id, store::Trigger::Api, at(0)),
-            &audit,
-        )
+        .runs_insert_requested(&[asked(424_242, "ghost", 1)])
         .await
         .unwrap();
-    audited.unwrap();
-    assert_eq!(run.status, store::RunStatus::Queued);
-    let stored = db.store.run_get(run.id).await.unwrap().unwrap();
-    assert_eq!(stored, run);
-    let entries = db
-        .store
-        .audit_search(&by_ana, None, 10)
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    assert_eq!(entries[0].action, "run.start");
-    assert_eq!(entries[0].target, format!("run:{}", run.id));
-    assert_eq!(entries[0].detail, serde_json::json!({"job_id": job.id}));
-    assert_eq!(entries[0].at, at(0));
-
-    // A job that does not exist: neither a run nor an entry.
-    let missing = db
-        .store
-        .run_insert_audited(
-            &store::NewRun::new(424_242, store::Trigger::Api, at(0)),
-            &audit,
-        )
-        .await;
-    assert!(
-        matches!(missing, Err(StoreError::JobNotFound { .. })),
-        "{missing:?}"
-    );
-    let entries = db
-        .store
-        .audit_search(&by_ana, None, 10)
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(entries.len(), 1, "{entries:?}");
+    none.audited.unwrap();
+    assert!(matches!(
+        &none.runs[..],
+        [Err(StoreError::JobNotFound { .. })]
+    ));
 }
 
 /// What a starting node finds of alerts a stopped process never stored:
