@@ -526,19 +526,7 @@ async fn runs_queued_on_request_are_audited_with_them(db: TestDb) {
         assert_eq!(run.trigger, store::Trigger::Api);
         assert_eq!(run.params, Some(serde_json::json!({"who": actor})));
         assert_eq!(db.store.run_get(run.id).await.unwrap().as_ref(), Some(run));
-        let entries = db
-            .store
-            .audit_search(
-                &AuditFilter {
-                    actor: Some(actor.into()),
-                    target: None,
-                },
-                None,
-                10,
-            )
-            .await
-            .unwrap()
-            .items;
+        let entries = entries_by(&db, actor).await;
         assert_eq!(entries.len(), 1, "{actor}: {entries:?}");
         assert_eq!(entries[0].action, "run.start");
         assert_eq!(entries[0].target, format!("run:{}", run.id));
@@ -551,19 +539,7 @@ async fn runs_queued_on_request_are_audited_with_them(db: TestDb) {
     }
     assert!(queued.is_sorted(), "queued in the order asked: {queued:?}");
     for actor in ["ghost", "invalid"] {
-        let entries = db
-            .store
-            .audit_search(
-                &AuditFilter {
-                    actor: Some(actor.into()),
-                    target: None,
-                },
-                None,
-                10,
-            )
-            .await
-            .unwrap()
-            .items;
+        let entries = entries_by(&db, actor).await;
         assert!(entries.is_empty(), "{actor}: {entries:?}");
     }
 
@@ -578,6 +554,22 @@ async fn runs_queued_on_request_are_audited_with_them(db: TestDb) {
         &none.runs[..],
         [Err(StoreError::JobNotFound { .. })]
     ));
+}
+
+/// The audit entries `actor` made, newest first (at most 10).
+async fn entries_by(db: &TestDb, actor: &str) -> Vec<store::AuditRecord> {
+    db.store
+        .audit_search(
+            &AuditFilter {
+                actor: Some(actor.into()),
+                target: None,
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap()
+        .items
 }
 
 /// What a starting node finds of alerts a stopped process never stored:
