@@ -1,4 +1,5 @@
-//! Runs asked for now (the API, the console), queued in group commits.
+//! Runs asked for now (the API, and the web UI's Run now through it),
+//! queued in group commits.
 //!
 //! Each request waits for the commit that queues its run with its audit
 //! entry. Requests that arrive while a commit is under way go together in

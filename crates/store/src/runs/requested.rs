@@ -1,6 +1,6 @@
-//! Runs queued on someone's request (the API, the console), many at once:
-//! each with the audit entry that says who asked, in two statements
-//! however many requests a batch holds.
+//! Runs queued on someone's request (the API, and the web UI's Run now
+//! through it), many at once: each with the audit entry that says who
+//! asked, in two statements however many requests a batch holds.
 
 use serde_json::json;
 
