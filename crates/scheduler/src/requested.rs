@@ -104,7 +104,10 @@ mod tests {
 
     use super::*;
 
-    test_support::both_databases!(async crate::requested::tests::run_on => one_refused_request_fails_alone_and_a_lost_database_fails_all);
+    test_support::both_databases!(
+        async crate::requested::tests::run_on =>
+            one_refused_request_fails_alone_and_a_lost_database_fails_all
+    );
 
     /// A store on a fresh database of `database`'s engine whose runs table
     /// refuses, as a constraint would, any run with `refuse` in its params.

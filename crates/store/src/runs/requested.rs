@@ -39,9 +39,8 @@ pub struct RequestedRuns {
 /// audit entry's detail.
 struct Encoded<'a> {
     index: usize,
-    job_id: i64,
+    request: &'a RequestedRun,
     row: serde_json::Value,
-    audit: &'a RunAudit,
     detail: String,
 }
 
@@ -151,7 +150,7 @@ fn encode(index: usize, request: &RequestedRun) -> Result<Encoded<'_>, StoreErro
     let new = &request.new;
     Ok(Encoded {
         index,
-        job_id: new.job_id,
+        request,
         row: json!({
             "job_id": new.job_id,
             "job_version": new.job_version,
@@ -166,7 +165,6 @@ fn encode(index: usize, request: &RequestedRun) -> Result<Encoded<'_>, StoreErro
             "event": encoded.event,
             "chain": new.chain_id,
         }),
-        audit: &request.audit,
         detail: to_json("audit detail", &request.audit.detail)?,
     })
 }
@@ -190,17 +188,18 @@ fn place_runs(
     rows.sort_by_key(|run| run.id);
     let mut rows = rows.into_iter().peekable();
     let mut entries = Vec::with_capacity(valid.len());
-    for request in valid {
-        let Some(run) = rows.next_if(|run| run.job_id == request.job_id) else {
+    for encoded in valid {
+        let RequestedRun { new, audit } = encoded.request;
+        let Some(run) = rows.next_if(|run| run.job_id == new.job_id) else {
             continue;
         };
         entries.push(json!({
-            "actor": request.audit.actor,
-            "action": request.audit.action,
+            "actor": audit.actor,
+            "action": audit.action,
             "target": format!("run:{}", run.id),
-            "detail": request.detail,
+            "detail": encoded.detail,
         }));
-        runs[request.index] = Ok(run);
+        runs[encoded.index] = Ok(run);
     }
     if entries.is_empty() {
         return Ok(None);
