@@ -14,6 +14,10 @@
 //! QuickJS throws on an interrupt is uncatchable only if it can be allocated
 //! (otherwise it throws a catchable `null`), so each time the interrupt
 //! handler stops the script it grants a small allowance for that error.
+//! QuickJS drops that error when it is thrown in script code the engine
+//! calls while building a stack trace (`Error.prepareStackTrace` and the
+//! like), so our copy of QuickJS (`vendor/README.md`) asks the handler again
+//! at the very next check once it has said stop.
 //!
 //! The allocator only reads a flag. The [`Watchdog`], one thread per
 //! executor, trips guards when their deadline passes, independently of the

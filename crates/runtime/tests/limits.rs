@@ -13,6 +13,10 @@ use serde_json::json;
 const SHORT: Duration = Duration::from_millis(300);
 /// Far above any expected overrun; only a limit that does not hold fails it.
 const GENEROUS: Duration = Duration::from_secs(2);
+/// How long a run that should have timed out may go on before the test
+/// gives up on it, so that a limit that does not hold fails the test rather
+/// than hanging it.
+const HOPELESS: Duration = Duration::from_secs(20);
 
 fn with_timeout(script: &str, timeout: Duration) -> RunSpec {
     let mut spec = RunSpec::new(script);
@@ -27,7 +31,9 @@ fn with_memory(script: &str, memory_bytes: usize) -> RunSpec {
 }
 
 async fn assert_times_out(script: &str) -> Outcome {
-    let outcome = run_spec(with_timeout(script, SHORT)).await;
+    let outcome = tokio::time::timeout(HOPELESS, run_spec(with_timeout(script, SHORT)))
+        .await
+        .unwrap_or_else(|_| panic!("{script}: still running {HOPELESS:?} after its limit"));
     assert_eq!(
         outcome.status,
         RunStatus::TimedOut,
@@ -81,6 +87,39 @@ async fn never_settling_await_times_out() {
 async fn catching_the_interrupt_does_not_help() {
     assert_times_out("for (;;) { try { while (true) {} } catch (e) {} }").await;
     assert_times_out("for (;;) { try { while (true) new Array(1e5).fill(1) } catch (e) {} }").await;
+}
+
+/// QuickJS calls `Error.prepareStackTrace` and `Error.stackTraceLimit`'s
+/// `valueOf` while it builds a stack trace, and sets the trace on
+/// `Error.captureStackTrace`'s target, and it drops any error those throw,
+/// the interrupt that stops the run among them. An interrupt is polled
+/// every 10,000 calls and back-edges; when a loop's count of them divides
+/// that, every later poll lands on the same dropped spot, so the stop must
+/// not depend on where the poll lands. The leading calls of `f` shift the
+/// poll's phase through every spot of the loop.
+#[tokio::test]
+async fn stack_trace_hooks_cannot_outlive_the_limit() {
+    for calls in 0..8 {
+        let lead = "f();".repeat(calls);
+        assert_times_out(&format!(
+            "Error.prepareStackTrace = () => undefined;\nconst o = {{}};\nfunction f() {{}}\n\
+             {lead}\nfor (;;) {{ Error.captureStackTrace(o); f(); }}"
+        ))
+        .await;
+    }
+    assert_times_out(
+        "Error.prepareStackTrace = () => { for (;;) {} };\nfor (;;) Error.captureStackTrace({});",
+    )
+    .await;
+    assert_times_out(
+        "Error.stackTraceLimit = { valueOf() { for (;;) {} } };\nfor (;;) new Error('x');",
+    )
+    .await;
+    assert_times_out(
+        "const target = new Proxy({}, { defineProperty() { for (;;) {} } });\n\
+         for (;;) Error.captureStackTrace(target);",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -198,6 +237,24 @@ async fn cancel_stops_a_busy_script() {
     assert_eq!(outcome.status, RunStatus::Cancelled);
     assert_eq!(outcome.error.as_ref().unwrap().message, "cancelled");
     assert_eq!(messages(&outcome), ["started"]);
+}
+
+/// Cancelling reaches the script through the same interrupt, so a script
+/// looping inside a stack-trace hook must not outlive it either.
+#[tokio::test]
+async fn cancel_stops_a_script_inside_a_stack_trace_hook() {
+    let executor = executor();
+    let handle = executor.start(RunSpec::new(
+        "console.log('started');\n\
+         Error.stackTraceLimit = { valueOf() { for (;;) {} } };\nfor (;;) new Error('x');",
+    ));
+    let mut logs = handle.logs();
+    assert_eq!(logs.next().await.unwrap().message, "started");
+    handle.cancel();
+    let outcome = tokio::time::timeout(HOPELESS, handle.outcome())
+        .await
+        .expect("the cancelled run ends");
+    assert_eq!(outcome.status, RunStatus::Cancelled);
 }
 
 #[tokio::test]
