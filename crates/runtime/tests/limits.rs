@@ -135,6 +135,38 @@ async fn loops_over_long_native_calls_time_out() {
     assert_times_out("const s = 'ab'.repeat(5e6);\nwhile (true) s.indexOf('abc');").await;
 }
 
+/// Array methods walk an array-like index by index up to its `length`, a
+/// sparse array's `2 ** 32 - 1` or an object's `2 ** 53 - 1`, with nothing
+/// to allocate for a hole: one call would outlast any limit by minutes
+/// unless the walk itself asks for the interrupt (our copy of QuickJS does,
+/// `vendor/README.md`; QuickJS's own `indexOf`, `every` and the like
+/// already did).
+#[tokio::test]
+async fn one_call_walking_a_huge_sparse_array_stops_with_the_run() {
+    let calls = [
+        "copyWithin(0, 1)",
+        "flat()",
+        "flatMap(x => x)",
+        "splice(0, 1)",
+        "shift()",
+        "unshift(1)",
+        "slice(0)",
+        "concat([])",
+        "join('')",
+        "toString()",
+        "toLocaleString()",
+        "sort()",
+        "reverse()",
+    ];
+    for call in calls {
+        assert_times_out(&format!(
+            "const a = [];\na.length = 2 ** 32 - 1;\na.{call};"
+        ))
+        .await;
+    }
+    assert_times_out("Array.prototype.reverse.call({ length: 2 ** 53 - 1 });").await;
+}
+
 /// A kept engine's next context is furnished before its run is known; its
 /// hardened built-ins still stop with the run they serve, not the engine's
 /// first one (which ended long before).
