@@ -31,7 +31,13 @@ fn with_memory(script: &str, memory_bytes: usize) -> RunSpec {
 }
 
 async fn assert_times_out(script: &str) -> Outcome {
-    let outcome = tokio::time::timeout(HOPELESS, run_spec(with_timeout(script, SHORT)))
+    assert_times_out_with(with_timeout(script, SHORT)).await
+}
+
+/// [`assert_times_out`] for a spec whose time limit is [`SHORT`].
+async fn assert_times_out_with(spec: RunSpec) -> Outcome {
+    let script = spec.script.clone();
+    let outcome = tokio::time::timeout(HOPELESS, run_spec(spec))
         .await
         .unwrap_or_else(|_| panic!("{script}: still running {HOPELESS:?} after its limit"));
     assert_eq!(
@@ -165,6 +171,20 @@ async fn one_call_walking_a_huge_sparse_array_stops_with_the_run() {
         .await;
     }
     assert_times_out("Array.prototype.reverse.call({ length: 2 ** 53 - 1 });").await;
+    // A typed array filled from an array-like walks it whole; its length is
+    // bounded by the memory limit only: 256 Mi elements take seconds.
+    for fill in [
+        "new Uint8Array(like)",
+        "Uint8Array.from(like)",
+        "new Uint8Array(like.length).set(like)",
+    ] {
+        let mut spec = with_timeout(
+            &format!("const like = {{ length: 2 ** 28 }};\n{fill};"),
+            SHORT,
+        );
+        spec.limits.memory_bytes = 640 << 20;
+        assert_times_out_with(spec).await;
+    }
 }
 
 /// A kept engine's next context is furnished before its run is known; its
