@@ -163,6 +163,10 @@ async fn one_call_walking_a_huge_sparse_array_stops_with_the_run() {
         "toLocaleString()",
         "sort()",
         "reverse()",
+        // Built-in iterators stepped from C, without a call to poll in.
+        "values().drop(2 ** 32 - 2).next()",
+        "values().includes(1)",
+        "values().join('')",
     ];
     for call in calls {
         assert_times_out(&format!(
@@ -171,6 +175,7 @@ async fn one_call_walking_a_huge_sparse_array_stops_with_the_run() {
         .await;
     }
     assert_times_out("Array.prototype.reverse.call({ length: 2 ** 53 - 1 });").await;
+    assert_times_out("const a = [];\na.length = 2 ** 32 - 1;\nMath.sumPrecise(a.keys());").await;
     // A typed array filled from an array-like walks it whole; its length is
     // bounded by the memory limit only: 256 Mi elements take seconds.
     for fill in [

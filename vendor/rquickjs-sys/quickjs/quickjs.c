@@ -17007,6 +17007,11 @@ static JSValue JS_IteratorNext2(JSContext *ctx, JSValueConst enum_obj,
                 args[0] = JS_UNDEFINED;
                 argv = args;
             }
+            /* Clockwork: poll as the call this path saves would, or a C
+               loop stepping a built-in iterator (Iterator.prototype.drop,
+               Math.sumPrecise) never does */
+            if (js_poll_interrupts(ctx))
+                return JS_EXCEPTION;
             func = p->u.cfunc.c_function;
             return func.iterator_next(ctx, enum_obj, argc, argv,
                                       pdone, p->u.cfunc.magic);
