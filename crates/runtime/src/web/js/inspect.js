@@ -514,15 +514,28 @@ export default function makeInspect(host, need) {
     const shown = Math.min(Math.max(0, ctx.maxArrayLength), length);
     const output = [];
     let index = 0;
-    // Holes become `<N empty items>`; walk own index keys to find them.
+    // Holes become `<N empty items>`. Most holes are short: the next few
+    // indices are looked at one by one, and past those the hole's end is the
+    // next of the array's own indices (a walk index by index would take as
+    // long as the array is long, and `a.length = 2 ** 32 - 1` is one
+    // statement).
+    let indices;
+    let after = 0;
+    const nextOwnIndex = (from) => {
+      indices ??= ownIndices(value);
+      while (after < indices.length && indices[after] < from) after++;
+      return after < indices.length ? Math.min(indices[after], length) : length;
+    };
     while (index < length && output.length < shown) {
       if (hasOwn.call(value, index)) {
         output.push(formatProperty(ctx, value, recurseTimes, index, kArray));
         index++;
         continue;
       }
+      const near = Math.min(length, index + 64);
       let next = index + 1;
-      while (next < length && !hasOwn.call(value, next)) next++;
+      while (next < near && !hasOwn.call(value, next)) next++;
+      if (next === near && next < length) next = nextOwnIndex(next);
       const empty = next - index;
       output.push(`<${empty} empty item${empty > 1 ? 's' : ''}>`);
       index = next;
@@ -530,6 +543,20 @@ export default function makeInspect(host, need) {
     const remaining = length - index;
     if (remaining > 0) output.push(moreItems(remaining));
     return output;
+  }
+
+  /** The array's own indices, ascending. */
+  function ownIndices(array) {
+    const indices = [];
+    let ascending = true;
+    for (const key of Object.getOwnPropertyNames(array)) {
+      if (!isIndex(key)) continue;
+      const index = Number(key);
+      if (indices.length > 0 && index < indices[indices.length - 1]) ascending = false;
+      indices.push(index);
+    }
+    // An array lists its indices in order; a proxy's `ownKeys` need not.
+    return ascending ? indices : indices.sort((a, b) => a - b);
   }
 
   function moreItems(remaining) {

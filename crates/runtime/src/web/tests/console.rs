@@ -355,6 +355,35 @@ fn long_arrays_are_cut_at_one_hundred_items() {
     });
 }
 
+/// A hole's length comes from the array's own keys, not from a walk index
+/// by index, which for `a.length = 2 ** 32 - 1` would take minutes. The
+/// expected texts are Node 20's.
+#[test]
+fn huge_sparse_arrays_print_their_holes_at_once() {
+    with_web(|ctx| {
+        let sparse = |fill: &str| {
+            format!("(() => {{ const a = [];{fill} a.length = 2 ** 32 - 1; return a; }})()")
+        };
+        assert_eq!(log(ctx, &sparse("")), "[ <4294967295 empty items> ]");
+        assert_eq!(
+            log(ctx, &sparse(" a[7] = 1; a[200] = 2;")),
+            "[ <7 empty items>, 1, <192 empty items>, 2, <4294967094 empty items> ]"
+        );
+        assert_eq!(
+            log(ctx, &sparse(" a.push(1, 2);")),
+            "[ 1, 2, <4294967293 empty items> ]"
+        );
+        // Holes just under, at and past the length looked at one by one.
+        for gap in [63, 64, 65, 100] {
+            let array = format!(
+                "(() => {{ const a = [1]; a[{}] = 2; return a; }})()",
+                gap + 1
+            );
+            assert_eq!(log(ctx, &array), format!("[ 1, <{gap} empty items>, 2 ]"));
+        }
+    });
+}
+
 #[test]
 fn strings_at_top_level_are_raw_and_long_strings_are_kept_whole() {
     with_web(|ctx| {
