@@ -1,7 +1,7 @@
 //! Enforcing a run's time and memory limits, and cancellation.
 //!
 //! QuickJS polls its interrupt handler only every ~10,000 back-edges or calls,
-//! and native built-ins never poll: `while (true) new Array(1e6).fill(0)`
+//! and most native built-ins never poll: `while (true) new Array(1e6).fill(0)`
 //! would outlive its deadline by seconds. So every run's heap comes from a
 //! [`CappedAllocator`] that refuses every allocation once its [`Guard`] has
 //! tripped (deadline passed, run cancelled, or memory cap reached): each
@@ -17,7 +17,8 @@
 //! QuickJS drops that error when it is thrown in script code the engine
 //! calls while building a stack trace (`Error.prepareStackTrace` and the
 //! like), so our copy of QuickJS (`vendor/README.md`) asks the handler again
-//! at the very next check once it has said stop.
+//! at the very next check once it has said stop; it also polls at each index
+//! of the array walks that allocate nothing (a sparse array's holes).
 //!
 //! The allocator only reads a flag. The [`Watchdog`], one thread per
 //! executor, trips guards when their deadline passes, independently of the
