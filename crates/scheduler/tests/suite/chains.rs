@@ -10,7 +10,7 @@ use store::{
     JobEnable, ManualClock, NewRun, Overlap, Run, RunClaim, RunFilter, RunStatus, Trigger,
 };
 
-use crate::harness::{TestEnv, eventually, is, scheduled, spec, wait_for, wait_for_n};
+use crate::harness::{TestEnv, eventually, is, next_second, scheduled, spec, wait_for, wait_for_n};
 
 scheduler_tests! {
     a_chain_runs_its_chunks_in_order_each_with_the_state_saved_before_it,
@@ -254,7 +254,7 @@ async fn overlapping(
     let mut job = scheduled(name, "* * * * * *", &walker(2, 1));
     job.overlap = overlap;
     let job = env
-        .create_job(job, Some(Timestamp::now() + Duration::from_secs(1)))
+        .create_job(job, Some(next_second(Duration::from_millis(300))))
         .await;
     let handle = env.start(env.config("node-a")).await;
     let store = env.store.clone();

@@ -16,7 +16,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use store::{JobSpec, RunFilter, RunStatus, Trigger};
 
-use crate::harness::{TestEnv, scheduled, spec, wait_for, wait_for_n};
+use crate::harness::{TestEnv, next_second, scheduled, spec, wait_for, wait_for_n};
 
 scheduler_tests! {
     a_heartbeat_keeps_its_time_while_endless_loops_and_memory_bombs_run,
@@ -38,7 +38,7 @@ async fn a_heartbeat_keeps_its_time_while_endless_loops_and_memory_bombs_run(env
                 timeout_seconds: 5,
                 ..scheduled("heartbeat", "* * * * * *", "return Date.now()")
             },
-            Some(Timestamp::now() + Duration::from_secs(1)),
+            Some(next_second(Duration::from_millis(300))),
         )
         .await;
     let busy = env
@@ -141,7 +141,8 @@ async fn a_heartbeat_keeps_its_time_while_endless_loops_and_memory_bombs_run(env
     let statuses: Vec<RunStatus> = beats.iter().map(|run| run.status).collect();
     assert!(
         beats.iter().all(|run| run.status == RunStatus::Succeeded),
-        "every heartbeat ran and succeeded: {statuses:?}"
+        "every heartbeat ran and succeeded, ms from the abuse's start:\n{}",
+        timeline(&beats, abuse_started)
     );
     let during_abuse = beats
         .iter()
@@ -151,4 +152,24 @@ async fn a_heartbeat_keeps_its_time_while_endless_loops_and_memory_bombs_run(env
         during_abuse >= usize::try_from(BUSY_TIMEOUT_SECONDS).unwrap(),
         "a heartbeat for every second the abuse lasted: {statuses:?}"
     );
+}
+
+/// One line per heartbeat, oldest first: when it was due, written, started
+/// and ended, in ms from `origin`, so a failure says where the time went.
+fn timeline(beats: &[store::Run], origin: Timestamp) -> String {
+    let ms = |at: Option<Timestamp>| at.map(|at| at.as_millisecond() - origin.as_millisecond());
+    beats
+        .iter()
+        .rev()
+        .map(|run| {
+            format!(
+                "{:?} due {:?} queued {:?} started {:?} ended {:?}\n",
+                run.status,
+                ms(run.scheduled_for),
+                ms(Some(run.queued_at)),
+                ms(run.started_at),
+                ms(run.finished_at),
+            )
+        })
+        .collect()
 }

@@ -10,7 +10,7 @@ use store::{JobRef, Overlap, RunFilter, RunStatus, Trigger};
 
 use scheduler::RunEvent;
 
-use crate::harness::{TestEnv, is, scheduled, wait_for, wait_for_n};
+use crate::harness::{TestEnv, is, next_second, scheduled, wait_for, wait_for_n};
 
 scheduler_tests! {
     a_six_field_cron_fires_at_the_right_seconds,
@@ -18,12 +18,6 @@ scheduler_tests! {
     overlap_replace_cancels_the_running_run,
     a_job_created_while_running_fires_when_told,
     two_schedulers_on_one_database_never_run_an_occurrence_twice,
-}
-
-/// The next whole second at least `lead` from now.
-fn next_second(lead: Duration) -> Timestamp {
-    let at = Timestamp::now() + lead;
-    Timestamp::from_second(at.as_second() + 1).unwrap()
 }
 
 async fn a_six_field_cron_fires_at_the_right_seconds(env: TestEnv) {

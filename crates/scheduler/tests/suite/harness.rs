@@ -110,6 +110,14 @@ pub(crate) fn spec(name: &str, script: &str) -> JobSpec {
     JobSpec::new(name, script)
 }
 
+/// The next whole second at least `lead` from now: where a job firing
+/// every second has an occurrence, so a test's first fire is on the job's
+/// own grid and not an extra one a fraction of a second before it.
+pub(crate) fn next_second(lead: Duration) -> Timestamp {
+    let at = Timestamp::now() + lead;
+    Timestamp::from_second(at.as_second() + 1).expect("a timestamp in range")
+}
+
 pub(crate) fn scheduled(name: &str, cron: &str, script: &str) -> JobSpec {
     JobSpec {
         schedule: Some(JobSchedule {
