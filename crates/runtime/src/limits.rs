@@ -18,7 +18,8 @@
 //! calls while building a stack trace (`Error.prepareStackTrace` and the
 //! like), so our copy of QuickJS (`vendor/README.md`) asks the handler again
 //! at the very next check once it has said stop; it also polls at each index
-//! of the array walks that allocate nothing (a sparse array's holes).
+//! of the array walks that allocate nothing (a sparse array's holes) and at
+//! each comparison of a sort (which runs no bytecode with the default order).
 //!
 //! The allocator only reads a flag. The [`Watchdog`], one thread per
 //! executor, trips guards when their deadline passes, independently of the

@@ -44701,6 +44701,11 @@ static int js_array_cmp_generic(const void *a, const void *b, void *opaque) {
 
     if (psc->exception)
         return 0;
+    /* Clockwork: a sort of millions of elements is one call that runs no
+       bytecode when its comparison is the default or a native function;
+       asking here keeps it within the run's limits. */
+    if (js_poll_interrupts(ctx))
+        goto exception;
 
     if (psc->has_method) {
         argv[0] = ap->val;
@@ -61357,8 +61362,24 @@ struct TA_sort_context {
     JSValueConst arr;
     JSValueConst cmp;
     JSValue (*getfun)(JSContext *ctx, const void *a);
+    int (*cmpfun)(const void *a, const void *b, void *opaque);
     int elt_size;
 };
+
+/* Clockwork: the default comparison of a typed array's elements, asking
+   for the interrupt at each one. Once stopped, every pair compares equal,
+   which rqsort's three-way partition gets through in linear time. */
+static int js_TA_cmp_polled(const void *a, const void *b, void *opaque) {
+    struct TA_sort_context *psc = opaque;
+
+    if (psc->exception)
+        return 0;
+    if (js_poll_interrupts(psc->ctx)) {
+        psc->exception = 1;
+        return 0;
+    }
+    return psc->cmpfun(a, b, NULL);
+}
 
 static int js_TA_cmp_generic(const void *a, const void *b, void *opaque) {
     struct TA_sort_context *psc = opaque;
@@ -61375,6 +61396,11 @@ static int js_TA_cmp_generic(const void *a, const void *b, void *opaque) {
 
     cmp = 0;
     if (!psc->exception) {
+        /* Clockwork: a native comparison function runs no bytecode. */
+        if (js_poll_interrupts(ctx)) {
+            psc->exception = 1;
+            return 0;
+        }
         a_idx = *(uint32_t *)a;
         b_idx = *(uint32_t *)b;
         if (a_idx >= p->u.array.count || b_idx >= p->u.array.count)
@@ -61553,7 +61579,8 @@ static JSValue js_typed_array_sort(JSContext *ctx, JSValueConst this_val,
         done:
             js_free(ctx, array_idx);
         } else {
-            rqsort(p->u.array.u.ptr, len, elt_size, cmpfun, &tsc);
+            tsc.cmpfun = cmpfun;
+            rqsort(p->u.array.u.ptr, len, elt_size, js_TA_cmp_polled, &tsc);
             if (tsc.exception)
                 return JS_EXCEPTION;
         }
