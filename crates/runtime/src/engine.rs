@@ -330,6 +330,11 @@ impl Engine {
         let runtime = AsyncRuntime::new_with_alloc(CappedAllocator::new(Arc::clone(&meter)))?;
         runtime.set_loader(BuiltinModules, BuiltinModules).await;
         let seal = seal(&runtime).await?;
+        // The context the seal was made from is garbage in cycles now: free
+        // it before the first run rather than after it, so a new engine's
+        // first run does not carry it (every run of a burst beyond the pool
+        // is a first run).
+        runtime.run_gc().await;
         Ok(Self {
             runtime,
             meter,
