@@ -206,12 +206,10 @@ async fn one_call_walking_a_huge_sparse_array_stops_with_the_run() {
 #[tokio::test]
 async fn sorting_a_huge_array_stops_with_the_run() {
     let limit = Duration::from_millis(1500);
-    let typed = "const a = new Float64Array(2 ** 25);
-                 for (let i = 0; i < a.length; i++) a[i] = Math.imul(i, 0x9e3779b1) >>> 0;
-";
-    let plain = "const a = new Array(2 ** 22);
-                 for (let i = 0; i < a.length; i++) a[i] = Math.imul(i, 0x9e3779b1) >>> 0;
-";
+    let typed = "const a = new Float64Array(2 ** 25);\n\
+                 for (let i = 0; i < a.length; i++) a[i] = Math.imul(i, 0x9e3779b1) >>> 0;\n";
+    let plain = "const a = new Array(2 ** 22);\n\
+                 for (let i = 0; i < a.length; i++) a[i] = Math.imul(i, 0x9e3779b1) >>> 0;\n";
     for (fill, sort) in [
         (typed, "a.sort();"),
         (typed, "a.toSorted();"),
